@@ -1,0 +1,1 @@
+//! The migration engine: connectors, journal, pipeline. No Tauri dependency.

@@ -1,0 +1,1 @@
+//! A spec-faithful Langfuse API server for tests, benchmarks and the demo.
