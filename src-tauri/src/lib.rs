@@ -1,0 +1,72 @@
+//! Langfuse Migrator, the desktop app: thin glue between the window and the engine. Commands,
+//! app state, keychain access and progress streaming live here; everything that moves data
+//! lives in `migrator-engine`.
+
+pub mod commands;
+pub mod config_dir;
+pub mod profiles;
+pub mod progress;
+pub mod secrets;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use migrator_engine::profile::ProfileFile;
+use tauri::Manager;
+
+use crate::profiles::ProfileService;
+use crate::secrets::{KeychainStore, Secrets};
+
+/// How long the keychain probe may take before the keychain counts as unusable.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
+
+pub struct AppState {
+    pub config_dir: PathBuf,
+    pub profiles: ProfileService,
+}
+
+impl AppState {
+    pub fn new(config_dir: PathBuf, secrets: Arc<Secrets>) -> Self {
+        Self {
+            profiles: ProfileService::new(ProfileFile::in_dir(&config_dir), secrets),
+            config_dir,
+        }
+    }
+}
+
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
+        .setup(|app| {
+            let config_dir = config_dir::resolve(app.handle())?;
+            tracing::info!(config_dir = %config_dir.display(), "starting");
+            let secrets = Arc::new(Secrets::new(Arc::new(KeychainStore::new()), PROBE_TIMEOUT));
+            // The start-up keychain probe, off the UI thread; commands that need the keychain
+            // before it finishes wait for it.
+            let probe = Arc::clone(&secrets);
+            std::thread::spawn(move || probe.check(|_| {}));
+            app.manage(Arc::new(AppState::new(config_dir, secrets)));
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::app_info,
+            commands::connection_presets,
+            commands::list_profiles,
+            commands::validate_profile,
+            commands::save_profile,
+            commands::delete_profile,
+            commands::keychain_status,
+            commands::check_keychain,
+            commands::use_session_secrets,
+        ])
+        .run(tauri::generate_context!())
+        .expect("error while running tauri application");
+}

@@ -1,0 +1,144 @@
+// Starts the real app binary through tauri-driver (which drives WebKitWebDriver) and gives the
+// tests a WebdriverIO browser for its window. Each start launches a fresh app process, so
+// stopping and starting again is a real restart.
+import { spawn, execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, readdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { remote } from "webdriverio";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const repoRoot = path.resolve(here, "../../..");
+export const artifactsDir = path.join(repoRoot, "tests/e2e/artifacts");
+
+/** The binary under test: scripts/test.sh passes the one it just built. */
+export const appBinary =
+  process.env.LANGFUSE_MIGRATOR_BINARY ??
+  path.join(process.env.CARGO_TARGET_DIR ?? path.join(repoRoot, "target"), "debug/langfuse-migrator");
+
+let nextPort = 4444;
+
+async function waitForDriver(port, driver, log) {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (driver.exitCode !== null) throw new Error(`tauri-driver exited early:\n${log()}`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/status`);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`tauri-driver did not start on port ${port}:\n${log()}`);
+}
+
+export class AppSession {
+  constructor(browser, driver, log) {
+    this.browser = browser;
+    this.driver = driver;
+    this.log = log;
+  }
+
+  /**
+   * Launches the app with its settings in `configDir`. `env` overrides variables for the app
+   * (e.g. a D-Bus address that leads nowhere, to take the keychain away).
+   */
+  static async start({ configDir, env = {} }) {
+    if (!existsSync(appBinary)) {
+      throw new Error(`No app binary at ${appBinary}: build it (scripts/test.sh does) or set LANGFUSE_MIGRATOR_BINARY.`);
+    }
+    const port = nextPort;
+    nextPort += 2;
+    let output = "";
+    const driver = spawn("tauri-driver", ["--port", String(port), "--native-port", String(port + 1)], {
+      env: { ...process.env, LANGFUSE_MIGRATOR_CONFIG_DIR: configDir, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    driver.stdout.on("data", (d) => (output += d));
+    driver.stderr.on("data", (d) => (output += d));
+    const log = () => output;
+    try {
+      await waitForDriver(port, driver, log);
+      const browser = await remote({
+        hostname: "127.0.0.1",
+        port,
+        logLevel: "warn",
+        connectionRetryCount: 1,
+        connectionRetryTimeout: 60_000,
+        capabilities: {
+          // WebKitWebDriver speaks classic WebDriver only, not BiDi.
+          "wdio:enforceWebDriverClassic": true,
+          "tauri:options": { application: appBinary },
+        },
+      });
+      const session = new AppSession(browser, driver, log);
+      await session.browser.$("h1").waitForDisplayed({ timeout: 30_000 });
+      return session;
+    } catch (e) {
+      driver.kill("SIGTERM");
+      throw new Error(`The app did not start: ${e.message}\n--- tauri-driver output ---\n${log()}`);
+    }
+  }
+
+  /** Saves a screenshot of the window as a test artifact (not committed). */
+  async screenshot(name) {
+    await mkdir(artifactsDir, { recursive: true });
+    // Let the window paint the current state first: a snapshot requested before the first
+    // frame of a freshly started WebKit view can wait indefinitely.
+    await this.browser.executeAsync((done) =>
+      requestAnimationFrame(() => requestAnimationFrame(() => done())),
+    );
+    await this.browser.saveScreenshot(path.join(artifactsDir, `${name}.png`));
+  }
+
+  /** Closes the window and ends the app process. */
+  async stop() {
+    try {
+      await this.browser.deleteSession();
+    } finally {
+      if (this.driver.exitCode === null) {
+        const exited = new Promise((r) => this.driver.once("exit", r));
+        this.driver.kill("SIGTERM");
+        await exited;
+      }
+    }
+  }
+}
+
+const execFileAsync = promisify(execFile);
+
+/** The secret stored for a profile in the Secret Service, or null when there is none. */
+export async function keychainSecret(profileId) {
+  try {
+    const { stdout } = await execFileAsync("secret-tool", [
+      "lookup",
+      "service",
+      "langfuse-migrator",
+      "username",
+      profileId,
+    ]);
+    return stdout;
+  } catch (e) {
+    if (e.code === 1) return null; // secret-tool's "not found"
+    throw e;
+  }
+}
+
+/** Every file under `dir` (recursively) whose bytes contain `needle`. */
+export async function filesContaining(dir, needle) {
+  const hits = [];
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    const file = path.join(entry.parentPath ?? entry.path, entry.name);
+    if ((await readFile(file)).includes(needle)) hits.push(file);
+  }
+  return hits;
+}
+
+export async function savedProfiles(configDir) {
+  const json = JSON.parse(await readFile(path.join(configDir, "profiles.json"), "utf8"));
+  return json.profiles;
+}

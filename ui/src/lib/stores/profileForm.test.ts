@@ -1,0 +1,95 @@
+import { describe, expect, it } from "vitest";
+import { CUSTOM, ProfileForm, presetFor } from "./profileForm.svelte";
+import type { Presets } from "../bindings/Presets";
+import type { ProfileView } from "../bindings/ProfileView";
+
+const presets: Presets = {
+  langfuse: [
+    { id: "eu", label: "EU Cloud", url: "https://cloud.langfuse.com" },
+    { id: "us", label: "US Cloud", url: "https://us.cloud.langfuse.com" },
+    { id: "hipaa", label: "HIPAA Cloud", url: "https://hipaa.cloud.langfuse.com" },
+  ],
+  langSmith: [
+    { id: "us", label: "US", url: "https://api.smith.langchain.com" },
+    { id: "eu", label: "EU", url: "https://eu.api.smith.langchain.com" },
+  ],
+};
+
+function saved(secret: ProfileView["secret"], host = "https://us.cloud.langfuse.com"): ProfileView {
+  return {
+    profile: { id: "p1", name: "Prod", connection: { kind: "langfuse", host, publicKey: "pk-lf-1" } },
+    secret,
+  };
+}
+
+describe("ProfileForm", () => {
+  it("builds a Langfuse draft from the chosen preset and sends the typed secret", () => {
+    const form = new ProfileForm(presets);
+    form.name = "New";
+    form.langfusePreset = "hipaa";
+    form.publicKey = "pk-lf-x";
+    form.secret = "sk-lf-y";
+    expect(form.toDraft()).toEqual({
+      id: null,
+      name: "New",
+      connection: { kind: "langfuse", host: "https://hipaa.cloud.langfuse.com", publicKey: "pk-lf-x" },
+    });
+    expect(form.newSecret()).toBe("sk-lf-y");
+  });
+
+  it("uses the custom URL when no preset is chosen", () => {
+    const form = new ProfileForm(presets);
+    form.langfusePreset = CUSTOM;
+    form.langfuseCustomUrl = "https://langfuse.internal";
+    expect(form.toDraft().connection).toMatchObject({ host: "https://langfuse.internal" });
+  });
+
+  it("shows a saved secret masked and keeps it unless the user replaces it", () => {
+    const form = new ProfileForm(presets, saved("inKeychain"));
+    expect(form.langfusePreset).toBe("us");
+    expect(form.showsSavedSecret).toBe(true);
+    expect(form.newSecret()).toBeNull();
+    form.startReplacingSecret();
+    expect(form.showsSavedSecret).toBe(false);
+    expect(form.newSecret()).toBe("");
+    form.secret = "sk-lf-new";
+    expect(form.newSecret()).toBe("sk-lf-new");
+    form.keepSavedSecret();
+    expect(form.newSecret()).toBeNull();
+  });
+
+  it("asks for the secret again when it is missing or the kind changed", () => {
+    expect(new ProfileForm(presets, saved("missing")).showsSavedSecret).toBe(false);
+    const form = new ProfileForm(presets, saved("inKeychain"));
+    form.kind = "langSmith";
+    expect(form.showsSavedSecret).toBe(false);
+    expect(form.newSecret()).toBe("");
+    form.kind = "archive";
+    expect(form.newSecret()).toBeNull();
+  });
+
+  it("recognises a self-hosted host as custom when editing", () => {
+    const form = new ProfileForm(presets, saved("inKeychain", "https://langfuse.corp.example"));
+    expect(form.langfusePreset).toBe(CUSTOM);
+    expect(form.langfuseCustomUrl).toBe("https://langfuse.corp.example");
+  });
+
+  it("sorts issues by field and knows whether any blocks saving", () => {
+    const form = new ProfileForm(presets);
+    form.issues = [
+      { field: "publicKey", severity: "warning", message: "odd key" },
+      { field: "name", severity: "error", message: "Give the connection a name." },
+    ];
+    expect(form.issuesFor("name").map((i) => i.message)).toEqual(["Give the connection a name."]);
+    expect(form.hasErrors).toBe(true);
+    form.issues = form.issuesFor("publicKey");
+    expect(form.hasErrors).toBe(false);
+  });
+});
+
+describe("presetFor", () => {
+  it("matches a preset regardless of a trailing slash", () => {
+    expect(presetFor("https://cloud.langfuse.com/", presets.langfuse)).toBe("eu");
+    expect(presetFor("https://example.com", presets.langfuse)).toBe(CUSTOM);
+  });
+});
