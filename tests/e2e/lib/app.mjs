@@ -91,7 +91,18 @@ export class AppSession {
     await this.browser.executeAsync((done) =>
       requestAnimationFrame(() => requestAnimationFrame(() => done())),
     );
-    await this.browser.saveScreenshot(path.join(artifactsDir, `${name}.png`));
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`screenshot "${name}" did not finish in 30 s (WebKit did not paint)`)),
+        30_000,
+      );
+    });
+    try {
+      await Promise.race([this.browser.saveScreenshot(path.join(artifactsDir, `${name}.png`)), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Closes the window and ends the app process. */

@@ -21,7 +21,7 @@ async function createLangfuseProfile(browser, { name, publicKey, secret }) {
   await browser.$("button=New connection").click();
   await browser.$("#profile-name").setValue(name);
   // EU Cloud is the default preset.
-  assert.equal(await browser.$("#langfuse-preset").getValue(), "eu");
+  assert.equal(await browser.$("#langfuse-host-preset").getValue(), "eu");
   await browser.$("#public-key").setValue(publicKey);
   await browser.$("#secret").setValue(secret);
   await browser.$("button=Save connection").click();
@@ -112,7 +112,7 @@ test("validation messages appear in the form and a duplicate name is refused", a
 
     await b.$("button=New connection").click();
     await b.$("#profile-name").setValue("staging");
-    await b.$("#langfuse-preset").selectByAttribute("value", "custom");
+    await b.$("#langfuse-host-preset").selectByAttribute("value", "custom");
     await b.$("#langfuse-host").setValue("langfuse.example.com");
     await b.$("#public-key").setValue("sk-lf-wrong-field");
     await b.$("button=Save connection").click();
