@@ -223,7 +223,7 @@ pub fn upsert_obs(store: &mut Store, row: ObsRow, level_given: bool) {
     }
 }
 
-fn shallow_trace(id: &str, ts: i64, environment: &str, visible_at: u64) -> TraceRow {
+pub fn shallow_trace(id: &str, ts: i64, environment: &str, visible_at: u64) -> TraceRow {
     let now = now_ms();
     TraceRow {
         id: id.to_string(),

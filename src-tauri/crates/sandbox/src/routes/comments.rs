@@ -6,10 +6,11 @@ use axum::extract::{Path, RawQuery, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::{get_by_id, list_newest};
 use crate::error::{ApiError, ApiResult};
-use crate::params::{DEFAULT_PAGE_CAP, Page, Params, paged};
+use crate::params::Params;
 use crate::state::AppState;
-use crate::store::{CommentRow, new_id, to_value};
+use crate::store::{CommentRow, new_id};
 use crate::timefmt::now_ms;
 
 const OBJECT_TYPES: [&str; 4] = ["TRACE", "OBSERVATION", "SESSION", "PROMPT"];
@@ -57,38 +58,20 @@ pub async fn create(State(st): State<AppState>, body: Body) -> ApiResult<Json<Va
 
 pub async fn list(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
     let p = Params::parse(q.as_deref());
-    let page = Page::parse(&p, DEFAULT_PAGE_CAP)?;
     if p.get("objectId").is_some() && p.get("objectType").is_none() {
         return Err(ApiError::bad(
             "objectType is required when objectId is given",
         ));
     }
     let object_type = p.get("objectType").map(str::to_uppercase);
-    let store = st.store.read();
-    let rows = store
-        .comments
-        .desc_range(None, None, None)
-        .filter_map(|(_, s)| store.comments.get(s))
-        .filter(|c| {
-            object_type.as_ref().is_none_or(|t| &c.object_type == t)
-                && p.get("objectId").is_none_or(|o| c.object_id == o)
-                && p.get("authorUserId")
-                    .is_none_or(|a| c.author_user_id.as_deref() == Some(a))
-        });
-    let (rows, total) = page.take(rows);
-    Ok(Json(paged(
-        rows.into_iter().map(to_value).collect(),
-        &page,
-        total,
-    )))
+    list_newest(&st.store.read().comments, &p, |c| {
+        object_type.as_ref().is_none_or(|t| &c.object_type == t)
+            && p.get("objectId").is_none_or(|o| c.object_id == o)
+            && p.get("authorUserId")
+                .is_none_or(|a| c.author_user_id.as_deref() == Some(a))
+    })
 }
 
 pub async fn get(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let store = st.store.read();
-    let row = store
-        .comments
-        .first_of(&id)
-        .and_then(|s| store.comments.get(s))
-        .ok_or_else(|| ApiError::not_found("Comment not found"))?;
-    Ok(Json(to_value(row)))
+    get_by_id(&st.store.read().comments, &id, "Comment")
 }

@@ -4,14 +4,13 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::params::{Page, Params, paged};
+use crate::params::{Page, Params, decode_cursor, encode_cursor, paged};
 use crate::state::AppState;
-use crate::store::{Raw, ScoreRow, Slot, Store, new_id};
+use crate::store::{Raw, ScoreRow, Store, new_id};
 use crate::timefmt::{self, now_ms};
 use crate::views::{self, ScoreV3Fields};
 
@@ -240,23 +239,6 @@ pub async fn get_v2(State(st): State<AppState>, Path(id): Path<String>) -> ApiRe
         .find(|s| s.visible_at <= now)
         .ok_or_else(|| ApiError::not_found("Score not found"))?;
     Ok(Json(views::score_v2(s)))
-}
-
-fn encode_cursor(key: (i64, Slot)) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(json!({"v": 1, "t": key.0, "s": key.1}).to_string())
-}
-
-fn decode_cursor(s: &str) -> ApiResult<(i64, Slot)> {
-    let bad = || ApiError::bad("Invalid cursor");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(s.trim_end_matches('='))
-        .map_err(|_| bad())?;
-    let v: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-    match (v["t"].as_i64(), v["s"].as_u64()) {
-        (Some(t), Some(s)) => Ok((t, s as Slot)),
-        _ => Err(bad()),
-    }
 }
 
 pub async fn list_v3(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {

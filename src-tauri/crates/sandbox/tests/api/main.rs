@@ -1,8 +1,10 @@
 //! HTTP tests of the sandbox through its real interface: reqwest against a real socket, every
 //! 2xx body validated against the Langfuse OpenAPI spec.
 
+mod admin;
 mod auth;
 mod common;
+mod faults;
 mod ingestion;
 mod limits;
 mod otlp;
