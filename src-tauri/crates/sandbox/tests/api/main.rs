@@ -8,5 +8,6 @@ mod faults;
 mod ingestion;
 mod limits;
 mod otlp;
+mod readme;
 mod reads;
 mod writes;
