@@ -10,4 +10,5 @@ mod limits;
 mod otlp;
 mod readme;
 mod reads;
+mod sample;
 mod writes;
