@@ -278,6 +278,8 @@ fn apply_event(st: &AppState, store: &mut Store, ev: &Envelope) -> Outcome {
             let mut row = scores::build(input, envelope_time)
                 .map_err(|e| (400, "Invalid request data".into(), json!(e)))?;
             row.visible_at = visible_at;
+            scores::apply_config(store, &mut row)
+                .map_err(|e| (400, "Invalid request data".into(), json!(e)))?;
             scores::upsert(store, row);
             Ok(201)
         }

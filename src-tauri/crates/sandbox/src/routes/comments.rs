@@ -10,7 +10,7 @@ use super::{get_by_id, list_newest};
 use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
 use crate::state::AppState;
-use crate::store::{CommentRow, new_id};
+use crate::store::{CommentRow, Row, Store, Table, new_id};
 use crate::timefmt::now_ms;
 
 const OBJECT_TYPES: [&str; 4] = ["TRACE", "OBSERVATION", "SESSION", "PROMPT"];
@@ -24,6 +24,35 @@ struct CreateComment {
     object_id: String,
     content: String,
     author_user_id: Option<String>,
+}
+
+/// Langfuse checks that a comment's object exists (and is visible) before storing it.
+fn object_exists(store: &Store, object_type: &str, id: &str, now: u64) -> bool {
+    let derived = store.derived_traces();
+    match object_type {
+        "TRACE" if derived => store.observations.slots_of_trace(id).iter().any(|s| {
+            store
+                .observations
+                .get(*s)
+                .is_some_and(|o| o.visible_at <= now)
+        }),
+        "TRACE" => visible(&store.traces, id, now),
+        "OBSERVATION" => visible(&store.observations, id, now),
+        "SESSION" if derived => store
+            .observations
+            .iter()
+            .any(|(_, o)| o.visible_at <= now && o.session_id.as_deref() == Some(id)),
+        "SESSION" => visible(&store.sessions, id, now),
+        "PROMPT" => store.prompts.first_of(id).is_some(),
+        _ => false,
+    }
+}
+
+fn visible<T: Row>(table: &Table<T>, id: &str, now: u64) -> bool {
+    table
+        .slots_of(id)
+        .iter()
+        .any(|s| table.get(*s).is_some_and(|r| r.visible_at() <= now))
 }
 
 pub async fn create(State(st): State<AppState>, body: Body) -> ApiResult<Json<Value>> {
@@ -40,6 +69,12 @@ pub async fn create(State(st): State<AppState>, body: Body) -> ApiResult<Json<Va
     }
     let now = now_ms();
     let mut store = st.store.write();
+    if !object_exists(&store, &object_type, &req.object_id, st.clock.now()) {
+        return Err(ApiError::not_found(format!(
+            "No {object_type} with id {} in project {}",
+            req.object_id, store.project_id
+        )));
+    }
     let row = CommentRow {
         id: new_id(),
         project_id: store.project_id.clone(),

@@ -119,6 +119,50 @@ pub fn build(s: ScoreInput, fallback_time: Option<i64>) -> Result<ScoreRow, Stri
     })
 }
 
+/// A score that names a config must match it: the config exists, the data types agree, a
+/// numeric value lies within the bounds, a categorical value is one of the categories (whose
+/// number becomes the score's value).
+pub fn apply_config(store: &Store, row: &mut ScoreRow) -> Result<(), String> {
+    let Some(config_id) = row.config_id.as_deref() else {
+        return Ok(());
+    };
+    let cfg = store
+        .score_configs
+        .first_of(config_id)
+        .and_then(|s| store.score_configs.get(s))
+        .ok_or_else(|| format!("Score config {config_id} not found"))?;
+    if cfg.data_type != row.data_type {
+        return Err(format!(
+            "Score does not comply with config: data type {} expected, got {}",
+            cfg.data_type, row.data_type
+        ));
+    }
+    match cfg.data_type.as_str() {
+        "NUMERIC" => {
+            let v = row.value.unwrap_or_default();
+            if cfg.min_value.is_some_and(|m| v < m) || cfg.max_value.is_some_and(|m| v > m) {
+                return Err(format!(
+                    "Score does not comply with config: {v} is out of range"
+                ));
+            }
+        }
+        "CATEGORICAL" => {
+            let label = row.string_value.clone().unwrap_or_default();
+            let cat = cfg
+                .categories
+                .iter()
+                .flatten()
+                .find(|c| c.label == label)
+                .ok_or_else(|| {
+                    format!("Score does not comply with config: `{label}` is not a category")
+                })?;
+            row.value = Some(cat.value);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// Scores are upserted by id on every generation (a ReplacingMergeTree in v3/v4).
 pub fn upsert(store: &mut Store, mut row: ScoreRow) {
     if let Some(slot) = store.scores.first_of(&row.id) {
@@ -135,7 +179,9 @@ pub async fn create(State(st): State<AppState>, body: Body) -> ApiResult<Json<Va
     let mut row = build(input, None).map_err(ApiError::bad)?;
     row.visible_at = st.visible_at_for_new_write();
     let id = row.id.clone();
-    upsert(&mut st.store.write(), row);
+    let mut store = st.store.write();
+    apply_config(&store, &mut row).map_err(ApiError::bad)?;
+    upsert(&mut store, row);
     Ok(Json(json!({"id": id})))
 }
 
