@@ -16,6 +16,8 @@ use crate::store::*;
 /// the data does not depend on when it is generated.
 pub const SAMPLE_END_MS: i64 = 1_795_132_800_000;
 const FOUR_WEEKS_MS: i64 = 28 * 24 * 3600 * 1000;
+/// The earliest timestamp the sample data uses.
+pub const SAMPLE_START_MS: i64 = SAMPLE_END_MS - FOUR_WEEKS_MS;
 
 const CHILD_TYPES: [&str; 9] = [
     "GENERATION",

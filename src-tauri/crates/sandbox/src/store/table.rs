@@ -59,10 +59,6 @@ impl<T: Row> Table<T> {
         self.live
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.live == 0
-    }
-
     pub fn get(&self, slot: Slot) -> Option<&T> {
         self.rows.get(slot as usize).and_then(|r| r.as_ref())
     }
@@ -161,10 +157,6 @@ impl<T: Row> Table<T> {
         range.into_iter().flatten().rev().copied()
     }
 
-    pub fn asc_all(&self) -> impl Iterator<Item = (i64, Slot)> + '_ {
-        self.by_time.iter().copied()
-    }
-
     /// Every live row in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (Slot, &T)> {
         self.rows
@@ -177,9 +169,5 @@ impl<T: Row> Table<T> {
         for r in self.rows.iter_mut().flatten() {
             r.set_visible_at(0);
         }
-    }
-
-    pub fn clear(&mut self) {
-        *self = Table::default();
     }
 }
