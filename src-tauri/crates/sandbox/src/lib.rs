@@ -10,6 +10,7 @@ mod body;
 pub mod config;
 mod error;
 mod faults;
+mod filter;
 mod ingestion;
 mod merge;
 mod otel_map;

@@ -452,3 +452,53 @@ async fn v2_has_no_v4_endpoints() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_structured_filter_takes_precedence_over_query_filters() {
+    let api = sample(ServerProfile::V4, 10).await;
+    let dump = api.sb.dump();
+    let obs = dump["observations"].as_array().unwrap();
+    let session = obs
+        .iter()
+        .find_map(|o| o["sessionId"].as_str())
+        .unwrap()
+        .to_string();
+    let expected = obs
+        .iter()
+        .filter(|o| o["sessionId"] == session.as_str() && o["type"] == "GENERATION")
+        .count();
+    let filter = serde_json::json!([
+        {"type": "string", "column": "sessionId", "operator": "=", "value": session},
+        {"type": "stringOptions", "column": "type", "operator": "any of", "value": ["GENERATION"]},
+        {"type": "stringObject", "column": "metadata", "key": "component", "operator": "=", "value": "generation"},
+        {"type": "datetime", "column": "startTime", "operator": ">=", "value": "2020-01-01T00:00:00Z"}
+    ]);
+    let enc: String = form_urlencoded::byte_serialize(filter.to_string().as_bytes()).collect();
+    // `type=SPAN` would exclude every generation; the filter wins.
+    let v = api
+        .get(
+            "observations_getMany",
+            &format!("/api/public/v2/observations?limit=1000&type=SPAN&filter={enc}"),
+        )
+        .await;
+    assert_eq!(v["data"].as_array().unwrap().len(), expected);
+    assert!(expected > 0);
+    let v1 = api.sb.counts();
+    assert!(v1["observations"] > expected);
+    for bad in [
+        r#"[{"type":"string","column":"nope","operator":"=","value":"x"}]"#,
+        r#"[{"type":"string","column":"name","operator":"~","value":"x"}]"#,
+        "not json",
+    ] {
+        let enc: String = form_urlencoded::byte_serialize(bad.as_bytes()).collect();
+        assert_eq!(
+            api.status(
+                Method::GET,
+                &format!("/api/public/v2/observations?filter={enc}")
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "{bad}"
+        );
+    }
+}
