@@ -115,9 +115,12 @@ async fn datasets_items_and_run_items_are_created_and_items_deleted() {
         0,
         "deleting an item removes its run items"
     );
+    let no_delete = api
+        .send(Method::DELETE, "/api/public/v2/datasets/golden", None)
+        .await;
+    assert_eq!(no_delete.body["message"], "Method not allowed");
     assert_eq!(
-        api.status(Method::DELETE, "/api/public/v2/datasets/golden")
-            .await,
+        no_delete.status,
         StatusCode::METHOD_NOT_ALLOWED,
         "datasets cannot be deleted"
     );
