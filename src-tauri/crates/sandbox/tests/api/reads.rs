@@ -59,6 +59,13 @@ async fn trace_pages_reach_the_last_page_and_past_it_is_empty() {
         .await;
     assert!(past["data"].as_array().unwrap().is_empty());
     assert_eq!(past["meta"]["page"], 4);
+    let far = api
+        .get(
+            "trace_list",
+            "/api/public/traces?page=9223372036854775807&limit=100",
+        )
+        .await;
+    assert!(far["data"].as_array().unwrap().is_empty());
     for bad in ["limit=101", "limit=0", "page=0", "limit=abc"] {
         assert_eq!(
             api.status(Method::GET, &format!("/api/public/traces?{bad}"))
