@@ -79,7 +79,7 @@ impl Serialize for ObsV1<'_> {
 }
 
 /// A dump row: the v1 view plus the row's bookkeeping and (v4) trace columns.
-pub fn obs_dump(o: &ObsRow, _project_id: &str) -> Value {
+pub fn obs_dump(o: &ObsRow) -> Value {
     let mut v = serde_json::to_value(ObsV1(o)).expect("observation serializes");
     if let (Value::Object(m), Value::Object(extra)) = (&mut v, to_value(o)) {
         for (k, val) in extra {

@@ -182,7 +182,7 @@ impl Store {
             sorted(
                 self.observations
                     .iter()
-                    .map(|(_, o)| (o.id.clone(), views::obs_dump(o, &self.project_id)))
+                    .map(|(_, o)| (o.id.clone(), views::obs_dump(o)))
                     .collect(),
             ),
         );
