@@ -167,6 +167,21 @@ impl<'p> Filter<'p> {
         })
     }
 
+    /// No condition other than the start-time window.
+    fn is_time_window_only(&self) -> bool {
+        self.json.is_none()
+            && self.name.is_none()
+            && self.user_id.is_none()
+            && self.session_id.is_none()
+            && self.kind.is_none()
+            && self.trace_id.is_none()
+            && self.level.is_none()
+            && self.parent.is_none()
+            && self.is_root.is_none()
+            && self.envs.is_empty()
+            && self.version.is_none()
+    }
+
     fn matches(&self, store: &Store, o: &ObsRow) -> bool {
         if let Some(j) = &self.json {
             let c = ctx(store, o);
@@ -252,7 +267,22 @@ pub async fn list_v1(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiRe
     let filter = Filter::parse(&p, false)?;
     let now = st.clock.now();
     let store = st.store.read();
-    let (rows, total) = page.take(filter.scan(&store, now, None).map(|(_, _, o)| o));
+    let (rows, total) = if filter.is_time_window_only() && store.observations.all_visible(now) {
+        // Fast path for plain paging: count the index range, touch only the page's rows.
+        let range = || store.observations.desc_range(filter.from, filter.to, None);
+        let total = match (filter.from, filter.to) {
+            (None, None) => store.observations.len(),
+            _ => range().count(),
+        };
+        let rows = range()
+            .skip(page.offset())
+            .take(page.limit)
+            .filter_map(|(_, s)| store.observations.get(s))
+            .collect();
+        (rows, total)
+    } else {
+        page.take(filter.scan(&store, now, None).map(|(_, _, o)| o))
+    };
     Ok(json_body(&V1Page {
         data: rows.into_iter().map(ObsV1).collect(),
         meta: page.meta(total),
