@@ -150,32 +150,13 @@ async fn main() {
             serde_json::to_vec(&json!({"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"scope": {"name": "bench"}, "spans": spans}]}]})).unwrap()
         })
         .collect();
-    let t = Instant::now();
-    let mut handles = Vec::new();
-    for chunk in bodies.chunks(exports / 4) {
-        let (http, url, chunk) = (
-            http.clone(),
-            format!("{base}/api/public/otel/v1/traces"),
-            chunk.to_vec(),
-        );
-        handles.push(tokio::spawn(async move {
-            for body in chunk {
-                let r = http
-                    .post(&url)
-                    .basic_auth(PK, Some(SK))
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap();
-                assert!(r.status().is_success());
-            }
-        }));
-    }
-    for h in handles {
-        h.await.unwrap();
-    }
-    let secs = t.elapsed().as_secs_f64();
+    let secs = post_all(
+        &http,
+        &format!("{base}/api/public/otel/v1/traces"),
+        bodies,
+        "application/json",
+    )
+    .await;
     let written = sb.counts()["observations"];
     println!(
         "OTLP JSON writes:            {written} observations in {secs:.2} s ({})",
@@ -187,32 +168,13 @@ async fn main() {
     let proto: Vec<Vec<u8>> = (0..exports)
         .map(|e| proto_export(e, spans_per_export))
         .collect();
-    let t = Instant::now();
-    let mut handles = Vec::new();
-    for chunk in proto.chunks(exports / 4) {
-        let (http, url, chunk) = (
-            http.clone(),
-            format!("{base}/api/public/otel/v1/traces"),
-            chunk.to_vec(),
-        );
-        handles.push(tokio::spawn(async move {
-            for body in chunk {
-                let r = http
-                    .post(&url)
-                    .basic_auth(PK, Some(SK))
-                    .header("content-type", "application/x-protobuf")
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap();
-                assert!(r.status().is_success());
-            }
-        }));
-    }
-    for h in handles {
-        h.await.unwrap();
-    }
-    let secs = t.elapsed().as_secs_f64();
+    let secs = post_all(
+        &http,
+        &format!("{base}/api/public/otel/v1/traces"),
+        proto,
+        "application/x-protobuf",
+    )
+    .await;
     let written = sb.counts()["observations"];
     println!(
         "OTLP protobuf writes:        {written} observations in {secs:.2} s ({})",
@@ -256,6 +218,38 @@ async fn main() {
         per_sec(rows, secs)
     );
     v3.stop().await;
+}
+
+/// Posts the bodies four at a time; returns the seconds it took.
+async fn post_all(
+    http: &reqwest::Client,
+    url: &str,
+    bodies: Vec<Vec<u8>>,
+    content_type: &'static str,
+) -> f64 {
+    let t = Instant::now();
+    let mut handles = Vec::new();
+    let per_task = bodies.len().div_ceil(4);
+    for chunk in bodies.chunks(per_task) {
+        let (http, url, chunk) = (http.clone(), url.to_string(), chunk.to_vec());
+        handles.push(tokio::spawn(async move {
+            for body in chunk {
+                let r = http
+                    .post(&url)
+                    .basic_auth(PK, Some(SK))
+                    .header("content-type", content_type)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(r.status().is_success());
+            }
+        }));
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+    t.elapsed().as_secs_f64()
 }
 
 fn proto_export(e: usize, n: usize) -> Vec<u8> {
