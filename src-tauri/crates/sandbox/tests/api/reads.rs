@@ -243,6 +243,19 @@ async fn scores_v2_and_v3_cursor() {
         .get("scores_get-many", "/api/public/v2/scores?limit=100")
         .await;
     assert_eq!(v2["meta"]["totalItems"], total);
+    assert!(v2["data"][0].get("trace").is_some());
+    let bare = api
+        .get("scores_get-many", "/api/public/v2/scores?fields=score")
+        .await;
+    assert!(bare["data"][0].get("trace").is_none());
+    assert_eq!(
+        api.status(
+            Method::GET,
+            "/api/public/v2/scores?fields=score&userId=user-1"
+        )
+        .await,
+        StatusCode::BAD_REQUEST
+    );
     let id = v2["data"][0]["id"].as_str().unwrap();
     api.get("scores_get-by-id", &format!("/api/public/v2/scores/{id}"))
         .await;
