@@ -1,1 +1,2 @@
 //! The migration engine: connectors, journal, pipeline. No Tauri dependency.
+pub mod cutover;
