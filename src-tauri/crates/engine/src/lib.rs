@@ -1,2 +1,3 @@
 //! The migration engine: connectors, journal, pipeline. No Tauri dependency.
 pub mod cutover;
+pub mod validate;
