@@ -1,0 +1,74 @@
+//! Seeded, reproducible fault injection. The same seed and the same request order give the same
+//! faults; the configuration can be switched while the server runs.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::config::{FaultConfig, FaultKind};
+
+pub struct Faults {
+    config: FaultConfig,
+    rng: ChaCha8Rng,
+}
+
+/// A fault chosen for one request; `seed` drives per-event choices (Partial207).
+#[derive(Clone, Copy, Debug)]
+pub struct Fired {
+    pub kind: FaultKind,
+    pub seed: u64,
+}
+
+impl Faults {
+    pub fn new(config: FaultConfig) -> Self {
+        Faults {
+            rng: ChaCha8Rng::seed_from_u64(config.seed),
+            config,
+        }
+    }
+
+    pub fn set(&mut self, config: FaultConfig) {
+        *self = Faults::new(config);
+    }
+
+    pub fn config(&self) -> &FaultConfig {
+        &self.config
+    }
+
+    /// Decides whether a fault fires for the next request. `Partial207` can only fire on a batch
+    /// ingestion request, so it is not a candidate elsewhere.
+    pub fn decide(&mut self, is_batch_ingestion: bool) -> Option<Fired> {
+        if self.config.rate <= 0.0 {
+            return None;
+        }
+        let roll: f64 = self.rng.random();
+        let seed: u64 = self.rng.random();
+        let kinds: Vec<FaultKind> = if self.config.kinds.is_empty() {
+            FaultKind::ALL.to_vec()
+        } else {
+            self.config.kinds.clone()
+        };
+        let candidates: Vec<FaultKind> = kinds
+            .into_iter()
+            .filter(|k| is_batch_ingestion || *k != FaultKind::Partial207)
+            .collect();
+        let pick = self.rng.random_range(0..candidates.len().max(1));
+        if roll >= self.config.rate || candidates.is_empty() {
+            return None;
+        }
+        Some(Fired {
+            kind: candidates[pick],
+            seed,
+        })
+    }
+}
+
+/// Which events of a batch fail under `Partial207`: about half, at least one.
+pub fn partial_failures(seed: u64, n: usize) -> Vec<bool> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut v: Vec<bool> = (0..n).map(|_| rng.random_bool(0.5)).collect();
+    if n > 0 && !v.iter().any(|b| *b) {
+        let i = rng.random_range(0..n);
+        v[i] = true;
+    }
+    v
+}

@@ -1,0 +1,147 @@
+//! The public API routes, assembled per server generation: an endpoint a generation does not
+//! have is simply not routed and answers 404.
+
+pub mod comments;
+pub mod datasets;
+pub mod experiments;
+pub mod health;
+pub mod models;
+pub mod observations;
+pub mod prompts;
+pub mod score_configs;
+pub mod scores;
+pub mod sessions;
+pub mod traces;
+
+use axum::Router;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use serde::Serialize;
+
+use crate::config::ServerProfile;
+use crate::state::AppState;
+
+/// Serializes straight into the response body (no intermediate `Value`).
+pub fn json_body<T: Serialize>(v: &T) -> Response {
+    match serde_json::to_vec(v) {
+        Ok(bytes) => ([(CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Err(e) => crate::error::ApiError::Status(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("could not serialize the response: {e}"),
+        )
+        .into_response(),
+    }
+}
+
+/// Routes that need Basic auth.
+pub fn authed(profile: ServerProfile) -> Router<AppState> {
+    use ServerProfile::*;
+    let legacy = profile != V4;
+    let mut r = Router::new()
+        .route("/api/public/projects", get(health::projects))
+        .route("/api/public/ingestion", post(crate::ingestion::handle))
+        .route("/api/public/scores", post(scores::create))
+        .route("/api/public/scores/{id}", delete(scores::delete))
+        .route(
+            "/api/public/v2/datasets",
+            get(datasets::list).post(datasets::create),
+        )
+        .route("/api/public/v2/datasets/{name}", get(datasets::get))
+        .route(
+            "/api/public/dataset-items",
+            get(datasets::items_list).post(datasets::items_create),
+        )
+        .route(
+            "/api/public/dataset-items/{id}",
+            get(datasets::items_get).delete(datasets::items_delete),
+        )
+        .route(
+            "/api/public/v2/prompts",
+            get(prompts::list).post(prompts::create),
+        )
+        .route(
+            "/api/public/v2/prompts/{name}",
+            get(prompts::get).delete(prompts::delete),
+        )
+        .route(
+            "/api/public/v2/prompts/{name}/versions/{version}",
+            axum::routing::patch(prompts::update_labels),
+        )
+        .route(
+            "/api/public/score-configs",
+            get(score_configs::list).post(score_configs::create),
+        )
+        .route(
+            "/api/public/score-configs/{id}",
+            get(score_configs::get).patch(score_configs::update),
+        )
+        .route("/api/public/models", get(models::list).post(models::create))
+        .route(
+            "/api/public/models/{id}",
+            get(models::get).delete(models::delete),
+        )
+        .route(
+            "/api/public/comments",
+            get(comments::list).post(comments::create),
+        )
+        .route("/api/public/comments/{id}", get(comments::get));
+    r = match profile {
+        V2 => r
+            .route("/api/public/traces", get(traces::list))
+            .route("/api/public/traces/{id}", get(traces::get)),
+        V3 => r
+            .route(
+                "/api/public/traces",
+                get(traces::list).delete(traces::delete_many),
+            )
+            .route(
+                "/api/public/traces/{id}",
+                get(traces::get).delete(traces::delete_one),
+            ),
+        // v4 keeps trace deletion but not the trace reads.
+        V4 => r
+            .route(
+                "/api/public/traces",
+                delete(traces::delete_many).fallback(no_route),
+            )
+            .route(
+                "/api/public/traces/{id}",
+                delete(traces::delete_one).fallback(no_route),
+            ),
+    };
+    if legacy {
+        r = r
+            .route("/api/public/observations", get(observations::list_v1))
+            .route("/api/public/observations/{id}", get(observations::get_v1))
+            .route("/api/public/sessions", get(sessions::list))
+            .route("/api/public/sessions/{id}", get(sessions::get))
+            .route("/api/public/v2/scores", get(scores::list_v2))
+            .route("/api/public/v2/scores/{id}", get(scores::get_v2))
+            .route(
+                "/api/public/dataset-run-items",
+                get(datasets::run_items_list).post(datasets::run_items_create),
+            )
+            .route("/api/public/datasets/{name}/runs", get(datasets::runs_list))
+            .route(
+                "/api/public/datasets/{name}/runs/{run}",
+                get(datasets::runs_get).delete(datasets::runs_delete),
+            );
+    }
+    if profile != V2 {
+        r = r
+            .route("/api/public/v2/observations", get(observations::list_v2))
+            .route("/api/public/v3/scores", get(scores::list_v3))
+            .route("/api/public/otel/v1/traces", post(crate::otlp::handle));
+    }
+    if profile == V4 {
+        r = r
+            .route("/api/public/experiments", get(experiments::list))
+            .route("/api/public/experiment-items", get(experiments::list_items));
+    }
+    r
+}
+
+async fn no_route() -> crate::error::ApiError {
+    crate::error::ApiError::NoRoute
+}
