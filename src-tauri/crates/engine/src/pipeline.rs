@@ -137,7 +137,12 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
     };
 
     let concurrency = ctx.plan.options.concurrency.max(1);
-    let in_flight = Arc::new(Semaphore::new(concurrency * 2));
+    // Prompt versions are numbered by the target in arrival order: one at a time, oldest first.
+    let in_flight = Arc::new(Semaphore::new(if entity == Entity::Prompts {
+        1
+    } else {
+        concurrency * 2
+    }));
     let verify: Arc<Mutex<Vec<(u64, Record)>>> = Arc::default();
     let mut writers: JoinSet<Result<(), EngineError>> = JoinSet::new();
     let max_bytes = ctx
