@@ -251,3 +251,20 @@ pub const ALL: &[&str] = &[
     "models",
     "comments",
 ];
+
+/// A v4 target written from a v2/v3 source carries each trace as a root span `t-<trace id>`;
+/// fold it back: drop those spans and read a parent `t-<trace id>` as "no parent".
+pub fn fold_trace_spans(dump: &mut Value) {
+    let obs = dump["observations"].as_array_mut().unwrap();
+    obs.retain(|o| !o["id"].as_str().unwrap().starts_with("t-"));
+    for o in obs.iter_mut() {
+        if o["parentObservationId"].as_str().is_some_and(|p| p.starts_with("t-")) {
+            o["parentObservationId"] = Value::Null;
+        }
+    }
+}
+
+/// Entities a v4 target can take from the API (see the sandbox gap on run items).
+pub fn v4_target_entities() -> Vec<&'static str> {
+    ALL.iter().copied().filter(|e| !e.starts_with("dataset_run")).collect()
+}
