@@ -29,7 +29,7 @@ async fn v4_to_v4_copies_every_object_field_for_field_and_a_rerun_writes_nothing
         .copied()
         .filter(|e| !e.starts_with("dataset_run"))
         .collect();
-    let diffs = differences(&source.dump(), &target.dump(), &entities);
+    let diffs = differences_from_v4(&source.dump(), &target.dump(), &entities);
     assert!(
         diffs.is_empty(),
         "{} differences:\n{}\nreport {report:#?}",

@@ -193,6 +193,33 @@ fn short(v: Option<&Value>) -> String {
     }
 }
 
+/// Langfuse v4 keeps metadata as a map of strings and its API returns every value as a string,
+/// so `1` and `"1"` cannot be told apart when reading a v4 source: compare top-level scalar
+/// metadata values by their text.
+fn v4_metadata_text(dump: &mut Value) {
+    for e in ["observations", "traces"] {
+        for row in dump[e].as_array_mut().unwrap() {
+            for k in ["metadata", "traceMetadata"] {
+                if let Some(Value::Object(m)) = row.get_mut(k) {
+                    for v in m.values_mut() {
+                        if matches!(v, Value::Number(_) | Value::Bool(_)) {
+                            *v = Value::String(v.to_string());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Like `differences`, for a v4 source (see `v4_metadata_text`).
+pub fn differences_from_v4(source: &Value, target: &Value, entities: &[&str]) -> Vec<String> {
+    let (mut s, mut t) = (source.clone(), target.clone());
+    v4_metadata_text(&mut s);
+    v4_metadata_text(&mut t);
+    differences(&s, &t, entities)
+}
+
 /// Compares source and target for the given entities; returns readable differences.
 pub fn differences(source: &Value, target: &Value, entities: &[&str]) -> Vec<String> {
     let s = normalise(source);
@@ -258,7 +285,10 @@ pub fn fold_trace_spans(dump: &mut Value) {
     let obs = dump["observations"].as_array_mut().unwrap();
     obs.retain(|o| !o["id"].as_str().unwrap().starts_with("t-"));
     for o in obs.iter_mut() {
-        if o["parentObservationId"].as_str().is_some_and(|p| p.starts_with("t-")) {
+        if o["parentObservationId"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("t-"))
+        {
             o["parentObservationId"] = Value::Null;
         }
     }
@@ -266,5 +296,8 @@ pub fn fold_trace_spans(dump: &mut Value) {
 
 /// Entities a v4 target can take from the API (see the sandbox gap on run items).
 pub fn v4_target_entities() -> Vec<&'static str> {
-    ALL.iter().copied().filter(|e| !e.starts_with("dataset_run")).collect()
+    ALL.iter()
+        .copied()
+        .filter(|e| !e.starts_with("dataset_run"))
+        .collect()
 }
