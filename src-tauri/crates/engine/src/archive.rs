@@ -200,7 +200,8 @@ impl ArchiveWriter {
 fn archived_id(entity: Entity, o: &RawObject) -> Option<String> {
     match entity {
         Entity::Prompts => Some(format!("{}:{}", o.str("name")?, o.i64("version")?)),
-        _ => o.str("id"),
+        // Run items read from v4 experiments have no id of their own: their natural key.
+        _ => o.str("id").or_else(|| crate::model::natural_key(entity, o)),
     }
 }
 

@@ -88,6 +88,11 @@ impl Attrs<'_> {
     }
 }
 
+fn is_empty_object(v: &RawValue) -> bool {
+    let t = v.get().trim();
+    t.starts_with('{') && t[1..].trim_start().starts_with('}')
+}
+
 fn present<'a>(o: &'a RawObject, k: &str) -> Option<&'a RawValue> {
     o.get_present(k)
 }
@@ -250,10 +255,11 @@ pub fn observation_span(o: &RawObject, opts: &SpanOptions<'_>) -> Result<String,
         if let Some(v) = present(o, "modelParameters") {
             a.json("langfuse.observation.model.parameters", v);
         }
-        if let Some(v) = present(o, "usageDetails") {
+        // Empty usage would make Langfuse treat a span as a generation (old-SDK fix-up).
+        if let Some(v) = present(o, "usageDetails").filter(|v| !is_empty_object(v)) {
             a.json("langfuse.observation.usage_details", v);
         }
-        if let Some(v) = present(o, "costDetails") {
+        if let Some(v) = present(o, "costDetails").filter(|v| !is_empty_object(v)) {
             a.json("langfuse.observation.cost_details", v);
         }
         if let Some(c) = o.str("completionStartTime") {
@@ -271,9 +277,15 @@ pub fn observation_span(o: &RawObject, opts: &SpanOptions<'_>) -> Result<String,
         if let Some(v) = o.str("version") {
             a.string("langfuse.version", &v);
         }
-        // v4 observations carry their trace's columns; keep them on every span.
+        // v4 observations carry their trace's columns; keep them on every span. A v4 trace's
+        // metadata is its root span's.
         if opts.source == Generation::V4 {
             trace_attrs(&mut a, o, "traceName");
+            if o.get_present("parentObservationId").is_none() {
+                if let Some(m) = present(o, "metadata") {
+                    a.json("langfuse.trace.metadata", m);
+                }
+            }
         }
     }
     out.push_str("],\"status\":{}}");

@@ -137,7 +137,12 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
     };
 
     let concurrency = ctx.plan.options.concurrency.max(1);
-    let in_flight = Arc::new(Semaphore::new(concurrency * 2));
+    // Prompt versions are numbered by the target in arrival order: one at a time, oldest first.
+    let in_flight = Arc::new(Semaphore::new(if entity == Entity::Prompts {
+        1
+    } else {
+        concurrency * 2
+    }));
     let verify: Arc<Mutex<Vec<(u64, Record)>>> = Arc::default();
     let mut writers: JoinSet<Result<(), EngineError>> = JoinSet::new();
     let max_bytes = ctx
@@ -405,6 +410,7 @@ async fn write_items(
         let mut confirmed: Vec<(String, Option<String>)> = vec![];
         let mut failed: Vec<(String, String)> = vec![];
         let mut again: Vec<(u64, Record)> = vec![];
+        let mut unknown_now: Vec<(u64, Record)> = vec![];
         let mut per_page: BTreeMap<u64, usize> = BTreeMap::new();
         for (item, outcome) in pending.into_iter().zip(outcomes) {
             match outcome {
@@ -416,6 +422,8 @@ async fn write_items(
                     *per_page.entry(item.0).or_default() += 1;
                     failed.push((item.1.id, reason));
                 }
+                // Prompt versions must arrive in order: settle an unknown outcome right away.
+                WriteOutcome::Unknown(_) if entity == Entity::Prompts => unknown_now.push(item),
                 WriteOutcome::Unknown(_) => verify.lock().expect("verify").push(item),
                 WriteOutcome::Retry(reason) if round >= 5 => {
                     *per_page.entry(item.0).or_default() += 1;
@@ -442,6 +450,26 @@ async fn write_items(
         }
         for (seq, n) in per_page {
             tracker.done(&ctx.journal, seq, n)?;
+        }
+        if !unknown_now.is_empty() {
+            tokio::time::sleep(Duration::from_millis(ctx.plan.options.visibility_wait_ms)).await;
+            let records: Vec<Record> = unknown_now.iter().map(|(_, r)| r.clone()).collect();
+            let present = ctx.target.which_exist(entity, &records).await?;
+            for item in unknown_now {
+                if present.contains(&item.1.id) {
+                    let row = [RowUpdate {
+                        source_id: &item.1.id,
+                        target_id: Some(&item.1.id),
+                        content_hash: None,
+                        reason: None,
+                    }];
+                    ctx.journal.mark(entity, ObjectState::Confirmed, &row)?;
+                    ctx.counters.add_written(entity, 1);
+                    tracker.done(&ctx.journal, item.0, 1)?;
+                } else {
+                    again.push(item);
+                }
+            }
         }
         pending = again;
         if pending.is_empty() {

@@ -223,7 +223,7 @@ pub fn upsert_obs(store: &mut Store, row: ObsRow, level_given: bool) {
     }
 }
 
-fn shallow_trace(id: &str, ts: i64, environment: &str, visible_at: u64) -> TraceRow {
+pub fn shallow_trace(id: &str, ts: i64, environment: &str, visible_at: u64) -> TraceRow {
     let now = now_ms();
     TraceRow {
         id: id.to_string(),
@@ -278,6 +278,8 @@ fn apply_event(st: &AppState, store: &mut Store, ev: &Envelope) -> Outcome {
             let mut row = scores::build(input, envelope_time)
                 .map_err(|e| (400, "Invalid request data".into(), json!(e)))?;
             row.visible_at = visible_at;
+            scores::apply_config(store, &mut row)
+                .map_err(|e| (400, "Invalid request data".into(), json!(e)))?;
             scores::upsert(store, row);
             Ok(201)
         }

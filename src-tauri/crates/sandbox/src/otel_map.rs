@@ -553,24 +553,12 @@ pub fn ingest(st: &AppState, spans: Vec<SpanIn>) {
         } else if store.traces.first_of(&span.trace_id).is_none()
             && !full_trace_ids.contains(&span.trace_id)
         {
-            Some(TraceRow {
-                id: span.trace_id.clone(),
-                timestamp: o.start_time,
-                name: None,
-                input: None,
-                output: None,
-                session_id: None,
-                release: None,
-                version: None,
-                user_id: None,
-                metadata: None,
-                tags: vec![],
-                public: false,
-                environment: o.environment.clone(),
-                created_at: now,
-                updated_at: now,
+            Some(ingestion::shallow_trace(
+                &span.trace_id,
+                o.start_time,
+                &o.environment,
                 visible_at,
-            })
+            ))
         } else {
             None
         };

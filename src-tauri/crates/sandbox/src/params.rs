@@ -1,6 +1,9 @@
 //! Query parameters and page/limit pagination as Langfuse validates them.
 
+use base64::Engine;
 use serde_json::{Value, json};
+
+use crate::store::Slot;
 
 use crate::error::{ApiError, ApiResult};
 use crate::timefmt;
@@ -160,4 +163,23 @@ impl Page {
 /// `{data, meta}` for a page.
 pub fn paged(data: Vec<Value>, page: &Page, total: usize) -> Value {
     json!({"data": data, "meta": page.meta(total)})
+}
+
+/// Cursor of the cursor-paginated reads: the (time, row) position of the last item returned,
+/// as URL-safe base64 of a small versioned JSON object. Clients treat it as opaque.
+pub fn encode_cursor(key: (i64, Slot)) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(json!({"v": 1, "t": key.0, "s": key.1}).to_string())
+}
+
+pub fn decode_cursor(s: &str) -> ApiResult<(i64, Slot)> {
+    let bad = || ApiError::bad("Invalid cursor");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s.trim_end_matches('='))
+        .map_err(|_| bad())?;
+    let v: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    match (v["t"].as_i64(), v["s"].as_u64()) {
+        (Some(t), Some(s)) => Ok((t, s as Slot)),
+        _ => Err(bad()),
+    }
 }

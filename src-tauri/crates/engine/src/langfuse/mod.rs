@@ -96,6 +96,26 @@ fn classify_transport(url: &str, e: &reqwest::Error) -> ConnectionError {
     }
 }
 
+/// Sends a connection-check request, retrying a few times on resets and 502/503/504 (a
+/// restarting server or a flaky proxy) before reporting the problem.
+async fn send_checked(
+    url: &str,
+    build: impl Fn() -> reqwest::RequestBuilder,
+) -> Result<reqwest::Response, ConnectionError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let last = attempt >= 4;
+        match build().send().await {
+            Ok(r) if !last && matches!(r.status().as_u16(), 500 | 502 | 503 | 504) => {}
+            Ok(r) => return Ok(r),
+            Err(e) if last || e.is_connect() => return Err(classify_transport(url, &e)),
+            Err(_) => {}
+        }
+        tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+    }
+}
+
 #[derive(Deserialize)]
 struct Health {
     version: Option<String>,
@@ -137,11 +157,7 @@ impl Langfuse {
             counters.clone(),
         );
         // 1. Health: is it there, and is it Langfuse?
-        let resp = http
-            .get_anonymous("/api/public/health")
-            .send()
-            .await
-            .map_err(|e| classify_transport(&url, &e))?;
+        let resp = send_checked(&url, || http.get_anonymous("/api/public/health")).await?;
         let status = resp.status();
         let body = resp.text().await.unwrap_or_default();
         if status.as_u16() == 503 {
@@ -177,11 +193,7 @@ impl Langfuse {
             _ => Generation::V4,
         };
         // 2. Keys: the project this key belongs to.
-        let resp = http
-            .get("/api/public/projects")
-            .send()
-            .await
-            .map_err(|e| classify_transport(&url, &e))?;
+        let resp = send_checked(&url, || http.get("/api/public/projects")).await?;
         match resp.status().as_u16() {
             401 => return Err(ConnectionError::WrongKeys(url).into()),
             403 => return Err(ConnectionError::Forbidden(url).into()),

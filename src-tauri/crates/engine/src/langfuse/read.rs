@@ -57,7 +57,7 @@ pub(crate) fn io_from_text(v: &RawValue) -> Box<RawValue> {
     v.to_owned()
 }
 
-/// v4 metadata is a map of strings; values that hold a JSON object or array are restored.
+/// v4 metadata is a map of strings; values that hold JSON are restored.
 fn metadata_from_v2(v: &RawValue) -> Box<RawValue> {
     let Ok(map) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(v.get())
     else {
@@ -66,9 +66,14 @@ fn metadata_from_v2(v: &RawValue) -> Box<RawValue> {
     let restored: serde_json::Map<String, serde_json::Value> = map
         .into_iter()
         .map(|(k, val)| {
+            // v4 keeps metadata values as strings; JSON in them (objects, numbers, booleans)
+            // is restored, plain text stays text.
             let val = match &val {
-                serde_json::Value::String(s) if s.starts_with('{') || s.starts_with('[') => {
-                    serde_json::from_str(s).unwrap_or(val)
+                serde_json::Value::String(s) => {
+                    match serde_json::from_str::<serde_json::Value>(s) {
+                        Ok(serde_json::Value::String(_)) | Err(_) => val,
+                        Ok(parsed) => parsed,
+                    }
                 }
                 _ => val,
             };

@@ -172,6 +172,9 @@ impl Langfuse {
                     next,
                 })
             }
+            Entity::DatasetRunItems if self.reads_v4_style() => {
+                self.read_experiment_items(cursor).await
+            }
             Entity::DatasetRunItems => {
                 let mut c: NestedCursor = cursor
                     .as_deref()
@@ -294,11 +297,113 @@ impl Langfuse {
         }
     }
 
+    /// v4 has no dataset run reads: run items come from experiment items, runs from experiments.
+    async fn read_experiment_items(&self, cursor: Option<String>) -> Result<Page, EngineError> {
+        #[derive(Deserialize)]
+        struct CursorPage {
+            data: Vec<RawObject>,
+            #[serde(default)]
+            meta: Option<serde_json::Value>,
+        }
+        let since = "1970-01-01T00:00:00.000Z";
+        let mut runs = std::collections::HashMap::new();
+        let mut c: Option<String> = None;
+        loop {
+            let mut path = format!(
+                "/api/public/experiments?fields=metadata&limit=100&fromStartTime={}",
+                q(since)
+            );
+            if let Some(c) = &c {
+                path.push_str(&format!("&cursor={}", q(c)));
+            }
+            let page: CursorPage = self
+                .get_json(Bucket::Datasets, &path, "reading experiments")
+                .await?;
+            for r in page.data {
+                if let Some(id) = r.str("id") {
+                    runs.insert(id, r);
+                }
+            }
+            c = page
+                .meta
+                .and_then(|m| m.get("cursor").and_then(|c| c.as_str()).map(String::from));
+            if c.is_none() {
+                break;
+            }
+        }
+        let datasets: std::collections::HashMap<String, String> = self
+            .dataset_names()
+            .await?
+            .into_iter()
+            .map(|(n, id)| (id, n))
+            .collect();
+        let mut path = format!(
+            "/api/public/experiment-items?fields=dataset&limit=100&fromStartTime={}",
+            q(since)
+        );
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={}", q(c)));
+        }
+        let page: CursorPage = self
+            .get_json(Bucket::Datasets, &path, "reading experiment items")
+            .await?;
+        let next = page
+            .meta
+            .and_then(|m| m.get("cursor").and_then(|c| c.as_str()).map(String::from));
+        let records = page
+            .data
+            .into_iter()
+            .filter_map(|i| {
+                let run_id = i.str("experimentId")?;
+                let run = runs.get(&run_id);
+                let mut o = RawObject::new();
+                o.set("datasetRunName", &i.str("experimentName")?);
+                o.set("datasetItemId", &i.str("experimentItemId")?);
+                o.set("traceId", &i.str("traceId"));
+                // The v4 API names the trace's root observation when the item has none.
+                o.set("observationId", &None::<String>);
+                let ds = i
+                    .str("experimentDatasetId")
+                    .or_else(|| run.and_then(|r| r.str("datasetId")));
+                if let Some(name) = ds.and_then(|d| datasets.get(&d)) {
+                    o.set("datasetName", name);
+                }
+                if let Some(r) = run {
+                    if let Some(d) = r.get_present("description") {
+                        o.set_raw("runDescription", d.to_owned());
+                    }
+                    if let Some(m) = r.get_present("metadata") {
+                        o.set_raw("runMetadata", m.to_owned());
+                    }
+                }
+                let key = natural_key(Entity::DatasetRunItems, &o)?;
+                Some(Record::new(Entity::DatasetRunItems, key, o))
+            })
+            .collect();
+        Ok(Page { records, next })
+    }
+
     pub(crate) async fn existing_rest_keys_page(
         &self,
         entity: Entity,
+        scope: &Scope,
         cursor: Option<String>,
     ) -> Result<(Vec<ExistingKey>, Option<String>), EngineError> {
+        if entity == Entity::DatasetRunItems {
+            // Listed the way they are read; a server without run reads simply has none to list.
+            return match self.read_rest_page(entity, scope, cursor).await {
+                Ok(p) => Ok((
+                    p.records
+                        .iter()
+                        .filter_map(|r| natural_key(entity, &r.body))
+                        .map(ExistingKey::id)
+                        .collect(),
+                    p.next,
+                )),
+                Err(EngineError::Unsupported(..)) => Ok((vec![], None)),
+                Err(e) => Err(e),
+            };
+        }
         let page: u64 = cursor.as_deref().and_then(|c| c.parse().ok()).unwrap_or(1);
         let path = match entity {
             Entity::ScoreConfigs => "/api/public/score-configs",
@@ -514,6 +619,9 @@ impl Langfuse {
                 }
                 WriteOutcome::Written { target_id }
             }
+            Err(HttpFailure::Rejected { status: 404, .. }) if entity == Entity::DatasetRunItems => WriteOutcome::Failed(
+                "this Langfuse server does not accept dataset run items through its API (POST /dataset-run-items answered 404)".into(),
+            ),
             Err(f) => failure_outcome(&f),
         }
     }
@@ -534,7 +642,9 @@ impl Langfuse {
         let mut keys = HashSet::new();
         let mut cursor = None;
         loop {
-            let (page, next) = self.existing_rest_keys_page(entity, cursor).await?;
+            let (page, next) = self
+                .existing_rest_keys_page(entity, &Scope::default(), cursor)
+                .await?;
             keys.extend(page.into_iter().map(|k| k.key));
             cursor = next;
             if cursor.is_none() {

@@ -425,7 +425,7 @@ impl TargetConnector for Langfuse {
                 false,
             ),
             Entity::Sessions => return Ok((vec![], None)),
-            _ => return self.existing_rest_keys_page(entity, cursor).await,
+            _ => return self.existing_rest_keys_page(entity, scope, cursor).await,
         };
         let path = match (&cursor, cursor_style) {
             (Some(c), true) => format!("{path}&cursor={}", q(c)),

@@ -7,6 +7,7 @@ use axum::extract::{Path, RawQuery, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::{get_by_id, list_newest};
 use crate::error::{ApiError, ApiResult};
 use crate::params::{DEFAULT_PAGE_CAP, Page, Params, paged};
 use crate::state::AppState;
@@ -87,19 +88,11 @@ pub async fn create(State(st): State<AppState>, body: Body) -> ApiResult<Json<Va
 }
 
 pub async fn list(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
-    let p = Params::parse(q.as_deref());
-    let page = Page::parse(&p, DEFAULT_PAGE_CAP)?;
-    let store = st.store.read();
-    let rows = store
-        .datasets
-        .desc_range(None, None, None)
-        .filter_map(|(_, s)| store.datasets.get(s));
-    let (rows, total) = page.take(rows);
-    Ok(Json(paged(
-        rows.into_iter().map(to_value).collect(),
-        &page,
-        total,
-    )))
+    list_newest(
+        &st.store.read().datasets,
+        &Params::parse(q.as_deref()),
+        |_| true,
+    )
 }
 
 pub async fn get(State(st): State<AppState>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
@@ -226,13 +219,7 @@ pub async fn items_get(
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let store = st.store.read();
-    let it = store
-        .dataset_items
-        .first_of(&id)
-        .and_then(|s| store.dataset_items.get(s))
-        .ok_or_else(|| ApiError::not_found("Dataset item not found"))?;
-    Ok(Json(to_value(it)))
+    get_by_id(&st.store.read().dataset_items, &id, "Dataset item")
 }
 
 pub async fn items_delete(

@@ -50,6 +50,20 @@ fn page_meta(offset: usize, taken: usize, total: usize) -> Value {
     }
 }
 
+/// Rows keyed by time, newest first, cut to one cursor page.
+fn newest_page(mut rows: Vec<(i64, Value)>, offset: usize, limit: usize) -> Json<Value> {
+    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
+    let total = rows.len();
+    let data: Vec<Value> = rows
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|(_, v)| v)
+        .collect();
+    let meta = page_meta(offset, data.len(), total);
+    Json(json!({"data": data, "meta": meta}))
+}
+
 fn items_of<'a>(store: &'a Store, run: &str, now: u64) -> Vec<&'a DatasetRunItemRow> {
     store
         .dataset_run_items
@@ -84,7 +98,7 @@ pub async fn list(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiResul
     let with_meta = p.csv("fields").contains(&"metadata");
     let now = st.clock.now();
     let store = st.store.read();
-    let mut rows: Vec<(i64, Value)> = store
+    let rows: Vec<(i64, Value)> = store
         .dataset_runs
         .iter()
         .map(|(_, r)| r)
@@ -110,16 +124,7 @@ pub async fn list(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiResul
             Some((end, v))
         })
         .collect();
-    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
-    let total = rows.len();
-    let data: Vec<Value> = rows
-        .into_iter()
-        .skip(offset)
-        .take(limit)
-        .map(|(_, v)| v)
-        .collect();
-    let meta = page_meta(offset, data.len(), total);
-    Ok(Json(json!({"data": data, "meta": meta})))
+    Ok(newest_page(rows, offset, limit))
 }
 
 pub async fn list_items(
@@ -209,14 +214,5 @@ pub async fn list_items(
         }
         rows.push((i.created_at, v));
     }
-    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
-    let total = rows.len();
-    let data: Vec<Value> = rows
-        .into_iter()
-        .skip(offset)
-        .take(limit)
-        .map(|(_, v)| v)
-        .collect();
-    let meta = page_meta(offset, data.len(), total);
-    Ok(Json(json!({"data": data, "meta": meta})))
+    Ok(newest_page(rows, offset, limit))
 }

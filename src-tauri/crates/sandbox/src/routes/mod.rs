@@ -13,11 +13,16 @@ pub mod scores;
 pub mod sessions;
 pub mod traces;
 
-use axum::Router;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
+use axum::{Json, Router};
 use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{ApiError, ApiResult};
+use crate::params::{DEFAULT_PAGE_CAP, Page, Params, paged};
+use crate::store::{Row, Table, to_value};
 
 use crate::config::ServerProfile;
 use crate::state::AppState;
@@ -26,12 +31,44 @@ use crate::state::AppState;
 pub fn json_body<T: Serialize>(v: &T) -> Response {
     match serde_json::to_vec(v) {
         Ok(bytes) => ([(CONTENT_TYPE, "application/json")], bytes).into_response(),
-        Err(e) => crate::error::ApiError::Status(
+        Err(e) => ApiError::Status(
             axum::http::StatusCode::INTERNAL_SERVER_ERROR,
             format!("could not serialize the response: {e}"),
         )
         .into_response(),
     }
+}
+
+/// A page of a table's rows that pass `keep`, newest first, as `{data, meta}`.
+pub fn list_newest<T: Row + Serialize>(
+    table: &Table<T>,
+    p: &Params,
+    keep: impl Fn(&T) -> bool,
+) -> ApiResult<Json<Value>> {
+    let page = Page::parse(p, DEFAULT_PAGE_CAP)?;
+    let rows = table
+        .desc_range(None, None, None)
+        .filter_map(|(_, s)| table.get(s))
+        .filter(|r| keep(r));
+    let (rows, total) = page.take(rows);
+    Ok(Json(paged(
+        rows.into_iter().map(to_value).collect(),
+        &page,
+        total,
+    )))
+}
+
+/// One row by id as the API returns it, or 404 with `what` in the message.
+pub fn get_by_id<T: Row + Serialize>(
+    table: &Table<T>,
+    id: &str,
+    what: &str,
+) -> ApiResult<Json<Value>> {
+    table
+        .first_of(id)
+        .and_then(|s| table.get(s))
+        .map(|r| Json(to_value(r)))
+        .ok_or_else(|| ApiError::not_found(format!("{what} not found")))
 }
 
 /// Routes that need Basic auth.
@@ -142,6 +179,6 @@ pub fn authed(profile: ServerProfile) -> Router<AppState> {
     r
 }
 
-async fn no_route() -> crate::error::ApiError {
-    crate::error::ApiError::NoRoute
+async fn no_route() -> ApiError {
+    ApiError::NoRoute
 }

@@ -10,8 +10,9 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::{get_by_id, list_newest};
 use crate::error::{ApiError, ApiResult};
-use crate::params::{DEFAULT_PAGE_CAP, Page, Params, paged};
+use crate::params::Params;
 use crate::state::AppState;
 use crate::store::{ModelPrice, ModelRow, Raw, new_id, to_value};
 use crate::timefmt::{self, now_ms};
@@ -100,26 +101,15 @@ pub async fn create(State(st): State<AppState>, body: Body) -> ApiResult<Json<Va
 }
 
 pub async fn list(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
-    let p = Params::parse(q.as_deref());
-    let page = Page::parse(&p, DEFAULT_PAGE_CAP)?;
-    let store = st.store.read();
-    let rows = store.models.iter().map(|(_, m)| m);
-    let (rows, total) = page.take(rows);
-    Ok(Json(paged(
-        rows.into_iter().map(to_value).collect(),
-        &page,
-        total,
-    )))
+    list_newest(
+        &st.store.read().models,
+        &Params::parse(q.as_deref()),
+        |_| true,
+    )
 }
 
 pub async fn get(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let store = st.store.read();
-    let row = store
-        .models
-        .first_of(&id)
-        .and_then(|s| store.models.get(s))
-        .ok_or_else(|| ApiError::not_found("Model not found"))?;
-    Ok(Json(to_value(row)))
+    get_by_id(&st.store.read().models, &id, "Model")
 }
 
 pub async fn delete(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {

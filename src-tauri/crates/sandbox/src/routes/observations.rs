@@ -2,12 +2,10 @@
 
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
-use base64::Engine;
 use serde::Serialize;
-use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
-use crate::params::{DEFAULT_PAGE_CAP, Page, Params};
+use crate::params::{DEFAULT_PAGE_CAP, Page, Params, decode_cursor, encode_cursor};
 use crate::state::AppState;
 use crate::store::{ObsRow, Slot, Store};
 use crate::views::{ObsV1, ObsV2, ObsV2Fields, TraceCtx};
@@ -172,28 +170,6 @@ pub async fn get_v1(State(st): State<AppState>, Path(id): Path<String>) -> ApiRe
         .find(|o| o.visible_at <= now)
         .ok_or_else(|| ApiError::not_found("Observation not found within authorized project"))?;
     Ok(json_body(&ObsV1(o)))
-}
-
-/// Cursor of `v2/observations`: the (start time, row) position of the last item returned.
-pub fn encode_cursor(key: (i64, Slot)) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
-        json!({"v": 1, "t": key.0, "s": key.1})
-            .to_string()
-            .as_bytes(),
-    )
-}
-
-pub fn decode_cursor(s: &str) -> ApiResult<(i64, Slot)> {
-    let bad = || ApiError::bad("Invalid cursor");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(s.trim_end_matches('='))
-        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(s))
-        .map_err(|_| bad())?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-    match (v["t"].as_i64(), v["s"].as_u64()) {
-        (Some(t), Some(s)) => Ok((t, s as Slot)),
-        _ => Err(bad()),
-    }
 }
 
 #[derive(Serialize)]

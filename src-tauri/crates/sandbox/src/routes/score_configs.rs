@@ -6,8 +6,9 @@ use axum::extract::{Path, RawQuery, State};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::{get_by_id, list_newest};
 use crate::error::{ApiError, ApiResult};
-use crate::params::{DEFAULT_PAGE_CAP, Page, Params, paged};
+use crate::params::Params;
 use crate::state::AppState;
 use crate::store::{ConfigCategory, ScoreConfigRow, new_id, to_value};
 use crate::timefmt::now_ms;
@@ -84,29 +85,15 @@ pub async fn create(State(st): State<AppState>, body: Body) -> ApiResult<Json<Va
 }
 
 pub async fn list(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
-    let p = Params::parse(q.as_deref());
-    let page = Page::parse(&p, DEFAULT_PAGE_CAP)?;
-    let store = st.store.read();
-    let rows = store
-        .score_configs
-        .desc_range(None, None, None)
-        .filter_map(|(_, s)| store.score_configs.get(s));
-    let (rows, total) = page.take(rows);
-    Ok(Json(paged(
-        rows.into_iter().map(to_value).collect(),
-        &page,
-        total,
-    )))
+    list_newest(
+        &st.store.read().score_configs,
+        &Params::parse(q.as_deref()),
+        |_| true,
+    )
 }
 
 pub async fn get(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let store = st.store.read();
-    let row = store
-        .score_configs
-        .first_of(&id)
-        .and_then(|s| store.score_configs.get(s))
-        .ok_or_else(|| ApiError::not_found("Score config not found"))?;
-    Ok(Json(to_value(row)))
+    get_by_id(&st.store.read().score_configs, &id, "Score config")
 }
 
 #[derive(Deserialize)]

@@ -4,14 +4,13 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::params::{Page, Params, paged};
+use crate::params::{Page, Params, decode_cursor, encode_cursor, paged};
 use crate::state::AppState;
-use crate::store::{Raw, ScoreRow, Slot, Store, new_id};
+use crate::store::{Raw, ScoreRow, Store, new_id};
 use crate::timefmt::{self, now_ms};
 use crate::views::{self, ScoreV3Fields};
 
@@ -120,6 +119,50 @@ pub fn build(s: ScoreInput, fallback_time: Option<i64>) -> Result<ScoreRow, Stri
     })
 }
 
+/// A score that names a config must match it: the config exists, the data types agree, a
+/// numeric value lies within the bounds, a categorical value is one of the categories (whose
+/// number becomes the score's value).
+pub fn apply_config(store: &Store, row: &mut ScoreRow) -> Result<(), String> {
+    let Some(config_id) = row.config_id.as_deref() else {
+        return Ok(());
+    };
+    let cfg = store
+        .score_configs
+        .first_of(config_id)
+        .and_then(|s| store.score_configs.get(s))
+        .ok_or_else(|| format!("Score config {config_id} not found"))?;
+    if cfg.data_type != row.data_type {
+        return Err(format!(
+            "Score does not comply with config: data type {} expected, got {}",
+            cfg.data_type, row.data_type
+        ));
+    }
+    match cfg.data_type.as_str() {
+        "NUMERIC" => {
+            let v = row.value.unwrap_or_default();
+            if cfg.min_value.is_some_and(|m| v < m) || cfg.max_value.is_some_and(|m| v > m) {
+                return Err(format!(
+                    "Score does not comply with config: {v} is out of range"
+                ));
+            }
+        }
+        "CATEGORICAL" => {
+            let label = row.string_value.clone().unwrap_or_default();
+            let cat = cfg
+                .categories
+                .iter()
+                .flatten()
+                .find(|c| c.label == label)
+                .ok_or_else(|| {
+                    format!("Score does not comply with config: `{label}` is not a category")
+                })?;
+            row.value = Some(cat.value);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 /// Scores are upserted by id on every generation (a ReplacingMergeTree in v3/v4).
 pub fn upsert(store: &mut Store, mut row: ScoreRow) {
     if let Some(slot) = store.scores.first_of(&row.id) {
@@ -136,7 +179,9 @@ pub async fn create(State(st): State<AppState>, body: Body) -> ApiResult<Json<Va
     let mut row = build(input, None).map_err(ApiError::bad)?;
     row.visible_at = st.visible_at_for_new_write();
     let id = row.id.clone();
-    upsert(&mut st.store.write(), row);
+    let mut store = st.store.write();
+    apply_config(&store, &mut row).map_err(ApiError::bad)?;
+    upsert(&mut store, row);
     Ok(Json(json!({"id": id})))
 }
 
@@ -240,23 +285,6 @@ pub async fn get_v2(State(st): State<AppState>, Path(id): Path<String>) -> ApiRe
         .find(|s| s.visible_at <= now)
         .ok_or_else(|| ApiError::not_found("Score not found"))?;
     Ok(Json(views::score_v2(s)))
-}
-
-fn encode_cursor(key: (i64, Slot)) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(json!({"v": 1, "t": key.0, "s": key.1}).to_string())
-}
-
-fn decode_cursor(s: &str) -> ApiResult<(i64, Slot)> {
-    let bad = || ApiError::bad("Invalid cursor");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(s.trim_end_matches('='))
-        .map_err(|_| bad())?;
-    let v: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-    match (v["t"].as_i64(), v["s"].as_u64()) {
-        (Some(t), Some(s)) => Ok((t, s as Slot)),
-        _ => Err(bad()),
-    }
 }
 
 pub async fn list_v3(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {

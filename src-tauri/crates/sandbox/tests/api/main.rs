@@ -1,10 +1,14 @@
 //! HTTP tests of the sandbox through its real interface: reqwest against a real socket, every
 //! 2xx body validated against the Langfuse OpenAPI spec.
 
+mod admin;
 mod auth;
 mod common;
+mod faults;
 mod ingestion;
 mod limits;
 mod otlp;
+mod readme;
 mod reads;
+mod sample;
 mod writes;

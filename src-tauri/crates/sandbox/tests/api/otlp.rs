@@ -289,3 +289,39 @@ async fn malformed_exports_are_rejected_whole() {
     assert_eq!(o["traceId"], "0102030405060708090a0b0c0d0e0f10");
     assert_eq!(o["id"], "ff00ff00ff00ff00");
 }
+
+#[tokio::test]
+async fn v4_experiment_attributes_create_experiments() {
+    let api = start_profile(ServerProfile::V4).await;
+    let mut body = export(
+        "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee",
+        "1111111111111111",
+        "2222222222222222",
+    );
+    let attrs = body["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"]
+        .as_array_mut()
+        .unwrap();
+    attrs.push(attr("langfuse.experiment.id", "exp-1"));
+    attrs.push(attr("langfuse.experiment.name", "nightly"));
+    attrs.push(attr("langfuse.experiment.item.id", "item-1"));
+    post_json(&api, &body).await;
+    let exps = api
+        .get(
+            "experiments_list",
+            "/api/public/experiments?fromStartTime=2020-01-01T00:00:00Z",
+        )
+        .await;
+    assert_eq!(exps["data"][0]["name"], "nightly");
+    assert_eq!(exps["data"][0]["itemCount"], 1);
+    let items = api
+        .get(
+            "experiments_listItems",
+            "/api/public/experiment-items?fromStartTime=2020-01-01T00:00:00Z&fields=core,io",
+        )
+        .await;
+    assert_eq!(items["data"][0]["experimentItemId"], "item-1");
+    assert_eq!(
+        items["data"][0]["traceId"],
+        "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+    );
+}

@@ -169,6 +169,42 @@ async fn scores_configs_models_comments_are_created() {
         )
         .await;
     let id = c["id"].as_str().unwrap();
+    let out_of_range = api
+        .send(
+            Method::POST,
+            "/api/public/scores",
+            Some(json!({"traceId": "t", "name": "acc", "value": 2, "configId": id})),
+        )
+        .await;
+    assert_eq!(
+        out_of_range.status,
+        StatusCode::BAD_REQUEST,
+        "a score must comply with its config"
+    );
+    let unknown = api
+        .send(
+            Method::POST,
+            "/api/public/scores",
+            Some(json!({"traceId": "t", "name": "acc", "value": 1, "configId": "nope"})),
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    api.post(
+        "scores_create",
+        "/api/public/scores",
+        json!({"traceId": "t", "name": "acc", "value": 0.5, "configId": id}),
+    )
+    .await;
+    let cat = api.post("scoreConfigs_create", "/api/public/score-configs", json!({"name": "q", "dataType": "CATEGORICAL", "categories": [{"label": "good", "value": 2}]})).await;
+    api.post("scores_create", "/api/public/scores", json!({"id": "sc-cat", "traceId": "t", "name": "q", "value": "good", "dataType": "CATEGORICAL", "configId": cat["id"]})).await;
+    let v3 = api
+        .get(
+            "scoresV3_getManyV3",
+            "/api/public/v3/scores?id=sc-cat&fields=details",
+        )
+        .await;
+    assert_eq!(v3["data"][0]["configId"], cat["id"]);
+    assert_eq!(v3["data"][0]["value"], "good");
     let archived = api
         .op(
             "scoreConfigs_update",
@@ -200,6 +236,18 @@ async fn scores_configs_models_comments_are_created() {
         "managed models cannot be deleted"
     );
 
+    let missing = api.send(Method::POST, "/api/public/comments", Some(json!({"projectId": "sandbox-project", "objectType": "TRACE", "objectId": "t", "content": "hello"}))).await;
+    assert_eq!(
+        missing.status,
+        StatusCode::NOT_FOUND,
+        "a comment needs its object"
+    );
+    api.sb
+        .insert_raw(
+            "observations",
+            json!({"id": "o", "traceId": "t", "startTime": "2026-11-01T00:00:00.000Z"}),
+        )
+        .unwrap();
     let cm = api.post("comments_create", "/api/public/comments", json!({"projectId": "sandbox-project", "objectType": "TRACE", "objectId": "t", "content": "hello"})).await;
     let got = api
         .get(

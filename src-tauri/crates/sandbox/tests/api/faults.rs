@@ -1,0 +1,176 @@
+use std::time::{Duration, Instant};
+
+use langfuse_sandbox::{FaultConfig, FaultKind, ServerProfile};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::common::*;
+
+fn only(kind: FaultKind) -> FaultConfig {
+    FaultConfig {
+        seed: 3,
+        rate: 1.0,
+        kinds: vec![kind],
+        slow_ms: 300,
+        timeout_ms: 1_000,
+    }
+}
+
+fn score(id: &str) -> serde_json::Value {
+    json!({"id": id, "traceId": "t", "name": "n", "value": 1})
+}
+
+#[tokio::test]
+async fn http_error_faults_answer_their_status_without_applying() {
+    let api = start_profile(ServerProfile::V4).await;
+    for (kind, code) in [
+        (FaultKind::Http500, 500),
+        (FaultKind::Http502, 502),
+        (FaultKind::Http503, 503),
+        (FaultKind::Http504, 504),
+    ] {
+        api.sb.set_faults(only(kind));
+        let r = api
+            .send(Method::POST, "/api/public/scores", Some(score("s")))
+            .await;
+        assert_eq!(r.status.as_u16(), code);
+    }
+    assert_eq!(api.sb.counts()["scores"], 0);
+    api.sb.set_faults(FaultConfig::default());
+    assert_eq!(
+        api.send(Method::POST, "/api/public/scores", Some(score("s")))
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn connection_reset_drops_the_connection_and_loses_the_write() {
+    let api = start_profile(ServerProfile::V4).await;
+    api.sb.set_faults(only(FaultKind::ConnectionReset));
+    let r = api
+        .http
+        .post(api.url("/api/public/scores"))
+        .basic_auth(PK, Some(SK))
+        .json(&score("s"))
+        .send()
+        .await;
+    let err = r.expect_err("no answer on a reset connection");
+    assert!(!err.is_timeout(), "{err}");
+    assert_eq!(api.sb.counts()["scores"], 0);
+}
+
+#[tokio::test]
+async fn timeout_after_apply_applies_the_write_then_outlasts_the_client() {
+    let api = start_profile(ServerProfile::V4).await;
+    api.sb.set_faults(only(FaultKind::TimeoutAfterApply));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let r = client
+        .post(api.url("/api/public/scores"))
+        .basic_auth(PK, Some(SK))
+        .json(&score("s"))
+        .send()
+        .await;
+    assert!(r.expect_err("the client gives up").is_timeout());
+    assert_eq!(
+        api.sb.counts()["scores"],
+        1,
+        "the write happened anyway: the nasty case"
+    );
+}
+
+#[tokio::test]
+async fn slow_answers_late_but_correctly() {
+    let api = start_profile(ServerProfile::V4).await;
+    api.sb.set_faults(only(FaultKind::Slow));
+    let t = Instant::now();
+    let r = api.send(Method::GET, "/api/public/projects", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(t.elapsed() >= Duration::from_millis(300));
+}
+
+#[tokio::test]
+async fn partial_207_fails_some_events_reproducibly() {
+    let api = start_profile(ServerProfile::V4).await;
+    let batch = json!({"batch": (0..20).map(|i| event("score-create", &format!("e{i}"), score(&format!("s{i}")))).collect::<Vec<_>>()});
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        api.sb.reset();
+        api.sb.set_faults(only(FaultKind::Partial207));
+        let r = api
+            .op(
+                "ingestion_batch",
+                Method::POST,
+                "/api/public/ingestion",
+                Some(batch.clone()),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::MULTI_STATUS);
+        let failed: Vec<String> = r.body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                assert_eq!(e["status"], 500);
+                e["id"].as_str().unwrap().to_string()
+            })
+            .collect();
+        assert!(!failed.is_empty() && failed.len() < 20);
+        assert_eq!(
+            api.sb.counts()["scores"],
+            20 - failed.len(),
+            "failed events are not applied"
+        );
+        runs.push(failed);
+    }
+    assert_eq!(runs[0], runs[1], "same seed, same faults");
+    // Elsewhere Partial207 is not a candidate: a read passes untouched.
+    assert_eq!(
+        api.status(Method::GET, "/api/public/projects").await,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_fault_rate_is_seeded_and_switchable_over_http() {
+    let api = start_profile(ServerProfile::V4).await;
+    let cfg = json!({"seed": 42, "rate": 0.5, "kinds": ["http500", "http503"]});
+    let mut sequences = Vec::new();
+    for _ in 0..2 {
+        let r = api
+            .http
+            .put(api.url("/_sandbox/faults"))
+            .json(&cfg)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        let mut seq = Vec::new();
+        for _ in 0..30 {
+            seq.push(
+                api.status(Method::GET, "/api/public/projects")
+                    .await
+                    .as_u16(),
+            );
+        }
+        sequences.push(seq);
+    }
+    assert_eq!(sequences[0], sequences[1]);
+    let faults = sequences[0].iter().filter(|s| **s != 200).count();
+    assert!((5..=25).contains(&faults), "about half fail: {faults}");
+    assert!(sequences[0].iter().all(|s| [200, 500, 503].contains(s)));
+    api.http
+        .put(api.url("/_sandbox/faults"))
+        .json(&json!({"rate": 0.0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        api.status(Method::GET, "/api/public/projects").await,
+        StatusCode::OK
+    );
+}
