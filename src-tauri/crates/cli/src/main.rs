@@ -1,1 +1,308 @@
-fn main() {}
+//! `langfuse-migrator-cli`: the migration engine without a window, for scripts, CI and benchmarks.
+//! Secrets come only from the environment variables a plan names, never from arguments.
+
+use clap::{Parser, Subcommand};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use migrator_engine::{EngineError, Entity, Plan, ProgressEvent, RunControl, RunReport, Secrets};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tokio::sync::mpsc;
+
+#[derive(Parser)]
+#[command(
+    name = "langfuse-migrator-cli",
+    version,
+    about = "Copy Langfuse data between projects, servers and archive folders"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start a new run of a plan.
+    Run {
+        #[arg(long)]
+        plan: PathBuf,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Read everything and report what would be written, without writing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the final report as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Continue an interrupted or cancelled run.
+    Resume {
+        run_id: String,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// The plan file, to make sure it has not changed since the run started.
+        #[arg(long)]
+        plan: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the runs in the data folder and their state.
+    Runs {
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check both connections, count what would move and what the target already holds.
+    Preflight {
+        #[arg(long)]
+        plan: PathBuf,
+    },
+}
+
+fn default_data_dir() -> PathBuf {
+    if let Ok(d) = std::env::var("LANGFUSE_MIGRATOR_DATA_DIR") {
+        return PathBuf::from(d);
+    }
+    let base = std::env::var("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| ".".into())).join(".local/share")
+        });
+    base.join("langfuse-migrator")
+}
+
+/// Draws one bar per entity from the engine's progress events.
+fn spawn_progress(
+    mut rx: mpsc::UnboundedReceiver<ProgressEvent>,
+    quiet: bool,
+) -> tokio::task::JoinHandle<Option<String>> {
+    tokio::spawn(async move {
+        let multi = MultiProgress::new();
+        if quiet {
+            multi.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        }
+        let style = ProgressStyle::with_template("{prefix:>18} {spinner} {msg}").expect("template");
+        let mut bars: BTreeMap<Entity, ProgressBar> = BTreeMap::new();
+        let mut run_id = None;
+        while let Some(ev) = rx.recv().await {
+            match ev {
+                ProgressEvent::RunStarted {
+                    run_id: id,
+                    resumed,
+                } => {
+                    if !quiet {
+                        eprintln!("{} run {id}", if resumed { "resuming" } else { "starting" });
+                    }
+                    run_id = Some(id);
+                }
+                ProgressEvent::Progress {
+                    entities,
+                    retries,
+                    rate_limit_waits,
+                    ..
+                } => {
+                    for p in entities {
+                        let bar = bars.entry(p.entity).or_insert_with(|| {
+                            let b = multi.add(ProgressBar::new_spinner());
+                            b.set_style(style.clone());
+                            b.set_prefix(p.entity.to_string());
+                            b
+                        });
+                        bar.set_message(format!(
+                            "read {} written {} skipped {} failed {} · {:.0}/s · retries {retries} · rate-limit waits {rate_limit_waits}",
+                            p.counts.read, p.counts.written, p.counts.skipped, p.counts.failed, p.per_second
+                        ));
+                        bar.tick();
+                    }
+                }
+                ProgressEvent::Warning { message } if !quiet => {
+                    let _ = multi.println(format!("warning: {message}"));
+                }
+                ProgressEvent::ObjectFailed { entity, id, reason } if !quiet => {
+                    let _ = multi.println(format!("failed: {entity} {id}: {reason}"));
+                }
+                _ => {}
+            }
+        }
+        for b in bars.values() {
+            b.finish();
+        }
+        run_id
+    })
+}
+
+fn print_report(r: &RunReport, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(r).expect("report serialises")
+        );
+        return;
+    }
+    eprintln!("run {}: {:?} in {:.1}s", r.run_id, r.state, r.seconds);
+    for (e, c) in &r.entities {
+        let extra = r
+            .would_write
+            .get(e)
+            .map(|n| format!(", would write {n}"))
+            .unwrap_or_default();
+        eprintln!(
+            "  {e:>18}: read {}, written {}, skipped {}, failed {}{extra}",
+            c.read, c.written, c.skipped, c.failed
+        );
+    }
+    for f in r.failures.iter().take(20) {
+        eprintln!("  failed {} {}: {}", f.entity, f.id, f.reason);
+    }
+}
+
+async fn with_progress<F, Fut>(json: bool, f: F) -> (Result<RunReport, EngineError>, Option<String>)
+where
+    F: FnOnce(mpsc::UnboundedSender<ProgressEvent>, RunControl) -> Fut,
+    Fut: std::future::Future<Output = Result<RunReport, EngineError>>,
+{
+    let (tx, rx) = mpsc::unbounded_channel();
+    let ui = spawn_progress(rx, json);
+    let control = RunControl::new();
+    let c = control.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("cancelling: letting requests in flight finish…");
+            c.cancel();
+        }
+    });
+    let result = f(tx, control).await;
+    let run_id = ui.await.unwrap_or(None);
+    (result, run_id)
+}
+
+fn finish(result: Result<RunReport, EngineError>, run_id: Option<String>, json: bool) -> ExitCode {
+    match result {
+        Ok(r) => {
+            print_report(&r, json);
+            if r.failed_total() == 0
+                && matches!(
+                    r.state,
+                    migrator_engine::RunState::Completed | migrator_engine::RunState::DryRun
+                )
+            {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "run_id": run_id, "error": e.to_string() })
+                );
+            }
+            eprintln!("error: {e}");
+            if let Some(id) = run_id {
+                eprintln!("the run can be continued with: langfuse-migrator-cli resume {id}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run {
+            plan,
+            data_dir,
+            dry_run,
+            json,
+        } => {
+            let plan = match Plan::load(&plan) {
+                Ok(p) => p,
+                Err(e) => return finish(Err(e), None, json),
+            };
+            let dir = data_dir.unwrap_or_else(default_data_dir);
+            let (r, id) = with_progress(json, |tx, control| async move {
+                migrator_engine::run(plan, &dir, tx, control, dry_run).await
+            })
+            .await;
+            finish(r, id, json)
+        }
+        Command::Resume {
+            run_id,
+            data_dir,
+            plan,
+            json,
+        } => {
+            let plan = match plan.map(|p| Plan::load(&p)).transpose() {
+                Ok(p) => p,
+                Err(e) => return finish(Err(e), Some(run_id), json),
+            };
+            let dir = data_dir.unwrap_or_else(default_data_dir);
+            let id = run_id.clone();
+            let (r, _) = with_progress(json, |tx, control| async move {
+                migrator_engine::resume(&id, &dir, plan, Secrets::default(), tx, control).await
+            })
+            .await;
+            finish(r, Some(run_id), json)
+        }
+        Command::Runs { data_dir, json } => {
+            let dir = data_dir.unwrap_or_else(default_data_dir);
+            match migrator_engine::list_runs(&dir) {
+                Ok(runs) if json => {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&runs).expect("runs serialise")
+                    );
+                    ExitCode::SUCCESS
+                }
+                Ok(runs) => {
+                    if runs.is_empty() {
+                        println!("no runs in {}", dir.display());
+                    }
+                    for r in runs {
+                        let totals = r.entities.values().fold((0, 0, 0), |a, c| {
+                            (a.0 + c.written, a.1 + c.skipped, a.2 + c.failed)
+                        });
+                        println!(
+                            "{}  {:<24} {}{} → {}  written {} skipped {} failed {}",
+                            r.run_id,
+                            format!("{:?}", r.state),
+                            if r.dry_run { "(dry run) " } else { "" },
+                            r.source,
+                            r.target,
+                            totals.0,
+                            totals.1,
+                            totals.2
+                        );
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Preflight { plan } => {
+            let plan = match Plan::load(&plan) {
+                Ok(p) => p,
+                Err(e) => return finish(Err(e), None, false),
+            };
+            match migrator_engine::preflight(&plan).await {
+                Ok(r) => {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&r).expect("report serialises")
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! The two sides of a migration as traits. Langfuse and the archive implement both; LangSmith and
+//! other platforms will implement `SourceConnector`.
+
+use crate::error::EngineError;
+use crate::model::{Entity, Generation, Record};
+use crate::plan::Scope;
+use async_trait::async_trait;
+use std::collections::HashSet;
+
+/// One page of a source stream. `next` is the resume point after this page (`None` = end).
+#[derive(Debug, Default)]
+pub struct Page {
+    pub records: Vec<Record>,
+    pub next: Option<String>,
+}
+
+#[async_trait]
+pub trait SourceConnector: Send + Sync {
+    fn describe(&self) -> String;
+    /// The API generation the records come in (decides how payloads are read).
+    fn generation(&self) -> Generation;
+    /// Whether the source can provide this entity at all.
+    fn supports(&self, entity: Entity) -> bool;
+    /// Reads one page of `entity` in `scope`, starting at `cursor` (`None` = from the start).
+    async fn read_page(
+        &self,
+        entity: Entity,
+        scope: &Scope,
+        cursor: Option<String>,
+    ) -> Result<Page, EngineError>;
+    /// How many objects the scope holds, when the source can tell cheaply.
+    async fn count(&self, entity: Entity, scope: &Scope) -> Result<Option<u64>, EngineError>;
+}
+
+/// An object found in the target: its key and, where the target assigns ids, its id there.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExistingKey {
+    pub key: String,
+    pub target_id: Option<String>,
+}
+
+impl ExistingKey {
+    pub fn id(key: String) -> Self {
+        ExistingKey {
+            key,
+            target_id: None,
+        }
+    }
+}
+
+/// What happened to one object of a written batch.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WriteOutcome {
+    /// Acknowledged; for target-assigned ids, the id the target gave it.
+    Written { target_id: Option<String> },
+    /// The target refused it; retrying will not help.
+    Failed(String),
+    /// The request may or may not have applied; check before re-sending.
+    Unknown(String),
+    /// Not sent at all because of a transient problem; safe to send again.
+    Retry(String),
+}
+
+#[async_trait]
+pub trait TargetConnector: Send + Sync {
+    fn describe(&self) -> String;
+    fn generation(&self) -> Option<Generation>;
+    /// Largest request body for this entity.
+    fn max_batch_bytes(&self, entity: Entity) -> usize;
+    /// Largest number of objects per request for this entity.
+    fn max_batch_items(&self, entity: Entity) -> usize;
+    /// One page of the keys (ids; natural keys for target-assigned entities, see
+    /// `model::natural_key`) present in the target in `scope`. `None` cursor = first page; a
+    /// `None` next cursor = last page.
+    async fn existing_keys_page(
+        &self,
+        entity: Entity,
+        scope: &Scope,
+        cursor: Option<String>,
+    ) -> Result<(Vec<ExistingKey>, Option<String>), EngineError>;
+    /// Writes records (already mapped: references rewritten). One outcome per record, in order.
+    async fn write_batch(
+        &self,
+        entity: Entity,
+        records: &[Record],
+        source_generation: Generation,
+    ) -> Vec<WriteOutcome>;
+    /// Of these records, which are present in the target (keys as in `existing_ids`).
+    async fn which_exist(
+        &self,
+        entity: Entity,
+        records: &[Record],
+    ) -> Result<HashSet<String>, EngineError>;
+    /// Called once everything was written (the archive writes its manifest here).
+    async fn finish(&self, _complete: bool) -> Result<(), EngineError> {
+        Ok(())
+    }
+    /// Applies the labels of prompt versions once every version exists.
+    async fn apply_prompt_labels(
+        &self,
+        _name: &str,
+        _version: i64,
+        _labels: &[String],
+    ) -> Result<(), EngineError> {
+        Ok(())
+    }
+}

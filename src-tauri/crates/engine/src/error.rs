@@ -1,0 +1,73 @@
+//! Typed errors. Every message is a plain sentence a user can act on and never contains a secret
+//! (URLs are printed without credentials; keys are never part of any message).
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum EngineError {
+    #[error("The plan is not valid: {0}")]
+    InvalidPlan(String),
+    #[error("A secret key is missing: {0}")]
+    MissingSecret(String),
+    #[error("{0}")]
+    Connection(#[from] ConnectionError),
+    #[error("The server at {url} answered {status} to {what}: {message}")]
+    Http {
+        url: String,
+        what: String,
+        status: u16,
+        message: String,
+    },
+    #[error("The server at {url} sent a response that could not be understood ({what}): {detail}")]
+    Protocol {
+        url: String,
+        what: String,
+        detail: String,
+    },
+    #[error("The archive at {path} is not usable: {detail}")]
+    Archive { path: String, detail: String },
+    #[error("The run journal could not be used: {0}")]
+    Journal(String),
+    #[error("Run {0} does not exist in this data folder")]
+    UnknownRun(String),
+    #[error(
+        "The plan of run {0} has changed since the run started; start a new run instead of resuming"
+    )]
+    PlanChanged(String),
+    #[error("The run was stopped because {0}")]
+    Stopped(String),
+    #[error("The run was cancelled")]
+    Cancelled,
+    #[error("{0} is not supported: {1}")]
+    Unsupported(String, String),
+}
+
+impl From<rusqlite::Error> for EngineError {
+    fn from(e: rusqlite::Error) -> Self {
+        EngineError::Journal(e.to_string())
+    }
+}
+
+/// Why a connection check failed, in terms a user can act on.
+#[derive(Debug, Error, Clone, serde::Serialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum ConnectionError {
+    #[error(
+        "The keys were rejected by {0} (401). Check the public and secret key of this project."
+    )]
+    WrongKeys(String),
+    #[error("The keys for {0} are not allowed to use this API (403). Use a project API key.")]
+    Forbidden(String),
+    #[error("{0} could not be reached: {1}. Check the URL and that the server is running.")]
+    Unreachable(String, String),
+    #[error(
+        "A secure (TLS) connection to {0} failed: {1}. Check the certificate or use the right http/https scheme."
+    )]
+    Tls(String, String),
+    #[error("{0} answered, but it is not a Langfuse server: {1}")]
+    NotLangfuse(String, String),
+    #[error("{0} did not answer in time. Check the network or try again later.")]
+    Timeout(String),
+    #[error("{0} is unhealthy right now ({1}). Try again later.")]
+    Unhealthy(String, String),
+}

@@ -1,0 +1,387 @@
+//! One HTTP client per Langfuse endpoint: authentication, a rate budget (governor), concurrency
+//! that halves on 429 and grows back on success, and retries with exponential backoff and jitter
+//! (backon) for 429, 5xx, timeouts and resets.
+//!
+//! Writes that are not idempotent are never blindly retried once they may have reached the
+//! server: a timeout or reset after sending is returned as `HttpFailure::Unknown`, and the caller
+//! checks the target for the objects before sending them again.
+
+use crate::progress::Counters;
+use backon::{BackoffBuilder, ExponentialBuilder};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::{RequestBuilder, Response, StatusCode};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Whether a request may be repeated without checking the target first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Idempotency {
+    /// Reads and upserts: retry on anything transient.
+    Safe,
+    /// Creates that duplicate on re-send: retry only when the request surely did not apply.
+    Unsafe,
+}
+
+#[derive(Debug)]
+pub enum HttpFailure {
+    /// The server answered with a definite refusal (4xx other than 408/429).
+    Rejected { status: u16, body: String },
+    /// The request may or may not have been applied (timeout or reset after sending, 5xx on an
+    /// unsafe write).
+    Unknown(String),
+    /// Transient failures kept happening; nothing is known to have been applied.
+    GaveUp(String),
+}
+
+impl HttpFailure {
+    pub fn describe(&self) -> String {
+        match self {
+            HttpFailure::Rejected { status, body } => {
+                format!("the server refused it ({status}): {}", truncate(body, 300))
+            }
+            HttpFailure::Unknown(s) => format!("the outcome is unknown ({s})"),
+            HttpFailure::GaveUp(s) => format!("it kept failing ({s})"),
+        }
+    }
+}
+
+pub fn truncate(s: &str, n: usize) -> String {
+    if s.len() <= n {
+        s.to_string()
+    } else {
+        let mut end = n;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}…", &s[..end])
+    }
+}
+
+/// A concurrency limit that adapts: halves on 429, grows by one after a run of successes.
+pub struct AdaptiveLimit {
+    state: Mutex<(usize, usize, usize)>, // (limit, in_flight, successes since last change)
+    max: usize,
+    notify: Notify,
+}
+
+pub struct Permit<'a>(&'a AdaptiveLimit);
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        self.0.state.lock().expect("limit lock").1 -= 1;
+        self.0.notify.notify_waiters();
+    }
+}
+
+impl AdaptiveLimit {
+    pub fn new(start: usize, max: usize) -> Self {
+        Self {
+            state: Mutex::new((start.clamp(1, max), 0, 0)),
+            max,
+            notify: Notify::new(),
+        }
+    }
+
+    pub async fn acquire(&self) -> Permit<'_> {
+        loop {
+            let notified = self.notify.notified();
+            {
+                let mut s = self.state.lock().expect("limit lock");
+                if s.1 < s.0 {
+                    s.1 += 1;
+                    return Permit(self);
+                }
+            }
+            notified.await;
+        }
+    }
+
+    pub fn on_throttled(&self) {
+        let mut s = self.state.lock().expect("limit lock");
+        s.0 = (s.0 / 2).max(1);
+        s.2 = 0;
+    }
+
+    pub fn on_success(&self) {
+        let mut s = self.state.lock().expect("limit lock");
+        s.2 += 1;
+        if s.2 >= 20 && s.0 < self.max {
+            s.0 += 1;
+            s.2 = 0;
+            drop(s);
+            self.notify.notify_waiters();
+        }
+    }
+
+    pub fn current(&self) -> usize {
+        self.state.lock().expect("limit lock").0
+    }
+}
+
+pub struct HttpClient {
+    pub base: String,
+    client: reqwest::Client,
+    auth_header: String,
+    limiters: Vec<(Bucket, DefaultDirectRateLimiter)>,
+    pub concurrency: AdaptiveLimit,
+    counters: Arc<Counters>,
+    max_attempts: usize,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("base", &self.base)
+            .finish()
+    }
+}
+
+impl HttpClient {
+    pub fn new(
+        base: &str,
+        public_key: &str,
+        secret: &str,
+        timeout: Duration,
+        budget: Budget,
+        concurrency: usize,
+        counters: Arc<Counters>,
+    ) -> Self {
+        use base64::Engine;
+        let token =
+            base64::engine::general_purpose::STANDARD.encode(format!("{public_key}:{secret}"));
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .pool_max_idle_per_host(64)
+            .user_agent(concat!("langfuse-migrator/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("http client builds");
+        let limiters = Bucket::ALL
+            .into_iter()
+            .filter_map(|b| {
+                let n = NonZeroU32::new(budget.per_minute(b)?)?;
+                // A burst of a tenth of the minute keeps the first seconds fast without ever
+                // exceeding the minute's total.
+                let burst = NonZeroU32::new((n.get() / 10).max(1)).expect("non-zero");
+                let period =
+                    Duration::from_secs_f64(60.0 / budget.time_scale.max(0.001) / n.get() as f64);
+                let quota = Quota::with_period(period)
+                    .expect("non-zero period")
+                    .allow_burst(burst);
+                Some((b, RateLimiter::direct(quota)))
+            })
+            .collect();
+        Self {
+            base: base.trim_end_matches('/').to_string(),
+            client,
+            auth_header: format!("Basic {token}"),
+            limiters,
+            concurrency: AdaptiveLimit::new(concurrency, concurrency.max(1) * 4),
+            counters,
+            max_attempts: 8,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn get(&self, path: &str) -> RequestBuilder {
+        self.client
+            .get(self.url(path))
+            .header("Authorization", &self.auth_header)
+    }
+
+    pub fn post(&self, path: &str) -> RequestBuilder {
+        self.client
+            .post(self.url(path))
+            .header("Authorization", &self.auth_header)
+    }
+
+    pub fn patch(&self, path: &str) -> RequestBuilder {
+        self.client
+            .patch(self.url(path))
+            .header("Authorization", &self.auth_header)
+    }
+
+    /// A request without credentials (health check).
+    pub fn get_anonymous(&self, path: &str) -> RequestBuilder {
+        self.client.get(self.url(path))
+    }
+
+    /// Sends a request with the endpoint's budget, concurrency and retry policy. `build` is
+    /// called once per attempt. Success is any 2xx (207 included; callers read per-item results).
+    pub async fn send(
+        &self,
+        bucket: Bucket,
+        build: impl Fn() -> RequestBuilder,
+        idempotency: Idempotency,
+    ) -> Result<Response, HttpFailure> {
+        let mut backoff = ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(100))
+            .with_max_delay(Duration::from_secs(30))
+            .with_jitter()
+            .with_max_times(self.max_attempts)
+            .build();
+        let mut last_problem;
+        loop {
+            if let Some((_, l)) = self.limiters.iter().find(|(b, _)| *b == bucket) {
+                if l.check().is_err() {
+                    self.counters.add_rate_limit_wait();
+                    l.until_ready().await;
+                }
+            }
+            let permit = self.concurrency.acquire().await;
+            let result = build().send().await;
+            drop(permit);
+            let mut wait: Option<Duration> = None;
+            match result {
+                Ok(resp) => {
+                    let status = resp.status();
+                    if status.is_success() {
+                        self.concurrency.on_success();
+                        return Ok(resp);
+                    }
+                    if status == StatusCode::TOO_MANY_REQUESTS {
+                        self.concurrency.on_throttled();
+                        self.counters.add_rate_limit_wait();
+                        wait = retry_after(&resp);
+                        last_problem = "the server asked to slow down (429)".into();
+                    } else if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
+                        last_problem = format!("server error {}", status.as_u16());
+                        if idempotency == Idempotency::Unsafe {
+                            return Err(HttpFailure::Unknown(last_problem));
+                        }
+                    } else {
+                        let body = resp.text().await.unwrap_or_default();
+                        return Err(HttpFailure::Rejected {
+                            status: status.as_u16(),
+                            body,
+                        });
+                    }
+                }
+                Err(e) => {
+                    last_problem = describe_reqwest_error(&e);
+                    // A connect error means nothing was sent: always safe to retry.
+                    if !e.is_connect() && idempotency == Idempotency::Unsafe {
+                        return Err(HttpFailure::Unknown(last_problem));
+                    }
+                }
+            }
+            let Some(delay) = backoff.next() else {
+                return Err(HttpFailure::GaveUp(last_problem));
+            };
+            self.counters.add_retry();
+            tokio::time::sleep(wait.map(|w| w.max(delay / 4)).unwrap_or(delay)).await;
+        }
+    }
+}
+
+/// Langfuse Cloud counts requests per organisation in separate buckets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bucket {
+    /// `POST /ingestion`, `POST /otel/v1/traces`.
+    Ingestion,
+    /// Deprecated reads: traces, v1 observations, sessions, v2 scores.
+    LegacyRead,
+    Datasets,
+    Prompts,
+    /// Everything else.
+    PublicApi,
+}
+
+impl Bucket {
+    pub const ALL: [Bucket; 5] = [
+        Bucket::Ingestion,
+        Bucket::LegacyRead,
+        Bucket::Datasets,
+        Bucket::Prompts,
+        Bucket::PublicApi,
+    ];
+}
+
+/// Requests per minute per bucket: from a Cloud plan, or one figure for everything.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CloudPlan {
+    #[default]
+    None,
+    Hobby,
+    Core,
+    Pro,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    pub plan: CloudPlan,
+    /// Rate-limit minutes pass this many times faster (sandbox time scale).
+    pub time_scale: f64,
+    /// Overrides every bucket when set.
+    pub requests_per_minute: Option<u32>,
+}
+
+impl Budget {
+    pub fn per_minute(&self, b: Bucket) -> Option<u32> {
+        if let Some(n) = self.requests_per_minute {
+            return Some(n);
+        }
+        // Langfuse Cloud's published per-minute limits per plan.
+        let (ingest, legacy, datasets, prompts, api) = match self.plan {
+            CloudPlan::None => return None,
+            CloudPlan::Hobby => (1_000, 30, 100, 1_000, 30),
+            CloudPlan::Core => (4_000, 100, 200, 5_000, 100),
+            CloudPlan::Pro => (20_000, 1_000, 1_000, 20_000, 1_000),
+        };
+        Some(match b {
+            Bucket::Ingestion => ingest,
+            Bucket::LegacyRead => legacy,
+            Bucket::Datasets => datasets,
+            Bucket::Prompts => prompts,
+            Bucket::PublicApi => api,
+        })
+    }
+}
+
+fn retry_after(resp: &Response) -> Option<Duration> {
+    let v = resp.headers().get("retry-after")?.to_str().ok()?;
+    if let Ok(secs) = v.trim().parse::<f64>() {
+        return Some(Duration::from_secs_f64(secs.clamp(0.0, 600.0)));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    let d = when.signed_duration_since(chrono::Utc::now());
+    d.to_std().ok()
+}
+
+/// A short description of a transport error, without the URL's query or any header.
+pub fn describe_reqwest_error(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "the request timed out".into()
+    } else if e.is_connect() {
+        "the connection could not be made".into()
+    } else if e.is_body() || e.is_decode() {
+        "the response body broke off".into()
+    } else {
+        "the connection was interrupted".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn adaptive_limit_halves_and_recovers() {
+        let l = AdaptiveLimit::new(8, 16);
+        l.on_throttled();
+        assert_eq!(l.current(), 4);
+        for _ in 0..20 {
+            l.on_success();
+        }
+        assert_eq!(l.current(), 5);
+        let a = l.acquire().await;
+        drop(a);
+    }
+}

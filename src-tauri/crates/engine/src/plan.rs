@@ -1,0 +1,423 @@
+//! The migration plan: what to copy from where to where, loadable from TOML (the CLI) or built by
+//! the app. Secrets are never part of a plan; a plan names where the secret lives.
+
+use crate::error::EngineError;
+pub use crate::http::CloudPlan;
+use crate::model::Entity;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::PathBuf;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub source: EndpointSpec,
+    pub target: EndpointSpec,
+    #[serde(default)]
+    pub scope: Scope,
+    #[serde(default)]
+    pub options: Options,
+}
+
+/// One side of a migration.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum EndpointSpec {
+    Langfuse(LangfuseEndpoint),
+    Archive { path: PathBuf },
+}
+
+impl EndpointSpec {
+    pub fn describe(&self) -> String {
+        match self {
+            EndpointSpec::Langfuse(l) => format!("Langfuse at {}", l.url),
+            EndpointSpec::Archive { path } => format!("archive folder {}", path.display()),
+        }
+    }
+}
+
+/// A Langfuse project reached over HTTP. The secret key is looked up at run time from the
+/// environment variable `secret_key_env`, or supplied by the app (keychain) via `secret_key`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LangfuseEndpoint {
+    pub url: String,
+    pub public_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key_env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keychain_profile: Option<String>,
+    /// Filled in by the caller (never from a file, never serialised, never journaled).
+    #[serde(skip)]
+    pub secret_key: Option<Secret>,
+    /// The Langfuse Cloud plan whose per-minute limits this side must stay within.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub cloud_plan: CloudPlan,
+    /// Requests per minute for every kind of request (overrides `cloud_plan`); `None` = no budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_minute: Option<u32>,
+    /// How many times faster than real time a rate-limit minute passes (tests against a sandbox
+    /// with a compressed clock); 1.0 for real servers.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub budget_time_scale: f64,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+fn one() -> f64 {
+    1.0
+}
+fn is_one(v: &f64) -> bool {
+    *v == 1.0
+}
+
+impl LangfuseEndpoint {
+    pub fn new(url: &str, public_key: &str, secret_key: &str) -> Self {
+        Self {
+            url: url.trim_end_matches('/').to_string(),
+            public_key: public_key.to_string(),
+            secret_key_env: None,
+            keychain_profile: None,
+            secret_key: Some(Secret::new(secret_key)),
+            cloud_plan: CloudPlan::None,
+            requests_per_minute: None,
+            budget_time_scale: 1.0,
+        }
+    }
+
+    /// The secret, from the caller or from the named environment variable.
+    pub fn resolve_secret(&self) -> Result<Secret, EngineError> {
+        if let Some(s) = &self.secret_key {
+            return Ok(s.clone());
+        }
+        if let Some(var) = &self.secret_key_env {
+            return match std::env::var(var) {
+                Ok(v) if !v.is_empty() => Ok(Secret::new(&v)),
+                _ => Err(EngineError::MissingSecret(format!(
+                    "the environment variable {var} (named in the plan for {}) is not set",
+                    self.url
+                ))),
+            };
+        }
+        if let Some(p) = &self.keychain_profile {
+            return Err(EngineError::MissingSecret(format!(
+                "the secret for {} lives in the keychain profile \"{p}\", which only the app can read",
+                self.url
+            )));
+        }
+        Err(EngineError::MissingSecret(format!(
+            "no secret key source is configured for {} (set secret_key_env in the plan)",
+            self.url
+        )))
+    }
+}
+
+/// A secret string whose Debug/Display never reveal it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: &str) -> Self {
+        Secret(s.to_string())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Scope {
+    #[serde(default)]
+    pub entities: EntitySelection,
+    /// Inclusive lower bound of the time window.
+    #[serde(default = "default_from")]
+    pub from: DateTime<Utc>,
+    /// Exclusive upper bound of the time window.
+    #[serde(default = "default_to")]
+    pub to: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub environments: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trace_names: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+}
+
+fn default_from() -> DateTime<Utc> {
+    DateTime::from_timestamp(0, 0).expect("epoch")
+}
+fn default_to() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("9999-01-01T00:00:00Z")
+        .expect("valid")
+        .with_timezone(&Utc)
+}
+
+impl Default for Scope {
+    fn default() -> Self {
+        Scope {
+            entities: EntitySelection::default(),
+            from: default_from(),
+            to: default_to(),
+            environments: vec![],
+            trace_names: vec![],
+            tags: vec![],
+        }
+    }
+}
+
+/// `entities = "all"` or a list such as `["traces", "observations", "scores"]`.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub enum EntitySelection {
+    #[default]
+    All,
+    Only(Vec<Entity>),
+}
+
+impl EntitySelection {
+    pub fn includes(&self, e: Entity) -> bool {
+        match self {
+            EntitySelection::All => true,
+            EntitySelection::Only(v) => v.contains(&e),
+        }
+    }
+}
+
+impl Serialize for EntitySelection {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            EntitySelection::All => s.serialize_str("all"),
+            EntitySelection::Only(v) => v.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for EntitySelection {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Word(String),
+            List(Vec<String>),
+        }
+        match Repr::deserialize(d)? {
+            Repr::Word(w) if w == "all" => Ok(EntitySelection::All),
+            Repr::Word(w) => Entity::parse(&w)
+                .map(|e| EntitySelection::Only(vec![e]))
+                .ok_or_else(|| serde::de::Error::custom(format!("unknown entity \"{w}\""))),
+            Repr::List(l) => l
+                .iter()
+                .map(|w| {
+                    Entity::parse(w).ok_or_else(|| {
+                        serde::de::Error::custom(format!(
+                            "unknown entity \"{w}\" (known: {})",
+                            Entity::ALL.map(|e| e.as_str()).join(", ")
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(EntitySelection::Only),
+        }
+    }
+}
+
+/// What to do with an object whose id already exists in the target before this run wrote it.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OnExisting {
+    #[default]
+    Skip,
+    Stop,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    #[serde(default)]
+    pub on_existing: OnExisting,
+    /// Add `langfuse_migrator_run` metadata naming the run to every migrated object.
+    #[serde(default = "yes")]
+    pub run_tag: bool,
+    /// Concurrent write requests to start with (adapts down on 429, back up on success).
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Upper bound of one write request's body, below the endpoints' limits (ingestion: 3.5 MB).
+    #[serde(default = "default_batch_bytes")]
+    pub batch_bytes: usize,
+    /// Per-request timeout in seconds.
+    #[serde(default = "default_timeout")]
+    pub request_timeout_secs: u64,
+    /// How long the target may take to show a write (v3/v4 are eventually visible); used before
+    /// checking whether a write with unknown outcome arrived.
+    #[serde(default = "default_visibility_ms")]
+    pub visibility_wait_ms: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_concurrency() -> usize {
+    4
+}
+fn default_batch_bytes() -> usize {
+    3_000_000
+}
+fn default_timeout() -> u64 {
+    30
+}
+fn default_visibility_ms() -> u64 {
+    5_000
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            on_existing: OnExisting::Skip,
+            run_tag: true,
+            concurrency: default_concurrency(),
+            batch_bytes: default_batch_bytes(),
+            request_timeout_secs: default_timeout(),
+            visibility_wait_ms: default_visibility_ms(),
+        }
+    }
+}
+
+impl Plan {
+    pub fn from_toml(text: &str) -> Result<Plan, EngineError> {
+        let plan: Plan =
+            toml::from_str(text).map_err(|e| EngineError::InvalidPlan(e.message().to_string()))?;
+        plan.validate()?;
+        Ok(plan)
+    }
+
+    pub fn load(path: &std::path::Path) -> Result<Plan, EngineError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            EngineError::InvalidPlan(format!("cannot read {}: {e}", path.display()))
+        })?;
+        Plan::from_toml(&text)
+    }
+
+    pub fn validate(&self) -> Result<(), EngineError> {
+        if self.scope.from >= self.scope.to {
+            return Err(EngineError::InvalidPlan(
+                "the time window is empty: `from` must be before `to`".into(),
+            ));
+        }
+        if let (EndpointSpec::Archive { .. }, EndpointSpec::Archive { .. }) =
+            (&self.source, &self.target)
+        {
+            return Err(EngineError::InvalidPlan(
+                "source and target are both archives; copy the folder instead".into(),
+            ));
+        }
+        for side in [&self.source, &self.target] {
+            if let EndpointSpec::Langfuse(l) = side {
+                if !(l.url.starts_with("http://") || l.url.starts_with("https://")) {
+                    return Err(EngineError::InvalidPlan(format!(
+                        "the URL \"{}\" must start with http:// or https://",
+                        l.url
+                    )));
+                }
+            }
+        }
+        if self.options.concurrency == 0 {
+            return Err(EngineError::InvalidPlan(
+                "concurrency must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Canonical JSON of the plan (no secrets), stored in the journal.
+    pub fn canonical_json(&self) -> String {
+        serde_json::to_string(self).expect("plan serialises")
+    }
+
+    /// Hash that resume compares to refuse a changed plan.
+    pub fn hash(&self) -> String {
+        use sha2::{Digest, Sha256};
+        hex::encode(Sha256::digest(self.canonical_json().as_bytes()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[source]
+kind = "langfuse"
+url = "http://127.0.0.1:3001"
+public_key = "pk-lf-source"
+secret_key_env = "SOURCE_SECRET_KEY"
+
+[target]
+kind = "langfuse"            # or kind = "archive" with path = "/some/folder"
+url = "http://127.0.0.1:3002"
+public_key = "pk-lf-target"
+secret_key_env = "TARGET_SECRET_KEY"
+
+[scope]
+entities = "all"
+from = "2020-01-01T00:00:00Z"
+to = "2030-01-01T00:00:00Z"
+"#;
+
+    #[test]
+    fn minimal_plan_from_the_issue_parses() {
+        let p = Plan::from_toml(MINIMAL).unwrap();
+        assert_eq!(p.scope.entities, EntitySelection::All);
+        assert!(p.options.run_tag);
+        match &p.target {
+            EndpointSpec::Langfuse(l) => {
+                assert_eq!(l.secret_key_env.as_deref(), Some("TARGET_SECRET_KEY"))
+            }
+            _ => panic!("target kind"),
+        }
+        // round trip through JSON keeps the hash
+        let again: Plan = serde_json::from_str(&p.canonical_json()).unwrap();
+        assert_eq!(again.hash(), p.hash());
+    }
+
+    #[test]
+    fn archive_target_and_entity_list() {
+        let text = MINIMAL
+            .replace(
+                "kind = \"langfuse\"            # or kind = \"archive\" with path = \"/some/folder\"\nurl = \"http://127.0.0.1:3002\"\npublic_key = \"pk-lf-target\"\nsecret_key_env = \"TARGET_SECRET_KEY\"",
+                "kind = \"archive\"\npath = \"/tmp/x\"",
+            )
+            .replace("entities = \"all\"", "entities = [\"traces\", \"scores\"]");
+        let p = Plan::from_toml(&text).unwrap();
+        assert!(matches!(p.target, EndpointSpec::Archive { .. }));
+        assert!(p.scope.entities.includes(Entity::Scores));
+        assert!(!p.scope.entities.includes(Entity::Prompts));
+    }
+
+    #[test]
+    fn bad_plans_get_plain_messages() {
+        let e = Plan::from_toml(&MINIMAL.replace("\"all\"", "[\"tracez\"]")).unwrap_err();
+        assert!(e.to_string().contains("unknown entity \"tracez\""), "{e}");
+        let e = Plan::from_toml(&MINIMAL.replace("2030-01-01", "2019-01-01")).unwrap_err();
+        assert!(e.to_string().contains("time window is empty"), "{e}");
+        let e = Plan::from_toml(&MINIMAL.replace(
+            "secret_key_env = \"SOURCE_SECRET_KEY\"",
+            "secret_key = \"sk-lf-x\"",
+        ))
+        .unwrap_err();
+        assert!(!e.to_string().contains("sk-lf-x"), "{e}");
+    }
+
+    #[test]
+    fn secret_never_shows_in_debug() {
+        let l = LangfuseEndpoint::new("http://x", "pk", "sk-lf-very-secret");
+        assert!(!format!("{l:?}").contains("very-secret"));
+    }
+}

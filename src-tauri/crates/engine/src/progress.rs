@@ -1,0 +1,164 @@
+//! Typed progress: counters shared by the pipeline and throttled snapshot events for the UI and
+//! the CLI's progress bars.
+
+use crate::model::Entity;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counts for one entity.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EntityCounts {
+    pub read: u64,
+    pub written: u64,
+    pub skipped: u64,
+    pub failed: u64,
+}
+
+/// Live counters; cheap to bump from any task.
+#[derive(Debug, Default)]
+pub struct Counters {
+    per_entity: [[AtomicU64; 4]; 11],
+    retries: AtomicU64,
+    rate_limit_waits: AtomicU64,
+}
+
+fn idx(e: Entity) -> usize {
+    Entity::ALL
+        .iter()
+        .position(|x| *x == e)
+        .expect("entity listed")
+}
+
+impl Counters {
+    pub fn add_read(&self, e: Entity, n: u64) {
+        self.per_entity[idx(e)][0].fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn add_written(&self, e: Entity, n: u64) {
+        self.per_entity[idx(e)][1].fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn add_skipped(&self, e: Entity, n: u64) {
+        self.per_entity[idx(e)][2].fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn add_failed(&self, e: Entity, n: u64) {
+        self.per_entity[idx(e)][3].fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn add_retry(&self) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn add_rate_limit_wait(&self) {
+        self.rate_limit_waits.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+    pub fn rate_limit_waits(&self) -> u64 {
+        self.rate_limit_waits.load(Ordering::Relaxed)
+    }
+
+    pub fn entity(&self, e: Entity) -> EntityCounts {
+        let a = &self.per_entity[idx(e)];
+        EntityCounts {
+            read: a[0].load(Ordering::Relaxed),
+            written: a[1].load(Ordering::Relaxed),
+            skipped: a[2].load(Ordering::Relaxed),
+            failed: a[3].load(Ordering::Relaxed),
+        }
+    }
+
+    pub fn snapshot(&self) -> BTreeMap<Entity, EntityCounts> {
+        Entity::ALL
+            .into_iter()
+            .map(|e| (e, self.entity(e)))
+            .filter(|(_, c)| *c != EntityCounts::default())
+            .collect()
+    }
+
+    /// Seeds the counters from the journal when a run resumes.
+    pub fn preset(&self, e: Entity, c: EntityCounts) {
+        let a = &self.per_entity[idx(e)];
+        a[0].store(c.read, Ordering::Relaxed);
+        a[1].store(c.written, Ordering::Relaxed);
+        a[2].store(c.skipped, Ordering::Relaxed);
+        a[3].store(c.failed, Ordering::Relaxed);
+    }
+}
+
+/// Progress of one entity in a snapshot.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EntityProgress {
+    pub entity: Entity,
+    #[serde(flatten)]
+    pub counts: EntityCounts,
+    /// Expected total from the pre-flight count, when known.
+    pub expected: Option<u64>,
+    /// Objects handled (written + skipped + failed) per second over the last interval.
+    pub per_second: f64,
+    /// Estimated seconds left for this entity, when the total is known.
+    pub eta_seconds: Option<f64>,
+}
+
+/// Events a run emits. Serialisable for the app's frontend.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ProgressEvent {
+    RunStarted {
+        run_id: String,
+        resumed: bool,
+    },
+    PhaseStarted {
+        entity: Entity,
+    },
+    /// Throttled snapshot (at most a few per second).
+    Progress {
+        run_id: String,
+        entities: Vec<EntityProgress>,
+        retries: u64,
+        rate_limit_waits: u64,
+        concurrency: usize,
+        paused: bool,
+    },
+    Warning {
+        message: String,
+    },
+    ObjectFailed {
+        entity: Entity,
+        id: String,
+        reason: String,
+    },
+    RunFinished {
+        run_id: String,
+        state: crate::journal::RunState,
+    },
+}
+
+/// Where progress goes. Implemented for tokio channels and closures.
+pub trait ProgressSink: Send + Sync + 'static {
+    fn emit(&self, event: ProgressEvent);
+}
+
+impl ProgressSink for tokio::sync::mpsc::UnboundedSender<ProgressEvent> {
+    fn emit(&self, event: ProgressEvent) {
+        let _ = self.send(event);
+    }
+}
+
+impl ProgressSink for tokio::sync::mpsc::Sender<ProgressEvent> {
+    fn emit(&self, event: ProgressEvent) {
+        // Never block the pipeline on a slow UI: drop a snapshot rather than wait.
+        let _ = self.try_send(event);
+    }
+}
+
+/// Discards events.
+pub struct NoProgress;
+impl ProgressSink for NoProgress {
+    fn emit(&self, _: ProgressEvent) {}
+}
+
+pub struct FnSink<F: Fn(ProgressEvent) + Send + Sync + 'static>(pub F);
+impl<F: Fn(ProgressEvent) + Send + Sync + 'static> ProgressSink for FnSink<F> {
+    fn emit(&self, event: ProgressEvent) {
+        (self.0)(event)
+    }
+}

@@ -1,0 +1,303 @@
+//! Shared helpers for the engine's integration tests: sandboxes, plans and dump comparison.
+#![allow(dead_code)]
+
+use langfuse_sandbox::{FaultConfig, SampleSpec, Sandbox, SandboxConfig, ServerProfile};
+use migrator_engine::{EndpointSpec, LangfuseEndpoint, Plan};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+pub async fn sandbox(profile: ServerProfile, sample: Option<(u64, usize, usize)>) -> Sandbox {
+    Sandbox::start(SandboxConfig {
+        profile,
+        visibility_delay: Some(Duration::from_millis(30)),
+        sample: sample.map(|(seed, traces, observations_per_trace)| SampleSpec {
+            seed,
+            traces,
+            observations_per_trace,
+        }),
+        faults: FaultConfig::default(),
+        ..SandboxConfig::default()
+    })
+    .await
+    .expect("sandbox starts")
+}
+
+pub fn endpoint(s: &Sandbox) -> LangfuseEndpoint {
+    LangfuseEndpoint::new(&s.url(), "pk-lf-sandbox", "sk-lf-sandbox")
+}
+
+pub fn plan(source: EndpointSpec, target: EndpointSpec) -> Plan {
+    let mut p = Plan::from_toml(
+        r#"
+[source]
+kind = "archive"
+path = "/nonexistent"
+[target]
+kind = "langfuse"
+url = "http://127.0.0.1:1"
+public_key = "pk"
+secret_key_env = "UNUSED"
+[scope]
+entities = "all"
+from = "2020-01-01T00:00:00Z"
+to = "2030-01-01T00:00:00Z"
+[options]
+visibility_wait_ms = 100
+request_timeout_secs = 2
+"#,
+    )
+    .expect("plan parses");
+    p.source = source;
+    p.target = target;
+    p
+}
+
+pub fn lf(s: &Sandbox) -> EndpointSpec {
+    EndpointSpec::Langfuse(endpoint(s))
+}
+
+fn strip_run_tag(v: &mut Value, source: Option<&Value>) {
+    if let Value::Object(m) = v {
+        let tagged = m.remove("langfuse_migrator_run").is_some();
+        let source_keys = source.and_then(|s| s.as_object());
+        // Langfuse v4 adds these to the metadata of every OTLP span.
+        for k in ["resourceAttributes", "scope"] {
+            if source_keys.is_none_or(|s| !s.contains_key(k)) {
+                m.remove(k);
+            }
+        }
+        // Metadata that held only the run tag stands for no metadata.
+        if m.is_empty()
+            && (tagged || source.is_none_or(Value::is_null))
+            && source.is_none_or(Value::is_null)
+        {
+            *v = Value::Null;
+        }
+    }
+}
+
+/// Equal, with floats compared to 12 significant digits (the sandbox's JSON parser is not
+/// round-trip exact for every f64; Langfuse's is).
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_f64(), y.as_f64()) {
+            (Some(x), Some(y)) => x == y || (x - y).abs() <= 1e-12 * x.abs().max(y.abs()),
+            _ => x == y,
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// A dump reduced to what a migration must preserve: server-assigned fields removed,
+/// target-assigned ids replaced by natural keys, the run tag removed.
+pub fn normalise(dump: &Value) -> BTreeMap<String, BTreeMap<String, Value>> {
+    let mut out: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
+    let config_names: BTreeMap<String, String> = dump["score_configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_string(),
+                c["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for (entity, rows) in dump.as_object().unwrap() {
+        let mut map = BTreeMap::new();
+        for row in rows.as_array().unwrap() {
+            let mut r = row.clone();
+            let o = r.as_object_mut().unwrap();
+            for k in ["createdAt", "updatedAt", "projectId", "htmlPath"] {
+                o.remove(k);
+            }
+            if entity == "prompts" {
+                // A set; the server keeps `latest` on the newest version itself.
+                if let Some(Value::Array(l)) = o.get_mut("labels") {
+                    l.sort_by_key(|v| v.to_string());
+                }
+            }
+            if entity == "sessions" {
+                // Derived from whichever trace the server saw first; not an attribute that moves.
+                o.remove("environment");
+            }
+            if entity == "scores" {
+                // The annotating user of the source organisation; the public API cannot set it.
+                o.remove("authorUserId");
+            }
+            let key = match entity.as_str() {
+                "datasets" | "score_configs" => o["name"].as_str().unwrap().to_string(),
+                "models" => format!("{}|{}", o["modelName"], o["matchPattern"]),
+                "prompts" => format!("{}:{}", o["name"].as_str().unwrap(), o["version"]),
+                "comments" => format!("{}|{}|{}", o["objectType"], o["objectId"], o["content"]),
+                "dataset_runs" => format!("{}|{}", o["datasetName"], o["name"]),
+                "dataset_run_items" => format!(
+                    "{}|{}|{}",
+                    o["datasetRunName"], o["datasetItemId"], o["traceId"]
+                ),
+                _ => o["id"].as_str().unwrap().to_string(),
+            };
+            if matches!(
+                entity.as_str(),
+                "datasets"
+                    | "score_configs"
+                    | "models"
+                    | "prompts"
+                    | "comments"
+                    | "dataset_runs"
+                    | "dataset_run_items"
+            ) {
+                o.remove("id");
+                o.remove("datasetId");
+                o.remove("datasetRunId");
+            }
+            if entity == "dataset_items" {
+                o.remove("datasetId");
+            }
+            if let Some(Value::String(c)) = o.get("configId").cloned() {
+                o.insert(
+                    "configId".into(),
+                    Value::String(config_names.get(&c).cloned().unwrap_or(c)),
+                );
+            }
+            if map.contains_key(&key) {
+                // A second row with the same id: a duplicate.
+                map.insert(format!("{key}#dup{}", map.len()), r);
+            } else {
+                map.insert(key, r);
+            }
+        }
+        out.insert(entity.clone(), map);
+    }
+    out
+}
+
+fn short(v: Option<&Value>) -> String {
+    let s = v
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "(absent)".into());
+    if s.len() > 120 {
+        format!(
+            "{}…",
+            &s[..s.char_indices().nth(120).map(|c| c.0).unwrap_or(s.len())]
+        )
+    } else {
+        s
+    }
+}
+
+/// Langfuse v4 keeps metadata as a map of strings and its API returns every value as a string,
+/// so `1` and `"1"` cannot be told apart when reading a v4 source: compare top-level scalar
+/// metadata values by their text.
+fn v4_metadata_text(dump: &mut Value) {
+    for e in ["observations", "traces"] {
+        for row in dump[e].as_array_mut().unwrap() {
+            for k in ["metadata", "traceMetadata"] {
+                if let Some(Value::Object(m)) = row.get_mut(k) {
+                    for v in m.values_mut() {
+                        if matches!(v, Value::Number(_) | Value::Bool(_)) {
+                            *v = Value::String(v.to_string());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Like `differences`, for a v4 source (see `v4_metadata_text`).
+pub fn differences_from_v4(source: &Value, target: &Value, entities: &[&str]) -> Vec<String> {
+    let (mut s, mut t) = (source.clone(), target.clone());
+    v4_metadata_text(&mut s);
+    v4_metadata_text(&mut t);
+    differences(&s, &t, entities)
+}
+
+/// Compares source and target for the given entities; returns readable differences.
+pub fn differences(source: &Value, target: &Value, entities: &[&str]) -> Vec<String> {
+    let s = normalise(source);
+    let mut t = normalise(target);
+    let mut diffs = vec![];
+    for e in entities {
+        let empty = BTreeMap::new();
+        let se = s.get(*e).unwrap_or(&empty);
+        let te = t.get_mut(*e).map(std::mem::take).unwrap_or_default();
+        for (k, sv) in se {
+            match te.get(k) {
+                None => diffs.push(format!("{e} {k}: missing in target")),
+                Some(tv) => {
+                    let mut tv = tv.clone();
+                    if let Some(tm) = tv.get_mut("metadata") {
+                        strip_run_tag(tm, sv.get("metadata"));
+                    }
+                    if !same(&tv, sv) {
+                        let (so, to) = (sv.as_object().unwrap(), tv.as_object().unwrap());
+                        let fields: Vec<String> = so
+                            .keys()
+                            .chain(to.keys())
+                            .filter(|f| match (so.get(*f), to.get(*f)) {
+                                (Some(a), Some(b)) => !same(a, b),
+                                (a, b) => a != b,
+                            })
+                            .map(|f| format!("{f}: {} -> {}", short(so.get(f)), short(to.get(f))))
+                            .collect::<std::collections::BTreeSet<_>>()
+                            .into_iter()
+                            .collect();
+                        diffs.push(format!("{e} {k}: {}", fields.join("; ")));
+                    }
+                }
+            }
+        }
+        for k in te.keys() {
+            if !se.contains_key(k) {
+                diffs.push(format!("{e} {k}: extra in target"));
+            }
+        }
+    }
+    diffs
+}
+
+pub const ALL: &[&str] = &[
+    "traces",
+    "observations",
+    "scores",
+    "sessions",
+    "datasets",
+    "dataset_items",
+    "dataset_runs",
+    "dataset_run_items",
+    "prompts",
+    "score_configs",
+    "models",
+    "comments",
+];
+
+/// A v4 target written from a v2/v3 source carries each trace as a root span `t-<trace id>`;
+/// fold it back: drop those spans and read a parent `t-<trace id>` as "no parent".
+pub fn fold_trace_spans(dump: &mut Value) {
+    let obs = dump["observations"].as_array_mut().unwrap();
+    obs.retain(|o| !o["id"].as_str().unwrap().starts_with("t-"));
+    for o in obs.iter_mut() {
+        if o["parentObservationId"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("t-"))
+        {
+            o["parentObservationId"] = Value::Null;
+        }
+    }
+}
+
+/// Entities a v4 target can take from the API (see the sandbox gap on run items).
+pub fn v4_target_entities() -> Vec<&'static str> {
+    ALL.iter()
+        .copied()
+        .filter(|e| !e.starts_with("dataset_run"))
+        .collect()
+}

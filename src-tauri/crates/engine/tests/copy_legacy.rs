@@ -1,0 +1,169 @@
+//! Older servers (v2, v3) as sources, copied into v4; and v4 → archive → v4.
+
+mod common;
+use common::*;
+use langfuse_sandbox::ServerProfile;
+use migrator_engine::{EndpointSpec, Entity, NoProgress, RunControl, RunReport};
+
+fn assert_only_run_items_failed(report: &RunReport) {
+    for f in &report.failures {
+        assert_eq!(f.entity, Entity::DatasetRunItems, "{f:?}");
+        assert!(
+            f.reason.contains("does not accept dataset run items"),
+            "{f:?}"
+        );
+    }
+}
+
+async fn legacy_to_v4(profile: ServerProfile) {
+    let source = sandbox(profile, Some((11, 40, 4))).await;
+    let target = sandbox(ServerProfile::V4, None).await;
+    let data = tempfile::tempdir().unwrap();
+    let report = migrator_engine::run(
+        plan(lf(&source), lf(&target)),
+        data.path(),
+        NoProgress,
+        RunControl::new(),
+        false,
+    )
+    .await
+    .unwrap();
+    target.settle();
+    assert_only_run_items_failed(&report);
+    let mut t = target.dump();
+    let trace_spans = t["observations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["id"].as_str().unwrap().starts_with("t-"))
+        .count();
+    assert_eq!(
+        trace_spans,
+        source.counts()["traces"],
+        "one root span per legacy trace"
+    );
+    fold_trace_spans(&mut t);
+    let diffs = differences(&source.dump(), &t, &v4_target_entities());
+    assert!(
+        diffs.is_empty(),
+        "{} differences:\n{}",
+        diffs.len(),
+        diffs
+            .iter()
+            .take(30)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v3_to_v4_keeps_traces_fields_and_trees() {
+    legacy_to_v4(ServerProfile::V3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_to_v4_keeps_traces_fields_and_trees() {
+    legacy_to_v4(ServerProfile::V2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v4_to_archive_to_v4_round_trips() {
+    let source = sandbox(ServerProfile::V4, Some((5, 40, 4))).await;
+    let target = sandbox(ServerProfile::V4, None).await;
+    let data = tempfile::tempdir().unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    let archive = EndpointSpec::Archive {
+        path: folder.path().join("export"),
+    };
+
+    let export = migrator_engine::run(
+        plan(lf(&source), archive.clone()),
+        data.path(),
+        NoProgress,
+        RunControl::new(),
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(export.failed_total(), 0, "{export:#?}");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(folder.path().join("export/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["complete"], true);
+    assert_eq!(manifest["entities"]["observations"]["count"], 160);
+    assert_eq!(
+        manifest["entities"]["observations"]["sha256"]
+            .as_str()
+            .unwrap()
+            .len(),
+        64
+    );
+
+    let import = migrator_engine::run(
+        plan(archive, lf(&target)),
+        data.path(),
+        NoProgress,
+        RunControl::new(),
+        false,
+    )
+    .await
+    .unwrap();
+    target.settle();
+    assert_only_run_items_failed(&import);
+    let diffs = differences_from_v4(&source.dump(), &target.dump(), &v4_target_entities());
+    assert!(
+        diffs.is_empty(),
+        "{} differences:\n{}",
+        diffs.len(),
+        diffs
+            .iter()
+            .take(30)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_archive_is_refused_with_a_plain_reason() {
+    let source = sandbox(ServerProfile::V4, Some((5, 10, 2))).await;
+    let target = sandbox(ServerProfile::V4, None).await;
+    let data = tempfile::tempdir().unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    let archive = EndpointSpec::Archive {
+        path: folder.path().join("export"),
+    };
+    migrator_engine::run(
+        plan(lf(&source), archive.clone()),
+        data.path(),
+        NoProgress,
+        RunControl::new(),
+        false,
+    )
+    .await
+    .unwrap();
+    let f = folder.path().join("export/observations.jsonl.gz");
+    let mut bytes = std::fs::read(&f).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0xff;
+    std::fs::write(&f, bytes).unwrap();
+    let err = migrator_engine::run(
+        plan(archive, lf(&target)),
+        data.path(),
+        NoProgress,
+        RunControl::new(),
+        false,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("does not match its checksum"),
+        "{err}"
+    );
+    assert_eq!(
+        target.counts().values().sum::<usize>(),
+        target.counts()["models"],
+        "nothing was written"
+    );
+}

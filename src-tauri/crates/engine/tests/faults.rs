@@ -1,0 +1,170 @@
+//! Faults on the wire (5xx, resets, timeouts after the write applied, partial 207s, 429s): the
+//! copy completes with nothing lost and nothing duplicated.
+
+mod common;
+use common::*;
+use langfuse_sandbox::{CloudPlan, FaultConfig, SampleSpec, Sandbox, SandboxConfig, ServerProfile};
+use migrator_engine::http::{Bucket, Budget, HttpClient, Idempotency};
+use migrator_engine::progress::Counters;
+use migrator_engine::{EndpointSpec, Entity, NoProgress, RunControl};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn faults(seed: u64, rate: f64) -> FaultConfig {
+    FaultConfig {
+        seed,
+        rate,
+        kinds: vec![],
+        slow_ms: 300,
+        timeout_ms: 2_500,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_on_both_sides_lose_nothing_and_duplicate_nothing() {
+    let source = sandbox(ServerProfile::V4, Some((21, 50, 4))).await;
+    let target = sandbox(ServerProfile::V4, None).await;
+    source.set_faults(faults(1, 0.1));
+    target.set_faults(faults(2, 0.2));
+    let data = tempfile::tempdir().unwrap();
+    let report = migrator_engine::run(
+        plan(lf(&source), lf(&target)),
+        data.path(),
+        NoProgress,
+        RunControl::new(),
+        false,
+    )
+    .await
+    .unwrap();
+    target.set_faults(FaultConfig::default());
+    target.settle();
+    for f in &report.failures {
+        assert_eq!(f.entity, Entity::DatasetRunItems, "{f:?}");
+    }
+    assert!(report.retries > 0, "faults fired: {report:#?}");
+    let diffs = differences_from_v4(&source.dump(), &target.dump(), &v4_target_entities());
+    assert!(
+        diffs.is_empty(),
+        "{} differences:\n{}",
+        diffs.len(),
+        diffs
+            .iter()
+            .take(30)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_into_a_v3_target_lose_nothing() {
+    let source = sandbox(ServerProfile::V3, Some((22, 30, 4))).await;
+    let target = sandbox(ServerProfile::V3, None).await;
+    target.set_faults(faults(3, 0.25));
+    let data = tempfile::tempdir().unwrap();
+    let report = migrator_engine::run(
+        plan(lf(&source), lf(&target)),
+        data.path(),
+        NoProgress,
+        RunControl::new(),
+        false,
+    )
+    .await
+    .unwrap();
+    target.set_faults(FaultConfig::default());
+    target.settle();
+    assert_eq!(report.failed_total(), 0, "{report:#?}");
+    let diffs = differences(&source.dump(), &target.dump(), ALL);
+    assert!(
+        diffs.is_empty(),
+        "{} differences:\n{}",
+        diffs.len(),
+        diffs
+            .iter()
+            .take(30)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+async fn hobby_sandbox(time_scale: f64, sample: Option<SampleSpec>) -> Sandbox {
+    Sandbox::start(SandboxConfig {
+        profile: ServerProfile::V4,
+        plan: CloudPlan::Hobby,
+        time_scale,
+        visibility_delay: Some(Duration::from_millis(30)),
+        sample,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_429_are_waited_out_honouring_retry_after() {
+    // Hobby allows 30 public API requests a minute; here a minute lasts two seconds.
+    let target = hobby_sandbox(30.0, None).await;
+    let counters = Arc::new(Counters::default());
+    let http = Arc::new(HttpClient::new(
+        &target.url(),
+        "pk-lf-sandbox",
+        "sk-lf-sandbox",
+        Duration::from_secs(5),
+        Budget {
+            plan: migrator_engine::plan::CloudPlan::None,
+            time_scale: 1.0,
+            requests_per_minute: None,
+        },
+        4,
+        counters.clone(),
+    ));
+    let mut tasks = vec![];
+    for _ in 0..70 {
+        let http = http.clone();
+        tasks.push(tokio::spawn(async move {
+            http.send(
+                Bucket::PublicApi,
+                || http.get("/api/public/v3/scores?limit=1"),
+                Idempotency::Safe,
+            )
+            .await
+            .is_ok()
+        }));
+    }
+    for t in tasks {
+        assert!(t.await.unwrap(), "every request succeeds in the end");
+    }
+    assert!(counters.rate_limit_waits() > 0, "the server did answer 429");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_within_a_cloud_plans_budget_completes() {
+    let source = sandbox(ServerProfile::V4, Some((23, 30, 3))).await;
+    let target = hobby_sandbox(12.0, None).await;
+    let data = tempfile::tempdir().unwrap();
+    let mut p = plan(lf(&source), lf(&target));
+    if let EndpointSpec::Langfuse(l) = &mut p.target {
+        l.cloud_plan = migrator_engine::plan::CloudPlan::Hobby;
+        l.budget_time_scale = 12.0;
+    }
+    let report = migrator_engine::run(p, data.path(), NoProgress, RunControl::new(), false)
+        .await
+        .unwrap();
+    target.settle();
+    for f in &report.failures {
+        assert_eq!(f.entity, Entity::DatasetRunItems, "{f:?}");
+    }
+    let diffs = differences_from_v4(&source.dump(), &target.dump(), &v4_target_entities());
+    assert!(
+        diffs.is_empty(),
+        "{} differences:\n{}",
+        diffs.len(),
+        diffs
+            .iter()
+            .take(30)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
