@@ -559,3 +559,30 @@ async fn v2_metadata_is_a_string_map_cut_at_200_unless_expanded() {
         300
     );
 }
+
+#[tokio::test]
+async fn traces_take_the_structured_filter_too() {
+    let api = sample(ServerProfile::V3, 20).await;
+    let dump = api.sb.dump();
+    let traces = dump["traces"].as_array().unwrap();
+    let expected = traces
+        .iter()
+        .filter(|t| {
+            t["tags"].as_array().unwrap().iter().any(|x| x == "rag")
+                && t["environment"] != "staging"
+        })
+        .count();
+    let filter = serde_json::json!([
+        {"type": "arrayOptions", "column": "tags", "operator": "any of", "value": ["rag"]},
+        {"type": "string", "column": "environment", "operator": "does not contain", "value": "staging"}
+    ]);
+    let enc: String = form_urlencoded::byte_serialize(filter.to_string().as_bytes()).collect();
+    let v = api
+        .get(
+            "trace_list",
+            &format!("/api/public/traces?limit=100&userId=nobody&filter={enc}"),
+        )
+        .await;
+    assert_eq!(v["meta"]["totalItems"], expected);
+    assert!(expected > 0);
+}
