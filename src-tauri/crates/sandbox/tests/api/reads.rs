@@ -522,3 +522,67 @@ async fn the_structured_filter_takes_precedence_over_query_filters() {
         );
     }
 }
+
+#[tokio::test]
+async fn v2_metadata_is_a_string_map_cut_at_200_unless_expanded() {
+    let api = start_profile(ServerProfile::V4).await;
+    let long = "é".repeat(300);
+    api.sb
+        .insert_raw(
+            "observations",
+            serde_json::json!({"id": "o", "traceId": "t", "startTime": "2026-11-01T00:00:00.000Z",
+            "metadata": {"long": long, "nested": {"a": [1, 2]}, "n": 3}}),
+        )
+        .unwrap();
+    let v = api
+        .get(
+            "observations_getMany",
+            "/api/public/v2/observations?fields=core,metadata",
+        )
+        .await;
+    let m = &v["data"][0]["metadata"];
+    assert_eq!(m["long"].as_str().unwrap().chars().count(), 200);
+    assert_eq!(m["nested"], r#"{"a":[1,2]}"#);
+    assert_eq!(m["n"], "3");
+    let v = api
+        .get(
+            "observations_getMany",
+            "/api/public/v2/observations?fields=core,metadata&expandMetadata=long",
+        )
+        .await;
+    assert_eq!(
+        v["data"][0]["metadata"]["long"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .count(),
+        300
+    );
+}
+
+#[tokio::test]
+async fn traces_take_the_structured_filter_too() {
+    let api = sample(ServerProfile::V3, 20).await;
+    let dump = api.sb.dump();
+    let traces = dump["traces"].as_array().unwrap();
+    let expected = traces
+        .iter()
+        .filter(|t| {
+            t["tags"].as_array().unwrap().iter().any(|x| x == "rag")
+                && t["environment"] != "staging"
+        })
+        .count();
+    let filter = serde_json::json!([
+        {"type": "arrayOptions", "column": "tags", "operator": "any of", "value": ["rag"]},
+        {"type": "string", "column": "environment", "operator": "does not contain", "value": "staging"}
+    ]);
+    let enc: String = form_urlencoded::byte_serialize(filter.to_string().as_bytes()).collect();
+    let v = api
+        .get(
+            "trace_list",
+            &format!("/api/public/traces?limit=100&userId=nobody&filter={enc}"),
+        )
+        .await;
+    assert_eq!(v["meta"]["totalItems"], expected);
+    assert!(expected > 0);
+}
