@@ -146,6 +146,15 @@ test("without a keychain the app says so, stores nothing, and keeps secrets for 
     assert.match(await banner.getText(), /No system keychain is available/);
     await app.screenshot("10-no-keychain");
 
+    // "Check again" runs the probe and streams its steps into the window as they happen.
+    await b.$("button=Check again").click();
+    const probe = b.$('[data-testid="keychain-probe"]');
+    await probe.waitForDisplayed({ timeout: 15_000 });
+    await b.waitUntil(async () => /Save a test entry: failed/.test(await probe.getText()), {
+      timeout: 15_000,
+      timeoutMsg: "the failed probe step was not shown",
+    });
+
     // Saving a secret before opting in is refused with a plain explanation.
     await b.$("button=New connection").click();
     await b.$("#profile-name").setValue("No keychain");

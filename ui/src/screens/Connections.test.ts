@@ -3,22 +3,11 @@ import { afterEach, describe, expect, it } from "vitest";
 import { cleanup, fireEvent, render, screen } from "@testing-library/svelte";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import Connections from "./Connections.svelte";
+import { presets, savedLangfuse } from "../lib/testing/fixtures";
 import type { KeychainStatus } from "../lib/bindings/KeychainStatus";
 import type { ProfileView } from "../lib/bindings/ProfileView";
 
-const presets = {
-  langfuse: [{ id: "eu", label: "EU Cloud", url: "https://cloud.langfuse.com" }],
-  langSmith: [{ id: "us", label: "US", url: "https://api.smith.langchain.com" }],
-};
-
-const saved: ProfileView = {
-  profile: {
-    id: "p1",
-    name: "Prod",
-    connection: { kind: "langfuse", host: "https://cloud.langfuse.com", publicKey: "pk-lf-1" },
-  },
-  secret: "inKeychain",
-};
+const saved = savedLangfuse();
 
 function backend(keychain: KeychainStatus, profiles: ProfileView[]) {
   const calls: string[] = [];
