@@ -103,8 +103,13 @@ fn describe(error: keyring::Error) -> SecretError {
     match error {
         keyring::Error::BadEncoding(_) => SecretError::NotText,
         keyring::Error::NoStorageAccess(e) => SecretError::Unavailable(format!(
-            "access was refused or the keychain is locked ({e})"
+            "it is locked, has no default keyring, or refused access ({e})"
         )),
+        keyring::Error::PlatformFailure(e) if e.to_string().contains("locked") => {
+            SecretError::Unavailable(format!(
+                "it is locked. Unlock it (for example by logging in to your desktop session) and check again ({e})"
+            ))
+        }
         keyring::Error::PlatformFailure(e) => SecretError::Unavailable(e.to_string()),
         other => SecretError::Unavailable(other.to_string()),
     }
