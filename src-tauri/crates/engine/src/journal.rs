@@ -124,6 +124,7 @@ CREATE TABLE IF NOT EXISTS objects(
   PRIMARY KEY(entity, source_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS objects_state ON objects(entity, state);
 CREATE TABLE IF NOT EXISTS target_existing(entity TEXT NOT NULL, id TEXT NOT NULL, target_id TEXT, PRIMARY KEY(entity, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS id_map(entity TEXT NOT NULL, source_id TEXT NOT NULL, target_id TEXT NOT NULL, PRIMARY KEY(entity, source_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY, at TEXT NOT NULL, level TEXT NOT NULL, message TEXT NOT NULL);
 "#;
 
@@ -312,6 +313,36 @@ impl Journal {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Records that the source object id `source_id` is `target_id` in the target, for ids that
+    /// are not the row's key (a prompt version's own id).
+    pub fn map_id(
+        &self,
+        entity: Entity,
+        source_id: &str,
+        target_id: &str,
+    ) -> Result<(), EngineError> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO id_map(entity, source_id, target_id) VALUES (?1, ?2, ?3)",
+            params![entity.as_str(), source_id, target_id],
+        )?;
+        Ok(())
+    }
+
+    pub fn mapped_id(
+        &self,
+        entity: Entity,
+        source_id: &str,
+    ) -> Result<Option<String>, EngineError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT target_id FROM id_map WHERE entity = ?1 AND source_id = ?2",
+                params![entity.as_str(), source_id],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     /// The target id of a source object whose id the target assigned (datasets, prompts, ...).

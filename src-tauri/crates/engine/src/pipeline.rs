@@ -189,6 +189,11 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
                             )));
                             break;
                         }
+                        if let (Entity::Prompts, Some(t), Some(src)) =
+                            (entity, &target_id, r.body.str("id"))
+                        {
+                            ctx.journal.map_id(entity, &src, t)?;
+                        }
                         skipped.push((r.id.clone(), target_id));
                         handled += 1;
                     } else if ctx.dry_run {
@@ -317,8 +322,16 @@ async fn load_existing(ctx: &Ctx, entity: Entity) -> Result<(), EngineError> {
     }
 }
 
-/// Rewrites references to objects whose ids the target assigned (score → score config).
+/// Rewrites references to objects whose ids the target assigned (score → score config,
+/// comment → prompt version).
 fn map_references(ctx: &Ctx, mut r: Record) -> Result<Record, EngineError> {
+    if r.entity == Entity::Comments && r.body.str("objectType").as_deref() == Some("PROMPT") {
+        if let Some(id) = r.body.str("objectId") {
+            if let Some(t) = ctx.journal.mapped_id(Entity::Prompts, &id)? {
+                r.body.set("objectId", &t);
+            }
+        }
+    }
     if r.entity == Entity::Scores {
         if let Some(cfg) = r.body.str("configId") {
             if let Some(t) = ctx.journal.target_id(Entity::ScoreConfigs, &cfg)? {
@@ -414,8 +427,14 @@ async fn write_items(
         let mut per_page: BTreeMap<u64, usize> = BTreeMap::new();
         for (item, outcome) in pending.into_iter().zip(outcomes) {
             match outcome {
-                WriteOutcome::Written { target_id } => {
+                WriteOutcome::Written {
+                    target_id,
+                    object_id,
+                } => {
                     *per_page.entry(item.0).or_default() += 1;
+                    if let (Some(obj), Some(src)) = (object_id, item.1.body.str("id")) {
+                        ctx.journal.map_id(entity, &src, &obj)?;
+                    }
                     confirmed.push((item.1.id, target_id));
                 }
                 WriteOutcome::Failed(reason) => {
