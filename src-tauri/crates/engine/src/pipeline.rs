@@ -88,6 +88,14 @@ impl PageTracker {
     }
 }
 
+fn human_bytes(n: usize) -> String {
+    if n >= 1_000_000 {
+        format!("{:.1} MB", n as f64 / 1e6)
+    } else {
+        format!("{:.0} KB", (n as f64 / 1e3).ceil())
+    }
+}
+
 /// A batch being filled.
 #[derive(Default)]
 struct Batch {
@@ -150,7 +158,10 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
         .options
         .batch_bytes
         .min(ctx.target.max_batch_bytes(entity));
-    let max_items = ctx.target.max_batch_items(entity);
+    let max_items = ctx
+        .target
+        .max_batch_items(entity)
+        .min(ctx.plan.options.batch_items.max(1));
     let mut batch = Batch::default();
     let mut labels: Vec<(String, Vec<String>)> = vec![];
     let mut stop: Option<EngineError> = None;
@@ -203,9 +214,9 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
                         let size = r.body.approx_len();
                         if size > max_bytes {
                             failed.push((r.id.clone(), format!(
-                                "it is {:.1} MB, more than the {:.1} MB one request to the target may carry",
-                                size as f64 / 1e6,
-                                max_bytes as f64 / 1e6
+                                "it is {}, more than the {} one request to the target may carry",
+                                human_bytes(size),
+                                human_bytes(max_bytes)
                             )));
                             handled += 1;
                             continue;
