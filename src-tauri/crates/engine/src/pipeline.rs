@@ -116,6 +116,9 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
     load_existing(&ctx, entity).await?;
     let start_cursor = if always_full { None } else { checkpoint };
 
+    // A phase that starts with no rows reads every object once: no per-object lookups needed.
+    let lookup_states = ctx.journal.has_rows(entity)?;
+    let lookup_existing = ctx.journal.has_target_existing(entity)?;
     let tracker = Arc::new(PageTracker::new(&stream));
     let (tx, mut rx) = mpsc::channel::<(u64, crate::connector::Page)>(2);
     let reader = {
@@ -170,8 +173,12 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
         let n = page.records.len();
         ctx.counters.add_read(entity, n as u64);
         tracker.add_page(seq, n, page.next.clone());
-        let ids: Vec<&str> = page.records.iter().map(|r| r.id.as_str()).collect();
-        let states = ctx.journal.states(entity, &ids)?;
+        let states = if lookup_states {
+            let ids: Vec<&str> = page.records.iter().map(|r| r.id.as_str()).collect();
+            ctx.journal.states(entity, &ids)?
+        } else {
+            Default::default()
+        };
         let mut handled = 0usize;
         let mut skipped: Vec<(String, Option<String>)> = vec![];
         let mut pending: Vec<String> = vec![];
@@ -192,8 +199,13 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
                 }
                 _ => {
                     let r = map_references(&ctx, r)?;
-                    let key = natural_key(entity, &r.body).unwrap_or_else(|| r.id.clone());
-                    if let Some(target_id) = ctx.journal.preexisting(entity, &key)? {
+                    let existing = if lookup_existing {
+                        let key = natural_key(entity, &r.body).unwrap_or_else(|| r.id.clone());
+                        ctx.journal.preexisting(entity, &key)?.map(|t| (key, t))
+                    } else {
+                        None
+                    };
+                    if let Some((key, target_id)) = existing {
                         if ctx.plan.options.on_existing == OnExisting::Stop {
                             stop = Some(EngineError::Stopped(format!(
                                 "{entity} \"{key}\" already exists in the target and the plan says to stop"
