@@ -144,6 +144,14 @@ pub fn normalise(dump: &Value) -> BTreeMap<String, BTreeMap<String, Value>> {
                 // The annotating user of the source organisation; the public API cannot set it.
                 o.remove("authorUserId");
             }
+            // The server links generations to its own prompt versions by name and version.
+            if let Some(k) = o
+                .get("promptId")
+                .and_then(|v| v.as_str())
+                .and_then(|id| prompt_keys.get(id))
+            {
+                o.insert("promptId".into(), Value::String(k.clone()));
+            }
             if entity == "comments"
                 && o["objectType"] == "PROMPT"
                 && let Some(k) = o["objectId"].as_str().and_then(|id| prompt_keys.get(id))
