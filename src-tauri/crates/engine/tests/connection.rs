@@ -111,3 +111,53 @@ async fn preflight_counts_and_lists_what_the_target_already_holds() {
     );
     assert!(report.eta_seconds.is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_events_tell_the_ui_what_happens() {
+    use migrator_engine::{ProgressEvent, RunControl};
+    let source = sandbox(ServerProfile::V3, Some((42, 200, 5))).await;
+    let target = sandbox(ServerProfile::V3, None).await;
+    let data = tempfile::tempdir().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut p = plan(lf(&source), lf(&target));
+    p.options.batch_items = 50;
+    let report = migrator_engine::run(p, data.path(), tx, RunControl::new(), false)
+        .await
+        .unwrap();
+    let mut events = vec![];
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    assert!(
+        matches!(&events[0], ProgressEvent::RunStarted { run_id, resumed: false } if *run_id == report.run_id)
+    );
+    assert!(matches!(
+        events.last().unwrap(),
+        ProgressEvent::RunFinished { .. }
+    ));
+    assert!(events.iter().any(|e| matches!(
+        e,
+        ProgressEvent::PhaseStarted {
+            entity: Entity::Observations
+        }
+    )));
+    let snapshot = events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            ProgressEvent::Progress { entities, .. } => entities
+                .iter()
+                .find(|p| p.entity == Entity::Observations)
+                .cloned(),
+            _ => None,
+        })
+        .expect("a progress snapshot with observations");
+    assert_eq!(
+        snapshot.expected,
+        Some(1000),
+        "the source's count is the total"
+    );
+    // The UI receives these as JSON with a `type` tag.
+    let json = serde_json::to_value(&events[0]).unwrap();
+    assert_eq!(json["type"], "run_started");
+}
