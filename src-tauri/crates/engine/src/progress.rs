@@ -21,6 +21,10 @@ pub struct Counters {
     per_entity: [[AtomicU64; 4]; 11],
     retries: AtomicU64,
     rate_limit_waits: AtomicU64,
+    /// Requests sent, per rate-limit bucket (see `http::Bucket::ALL`).
+    requests: [AtomicU64; 5],
+    /// Expected totals per entity (0 = unknown), from the source's count.
+    expected: [AtomicU64; 11],
 }
 
 fn idx(e: Entity) -> usize {
@@ -48,6 +52,19 @@ impl Counters {
     }
     pub fn add_rate_limit_wait(&self) {
         self.rate_limit_waits.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn set_expected(&self, e: Entity, n: u64) {
+        self.expected[idx(e)].store(n, Ordering::Relaxed);
+    }
+    pub fn expected(&self, e: Entity) -> Option<u64> {
+        Some(self.expected[idx(e)].load(Ordering::Relaxed)).filter(|n| *n > 0)
+    }
+    pub fn add_request(&self, bucket_index: usize) {
+        self.requests[bucket_index].fetch_add(1, Ordering::Relaxed);
+    }
+    /// Requests sent per bucket, in the order of `http::Bucket::ALL`.
+    pub fn requests(&self) -> [u64; 5] {
+        std::array::from_fn(|i| self.requests[i].load(Ordering::Relaxed))
     }
     pub fn retries(&self) -> u64 {
         self.retries.load(Ordering::Relaxed)
