@@ -9,6 +9,7 @@ pub mod archive;
 pub mod connector;
 pub mod control;
 pub mod error;
+pub mod experiments;
 pub mod filter;
 pub mod http;
 pub mod journal;
