@@ -10,6 +10,7 @@ pub mod connector;
 pub mod control;
 pub mod cutover;
 pub mod error;
+pub mod experiments;
 pub mod filter;
 pub mod http;
 pub mod journal;
