@@ -410,11 +410,20 @@ fn datasets(store: &mut Store, g: &mut Gen, trace_ids: &[String], project_id: &s
                 updated_at: t0 + 100_000 + r * 1000,
                 visible_at: 0,
             };
+            // Like the SDK's experiment runner: every run item has a trace of its own, taken
+            // from the newest traces. Only a project with fewer traces than run items has
+            // runs that share traces (as data written through the legacy API can).
+            let run_slot = (d * 2 + r as usize) * items.len();
+            let mut linked = 0;
             for (k, it) in items.iter().enumerate() {
-                let Some(trace_id) = trace_ids.get((k + r as usize * 3) % trace_ids.len().max(1))
+                let Some(trace_id) = trace_ids
+                    .len()
+                    .checked_sub(1 + (run_slot + k) % trace_ids.len().max(1))
+                    .and_then(|i| trace_ids.get(i))
                 else {
                     continue;
                 };
+                linked += 1;
                 store.dataset_run_items.insert(DatasetRunItemRow {
                     id: g.uuid(),
                     dataset_run_id: run.id.clone(),
@@ -427,7 +436,10 @@ fn datasets(store: &mut Store, g: &mut Gen, trace_ids: &[String], project_id: &s
                     visible_at: 0,
                 });
             }
-            store.dataset_runs.insert(run);
+            // Langfuse creates a run with its first run item; there are no empty runs.
+            if linked > 0 {
+                store.dataset_runs.insert(run);
+            }
         }
         store.datasets.insert(ds);
     }
