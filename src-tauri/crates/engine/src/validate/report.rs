@@ -21,6 +21,9 @@ pub struct ValidationReport {
     /// The run's checklist, when the caller has one (the app does); rendered as a list.
     #[serde(default)]
     pub checklist: Vec<ChecklistLine>,
+    /// What could not be compared and why (e.g. an entity the server cannot list).
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +44,10 @@ pub struct EntityReconciliation {
     pub missing_count: u64,
     pub extra_count: u64,
     pub differing_count: u64,
+    /// Objects in the target that the source lacks but that were there before the run (the
+    /// journal recorded them): not the run's doing, so not counted as extra.
+    #[serde(default)]
+    pub preexisting_count: u64,
     /// At most [`super::reconcile::LISTED_IDS`] ids each; the counts above are exact.
     pub missing: Vec<String>,
     pub extra: Vec<String>,
@@ -97,6 +104,9 @@ impl ValidationReport {
         let _ = writeln!(md, "- Compared: {}", self.sample_text());
         let _ = writeln!(md, "- Result: **{}**\n", self.verdict());
         if let Some(note) = &self.settle.note {
+            let _ = writeln!(md, "> {}\n", note);
+        }
+        for note in &self.notes {
             let _ = writeln!(md, "> {}\n", note);
         }
         md.push_str("| Entity | Source | Target | Missing | Extra | Differing |\n|---|---:|---:|---:|---:|---:|\n");
@@ -181,7 +191,7 @@ impl ValidationReport {
             let _ = write!(html, "<dt>{}</dt><dd>{}</dd>", k, esc(&v));
         }
         html.push_str("</dl>");
-        if let Some(note) = &self.settle.note {
+        for note in self.settle.note.iter().chain(&self.notes) {
             let _ = write!(html, "<p class=\"note\">{}</p>", esc(note));
         }
         html.push_str("<table><thead><tr><th>Entity</th><th>Source</th><th>Target</th><th>Missing</th><th>Extra</th><th>Differing</th></tr></thead><tbody>");
@@ -413,6 +423,7 @@ mod tests {
                     missing_count: 1,
                     extra_count: 1,
                     differing_count: 1,
+                    preexisting_count: 0,
                     missing: vec!["obs-missing".into()],
                     extra: vec!["<script>alert(1)</script>".into()],
                     differing: vec![Discrepancy {
