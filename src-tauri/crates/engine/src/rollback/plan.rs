@@ -99,6 +99,7 @@ const ASSIGNED: [Entity; 4] = [
 /// Fills in missing target ids by natural key: the source's object gives the key, the target's
 /// listing the id. Without a reachable source they stay unknown (and go on the manual list).
 async fn resolve_target_ids(
+    journal: &Journal,
     rows: &mut [ObjectRow],
     source: Option<&dyn SourceConnector>,
     lf: &Langfuse,
@@ -123,11 +124,24 @@ async fn resolve_target_ids(
         let mut cursor = None;
         loop {
             let page = source.read_page(entity, scope, cursor).await?;
-            for r in page.records {
-                if lacking.contains(&r.id) {
-                    if let Some(k) = crate::model::natural_key(entity, &r.body) {
-                        keys.insert(r.id, k);
-                    }
+            for mut r in page.records {
+                if !lacking.contains(&r.id) {
+                    continue;
+                }
+                // The copy pointed comments on prompts at the target's prompt id.
+                if entity == Entity::Comments
+                    && r.body.str("objectType").as_deref() == Some("PROMPT")
+                    && let Some(t) = r
+                        .body
+                        .str("objectId")
+                        .map(|id| journal.mapped_id(Entity::Prompts, &id))
+                        .transpose()?
+                        .flatten()
+                {
+                    r.body.set("objectId", &t);
+                }
+                if let Some(k) = crate::model::natural_key(entity, &r.body) {
+                    keys.insert(r.id, k);
                 }
             }
             match page.next {
@@ -167,7 +181,7 @@ pub(crate) async fn build(
     progress: &(dyn Fn(RollbackProgress) + Send + Sync),
 ) -> Result<Planned, EngineError> {
     let mut rows = journal.rows_where(None, None)?;
-    resolve_target_ids(&mut rows, source, lf, scope).await?;
+    resolve_target_ids(journal, &mut rows, source, lf, scope).await?;
     let v4 = lf.info.generation == Generation::V4;
     let mut p = Planner {
         lf,

@@ -187,8 +187,11 @@ pub async fn validate_run(
             (Err(e), _) | (_, Err(e)) => return Err(e.into()),
         };
         ids.learn(entity, &s, &t);
+        if entity == Entity::Comments {
+            t = ids.rekey_prompt_comments(t);
+        }
         for (key, v) in t.iter_mut() {
-            context.normalise_target(entity, v, s.get(key), &ids);
+            context.normalise_target(v, s.get(key), &ids);
         }
         if context.folds_trace_spans() && entity == Entity::Observations {
             fold_trace_spans(&mut t);
@@ -447,6 +450,15 @@ impl IdMaps {
                 }
             }
         }
+        // Prompt versions' own ids (what comments on prompts point at) live in the id map.
+        let conn = rusqlite::Connection::open(&journal.path)?;
+        let mut st = conn.prepare("SELECT source_id, target_id FROM id_map WHERE entity = ?1")?;
+        let prompts = st
+            .query_map([Entity::Prompts.as_str()], |r| {
+                Ok((r.get::<_, String>(1)?, r.get::<_, String>(0)?))
+            })?
+            .collect::<Result<HashMap<_, _>, _>>()?;
+        target_to_source.insert(Entity::Prompts, prompts);
         Ok(Self { target_to_source })
     }
 
@@ -475,6 +487,33 @@ impl IdMaps {
         }
     }
 
+    /// Comments on prompts point at the target's prompt id; point them back at the source's and
+    /// key them again, so they pair with the source's comments.
+    fn rekey_prompt_comments(&self, target: BTreeMap<String, Value>) -> BTreeMap<String, Value> {
+        target
+            .into_iter()
+            .map(|(key, mut v)| {
+                let on_prompt = v.get("objectType").and_then(Value::as_str) == Some("PROMPT");
+                let source_id = v
+                    .get("objectId")
+                    .and_then(Value::as_str)
+                    .and_then(|id| self.to_source(Entity::Prompts, id))
+                    .cloned();
+                match source_id {
+                    Some(sid) if on_prompt => {
+                        v["objectId"] = Value::String(sid);
+                        let key = crate::model::RawObject::from_json(&v.to_string())
+                            .ok()
+                            .and_then(|o| natural_key(Entity::Comments, &o))
+                            .unwrap_or(key);
+                        (key, v)
+                    }
+                    _ => (key, v),
+                }
+            })
+            .collect()
+    }
+
     fn to_source(&self, entity: Entity, target_id: &str) -> Option<&String> {
         self.target_to_source.get(&entity)?.get(target_id)
     }
@@ -500,20 +539,19 @@ impl Context {
 
     /// Brings a target object into the source's terms: references mapped back, our run tag
     /// and what v4 adds to span metadata removed.
-    fn normalise_target(&self, entity: Entity, t: &mut Value, s: Option<&Value>, ids: &IdMaps) {
+    fn normalise_target(&self, t: &mut Value, s: Option<&Value>, ids: &IdMaps) {
         strip_server_fields(t);
         let Some(o) = t.as_object_mut() else { return };
         for (field, refers_to) in [
             ("configId", Entity::ScoreConfigs),
             ("datasetId", Entity::Datasets),
         ] {
-            if let Some(Value::String(id)) = o.get(field) {
-                if let Some(sid) = ids.to_source(refers_to, id) {
-                    o.insert(field.into(), Value::String(sid.clone()));
-                }
+            if let Some(Value::String(id)) = o.get(field)
+                && let Some(sid) = ids.to_source(refers_to, id)
+            {
+                o.insert(field.into(), Value::String(sid.clone()));
             }
         }
-        let _ = entity;
         if let Some(m) = o.get_mut("metadata") {
             strip_run_tag(m, s.and_then(|s| s.get("metadata")));
         }
