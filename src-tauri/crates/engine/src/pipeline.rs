@@ -149,10 +149,11 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
 
     let concurrency = ctx.plan.options.concurrency.max(1);
     // Prompt versions are numbered by the target in arrival order: one at a time, oldest first.
+    // One batch being filled per writer plus one ready to go keeps writers busy and memory flat.
     let in_flight = Arc::new(Semaphore::new(if entity == Entity::Prompts {
         1
     } else {
-        concurrency * 2
+        concurrency + 1
     }));
     let verify: Arc<Mutex<Vec<(u64, Record)>>> = Arc::default();
     let mut writers: JoinSet<Result<(), EngineError>> = JoinSet::new();
@@ -438,17 +439,18 @@ async fn write_items(
             // Cancelled before sending: the rows stay `sent` and are checked on resume.
             return Ok(());
         }
-        let records: Vec<Record> = pending.iter().map(|(_, r)| r.clone()).collect();
+        let (seqs, records): (Vec<u64>, Vec<Record>) = pending.into_iter().unzip();
         let outcomes = ctx
             .target
             .write_batch(entity, &records, ctx.source_gen)
             .await;
+        let sent = seqs.into_iter().zip(records);
         let mut confirmed: Vec<(String, Option<String>)> = vec![];
         let mut failed: Vec<(String, String)> = vec![];
         let mut again: Vec<(u64, Record)> = vec![];
         let mut unknown_now: Vec<(u64, Record)> = vec![];
         let mut per_page: BTreeMap<u64, usize> = BTreeMap::new();
-        for (item, outcome) in pending.into_iter().zip(outcomes) {
+        for (item, outcome) in sent.zip(outcomes) {
             match outcome {
                 WriteOutcome::Written {
                     target_id,
