@@ -150,20 +150,94 @@ async fn main() {
             serde_json::to_vec(&json!({"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"scope": {"name": "bench"}, "spans": spans}]}]})).unwrap()
         })
         .collect();
+    let secs = post_all(
+        &http,
+        &format!("{base}/api/public/otel/v1/traces"),
+        bodies,
+        "application/json",
+    )
+    .await;
+    let written = sb.counts()["observations"];
+    println!(
+        "OTLP JSON writes:            {written} observations in {secs:.2} s ({})",
+        per_sec(written, secs)
+    );
+
+    // The same spans as protobuf.
+    sb.reset();
+    let proto: Vec<Vec<u8>> = (0..exports)
+        .map(|e| proto_export(e, spans_per_export))
+        .collect();
+    let secs = post_all(
+        &http,
+        &format!("{base}/api/public/otel/v1/traces"),
+        proto,
+        "application/x-protobuf",
+    )
+    .await;
+    let written = sb.counts()["observations"];
+    println!(
+        "OTLP protobuf writes:        {written} observations in {secs:.2} s ({})",
+        per_sec(written, secs)
+    );
+    sb.stop().await;
+
+    // v2/v3 sources are read through the legacy v1 list, 100 per page.
+    let v3 = Sandbox::start(SandboxConfig {
+        profile: ServerProfile::V3,
+        visibility_delay: Some(std::time::Duration::ZERO),
+        sample: Some(SampleSpec {
+            seed: 2,
+            traces: 20_000,
+            observations_per_trace: per_trace,
+        }),
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let base = v3.url();
+    let t = Instant::now();
+    let mut rows = 0;
+    for page in 1..=200 {
+        let v: Value = http
+            .get(format!(
+                "{base}/api/public/observations?limit=100&page={page}"
+            ))
+            .basic_auth(PK, Some(SK))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        rows += v["data"].as_array().map(Vec::len).unwrap_or(0);
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "v1 pages of 100 (v3, 200k):  {rows} observations in {secs:.2} s ({})",
+        per_sec(rows, secs)
+    );
+    v3.stop().await;
+}
+
+/// Posts the bodies four at a time; returns the seconds it took.
+async fn post_all(
+    http: &reqwest::Client,
+    url: &str,
+    bodies: Vec<Vec<u8>>,
+    content_type: &'static str,
+) -> f64 {
     let t = Instant::now();
     let mut handles = Vec::new();
-    for chunk in bodies.chunks(exports / 4) {
-        let (http, url, chunk) = (
-            http.clone(),
-            format!("{base}/api/public/otel/v1/traces"),
-            chunk.to_vec(),
-        );
+    let per_task = bodies.len().div_ceil(4);
+    for chunk in bodies.chunks(per_task) {
+        let (http, url, chunk) = (http.clone(), url.to_string(), chunk.to_vec());
         handles.push(tokio::spawn(async move {
             for body in chunk {
                 let r = http
                     .post(&url)
                     .basic_auth(PK, Some(SK))
-                    .header("content-type", "application/json")
+                    .header("content-type", content_type)
                     .body(body)
                     .send()
                     .await
@@ -175,11 +249,50 @@ async fn main() {
     for h in handles {
         h.await.unwrap();
     }
-    let secs = t.elapsed().as_secs_f64();
-    let written = sb.counts()["observations"];
-    println!(
-        "OTLP JSON writes:            {written} observations in {secs:.2} s ({})",
-        per_sec(written, secs)
-    );
-    sb.stop().await;
+    t.elapsed().as_secs_f64()
+}
+
+fn proto_export(e: usize, n: usize) -> Vec<u8> {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use prost::Message;
+    let kv = |k: &str, v: &str| KeyValue {
+        key: k.into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(v.into())),
+        }),
+        ..Default::default()
+    };
+    let spans = (0..n)
+        .map(|s| {
+            let (trace, i) = (e * 100 + s / 10, s % 10);
+            Span {
+                trace_id: (trace as u128).to_be_bytes().to_vec(),
+                span_id: ((trace * 1000 + i) as u64).to_be_bytes().to_vec(),
+                parent_span_id: if i == 0 { vec![] } else { ((trace * 1000) as u64).to_be_bytes().to_vec() },
+                name: format!("step-{i}"),
+                start_time_unix_nano: 1_762_000_000_000_000_000 + (trace * 1000 + i) as u64 * 1_000_000,
+                end_time_unix_nano: 1_762_000_000_500_000_000 + (trace * 1000 + i) as u64 * 1_000_000,
+                attributes: vec![
+                    kv("langfuse.observation.type", if i % 3 == 1 { "generation" } else { "span" }),
+                    kv("langfuse.observation.input", "{\"messages\":[{\"role\":\"user\",\"content\":\"How do I reset my password?\"}]}"),
+                    kv("langfuse.observation.output", "{\"role\":\"assistant\",\"content\":\"Click on 'forgot password'\"}"),
+                    kv("langfuse.observation.model.name", "gpt-4o"),
+                    kv("langfuse.user.id", "user-1"),
+                ],
+                ..Default::default()
+            }
+        })
+        .collect();
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec()
 }

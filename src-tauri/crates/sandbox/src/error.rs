@@ -28,6 +28,7 @@ pub enum ApiError {
     NotFound(String),
     /// Endpoint does not exist on this server generation.
     NoRoute,
+    MethodNotAllowed,
     PayloadTooLarge,
     Status(StatusCode, String),
 }
@@ -60,6 +61,10 @@ impl IntoResponse for ApiError {
             ApiError::NoRoute => (
                 StatusCode::NOT_FOUND,
                 json!({"message": "Route not found", "error": "NotFound"}),
+            ),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                json!({"message": "Method not allowed"}),
             ),
             ApiError::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,

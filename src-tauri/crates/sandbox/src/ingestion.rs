@@ -382,6 +382,7 @@ fn apply_event(st: &AppState, store: &mut Store, ev: &Envelope) -> Outcome {
             row.cost_details = cost;
             row.environment = environment;
             row.visible_at = visible_at;
+            store.link_prompt(&mut row);
             upsert_obs(store, row, level_given);
             Ok(201)
         }

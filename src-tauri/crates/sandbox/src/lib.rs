@@ -10,6 +10,7 @@ mod body;
 pub mod config;
 mod error;
 mod faults;
+mod filter;
 mod ingestion;
 mod merge;
 mod otel_map;
@@ -17,7 +18,7 @@ mod otlp;
 mod params;
 mod ratelimit;
 mod routes;
-pub mod sample;
+mod sample;
 mod server;
 mod state;
 mod store;
@@ -32,6 +33,8 @@ use tokio::task::JoinHandle;
 pub use config::{CloudPlan, FaultConfig, FaultKind, SampleSpec, SandboxConfig, ServerProfile};
 pub use error::SandboxError;
 pub use ratelimit::{Bucket, deletes_per_day, per_minute};
+/// The sample data's timestamps lie in `[SAMPLE_START_MS, SAMPLE_END_MS]` (ms since the epoch).
+pub use sample::{SAMPLE_END_MS, SAMPLE_START_MS};
 
 /// The dump keys (`dataset_runs` is an addition to the contract's list).
 pub const ENTITIES: [&str; 12] = store::ENTITIES;

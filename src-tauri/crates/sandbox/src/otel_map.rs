@@ -521,6 +521,7 @@ pub fn ingest(st: &AppState, spans: Vec<SpanIn>) {
             o.public = tc.public;
             o.trace_metadata = tc.metadata.map(|m| raw(&Value::Object(m)));
             experiment(&mut store, &l, &o, visible_at);
+            store.link_prompt(&mut o);
             store.observations.insert(o);
             continue;
         }
@@ -565,6 +566,7 @@ pub fn ingest(st: &AppState, spans: Vec<SpanIn>) {
         if let Some(t) = trace {
             ingestion::upsert_trace(&mut store, t);
         }
+        store.link_prompt(&mut o);
         ingestion::upsert_obs(&mut store, o, true);
     }
 }

@@ -133,7 +133,7 @@ impl Page {
     }
 
     pub fn offset(&self) -> usize {
-        (self.page - 1) * self.limit
+        (self.page - 1).saturating_mul(self.limit)
     }
 
     pub fn meta(&self, total: usize) -> Value {
@@ -149,7 +149,7 @@ impl Page {
     pub fn take<T>(&self, items: impl Iterator<Item = T>) -> (Vec<T>, usize) {
         let mut total = 0;
         let mut out = Vec::with_capacity(self.limit.min(1000));
-        let (start, end) = (self.offset(), self.offset() + self.limit);
+        let (start, end) = (self.offset(), self.offset().saturating_add(self.limit));
         for it in items {
             if total >= start && total < end {
                 out.push(it);

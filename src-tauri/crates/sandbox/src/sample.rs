@@ -16,6 +16,8 @@ use crate::store::*;
 /// the data does not depend on when it is generated.
 pub const SAMPLE_END_MS: i64 = 1_795_132_800_000;
 const FOUR_WEEKS_MS: i64 = 28 * 24 * 3600 * 1000;
+/// The earliest timestamp the sample data uses.
+pub const SAMPLE_START_MS: i64 = SAMPLE_END_MS - FOUR_WEEKS_MS;
 
 const CHILD_TYPES: [&str; 9] = [
     "GENERATION",
@@ -225,11 +227,20 @@ pub fn generate(store: &mut Store, spec: &SampleSpec) {
                 ]);
                 o.completion_start_time = Some(start + 80);
                 o.prompt_name = Some(["support-answer", "summarizer"][i % 2].into());
-                o.prompt_version = Some(1 + (i % 3) as i64);
+                // support-answer has versions 1-3, summarizer 1-2.
+                o.prompt_version = Some(if i % 2 == 0 {
+                    1 + (i % 3) as i64
+                } else {
+                    1 + ((i / 2) % 2) as i64
+                });
                 o.input = Some(raw(&json!([{"role": "user", "content": question}])));
                 o.output = Some(raw(
                     &json!({"role": "assistant", "content": "Voilà — here you go ✨"}),
                 ));
+            }
+            if let Some(name) = &o.prompt_name {
+                let version = o.prompt_version.unwrap_or(1);
+                o.prompt_id = Some(format!("prompt-{name}-{version}"));
             }
             if derived {
                 o.user_id = Some(user.clone());

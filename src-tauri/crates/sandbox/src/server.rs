@@ -34,6 +34,7 @@ pub fn router(st: AppState) -> Router {
         .merge(api)
         .nest("/_sandbox", admin::router())
         .fallback(|| async { ApiError::NoRoute })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::disable())
         .with_state(st)
 }

@@ -79,7 +79,7 @@ impl Serialize for ObsV1<'_> {
 }
 
 /// A dump row: the v1 view plus the row's bookkeeping and (v4) trace columns.
-pub fn obs_dump(o: &ObsRow, _project_id: &str) -> Value {
+pub fn obs_dump(o: &ObsRow) -> Value {
     let mut v = serde_json::to_value(ObsV1(o)).expect("observation serializes");
     if let (Value::Object(m), Value::Object(extra)) = (&mut v, to_value(o)) {
         for (k, val) in extra {
@@ -183,26 +183,40 @@ impl Serialize for IoString<'_> {
 }
 
 /// v4 metadata is a string map; values over 200 characters are cut unless their key is expanded.
-pub fn metadata_v2(raw: &Option<crate::store::Raw>, expand: &[&str]) -> Value {
-    let Some(raw) = raw else {
-        return Value::Null;
-    };
-    let v: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
-    let Value::Object(m) = v else {
-        return Value::Null;
-    };
-    let mut out = Map::new();
-    for (k, val) in m {
-        let mut s = match val {
-            Value::String(s) => s,
-            other => other.to_string(),
+/// Values are read as raw JSON, so nested objects are not parsed into trees.
+pub struct MetadataV2<'a> {
+    pub raw: &'a Option<crate::store::Raw>,
+    pub expand: &'a [&'a str],
+}
+
+impl Serialize for MetadataV2<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde_json::value::RawValue;
+        use std::borrow::Cow;
+        use std::collections::BTreeMap;
+        let Some(raw) = self.raw else {
+            return s.serialize_none();
         };
-        if !expand.contains(&k.as_str()) && s.chars().count() > 200 {
-            s = s.chars().take(200).collect();
+        let Ok(map) = serde_json::from_str::<BTreeMap<Cow<str>, &RawValue>>(raw.get()) else {
+            return s.serialize_none();
+        };
+        let mut m = s.serialize_map(Some(map.len()))?;
+        for (k, v) in &map {
+            let text = v.get();
+            let mut val: Cow<str> = if text.starts_with('"') {
+                serde_json::from_str::<String>(text)
+                    .map(Cow::Owned)
+                    .unwrap_or(Cow::Borrowed(text))
+            } else {
+                Cow::Borrowed(text)
+            };
+            if !self.expand.contains(&k.as_ref()) && val.chars().count() > 200 {
+                val = Cow::Owned(val.chars().take(200).collect());
+            }
+            m.serialize_entry(k.as_ref(), val.as_ref())?;
         }
-        out.insert(k, Value::String(s));
+        m.end()
     }
-    Value::Object(out)
 }
 
 pub struct ObsV2<'a> {
@@ -251,7 +265,11 @@ impl Serialize for ObsV2<'_> {
             m.serialize_entry("output", &IoString(&o.output))?;
         }
         if f.metadata {
-            m.serialize_entry("metadata", &metadata_v2(&o.metadata, self.expand))?;
+            let meta = MetadataV2 {
+                raw: &o.metadata,
+                expand: self.expand,
+            };
+            m.serialize_entry("metadata", &meta)?;
         }
         if f.model {
             m.serialize_entry("providedModelName", &o.model)?;

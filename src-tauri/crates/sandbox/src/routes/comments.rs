@@ -18,8 +18,9 @@ const OBJECT_TYPES: [&str; 4] = ["TRACE", "OBSERVATION", "SESSION", "PROMPT"];
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CreateComment {
-    #[allow(dead_code)]
-    project_id: String,
+    /// Required by the spec; the project is the one the key belongs to.
+    #[serde(rename = "projectId")]
+    _project_id: String,
     object_type: String,
     object_id: String,
     content: String,

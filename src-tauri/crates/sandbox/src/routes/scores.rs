@@ -213,6 +213,16 @@ pub async fn list_v2(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiRe
     let op_value = p.num("value")?;
     let operator = p.get("operator");
     let trace_tags = p.all("traceTags");
+    let groups = p.csv("fields");
+    if let Some(g) = groups.iter().find(|g| !matches!(**g, "score" | "trace")) {
+        return Err(ApiError::bad(format!("fields: unknown field group `{g}`")));
+    }
+    let with_trace = groups.is_empty() || groups.contains(&"trace");
+    if !with_trace && (p.get("userId").is_some() || !trace_tags.is_empty()) {
+        return Err(ApiError::bad(
+            "Filtering by userId or traceTags requires the 'trace' field group",
+        ));
+    }
     let now = st.clock.now();
     let store = st.store.read();
     let matches = |s: &ScoreRow| -> bool {
@@ -252,7 +262,9 @@ pub async fn list_v2(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiRe
         .into_iter()
         .map(|s| {
             let mut v = views::score_v2(s);
-            v["trace"] = trace_data(&store, s);
+            if with_trace {
+                v["trace"] = trace_data(&store, s);
+            }
             v
         })
         .collect();

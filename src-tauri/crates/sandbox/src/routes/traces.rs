@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
+use crate::filter::{Field, JsonFilter};
 use crate::params::{DEFAULT_PAGE_CAP, Page, Params, paged};
 use crate::state::AppState;
 use crate::store::{ObsRow, ScoreRow, Store, TraceRow};
@@ -98,7 +99,20 @@ pub async fn list(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiResul
     }
     let now = st.clock.now();
     let store = st.store.read();
+    let json_filter = p
+        .get("filter")
+        .map(|f| JsonFilter::parse(f, &FILTER_COLUMNS))
+        .transpose()?;
+    // The structured filter takes precedence over the query-parameter filters.
+    let (from, to) = if json_filter.is_some() {
+        (None, None)
+    } else {
+        (from, to)
+    };
     let matches = |t: &TraceRow| -> bool {
+        if let Some(f) = &json_filter {
+            return t.visible_at <= now && f.matches(|col| trace_column(t, col));
+        }
         t.visible_at <= now
             && p.get("userId")
                 .is_none_or(|u| t.user_id.as_deref() == Some(u))
@@ -151,6 +165,44 @@ pub async fn list(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiResul
         .map(|t| with_details(&store, t, fields, now, false))
         .collect();
     Ok(Json(paged(data, &page, total)))
+}
+
+const FILTER_COLUMNS: [&str; 12] = [
+    "id",
+    "name",
+    "timestamp",
+    "userId",
+    "sessionId",
+    "release",
+    "version",
+    "tags",
+    "environment",
+    "bookmarked",
+    "public",
+    "metadata",
+];
+
+fn trace_column(t: &TraceRow, col: &str) -> Field {
+    let s = |v: Option<&String>| Field::Str(v.cloned());
+    match col {
+        "id" => s(Some(&t.id)),
+        "name" => s(t.name.as_ref()),
+        "timestamp" => Field::Time(Some(t.timestamp)),
+        "userId" => s(t.user_id.as_ref()),
+        "sessionId" => s(t.session_id.as_ref()),
+        "release" => s(t.release.as_ref()),
+        "version" => s(t.version.as_ref()),
+        "tags" => Field::List(t.tags.clone()),
+        "environment" => s(Some(&t.environment)),
+        "bookmarked" => Field::Bool(false),
+        "public" => Field::Bool(t.public),
+        "metadata" => Field::Object(
+            t.metadata
+                .as_ref()
+                .and_then(|m| serde_json::from_str(m.get()).ok()),
+        ),
+        _ => Field::Str(None),
+    }
 }
 
 const ORDER_FIELDS: [&str; 9] = [

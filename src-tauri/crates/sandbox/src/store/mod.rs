@@ -133,6 +133,20 @@ impl Store {
         self.comments.make_all_visible();
     }
 
+    /// Langfuse links a generation to the prompt version it names.
+    pub fn link_prompt(&self, o: &mut ObsRow) {
+        if o.prompt_id.is_some() {
+            return;
+        }
+        if let (Some(name), Some(version)) = (&o.prompt_name, o.prompt_version) {
+            o.prompt_id = self
+                .prompts
+                .iter()
+                .find(|(_, p)| &p.name == name && p.version == version)
+                .map(|(_, p)| p.id.clone());
+        }
+    }
+
     /// True when traces are derived from observation rows (the v4 events model).
     pub fn derived_traces(&self) -> bool {
         self.profile == ServerProfile::V4
@@ -182,7 +196,7 @@ impl Store {
             sorted(
                 self.observations
                     .iter()
-                    .map(|(_, o)| (o.id.clone(), views::obs_dump(o, &self.project_id)))
+                    .map(|(_, o)| (o.id.clone(), views::obs_dump(o)))
                     .collect(),
             ),
         );

@@ -245,6 +245,7 @@ pub struct ScoreRow {
     pub value: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub string_value: Option<String>,
+    #[serde(default = "numeric")]
     pub data_type: String,
     #[serde(default = "api_source")]
     pub source: String,
@@ -270,6 +271,10 @@ pub struct ScoreRow {
     pub visible_at: u64,
 }
 impl_row!(ScoreRow, timestamp, |r| r.trace_id.as_deref());
+
+fn numeric() -> String {
+    "NUMERIC".into()
+}
 
 fn api_source() -> String {
     "API".into()

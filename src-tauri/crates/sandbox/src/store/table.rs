@@ -25,6 +25,8 @@ pub struct Table<T> {
     by_time: BTreeSet<(i64, Slot)>,
     by_trace: HashMap<String, Vec<Slot>>,
     live: usize,
+    /// The latest `visible_at` of any row: once the clock passes it every row is visible.
+    max_visible_at: u64,
 }
 
 impl<T> Default for Table<T> {
@@ -35,13 +37,13 @@ impl<T> Default for Table<T> {
             by_time: BTreeSet::new(),
             by_trace: HashMap::new(),
             live: 0,
+            max_visible_at: 0,
         }
     }
 }
 
 impl<T: Row> Table<T> {
-    pub fn insert(&mut self, row: T) -> Slot {
-        let slot = self.rows.len() as Slot;
+    fn index(&mut self, slot: Slot, row: &T) {
         self.by_id
             .entry(row.id().to_string())
             .or_default()
@@ -50,17 +52,24 @@ impl<T: Row> Table<T> {
         if let Some(t) = row.trace_id() {
             self.by_trace.entry(t.to_string()).or_default().push(slot);
         }
-        self.rows.push(Some(row));
         self.live += 1;
+        self.max_visible_at = self.max_visible_at.max(row.visible_at());
+    }
+
+    pub fn insert(&mut self, row: T) -> Slot {
+        let slot = self.rows.len() as Slot;
+        self.index(slot, &row);
+        self.rows.push(Some(row));
         slot
+    }
+
+    /// True when every row is visible at `now`, so reads can skip per-row checks.
+    pub fn all_visible(&self, now: u64) -> bool {
+        self.max_visible_at <= now
     }
 
     pub fn len(&self) -> usize {
         self.live
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.live == 0
     }
 
     pub fn get(&self, slot: Slot) -> Option<&T> {
@@ -75,15 +84,7 @@ impl<T: Row> Table<T> {
     /// Replaces a row, re-indexing it.
     pub fn replace(&mut self, slot: Slot, row: T) {
         if self.remove(slot).is_some() {
-            self.live += 1;
-            self.by_id
-                .entry(row.id().to_string())
-                .or_default()
-                .push(slot);
-            self.by_time.insert((row.time(), slot));
-            if let Some(t) = row.trace_id() {
-                self.by_trace.entry(t.to_string()).or_default().push(slot);
-            }
+            self.index(slot, &row);
             self.rows[slot as usize] = Some(row);
         }
     }
@@ -161,10 +162,6 @@ impl<T: Row> Table<T> {
         range.into_iter().flatten().rev().copied()
     }
 
-    pub fn asc_all(&self) -> impl Iterator<Item = (i64, Slot)> + '_ {
-        self.by_time.iter().copied()
-    }
-
     /// Every live row in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (Slot, &T)> {
         self.rows
@@ -177,9 +174,6 @@ impl<T: Row> Table<T> {
         for r in self.rows.iter_mut().flatten() {
             r.set_visible_at(0);
         }
-    }
-
-    pub fn clear(&mut self) {
-        *self = Table::default();
+        self.max_visible_at = 0;
     }
 }

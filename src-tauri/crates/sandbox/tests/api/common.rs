@@ -2,7 +2,7 @@
 //! every 2xx body against the response schema of its operation in the OpenAPI spec.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use langfuse_sandbox::{Sandbox, SandboxConfig, ServerProfile};
 use reqwest::header::HeaderMap;
@@ -17,6 +17,8 @@ pub const SK: &str = "sk-lf-sandbox";
 pub struct Spec {
     components: Value,
     responses: HashMap<(String, String), Value>,
+    /// (METHOD, path template segments, operationId) for finding a request's operation.
+    routes: Vec<(String, Vec<String>, String)>,
 }
 
 fn convert(v: &Value) -> Value {
@@ -65,11 +67,14 @@ pub fn spec() -> &'static Spec {
         let doc: Value = serde_yaml::from_str(&text).expect("spec parses");
         let components = convert(&doc["components"]["schemas"]);
         let mut responses = HashMap::new();
-        for (_, ops) in doc["paths"].as_object().expect("paths") {
-            for (_, op) in ops.as_object().expect("ops") {
+        let mut routes = Vec::new();
+        for (path, ops) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in ops.as_object().expect("ops") {
                 let Some(id) = op["operationId"].as_str() else {
                     continue;
                 };
+                let segments = path.split('/').map(String::from).collect();
+                routes.push((method.to_uppercase(), segments, id.to_string()));
                 for (status, r) in op["responses"].as_object().into_iter().flatten() {
                     let schema = &r["content"]["application/json"]["schema"];
                     if !schema.is_null() {
@@ -81,27 +86,62 @@ pub fn spec() -> &'static Spec {
         Spec {
             components,
             responses,
+            routes,
         }
     })
 }
 
 impl Spec {
+    /// The operation a request goes to: literal segments must match, `{param}` matches any one;
+    /// the template with the most literal matches wins.
+    pub fn operation(&self, method: &str, path: &str) -> Option<&str> {
+        let path = path.split('?').next().unwrap_or_default();
+        let segs: Vec<&str> = path.split('/').collect();
+        self.routes
+            .iter()
+            .filter(|(m, t, _)| m == method && t.len() == segs.len())
+            .filter(|(_, t, _)| {
+                t.iter()
+                    .zip(&segs)
+                    .all(|(a, b)| a.starts_with('{') || a == b)
+            })
+            .max_by_key(|(_, t, _)| t.iter().filter(|s| !s.starts_with('{')).count())
+            .map(|(_, _, id)| id.as_str())
+    }
+
     /// Panics with every schema violation when `body` does not match the operation's response.
-    pub fn check(&self, op: &str, status: u16, body: &Value) {
-        let schema = self
-            .responses
-            .get(&(op.to_string(), status.to_string()))
-            .unwrap_or_else(|| panic!("the spec has no {status} JSON response for {op}"));
+    /// Compiling a schema with all components takes a while; each is compiled once per run.
+    fn validator(&self, op: &str, status: u16, schema: &Value) -> Arc<jsonschema::Validator> {
+        static CACHE: OnceLock<Mutex<ValidatorCache>> = OnceLock::new();
+        let cache = CACHE.get_or_init(Default::default);
+        if let Some(v) = cache.lock().unwrap().get(&(op.to_string(), status)) {
+            return v.clone();
+        }
         let mut root = schema.clone();
         if let Value::Object(m) = &mut root {
             m.insert("$defs".into(), self.components.clone());
         } else {
             root = json!({"allOf": [schema], "$defs": self.components});
         }
-        let v = jsonschema::draft202012::options()
-            .should_validate_formats(true)
-            .build(&root)
-            .unwrap_or_else(|e| panic!("schema of {op} does not compile: {e}"));
+        let v = Arc::new(
+            jsonschema::draft202012::options()
+                .should_validate_formats(true)
+                .build(&root)
+                .unwrap_or_else(|e| panic!("schema of {op} does not compile: {e}")),
+        );
+        cache
+            .lock()
+            .unwrap()
+            .insert((op.to_string(), status), v.clone());
+        v
+    }
+
+    pub fn check(&self, op: &str, status: u16, body: &Value) {
+        let schema = self
+            .responses
+            .get(&(op.to_string(), status.to_string()))
+            .unwrap_or_else(|| panic!("the spec has no {status} JSON response for {op}"));
+        let v = self.validator(op, status, schema);
         let errors: Vec<String> = v
             .iter_errors(body)
             .map(|e| format!("{} at {}", e, e.instance_path()))
@@ -118,6 +158,9 @@ impl Spec {
 fn truncate(s: &str) -> String {
     s.chars().take(2000).collect()
 }
+
+/// Compiled response validators by (operationId, status).
+type ValidatorCache = HashMap<(String, u16), Arc<jsonschema::Validator>>;
 
 pub struct Resp {
     pub status: StatusCode,
@@ -156,6 +199,7 @@ impl Api {
     }
 
     pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
+        let method_name = method.to_string();
         let mut req = self
             .http
             .request(method, self.url(path))
@@ -172,6 +216,14 @@ impl Api {
         } else {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
+        // Every 2xx JSON answer of a spec operation is validated, whichever helper sent it.
+        if status.is_success()
+            && !body.is_null()
+            && path.starts_with("/api/public/")
+            && let Some(op) = spec().operation(method_name.as_str(), path)
+        {
+            spec().check(op, status.as_u16(), &body);
+        }
         Resp {
             status,
             headers,
@@ -181,6 +233,11 @@ impl Api {
 
     /// A call whose 2xx body is validated against `op`'s response schema.
     pub async fn op(&self, op: &str, method: Method, path: &str, body: Option<Value>) -> Resp {
+        assert_eq!(
+            spec().operation(method.as_str(), path),
+            Some(op),
+            "{method} {path} is not {op}"
+        );
         let r = self.send(method, path, body).await;
         if r.status.is_success() && r.status != StatusCode::NO_CONTENT {
             spec().check(op, r.status.as_u16(), &r.body);

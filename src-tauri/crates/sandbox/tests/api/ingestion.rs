@@ -99,8 +99,16 @@ async fn v3_writes_become_visible_after_the_delay_and_upsert() {
         "not visible yet"
     );
     assert_eq!(api.sb.counts()["traces"], 1, "stored though");
+    let pending = api
+        .get("legacy_observationsV1_getMany", "/api/public/observations")
+        .await;
+    assert_eq!(pending["meta"]["totalItems"], 0);
     tokio::time::sleep(Duration::from_millis(450)).await;
     api.get("trace_get", "/api/public/traces/t-1").await;
+    let visible = api
+        .get("legacy_observationsV1_getMany", "/api/public/observations")
+        .await;
+    assert_eq!(visible["meta"]["totalItems"], 2);
     // Re-sending ids updates the rows (legacy merge): tags unioned, metadata deep-merged.
     let update = json!({"batch": [
         event("trace-create", "e9", json!({"id": "t-1", "tags": ["b"], "metadata": {"k": {"y": 2}}, "name": "renamed"})),

@@ -7,11 +7,13 @@ use crate::common::*;
 
 #[tokio::test]
 async fn hobby_reads_hit_429_with_retry_after_and_recover_after_the_scaled_minute() {
-    // time_scale 60: a rate-limit minute lasts one second.
+    // Compile the response schema first so the burst below is quick even on a loaded machine.
+    spec().check("scoreConfigs_get", 200, &serde_json::json!({"data": [], "meta": {"page": 1, "limit": 50, "totalItems": 0, "totalPages": 0}}));
+    // time_scale 30: a rate-limit minute lasts two seconds.
     let api = start(SandboxConfig {
         profile: ServerProfile::V4,
         plan: CloudPlan::Hobby,
-        time_scale: 60.0,
+        time_scale: 30.0,
         ..SandboxConfig::default()
     })
     .await;
@@ -28,7 +30,8 @@ async fn hobby_reads_hit_429_with_retry_after_and_recover_after_the_scaled_minut
     }
     let (i, r) = limited.expect("the hobby bucket of 30 reads a minute runs out");
     assert_eq!(i, 30);
-    assert_eq!(r.headers["retry-after"], "1");
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
     assert_eq!(r.headers["x-ratelimit-limit"], "30");
     assert_eq!(r.headers["x-ratelimit-remaining"], "0");
     let reset: u64 = r.headers["x-ratelimit-reset"]
@@ -59,7 +62,7 @@ async fn hobby_reads_hit_429_with_retry_after_and_recover_after_the_scaled_minut
             break;
         }
         assert!(
-            start.elapsed() < Duration::from_secs(3),
+            start.elapsed() < Duration::from_secs(4),
             "the window resets after a scaled minute"
         );
     }

@@ -59,6 +59,13 @@ async fn trace_pages_reach_the_last_page_and_past_it_is_empty() {
         .await;
     assert!(past["data"].as_array().unwrap().is_empty());
     assert_eq!(past["meta"]["page"], 4);
+    let far = api
+        .get(
+            "trace_list",
+            "/api/public/traces?page=9223372036854775807&limit=100",
+        )
+        .await;
+    assert!(far["data"].as_array().unwrap().is_empty());
     for bad in ["limit=101", "limit=0", "page=0", "limit=abc"] {
         assert_eq!(
             api.status(Method::GET, &format!("/api/public/traces?{bad}"))
@@ -236,6 +243,19 @@ async fn scores_v2_and_v3_cursor() {
         .get("scores_get-many", "/api/public/v2/scores?limit=100")
         .await;
     assert_eq!(v2["meta"]["totalItems"], total);
+    assert!(v2["data"][0].get("trace").is_some());
+    let bare = api
+        .get("scores_get-many", "/api/public/v2/scores?fields=score")
+        .await;
+    assert!(bare["data"][0].get("trace").is_none());
+    assert_eq!(
+        api.status(
+            Method::GET,
+            "/api/public/v2/scores?fields=score&userId=user-1"
+        )
+        .await,
+        StatusCode::BAD_REQUEST
+    );
     let id = v2["data"][0]["id"].as_str().unwrap();
     api.get("scores_get-by-id", &format!("/api/public/v2/scores/{id}"))
         .await;
@@ -451,4 +471,118 @@ async fn v2_has_no_v4_endpoints() {
             "{m} {path}: {s}"
         );
     }
+}
+
+#[tokio::test]
+async fn the_structured_filter_takes_precedence_over_query_filters() {
+    let api = sample(ServerProfile::V4, 10).await;
+    let dump = api.sb.dump();
+    let obs = dump["observations"].as_array().unwrap();
+    let session = obs
+        .iter()
+        .find_map(|o| o["sessionId"].as_str())
+        .unwrap()
+        .to_string();
+    let expected = obs
+        .iter()
+        .filter(|o| o["sessionId"] == session.as_str() && o["type"] == "GENERATION")
+        .count();
+    let filter = serde_json::json!([
+        {"type": "string", "column": "sessionId", "operator": "=", "value": session},
+        {"type": "stringOptions", "column": "type", "operator": "any of", "value": ["GENERATION"]},
+        {"type": "stringObject", "column": "metadata", "key": "component", "operator": "=", "value": "generation"},
+        {"type": "datetime", "column": "startTime", "operator": ">=", "value": "2020-01-01T00:00:00Z"}
+    ]);
+    let enc: String = form_urlencoded::byte_serialize(filter.to_string().as_bytes()).collect();
+    // `type=SPAN` would exclude every generation; the filter wins.
+    let v = api
+        .get(
+            "observations_getMany",
+            &format!("/api/public/v2/observations?limit=1000&type=SPAN&filter={enc}"),
+        )
+        .await;
+    assert_eq!(v["data"].as_array().unwrap().len(), expected);
+    assert!(expected > 0);
+    let v1 = api.sb.counts();
+    assert!(v1["observations"] > expected);
+    for bad in [
+        r#"[{"type":"string","column":"nope","operator":"=","value":"x"}]"#,
+        r#"[{"type":"string","column":"name","operator":"~","value":"x"}]"#,
+        "not json",
+    ] {
+        let enc: String = form_urlencoded::byte_serialize(bad.as_bytes()).collect();
+        assert_eq!(
+            api.status(
+                Method::GET,
+                &format!("/api/public/v2/observations?filter={enc}")
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "{bad}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn v2_metadata_is_a_string_map_cut_at_200_unless_expanded() {
+    let api = start_profile(ServerProfile::V4).await;
+    let long = "é".repeat(300);
+    api.sb
+        .insert_raw(
+            "observations",
+            serde_json::json!({"id": "o", "traceId": "t", "startTime": "2026-11-01T00:00:00.000Z",
+            "metadata": {"long": long, "nested": {"a": [1, 2]}, "n": 3}}),
+        )
+        .unwrap();
+    let v = api
+        .get(
+            "observations_getMany",
+            "/api/public/v2/observations?fields=core,metadata",
+        )
+        .await;
+    let m = &v["data"][0]["metadata"];
+    assert_eq!(m["long"].as_str().unwrap().chars().count(), 200);
+    assert_eq!(m["nested"], r#"{"a":[1,2]}"#);
+    assert_eq!(m["n"], "3");
+    let v = api
+        .get(
+            "observations_getMany",
+            "/api/public/v2/observations?fields=core,metadata&expandMetadata=long",
+        )
+        .await;
+    assert_eq!(
+        v["data"][0]["metadata"]["long"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .count(),
+        300
+    );
+}
+
+#[tokio::test]
+async fn traces_take_the_structured_filter_too() {
+    let api = sample(ServerProfile::V3, 20).await;
+    let dump = api.sb.dump();
+    let traces = dump["traces"].as_array().unwrap();
+    let expected = traces
+        .iter()
+        .filter(|t| {
+            t["tags"].as_array().unwrap().iter().any(|x| x == "rag")
+                && t["environment"] != "staging"
+        })
+        .count();
+    let filter = serde_json::json!([
+        {"type": "arrayOptions", "column": "tags", "operator": "any of", "value": ["rag"]},
+        {"type": "string", "column": "environment", "operator": "does not contain", "value": "staging"}
+    ]);
+    let enc: String = form_urlencoded::byte_serialize(filter.to_string().as_bytes()).collect();
+    let v = api
+        .get(
+            "trace_list",
+            &format!("/api/public/traces?limit=100&userId=nobody&filter={enc}"),
+        )
+        .await;
+    assert_eq!(v["meta"]["totalItems"], expected);
+    assert!(expected > 0);
 }

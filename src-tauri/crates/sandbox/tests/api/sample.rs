@@ -56,6 +56,18 @@ async fn sample_data_covers_what_a_migration_moves() {
     assert!(obs.iter().any(|o| o["type"] == "GENERATION"
         && o["promptName"].is_string()
         && o["costDetails"]["total"].is_number()));
+    let prompt_ids: BTreeSet<&str> = d["prompts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    for g in obs.iter().filter(|o| o["promptName"].is_string()) {
+        assert!(
+            prompt_ids.contains(g["promptId"].as_str().unwrap()),
+            "generation links an existing prompt version"
+        );
+    }
     assert!(
         obs.iter().any(|o| o["input"].to_string().len() > 1_000_000),
         "a very large input"

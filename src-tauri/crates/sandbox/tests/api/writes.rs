@@ -115,9 +115,12 @@ async fn datasets_items_and_run_items_are_created_and_items_deleted() {
         0,
         "deleting an item removes its run items"
     );
+    let no_delete = api
+        .send(Method::DELETE, "/api/public/v2/datasets/golden", None)
+        .await;
+    assert_eq!(no_delete.body["message"], "Method not allowed");
     assert_eq!(
-        api.status(Method::DELETE, "/api/public/v2/datasets/golden")
-            .await,
+        no_delete.status,
         StatusCode::METHOD_NOT_ALLOWED,
         "datasets cannot be deleted"
     );
@@ -293,4 +296,24 @@ async fn trace_deletes_remove_observations_and_scores() {
     assert_eq!(many.status, StatusCode::OK);
     let c = api.sb.counts();
     assert_eq!((c["traces"], c["observations"], c["scores"]), (0, 0, 0));
+}
+
+#[tokio::test]
+async fn generations_link_the_prompt_version_they_name() {
+    let api = start_profile(ServerProfile::V3).await;
+    let p = api
+        .post(
+            "prompts_create",
+            "/api/public/v2/prompts",
+            json!({"name": "greet", "prompt": "Hi"}),
+        )
+        .await;
+    let batch = json!({"batch": [event("generation-create", "e", json!({"id": "g", "traceId": "t", "promptName": "greet", "promptVersion": 1}))]});
+    api.post("ingestion_batch", "/api/public/ingestion", batch)
+        .await;
+    let g = api
+        .get("legacy_observationsV1_get", "/api/public/observations/g")
+        .await;
+    assert_eq!(g["promptId"], p["id"]);
+    assert_eq!(g["promptName"], "greet");
 }
