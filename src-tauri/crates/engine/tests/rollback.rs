@@ -267,7 +267,7 @@ async fn under_the_hobby_delete_budget_it_stops_says_when_and_completes_after_re
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cancelled_copy_is_rolled_back_to_the_target_it_found() {
+async fn a_cancelled_copy_is_rolled_back_and_a_resumed_one_is_planned_again() {
     let source = sandbox(ServerProfile::V4, Some((8, 12, 3))).await;
     let target = sandbox(ServerProfile::V4, None).await;
     let before = target.dump();
@@ -300,8 +300,44 @@ async fn a_cancelled_copy_is_rolled_back_to_the_target_it_found() {
         "and stopped before the scores"
     );
 
+    // A rollback that is cancelled before its first request has stored its plan...
+    let stopped = RunControl::new();
+    stopped.cancel();
+    let first = migrator_engine::rollback(&copy.run_id, data.path(), &options(), &stopped, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(first.state, RollbackState::Incomplete);
+    assert_eq!(first.requests_done, 0);
+    assert!(first.message.contains("cancelled"), "{}", first.message);
+
+    // ...then the copy is resumed and writes the rest: the next rollback plans again and
+    // removes everything.
+    let resumed = migrator_engine::resume(
+        &copy.run_id,
+        data.path(),
+        None,
+        Secrets {
+            source: Some(Secret::new("sk-lf-sandbox")),
+            target: Some(Secret::new("sk-lf-sandbox")),
+        },
+        NoProgress,
+        RunControl::new(),
+    )
+    .await
+    .unwrap();
+    assert_ne!(resumed.state, migrator_engine::RunState::Cancelled);
+    target.settle();
+    assert!(
+        !ids(&target.dump(), "scores").is_empty(),
+        "the resumed copy wrote the scores"
+    );
+
     let report = rollback(&copy.run_id, data.path()).await;
     assert_eq!(report.state, RollbackState::Completed, "{report:#?}");
+    assert!(
+        report.deleted.contains_key(&Entity::Scores)
+            || report.deleted.contains_key(&Entity::DatasetItems)
+    );
     target.settle();
     assert_as_before(&before, &target.dump(), &report, "cancelled");
 }

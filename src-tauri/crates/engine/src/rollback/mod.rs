@@ -33,6 +33,7 @@ use store::{RollbackStore, Step};
 
 const LAST_REPORT: &str = "last_report";
 const RESUME_AFTER: &str = "resume_after";
+const PLANNED_FOR: &str = "planned_for";
 
 /// Delete requests per day that Langfuse Cloud allows on each plan (self-hosted: no budget).
 pub fn daily_delete_budget(plan: CloudPlan) -> Option<u64> {
@@ -107,17 +108,46 @@ async fn build_plan(
     .await?)
 }
 
-async fn steps_and_manual(
+/// What the journal held when the plan was made: a copy resumed after that wrote more, and the
+/// plan must be made again.
+fn fingerprint(journal: &Journal) -> Result<String, RollbackError> {
+    Ok(serde_json::to_string(&journal.counts()?).expect("counts serialise"))
+}
+
+/// The plan to follow: the stored one while the journal is unchanged, otherwise a new one in
+/// which every step whose objects an earlier attempt already removed counts as done. The bool
+/// says whether it is new (and must be stored before use).
+async fn current_plan(
     o: &Opened,
     lf: &Langfuse,
     options: &RollbackOptions,
     progress: &(dyn Fn(RollbackProgress) + Send + Sync),
-) -> Result<(Vec<Step>, Vec<ManualItem>), RollbackError> {
-    if o.store.has_plan()? {
-        return Ok((o.store.steps()?, o.store.manual()?));
+) -> Result<(Vec<Step>, Vec<ManualItem>, bool), RollbackError> {
+    let stored = o.store.has_plan()?;
+    if stored && o.store.meta(PLANNED_FOR)? == Some(fingerprint(&o.journal)?) {
+        return Ok((o.store.steps()?, o.store.manual()?, false));
     }
-    let planned = build_plan(o, lf, options, progress).await?;
-    Ok((planned.steps, planned.manual))
+    let removed: std::collections::HashSet<(Entity, String)> = if stored {
+        o.store
+            .steps()?
+            .into_iter()
+            .filter(|s| s.state == StepState::Done)
+            .flat_map(|s| s.removes.into_iter().map(|r| (r.entity, r.id)))
+            .collect()
+    } else {
+        Default::default()
+    };
+    let mut planned = build_plan(o, lf, options, progress).await?;
+    for s in &mut planned.steps {
+        if !s.removes.is_empty()
+            && s.removes
+                .iter()
+                .all(|r| removed.contains(&(r.entity, r.id.clone())))
+        {
+            s.state = StepState::Done;
+        }
+    }
+    Ok((planned.steps, planned.manual, true))
 }
 
 fn count_removed(
@@ -182,7 +212,7 @@ pub async fn rollback_preview(
 ) -> Result<RollbackPreview, RollbackError> {
     let o = open(run_id, data_dir, options)?;
     let lf = langfuse(&o.endpoint, &o.plan).await?;
-    let (steps, manual) = steps_and_manual(&o, &lf, options, &|_| {}).await?;
+    let (steps, manual, _) = current_plan(&o, &lf, options, &|_| {}).await?;
     let pending: Vec<&Step> = steps
         .iter()
         .filter(|s| s.state != StepState::Done)
@@ -241,12 +271,13 @@ pub async fn rollback(
 ) -> Result<RollbackReport, RollbackError> {
     let mut o = open(run_id, data_dir, options)?;
     let lf = langfuse(&o.endpoint, &o.plan).await?;
-    if !o.store.has_plan()? {
-        let planned = build_plan(&o, &lf, options, progress).await?;
-        o.store.save_plan(&planned.steps, &planned.manual)?;
+    let (steps, manual, fresh) = current_plan(&o, &lf, options, progress).await?;
+    if fresh {
+        o.store.save_plan(&steps, &manual)?;
+        o.store.set_meta(PLANNED_FOR, &fingerprint(&o.journal)?)?;
         o.journal.log(
             "info",
-            &format!("rollback planned: {} requests", planned.steps.len()),
+            &format!("rollback planned: {} requests", steps.len()),
         )?;
     }
     let ended = execute::run_steps(&lf, &o.store, options.max_wait, control, progress).await?;

@@ -87,7 +87,7 @@ impl RollbackStore {
         tx.execute("DELETE FROM rollback_manual", [])?;
         {
             let mut st = tx.prepare(
-                "INSERT INTO rollback_steps(seq, action, removes, state, detail, updated_at) VALUES (?1, ?2, ?3, ?4, NULL, ?5)",
+                "INSERT INTO rollback_steps(seq, action, removes, state, detail, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
             for s in steps {
                 st.execute(params![
@@ -95,6 +95,7 @@ impl RollbackStore {
                     serde_json::to_string(&s.action).expect("action serialises"),
                     serde_json::to_string(&s.removes).expect("refs serialise"),
                     s.state.as_str(),
+                    s.detail,
                     now()
                 ])?;
             }
