@@ -341,3 +341,37 @@ async fn a_cancelled_copy_is_rolled_back_and_a_resumed_one_is_planned_again() {
     target.settle();
     assert_as_before(&before, &target.dump(), &report, "cancelled");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_server_without_trace_deletes_the_rest_is_removed_and_the_gap_is_named() {
+    let source = sandbox(ServerProfile::V2, Some((9, 4, 2))).await;
+    let target = sandbox(ServerProfile::V2, None).await;
+    let before = target.dump();
+    let data = tempfile::tempdir().unwrap();
+    let run = copy(plan(lf(&source), lf(&target)), data.path()).await;
+    let report = rollback(&run.run_id, data.path()).await;
+    assert_eq!(report.state, RollbackState::Incomplete, "{report:#?}");
+    assert_eq!(report.failed.len(), 1, "{report:#?}");
+    assert!(matches!(
+        report.failed[0].action,
+        migrator_engine::rollback::Action::DeleteTraces { .. }
+    ));
+    assert_eq!(
+        report.failed[0].reason,
+        "this Langfuse server does not delete traces through its API"
+    );
+    assert!(
+        report.message.contains("1 requests failed"),
+        "{}",
+        report.message
+    );
+    target.settle();
+    let after = target.dump();
+    for e in ["dataset_items", "prompts", "models"] {
+        assert_eq!(
+            before[e], after[e],
+            "{e} removed although traces could not be: {report:#?}"
+        );
+    }
+    assert!(!ids(&after, "traces").is_empty());
+}

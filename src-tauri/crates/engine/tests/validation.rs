@@ -276,3 +276,34 @@ async fn a_visibility_delay_is_waited_out_on_v3_and_v4() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_to_an_archive_folder_validates_and_cannot_be_rolled_back() {
+    let source = sandbox(ServerProfile::V4, Some((13, 6, 2))).await;
+    let data = tempfile::tempdir().unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    let archive = migrator_engine::EndpointSpec::Archive {
+        path: folder.path().to_path_buf(),
+    };
+    let report = migrator_engine::run(
+        plan(lf(&source), archive),
+        data.path(),
+        NoProgress,
+        RunControl::new(),
+        false,
+    )
+    .await
+    .unwrap();
+    let r = validate(&report.run_id, data.path(), &options()).await;
+    assert!(r.is_clean(), "{}", describe(&r));
+    assert_eq!(entity(&r, Entity::Observations).source_count, 12);
+
+    let e = migrator_engine::rollback_preview(
+        &report.run_id,
+        data.path(),
+        &migrator_engine::RollbackOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("delete that folder instead"), "{e}");
+}
