@@ -235,11 +235,11 @@ impl HttpClient {
             .build();
         let mut last_problem;
         loop {
-            if let Some((_, l)) = self.limiters.iter().find(|(b, _)| *b == bucket) {
-                if l.check().is_err() {
-                    self.counters.add_rate_limit_wait();
-                    l.until_ready().await;
-                }
+            if let Some((_, l)) = self.limiters.iter().find(|(b, _)| *b == bucket)
+                && l.check().is_err()
+            {
+                self.counters.add_rate_limit_wait();
+                l.until_ready().await;
             }
             let permit = self.concurrency.acquire().await;
             self.counters

@@ -267,10 +267,10 @@ pub struct MapError(pub String);
 
 /// Trace-level attributes from an object that carries trace columns (a v4 observation or a trace).
 fn trace_attrs(a: &mut Attrs, o: &RawObject, name_key: &str) {
-    if let Some(n) = o.str(name_key) {
-        if !n.is_empty() {
-            a.string("langfuse.trace.name", &n);
-        }
+    if let Some(n) = o.str(name_key)
+        && !n.is_empty()
+    {
+        a.string("langfuse.trace.name", &n);
     }
     if let Some(u) = o.str("userId") {
         a.string("langfuse.user.id", &u);
@@ -280,10 +280,9 @@ fn trace_attrs(a: &mut Attrs, o: &RawObject, name_key: &str) {
     }
     if let Some(tags) =
         present(o, "tags").and_then(|t| serde_json::from_str::<Vec<String>>(t.get()).ok())
+        && !tags.is_empty()
     {
-        if !tags.is_empty() {
-            a.strings("langfuse.trace.tags", tags);
-        }
+        a.strings("langfuse.trace.tags", tags);
     }
     if o.bool("public") == Some(true) {
         a.boolean("langfuse.trace.public", true);
@@ -373,10 +372,10 @@ pub fn observation_span(o: &RawObject, opts: &SpanOptions<'_>) -> Result<SpanDat
     // metadata is its root span's.
     if opts.source == Generation::V4 {
         trace_attrs(&mut a, o, "traceName");
-        if o.get_present("parentObservationId").is_none() {
-            if let Some(m) = present(o, "metadata") {
-                a.json("langfuse.trace.metadata", m);
-            }
+        if o.get_present("parentObservationId").is_none()
+            && let Some(m) = present(o, "metadata")
+        {
+            a.json("langfuse.trace.metadata", m);
         }
     }
     Ok(SpanData {

@@ -349,19 +349,18 @@ async fn load_existing(ctx: &Ctx, entity: Entity) -> Result<(), EngineError> {
 /// Rewrites references to objects whose ids the target assigned (score → score config,
 /// comment → prompt version).
 fn map_references(ctx: &Ctx, mut r: Record) -> Result<Record, EngineError> {
-    if r.entity == Entity::Comments && r.body.str("objectType").as_deref() == Some("PROMPT") {
-        if let Some(id) = r.body.str("objectId") {
-            if let Some(t) = ctx.journal.mapped_id(Entity::Prompts, &id)? {
-                r.body.set("objectId", &t);
-            }
-        }
+    if r.entity == Entity::Comments
+        && r.body.str("objectType").as_deref() == Some("PROMPT")
+        && let Some(id) = r.body.str("objectId")
+        && let Some(t) = ctx.journal.mapped_id(Entity::Prompts, &id)?
+    {
+        r.body.set("objectId", &t);
     }
-    if r.entity == Entity::Scores {
-        if let Some(cfg) = r.body.str("configId") {
-            if let Some(t) = ctx.journal.target_id(Entity::ScoreConfigs, &cfg)? {
-                r.body.set("configId", &t);
-            }
-        }
+    if r.entity == Entity::Scores
+        && let Some(cfg) = r.body.str("configId")
+        && let Some(t) = ctx.journal.target_id(Entity::ScoreConfigs, &cfg)?
+    {
+        r.body.set("configId", &t);
     }
     Ok(r)
 }

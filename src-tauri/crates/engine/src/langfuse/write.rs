@@ -89,6 +89,10 @@ fn strip(mut o: RawObject, fields: &[&str]) -> RawObject {
     o
 }
 
+/// The outcome of sending spans (boxed: the function splits and recurses).
+type SpanFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Vec<(usize, WriteOutcome)>> + Send + 'a>>;
+
 #[derive(Deserialize)]
 struct IngestionResponse {
     #[serde(default)]
@@ -110,10 +114,10 @@ impl Langfuse {
     fn score_event(&self, r: &Record) -> RawObject {
         let mut body = r.body.clone();
         let data_type = body.str("dataType").unwrap_or_else(|| "NUMERIC".into());
-        if matches!(data_type.as_str(), "CATEGORICAL" | "TEXT" | "CORRECTION") {
-            if let Some(sv) = body.get_present("stringValue").map(|v| v.to_owned()) {
-                body.set_raw("value", sv);
-            }
+        if matches!(data_type.as_str(), "CATEGORICAL" | "TEXT" | "CORRECTION")
+            && let Some(sv) = body.get_present("stringValue").map(|v| v.to_owned())
+        {
+            body.set_raw("value", sv);
         }
         let mut body = strip(body, SCORE_SERVER_FIELDS);
         tag_metadata(&mut body, self.run_tag.as_deref());
@@ -219,11 +223,7 @@ impl Langfuse {
 
     /// Sends spans over OTLP (protobuf when every id fits, JSON otherwise); a rejected export
     /// is split to find the spans at fault.
-    fn send_spans<'a>(
-        &'a self,
-        spans: Vec<(usize, otlp::SpanData)>,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<(usize, WriteOutcome)>> + Send + 'a>>
-    {
+    fn send_spans<'a>(&'a self, spans: Vec<(usize, otlp::SpanData)>) -> SpanFuture<'a> {
         Box::pin(async move {
             let protobuf = spans.iter().all(|(_, s)| s.fits_protobuf());
             let (body, content_type) = if protobuf {
