@@ -375,3 +375,42 @@ async fn on_a_server_without_trace_deletes_the_rest_is_removed_and_the_gap_is_na
     }
     assert!(!ids(&after, "traces").is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_that_also_holds_older_objects_is_kept_and_named() {
+    let source = sandbox(ServerProfile::V3, Some((6, 4, 2))).await;
+    let target = sandbox(ServerProfile::V3, None).await;
+    let trace = source.dump()["traces"][0].clone();
+    let shared = trace["id"].as_str().unwrap().to_string();
+    // The target already holds a score on that trace, though not the trace itself.
+    target
+        .insert_raw(
+            "scores",
+            serde_json::json!({"id": "older-score", "traceId": shared, "name": "kept",
+                "value": 1.0, "timestamp": trace["timestamp"], "source": "API"}),
+        )
+        .unwrap();
+    target.settle();
+    let before = target.dump();
+    let data = tempfile::tempdir().unwrap();
+    let run = copy(plan(lf(&source), lf(&target)), data.path()).await;
+    let report = rollback(&run.run_id, data.path()).await;
+    assert_eq!(report.state, RollbackState::Completed, "{report:#?}");
+    assert_eq!(
+        manual_ids(&report.manual, Entity::Traces),
+        BTreeSet::from([shared.clone()])
+    );
+    target.settle();
+    let after = target.dump();
+    assert_eq!(ids(&after, "traces"), BTreeSet::from([shared.clone()]));
+    assert_eq!(
+        ids(&after, "scores"),
+        BTreeSet::from(["older-score".to_string()]),
+        "the run's own scores in the kept trace are deleted one by one"
+    );
+    // The run's observations in the kept trace are listed for the user; no other remain.
+    let left: BTreeSet<String> = ids(&after, "observations");
+    assert_eq!(left, manual_ids(&report.manual, Entity::Observations));
+    assert!(!left.is_empty());
+    assert!(ids(&before, "observations").is_empty());
+}

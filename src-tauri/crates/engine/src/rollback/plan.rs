@@ -12,7 +12,7 @@ use crate::journal::{Journal, ObjectRow, ObjectState};
 use crate::langfuse::{Langfuse, q};
 use crate::model::{Entity, Generation};
 use crate::plan::Scope;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Traces per bulk delete request.
 const TRACES_PER_REQUEST: usize = 100;
@@ -190,64 +190,96 @@ pub(crate) async fn build(
     };
 
     // Traces this run created: deleting one takes its observations and scores along.
-    let traces: BTreeSet<String> = created(&rows, Entity::Traces)
+    let mut traces: BTreeSet<String> = created(&rows, Entity::Traces)
         .into_iter()
         .map(|r| r.source_id.clone())
         .collect();
-    let mut along: BTreeMap<String, Vec<ObjectRef>> = BTreeMap::new();
-
     let observations = created(&rows, Entity::Observations);
-    if !observations.is_empty() {
+    let scores = created(&rows, Entity::Scores);
+    let obs_index = if observations.is_empty() && traces.is_empty() {
+        HashMap::new()
+    } else {
         progress(RollbackProgress::Planning {
             entity: Entity::Observations,
         });
-        let index = target_index(lf, Entity::Observations, scope).await?;
-        for r in observations {
-            let trace = index.get(&r.source_id).and_then(|(t, _)| t.clone());
-            match trace {
-                Some(t) if traces.contains(&t) => {
-                    along.entry(t.clone()).or_default().push(ObjectRef {
-                        entity: Entity::Observations,
-                        id: r.source_id.clone(),
-                        trace_id: Some(t),
-                    })
-                }
-                Some(t) => p.by_hand(
-                    Entity::Observations,
-                    &r.source_id,
-                    format!(
-                        "The run added this observation to trace {t}, which it did not create. Langfuse's API deletes only whole traces; delete the observation in the Langfuse UI if it matters."
-                    ),
-                ),
-                None if r.state == ObjectState::Sent => {}
-                None => p.by_hand(
-                    Entity::Observations,
-                    &r.source_id,
-                    "The run wrote this observation, but the target does not show it now. If it appears later, delete it in the Langfuse UI.".into(),
-                ),
-            }
-        }
-    }
-
-    let scores = created(&rows, Entity::Scores);
-    let mut single_scores = vec![];
-    if !scores.is_empty() {
+        target_index(lf, Entity::Observations, scope).await?
+    };
+    let score_index = if scores.is_empty() && traces.is_empty() {
+        HashMap::new()
+    } else {
         progress(RollbackProgress::Planning {
             entity: Entity::Scores,
         });
-        let index = target_index(lf, Entity::Scores, scope).await?;
-        for r in scores {
-            let trace = index.get(&r.source_id).and_then(|(t, _)| t.clone());
-            match trace {
-                Some(t) if traces.contains(&t) => {
-                    along.entry(t.clone()).or_default().push(ObjectRef {
-                        entity: Entity::Scores,
-                        id: r.source_id.clone(),
-                        trace_id: Some(t),
-                    })
-                }
-                _ => single_scores.push(r.source_id.clone()),
-            }
+        target_index(lf, Entity::Scores, scope).await?
+    };
+
+    // A trace the run created that also holds objects the run did not write (they were there
+    // before) is shared: deleting it would take those along, so it stays.
+    let our_observations: HashSet<&str> =
+        observations.iter().map(|r| r.source_id.as_str()).collect();
+    let our_scores: HashSet<&str> = scores.iter().map(|r| r.source_id.as_str()).collect();
+    let mut shared = BTreeSet::new();
+    for (id, (trace, _)) in &obs_index {
+        if let Some(t) = trace
+            && traces.contains(t)
+            && *id != format!("t-{t}")
+            && !our_observations.contains(id.as_str())
+        {
+            shared.insert(t.clone());
+        }
+    }
+    for (id, (trace, _)) in &score_index {
+        if let Some(t) = trace
+            && traces.contains(t)
+            && !our_scores.contains(id.as_str())
+        {
+            shared.insert(t.clone());
+        }
+    }
+    for t in &shared {
+        traces.remove(t);
+        p.by_hand(
+            Entity::Traces,
+            t,
+            "The run created this trace, but it also holds observations or scores that were in the target before; deleting the trace would delete them too, so it stays. The run's own scores in it are deleted; delete its observations in the Langfuse UI if they matter.".into(),
+        );
+    }
+
+    let mut along: BTreeMap<String, Vec<ObjectRef>> = BTreeMap::new();
+    for r in observations {
+        let trace = obs_index.get(&r.source_id).and_then(|(t, _)| t.clone());
+        match trace {
+            Some(t) if traces.contains(&t) => along.entry(t.clone()).or_default().push(ObjectRef {
+                entity: Entity::Observations,
+                id: r.source_id.clone(),
+                trace_id: Some(t),
+            }),
+            Some(t) => p.by_hand(
+                Entity::Observations,
+                &r.source_id,
+                format!(
+                    "The run added this observation to trace {t}, which stays (it holds objects the run did not create). Langfuse's API deletes only whole traces; delete the observation in the Langfuse UI if it matters."
+                ),
+            ),
+            None if r.state == ObjectState::Sent => {}
+            None => p.by_hand(
+                Entity::Observations,
+                &r.source_id,
+                "The run wrote this observation, but the target does not show it now. If it appears later, delete it in the Langfuse UI.".into(),
+            ),
+        }
+    }
+
+    let mut single_scores = vec![];
+    for r in scores {
+        let trace = score_index.get(&r.source_id).and_then(|(t, _)| t.clone());
+        match trace {
+            Some(t) if traces.contains(&t) => along.entry(t.clone()).or_default().push(ObjectRef {
+                entity: Entity::Scores,
+                id: r.source_id.clone(),
+                trace_id: Some(t),
+            }),
+            _ => single_scores.push(r.source_id.clone()),
         }
     }
 
