@@ -229,6 +229,7 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    migrator_engine::tune_allocator();
     let env = |k: &str, d: usize| {
         std::env::var(k)
             .ok()

@@ -5,6 +5,7 @@
 //! the `.env` cutover ([`cutover_apply`], [`cutover_restore`]); progress arrives as [`ProgressEvent`]s through a [`ProgressSink`]; a
 //! [`RunControl`] pauses, resumes and cancels. See README.md for the module map and invariants.
 
+mod alloc;
 pub mod archive;
 pub mod connector;
 pub mod control;
@@ -25,6 +26,7 @@ pub mod rollback;
 mod runner;
 pub mod validate;
 
+pub use alloc::tune_allocator;
 pub use control::RunControl;
 pub use cutover_run::{
     CutoverRunError, CutoverStatus, cutover_apply, cutover_preview, cutover_restore, cutover_status,

@@ -113,6 +113,10 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
         return Ok(());
     }
     ctx.sink.emit(ProgressEvent::PhaseStarted { entity });
+    // The total, where the source can count cheaply, gives the UI an ETA.
+    if let Ok(Some(n)) = ctx.source.count(entity, &ctx.plan.scope).await {
+        ctx.counters.set_expected(entity, n);
+    }
     load_existing(&ctx, entity).await?;
     let start_cursor = if always_full { None } else { checkpoint };
 
