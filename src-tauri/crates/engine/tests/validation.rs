@@ -307,3 +307,23 @@ async fn an_export_to_an_archive_folder_validates_and_cannot_be_rolled_back() {
     .unwrap_err();
     assert!(e.to_string().contains("delete that folder instead"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_between_v3_and_v4_validate_clean_despite_different_read_shapes() {
+    for (s, t) in [
+        (ServerProfile::V3, ServerProfile::V4),
+        (ServerProfile::V4, ServerProfile::V3),
+    ] {
+        let source = sandbox(s, Some((5, 6, 3))).await;
+        let target = sandbox(t, None).await;
+        let data = tempfile::tempdir().unwrap();
+        let (run_id, failed) = copy(&source, &target, data.path()).await;
+        let r = validate(&run_id, data.path(), &options()).await;
+        assert!(
+            unexplained(&r, &failed).is_empty(),
+            "{s:?} -> {t:?}: {failed:?}\n{}",
+            describe(&r)
+        );
+        assert!(entity(&r, Entity::Observations).compared > 0);
+    }
+}

@@ -200,12 +200,17 @@ pub async fn validate_run(
         for v in s.values_mut() {
             strip_server_fields(v);
         }
+        if entity == Entity::Scores && context.source_gen != context.target_gen {
+            for v in s.values_mut().chain(t.values_mut()) {
+                drop_text_score_value(v);
+            }
+        }
         report.per_day.extend(per_day(entity, &s, &t));
         let mut rec = reconcile_entity(
             entity.as_str(),
             &s,
             &t,
-            &diff_options(entity),
+            &diff_options(entity, context.source_gen != context.target_gen),
             Sample(options.sample),
         );
         rec.preexisting_count = preexisting;
@@ -582,6 +587,18 @@ impl Context {
     }
 }
 
+/// Older servers answer `value: 0` for a categorical or text score, v4 no value: the text is in
+/// `stringValue` on both.
+fn drop_text_score_value(v: &mut Value) {
+    let text = v
+        .get("dataType")
+        .and_then(Value::as_str)
+        .is_some_and(|t| !matches!(t, "NUMERIC" | "BOOLEAN"));
+    if let (true, Some(o)) = (text, v.as_object_mut()) {
+        o.remove("value");
+    }
+}
+
 /// Applied to both sides: fields no copy can carry, and sets that servers order differently.
 fn strip_server_fields(v: &mut Value) {
     if let Some(o) = v.as_object_mut() {
@@ -622,9 +639,54 @@ fn fold_trace_spans(target: &mut BTreeMap<String, Value>) {
     }
 }
 
+/// Fields that only one API generation's read returns: computed by the server (latency, costs,
+/// the legacy `usage` object next to `usageDetails`), or trace attributes that v4 repeats on
+/// every observation and older servers keep on the trace (compared there). When source and
+/// target are of different generations they are not compared; within one generation they are.
+fn read_shape_fields(entity: Entity) -> &'static [&'static str] {
+    match entity {
+        Entity::Traces => &[
+            "latency",
+            "totalCost",
+            "observations",
+            "scores",
+            "bookmarked",
+        ],
+        Entity::Observations => &[
+            "usage",
+            "latency",
+            "timeToFirstToken",
+            "calculatedInputCost",
+            "calculatedOutputCost",
+            "calculatedTotalCost",
+            "totalCost",
+            "inputPrice",
+            "outputPrice",
+            "totalPrice",
+            "usagePricingTierName",
+            "bookmarked",
+            "isRootObservation",
+            "traceName",
+            "userId",
+            "sessionId",
+            "tags",
+            "release",
+            "public",
+        ],
+        // v3 scores carry a summary of their trace.
+        Entity::Scores => &["trace"],
+        _ => &[],
+    }
+}
+
 /// Fields each entity's target copy legitimately differs in: set by the target server itself.
-fn diff_options(entity: Entity) -> DiffOptions {
+fn diff_options(entity: Entity, cross_generation: bool) -> DiffOptions {
     let mut o = DiffOptions::server_assigned();
+    if cross_generation {
+        for f in read_shape_fields(entity) {
+            o = o.ignoring(*f);
+        }
+    }
     if entity.target_assigns_ids() {
         o = o.ignoring("id");
     }
