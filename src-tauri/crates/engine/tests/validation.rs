@@ -327,3 +327,34 @@ async fn copies_between_v3_and_v4_validate_clean_despite_different_read_shapes()
         assert!(entity(&r, Entity::Observations).compared > 0);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_the_target_held_before_the_run_are_not_counted_as_extra() {
+    let source = sandbox(ServerProfile::V4, Some((11, 6, 2))).await;
+    let target = sandbox(ServerProfile::V4, Some((12, 4, 2))).await;
+    let data = tempfile::tempdir().unwrap();
+    let (run_id, _) = copy(&source, &target, data.path()).await;
+    let r = validate(&run_id, data.path(), &options()).await;
+    let traces = entity(&r, Entity::Traces);
+    assert_eq!(traces.source_count, 6);
+    assert_eq!(traces.target_count, 10);
+    assert_eq!(traces.preexisting_count, 4, "{}", describe(&r));
+    assert_eq!((traces.extra_count, traces.missing_count), (0, 0));
+    assert!(
+        r.to_markdown()
+            .contains("The target also holds 4 traces, 8 observations"),
+        "{}",
+        r.to_markdown()
+    );
+    // An object added after the run is still extra.
+    let mut late = target.dump()["observations"][0].clone();
+    late["id"] = json!("added-after-the-run");
+    late["traceId"] = json!("a-new-trace");
+    target.insert_raw("observations", late).unwrap();
+    target.settle();
+    let r = validate(&run_id, data.path(), &options()).await;
+    assert_eq!(
+        entity(&r, Entity::Traces).extra,
+        vec!["a-new-trace".to_string()]
+    );
+}

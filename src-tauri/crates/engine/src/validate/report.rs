@@ -94,6 +94,22 @@ impl ValidationReport {
             .sum()
     }
 
+    /// A sentence about objects the target held before the run, which are not counted as extra.
+    fn preexisting_text(&self) -> Option<String> {
+        let parts: Vec<String> = self
+            .entities
+            .iter()
+            .filter(|e| e.preexisting_count > 0)
+            .map(|e| format!("{} {}", e.preexisting_count, e.entity))
+            .collect();
+        (!parts.is_empty()).then(|| {
+            format!(
+                "The target also holds {} that were there before the run; they are not counted as extra.",
+                parts.join(", ")
+            )
+        })
+    }
+
     pub fn to_markdown(&self) -> String {
         let mut md = String::new();
         let _ = writeln!(md, "# Migration validation — run {}\n", self.run_id);
@@ -121,6 +137,9 @@ impl ValidationReport {
                 e.extra_count,
                 e.differing_count
             );
+        }
+        if let Some(text) = self.preexisting_text() {
+            let _ = writeln!(md, "\n{text}");
         }
         for e in self.entities.iter().filter(|e| !e.is_clean()) {
             let _ = writeln!(md, "\n## {}\n", e.entity);
@@ -209,6 +228,9 @@ impl ValidationReport {
             );
         }
         html.push_str("</tbody></table>");
+        if let Some(text) = self.preexisting_text() {
+            let _ = write!(html, "<p class=\"note\">{}</p>", esc(&text));
+        }
         html.push_str(&self.per_day_svg());
         for e in self.entities.iter().filter(|e| !e.is_clean()) {
             let _ = write!(html, "<h2>{}</h2>", esc(&e.entity));

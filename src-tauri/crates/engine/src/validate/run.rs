@@ -196,6 +196,8 @@ pub async fn validate_run(
         if context.folds_trace_spans() && entity == Entity::Observations {
             fold_trace_spans(&mut t);
         }
+        // Per-day counts are what each side holds, like the totals.
+        report.per_day.extend(per_day(entity, &s, &t));
         let preexisting = context.preexisting(&journal, entity, &s, &mut t)?;
         for v in s.values_mut() {
             strip_server_fields(v);
@@ -205,7 +207,6 @@ pub async fn validate_run(
                 drop_text_score_value(v);
             }
         }
-        report.per_day.extend(per_day(entity, &s, &t));
         let mut rec = reconcile_entity(
             entity.as_str(),
             &s,
@@ -213,7 +214,9 @@ pub async fn validate_run(
             &diff_options(entity, context.source_gen != context.target_gen),
             Sample(options.sample),
         );
+        // The count stays what the target holds; the sentence under the table explains it.
         rec.preexisting_count = preexisting;
+        rec.target_count += preexisting;
         progress(ValidationProgress::Compared {
             entity,
             discrepancies: rec.missing_count + rec.extra_count + rec.differing_count,
