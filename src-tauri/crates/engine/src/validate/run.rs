@@ -156,6 +156,14 @@ pub async fn validate_run(
         settle,
         ..Default::default()
     };
+    for (entity, c) in journal.counts()? {
+        if c.failed > 0 {
+            report.notes.push(format!(
+                "The run itself could not write {} {entity} (see its report for the reasons); they show as missing here.",
+                c.failed
+            ));
+        }
+    }
     let context = Context::new(source_reader.generation(), target_reader.generation());
     let mut ids = IdMaps::from_journal(&journal)?;
     for entity in entities {
