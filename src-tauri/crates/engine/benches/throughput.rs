@@ -60,6 +60,17 @@ fn spawn_sandbox(args: &[&str]) -> SandboxProcess {
     SandboxProcess { child, url }
 }
 
+fn rss_mb(field: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
 fn peak_rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let kb: f64 = status
@@ -134,6 +145,19 @@ fn copy(rt: &tokio::runtime::Runtime, traces: usize, per_trace: usize, label: &s
     );
     let started = Instant::now();
     let cpu0 = cpu_secs();
+    // Resident memory over the run, to see whether it is flat or grows with what was moved.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut samples = vec![];
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                samples.push(rss_mb("VmRSS:"));
+                std::thread::sleep(std::time::Duration::from_millis(250));
+            }
+            samples
+        })
+    };
     let sink = migrator_engine::progress::FnSink(move |e| {
         if let migrator_engine::ProgressEvent::PhaseStarted { entity } = e {
             eprintln!(
@@ -152,6 +176,22 @@ fn copy(rt: &tokio::runtime::Runtime, traces: usize, per_trace: usize, label: &s
         ))
         .unwrap();
     let secs = started.elapsed().as_secs_f64();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let samples = sampler.join().unwrap();
+    let at = |q: f64| {
+        samples
+            .get(((samples.len() as f64 - 1.0) * q) as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    eprintln!(
+        "  resident memory at 10/25/50/75/100% of the run: {:.0} / {:.0} / {:.0} / {:.0} / {:.0} MB",
+        at(0.1),
+        at(0.25),
+        at(0.5),
+        at(0.75),
+        at(1.0)
+    );
     let obs = report.entities[&Entity::Observations].written;
     assert_eq!(obs as usize, traces * per_trace, "{report:#?}");
     let cpu = cpu_secs() - cpu0;

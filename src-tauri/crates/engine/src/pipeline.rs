@@ -535,9 +535,15 @@ async fn verify_unknown(
     tracker: &PageTracker,
     verify: &Mutex<Vec<(u64, Record)>>,
 ) -> Result<(), EngineError> {
-    for _round in 0..6 {
+    // An object must be missing in two checks a visibility delay apart before it is sent
+    // again: a slow target must not turn a write that did arrive into a duplicate.
+    let mut missed_once: std::collections::HashSet<String> = Default::default();
+    for _round in 0..8 {
         let items: Vec<(u64, Record)> = std::mem::take(&mut *verify.lock().expect("verify"));
         if items.is_empty() || ctx.control.is_cancelled() {
+            if !items.is_empty() {
+                verify.lock().expect("verify").extend(items);
+            }
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(ctx.plan.options.visibility_wait_ms)).await;
@@ -566,7 +572,17 @@ async fn verify_unknown(
                 tracker.done(&ctx.journal, seq, n)?;
             }
         }
-        for chunk in missing.chunks(ctx.target.max_batch_items(entity).max(1)) {
+        let (resend, recheck): (Vec<_>, Vec<_>) = missing
+            .into_iter()
+            .partition(|(_, r)| missed_once.contains(&r.id));
+        for (_, r) in &recheck {
+            missed_once.insert(r.id.clone());
+        }
+        verify.lock().expect("verify").extend(recheck);
+        for chunk in resend.chunks(ctx.target.max_batch_items(entity).max(1)) {
+            for (_, r) in chunk {
+                missed_once.remove(&r.id);
+            }
             write_items(ctx, entity, chunk.to_vec(), tracker, verify).await?;
         }
     }
