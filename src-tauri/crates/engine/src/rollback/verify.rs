@@ -3,11 +3,13 @@
 
 use super::store::Step;
 use super::types::{Action, Leftover, ObjectRef, RollbackProgress, StepState, Verification};
+use crate::connector::TargetConnector;
 use crate::error::EngineError;
 use crate::http::{Bucket, HttpFailure, Idempotency};
 use crate::langfuse::{Langfuse, q};
 use crate::model::{Entity, Generation};
-use std::collections::HashMap;
+use crate::plan::Scope;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 /// One thing to check: an object, or a whole dataset run.
@@ -172,9 +174,32 @@ fn checks(steps: &[Step]) -> Vec<Check> {
     out
 }
 
+/// Above this many objects of a tracing entity, one listing of the run's window is cheaper than
+/// one request per object (Langfuse Cloud allows few reads a minute).
+const LIST_ABOVE: usize = 10;
+
+/// The ids of `entity` the target shows in the window.
+async fn listed(
+    lf: &Langfuse,
+    entity: Entity,
+    scope: &Scope,
+) -> Result<HashSet<String>, EngineError> {
+    let mut out = HashSet::new();
+    let mut cursor = None;
+    loop {
+        let (page, next) = lf.existing_keys_page(entity, scope, cursor).await?;
+        out.extend(page.into_iter().map(|k| k.key));
+        match next {
+            Some(c) => cursor = Some(c),
+            None => return Ok(out),
+        }
+    }
+}
+
 pub(crate) async fn verify(
     lf: &Langfuse,
     steps: &[Step],
+    scope: &Scope,
     limit: Duration,
     progress: &(dyn Fn(RollbackProgress) + Send + Sync),
 ) -> Result<Verification, EngineError> {
@@ -183,10 +208,27 @@ pub(crate) async fn verify(
     let checked = remaining.len() as u64;
     let mut delay = Duration::from_millis(250);
     loop {
+        let mut lists: HashMap<Entity, HashSet<String>> = HashMap::new();
+        for entity in [Entity::Traces, Entity::Observations, Entity::Scores] {
+            let n = remaining
+                .iter()
+                .filter(|c| matches!(c, Check::Object(o) if o.entity == entity))
+                .count();
+            if n > LIST_ABOVE {
+                lists.insert(entity, listed(lf, entity, scope).await?);
+            }
+        }
         let mut traces = HashMap::new();
         let mut still = vec![];
         for c in remaining {
-            if present(lf, &c, &mut traces).await? {
+            let shown = match &c {
+                Check::Object(o) => match lists.get(&o.entity) {
+                    Some(list) => list.contains(&o.id),
+                    None => present(lf, &c, &mut traces).await?,
+                },
+                Check::Run { .. } => present(lf, &c, &mut traces).await?,
+            };
+            if shown {
                 still.push(c);
             }
         }
