@@ -3,12 +3,12 @@
 
 use super::store::Step;
 use super::types::{Action, Leftover, ObjectRef, RollbackProgress, StepState, Verification};
-use crate::connector::TargetConnector;
 use crate::error::EngineError;
 use crate::http::{Bucket, HttpFailure, Idempotency};
 use crate::langfuse::{Langfuse, q};
 use crate::model::{Entity, Generation};
 use crate::plan::Scope;
+use crate::reconnect::all_keys;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
@@ -178,24 +178,6 @@ fn checks(steps: &[Step]) -> Vec<Check> {
 /// one request per object (Langfuse Cloud allows few reads a minute).
 const LIST_ABOVE: usize = 10;
 
-/// The ids of `entity` the target shows in the window.
-async fn listed(
-    lf: &Langfuse,
-    entity: Entity,
-    scope: &Scope,
-) -> Result<HashSet<String>, EngineError> {
-    let mut out = HashSet::new();
-    let mut cursor = None;
-    loop {
-        let (page, next) = lf.existing_keys_page(entity, scope, cursor).await?;
-        out.extend(page.into_iter().map(|k| k.key));
-        match next {
-            Some(c) => cursor = Some(c),
-            None => return Ok(out),
-        }
-    }
-}
-
 pub(crate) async fn verify(
     lf: &Langfuse,
     steps: &[Step],
@@ -215,7 +197,7 @@ pub(crate) async fn verify(
                 .filter(|c| matches!(c, Check::Object(o) if o.entity == entity))
                 .count();
             if n > LIST_ABOVE {
-                lists.insert(entity, listed(lf, entity, scope).await?);
+                lists.insert(entity, all_keys(lf, entity, scope).await?);
             }
         }
         let mut traces = HashMap::new();
