@@ -49,6 +49,9 @@ pub struct RunReport {
     pub seconds: f64,
     pub retries: u64,
     pub rate_limit_waits: u64,
+    /// Requests sent per rate-limit bucket (`ingestion`, `legacy_read`, `datasets`, `prompts`,
+    /// `public_api`), both sides together.
+    pub requests: BTreeMap<String, u64>,
 }
 
 impl RunReport {
@@ -468,6 +471,17 @@ fn build_report(
         seconds: elapsed.as_secs_f64(),
         retries: counters.retries(),
         rate_limit_waits: counters.rate_limit_waits(),
+        requests: [
+            "ingestion",
+            "legacy_read",
+            "datasets",
+            "prompts",
+            "public_api",
+        ]
+        .into_iter()
+        .map(String::from)
+        .zip(counters.requests())
+        .collect(),
     })
 }
 
