@@ -267,7 +267,9 @@ fn rate_limited(rt: &tokio::runtime::Runtime, traces: usize) {
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
+    // `cargo test --all-targets` runs bench binaries without `--bench`: do nothing there.
+    if !std::env::args().any(|a| a == "--bench") {
+        eprintln!("throughput: run with `cargo bench -p migrator-engine --bench throughput`");
         return;
     }
     migrator_engine::tune_allocator();

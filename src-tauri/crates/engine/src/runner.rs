@@ -376,7 +376,9 @@ async fn execute(
         if control.is_cancelled() {
             break;
         }
-        if let Err(err) = run_entity(ctx.clone(), e).await {
+        let result = run_entity(ctx.clone(), e).await;
+        crate::alloc::trim();
+        if let Err(err) = result {
             outcome = Err(err);
             break;
         }
