@@ -41,7 +41,17 @@ bindings_fresh() {
   fi
 }
 
+engine_has_no_gui_deps() {
+  local gui
+  gui=$(cargo tree -p migrator-engine --prefix none --locked | grep -E '^(tauri|wry|tao|gtk|gdk|webkit|javascriptcore)' | sort -u || true)
+  if [ -n "$gui" ]; then
+    echo "migrator-engine must not depend on the GUI stack, but pulls in: $gui" >&2
+    return 1
+  fi
+}
+
 step "format" cargo fmt --all --check
+step "engine has no GUI deps" engine_has_no_gui_deps
 # Before cargo: generate_context! embeds ui/dist into the binary.
 step "ui build" bash -c 'cd ui && npm run --silent build'
 step "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -28,7 +28,7 @@ ensure_apt_packages() {
     fi
   fi
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get update
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
 }
 
 # Installs node dependencies of one folder when they are missing or older than its lockfile.

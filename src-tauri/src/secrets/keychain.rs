@@ -103,7 +103,7 @@ fn describe(error: keyring::Error) -> SecretError {
     match error {
         keyring::Error::BadEncoding(_) => SecretError::NotText,
         keyring::Error::NoStorageAccess(e) => SecretError::Unavailable(format!(
-            "access was refused or the keychain is locked ({e})"
+            "it is locked, has no default keyring, or refused access ({e})"
         )),
         keyring::Error::PlatformFailure(e) => SecretError::Unavailable(e.to_string()),
         other => SecretError::Unavailable(other.to_string()),

@@ -32,6 +32,7 @@ test("a Langfuse profile's secret lives in the keychain only, survives a restart
   const configDir = await newConfigDir();
   const name = "EU production";
   const secret = `sk-lf-e2e-${randomUUID()}`;
+  const replacement = `sk-lf-e2e-replaced-${randomUUID()}`;
 
   let app = await AppSession.start({ configDir });
   try {
@@ -82,7 +83,11 @@ test("a Langfuse profile's secret lives in the keychain only, survives a restart
     await app.screenshot("06-connection-edit-masked");
     await b.$("button=Replace").click();
     assert.equal(await b.$("#secret").getValue(), "", "Replace starts from an empty field");
-    await b.$("button=Cancel").click();
+    await b.$("#secret").setValue(replacement);
+    await b.$("button=Save connection").click();
+    await (await row(b, name)).waitForDisplayed({ timeout: 15_000 });
+    assert.equal(await keychainSecret(profile.id), replacement, "Replace overwrites the keychain entry");
+    assert.deepEqual(await filesContaining(configDir, replacement), []);
 
     await (await row(b, name)).$("button=Delete").click();
     const dialog = b.$("dialog");
@@ -145,6 +150,15 @@ test("without a keychain the app says so, stores nothing, and keeps secrets for 
     await banner.waitForDisplayed({ timeout: 30_000 });
     assert.match(await banner.getText(), /No system keychain is available/);
     await app.screenshot("10-no-keychain");
+
+    // "Check again" runs the probe and streams its steps into the window as they happen.
+    await b.$("button=Check again").click();
+    const probe = b.$('[data-testid="keychain-probe"]');
+    await probe.waitForDisplayed({ timeout: 15_000 });
+    await b.waitUntil(async () => /Save a test entry: failed/.test(await probe.getText()), {
+      timeout: 15_000,
+      timeoutMsg: "the failed probe step was not shown",
+    });
 
     // Saving a secret before opting in is refused with a plain explanation.
     await b.$("button=New connection").click();

@@ -2,20 +2,14 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import { ConnectionsStore } from "./connections.svelte";
+import { savedLangfuse } from "../testing/fixtures";
 import type { Channel } from "@tauri-apps/api/core";
 import type { ProbeEvent } from "../bindings/ProbeEvent";
 import type { RunEvent } from "../bindings/RunEvent";
 import type { ProfileView } from "../bindings/ProfileView";
 import type { SaveResult } from "../bindings/SaveResult";
 
-const view: ProfileView = {
-  profile: {
-    id: "p1",
-    name: "Prod",
-    connection: { kind: "langfuse", host: "https://cloud.langfuse.com", publicKey: "pk-lf-1" },
-  },
-  secret: "inKeychain",
-};
+const view: ProfileView = savedLangfuse();
 
 type Calls = { cmd: string; args: Record<string, unknown> }[];
 

@@ -1,25 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { CUSTOM, ProfileForm, presetFor } from "./profileForm.svelte";
-import type { Presets } from "../bindings/Presets";
+import { presets, savedLangfuse } from "../testing/fixtures";
 import type { ProfileView } from "../bindings/ProfileView";
 
-const presets: Presets = {
-  langfuse: [
-    { id: "eu", label: "EU Cloud", url: "https://cloud.langfuse.com" },
-    { id: "us", label: "US Cloud", url: "https://us.cloud.langfuse.com" },
-    { id: "hipaa", label: "HIPAA Cloud", url: "https://hipaa.cloud.langfuse.com" },
-  ],
-  langSmith: [
-    { id: "us", label: "US", url: "https://api.smith.langchain.com" },
-    { id: "eu", label: "EU", url: "https://eu.api.smith.langchain.com" },
-  ],
-};
-
 function saved(secret: ProfileView["secret"], host = "https://us.cloud.langfuse.com"): ProfileView {
-  return {
-    profile: { id: "p1", name: "Prod", connection: { kind: "langfuse", host, publicKey: "pk-lf-1" } },
-    secret,
-  };
+  return savedLangfuse({ secret }, host);
 }
 
 describe("ProfileForm", () => {

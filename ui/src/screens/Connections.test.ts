@@ -1,0 +1,56 @@
+// The Connections screen rendered in jsdom with Tauri's IPC mocked: the states a user sees.
+import { afterEach, describe, expect, it } from "vitest";
+import { cleanup, fireEvent, render, screen } from "@testing-library/svelte";
+import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import Connections from "./Connections.svelte";
+import { presets, savedLangfuse } from "../lib/testing/fixtures";
+import type { KeychainStatus } from "../lib/bindings/KeychainStatus";
+import type { ProfileView } from "../lib/bindings/ProfileView";
+
+const saved = savedLangfuse();
+
+function backend(keychain: KeychainStatus, profiles: ProfileView[]) {
+  const calls: string[] = [];
+  mockIPC((cmd) => {
+    calls.push(cmd);
+    if (cmd === "connection_presets") return presets;
+    if (cmd === "keychain_status") return keychain;
+    if (cmd === "list_profiles") return profiles;
+    if (cmd === "use_session_secrets") return { state: "sessionOnly", reason: "no bus" };
+    if (cmd === "validate_profile") return { issues: [] };
+    throw new Error(`unexpected ${cmd}`);
+  });
+  return calls;
+}
+
+describe("Connections screen", () => {
+  afterEach(() => {
+    cleanup();
+    clearMocks();
+  });
+
+  it("says plainly that there is no keychain and switches to session-only on request", async () => {
+    const calls = backend({ state: "unavailable", reason: "no Secret Service on D-Bus" }, []);
+    render(Connections);
+    expect(await screen.findByText("No system keychain is available")).toBeTruthy();
+    expect(screen.getByText(/no Secret Service on D-Bus/)).toBeTruthy();
+    expect(screen.getByText("No connections yet")).toBeTruthy();
+    await fireEvent.click(screen.getByRole("button", { name: "Keep secrets for this session only" }));
+    expect(await screen.findByText(/Secrets are kept for this session only/)).toBeTruthy();
+    expect(calls).toContain("use_session_secrets");
+  });
+
+  it("shows a saved secret masked, with no field holding it, until the user replaces it", async () => {
+    backend({ state: "available" }, [saved]);
+    const { container } = render(Connections);
+    expect(await screen.findByText("Key in keychain")).toBeTruthy();
+    await fireEvent.click(screen.getByRole("button", { name: "Edit Prod" }));
+    expect(screen.getByTestId("masked-secret").textContent).toMatch(/saved in the system keychain/);
+    expect(container.querySelector('input[type="password"]')).toBeNull();
+    await fireEvent.click(screen.getByRole("button", { name: "Replace" }));
+    const input = container.querySelector<HTMLInputElement>('input[type="password"]');
+    expect(input?.value).toBe("");
+    await fireEvent.click(screen.getByRole("button", { name: "Keep saved key" }));
+    expect(container.querySelector('input[type="password"]')).toBeNull();
+  });
+});
