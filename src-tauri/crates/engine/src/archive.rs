@@ -250,10 +250,7 @@ impl TargetConnector for ArchiveWriter {
     ) -> Vec<WriteOutcome> {
         let r = tokio::task::block_in_place(|| self.write_part(entity, records));
         match r {
-            Ok(()) => records
-                .iter()
-                .map(|_| WriteOutcome::Written { target_id: None })
-                .collect(),
+            Ok(()) => records.iter().map(|_| WriteOutcome::written()).collect(),
             Err(e) => records
                 .iter()
                 .map(|_| WriteOutcome::Failed(format!("writing the archive failed: {e}")))

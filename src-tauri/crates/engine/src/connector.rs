@@ -39,6 +39,15 @@ pub struct ExistingKey {
     pub target_id: Option<String>,
 }
 
+impl WriteOutcome {
+    pub fn written() -> Self {
+        WriteOutcome::Written {
+            target_id: None,
+            object_id: None,
+        }
+    }
+}
+
 impl ExistingKey {
     pub fn id(key: String) -> Self {
         ExistingKey {
@@ -51,8 +60,13 @@ impl ExistingKey {
 /// What happened to one object of a written batch.
 #[derive(Clone, Debug, PartialEq)]
 pub enum WriteOutcome {
-    /// Acknowledged; for target-assigned ids, the id the target gave it.
-    Written { target_id: Option<String> },
+    /// Acknowledged; for target-assigned ids, the key the target gave it (`target_id`) and,
+    /// when that key is not the object's own id (prompt versions: `name:version`), the target's
+    /// object id (`object_id`) for references such as comments on prompts.
+    Written {
+        target_id: Option<String>,
+        object_id: Option<String>,
+    },
     /// The target refused it; retrying will not help.
     Failed(String),
     /// The request may or may not have applied; check before re-sending.

@@ -235,6 +235,8 @@ impl HttpClient {
                 }
             }
             let permit = self.concurrency.acquire().await;
+            self.counters
+                .add_request(Bucket::ALL.iter().position(|b| *b == bucket).unwrap_or(0));
             let result = build().send().await;
             drop(permit);
             let mut wait: Option<Duration> = None;

@@ -124,6 +124,7 @@ CREATE TABLE IF NOT EXISTS objects(
   PRIMARY KEY(entity, source_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS objects_state ON objects(entity, state);
 CREATE TABLE IF NOT EXISTS target_existing(entity TEXT NOT NULL, id TEXT NOT NULL, target_id TEXT, PRIMARY KEY(entity, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS id_map(entity TEXT NOT NULL, source_id TEXT NOT NULL, target_id TEXT NOT NULL, PRIMARY KEY(entity, source_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY, at TEXT NOT NULL, level TEXT NOT NULL, message TEXT NOT NULL);
 "#;
 
@@ -140,7 +141,10 @@ impl Journal {
     fn open_file(path: &Path) -> Result<Connection, EngineError> {
         let conn = Connection::open(path)?;
         conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
+            // WAL + NORMAL survives a killed process (not a power cut) and commits without an
+            // fsync per transaction; rarer checkpoints keep the hot path out of fsync.
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;
+             PRAGMA wal_autocheckpoint=20000; PRAGMA cache_size=-8000; PRAGMA temp_store=MEMORY;",
         )?;
         conn.execute_batch(SCHEMA)?;
         Ok(conn)
@@ -255,6 +259,24 @@ impl Journal {
         Ok(())
     }
 
+    /// Whether any object row of `entity` exists (a fresh phase can skip per-object lookups).
+    pub fn has_rows(&self, entity: Entity) -> Result<bool, EngineError> {
+        Ok(self.conn().query_row(
+            "SELECT EXISTS(SELECT 1 FROM objects WHERE entity = ?1)",
+            [entity.as_str()],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Whether the target held any object of `entity` before the run.
+    pub fn has_target_existing(&self, entity: Entity) -> Result<bool, EngineError> {
+        Ok(self.conn().query_row(
+            "SELECT EXISTS(SELECT 1 FROM target_existing WHERE entity = ?1)",
+            [entity.as_str()],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Current states of the given ids (missing ids have no row yet).
     pub fn states(
         &self,
@@ -312,6 +334,36 @@ impl Journal {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Records that the source object id `source_id` is `target_id` in the target, for ids that
+    /// are not the row's key (a prompt version's own id).
+    pub fn map_id(
+        &self,
+        entity: Entity,
+        source_id: &str,
+        target_id: &str,
+    ) -> Result<(), EngineError> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO id_map(entity, source_id, target_id) VALUES (?1, ?2, ?3)",
+            params![entity.as_str(), source_id, target_id],
+        )?;
+        Ok(())
+    }
+
+    pub fn mapped_id(
+        &self,
+        entity: Entity,
+        source_id: &str,
+    ) -> Result<Option<String>, EngineError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT target_id FROM id_map WHERE entity = ?1 AND source_id = ?2",
+                params![entity.as_str(), source_id],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     /// The target id of a source object whose id the target assigned (datasets, prompts, ...).

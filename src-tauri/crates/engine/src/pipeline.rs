@@ -88,6 +88,14 @@ impl PageTracker {
     }
 }
 
+fn human_bytes(n: usize) -> String {
+    if n >= 1_000_000 {
+        format!("{:.1} MB", n as f64 / 1e6)
+    } else {
+        format!("{:.0} KB", (n as f64 / 1e3).ceil())
+    }
+}
+
 /// A batch being filled.
 #[derive(Default)]
 struct Batch {
@@ -108,6 +116,9 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
     load_existing(&ctx, entity).await?;
     let start_cursor = if always_full { None } else { checkpoint };
 
+    // A phase that starts with no rows reads every object once: no per-object lookups needed.
+    let lookup_states = ctx.journal.has_rows(entity)?;
+    let lookup_existing = ctx.journal.has_target_existing(entity)?;
     let tracker = Arc::new(PageTracker::new(&stream));
     let (tx, mut rx) = mpsc::channel::<(u64, crate::connector::Page)>(2);
     let reader = {
@@ -150,7 +161,10 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
         .options
         .batch_bytes
         .min(ctx.target.max_batch_bytes(entity));
-    let max_items = ctx.target.max_batch_items(entity);
+    let max_items = ctx
+        .target
+        .max_batch_items(entity)
+        .min(ctx.plan.options.batch_items.max(1));
     let mut batch = Batch::default();
     let mut labels: Vec<(String, Vec<String>)> = vec![];
     let mut stop: Option<EngineError> = None;
@@ -159,8 +173,12 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
         let n = page.records.len();
         ctx.counters.add_read(entity, n as u64);
         tracker.add_page(seq, n, page.next.clone());
-        let ids: Vec<&str> = page.records.iter().map(|r| r.id.as_str()).collect();
-        let states = ctx.journal.states(entity, &ids)?;
+        let states = if lookup_states {
+            let ids: Vec<&str> = page.records.iter().map(|r| r.id.as_str()).collect();
+            ctx.journal.states(entity, &ids)?
+        } else {
+            Default::default()
+        };
         let mut handled = 0usize;
         let mut skipped: Vec<(String, Option<String>)> = vec![];
         let mut pending: Vec<String> = vec![];
@@ -181,13 +199,23 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
                 }
                 _ => {
                     let r = map_references(&ctx, r)?;
-                    let key = natural_key(entity, &r.body).unwrap_or_else(|| r.id.clone());
-                    if let Some(target_id) = ctx.journal.preexisting(entity, &key)? {
+                    let existing = if lookup_existing {
+                        let key = natural_key(entity, &r.body).unwrap_or_else(|| r.id.clone());
+                        ctx.journal.preexisting(entity, &key)?.map(|t| (key, t))
+                    } else {
+                        None
+                    };
+                    if let Some((key, target_id)) = existing {
                         if ctx.plan.options.on_existing == OnExisting::Stop {
                             stop = Some(EngineError::Stopped(format!(
                                 "{entity} \"{key}\" already exists in the target and the plan says to stop"
                             )));
                             break;
+                        }
+                        if let (Entity::Prompts, Some(t), Some(src)) =
+                            (entity, &target_id, r.body.str("id"))
+                        {
+                            ctx.journal.map_id(entity, &src, t)?;
                         }
                         skipped.push((r.id.clone(), target_id));
                         handled += 1;
@@ -198,9 +226,9 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
                         let size = r.body.approx_len();
                         if size > max_bytes {
                             failed.push((r.id.clone(), format!(
-                                "it is {:.1} MB, more than the {:.1} MB one request to the target may carry",
-                                size as f64 / 1e6,
-                                max_bytes as f64 / 1e6
+                                "it is {}, more than the {} one request to the target may carry",
+                                human_bytes(size),
+                                human_bytes(max_bytes)
                             )));
                             handled += 1;
                             continue;
@@ -317,8 +345,16 @@ async fn load_existing(ctx: &Ctx, entity: Entity) -> Result<(), EngineError> {
     }
 }
 
-/// Rewrites references to objects whose ids the target assigned (score → score config).
+/// Rewrites references to objects whose ids the target assigned (score → score config,
+/// comment → prompt version).
 fn map_references(ctx: &Ctx, mut r: Record) -> Result<Record, EngineError> {
+    if r.entity == Entity::Comments && r.body.str("objectType").as_deref() == Some("PROMPT") {
+        if let Some(id) = r.body.str("objectId") {
+            if let Some(t) = ctx.journal.mapped_id(Entity::Prompts, &id)? {
+                r.body.set("objectId", &t);
+            }
+        }
+    }
     if r.entity == Entity::Scores {
         if let Some(cfg) = r.body.str("configId") {
             if let Some(t) = ctx.journal.target_id(Entity::ScoreConfigs, &cfg)? {
@@ -414,8 +450,14 @@ async fn write_items(
         let mut per_page: BTreeMap<u64, usize> = BTreeMap::new();
         for (item, outcome) in pending.into_iter().zip(outcomes) {
             match outcome {
-                WriteOutcome::Written { target_id } => {
+                WriteOutcome::Written {
+                    target_id,
+                    object_id,
+                } => {
                     *per_page.entry(item.0).or_default() += 1;
+                    if let (Some(obj), Some(src)) = (object_id, item.1.body.str("id")) {
+                        ctx.journal.map_id(entity, &src, &obj)?;
+                    }
                     confirmed.push((item.1.id, target_id));
                 }
                 WriteOutcome::Failed(reason) => {

@@ -252,6 +252,9 @@ pub struct Options {
     /// Upper bound of one write request's body, below the endpoints' limits (ingestion: 3.5 MB).
     #[serde(default = "default_batch_bytes")]
     pub batch_bytes: usize,
+    /// Upper bound of objects per write request (the target's own limit applies too).
+    #[serde(default = "default_batch_items")]
+    pub batch_items: usize,
     /// Per-request timeout in seconds.
     #[serde(default = "default_timeout")]
     pub request_timeout_secs: u64,
@@ -270,6 +273,9 @@ fn default_concurrency() -> usize {
 fn default_batch_bytes() -> usize {
     3_000_000
 }
+fn default_batch_items() -> usize {
+    1000
+}
 fn default_timeout() -> u64 {
     30
 }
@@ -284,6 +290,7 @@ impl Default for Options {
             run_tag: true,
             concurrency: default_concurrency(),
             batch_bytes: default_batch_bytes(),
+            batch_items: default_batch_items(),
             request_timeout_secs: default_timeout(),
             visibility_wait_ms: default_visibility_ms(),
         }

@@ -21,6 +21,8 @@ pub struct Counters {
     per_entity: [[AtomicU64; 4]; 11],
     retries: AtomicU64,
     rate_limit_waits: AtomicU64,
+    /// Requests sent, per rate-limit bucket (see `http::Bucket::ALL`).
+    requests: [AtomicU64; 5],
 }
 
 fn idx(e: Entity) -> usize {
@@ -48,6 +50,13 @@ impl Counters {
     }
     pub fn add_rate_limit_wait(&self) {
         self.rate_limit_waits.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn add_request(&self, bucket_index: usize) {
+        self.requests[bucket_index].fetch_add(1, Ordering::Relaxed);
+    }
+    /// Requests sent per bucket, in the order of `http::Bucket::ALL`.
+    pub fn requests(&self) -> [u64; 5] {
+        std::array::from_fn(|i| self.requests[i].load(Ordering::Relaxed))
     }
     pub fn retries(&self) -> u64 {
         self.retries.load(Ordering::Relaxed)

@@ -431,10 +431,17 @@ impl Langfuse {
                         .get("versions")
                         .and_then(|v| serde_json::from_str(v.get()).ok())
                         .unwrap_or_default();
-                    keys.extend(versions.into_iter().map(|v| ExistingKey {
-                        key: format!("{name}:{v}"),
-                        target_id: Some(format!("{name}:{v}")),
-                    }));
+                    // The versions' own ids let comments on them be pointed at the right one.
+                    for v in versions {
+                        let path = format!("/api/public/v2/prompts/{}?version={v}", q(&name));
+                        let p: RawObject = self
+                            .get_json(Bucket::Prompts, &path, "reading a prompt in the target")
+                            .await?;
+                        keys.push(ExistingKey {
+                            key: format!("{name}:{v}"),
+                            target_id: p.str("id"),
+                        });
+                    }
                 }
                 Entity::DatasetItems => keys.extend(o.str("id").map(ExistingKey::id)),
                 Entity::Models if o.bool("isLangfuseManaged") == Some(true) => {}
@@ -617,7 +624,12 @@ impl Langfuse {
                             .await;
                     }
                 }
-                WriteOutcome::Written { target_id }
+                let object_id = if entity == Entity::Prompts { resp.str("id") } else { None };
+                WriteOutcome::Written { target_id, object_id }
+            }
+            // The commented object may not be visible yet (v3/v4 show writes after a delay).
+            Err(HttpFailure::Rejected { status: 404, body }) if entity == Entity::Comments => {
+                WriteOutcome::Retry(format!("the object it comments on was not found: {}", crate::http::truncate(&body, 200)))
             }
             Err(HttpFailure::Rejected { status: 404, .. }) if entity == Entity::DatasetRunItems => WriteOutcome::Failed(
                 "this Langfuse server does not accept dataset run items through its API (POST /dataset-run-items answered 404)".into(),

@@ -185,7 +185,7 @@ impl Langfuse {
                 };
                 let mut by_id: HashMap<String, WriteOutcome> = HashMap::new();
                 for s in parsed.successes {
-                    by_id.insert(s.id, WriteOutcome::Written { target_id: None });
+                    by_id.insert(s.id, WriteOutcome::written());
                 }
                 for e in parsed.errors {
                     let msg = e
@@ -240,7 +240,7 @@ impl Langfuse {
             match result {
                 Ok(_) => spans
                     .into_iter()
-                    .map(|(i, _)| (i, WriteOutcome::Written { target_id: None }))
+                    .map(|(i, _)| (i, WriteOutcome::written()))
                     .collect(),
                 Err(HttpFailure::Rejected { status, body }) if status == 400 && spans.len() > 1 => {
                     let _ = body;
@@ -466,10 +466,7 @@ impl TargetConnector for Langfuse {
         match entity {
             Entity::Traces if v4 && source == Generation::V4 => {
                 // A v4 trace is derived from its spans, which the observations stream writes.
-                records
-                    .iter()
-                    .map(|_| WriteOutcome::Written { target_id: None })
-                    .collect()
+                records.iter().map(|_| WriteOutcome::written()).collect()
             }
             Entity::Traces | Entity::Observations if v4 => {
                 self.write_otlp(entity, records, source).await
@@ -494,10 +491,7 @@ impl TargetConnector for Langfuse {
                 )
                 .await
             }
-            Entity::Sessions => records
-                .iter()
-                .map(|_| WriteOutcome::Written { target_id: None })
-                .collect(),
+            Entity::Sessions => records.iter().map(|_| WriteOutcome::written()).collect(),
             _ => self.write_rest(entity, records).await,
         }
     }

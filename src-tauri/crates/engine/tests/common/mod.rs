@@ -110,6 +110,18 @@ pub fn normalise(dump: &Value) -> BTreeMap<String, BTreeMap<String, Value>> {
             )
         })
         .collect();
+    // Prompt versions get new ids in the target: name them by name and version.
+    let prompt_keys: BTreeMap<String, String> = dump["prompts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap().to_string(),
+                format!("{}:{}", p["name"].as_str().unwrap(), p["version"]),
+            )
+        })
+        .collect();
     for (entity, rows) in dump.as_object().unwrap() {
         let mut map = BTreeMap::new();
         for row in rows.as_array().unwrap() {
@@ -131,6 +143,11 @@ pub fn normalise(dump: &Value) -> BTreeMap<String, BTreeMap<String, Value>> {
             if entity == "scores" {
                 // The annotating user of the source organisation; the public API cannot set it.
                 o.remove("authorUserId");
+            }
+            if entity == "comments" && o["objectType"] == "PROMPT" {
+                if let Some(k) = o["objectId"].as_str().and_then(|id| prompt_keys.get(id)) {
+                    o.insert("objectId".into(), Value::String(k.clone()));
+                }
             }
             let key = match entity.as_str() {
                 "datasets" | "score_configs" => o["name"].as_str().unwrap().to_string(),
