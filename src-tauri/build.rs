@@ -10,6 +10,20 @@ const COMMANDS: &[&str] = &[
     "keychain_status",
     "check_keychain",
     "use_session_secrets",
+    "start_sample_data",
+    "sample_data",
+    "migration_profiles",
+    "test_connection",
+    "preflight",
+    "start_run",
+    "resume_run",
+    "attach_run",
+    "control_run",
+    "list_runs",
+    "live_runs",
+    "run_checklist",
+    "set_checklist_step",
+    "export_failures",
 ];
 
 fn main() {

@@ -1,0 +1,186 @@
+// The migration workflow in the real window: sample data from the scenario picker through
+// progress; a wrong secret's plain-language error; a run killed with the app and resumed from
+// Runs. scripts/test.sh runs this under Xvfb with a real Secret Service.
+import assert from "node:assert/strict";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+
+import { AppSession, killApp, startSandbox } from "../lib/app.mjs";
+
+const newConfigDir = () => mkdtemp(path.join(tmpdir(), "lfm-e2e-"));
+
+/** The number in a progress-table cell. */
+async function cell(browser, entity, column) {
+  const text = await browser.$(`[data-testid="run-progress"] tr[data-entity="${entity}"] td[data-col="${column}"]`).getText();
+  return Number(text.replace(/[^\d]/g, ""));
+}
+
+async function waitForPhase(browser, phases, timeout) {
+  const progress = browser.$('[data-testid="run-progress"]');
+  await browser.waitUntil(async () => phases.includes(await progress.getAttribute("data-phase")), {
+    timeout,
+    timeoutMsg: `the run did not reach ${phases.join("/")} in ${timeout / 1000} s`,
+  });
+  return progress.getAttribute("data-phase");
+}
+
+async function selectByValue(browser, selector, value) {
+  await browser.$(selector).selectByAttribute("value", value);
+}
+
+/** Creates a self-hosted Langfuse connection through the Connections screen. */
+async function createConnection(b, { name, url, publicKey, secret }) {
+  await b.$('button[data-screen="connections"]').click();
+  await b.$("button=New connection").click();
+  await b.$("#profile-name").setValue(name);
+  await selectByValue(b, "#langfuse-host-preset", "custom");
+  await b.$("#langfuse-host").setValue(url);
+  await b.$("#public-key").setValue(publicKey);
+  await b.$("#secret").setValue(secret);
+  await b.$("button=Save connection").click();
+  await b.$(`//tr[th[normalize-space()="${name}"]]`).waitForDisplayed({ timeout: 15_000 });
+}
+
+async function chooseScenario(b, id) {
+  await b.$('button[data-screen="newMigration"]').click();
+  const card = b.$(`[data-scenario="${id}"]`);
+  await card.waitForDisplayed({ timeout: 15_000 });
+  await card.$("button=Choose").click();
+  await b.$('[data-testid="pick-source"]').waitForDisplayed();
+}
+
+test("sample data: from the first-start offer and the scenario picker through pre-flight and progress to a finished run", async () => {
+  const configDir = await newConfigDir();
+  const app = await AppSession.start({ configDir });
+  try {
+    const b = app.browser;
+    const offer = b.$('[data-testid="first-start-offer"]');
+    await offer.waitForDisplayed({ timeout: 15_000 });
+    await offer.$("button=Try with sample data").click();
+    const ready = b.$('[data-testid="sample-offer"]');
+    await ready.waitForDisplayed();
+    await b.waitUntil(async () => (await ready.getText()).includes("Sample data is ready"), { timeout: 60_000 });
+    assert.match(await ready.getText(), /not real secrets/);
+    await app.screenshot("10-scenario-picker");
+
+    // "Coming next" scenarios have nothing to click.
+    assert.equal(await b.$('[data-scenario="langsmith"] button').isExisting(), false);
+    await b.$('[data-scenario="cloud-to-self-hosted"]').$("button=Choose").click();
+    await b.$('[data-testid="pick-source"]').waitForDisplayed();
+    assert.equal(await b.$('[data-testid="pick-source"]').getValue(), "sample-source");
+    assert.equal(await b.$('[data-testid="pick-target"]').getValue(), "sample-target");
+
+    await b.$('[data-testid="test-source"]').click();
+    const check = b.$('[data-testid="check-source"]');
+    await b.waitUntil(async () => /Connected/.test(await check.getText()), { timeout: 30_000 });
+    assert.match(await check.getText(), /Sample source project.*Langfuse 4\.16/s);
+
+    await b.$('[data-testid="run-preflight"]').click();
+    const preflight = b.$('[data-testid="preflight"]');
+    await preflight.waitForDisplayed({ timeout: 60_000 });
+    const traces = await preflight.$('tr[data-entity="traces"] td').getText();
+    assert.equal(traces, "200");
+    await app.screenshot("11-plan-preflight");
+
+    await b.$('[data-testid="start-run"]').click();
+    await b.$('[data-testid="run-progress"]').waitForDisplayed({ timeout: 30_000 });
+    await app.screenshot("12-progress");
+    const phase = await waitForPhase(b, ["completed", "completedWithFailures", "failed"], 120_000);
+    assert.equal(phase, "completed", await b.$('[data-testid="run-progress"]').getText());
+    assert.equal(await cell(b, "traces", "written"), 200);
+    assert.equal(await cell(b, "traces", "failed"), 0);
+    assert.equal(await cell(b, "observations", "written"), 1000);
+    // The app's own steps ticked themselves.
+    assert.equal(await b.$('[data-testid="checklist"] input[data-step="import"]').isSelected(), true);
+    await b.$('[data-testid="checklist"] input[data-step="notify"]').click();
+    await app.screenshot("13-run-finished");
+
+    await b.$('button[data-screen="runs"]').click();
+    const row = b.$('[data-testid="runs-table"] tr[data-phase="completed"]');
+    await row.waitForDisplayed({ timeout: 15_000 });
+    assert.match(await row.getText(), /sample/);
+    await app.screenshot("14-runs");
+    await row.$("button=Open").click();
+    await b.$('[data-testid="run-progress"]').waitForDisplayed();
+    // The manual tick was saved with the run.
+    await b.waitUntil(() => b.$('[data-testid="checklist"] input[data-step="notify"]').isSelected(), { timeout: 10_000 });
+  } finally {
+    await app.stop();
+  }
+});
+
+test("a wrong secret shows the plain-language reason, not a code", async () => {
+  const source = await startSandbox(["--public-key", "pk-lf-e2e", "--secret-key", "sk-lf-right", "--traces", "5"]);
+  const configDir = await newConfigDir();
+  const app = await AppSession.start({ configDir });
+  try {
+    const b = app.browser;
+    await createConnection(b, { name: "Wrong key", url: source.url, publicKey: "pk-lf-e2e", secret: "sk-lf-wrong" });
+    await chooseScenario(b, "export-archive");
+    await b.$('[data-testid="test-source"]').click();
+    const error = b.$('[data-testid="check-source"] [data-testid="connection-error"]');
+    await error.waitForDisplayed({ timeout: 30_000 });
+    const text = await error.getText();
+    assert.match(text, /keys were rejected/);
+    assert.match(text, /Check the public and secret key/);
+    assert.doesNotMatch(text, /sk-lf-wrong/);
+    await app.screenshot("15-wrong-secret");
+  } finally {
+    await app.stop();
+    await source.stop();
+  }
+});
+
+test("a run killed with the app shows up under Runs as interrupted and resumes to an exact copy", async () => {
+  const keys = ["--public-key", "pk-lf-e2e", "--secret-key", "sk-lf-e2e-secret", "--visibility-delay-ms", "0"];
+  // Large enough that the run is still going when the app is killed.
+  const source = await startSandbox([...keys, "--traces", "20000", "--observations-per-trace", "4"]);
+  const target = await startSandbox(keys);
+  const configDir = await newConfigDir();
+  let app = await AppSession.start({ configDir });
+  try {
+    const b = app.browser;
+    await createConnection(b, { name: "Old server", url: source.url, publicKey: "pk-lf-e2e", secret: "sk-lf-e2e-secret" });
+    await createConnection(b, { name: "New server", url: target.url, publicKey: "pk-lf-e2e", secret: "sk-lf-e2e-secret" });
+    await chooseScenario(b, "self-hosted-to-self-hosted");
+    await b.$('[data-testid="pick-source"]').selectByVisibleText("Old server");
+    await b.$('[data-testid="pick-target"]').selectByVisibleText("New server");
+    await b.$('[data-testid="run-preflight"]').click();
+    await b.$('[data-testid="preflight"]').waitForDisplayed({ timeout: 120_000 });
+    await b.$('[data-testid="start-run"]').click();
+    await b.$('[data-testid="run-progress"]').waitForDisplayed({ timeout: 30_000 });
+    await b.waitUntil(async () => (await cell(b, "observations", "written").catch(() => 0)) > 0, {
+      timeout: 120_000,
+      timeoutMsg: "no observation was written",
+    });
+    await app.screenshot("16-before-kill");
+  } catch (e) {
+    await app.stop();
+    throw e;
+  }
+  await killApp(app, configDir);
+
+  app = await AppSession.start({ configDir });
+  try {
+    const b = app.browser;
+    await b.$('button[data-screen="runs"]').click();
+    const row = b.$('[data-testid="runs-table"] tr[data-phase="interrupted"]');
+    await row.waitForDisplayed({ timeout: 15_000 });
+    await app.screenshot("17-runs-interrupted");
+    await row.$('[data-testid="resume"]').click();
+    await b.$('[data-testid="run-progress"]').waitForDisplayed({ timeout: 30_000 });
+    const phase = await waitForPhase(b, ["completed", "completedWithFailures", "failed"], 300_000);
+    assert.equal(phase, "completed", await b.$('[data-testid="run-progress"]').getText());
+    await app.screenshot("18-resumed-finished");
+  } finally {
+    await app.stop();
+  }
+  // Nothing lost, nothing written twice (on v4 a re-sent id would be a second row).
+  const [want, got] = [await source.counts(), await target.counts()];
+  await Promise.all([source.stop(), target.stop()]);
+  for (const entity of ["observations", "traces", "scores", "prompts", "dataset_items"]) {
+    assert.equal(got[entity], want[entity], `${entity}: target ${got[entity]}, source ${want[entity]}`);
+  }
+});
