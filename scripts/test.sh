@@ -66,7 +66,7 @@ step "ui unit tests" bash -c 'cd ui && npx vitest run'
 rm -rf tests/e2e/artifacts
 step "e2e" env LANGFUSE_MIGRATOR_BINARY="$CARGO_TARGET_DIR/debug/langfuse-migrator" \
   xvfb-run -a -s "-screen 0 1400x1000x24" \
-  scripts/lib/keychain-session.sh bash -c 'cd tests/e2e && node --test --test-concurrency=1 --test-timeout=180000 specs/'
+  scripts/lib/keychain-session.sh bash -c 'cd tests/e2e && node --test --test-force-exit --test-concurrency=1 --test-timeout=180000 specs/'
 
 echo
 echo "Steps: ${summary[*]}"

@@ -105,6 +105,11 @@ fn describe(error: keyring::Error) -> SecretError {
         keyring::Error::NoStorageAccess(e) => SecretError::Unavailable(format!(
             "it is locked, has no default keyring, or refused access ({e})"
         )),
+        keyring::Error::PlatformFailure(e) if e.to_string().contains("locked") => {
+            SecretError::Unavailable(format!(
+                "it is locked. Unlock it (for example by logging in to your desktop session) and check again ({e})"
+            ))
+        }
         keyring::Error::PlatformFailure(e) => SecretError::Unavailable(e.to_string()),
         other => SecretError::Unavailable(other.to_string()),
     }

@@ -53,9 +53,11 @@ export class AppSession {
     const port = nextPort;
     nextPort += 2;
     let output = "";
+    // Its own process group, so stopping it also ends WebKitWebDriver and the app.
     const driver = spawn("tauri-driver", ["--port", String(port), "--native-port", String(port + 1)], {
       env: { ...process.env, LANGFUSE_MIGRATOR_CONFIG_DIR: configDir, ...env },
       stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
     });
     driver.stdout.on("data", (d) => (output += d));
     driver.stderr.on("data", (d) => (output += d));
@@ -78,7 +80,7 @@ export class AppSession {
       await session.browser.$("h1").waitForDisplayed({ timeout: 30_000 });
       return session;
     } catch (e) {
-      driver.kill("SIGTERM");
+      await endProcessGroup(driver);
       throw new Error(`The app did not start: ${e.message}\n--- tauri-driver output ---\n${log()}`);
     }
   }
@@ -110,13 +112,29 @@ export class AppSession {
     try {
       await this.browser.deleteSession();
     } finally {
-      if (this.driver.exitCode === null) {
-        const exited = new Promise((r) => this.driver.once("exit", r));
-        this.driver.kill("SIGTERM");
-        await exited;
-      }
+      await endProcessGroup(this.driver);
     }
   }
+}
+
+/** Ends tauri-driver with everything it started, and stops listening to its output. */
+async function endProcessGroup(driver) {
+  if (driver.exitCode === null && driver.signalCode === null) {
+    const exited = new Promise((r) => driver.once("exit", r));
+    try {
+      process.kill(-driver.pid, "SIGTERM");
+    } catch {
+      driver.kill("SIGTERM");
+    }
+    await exited;
+  }
+  try {
+    process.kill(-driver.pid, "SIGKILL"); // stragglers such as an app that ignored SIGTERM
+  } catch {
+    // the group is already gone
+  }
+  driver.stdout.destroy();
+  driver.stderr.destroy();
 }
 
 const execFileAsync = promisify(execFile);
