@@ -210,6 +210,7 @@ fn finish(result: Result<RunReport, EngineError>, run_id: Option<String>, json: 
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    migrator_engine::tune_allocator();
     let cli = Cli::parse();
     match cli.command {
         Command::Run {

@@ -87,15 +87,14 @@ impl ArchiveWriter {
         scope: &Scope,
     ) -> Result<Self, EngineError> {
         std::fs::create_dir_all(dir.join("parts")).map_err(|e| archive_err(dir, e))?;
-        if let Ok(text) = std::fs::read_to_string(dir.join("manifest.json")) {
-            if let Ok(m) = serde_json::from_str::<Manifest>(&text) {
-                if m.complete {
-                    return Err(archive_err(
-                        dir,
-                        "the folder already holds a complete archive; choose an empty folder",
-                    ));
-                }
-            }
+        if let Ok(text) = std::fs::read_to_string(dir.join("manifest.json"))
+            && let Ok(m) = serde_json::from_str::<Manifest>(&text)
+            && m.complete
+        {
+            return Err(archive_err(
+                dir,
+                "the folder already holds a complete archive; choose an empty folder",
+            ));
         }
         let existing = std::fs::read_dir(dir.join("parts"))
             .map_err(|e| archive_err(dir, e))?
@@ -148,10 +147,10 @@ impl ArchiveWriter {
         for p in self.parts_of(entity)? {
             for line in BufReader::new(MultiGzDecoder::new(std::fs::File::open(&p)?)).lines() {
                 let line = line?;
-                if let Ok(o) = RawObject::from_json(&line) {
-                    if let Some(id) = archived_id(entity, &o) {
-                        ids.insert(id);
-                    }
+                if let Ok(o) = RawObject::from_json(&line)
+                    && let Some(id) = archived_id(entity, &o)
+                {
+                    ids.insert(id);
                 }
             }
         }
@@ -304,11 +303,14 @@ impl TargetConnector for ArchiveWriter {
 
 // ---------------------------------------------------------------- reading
 
+/// A decompressing reader positioned after the given number of lines.
+type OpenFile = (u64, Box<dyn BufRead + Send>);
+
 pub struct ArchiveReader {
     dir: PathBuf,
     pub manifest: Manifest,
     /// Open reader per entity with the number of lines consumed so far.
-    open: Mutex<BTreeMap<Entity, (u64, Box<dyn BufRead + Send>)>>,
+    open: Mutex<BTreeMap<Entity, OpenFile>>,
 }
 
 impl ArchiveReader {
@@ -356,10 +358,10 @@ impl ArchiveReader {
         line: u64,
     ) -> std::io::Result<Option<(u64, Box<dyn BufRead + Send>)>> {
         let mut open = self.open.lock().expect("archive lock");
-        if let Some((pos, r)) = open.remove(&entity) {
-            if pos == line {
-                return Ok(Some((pos, r)));
-            }
+        if let Some((pos, r)) = open.remove(&entity)
+            && pos == line
+        {
+            return Ok(Some((pos, r)));
         }
         let Some(f) = self.manifest.entities.get(entity.as_str()) else {
             return Ok(None);

@@ -21,12 +21,11 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 }
 
 pub fn in_scope(entity: Entity, body: &RawObject, scope: &Scope) -> bool {
-    if let Some(f) = time_field(entity) {
-        if let Some(t) = body.str(f).as_deref().and_then(parse_time) {
-            if t < scope.from || t >= scope.to {
-                return false;
-            }
-        }
+    if let Some(f) = time_field(entity)
+        && let Some(t) = body.str(f).as_deref().and_then(parse_time)
+        && (t < scope.from || t >= scope.to)
+    {
+        return false;
     }
     if !scope.environments.is_empty()
         && matches!(
@@ -69,9 +68,11 @@ mod tests {
 
     #[test]
     fn window_is_half_open() {
-        let mut s = Scope::default();
-        s.from = parse_time("2024-01-01T00:00:00Z").unwrap();
-        s.to = parse_time("2024-01-02T00:00:00Z").unwrap();
+        let s = Scope {
+            from: parse_time("2024-01-01T00:00:00Z").unwrap(),
+            to: parse_time("2024-01-02T00:00:00Z").unwrap(),
+            ..Scope::default()
+        };
         let at = |t: &str| RawObject::from_json(&format!(r#"{{"startTime":"{t}"}}"#)).unwrap();
         assert!(in_scope(
             Entity::Observations,

@@ -163,9 +163,10 @@ impl HttpClient {
             .into_iter()
             .filter_map(|b| {
                 let n = NonZeroU32::new(budget.per_minute(b)?)?;
-                // A burst of a tenth of the minute keeps the first seconds fast without ever
-                // exceeding the minute's total.
-                let burst = NonZeroU32::new((n.get() / 10).max(1)).expect("non-zero");
+                // Langfuse Cloud counts requests per minute window, so a whole minute's quota
+                // may go at once; where our refill and the server's window disagree, the 429
+                // handling (Retry-After) absorbs the difference.
+                let burst = n;
                 let period =
                     Duration::from_secs_f64(60.0 / budget.time_scale.max(0.001) / n.get() as f64);
                 let quota = Quota::with_period(period)
@@ -228,11 +229,11 @@ impl HttpClient {
             .build();
         let mut last_problem;
         loop {
-            if let Some((_, l)) = self.limiters.iter().find(|(b, _)| *b == bucket) {
-                if l.check().is_err() {
-                    self.counters.add_rate_limit_wait();
-                    l.until_ready().await;
-                }
+            if let Some((_, l)) = self.limiters.iter().find(|(b, _)| *b == bucket)
+                && l.check().is_err()
+            {
+                self.counters.add_rate_limit_wait();
+                l.until_ready().await;
             }
             let permit = self.concurrency.acquire().await;
             self.counters

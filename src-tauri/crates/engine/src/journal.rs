@@ -122,7 +122,6 @@ CREATE TABLE IF NOT EXISTS objects(
   entity TEXT NOT NULL, source_id TEXT NOT NULL, target_id TEXT, content_hash TEXT,
   state TEXT NOT NULL, reason TEXT, updated_at TEXT NOT NULL,
   PRIMARY KEY(entity, source_id)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS objects_state ON objects(entity, state);
 CREATE TABLE IF NOT EXISTS target_existing(entity TEXT NOT NULL, id TEXT NOT NULL, target_id TEXT, PRIMARY KEY(entity, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS id_map(entity TEXT NOT NULL, source_id TEXT NOT NULL, target_id TEXT NOT NULL, PRIMARY KEY(entity, source_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY, at TEXT NOT NULL, level TEXT NOT NULL, message TEXT NOT NULL);
@@ -310,6 +309,34 @@ impl Journal {
     ) -> Result<(), EngineError> {
         let mut c = self.conn();
         let tx = c.transaction()?;
+        if state == ObjectState::Confirmed
+            && rows
+                .iter()
+                .all(|r| r.target_id.is_none() && r.content_hash.is_none())
+        {
+            // The hot path: rows written as `sent` a moment ago become `confirmed`.
+            let mut st = tx.prepare_cached(
+                "UPDATE objects SET state = 'confirmed', reason = NULL, updated_at = ?3 WHERE entity = ?1 AND source_id = ?2",
+            )?;
+            let t = now();
+            let mut missing = vec![];
+            for r in rows {
+                if st.execute(params![entity.as_str(), r.source_id, t])? == 0 {
+                    missing.push(r.source_id);
+                }
+            }
+            drop(st);
+            if !missing.is_empty() {
+                let mut ins = tx.prepare_cached(
+                    "INSERT INTO objects(entity, source_id, state, updated_at) VALUES (?1, ?2, 'confirmed', ?3)",
+                )?;
+                for id in missing {
+                    ins.execute(params![entity.as_str(), id, t])?;
+                }
+            }
+            tx.commit()?;
+            return Ok(());
+        }
         {
             let mut st = tx.prepare_cached(
                 "INSERT INTO objects(entity, source_id, target_id, content_hash, state, reason, updated_at)

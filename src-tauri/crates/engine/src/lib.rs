@@ -4,6 +4,7 @@
 //! [`check_connection`]; progress arrives as [`ProgressEvent`]s through a [`ProgressSink`]; a
 //! [`RunControl`] pauses, resumes and cancels. See README.md for the module map and invariants.
 
+mod alloc;
 pub mod archive;
 pub mod connector;
 pub mod control;
@@ -22,6 +23,7 @@ pub mod progress;
 mod runner;
 pub mod validate;
 
+pub use alloc::tune_allocator;
 pub use control::RunControl;
 pub use error::{ConnectionError, EngineError};
 pub use journal::{Journal, ObjectRow, ObjectState, RunState};

@@ -256,32 +256,6 @@ impl fmt::Display for Generation {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn raw_object_round_trips_unknown_fields_and_payload_bytes() {
-        let text = r#"{"id":"a","input":{"b": [1, 2.50]},"futureField":{"x":true}}"#;
-        let o = RawObject::from_json(text).unwrap();
-        assert_eq!(o.get("input").unwrap().get(), r#"{"b": [1, 2.50]}"#);
-        assert_eq!(
-            o.to_json(),
-            r#"{"id":"a","input":{"b": [1, 2.50]},"futureField":{"x":true}}"#
-        );
-        assert_eq!(o.str("id").as_deref(), Some("a"));
-    }
-
-    #[test]
-    fn set_rename_remove_keep_order() {
-        let mut o = RawObject::from_json(r#"{"a":1,"b":2}"#).unwrap();
-        o.rename("a", "c");
-        o.set("b", &3);
-        assert_eq!(o.to_json(), r#"{"b":3,"c":1}"#);
-        assert!(o.remove("zzz").is_none());
-    }
-}
-
 /// The key that identifies an object across projects: its id where the client sets ids, a
 /// natural key where the target assigns them (so a re-run finds what the last run created).
 pub fn natural_key(entity: Entity, o: &RawObject) -> Option<String> {
@@ -309,5 +283,31 @@ pub fn natural_key(entity: Entity, o: &RawObject) -> Option<String> {
             }
         )),
         _ => o.str("id"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_object_round_trips_unknown_fields_and_payload_bytes() {
+        let text = r#"{"id":"a","input":{"b": [1, 2.50]},"futureField":{"x":true}}"#;
+        let o = RawObject::from_json(text).unwrap();
+        assert_eq!(o.get("input").unwrap().get(), r#"{"b": [1, 2.50]}"#);
+        assert_eq!(
+            o.to_json(),
+            r#"{"id":"a","input":{"b": [1, 2.50]},"futureField":{"x":true}}"#
+        );
+        assert_eq!(o.str("id").as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn set_rename_remove_keep_order() {
+        let mut o = RawObject::from_json(r#"{"a":1,"b":2}"#).unwrap();
+        o.rename("a", "c");
+        o.set("b", &3);
+        assert_eq!(o.to_json(), r#"{"b":3,"c":1}"#);
+        assert!(o.remove("zzz").is_none());
     }
 }

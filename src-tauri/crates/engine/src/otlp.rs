@@ -1,8 +1,10 @@
 //! Mapping canonical traces and observations onto OTLP spans for Langfuse v4
 //! (shared/specs/langfuse-otel-mapping.md).
 //!
-//! Sent as OTLP/JSON so ids travel verbatim: Langfuse stores a JSON string id as sent, which keeps
-//! UUIDs and custom ids from older SDKs intact (protobuf would force hex bytes).
+//! Ids travel verbatim. Langfuse stores an OTLP/JSON string id as sent, which keeps UUIDs and
+//! custom ids from older SDKs intact; protobuf carries ids as bytes that come back as lowercase
+//! hex, so a request goes as protobuf (the `opentelemetry-proto` types) only when every id in it
+//! already is 32/16-character lowercase hex, and as JSON otherwise.
 //!
 //! Legacy (v2/v3) traces have their own name, input, output and metadata, and their observations
 //! need not form a single tree. On v4 a trace is derived from its spans, its I/O and metadata
@@ -17,9 +19,158 @@ use serde_json::value::RawValue;
 pub const SCOPE_NAME: &str = "langfuse-sdk";
 pub const RUN_TAG_KEY: &str = "langfuse_migrator_run";
 
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, ArrayValue, InstrumentationScope, KeyValue, any_value,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
 /// The id of the root span that carries a legacy trace's own fields.
 pub fn trace_span_id(trace_id: &str) -> String {
     format!("t-{trace_id}")
+}
+
+/// ISO-8601 to unix nanoseconds.
+pub fn iso_to_nanos(s: &str) -> Option<u64> {
+    let t = chrono::DateTime::parse_from_rfc3339(s).ok()?;
+    u64::try_from(t.timestamp_nanos_opt()?).ok()
+}
+
+/// An attribute value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AttrValue {
+    Str(String),
+    Bool(bool),
+    Int(i64),
+    Strings(Vec<String>),
+}
+
+/// One span, before it is written as OTLP/JSON or protobuf.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpanData {
+    pub trace_id: String,
+    pub span_id: String,
+    pub parent: Option<String>,
+    pub name: String,
+    pub start_ns: u64,
+    pub end_ns: Option<u64>,
+    pub attrs: Vec<(String, AttrValue)>,
+}
+
+fn is_lower_hex(s: &str, len: usize) -> bool {
+    s.len() == len
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+impl SpanData {
+    /// Protobuf carries ids as bytes, which Langfuse reads back as lowercase hex: it fits only
+    /// ids that already are 32/16-character lowercase hex.
+    pub fn fits_protobuf(&self) -> bool {
+        is_lower_hex(&self.trace_id, 32)
+            && is_lower_hex(&self.span_id, 16)
+            && self.parent.as_deref().is_none_or(|p| is_lower_hex(p, 16))
+    }
+
+    fn push_json(&self, out: &mut String) {
+        out.push_str("{\"traceId\":");
+        push_str_lit(out, &self.trace_id);
+        out.push_str(",\"spanId\":");
+        push_str_lit(out, &self.span_id);
+        out.push_str(",\"parentSpanId\":");
+        push_str_lit(out, self.parent.as_deref().unwrap_or(""));
+        out.push_str(",\"name\":");
+        push_str_lit(out, &self.name);
+        out.push_str(",\"kind\":1");
+        out.push_str(&format!(",\"startTimeUnixNano\":\"{}\"", self.start_ns));
+        if let Some(e) = self.end_ns {
+            out.push_str(&format!(",\"endTimeUnixNano\":\"{e}\""));
+        }
+        out.push_str(",\"attributes\":[");
+        for (i, (k, v)) in self.attrs.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"key\":");
+            push_str_lit(out, k);
+            out.push_str(",\"value\":");
+            match v {
+                AttrValue::Str(s) => {
+                    out.push_str("{\"stringValue\":");
+                    push_str_lit(out, s);
+                    out.push('}');
+                }
+                AttrValue::Bool(b) => out.push_str(if *b {
+                    "{\"boolValue\":true}"
+                } else {
+                    "{\"boolValue\":false}"
+                }),
+                AttrValue::Int(n) => out.push_str(&format!("{{\"intValue\":\"{n}\"}}")),
+                AttrValue::Strings(values) => {
+                    out.push_str("{\"arrayValue\":{\"values\":[");
+                    for (j, s) in values.iter().enumerate() {
+                        if j > 0 {
+                            out.push(',');
+                        }
+                        out.push_str("{\"stringValue\":");
+                        push_str_lit(out, s);
+                        out.push('}');
+                    }
+                    out.push_str("]}}");
+                }
+            }
+            out.push('}');
+        }
+        out.push_str("],\"status\":{}}");
+    }
+
+    /// The span as an OTLP/JSON object.
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(
+            256 + self.attrs.iter().map(|(k, _)| k.len() + 64).sum::<usize>(),
+        );
+        self.push_json(&mut out);
+        out
+    }
+
+    fn into_proto(self) -> Span {
+        let hex_bytes = |s: &str| hex::decode(s).unwrap_or_default();
+        let value = |v: AttrValue| AnyValue {
+            value: Some(match v {
+                AttrValue::Str(s) => any_value::Value::StringValue(s),
+                AttrValue::Bool(b) => any_value::Value::BoolValue(b),
+                AttrValue::Int(n) => any_value::Value::IntValue(n),
+                AttrValue::Strings(values) => any_value::Value::ArrayValue(ArrayValue {
+                    values: values
+                        .into_iter()
+                        .map(|s| AnyValue {
+                            value: Some(any_value::Value::StringValue(s)),
+                        })
+                        .collect(),
+                }),
+            }),
+        };
+        Span {
+            trace_id: hex_bytes(&self.trace_id),
+            span_id: hex_bytes(&self.span_id),
+            parent_span_id: self.parent.as_deref().map(hex_bytes).unwrap_or_default(),
+            name: self.name,
+            kind: 1,
+            start_time_unix_nano: self.start_ns,
+            end_time_unix_nano: self.end_ns.unwrap_or(0),
+            attributes: self
+                .attrs
+                .into_iter()
+                .map(|(key, v)| KeyValue {
+                    key,
+                    value: Some(value(v)),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
 }
 
 /// Writes a JSON string literal.
@@ -28,59 +179,66 @@ fn push_str_lit(out: &mut String, s: &str) {
     out.push_str(&serde_json::to_string(s).expect("string serialises"));
 }
 
-/// ISO-8601 to unix nanoseconds as a decimal string.
-pub fn iso_to_nanos(s: &str) -> Option<String> {
-    let t = chrono::DateTime::parse_from_rfc3339(s).ok()?;
-    Some(t.timestamp_nanos_opt()?.to_string())
+fn scope_version() -> String {
+    concat!("migrator-", env!("CARGO_PKG_VERSION")).to_string()
 }
 
-/// Attribute writer for one span.
-struct Attrs<'a> {
-    out: &'a mut String,
-    first: bool,
-}
-
-impl Attrs<'_> {
-    fn key(&mut self, key: &str) {
-        if !self.first {
-            self.out.push(',');
+/// One OTLP/JSON export request.
+pub fn export_json<'a>(spans: impl Iterator<Item = &'a SpanData>) -> String {
+    let mut out = String::with_capacity(64 * 1024);
+    out.push_str("{\"resourceSpans\":[{\"resource\":{\"attributes\":[]},\"scopeSpans\":[{\"scope\":{\"name\":");
+    push_str_lit(&mut out, SCOPE_NAME);
+    out.push_str(",\"version\":");
+    push_str_lit(&mut out, &scope_version());
+    out.push_str("},\"spans\":[");
+    for (i, s) in spans.enumerate() {
+        if i > 0 {
+            out.push(',');
         }
-        self.first = false;
-        self.out.push_str("{\"key\":");
-        push_str_lit(self.out, key);
-        self.out.push_str(",\"value\":");
+        s.push_json(&mut out);
     }
+    out.push_str("]}]}]}");
+    out
+}
+
+/// One OTLP protobuf export request, from the `opentelemetry-proto` types.
+pub fn export_protobuf(spans: impl Iterator<Item = SpanData>) -> Vec<u8> {
+    use prost::Message;
+    let req = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource::default()),
+            scope_spans: vec![ScopeSpans {
+                scope: Some(InstrumentationScope {
+                    name: SCOPE_NAME.into(),
+                    version: scope_version(),
+                    ..Default::default()
+                }),
+                spans: spans.map(SpanData::into_proto).collect(),
+                schema_url: String::new(),
+            }],
+            schema_url: String::new(),
+        }],
+    };
+    req.encode_to_vec()
+}
+
+/// Attribute collector for one span.
+#[derive(Default)]
+struct Attrs(Vec<(String, AttrValue)>);
+
+impl Attrs {
     fn string(&mut self, key: &str, value: &str) {
-        self.key(key);
-        self.out.push_str("{\"stringValue\":");
-        push_str_lit(self.out, value);
-        self.out.push_str("}}");
+        self.0
+            .push((key.to_string(), AttrValue::Str(value.to_string())));
     }
     fn boolean(&mut self, key: &str, value: bool) {
-        self.key(key);
-        self.out.push_str(if value {
-            "{\"boolValue\":true}}"
-        } else {
-            "{\"boolValue\":false}}"
-        });
+        self.0.push((key.to_string(), AttrValue::Bool(value)));
     }
     fn int(&mut self, key: &str, value: i64) {
-        self.key(key);
-        self.out
-            .push_str(&format!("{{\"intValue\":\"{value}\"}}}}"));
+        self.0.push((key.to_string(), AttrValue::Int(value)));
     }
-    fn strings(&mut self, key: &str, values: &[String]) {
-        self.key(key);
-        self.out.push_str("{\"arrayValue\":{\"values\":[");
-        for (i, v) in values.iter().enumerate() {
-            if i > 0 {
-                self.out.push(',');
-            }
-            self.out.push_str("{\"stringValue\":");
-            push_str_lit(self.out, v);
-            self.out.push('}');
-        }
-        self.out.push_str("]}}}");
+    fn strings(&mut self, key: &str, values: Vec<String>) {
+        self.0.push((key.to_string(), AttrValue::Strings(values)));
     }
     /// A JSON payload as the JSON text Langfuse parses back (SDKs send `JSON.stringify(x)`).
     fn json(&mut self, key: &str, value: &RawValue) {
@@ -103,67 +261,16 @@ pub struct SpanOptions<'a> {
     pub source: Generation,
 }
 
-/// Builds one OTLP/JSON export request from spans already rendered by `observation_span` or
-/// `trace_span`.
-pub fn export_request(spans: &[String]) -> String {
-    let total: usize = spans.iter().map(|s| s.len() + 1).sum();
-    let mut out = String::with_capacity(total + 200);
-    out.push_str("{\"resourceSpans\":[{\"resource\":{\"attributes\":[]},\"scopeSpans\":[{\"scope\":{\"name\":");
-    push_str_lit(&mut out, SCOPE_NAME);
-    out.push_str(",\"version\":");
-    push_str_lit(&mut out, concat!("migrator-", env!("CARGO_PKG_VERSION")));
-    out.push_str("},\"spans\":[");
-    for (i, s) in spans.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(s);
-    }
-    out.push_str("]}]}]}");
-    out
-}
-
-fn span_head(
-    out: &mut String,
-    trace_id: &str,
-    span_id: &str,
-    parent: Option<&str>,
-    name: &str,
-    start: Option<String>,
-    end: Option<String>,
-) {
-    out.push_str("{\"traceId\":");
-    push_str_lit(out, trace_id);
-    out.push_str(",\"spanId\":");
-    push_str_lit(out, span_id);
-    out.push_str(",\"parentSpanId\":");
-    push_str_lit(out, parent.unwrap_or(""));
-    out.push_str(",\"name\":");
-    push_str_lit(out, name);
-    out.push_str(",\"kind\":1");
-    if let Some(s) = start {
-        out.push_str(",\"startTimeUnixNano\":\"");
-        out.push_str(&s);
-        out.push('"');
-    }
-    if let Some(e) = end {
-        out.push_str(",\"endTimeUnixNano\":\"");
-        out.push_str(&e);
-        out.push('"');
-    }
-    out.push_str(",\"attributes\":[");
-}
-
 /// Why a record cannot become a span.
 #[derive(Debug, PartialEq)]
 pub struct MapError(pub String);
 
 /// Trace-level attributes from an object that carries trace columns (a v4 observation or a trace).
-fn trace_attrs(a: &mut Attrs<'_>, o: &RawObject, name_key: &str) {
-    if let Some(n) = o.str(name_key) {
-        if !n.is_empty() {
-            a.string("langfuse.trace.name", &n);
-        }
+fn trace_attrs(a: &mut Attrs, o: &RawObject, name_key: &str) {
+    if let Some(n) = o.str(name_key)
+        && !n.is_empty()
+    {
+        a.string("langfuse.trace.name", &n);
     }
     if let Some(u) = o.str("userId") {
         a.string("langfuse.user.id", &u);
@@ -173,10 +280,9 @@ fn trace_attrs(a: &mut Attrs<'_>, o: &RawObject, name_key: &str) {
     }
     if let Some(tags) =
         present(o, "tags").and_then(|t| serde_json::from_str::<Vec<String>>(t.get()).ok())
+        && !tags.is_empty()
     {
-        if !tags.is_empty() {
-            a.strings("langfuse.trace.tags", &tags);
-        }
+        a.strings("langfuse.trace.tags", tags);
     }
     if o.bool("public") == Some(true) {
         a.boolean("langfuse.trace.public", true);
@@ -186,7 +292,7 @@ fn trace_attrs(a: &mut Attrs<'_>, o: &RawObject, name_key: &str) {
     }
 }
 
-fn metadata_attr(a: &mut Attrs<'_>, key: &str, o: &RawObject, run_tag: Option<&str>) {
+fn metadata_attr(a: &mut Attrs, key: &str, o: &RawObject, run_tag: Option<&str>) {
     if let Some(m) = present(o, "metadata") {
         a.json(key, m);
     }
@@ -196,7 +302,7 @@ fn metadata_attr(a: &mut Attrs<'_>, key: &str, o: &RawObject, run_tag: Option<&s
 }
 
 /// One observation as an OTLP span.
-pub fn observation_span(o: &RawObject, opts: &SpanOptions<'_>) -> Result<String, MapError> {
+pub fn observation_span(o: &RawObject, opts: &SpanOptions<'_>) -> Result<SpanData, MapError> {
     let id = o
         .str("id")
         .ok_or_else(|| MapError("the observation has no id".into()))?;
@@ -208,92 +314,83 @@ pub fn observation_span(o: &RawObject, opts: &SpanOptions<'_>) -> Result<String,
     let start_iso = o
         .str("startTime")
         .ok_or_else(|| MapError(format!("observation {id} has no start time")))?;
-    let start = iso_to_nanos(&start_iso)
+    let start_ns = iso_to_nanos(&start_iso)
         .ok_or_else(|| MapError(format!("observation {id} has an unreadable start time")))?;
-    let end = o.str("endTime").and_then(|e| iso_to_nanos(&e));
+    let end_ns = o.str("endTime").and_then(|e| iso_to_nanos(&e));
     let mut parent = o.str("parentObservationId");
     if parent.is_none() && opts.source != Generation::V4 {
         parent = Some(trace_span_id(&trace_id));
     }
-    let name = o.str("name").unwrap_or_default();
-    let mut out = String::with_capacity(o.approx_len() + 600);
-    span_head(
-        &mut out,
-        &trace_id,
-        &id,
-        parent.as_deref(),
-        &name,
-        Some(start),
-        end,
-    );
-    {
-        let mut a = Attrs {
-            out: &mut out,
-            first: true,
-        };
-        let kind = o
-            .str("type")
-            .unwrap_or_else(|| "SPAN".into())
-            .to_lowercase();
-        a.string("langfuse.observation.type", &kind);
-        if let Some(l) = o.str("level") {
-            a.string("langfuse.observation.level", &l);
-        }
-        if let Some(m) = o.str("statusMessage") {
-            a.string("langfuse.observation.status_message", &m);
-        }
-        if let Some(v) = present(o, "input") {
-            a.json("langfuse.observation.input", v);
-        }
-        if let Some(v) = present(o, "output") {
-            a.json("langfuse.observation.output", v);
-        }
-        metadata_attr(&mut a, "langfuse.observation.metadata", o, opts.run_tag);
-        if let Some(m) = o.str("model") {
-            a.string("langfuse.observation.model.name", &m);
-        }
-        if let Some(v) = present(o, "modelParameters") {
-            a.json("langfuse.observation.model.parameters", v);
-        }
-        // Empty usage would make Langfuse treat a span as a generation (old-SDK fix-up).
-        if let Some(v) = present(o, "usageDetails").filter(|v| !is_empty_object(v)) {
-            a.json("langfuse.observation.usage_details", v);
-        }
-        if let Some(v) = present(o, "costDetails").filter(|v| !is_empty_object(v)) {
-            a.json("langfuse.observation.cost_details", v);
-        }
-        if let Some(c) = o.str("completionStartTime") {
-            a.string("langfuse.observation.completion_start_time", &c);
-        }
-        if let Some(p) = o.str("promptName") {
-            a.string("langfuse.observation.prompt.name", &p);
-            if let Some(v) = o.i64("promptVersion") {
-                a.int("langfuse.observation.prompt.version", v);
-            }
-        }
-        if let Some(e) = o.str("environment") {
-            a.string("langfuse.environment", &e);
-        }
-        if let Some(v) = o.str("version") {
-            a.string("langfuse.version", &v);
-        }
-        // v4 observations carry their trace's columns; keep them on every span. A v4 trace's
-        // metadata is its root span's.
-        if opts.source == Generation::V4 {
-            trace_attrs(&mut a, o, "traceName");
-            if o.get_present("parentObservationId").is_none() {
-                if let Some(m) = present(o, "metadata") {
-                    a.json("langfuse.trace.metadata", m);
-                }
-            }
+    let mut a = Attrs::default();
+    let kind = o
+        .str("type")
+        .unwrap_or_else(|| "SPAN".into())
+        .to_lowercase();
+    a.string("langfuse.observation.type", &kind);
+    if let Some(l) = o.str("level") {
+        a.string("langfuse.observation.level", &l);
+    }
+    if let Some(m) = o.str("statusMessage") {
+        a.string("langfuse.observation.status_message", &m);
+    }
+    if let Some(v) = present(o, "input") {
+        a.json("langfuse.observation.input", v);
+    }
+    if let Some(v) = present(o, "output") {
+        a.json("langfuse.observation.output", v);
+    }
+    metadata_attr(&mut a, "langfuse.observation.metadata", o, opts.run_tag);
+    if let Some(m) = o.str("model") {
+        a.string("langfuse.observation.model.name", &m);
+    }
+    if let Some(v) = present(o, "modelParameters") {
+        a.json("langfuse.observation.model.parameters", v);
+    }
+    // Empty usage would make Langfuse treat a span as a generation (old-SDK fix-up).
+    if let Some(v) = present(o, "usageDetails").filter(|v| !is_empty_object(v)) {
+        a.json("langfuse.observation.usage_details", v);
+    }
+    if let Some(v) = present(o, "costDetails").filter(|v| !is_empty_object(v)) {
+        a.json("langfuse.observation.cost_details", v);
+    }
+    if let Some(c) = o.str("completionStartTime") {
+        a.string("langfuse.observation.completion_start_time", &c);
+    }
+    if let Some(p) = o.str("promptName") {
+        a.string("langfuse.observation.prompt.name", &p);
+        if let Some(v) = o.i64("promptVersion") {
+            a.int("langfuse.observation.prompt.version", v);
         }
     }
-    out.push_str("],\"status\":{}}");
-    Ok(out)
+    if let Some(e) = o.str("environment") {
+        a.string("langfuse.environment", &e);
+    }
+    if let Some(v) = o.str("version") {
+        a.string("langfuse.version", &v);
+    }
+    // v4 observations carry their trace's columns; keep them on every span. A v4 trace's
+    // metadata is its root span's.
+    if opts.source == Generation::V4 {
+        trace_attrs(&mut a, o, "traceName");
+        if o.get_present("parentObservationId").is_none()
+            && let Some(m) = present(o, "metadata")
+        {
+            a.json("langfuse.trace.metadata", m);
+        }
+    }
+    Ok(SpanData {
+        trace_id,
+        span_id: id,
+        parent,
+        name: o.str("name").unwrap_or_default(),
+        start_ns,
+        end_ns,
+        attrs: a.0,
+    })
 }
 
 /// A legacy trace as its root span `t-<traceId>`.
-pub fn trace_span(t: &RawObject, opts: &SpanOptions<'_>) -> Result<String, MapError> {
+pub fn trace_span(t: &RawObject, opts: &SpanOptions<'_>) -> Result<SpanData, MapError> {
     let id = t
         .str("id")
         .ok_or_else(|| MapError("the trace has no id".into()))?;
@@ -302,45 +399,36 @@ pub fn trace_span(t: &RawObject, opts: &SpanOptions<'_>) -> Result<String, MapEr
         .ok_or_else(|| MapError(format!("trace {id} has no timestamp")))?;
     let nanos = iso_to_nanos(&ts)
         .ok_or_else(|| MapError(format!("trace {id} has an unreadable timestamp")))?;
-    let name = t.str("name").unwrap_or_default();
-    let mut out = String::with_capacity(t.approx_len() + 600);
-    span_head(
-        &mut out,
-        &id,
-        &trace_span_id(&id),
-        None,
-        &name,
-        Some(nanos.clone()),
-        Some(nanos),
-    );
-    {
-        let mut a = Attrs {
-            out: &mut out,
-            first: true,
-        };
-        a.string("langfuse.observation.type", "span");
-        if let Some(v) = present(t, "input") {
-            a.json("langfuse.observation.input", v);
-            a.json("langfuse.trace.input", v);
-        }
-        if let Some(v) = present(t, "output") {
-            a.json("langfuse.observation.output", v);
-            a.json("langfuse.trace.output", v);
-        }
-        metadata_attr(&mut a, "langfuse.observation.metadata", t, opts.run_tag);
-        if let Some(m) = present(t, "metadata") {
-            a.json("langfuse.trace.metadata", m);
-        }
-        if let Some(e) = t.str("environment") {
-            a.string("langfuse.environment", &e);
-        }
-        if let Some(v) = t.str("version") {
-            a.string("langfuse.version", &v);
-        }
-        trace_attrs(&mut a, t, "name");
+    let mut a = Attrs::default();
+    a.string("langfuse.observation.type", "span");
+    if let Some(v) = present(t, "input") {
+        a.json("langfuse.observation.input", v);
+        a.json("langfuse.trace.input", v);
     }
-    out.push_str("],\"status\":{}}");
-    Ok(out)
+    if let Some(v) = present(t, "output") {
+        a.json("langfuse.observation.output", v);
+        a.json("langfuse.trace.output", v);
+    }
+    metadata_attr(&mut a, "langfuse.observation.metadata", t, opts.run_tag);
+    if let Some(m) = present(t, "metadata") {
+        a.json("langfuse.trace.metadata", m);
+    }
+    if let Some(e) = t.str("environment") {
+        a.string("langfuse.environment", &e);
+    }
+    if let Some(v) = t.str("version") {
+        a.string("langfuse.version", &v);
+    }
+    trace_attrs(&mut a, t, "name");
+    Ok(SpanData {
+        span_id: trace_span_id(&id),
+        trace_id: id,
+        parent: None,
+        name: t.str("name").unwrap_or_default(),
+        start_ns: nanos,
+        end_ns: Some(nanos),
+        attrs: a.0,
+    })
 }
 
 #[cfg(test)]
@@ -368,6 +456,8 @@ mod tests {
             },
         )
         .unwrap();
+        assert!(!s.fits_protobuf(), "custom ids need JSON");
+        let s = s.to_json();
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert_eq!(v["traceId"], "Trace-ABC");
         assert_eq!(v["spanId"], "0b3c-UUID-like");
@@ -397,7 +487,8 @@ mod tests {
                 source: Generation::V3,
             },
         )
-        .unwrap();
+        .unwrap()
+        .to_json();
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert_eq!(v["parentSpanId"], "t-t");
         let t = RawObject::from_json(r#"{"id":"t","timestamp":"2024-03-01T10:00:00Z","name":"n","userId":"u","tags":["a"],"metadata":{"k":1}}"#).unwrap();
@@ -408,7 +499,8 @@ mod tests {
                 source: Generation::V3,
             },
         )
-        .unwrap();
+        .unwrap()
+        .to_json();
         let a = attrs(&s);
         assert_eq!(a["langfuse.trace.name"]["stringValue"], "n");
         assert_eq!(a["langfuse.user.id"]["stringValue"], "u");
@@ -427,5 +519,30 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.0.contains("belongs to no trace"));
+    }
+
+    #[test]
+    fn hex_ids_go_as_protobuf_and_decode_to_the_same_ids() {
+        use prost::Message;
+        let o = RawObject::from_json(r#"{"id":"00f067aa0ba902b7","traceId":"4bf92f3577b34da6a3ce929d0e0e4736","parentObservationId":"00f067aa0ba902b8","type":"SPAN","startTime":"2024-03-01T10:00:00Z","name":"n"}"#).unwrap();
+        let s = observation_span(
+            &o,
+            &SpanOptions {
+                run_tag: None,
+                source: Generation::V4,
+            },
+        )
+        .unwrap();
+        assert!(s.fits_protobuf());
+        let bytes = export_protobuf(std::iter::once(s));
+        let req = ExportTraceServiceRequest::decode(bytes.as_slice()).unwrap();
+        let span = &req.resource_spans[0].scope_spans[0].spans[0];
+        assert_eq!(
+            hex::encode(&span.trace_id),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_eq!(hex::encode(&span.span_id), "00f067aa0ba902b7");
+        assert_eq!(hex::encode(&span.parent_span_id), "00f067aa0ba902b8");
+        assert_eq!(span.start_time_unix_nano, 1_709_287_200_000_000_000);
     }
 }

@@ -113,6 +113,10 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
         return Ok(());
     }
     ctx.sink.emit(ProgressEvent::PhaseStarted { entity });
+    // The total, where the source can count cheaply, gives the UI an ETA.
+    if let Ok(Some(n)) = ctx.source.count(entity, &ctx.plan.scope).await {
+        ctx.counters.set_expected(entity, n);
+    }
     load_existing(&ctx, entity).await?;
     let start_cursor = if always_full { None } else { checkpoint };
 
@@ -149,10 +153,11 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
 
     let concurrency = ctx.plan.options.concurrency.max(1);
     // Prompt versions are numbered by the target in arrival order: one at a time, oldest first.
+    // One batch being filled per writer plus one ready to go keeps writers busy and memory flat.
     let in_flight = Arc::new(Semaphore::new(if entity == Entity::Prompts {
         1
     } else {
-        concurrency * 2
+        concurrency + 1
     }));
     let verify: Arc<Mutex<Vec<(u64, Record)>>> = Arc::default();
     let mut writers: JoinSet<Result<(), EngineError>> = JoinSet::new();
@@ -348,19 +353,18 @@ async fn load_existing(ctx: &Ctx, entity: Entity) -> Result<(), EngineError> {
 /// Rewrites references to objects whose ids the target assigned (score → score config,
 /// comment → prompt version).
 fn map_references(ctx: &Ctx, mut r: Record) -> Result<Record, EngineError> {
-    if r.entity == Entity::Comments && r.body.str("objectType").as_deref() == Some("PROMPT") {
-        if let Some(id) = r.body.str("objectId") {
-            if let Some(t) = ctx.journal.mapped_id(Entity::Prompts, &id)? {
-                r.body.set("objectId", &t);
-            }
-        }
+    if r.entity == Entity::Comments
+        && r.body.str("objectType").as_deref() == Some("PROMPT")
+        && let Some(id) = r.body.str("objectId")
+        && let Some(t) = ctx.journal.mapped_id(Entity::Prompts, &id)?
+    {
+        r.body.set("objectId", &t);
     }
-    if r.entity == Entity::Scores {
-        if let Some(cfg) = r.body.str("configId") {
-            if let Some(t) = ctx.journal.target_id(Entity::ScoreConfigs, &cfg)? {
-                r.body.set("configId", &t);
-            }
-        }
+    if r.entity == Entity::Scores
+        && let Some(cfg) = r.body.str("configId")
+        && let Some(t) = ctx.journal.target_id(Entity::ScoreConfigs, &cfg)?
+    {
+        r.body.set("configId", &t);
     }
     Ok(r)
 }
@@ -438,17 +442,18 @@ async fn write_items(
             // Cancelled before sending: the rows stay `sent` and are checked on resume.
             return Ok(());
         }
-        let records: Vec<Record> = pending.iter().map(|(_, r)| r.clone()).collect();
+        let (seqs, records): (Vec<u64>, Vec<Record>) = pending.into_iter().unzip();
         let outcomes = ctx
             .target
             .write_batch(entity, &records, ctx.source_gen)
             .await;
+        let sent = seqs.into_iter().zip(records);
         let mut confirmed: Vec<(String, Option<String>)> = vec![];
         let mut failed: Vec<(String, String)> = vec![];
         let mut again: Vec<(u64, Record)> = vec![];
         let mut unknown_now: Vec<(u64, Record)> = vec![];
         let mut per_page: BTreeMap<u64, usize> = BTreeMap::new();
-        for (item, outcome) in pending.into_iter().zip(outcomes) {
+        for (item, outcome) in sent.zip(outcomes) {
             match outcome {
                 WriteOutcome::Written {
                     target_id,
@@ -530,9 +535,15 @@ async fn verify_unknown(
     tracker: &PageTracker,
     verify: &Mutex<Vec<(u64, Record)>>,
 ) -> Result<(), EngineError> {
-    for _round in 0..6 {
+    // An object must be missing in two checks a visibility delay apart before it is sent
+    // again: a slow target must not turn a write that did arrive into a duplicate.
+    let mut missed_once: std::collections::HashSet<String> = Default::default();
+    for _round in 0..8 {
         let items: Vec<(u64, Record)> = std::mem::take(&mut *verify.lock().expect("verify"));
         if items.is_empty() || ctx.control.is_cancelled() {
+            if !items.is_empty() {
+                verify.lock().expect("verify").extend(items);
+            }
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(ctx.plan.options.visibility_wait_ms)).await;
@@ -561,7 +572,17 @@ async fn verify_unknown(
                 tracker.done(&ctx.journal, seq, n)?;
             }
         }
-        for chunk in missing.chunks(ctx.target.max_batch_items(entity).max(1)) {
+        let (resend, recheck): (Vec<_>, Vec<_>) = missing
+            .into_iter()
+            .partition(|(_, r)| missed_once.contains(&r.id));
+        for (_, r) in &recheck {
+            missed_once.insert(r.id.clone());
+        }
+        verify.lock().expect("verify").extend(recheck);
+        for chunk in resend.chunks(ctx.target.max_batch_items(entity).max(1)) {
+            for (_, r) in chunk {
+                missed_once.remove(&r.id);
+            }
             write_items(ctx, entity, chunk.to_vec(), tracker, verify).await?;
         }
     }

@@ -326,13 +326,13 @@ impl Plan {
             ));
         }
         for side in [&self.source, &self.target] {
-            if let EndpointSpec::Langfuse(l) = side {
-                if !(l.url.starts_with("http://") || l.url.starts_with("https://")) {
-                    return Err(EngineError::InvalidPlan(format!(
-                        "the URL \"{}\" must start with http:// or https://",
-                        l.url
-                    )));
-                }
+            if let EndpointSpec::Langfuse(l) = side
+                && !(l.url.starts_with("http://") || l.url.starts_with("https://"))
+            {
+                return Err(EngineError::InvalidPlan(format!(
+                    "the URL \"{}\" must start with http:// or https://",
+                    l.url
+                )));
             }
         }
         if self.options.concurrency == 0 {

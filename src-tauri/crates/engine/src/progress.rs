@@ -23,6 +23,8 @@ pub struct Counters {
     rate_limit_waits: AtomicU64,
     /// Requests sent, per rate-limit bucket (see `http::Bucket::ALL`).
     requests: [AtomicU64; 5],
+    /// Expected totals per entity (0 = unknown), from the source's count.
+    expected: [AtomicU64; 11],
 }
 
 fn idx(e: Entity) -> usize {
@@ -50,6 +52,12 @@ impl Counters {
     }
     pub fn add_rate_limit_wait(&self) {
         self.rate_limit_waits.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn set_expected(&self, e: Entity, n: u64) {
+        self.expected[idx(e)].store(n, Ordering::Relaxed);
+    }
+    pub fn expected(&self, e: Entity) -> Option<u64> {
+        Some(self.expected[idx(e)].load(Ordering::Relaxed)).filter(|n| *n > 0)
     }
     pub fn add_request(&self, bucket_index: usize) {
         self.requests[bucket_index].fetch_add(1, Ordering::Relaxed);

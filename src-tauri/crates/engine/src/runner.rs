@@ -367,7 +367,6 @@ async fn execute(
         counters.clone(),
         sink.clone(),
         control.clone(),
-        sides.target.clone(),
     );
     let mut outcome: Result<(), EngineError> = Ok(());
     for e in entities {
@@ -380,6 +379,15 @@ async fn execute(
         }
     }
     reporter.abort();
+    // A last snapshot, so the final counts always reach the UI.
+    let (last_snapshot, _) = snapshot(
+        &run_id,
+        &counters,
+        &control,
+        &BTreeMap::new(),
+        f64::INFINITY,
+    );
+    sink.emit(last_snapshot);
 
     let counts = journal.counts()?;
     let failed: u64 = counts.values().map(|c| c.failed).sum();
@@ -463,13 +471,53 @@ fn build_report(
     })
 }
 
+/// One progress snapshot; `last` and `dt` give the rates since the previous one.
+fn snapshot(
+    run_id: &str,
+    counters: &Counters,
+    control: &RunControl,
+    last: &BTreeMap<Entity, EntityCounts>,
+    dt: f64,
+) -> (ProgressEvent, BTreeMap<Entity, EntityCounts>) {
+    let now = counters.snapshot();
+    let handled = |c: &EntityCounts| c.written + c.skipped + c.failed;
+    let entities = now
+        .iter()
+        .map(|(e, c)| {
+            let prev = last.get(e).copied().unwrap_or_default();
+            let per_second = (handled(c).saturating_sub(handled(&prev))) as f64 / dt.max(1e-3);
+            let expected = counters.expected(*e);
+            // Left to do: what the source said it holds (or what was read) and is not handled.
+            let remaining = expected
+                .unwrap_or(c.read)
+                .max(c.read)
+                .saturating_sub(handled(c));
+            EntityProgress {
+                entity: *e,
+                counts: *c,
+                expected,
+                per_second,
+                eta_seconds: (per_second > 0.0).then(|| remaining as f64 / per_second),
+            }
+        })
+        .collect();
+    let event = ProgressEvent::Progress {
+        run_id: run_id.to_string(),
+        entities,
+        retries: counters.retries(),
+        rate_limit_waits: counters.rate_limit_waits(),
+        concurrency: 0,
+        paused: control.is_paused(),
+    };
+    (event, now)
+}
+
 /// Emits a progress snapshot four times a second.
 fn spawn_reporter(
     run_id: String,
     counters: Arc<Counters>,
     sink: Arc<dyn ProgressSink>,
     control: RunControl,
-    _target: Arc<dyn TargetConnector>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut last: BTreeMap<Entity, EntityCounts> = BTreeMap::new();
@@ -477,34 +525,11 @@ fn spawn_reporter(
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         loop {
             tick.tick().await;
-            let now = counters.snapshot();
-            let dt = last_t.elapsed().as_secs_f64().max(1e-3);
+            let dt = last_t.elapsed().as_secs_f64();
             last_t = Instant::now();
-            let entities = now
-                .iter()
-                .map(|(e, c)| {
-                    let prev = last.get(e).copied().unwrap_or_default();
-                    let handled = |c: &EntityCounts| c.written + c.skipped + c.failed;
-                    let per_second = (handled(c).saturating_sub(handled(&prev))) as f64 / dt;
-                    let remaining = c.read.saturating_sub(handled(c));
-                    EntityProgress {
-                        entity: *e,
-                        counts: *c,
-                        expected: None,
-                        per_second,
-                        eta_seconds: (per_second > 0.0).then(|| remaining as f64 / per_second),
-                    }
-                })
-                .collect();
+            let (event, now) = snapshot(&run_id, &counters, &control, &last, dt);
             last = now;
-            sink.emit(ProgressEvent::Progress {
-                run_id: run_id.clone(),
-                entities,
-                retries: counters.retries(),
-                rate_limit_waits: counters.rate_limit_waits(),
-                concurrency: 0,
-                paused: control.is_paused(),
-            });
+            sink.emit(event);
         }
     })
 }

@@ -167,3 +167,69 @@ async fn a_damaged_archive_is_refused_with_a_plain_reason() {
         "nothing was written"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v4_to_v3_moves_every_trace_observation_and_score() {
+    let source = sandbox(ServerProfile::V4, Some((13, 30, 4))).await;
+    let target = sandbox(ServerProfile::V3, None).await;
+    let data = tempfile::tempdir().unwrap();
+    let report = migrator_engine::run(
+        plan(lf(&source), lf(&target)),
+        data.path(),
+        NoProgress,
+        RunControl::new(),
+        false,
+    )
+    .await
+    .unwrap();
+    target.settle();
+    assert_eq!(report.failed_total(), 0, "{report:#?}");
+    let (s, t) = (source.dump(), target.dump());
+    // v4 rows carry their trace's columns (userId, traceName, ...); a v3 observation does not,
+    // so compare the observation's own fields, and the traces as a whole.
+    let own = [
+        "id",
+        "traceId",
+        "type",
+        "name",
+        "startTime",
+        "endTime",
+        "completionStartTime",
+        "model",
+        "modelParameters",
+        "input",
+        "output",
+        "level",
+        "statusMessage",
+        "parentObservationId",
+        "usageDetails",
+        "environment",
+        "version",
+        "promptName",
+        "promptVersion",
+    ];
+    let pick = |d: &serde_json::Value| -> Vec<serde_json::Value> {
+        d["observations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                serde_json::Value::Object(
+                    own.iter().map(|k| (k.to_string(), o[*k].clone())).collect(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(pick(&s), pick(&t));
+    let ids = |d: &serde_json::Value, e: &str| {
+        d[e].as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&s, "traces"), ids(&t, "traces"));
+    assert_eq!(ids(&s, "scores"), ids(&t, "scores"));
+    let diffs = differences_from_v4(&s, &t, &["traces"]);
+    assert!(diffs.is_empty(), "{diffs:#?}");
+}

@@ -22,8 +22,11 @@ async fn objects_already_in_the_target_are_skipped_reported_and_left_alone() {
     starts.sort();
     let mid = &starts[starts.len() / 2];
     let mut half = plan(lf(&source), lf(&target));
-    half.scope.entities =
-        migrator_engine::plan::EntitySelection::Only(vec![Entity::Observations, Entity::Traces]);
+    half.scope.entities = migrator_engine::plan::EntitySelection::Only(vec![
+        Entity::Prompts,
+        Entity::Observations,
+        Entity::Traces,
+    ]);
     half.scope.to = chrono::DateTime::parse_from_rfc3339(mid)
         .unwrap()
         .with_timezone(&chrono::Utc);

@@ -67,15 +67,22 @@ fn classify_transport(url: &str, e: &reqwest::Error) -> ConnectionError {
     let mut chain = String::new();
     let mut src: Option<&dyn std::error::Error> = Some(e);
     while let Some(s) = src {
-        chain.push_str(&s.to_string().to_lowercase());
-        chain.push(' ');
+        chain.push_str(&format!("{s} {s:?} ").to_lowercase());
         src = s.source();
     }
-    if chain.contains("certificate")
-        || chain.contains("tls")
-        || chain.contains("handshake")
-        || chain.contains("ssl")
-    {
+    // rustls words its errors without saying "TLS" (e.g. "received corrupt message" when the
+    // server speaks plain HTTP): look for its error kinds too.
+    let tls_words = [
+        "certificate",
+        "tls",
+        "handshake",
+        "ssl",
+        "invalidmessage",
+        "corrupt message",
+        "alert",
+        "unknownissuer",
+    ];
+    if tls_words.iter().any(|w| chain.contains(w)) {
         let reason = if chain.contains("certificate") {
             "the certificate was not accepted"
         } else {

@@ -607,8 +607,8 @@ impl Langfuse {
                         .map(|v| format!("{}:{v}", resp.str("name").unwrap_or_default())),
                     _ => resp.str("id"),
                 };
-                if entity == Entity::ScoreConfigs && r.body.bool("isArchived") == Some(true) {
-                    if let Some(id) = &target_id {
+                if entity == Entity::ScoreConfigs && r.body.bool("isArchived") == Some(true)
+                    && let Some(id) = &target_id {
                         let path = format!("/api/public/score-configs/{}", q(id));
                         let _ = self
                             .http
@@ -623,7 +623,6 @@ impl Langfuse {
                             )
                             .await;
                     }
-                }
                 let object_id = if entity == Entity::Prompts { resp.str("id") } else { None };
                 WriteOutcome::Written { target_id, object_id }
             }

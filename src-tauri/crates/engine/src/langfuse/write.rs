@@ -89,6 +89,10 @@ fn strip(mut o: RawObject, fields: &[&str]) -> RawObject {
     o
 }
 
+/// The outcome of sending spans (boxed: the function splits and recurses).
+type SpanFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Vec<(usize, WriteOutcome)>> + Send + 'a>>;
+
 #[derive(Deserialize)]
 struct IngestionResponse {
     #[serde(default)]
@@ -110,10 +114,10 @@ impl Langfuse {
     fn score_event(&self, r: &Record) -> RawObject {
         let mut body = r.body.clone();
         let data_type = body.str("dataType").unwrap_or_else(|| "NUMERIC".into());
-        if matches!(data_type.as_str(), "CATEGORICAL" | "TEXT" | "CORRECTION") {
-            if let Some(sv) = body.get_present("stringValue").map(|v| v.to_owned()) {
-                body.set_raw("value", sv);
-            }
+        if matches!(data_type.as_str(), "CATEGORICAL" | "TEXT" | "CORRECTION")
+            && let Some(sv) = body.get_present("stringValue").map(|v| v.to_owned())
+        {
+            body.set_raw("value", sv);
         }
         let mut body = strip(body, SCORE_SERVER_FIELDS);
         tag_metadata(&mut body, self.run_tag.as_deref());
@@ -158,9 +162,12 @@ impl Langfuse {
             .iter()
             .map(|e| e.str("id").unwrap_or_default())
             .collect();
-        let mut body = String::from("{\"batch\":");
-        body.push_str(&serde_json::to_string(&events).expect("events serialise"));
-        body.push('}');
+        let mut text = String::from("{\"batch\":");
+        text.push_str(&serde_json::to_string(&events).expect("events serialise"));
+        text.push('}');
+        drop(events);
+        // Shared, not copied, by every attempt.
+        let body = bytes::Bytes::from(text);
         let result = self
             .http
             .send(
@@ -214,15 +221,18 @@ impl Langfuse {
         }
     }
 
-    /// Sends spans over OTLP; a rejected export is split to find the spans at fault.
-    fn send_spans<'a>(
-        &'a self,
-        spans: Vec<(usize, String)>,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<(usize, WriteOutcome)>> + Send + 'a>>
-    {
+    /// Sends spans over OTLP (protobuf when every id fits, JSON otherwise); a rejected export
+    /// is split to find the spans at fault.
+    fn send_spans<'a>(&'a self, spans: Vec<(usize, otlp::SpanData)>) -> SpanFuture<'a> {
         Box::pin(async move {
-            let body =
-                otlp::export_request(&spans.iter().map(|(_, s)| s.clone()).collect::<Vec<_>>());
+            let protobuf = spans.iter().all(|(_, s)| s.fits_protobuf());
+            let (body, content_type) = if protobuf {
+                let bytes = otlp::export_protobuf(spans.iter().map(|(_, s)| s.clone()));
+                (bytes::Bytes::from(bytes), "application/x-protobuf")
+            } else {
+                let text = otlp::export_json(spans.iter().map(|(_, s)| s));
+                (bytes::Bytes::from(text), "application/json")
+            };
             let result = self
                 .http
                 .send(
@@ -230,20 +240,20 @@ impl Langfuse {
                     || {
                         self.http
                             .post("/api/public/otel/v1/traces")
-                            .header("content-type", "application/json")
+                            .header("content-type", content_type)
                             .header("x-langfuse-ingestion-version", "4")
                             .body(body.clone())
                     },
                     Idempotency::Unsafe,
                 )
                 .await;
+            drop(body);
             match result {
                 Ok(_) => spans
                     .into_iter()
                     .map(|(i, _)| (i, WriteOutcome::written()))
                     .collect(),
-                Err(HttpFailure::Rejected { status, body }) if status == 400 && spans.len() > 1 => {
-                    let _ = body;
+                Err(HttpFailure::Rejected { status: 400, .. }) if spans.len() > 1 => {
                     let mut spans = spans;
                     let right = spans.split_off(spans.len() / 2);
                     let mut out = self.send_spans(spans).await;
@@ -280,9 +290,14 @@ impl Langfuse {
                 Err(e) => outcomes[i] = Some(WriteOutcome::Failed(e.0)),
             }
         }
-        if !spans.is_empty() {
-            for (i, o) in self.send_spans(spans).await {
-                outcomes[i] = Some(o);
+        // Hex ids go as protobuf, the rest as JSON: two requests at most.
+        let (hex, other): (Vec<_>, Vec<_>) =
+            spans.into_iter().partition(|(_, s)| s.fits_protobuf());
+        for group in [hex, other] {
+            if !group.is_empty() {
+                for (i, o) in self.send_spans(group).await {
+                    outcomes[i] = Some(o);
+                }
             }
         }
         outcomes

@@ -144,10 +144,19 @@ pub fn normalise(dump: &Value) -> BTreeMap<String, BTreeMap<String, Value>> {
                 // The annotating user of the source organisation; the public API cannot set it.
                 o.remove("authorUserId");
             }
-            if entity == "comments" && o["objectType"] == "PROMPT" {
-                if let Some(k) = o["objectId"].as_str().and_then(|id| prompt_keys.get(id)) {
-                    o.insert("objectId".into(), Value::String(k.clone()));
-                }
+            // The server links generations to its own prompt versions by name and version.
+            if let Some(k) = o
+                .get("promptId")
+                .and_then(|v| v.as_str())
+                .and_then(|id| prompt_keys.get(id))
+            {
+                o.insert("promptId".into(), Value::String(k.clone()));
+            }
+            if entity == "comments"
+                && o["objectType"] == "PROMPT"
+                && let Some(k) = o["objectId"].as_str().and_then(|id| prompt_keys.get(id))
+            {
+                o.insert("objectId".into(), Value::String(k.clone()));
             }
             let key = match entity.as_str() {
                 "datasets" | "score_configs" => o["name"].as_str().unwrap().to_string(),
