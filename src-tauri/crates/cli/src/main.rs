@@ -1,6 +1,10 @@
 //! `langfuse-migrator-cli`: the migration engine without a window, for scripts, CI and benchmarks.
 //! Secrets come only from the environment variables a plan names, never from arguments.
 
+mod cutover_cmd;
+mod rollback_cmd;
+mod validate_cmd;
+
 use clap::{Parser, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use migrator_engine::{EngineError, Entity, Plan, ProgressEvent, RunControl, RunReport, Secrets};
@@ -53,6 +57,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Compare a run's source and target; exit 0 only when they match.
+    Validate(validate_cmd::ValidateArgs),
+    /// Delete from the target exactly what a run created (preview first).
+    Rollback(rollback_cmd::RollbackArgs),
+    /// Point an application's .env file at a run's target (backup kept).
+    Cutover(cutover_cmd::CutoverArgs),
+    /// Put the .env file of a run's cutover back as it was.
+    CutoverRestore(cutover_cmd::RestoreArgs),
     /// Check both connections, count what would move and what the target already holds.
     Preflight {
         #[arg(long)]
@@ -286,6 +298,10 @@ async fn main() -> ExitCode {
                 }
             }
         }
+        Command::Validate(a) => validate_cmd::run(a).await,
+        Command::Rollback(a) => rollback_cmd::run(a).await,
+        Command::Cutover(a) => cutover_cmd::cutover(a),
+        Command::CutoverRestore(a) => cutover_cmd::restore(a),
         Command::Preflight { plan } => {
             let plan = match Plan::load(&plan) {
                 Ok(p) => p,

@@ -208,6 +208,12 @@ impl HttpClient {
             .header("Authorization", &self.auth_header)
     }
 
+    pub fn delete(&self, path: &str) -> RequestBuilder {
+        self.client
+            .delete(self.url(path))
+            .header("Authorization", &self.auth_header)
+    }
+
     /// A request without credentials (health check).
     pub fn get_anonymous(&self, path: &str) -> RequestBuilder {
         self.client.get(self.url(path))

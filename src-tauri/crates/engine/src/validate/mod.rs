@@ -7,9 +7,14 @@
 pub mod diff;
 pub mod reconcile;
 pub mod report;
+pub mod run;
 
 pub use diff::{DiffKind, DiffOptions, FieldDiff, diff_objects};
 pub use reconcile::{Sample, reconcile_entity};
 pub use report::{
     ChecklistLine, DayCount, Discrepancy, EntityReconciliation, SettleOutcome, ValidationReport,
+};
+pub use run::{
+    SavedReport, ValidateOptions, ValidationError, ValidationProgress, ValidationSummary,
+    latest_report, validate_run,
 };

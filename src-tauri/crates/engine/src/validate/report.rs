@@ -21,6 +21,9 @@ pub struct ValidationReport {
     /// The run's checklist, when the caller has one (the app does); rendered as a list.
     #[serde(default)]
     pub checklist: Vec<ChecklistLine>,
+    /// What could not be compared and why (e.g. an entity the server cannot list).
+    #[serde(default)]
+    pub notes: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +44,10 @@ pub struct EntityReconciliation {
     pub missing_count: u64,
     pub extra_count: u64,
     pub differing_count: u64,
+    /// Objects in the target that the source lacks but that were there before the run (the
+    /// journal recorded them): not the run's doing, so not counted as extra.
+    #[serde(default)]
+    pub preexisting_count: u64,
     /// At most [`super::reconcile::LISTED_IDS`] ids each; the counts above are exact.
     pub missing: Vec<String>,
     pub extra: Vec<String>,
@@ -87,6 +94,22 @@ impl ValidationReport {
             .sum()
     }
 
+    /// A sentence about objects the target held before the run, which are not counted as extra.
+    fn preexisting_text(&self) -> Option<String> {
+        let parts: Vec<String> = self
+            .entities
+            .iter()
+            .filter(|e| e.preexisting_count > 0)
+            .map(|e| format!("{} {}", e.preexisting_count, e.entity))
+            .collect();
+        (!parts.is_empty()).then(|| {
+            format!(
+                "The target also holds {} that were there before the run; they are not counted as extra.",
+                parts.join(", ")
+            )
+        })
+    }
+
     pub fn to_markdown(&self) -> String {
         let mut md = String::new();
         let _ = writeln!(md, "# Migration validation — run {}\n", self.run_id);
@@ -97,6 +120,9 @@ impl ValidationReport {
         let _ = writeln!(md, "- Compared: {}", self.sample_text());
         let _ = writeln!(md, "- Result: **{}**\n", self.verdict());
         if let Some(note) = &self.settle.note {
+            let _ = writeln!(md, "> {}\n", note);
+        }
+        for note in &self.notes {
             let _ = writeln!(md, "> {}\n", note);
         }
         md.push_str("| Entity | Source | Target | Missing | Extra | Differing |\n|---|---:|---:|---:|---:|---:|\n");
@@ -111,6 +137,9 @@ impl ValidationReport {
                 e.extra_count,
                 e.differing_count
             );
+        }
+        if let Some(text) = self.preexisting_text() {
+            let _ = writeln!(md, "\n{text}");
         }
         for e in self.entities.iter().filter(|e| !e.is_clean()) {
             let _ = writeln!(md, "\n## {}\n", e.entity);
@@ -181,7 +210,7 @@ impl ValidationReport {
             let _ = write!(html, "<dt>{}</dt><dd>{}</dd>", k, esc(&v));
         }
         html.push_str("</dl>");
-        if let Some(note) = &self.settle.note {
+        for note in self.settle.note.iter().chain(&self.notes) {
             let _ = write!(html, "<p class=\"note\">{}</p>", esc(note));
         }
         html.push_str("<table><thead><tr><th>Entity</th><th>Source</th><th>Target</th><th>Missing</th><th>Extra</th><th>Differing</th></tr></thead><tbody>");
@@ -199,6 +228,9 @@ impl ValidationReport {
             );
         }
         html.push_str("</tbody></table>");
+        if let Some(text) = self.preexisting_text() {
+            let _ = write!(html, "<p class=\"note\">{}</p>", esc(&text));
+        }
         html.push_str(&self.per_day_svg());
         for e in self.entities.iter().filter(|e| !e.is_clean()) {
             let _ = write!(html, "<h2>{}</h2>", esc(&e.entity));
@@ -413,6 +445,7 @@ mod tests {
                     missing_count: 1,
                     extra_count: 1,
                     differing_count: 1,
+                    preexisting_count: 0,
                     missing: vec!["obs-missing".into()],
                     extra: vec!["<script>alert(1)</script>".into()],
                     differing: vec![Discrepancy {

@@ -1,0 +1,416 @@
+//! Rollback against sandboxes over real HTTP: after a copy into a target that already held data,
+//! the target is exactly as before (full dumps compared; what the API cannot delete is listed);
+//! under the hobby plan's delete budget it stops, says when it can continue, and completes when
+//! started again; a cancelled copy's partial writes are rolled back too.
+
+mod common;
+use common::*;
+use langfuse_sandbox::{
+    CloudPlan as SandboxPlan, FaultConfig, FaultKind, Sandbox, SandboxConfig, ServerProfile,
+};
+use migrator_engine::plan::{CloudPlan, EntitySelection};
+use migrator_engine::progress::FnSink;
+use migrator_engine::rollback::ManualItem;
+use migrator_engine::{
+    EndpointSpec, Entity, NoProgress, Plan, ProgressEvent, RollbackOptions, RollbackReport,
+    RollbackState, RunControl, Secret, Secrets,
+};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+/// What the API can delete: after a rollback these must be exactly as before the copy.
+const DELETABLE: &[&str] = &[
+    "traces",
+    "observations",
+    "scores",
+    "dataset_items",
+    "dataset_run_items",
+    "prompts",
+    "models",
+];
+
+fn options() -> RollbackOptions {
+    RollbackOptions {
+        secrets: Secrets {
+            source: Some(Secret::new("sk-lf-sandbox")),
+            target: Some(Secret::new("sk-lf-sandbox")),
+        },
+        max_wait: Duration::from_secs(2),
+        verify_limit: Duration::from_secs(20),
+        ..RollbackOptions::default()
+    }
+}
+
+async fn copy(plan: Plan, data: &Path) -> migrator_engine::RunReport {
+    migrator_engine::run(plan, data, NoProgress, RunControl::new(), false)
+        .await
+        .expect("copy runs")
+}
+
+async fn rollback(run_id: &str, data: &Path) -> RollbackReport {
+    migrator_engine::rollback(run_id, data, &options(), &RunControl::new(), &|_| {})
+        .await
+        .expect("rollback runs")
+}
+
+fn ids(dump: &Value, entity: &str) -> BTreeSet<String> {
+    dump[entity]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn manual_ids(manual: &[ManualItem], entity: Entity) -> BTreeSet<String> {
+    manual
+        .iter()
+        .filter(|m| m.entity == entity)
+        .map(|m| m.id.clone())
+        .collect()
+}
+
+/// The target after the rollback equals the target before the copy: deletable entities row for
+/// row; for the rest, the only new rows are those the report lists for the user, and new score
+/// configs are archived.
+fn assert_as_before(before: &Value, after: &Value, report: &RollbackReport, what: &str) {
+    for e in DELETABLE {
+        assert_eq!(
+            before[*e], after[*e],
+            "{what}: {e} differ after the rollback\nreport {report:#?}"
+        );
+    }
+    for (key, entity) in [
+        ("datasets", Entity::Datasets),
+        ("comments", Entity::Comments),
+        ("score_configs", Entity::ScoreConfigs),
+        ("sessions", Entity::Sessions),
+    ] {
+        let new: BTreeSet<String> = ids(after, key)
+            .difference(&ids(before, key))
+            .cloned()
+            .collect();
+        let listed = manual_ids(&report.manual, entity);
+        assert_eq!(
+            new, listed,
+            "{what}: new {key} must be exactly the listed ones"
+        );
+        for row in before[key].as_array().unwrap() {
+            assert!(
+                after[key].as_array().unwrap().contains(row),
+                "{what}: {key} row changed: {row}"
+            );
+        }
+    }
+    for row in after["score_configs"].as_array().unwrap() {
+        if !ids(before, "score_configs").contains(row["id"].as_str().unwrap()) {
+            assert_eq!(row["isArchived"], true, "{what}: new score config archived");
+        }
+    }
+}
+
+/// Midpoint between the two middle traces of the source, so the first half of the window holds
+/// whole traces.
+fn middle_of(source: &Value) -> chrono::DateTime<chrono::Utc> {
+    let mut times: Vec<chrono::DateTime<chrono::Utc>> = source["traces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["timestamp"].as_str().unwrap().parse().unwrap())
+        .collect();
+    times.sort();
+    let k = times.len() / 2;
+    times[k - 1] + (times[k] - times[k - 1]) / 2
+}
+
+fn faults(seed: u64) -> FaultConfig {
+    FaultConfig {
+        seed,
+        rate: 0.08,
+        kinds: vec![
+            FaultKind::Http500,
+            FaultKind::Http503,
+            FaultKind::ConnectionReset,
+            FaultKind::TimeoutAfterApply,
+        ],
+        slow_ms: 0,
+        timeout_ms: 2_500,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_leaves_a_target_that_held_data_exactly_as_before_on_v3_and_v4_with_faults() {
+    for profile in [ServerProfile::V3, ServerProfile::V4] {
+        let source = sandbox(profile, Some((21, 10, 3))).await;
+        let target = sandbox(profile, None).await;
+        let data = tempfile::tempdir().unwrap();
+
+        // The target already holds the first half of the window from an earlier migration.
+        let mut earlier = plan(lf(&source), lf(&target));
+        earlier.scope.to = middle_of(&source.dump());
+        earlier.scope.entities =
+            EntitySelection::Only(vec![Entity::Traces, Entity::Observations, Entity::Scores]);
+        copy(earlier, data.path()).await;
+        target.settle();
+        let before = target.dump();
+        assert!(!ids(&before, "observations").is_empty());
+
+        source.set_faults(faults(1));
+        target.set_faults(faults(2));
+        let copy = copy(plan(lf(&source), lf(&target)), data.path()).await;
+        let skipped: u64 = copy.entities.values().map(|c| c.skipped).sum();
+        assert!(
+            skipped > 0,
+            "{profile:?}: the copy met objects that were there before"
+        );
+
+        let preview = migrator_engine::rollback_preview(&copy.run_id, data.path(), &options())
+            .await
+            .unwrap();
+        assert!(preview.delete_requests > 0);
+        assert_eq!(preview.untouched_preexisting, skipped);
+        assert!(preview.manual.iter().any(|m| m.entity == Entity::Datasets));
+
+        let report = rollback(&copy.run_id, data.path()).await;
+        target.set_faults(FaultConfig::default());
+        target.settle();
+        assert_eq!(
+            report.state,
+            RollbackState::Completed,
+            "{profile:?}: {report:#?}"
+        );
+        let v = report.verification.clone().unwrap();
+        assert!(v.settled && v.still_present.is_empty() && v.checked > 0);
+        assert_as_before(&before, &target.dump(), &report, &format!("{profile:?}"));
+
+        // Running it again changes nothing and says so.
+        let again = rollback(&copy.run_id, data.path()).await;
+        assert_eq!(again.state, RollbackState::Completed);
+        assert_eq!(again.requests_done, report.requests_done);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_the_hobby_delete_budget_it_stops_says_when_and_completes_after_resuming() {
+    // A sandbox "day" of 20 seconds: 4320 times faster than real time.
+    let scale = 4_320.0;
+    let source = sandbox(ServerProfile::V3, Some((3, 10, 2))).await;
+    let target = Sandbox::start(SandboxConfig {
+        profile: ServerProfile::V3,
+        plan: SandboxPlan::Hobby,
+        time_scale: scale,
+        visibility_delay: Some(Duration::from_millis(30)),
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let before = target.dump();
+    let mut endpoint = endpoint(&target);
+    endpoint.cloud_plan = CloudPlan::Hobby;
+    endpoint.budget_time_scale = scale;
+    let data = tempfile::tempdir().unwrap();
+    let copy = copy(
+        plan(lf(&source), EndpointSpec::Langfuse(endpoint)),
+        data.path(),
+    )
+    .await;
+
+    let preview = migrator_engine::rollback_preview(&copy.run_id, data.path(), &options())
+        .await
+        .unwrap();
+    assert_eq!(preview.daily_delete_budget, Some(25));
+    assert!(preview.delete_requests > 25, "{preview:#?}");
+    assert!(preview.days_needed.unwrap() >= 2);
+    assert!(preview.estimate.contains("days"), "{}", preview.estimate);
+
+    let first = rollback(&copy.run_id, data.path()).await;
+    assert_eq!(first.state, RollbackState::WaitingForBudget, "{first:#?}");
+    assert!(first.requests_done > 0 && first.requests_done < first.requests_total);
+    let at: chrono::DateTime<chrono::Utc> = first.resume_after.as_deref().unwrap().parse().unwrap();
+    assert!(
+        first.message.contains("budget is spent"),
+        "{}",
+        first.message
+    );
+    assert!(
+        first
+            .message
+            .contains(first.resume_after.as_deref().unwrap())
+    );
+    let status = migrator_engine::rollback_status(&copy.run_id, data.path())
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.state, RollbackState::WaitingForBudget);
+
+    let mut last = first;
+    for _ in 0..4 {
+        if last.state != RollbackState::WaitingForBudget {
+            break;
+        }
+        let at: chrono::DateTime<chrono::Utc> =
+            last.resume_after.as_deref().unwrap().parse().unwrap();
+        let wait = (at - chrono::Utc::now()).to_std().unwrap_or_default();
+        tokio::time::sleep(wait + Duration::from_millis(500)).await;
+        let next = rollback(&copy.run_id, data.path()).await;
+        assert!(
+            next.requests_done > last.requests_done,
+            "progress after resuming"
+        );
+        last = next;
+    }
+    assert!(at <= chrono::Utc::now());
+    assert_eq!(last.state, RollbackState::Completed, "{last:#?}");
+    target.settle();
+    assert_as_before(&before, &target.dump(), &last, "hobby");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_copy_is_rolled_back_and_a_resumed_one_is_planned_again() {
+    let source = sandbox(ServerProfile::V4, Some((8, 12, 3))).await;
+    let target = sandbox(ServerProfile::V4, None).await;
+    let before = target.dump();
+    let data = tempfile::tempdir().unwrap();
+    let control = RunControl::new();
+    let c = control.clone();
+    // Cancel once the traces and observations are written, before the scores.
+    let sink = FnSink(move |e| {
+        if matches!(
+            e,
+            ProgressEvent::PhaseStarted {
+                entity: Entity::DatasetItems
+            }
+        ) {
+            c.cancel();
+        }
+    });
+    let p: Plan = plan(lf(&source), lf(&target));
+    let copy = migrator_engine::run(p, data.path(), sink, control, false)
+        .await
+        .unwrap();
+    assert_eq!(copy.state, migrator_engine::RunState::Cancelled);
+    target.settle();
+    assert!(
+        !ids(&target.dump(), "observations").is_empty(),
+        "the copy wrote something"
+    );
+    assert!(
+        ids(&target.dump(), "scores").is_empty(),
+        "and stopped before the scores"
+    );
+
+    // A rollback that is cancelled before its first request has stored its plan...
+    let stopped = RunControl::new();
+    stopped.cancel();
+    let first = migrator_engine::rollback(&copy.run_id, data.path(), &options(), &stopped, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(first.state, RollbackState::Incomplete);
+    assert_eq!(first.requests_done, 0);
+    assert!(first.message.contains("cancelled"), "{}", first.message);
+
+    // ...then the copy is resumed and writes the rest: the next rollback plans again and
+    // removes everything.
+    let resumed = migrator_engine::resume(
+        &copy.run_id,
+        data.path(),
+        None,
+        Secrets {
+            source: Some(Secret::new("sk-lf-sandbox")),
+            target: Some(Secret::new("sk-lf-sandbox")),
+        },
+        NoProgress,
+        RunControl::new(),
+    )
+    .await
+    .unwrap();
+    assert_ne!(resumed.state, migrator_engine::RunState::Cancelled);
+    target.settle();
+    assert!(
+        !ids(&target.dump(), "scores").is_empty(),
+        "the resumed copy wrote the scores"
+    );
+
+    let report = rollback(&copy.run_id, data.path()).await;
+    assert_eq!(report.state, RollbackState::Completed, "{report:#?}");
+    assert!(
+        report.deleted.contains_key(&Entity::Scores)
+            || report.deleted.contains_key(&Entity::DatasetItems)
+    );
+    target.settle();
+    assert_as_before(&before, &target.dump(), &report, "cancelled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_server_without_trace_deletes_the_rest_is_removed_and_the_gap_is_named() {
+    let source = sandbox(ServerProfile::V2, Some((9, 4, 2))).await;
+    let target = sandbox(ServerProfile::V2, None).await;
+    let before = target.dump();
+    let data = tempfile::tempdir().unwrap();
+    let run = copy(plan(lf(&source), lf(&target)), data.path()).await;
+    let report = rollback(&run.run_id, data.path()).await;
+    assert_eq!(report.state, RollbackState::Incomplete, "{report:#?}");
+    assert_eq!(report.failed.len(), 1, "{report:#?}");
+    assert!(matches!(
+        report.failed[0].action,
+        migrator_engine::rollback::Action::DeleteTraces { .. }
+    ));
+    assert_eq!(
+        report.failed[0].reason,
+        "this Langfuse server does not delete traces through its API"
+    );
+    assert!(
+        report.message.contains("1 requests failed"),
+        "{}",
+        report.message
+    );
+    target.settle();
+    let after = target.dump();
+    for e in ["dataset_items", "prompts", "models"] {
+        assert_eq!(
+            before[e], after[e],
+            "{e} removed although traces could not be: {report:#?}"
+        );
+    }
+    assert!(!ids(&after, "traces").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_that_also_holds_older_objects_is_kept_and_named() {
+    let source = sandbox(ServerProfile::V3, Some((6, 4, 2))).await;
+    let target = sandbox(ServerProfile::V3, None).await;
+    let trace = source.dump()["traces"][0].clone();
+    let shared = trace["id"].as_str().unwrap().to_string();
+    // The target already holds a score on that trace, though not the trace itself.
+    target
+        .insert_raw(
+            "scores",
+            serde_json::json!({"id": "older-score", "traceId": shared, "name": "kept",
+                "value": 1.0, "timestamp": trace["timestamp"], "source": "API"}),
+        )
+        .unwrap();
+    target.settle();
+    let before = target.dump();
+    let data = tempfile::tempdir().unwrap();
+    let run = copy(plan(lf(&source), lf(&target)), data.path()).await;
+    let report = rollback(&run.run_id, data.path()).await;
+    assert_eq!(report.state, RollbackState::Completed, "{report:#?}");
+    assert_eq!(
+        manual_ids(&report.manual, Entity::Traces),
+        BTreeSet::from([shared.clone()])
+    );
+    target.settle();
+    let after = target.dump();
+    assert_eq!(ids(&after, "traces"), BTreeSet::from([shared.clone()]));
+    assert_eq!(
+        ids(&after, "scores"),
+        BTreeSet::from(["older-score".to_string()]),
+        "the run's own scores in the kept trace are deleted one by one"
+    );
+    // The run's observations in the kept trace are listed for the user; no other remain.
+    let left: BTreeSet<String> = ids(&after, "observations");
+    assert_eq!(left, manual_ids(&report.manual, Entity::Observations));
+    assert!(!left.is_empty());
+    assert!(ids(&before, "observations").is_empty());
+}
