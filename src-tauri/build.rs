@@ -24,6 +24,16 @@ const COMMANDS: &[&str] = &[
     "run_checklist",
     "set_checklist_step",
     "export_failures",
+    "validate_run",
+    "validation_report",
+    "save_validation_report",
+    "rollback_preview",
+    "rollback_run",
+    "rollback_report",
+    "cutover_preview",
+    "cutover_apply",
+    "cutover_restore",
+    "cutover_state",
 ];
 
 fn main() {

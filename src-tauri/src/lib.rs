@@ -97,6 +97,16 @@ pub fn run() {
             migration::run_checklist,
             migration::set_checklist_step,
             migration::export_failures,
+            migration::after::validate_run,
+            migration::after::validation_report,
+            migration::after::save_validation_report,
+            migration::after::rollback_preview,
+            migration::after::rollback_run,
+            migration::after::rollback_report,
+            migration::after::cutover_preview,
+            migration::after::cutover_apply,
+            migration::after::cutover_restore,
+            migration::after::cutover_state,
         ])
         .run(tauri::generate_context!())
         .expect("error while running tauri application");

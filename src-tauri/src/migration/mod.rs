@@ -4,6 +4,7 @@
 //! Secrets are looked up here (keychain, session store, or the sample sandboxes' session keys)
 //! and go straight into the engine's plan; no command returns one.
 
+pub mod after;
 pub mod checklist;
 pub mod hub;
 pub mod request;
@@ -24,7 +25,7 @@ use ts_rs::TS;
 use crate::AppState;
 use crate::profiles::{ProfileError, SecretStatus};
 use crate::sample::{self, SampleError, SampleInfo, SampleSet};
-use checklist::{AutoFacts, ChecklistError, ChecklistItem};
+use checklist::{ChecklistError, ChecklistItem};
 use hub::{ActiveRun, HubSink, RunChannel, RunHub};
 use request::{PlanRequest, PlanRequestError};
 use views::{ConnectionCheck, PreflightView, RunPhase, RunView};
@@ -78,6 +79,10 @@ pub enum MigrationError {
     Write(String),
     #[error("{0}")]
     NotStarted(String),
+    #[error("{0}")]
+    Failed(String),
+    #[error("This run has not been validated yet. Validate it first.")]
+    NotValidated,
     #[error("Internal error: {0}")]
     Internal(String),
 }
@@ -315,14 +320,7 @@ pub async fn resume_run(
     if sample_run && !sample_matches(&migrations, &plan).await {
         return Err(MigrationError::SampleRunGone);
     }
-    let (source_id, target_id) = request::plan_profiles(&plan);
-    let mut secrets = migrator_engine::Secrets::default();
-    if let Some(id) = source_id {
-        secrets.source = request::secret_of(&credentials(&app, &migrations, &id).await?);
-    }
-    if let Some(id) = target_id {
-        secrets.target = request::secret_of(&credentials(&app, &migrations, &id).await?);
-    }
+    let secrets = secrets_for(&app, &migrations, &plan).await?;
     let mut view = RunView::from_summary(&summary);
     view.phase = RunPhase::Starting;
     view.live = true;
@@ -333,6 +331,37 @@ pub async fn resume_run(
         migrator_engine::resume(&run_id, &data_dir, None, secrets, sink, control).await
     })
     .await
+}
+
+/// The secrets of the profiles a journaled plan names, looked up again (keychain or session).
+async fn secrets_for(
+    app: &Arc<AppState>,
+    migrations: &Migrations,
+    plan: &Plan,
+) -> Result<migrator_engine::Secrets> {
+    let (source_id, target_id) = request::plan_profiles(plan);
+    let mut secrets = migrator_engine::Secrets::default();
+    if let Some(id) = source_id {
+        secrets.source = request::secret_of(&credentials(app, migrations, &id).await?);
+    }
+    if let Some(id) = target_id {
+        secrets.target = request::secret_of(&credentials(app, migrations, &id).await?);
+    }
+    Ok(secrets)
+}
+
+/// The secrets for work on a finished run (validation, rollback, cutover).
+async fn run_secrets(
+    app: &Arc<AppState>,
+    migrations: &Migrations,
+    run_id: &str,
+) -> Result<migrator_engine::Secrets> {
+    let (dir, id) = (migrations.data_dir.clone(), run_id.to_owned());
+    let plan = blocking(move || Ok(Journal::open(&dir, &id)?.plan()?)).await?;
+    if touches_sample(&plan) && !sample_matches(migrations, &plan).await {
+        return Err(MigrationError::SampleRunGone);
+    }
+    secrets_for(app, migrations, &plan).await
 }
 
 /// A sample run can only continue against the very sandboxes it started with.
@@ -497,7 +526,8 @@ pub async fn run_checklist(
     blocking(move || {
         let view = current_view(&migrations, &run_id)?;
         let dir = run_dir(&migrations.data_dir, &run_id);
-        Ok(checklist::checklist(&dir, &view, AutoFacts::default()))
+        let facts = after::auto_facts(&migrations, &run_id);
+        Ok(checklist::checklist(&dir, &view, facts))
     })
     .await
 }
@@ -515,7 +545,8 @@ pub async fn set_checklist_step(
         let view = current_view(&migrations, &run_id)?;
         let dir = run_dir(&migrations.data_dir, &run_id);
         checklist::set_manual(&dir, &key, done)?;
-        Ok(checklist::checklist(&dir, &view, AutoFacts::default()))
+        let facts = after::auto_facts(&migrations, &run_id);
+        Ok(checklist::checklist(&dir, &view, facts))
     })
     .await
 }

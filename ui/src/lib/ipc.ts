@@ -5,6 +5,13 @@ import { open, save } from "@tauri-apps/plugin-dialog";
 
 import type { AppInfo } from "./bindings/AppInfo";
 import type { ChecklistItem } from "./bindings/ChecklistItem";
+import type { CutoverView } from "./bindings/CutoverView";
+import type { EnvChange } from "./bindings/EnvChange";
+import type { ReportFormat } from "./bindings/ReportFormat";
+import type { RollbackPreviewView } from "./bindings/RollbackPreviewView";
+import type { RollbackView } from "./bindings/RollbackView";
+import type { StepEvent } from "./bindings/StepEvent";
+import type { ValidationView } from "./bindings/ValidationView";
 import type { ConnectionCheck } from "./bindings/ConnectionCheck";
 import type { MigrationProfile } from "./bindings/MigrationProfile";
 import type { PlanRequest } from "./bindings/PlanRequest";
@@ -66,6 +73,26 @@ export const ipc = {
   setChecklistStep: (runId: string, key: string, done: boolean) =>
     invoke<ChecklistItem[]>("set_checklist_step", { runId, key, done }),
   exportFailures: (runId: string, path: string) => invoke<number>("export_failures", { runId, path }),
+  /** Reconciles source and target of a finished run; each step arrives on `onStep`. */
+  validateRun: (runId: string, onStep: (event: RunEvent<StepEvent>) => void) =>
+    invoke<ValidationView>("validate_run", { runId, onEvent: channel(onStep) }),
+  validationReport: (runId: string) => invoke<ValidationView | null>("validation_report", { runId }),
+  saveValidationReport: (runId: string, path: string, format: ReportFormat) =>
+    invoke<null>("save_validation_report", { runId, path, format }),
+  rollbackPreview: (runId: string) => invoke<RollbackPreviewView>("rollback_preview", { runId }),
+  /** `confirmation` must be the target project's name, typed by the user; Rust checks it again. */
+  rollbackRun: (runId: string, confirmation: string, onStep: (event: RunEvent<StepEvent>) => void) =>
+    invoke<RollbackView>("rollback_run", { runId, confirmation, onEvent: channel(onStep) }),
+  rollbackReport: (runId: string) => invoke<RollbackView | null>("rollback_report", { runId }),
+  cutoverPreview: (runId: string, envPath: string) => invoke<EnvChange[]>("cutover_preview", { runId, envPath }),
+  cutoverApply: (runId: string, envPath: string) => invoke<CutoverView>("cutover_apply", { runId, envPath }),
+  cutoverRestore: (runId: string) => invoke<CutoverView>("cutover_restore", { runId }),
+  cutoverState: (runId: string) => invoke<CutoverView | null>("cutover_state", { runId }),
+  /** The native file picker for one file; null when the user cancels. */
+  chooseFile: async (title: string): Promise<string | null> => {
+    const picked = await open({ directory: false, multiple: false, title });
+    return typeof picked === "string" ? picked : null;
+  },
   /** The native save dialog; null when the user cancels. */
   chooseSavePath: async (title: string, defaultPath: string, extension: string): Promise<string | null> =>
     (await save({ title, defaultPath, filters: [{ name: extension.toUpperCase(), extensions: [extension] }] })) ?? null,

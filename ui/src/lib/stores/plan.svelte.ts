@@ -85,7 +85,7 @@ export class PlanStore {
     if (!this.targetOptions.some((p) => p.profile.id === this.targetId)) this.setTarget("");
     const only = (side: "source" | "target") => {
       const options = side === "source" ? this.sourceOptions : this.targetOptions;
-      return options.length === 1 ? options[0].profile.id : "";
+      return options.length === 1 ? (options[0]?.profile.id ?? "") : "";
     };
     if (!this.sourceId) this.setSource(only("source"));
     if (!this.targetId) this.setTarget(only("target"));

@@ -50,7 +50,8 @@ export class RunMonitor {
     try {
       const view = await call();
       // A snapshot may have arrived first; keep the newer one.
-      if (!this.view || this.view.runId !== view.runId) this.view = view;
+      const current = this.view as RunView | null;
+      if (!current || current.runId !== view.runId) this.view = view;
       await this.loadChecklist();
       return true;
     } catch (e) {

@@ -64,7 +64,7 @@ describe("RunMonitor", () => {
       }),
     });
     expect(m.view?.phase).toBe("completedWithFailures");
-    expect(m.view?.failures[0].id).toBe("t1");
+    expect(m.view?.failures[0]?.id).toBe("t1");
     await Promise.resolve();
     expect(calls.filter((c) => c === "run_checklist").length).toBe(before + 1);
   });
@@ -109,7 +109,7 @@ describe("RunMonitor", () => {
     const m = new RunMonitor();
     await m.open("r");
     await m.tick("notify", true);
-    expect(m.checklist[0].done).toBe(true);
+    expect(m.checklist[0]?.done).toBe(true);
     await m.tick("import", true);
     expect(m.checklistError).toMatch(/ticked by the app/);
   });
