@@ -199,7 +199,11 @@ impl RunView {
 
 /// A connection test's outcome: who answered, or a plain-language reason.
 #[derive(Clone, Debug, Serialize, TS)]
-#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "status")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "status"
+)]
 #[ts(export)]
 pub enum ConnectionCheck {
     Ok {
