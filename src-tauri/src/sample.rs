@@ -118,7 +118,9 @@ async fn start_side(
     let public_key = format!("pk-lf-sample-{}", &tag[..8]);
     let secret_key = format!("sk-lf-sample-{}", &tag[8..24]);
     let sandbox = Sandbox::start(SandboxConfig {
-        profile: ServerProfile::V4,
+        // v3 (what most self-hosted installs run): it counts every entity up front for the
+        // pre-flight, and takes every entity through its API, dataset run items included.
+        profile: ServerProfile::V3,
         public_key: public_key.clone(),
         secret_key: secret_key.clone(),
         project_name: project_name.to_owned(),

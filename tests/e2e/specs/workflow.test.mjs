@@ -17,6 +17,14 @@ async function cell(browser, entity, column) {
   return Number(text.replace(/[^\d]/g, ""));
 }
 
+/** The texts of a table row's data cells. */
+async function rowCells(row) {
+  const out = [];
+  // Thousands separators depend on the window's locale.
+  for (const td of await row.$$("td")) out.push((await td.getText()).trim().replace(/(\d)[,.\u00a0\u202f](?=\d{3}\b)/g, "$1"));
+  return out;
+}
+
 async function waitForPhase(browser, phases, timeout) {
   const progress = browser.$('[data-testid="run-progress"]');
   await browser.waitUntil(async () => phases.includes(await progress.getAttribute("data-phase")), {
@@ -75,13 +83,14 @@ test("sample data: from the first-start offer and the scenario picker through pr
     await b.$('[data-testid="test-source"]').click();
     const check = b.$('[data-testid="check-source"]');
     await b.waitUntil(async () => /Connected/.test(await check.getText()), { timeout: 30_000 });
-    assert.match(await check.getText(), /Sample source project.*Langfuse 4\.16/s);
+    assert.match(await check.getText(), /Sample source project.*Langfuse 3\.\d+/s);
 
     await b.$('[data-testid="run-preflight"]').click();
     const preflight = b.$('[data-testid="preflight"]');
     await preflight.waitForDisplayed({ timeout: 60_000 });
-    const traces = await preflight.$('tr[data-entity="traces"] td').getText();
-    assert.equal(traces, "200");
+    // 200 traces of 5 observations each; the empty target holds none of them.
+    assert.deepEqual(await rowCells(preflight.$('tr[data-entity="traces"]')), ["200", "0"]);
+    assert.deepEqual(await rowCells(preflight.$('tr[data-entity="observations"]')), ["1000", "0"]);
     await app.screenshot("11-plan-preflight");
 
     await b.$('[data-testid="start-run"]').click();
@@ -97,11 +106,40 @@ test("sample data: from the first-start offer and the scenario picker through pr
     await b.$('[data-testid="checklist"] input[data-step="notify"]').click();
     await app.screenshot("13-run-finished");
 
+    // Validation: clean, with the per-entity table.
+    await b.$('[data-testid="validate"]').click();
+    const verdict = b.$('[data-testid="validation-verdict"]');
+    await verdict.waitForDisplayed({ timeout: 180_000 });
+    assert.equal(await verdict.getAttribute("data-clean"), "true", await verdict.getText());
+    // source, target, compared, missing, extra, differing
+    const tracesRow = b.$('[data-testid="validation"] tr[data-entity="traces"]');
+    assert.deepEqual(await rowCells(tracesRow), ["200", "200", "200", "0", "0", "0"]);
+    await b.waitUntil(() => b.$('[data-testid="checklist"] input[data-step="verify-counts"]').isSelected(), { timeout: 10_000 });
+    await app.screenshot("14-validation-clean");
+
+    // Rollback: preview, the typed project name, verification.
+    await b.$('[data-testid="rollback-preview"]').click();
+    const plan = b.$('[data-testid="rollback-plan"]');
+    await plan.waitForDisplayed({ timeout: 60_000 });
+    assert.match(await plan.getText(), /Will delete:.*200 traces/s);
+    const go = b.$('[data-testid="rollback-run"]');
+    await b.$('[data-testid="rollback-confirm"]').setValue("Sample target");
+    assert.equal(await go.isEnabled(), false);
+    await b.$('[data-testid="rollback-confirm"]').setValue("Sample target project");
+    assert.equal(await go.isEnabled(), true);
+    await app.screenshot("15-rollback-preview");
+    await go.click();
+    const result = b.$('[data-testid="rollback-result"]');
+    await result.waitForDisplayed({ timeout: 180_000 });
+    assert.equal(await result.getAttribute("data-state"), "completed", await result.getText());
+    assert.match(await result.getText(), /every removed object verified gone/);
+    await app.screenshot("16-rollback-verified");
+
     await b.$('button[data-screen="runs"]').click();
     const row = b.$('[data-testid="runs-table"] tr[data-phase="completed"]');
     await row.waitForDisplayed({ timeout: 15_000 });
     assert.match(await row.getText(), /sample/);
-    await app.screenshot("14-runs");
+    await app.screenshot("17-runs");
     await row.$("button=Open").click();
     await b.$('[data-testid="run-progress"]').waitForDisplayed();
     // The manual tick was saved with the run.
@@ -126,7 +164,7 @@ test("a wrong secret shows the plain-language reason, not a code", async () => {
     assert.match(text, /keys were rejected/);
     assert.match(text, /Check the public and secret key/);
     assert.doesNotMatch(text, /sk-lf-wrong/);
-    await app.screenshot("15-wrong-secret");
+    await app.screenshot("20-wrong-secret");
   } finally {
     await app.stop();
     await source.stop();
@@ -155,7 +193,7 @@ test("a run killed with the app shows up under Runs as interrupted and resumes t
       timeout: 120_000,
       timeoutMsg: "no observation was written",
     });
-    await app.screenshot("16-before-kill");
+    await app.screenshot("21-before-kill");
   } catch (e) {
     await app.stop();
     throw e;
@@ -168,12 +206,12 @@ test("a run killed with the app shows up under Runs as interrupted and resumes t
     await b.$('button[data-screen="runs"]').click();
     const row = b.$('[data-testid="runs-table"] tr[data-phase="interrupted"]');
     await row.waitForDisplayed({ timeout: 15_000 });
-    await app.screenshot("17-runs-interrupted");
+    await app.screenshot("22-runs-interrupted");
     await row.$('[data-testid="resume"]').click();
     await b.$('[data-testid="run-progress"]').waitForDisplayed({ timeout: 30_000 });
     const phase = await waitForPhase(b, ["completed", "completedWithFailures", "failed"], 300_000);
     assert.equal(phase, "completed", await b.$('[data-testid="run-progress"]').getText());
-    await app.screenshot("18-resumed-finished");
+    await app.screenshot("23-resumed-finished");
   } finally {
     await app.stop();
   }
