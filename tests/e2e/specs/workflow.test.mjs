@@ -173,52 +173,58 @@ test("a wrong secret shows the plain-language reason, not a code", async () => {
 
 test("a run killed with the app shows up under Runs as interrupted and resumes to an exact copy", async () => {
   const keys = ["--public-key", "pk-lf-e2e", "--secret-key", "sk-lf-e2e-secret", "--visibility-delay-ms", "0"];
+  // v4 on both sides: a re-sent id would show as a second row, so a duplicate cannot hide.
   // Large enough that the run is still going when the app is killed.
   const source = await startSandbox([...keys, "--traces", "20000", "--observations-per-trace", "4"]);
   const target = await startSandbox(keys);
   const configDir = await newConfigDir();
-  let app = await AppSession.start({ configDir });
   try {
-    const b = app.browser;
-    await createConnection(b, { name: "Old server", url: source.url, publicKey: "pk-lf-e2e", secret: "sk-lf-e2e-secret" });
-    await createConnection(b, { name: "New server", url: target.url, publicKey: "pk-lf-e2e", secret: "sk-lf-e2e-secret" });
-    await chooseScenario(b, "self-hosted-to-self-hosted");
-    await b.$('[data-testid="pick-source"]').selectByVisibleText("Old server");
-    await b.$('[data-testid="pick-target"]').selectByVisibleText("New server");
-    await b.$('[data-testid="run-preflight"]').click();
-    await b.$('[data-testid="preflight"]').waitForDisplayed({ timeout: 120_000 });
-    await b.$('[data-testid="start-run"]').click();
-    await b.$('[data-testid="run-progress"]').waitForDisplayed({ timeout: 30_000 });
-    await b.waitUntil(async () => (await cell(b, "observations", "written").catch(() => 0)) > 0, {
-      timeout: 120_000,
-      timeoutMsg: "no observation was written",
-    });
-    await app.screenshot("21-before-kill");
-  } catch (e) {
-    await app.stop();
-    throw e;
-  }
-  await killApp(app, configDir);
+    let app = await AppSession.start({ configDir });
+    try {
+      const b = app.browser;
+      await createConnection(b, { name: "Old server", url: source.url, publicKey: "pk-lf-e2e", secret: "sk-lf-e2e-secret" });
+      await createConnection(b, { name: "New server", url: target.url, publicKey: "pk-lf-e2e", secret: "sk-lf-e2e-secret" });
+      await chooseScenario(b, "self-hosted-to-self-hosted");
+      await b.$('[data-testid="pick-source"]').selectByVisibleText("Old server");
+      await b.$('[data-testid="pick-target"]').selectByVisibleText("New server");
+      // A v4 target takes dataset run items only as OTLP experiments, which the engine does not send yet.
+      await b.$('input[data-entity="dataset_run_items"]').click();
+      await b.$('[data-testid="run-preflight"]').click();
+      await b.$('[data-testid="preflight"]').waitForDisplayed({ timeout: 120_000 });
+      await b.$('[data-testid="start-run"]').click();
+      await b.$('[data-testid="run-progress"]').waitForDisplayed({ timeout: 30_000 });
+      await b.waitUntil(async () => (await cell(b, "observations", "written").catch(() => 0)) > 0, {
+        timeout: 120_000,
+        timeoutMsg: "no observation was written",
+      });
+      await app.screenshot("21-before-kill");
+    } catch (e) {
+      await app.stop();
+      throw e;
+    }
+    await killApp(app, configDir);
 
-  app = await AppSession.start({ configDir });
-  try {
-    const b = app.browser;
-    await b.$('button[data-screen="runs"]').click();
-    const row = b.$('[data-testid="runs-table"] tr[data-phase="interrupted"]');
-    await row.waitForDisplayed({ timeout: 15_000 });
-    await app.screenshot("22-runs-interrupted");
-    await row.$('[data-testid="resume"]').click();
-    await b.$('[data-testid="run-progress"]').waitForDisplayed({ timeout: 30_000 });
-    const phase = await waitForPhase(b, ["completed", "completedWithFailures", "failed"], 300_000);
-    assert.equal(phase, "completed", await b.$('[data-testid="run-progress"]').getText());
-    await app.screenshot("23-resumed-finished");
+    app = await AppSession.start({ configDir });
+    try {
+      const b = app.browser;
+      await b.$('button[data-screen="runs"]').click();
+      const row = b.$('[data-testid="runs-table"] tr[data-phase="interrupted"]');
+      await row.waitForDisplayed({ timeout: 15_000 });
+      await app.screenshot("22-runs-interrupted");
+      await row.$('[data-testid="resume"]').click();
+      await b.$('[data-testid="run-progress"]').waitForDisplayed({ timeout: 30_000 });
+      const phase = await waitForPhase(b, ["completed", "completedWithFailures", "failed"], 300_000);
+      assert.equal(phase, "completed", await b.$('[data-testid="run-progress"]').getText());
+      await app.screenshot("23-resumed-finished");
+    } finally {
+      await app.stop();
+    }
+    // Nothing lost, nothing written twice.
+    const [want, got] = [await source.counts(), await target.counts()];
+    for (const entity of ["observations", "traces", "scores", "prompts", "dataset_items", "comments"]) {
+      assert.equal(got[entity], want[entity], `${entity}: target ${got[entity]}, source ${want[entity]}`);
+    }
   } finally {
-    await app.stop();
-  }
-  // Nothing lost, nothing written twice (on v4 a re-sent id would be a second row).
-  const [want, got] = [await source.counts(), await target.counts()];
-  await Promise.all([source.stop(), target.stop()]);
-  for (const entity of ["observations", "traces", "scores", "prompts", "dataset_items"]) {
-    assert.equal(got[entity], want[entity], `${entity}: target ${got[entity]}, source ${want[entity]}`);
+    await Promise.all([source.stop(), target.stop()]);
   }
 });
