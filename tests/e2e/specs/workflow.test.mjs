@@ -197,6 +197,16 @@ test("a run killed with the app shows up under Runs as interrupted and resumes t
         timeout: 120_000,
         timeoutMsg: "no observation was written",
       });
+      // A reloaded window finds the run again and follows it on.
+      const runId = await b.$('[data-testid="run-progress"] h2 code').getText();
+      await b.refresh();
+      await b.$('[data-testid="run-progress"]').waitForDisplayed({ timeout: 30_000 });
+      assert.equal(await b.$('[data-testid="run-progress"] h2 code').getText(), runId);
+      const before = await cell(b, "observations", "written").catch(() => 0);
+      await b.waitUntil(async () => (await cell(b, "observations", "written").catch(() => 0)) > before, {
+        timeout: 60_000,
+        timeoutMsg: "the reloaded window did not see the run go on",
+      });
       await app.screenshot("21-before-kill");
     } catch (e) {
       await app.stop();
