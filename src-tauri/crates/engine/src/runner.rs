@@ -49,6 +49,9 @@ pub struct RunReport {
     pub seconds: f64,
     pub retries: u64,
     pub rate_limit_waits: u64,
+    /// Requests sent per rate-limit bucket (`ingestion`, `legacy_read`, `datasets`, `prompts`,
+    /// `public_api`), both sides together.
+    pub requests: BTreeMap<String, u64>,
 }
 
 impl RunReport {
@@ -373,7 +376,9 @@ async fn execute(
         if control.is_cancelled() {
             break;
         }
-        if let Err(err) = run_entity(ctx.clone(), e).await {
+        let result = run_entity(ctx.clone(), e).await;
+        crate::alloc::trim();
+        if let Err(err) = result {
             outcome = Err(err);
             break;
         }
@@ -468,6 +473,17 @@ fn build_report(
         seconds: elapsed.as_secs_f64(),
         retries: counters.retries(),
         rate_limit_waits: counters.rate_limit_waits(),
+        requests: [
+            "ingestion",
+            "legacy_read",
+            "datasets",
+            "prompts",
+            "public_api",
+        ]
+        .into_iter()
+        .map(String::from)
+        .zip(counters.requests())
+        .collect(),
     })
 }
 

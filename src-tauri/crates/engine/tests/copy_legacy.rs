@@ -43,18 +43,7 @@ async fn legacy_to_v4(profile: ServerProfile) {
         "one root span per legacy trace"
     );
     fold_trace_spans(&mut t);
-    let diffs = differences(&source.dump(), &t, &v4_target_entities());
-    assert!(
-        diffs.is_empty(),
-        "{} differences:\n{}",
-        diffs.len(),
-        diffs
-            .iter()
-            .take(30)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    assert_no_differences(&source.dump(), &t, &v4_target_entities());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -111,18 +100,7 @@ async fn v4_to_archive_to_v4_round_trips() {
     .unwrap();
     target.settle();
     assert_only_run_items_failed(&import);
-    let diffs = differences_from_v4(&source.dump(), &target.dump(), &v4_target_entities());
-    assert!(
-        diffs.is_empty(),
-        "{} differences:\n{}",
-        diffs.len(),
-        diffs
-            .iter()
-            .take(30)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    assert_no_differences_from_v4(&source.dump(), &target.dump(), &v4_target_entities());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

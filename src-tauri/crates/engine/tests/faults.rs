@@ -42,18 +42,7 @@ async fn faults_on_both_sides_lose_nothing_and_duplicate_nothing() {
         assert_eq!(f.entity, Entity::DatasetRunItems, "{f:?}");
     }
     assert!(report.retries > 0, "faults fired: {report:#?}");
-    let diffs = differences_from_v4(&source.dump(), &target.dump(), &v4_target_entities());
-    assert!(
-        diffs.is_empty(),
-        "{} differences:\n{}",
-        diffs.len(),
-        diffs
-            .iter()
-            .take(30)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    assert_no_differences_from_v4(&source.dump(), &target.dump(), &v4_target_entities());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -74,18 +63,7 @@ async fn faults_into_a_v3_target_lose_nothing() {
     target.set_faults(FaultConfig::default());
     target.settle();
     assert_eq!(report.failed_total(), 0, "{report:#?}");
-    let diffs = differences(&source.dump(), &target.dump(), ALL);
-    assert!(
-        diffs.is_empty(),
-        "{} differences:\n{}",
-        diffs.len(),
-        diffs
-            .iter()
-            .take(30)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    assert_no_differences(&source.dump(), &target.dump(), ALL);
 }
 
 async fn hobby_sandbox(time_scale: f64, sample: Option<SampleSpec>) -> Sandbox {
@@ -155,16 +133,5 @@ async fn a_copy_within_a_cloud_plans_budget_completes() {
     for f in &report.failures {
         assert_eq!(f.entity, Entity::DatasetRunItems, "{f:?}");
     }
-    let diffs = differences_from_v4(&source.dump(), &target.dump(), &v4_target_entities());
-    assert!(
-        diffs.is_empty(),
-        "{} differences:\n{}",
-        diffs.len(),
-        diffs
-            .iter()
-            .take(30)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    assert_no_differences_from_v4(&source.dump(), &target.dump(), &v4_target_entities());
 }

@@ -290,14 +290,11 @@ impl Langfuse {
                 Err(e) => outcomes[i] = Some(WriteOutcome::Failed(e.0)),
             }
         }
-        // Hex ids go as protobuf, the rest as JSON: two requests at most.
-        let (hex, other): (Vec<_>, Vec<_>) =
-            spans.into_iter().partition(|(_, s)| s.fits_protobuf());
-        for group in [hex, other] {
-            if !group.is_empty() {
-                for (i, o) in self.send_spans(group).await {
-                    outcomes[i] = Some(o);
-                }
+        // One request per batch (a rate budget counts requests): protobuf when every id in it
+        // fits, JSON otherwise.
+        if !spans.is_empty() {
+            for (i, o) in self.send_spans(spans).await {
+                outcomes[i] = Some(o);
             }
         }
         outcomes

@@ -327,3 +327,27 @@ pub fn v4_target_entities() -> Vec<&'static str> {
         .filter(|e| !e.starts_with("dataset_run"))
         .collect()
 }
+
+fn assert_empty(diffs: Vec<String>) {
+    assert!(
+        diffs.is_empty(),
+        "{} differences:\n{}",
+        diffs.len(),
+        diffs
+            .iter()
+            .take(30)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+/// Fails with the first differences, if any.
+pub fn assert_no_differences(source: &Value, target: &Value, entities: &[&str]) {
+    assert_empty(differences(source, target, entities));
+}
+
+/// Like `assert_no_differences`, for a v4 source.
+pub fn assert_no_differences_from_v4(source: &Value, target: &Value, entities: &[&str]) {
+    assert_empty(differences_from_v4(source, target, entities));
+}
