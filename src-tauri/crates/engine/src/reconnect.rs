@@ -65,3 +65,21 @@ pub(crate) fn plan_with_secrets(mut plan: Plan, secrets: &Secrets) -> Plan {
     plan.target = with_secret(&plan.target, secrets.target.as_ref());
     plan
 }
+
+/// Every key (see `TargetConnector::existing_keys_page`) the target shows for `entity` in `scope`.
+pub(crate) async fn all_keys<T: crate::connector::TargetConnector + ?Sized>(
+    target: &T,
+    entity: crate::model::Entity,
+    scope: &crate::plan::Scope,
+) -> Result<std::collections::HashSet<String>, EngineError> {
+    let mut keys = std::collections::HashSet::new();
+    let mut cursor = None;
+    loop {
+        let (page, next) = target.existing_keys_page(entity, scope, cursor).await?;
+        keys.extend(page.into_iter().map(|k| k.key));
+        match next {
+            Some(c) => cursor = Some(c),
+            None => return Ok(keys),
+        }
+    }
+}

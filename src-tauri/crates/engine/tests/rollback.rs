@@ -340,6 +340,39 @@ async fn a_cancelled_copy_is_rolled_back_and_a_resumed_one_is_planned_again() {
     );
     target.settle();
     assert_as_before(&before, &target.dump(), &report, "cancelled");
+
+    // Verification looks again each time: an object that reappears is named, not assumed gone.
+    let back = source.dump()["observations"][0].clone();
+    let back_id = back["id"].as_str().unwrap().to_string();
+    target.insert_raw("observations", back).unwrap();
+    target.settle();
+    let impatient = RollbackOptions {
+        verify_limit: Duration::from_millis(300),
+        ..options()
+    };
+    let again = migrator_engine::rollback(
+        &copy.run_id,
+        data.path(),
+        &impatient,
+        &RunControl::new(),
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.state, RollbackState::Incomplete);
+    let v = again.verification.unwrap();
+    assert!(!v.settled);
+    assert!(
+        v.still_present
+            .iter()
+            .any(|l| l.entity == Entity::Observations && l.id == back_id),
+        "{v:?}"
+    );
+    assert!(
+        again.message.starts_with("Gave up waiting"),
+        "{}",
+        again.message
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -129,6 +129,16 @@ async fn clean_copy_has_no_discrepancy_and_each_corruption_is_reported_precisely
         describe(&clean)
     );
     assert!(clean.settle.settled);
+    for (e, n) in &failed {
+        assert!(
+            clean
+                .notes
+                .iter()
+                .any(|note| note.contains(&format!("could not write {n} {e}"))),
+            "{:?}",
+            clean.notes
+        );
+    }
     let traces = entity(&clean, Entity::Traces);
     assert_eq!(traces.source_count, 12);
     assert_eq!(traces.compared, 12, "every pair compared by default");

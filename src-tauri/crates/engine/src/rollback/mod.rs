@@ -327,7 +327,8 @@ pub async fn rollback(
         }
         Ended::Finished => {
             o.store.clear_meta(RESUME_AFTER)?;
-            let v = verify::verify(&lf, &steps, options.verify_limit, progress).await?;
+            let v =
+                verify::verify(&lf, &steps, &o.plan.scope, options.verify_limit, progress).await?;
             if options.restore_cutover {
                 match cutover_run::restore_in(&o.journal, run_id, false) {
                     Ok(_) => report.cutover_restored = Some(true),

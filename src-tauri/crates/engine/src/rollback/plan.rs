@@ -188,14 +188,41 @@ pub(crate) async fn build(
         steps: vec![],
         manual: vec![],
     };
+    let tracing = tracing(&mut p, &rows, scope, v4, progress).await?;
+    dataset_runs(&mut p, &rows, store, v4, progress).await?;
+    tracing_deletes(&mut p, &rows, tracing);
+    versioned_and_config_deletes(&mut p, &rows);
+    undeletable(&mut p, &rows).await;
+    Ok(Planned {
+        steps: p.steps,
+        manual: p.manual,
+    })
+}
 
+/// What the tracing entities need: the traces to delete with what each takes along, the
+/// scores to delete one by one, and sessions that will be left empty.
+struct Tracing {
+    traces: BTreeSet<String>,
+    along: BTreeMap<String, Vec<ObjectRef>>,
+    single_scores: Vec<String>,
+    orphan_sessions: BTreeSet<String>,
+}
+
+async fn tracing(
+    p: &mut Planner<'_>,
+    rows: &[ObjectRow],
+    scope: &Scope,
+    v4: bool,
+    progress: &(dyn Fn(RollbackProgress) + Send + Sync),
+) -> Result<Tracing, EngineError> {
+    let lf = p.lf;
     // Traces this run created: deleting one takes its observations and scores along.
-    let mut traces: BTreeSet<String> = created(&rows, Entity::Traces)
+    let mut traces: BTreeSet<String> = created(rows, Entity::Traces)
         .into_iter()
         .map(|r| r.source_id.clone())
         .collect();
-    let observations = created(&rows, Entity::Observations);
-    let scores = created(&rows, Entity::Scores);
+    let observations = created(rows, Entity::Observations);
+    let scores = created(rows, Entity::Scores);
     let obs_index = if observations.is_empty() && traces.is_empty() {
         HashMap::new()
     } else {
@@ -300,8 +327,23 @@ pub(crate) async fn build(
         orphan_sessions.retain(|s| !kept.contains(s));
     }
 
-    // 1. Dataset runs (their items reference dataset items and traces).
-    let run_items = created(&rows, Entity::DatasetRunItems);
+    Ok(Tracing {
+        traces,
+        along,
+        single_scores,
+        orphan_sessions,
+    })
+}
+
+/// 1. Dataset runs (their items reference dataset items and traces).
+async fn dataset_runs(
+    p: &mut Planner<'_>,
+    rows: &[ObjectRow],
+    store: &RollbackStore,
+    v4: bool,
+    progress: &(dyn Fn(RollbackProgress) + Send + Sync),
+) -> Result<(), EngineError> {
+    let run_items = created(rows, Entity::DatasetRunItems);
     if !run_items.is_empty() {
         progress(RollbackProgress::Planning {
             entity: Entity::DatasetRunItems,
@@ -364,6 +406,17 @@ pub(crate) async fn build(
         }
     }
 
+    Ok(())
+}
+
+/// 2.–4. Scores whose trace stays, dataset items, then traces in bulk.
+fn tracing_deletes(p: &mut Planner<'_>, rows: &[ObjectRow], t: Tracing) {
+    let Tracing {
+        traces,
+        mut along,
+        single_scores,
+        orphan_sessions,
+    } = t;
     // 2. Scores whose trace stays.
     for id in single_scores {
         p.push(
@@ -377,7 +430,7 @@ pub(crate) async fn build(
     }
 
     // 3. Dataset items (ids are kept, so the source id is the target id).
-    for r in created(&rows, Entity::DatasetItems) {
+    for r in created(rows, Entity::DatasetItems) {
         p.push(
             Action::DeleteDatasetItem {
                 id: r.source_id.clone(),
@@ -416,10 +469,13 @@ pub(crate) async fn build(
             "This session was named by traces the run created; it stays as an empty session because Langfuse's API cannot delete sessions.".into(),
         );
     }
+}
 
+/// 5.–7. Prompt versions, models, score configs.
+fn versioned_and_config_deletes(p: &mut Planner<'_>, rows: &[ObjectRow]) {
     // 5. Prompt versions, newest first per prompt (so `latest` moves back step by step).
     let mut versions: Vec<(String, i64)> = vec![];
-    for r in created(&rows, Entity::Prompts) {
+    for r in created(rows, Entity::Prompts) {
         match r
             .target_id
             .as_deref()
@@ -450,7 +506,7 @@ pub(crate) async fn build(
     }
 
     // 6. Models, 7. score configs (archived: no delete exists).
-    for r in created(&rows, Entity::Models) {
+    for r in created(rows, Entity::Models) {
         match &r.target_id {
             Some(id) => p.push(
                 Action::DeleteModel { id: id.clone() },
@@ -467,7 +523,7 @@ pub(crate) async fn build(
             ),
         }
     }
-    for r in created(&rows, Entity::ScoreConfigs) {
+    for r in created(rows, Entity::ScoreConfigs) {
         match &r.target_id {
             Some(id) => {
                 p.push(
@@ -491,9 +547,12 @@ pub(crate) async fn build(
             ),
         }
     }
+}
 
+/// What no API deletes: datasets and comments.
+async fn undeletable(p: &mut Planner<'_>, rows: &[ObjectRow]) {
     // Datasets and comments: no delete in the API.
-    let datasets = created(&rows, Entity::Datasets);
+    let datasets = created(rows, Entity::Datasets);
     if !datasets.is_empty() {
         let names: HashMap<String, String> = p
             .get_json(Bucket::Datasets, "/api/public/v2/datasets?limit=100")
@@ -525,7 +584,7 @@ pub(crate) async fn build(
             );
         }
     }
-    for r in created(&rows, Entity::Comments) {
+    for r in created(rows, Entity::Comments) {
         let Some(id) = r.target_id.clone() else {
             p.by_hand(
                 Entity::Comments,
@@ -540,10 +599,6 @@ pub(crate) async fn build(
             "Langfuse's API cannot delete comments. In the Langfuse UI open the trace, observation, session or prompt it is on and delete the comment there.".into(),
         );
     }
-    Ok(Planned {
-        steps: p.steps,
-        manual: p.manual,
-    })
 }
 
 fn unknown_outcome(entity: Entity) -> String {

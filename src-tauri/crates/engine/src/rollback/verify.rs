@@ -7,7 +7,9 @@ use crate::error::EngineError;
 use crate::http::{Bucket, HttpFailure, Idempotency};
 use crate::langfuse::{Langfuse, q};
 use crate::model::{Entity, Generation};
-use std::collections::HashMap;
+use crate::plan::Scope;
+use crate::reconnect::all_keys;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 /// One thing to check: an object, or a whole dataset run.
@@ -172,9 +174,14 @@ fn checks(steps: &[Step]) -> Vec<Check> {
     out
 }
 
+/// Above this many objects of a tracing entity, one listing of the run's window is cheaper than
+/// one request per object (Langfuse Cloud allows few reads a minute).
+const LIST_ABOVE: usize = 10;
+
 pub(crate) async fn verify(
     lf: &Langfuse,
     steps: &[Step],
+    scope: &Scope,
     limit: Duration,
     progress: &(dyn Fn(RollbackProgress) + Send + Sync),
 ) -> Result<Verification, EngineError> {
@@ -183,10 +190,27 @@ pub(crate) async fn verify(
     let checked = remaining.len() as u64;
     let mut delay = Duration::from_millis(250);
     loop {
+        let mut lists: HashMap<Entity, HashSet<String>> = HashMap::new();
+        for entity in [Entity::Traces, Entity::Observations, Entity::Scores] {
+            let n = remaining
+                .iter()
+                .filter(|c| matches!(c, Check::Object(o) if o.entity == entity))
+                .count();
+            if n > LIST_ABOVE {
+                lists.insert(entity, all_keys(lf, entity, scope).await?);
+            }
+        }
         let mut traces = HashMap::new();
         let mut still = vec![];
         for c in remaining {
-            if present(lf, &c, &mut traces).await? {
+            let shown = match &c {
+                Check::Object(o) => match lists.get(&o.entity) {
+                    Some(list) => list.contains(&o.id),
+                    None => present(lf, &c, &mut traces).await?,
+                },
+                Check::Run { .. } => present(lf, &c, &mut traces).await?,
+            };
+            if shown {
                 still.push(c);
             }
         }

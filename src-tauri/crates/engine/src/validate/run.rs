@@ -12,11 +12,11 @@ use crate::journal::{Journal, ObjectState, run_dir};
 use crate::model::{Entity, Generation, natural_key};
 use crate::otlp::RUN_TAG_KEY;
 use crate::plan::Scope;
-use crate::reconnect::{Side, plan_with_secrets};
+use crate::reconnect::{Side, all_keys, plan_with_secrets};
 use crate::runner::{PHASES, Secrets};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -156,6 +156,14 @@ pub async fn validate_run(
         settle,
         ..Default::default()
     };
+    for (entity, c) in journal.counts()? {
+        if c.failed > 0 {
+            report.notes.push(format!(
+                "The run itself could not write {} {entity} (see its report for the reasons); they show as missing here.",
+                c.failed
+            ));
+        }
+    }
     let context = Context::new(source_reader.generation(), target_reader.generation());
     let mut ids = IdMaps::from_journal(&journal)?;
     for entity in entities {
@@ -326,7 +334,7 @@ async fn settle<T: TargetConnector + ?Sized>(
         let mut last = None;
         let mut unchanged_since = Instant::now();
         loop {
-            let visible = count_keys(target, entity, scope).await?;
+            let visible = all_keys(target, entity, scope).await?.len() as u64;
             if last != Some(visible) {
                 unchanged_since = Instant::now();
             }
@@ -370,23 +378,6 @@ async fn settle<T: TargetConnector + ?Sized>(
             )),
         }
     })
-}
-
-async fn count_keys<T: TargetConnector + ?Sized>(
-    target: &T,
-    entity: Entity,
-    scope: &Scope,
-) -> Result<u64, EngineError> {
-    let mut keys = HashSet::new();
-    let mut cursor = None;
-    loop {
-        let (page, next) = target.existing_keys_page(entity, scope, cursor).await?;
-        keys.extend(page.into_iter().map(|k| k.key));
-        match next {
-            Some(c) => cursor = Some(c),
-            None => return Ok(keys.len() as u64),
-        }
-    }
 }
 
 /// Every object of `entity` a side holds in the scope, keyed by the id both sides share. A key
