@@ -367,6 +367,7 @@ mod tests {
             seconds: 1.5,
             retries: 3,
             rate_limit_waits: 1,
+            requests: BTreeMap::new(),
         };
         run.finish(&Ok(report));
         let view = run.view();
