@@ -238,3 +238,52 @@ test("a run killed with the app shows up under Runs as interrupted and resumes t
     await Promise.all([source.stop(), target.stop()]);
   }
 });
+
+test("a cancelled copy is rolled back: what it wrote so far is deleted and verified gone", async () => {
+  const keys = ["--public-key", "pk-lf-e2e", "--secret-key", "sk-lf-e2e-secret", "--visibility-delay-ms", "0"];
+  const source = await startSandbox([...keys, "--traces", "20000", "--observations-per-trace", "4"]);
+  const target = await startSandbox(keys);
+  const configDir = await newConfigDir();
+  try {
+    const app = await AppSession.start({ configDir });
+    try {
+      const b = app.browser;
+      await createConnection(b, { name: "Old server", url: source.url, publicKey: "pk-lf-e2e", secret: "sk-lf-e2e-secret" });
+      await createConnection(b, { name: "New server", url: target.url, publicKey: "pk-lf-e2e", secret: "sk-lf-e2e-secret" });
+      await chooseScenario(b, "self-hosted-to-self-hosted");
+      await b.$('[data-testid="pick-source"]').selectByVisibleText("Old server");
+      await b.$('[data-testid="pick-target"]').selectByVisibleText("New server");
+      await b.$('input[data-entity="dataset_run_items"]').click();
+      await b.$('[data-testid="run-preflight"]').click();
+      await b.$('[data-testid="preflight"]').waitForDisplayed({ timeout: 120_000 });
+      await b.$('[data-testid="start-run"]').click();
+      await b.$('[data-testid="run-progress"]').waitForDisplayed({ timeout: 30_000 });
+      await b.waitUntil(async () => (await cell(b, "observations", "written").catch(() => 0)) > 0, {
+        timeout: 120_000,
+        timeoutMsg: "no observation was written",
+      });
+      await b.$('[data-testid="cancel"]').click();
+      assert.equal(await waitForPhase(b, ["cancelled", "completed", "failed"], 120_000), "cancelled");
+      const written = await target.counts();
+      assert.ok(written.observations > 0, "the cancelled run wrote something to roll back");
+
+      await b.$('[data-testid="rollback-preview"]').click();
+      await b.$('[data-testid="rollback-plan"]').waitForDisplayed({ timeout: 60_000 });
+      // The sandbox names its project "Sandbox project".
+      await b.$('[data-testid="rollback-confirm"]').setValue("Sandbox project");
+      await b.$('[data-testid="rollback-run"]').click();
+      const result = b.$('[data-testid="rollback-result"]');
+      await result.waitForDisplayed({ timeout: 240_000 });
+      await app.screenshot("24-cancelled-rolled-back");
+      assert.equal(await result.getAttribute("data-state"), "completed", await result.getText());
+    } finally {
+      await app.stop();
+    }
+    const after = await target.counts();
+    for (const entity of ["observations", "traces", "scores", "dataset_items"]) {
+      assert.equal(after[entity] ?? 0, 0, `${entity} left in the target: ${after[entity]}`);
+    }
+  } finally {
+    await Promise.all([source.stop(), target.stop()]);
+  }
+});
