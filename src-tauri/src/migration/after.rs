@@ -33,6 +33,11 @@ pub struct StepEvent {
     pub fraction: Option<f64>,
 }
 
+/// An engine error of validation, rollback or cutover, as the sentence it already is.
+fn failed(e: impl std::fmt::Display) -> MigrationError {
+    MigrationError::Failed(e.to_string())
+}
+
 fn step(message: String, fraction: Option<f64>) -> StepEvent {
     StepEvent { message, fraction }
 }
@@ -122,7 +127,7 @@ pub async fn validate_run(
         }
     })
     .await
-    .map_err(|e| MigrationError::Failed(e.to_string()))?;
+    .map_err(failed)?;
     Ok(ValidationView::from(&report))
 }
 
@@ -135,7 +140,7 @@ pub async fn validation_report(
     let dir = migrations.data_dir.clone();
     blocking(move || {
         Ok(migrator_engine::latest_report(&run_id, &dir)
-            .map_err(|e| MigrationError::Failed(e.to_string()))?
+            .map_err(failed)?
             .as_ref()
             .map(ValidationView::from))
     })
@@ -162,7 +167,7 @@ pub async fn save_validation_report(
     let migrations = Arc::clone(&migrations);
     blocking(move || {
         let mut report = migrator_engine::latest_report(&run_id, &migrations.data_dir)
-            .map_err(|e| MigrationError::Failed(e.to_string()))?
+            .map_err(failed)?
             .ok_or(MigrationError::NotValidated)?;
         let view = current_view(&migrations, &run_id)?;
         let facts = auto_facts(&migrations, &run_id);
@@ -212,6 +217,16 @@ pub struct ManualStep {
     pub instruction: String,
 }
 
+impl From<&migrator_engine::rollback::ManualItem> for ManualStep {
+    fn from(m: &migrator_engine::rollback::ManualItem) -> Self {
+        ManualStep {
+            entity: m.entity.as_str().to_owned(),
+            id: m.id.clone(),
+            instruction: m.instruction.clone(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
@@ -255,15 +270,7 @@ impl RollbackPreviewView {
             daily_delete_budget: p.daily_delete_budget,
             days_needed: p.days_needed,
             estimate: p.estimate.clone(),
-            manual: p
-                .manual
-                .iter()
-                .map(|m| ManualStep {
-                    entity: m.entity.as_str().to_owned(),
-                    id: m.id.clone(),
-                    instruction: m.instruction.clone(),
-                })
-                .collect(),
+            manual: p.manual.iter().map(ManualStep::from).collect(),
             untouched_preexisting: p.untouched_preexisting,
             restores_cutover: p.restores_cutover,
             warnings: p.warnings.clone(),
@@ -319,15 +326,7 @@ impl From<&RollbackReport> for RollbackView {
                 .iter()
                 .map(|f| format!("{:?}: {}", f.action, f.reason))
                 .collect(),
-            manual: r
-                .manual
-                .iter()
-                .map(|m| ManualStep {
-                    entity: m.entity.as_str().to_owned(),
-                    id: m.id.clone(),
-                    instruction: m.instruction.clone(),
-                })
-                .collect(),
+            manual: r.manual.iter().map(ManualStep::from).collect(),
             resume_after: r.resume_after.clone(),
             verified_checked: r.verification.as_ref().map(|v| v.checked),
             still_present: r
@@ -384,7 +383,7 @@ pub async fn rollback_preview(
         migrator_engine::rollback_preview(&run_id, &dir, &options).await
     })
     .await?
-    .map_err(|e| MigrationError::Failed(e.to_string()))?;
+    .map_err(failed)?;
     Ok(RollbackPreviewView::new(&preview, confirm))
 }
 
@@ -456,7 +455,7 @@ pub async fn rollback_run(
         .await
     })
     .await?
-    .map_err(|e| MigrationError::Failed(e.to_string()))?;
+    .map_err(failed)?;
     Ok(RollbackView::from(&report))
 }
 
@@ -488,7 +487,7 @@ pub async fn rollback_report(
     let dir = migrations.data_dir.clone();
     blocking(move || {
         Ok(migrator_engine::rollback_status(&run_id, &dir)
-            .map_err(|e| MigrationError::Failed(e.to_string()))?
+            .map_err(failed)?
             .as_ref()
             .map(RollbackView::from))
     })
@@ -527,10 +526,6 @@ impl From<&CutoverStatus> for CutoverView {
     }
 }
 
-fn cutover_error(e: migrator_engine::CutoverRunError) -> MigrationError {
-    MigrationError::Failed(e.to_string())
-}
-
 /// The lines a `.env` cutover would change (secrets masked), without writing.
 #[tauri::command]
 pub async fn cutover_preview(
@@ -544,7 +539,7 @@ pub async fn cutover_preview(
     blocking(move || {
         Ok(
             migrator_engine::cutover_preview(&run_id, &dir, &env_path, &secrets)
-                .map_err(cutover_error)?
+                .map_err(failed)?
                 .into_iter()
                 .map(|c| EnvChange {
                     variable: c.variable,
@@ -569,8 +564,8 @@ pub async fn cutover_apply(
     let secrets = run_secrets(&app, &migrations, &run_id).await?;
     let dir = migrations.data_dir.clone();
     blocking(move || {
-        let status = migrator_engine::cutover_apply(&run_id, &dir, &env_path, &secrets)
-            .map_err(cutover_error)?;
+        let status =
+            migrator_engine::cutover_apply(&run_id, &dir, &env_path, &secrets).map_err(failed)?;
         Ok(CutoverView::from(&status))
     })
     .await
@@ -584,8 +579,7 @@ pub async fn cutover_restore(
 ) -> Result<CutoverView> {
     let dir = migrations.data_dir.clone();
     blocking(move || {
-        let status =
-            migrator_engine::cutover_restore(&run_id, &dir, false).map_err(cutover_error)?;
+        let status = migrator_engine::cutover_restore(&run_id, &dir, false).map_err(failed)?;
         Ok(CutoverView::from(&status))
     })
     .await
@@ -599,7 +593,7 @@ pub async fn cutover_state(
     let dir = migrations.data_dir.clone();
     blocking(move || {
         Ok(migrator_engine::cutover_status(&run_id, &dir)
-            .map_err(cutover_error)?
+            .map_err(failed)?
             .as_ref()
             .map(CutoverView::from))
     })

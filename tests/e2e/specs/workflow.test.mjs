@@ -51,6 +51,35 @@ async function createConnection(b, { name, url, publicKey, secret }) {
   await b.$(`//tr[th[normalize-space()="${name}"]]`).waitForDisplayed({ timeout: 15_000 });
 }
 
+/** Two sandbox processes with the same made-up keys: a large source and an empty target. */
+async function largeSandboxPair() {
+  const keys = ["--public-key", "pk-lf-e2e", "--secret-key", "sk-lf-e2e-secret", "--visibility-delay-ms", "0"];
+  // v4 on both sides: a re-sent id would show as a second row, so a duplicate cannot hide.
+  // Large enough that the run is still going when the test steps in.
+  const source = await startSandbox([...keys, "--traces", "20000", "--observations-per-trace", "4"]);
+  const target = await startSandbox(keys);
+  return { source, target };
+}
+
+/** Saves both as connections, plans a server move between them and starts it; returns once objects arrive. */
+async function startLargeCopy(b, source, target) {
+  await createConnection(b, { name: "Old server", url: source.url, publicKey: "pk-lf-e2e", secret: "sk-lf-e2e-secret" });
+  await createConnection(b, { name: "New server", url: target.url, publicKey: "pk-lf-e2e", secret: "sk-lf-e2e-secret" });
+  await chooseScenario(b, "self-hosted-to-self-hosted");
+  await b.$('[data-testid="pick-source"]').selectByVisibleText("Old server");
+  await b.$('[data-testid="pick-target"]').selectByVisibleText("New server");
+  // A v4 target takes dataset run items only as OTLP experiments, which the engine does not send yet.
+  await b.$('input[data-entity="dataset_run_items"]').click();
+  await b.$('[data-testid="run-preflight"]').click();
+  await b.$('[data-testid="preflight"]').waitForDisplayed({ timeout: 120_000 });
+  await b.$('[data-testid="start-run"]').click();
+  await b.$('[data-testid="run-progress"]').waitForDisplayed({ timeout: 30_000 });
+  await b.waitUntil(async () => (await cell(b, "observations", "written").catch(() => 0)) > 0, {
+    timeout: 120_000,
+    timeoutMsg: "no observation was written",
+  });
+}
+
 async function chooseScenario(b, id) {
   await b.$('button[data-screen="newMigration"]').click();
   const card = b.$(`[data-scenario="${id}"]`);
@@ -59,7 +88,7 @@ async function chooseScenario(b, id) {
   await b.$('[data-testid="pick-source"]').waitForDisplayed();
 }
 
-test("sample data: from the first-start offer and the scenario picker through pre-flight and progress to a finished run", async () => {
+test("sample data: from the first-start offer and the scenario picker through pre-flight and progress to a clean validation and a verified rollback", async () => {
   const configDir = await newConfigDir();
   const app = await AppSession.start({ configDir });
   try {
@@ -172,31 +201,13 @@ test("a wrong secret shows the plain-language reason, not a code", async () => {
 });
 
 test("a run killed with the app shows up under Runs as interrupted and resumes to an exact copy", async () => {
-  const keys = ["--public-key", "pk-lf-e2e", "--secret-key", "sk-lf-e2e-secret", "--visibility-delay-ms", "0"];
-  // v4 on both sides: a re-sent id would show as a second row, so a duplicate cannot hide.
-  // Large enough that the run is still going when the app is killed.
-  const source = await startSandbox([...keys, "--traces", "20000", "--observations-per-trace", "4"]);
-  const target = await startSandbox(keys);
+  const { source, target } = await largeSandboxPair();
   const configDir = await newConfigDir();
   try {
     let app = await AppSession.start({ configDir });
     try {
       const b = app.browser;
-      await createConnection(b, { name: "Old server", url: source.url, publicKey: "pk-lf-e2e", secret: "sk-lf-e2e-secret" });
-      await createConnection(b, { name: "New server", url: target.url, publicKey: "pk-lf-e2e", secret: "sk-lf-e2e-secret" });
-      await chooseScenario(b, "self-hosted-to-self-hosted");
-      await b.$('[data-testid="pick-source"]').selectByVisibleText("Old server");
-      await b.$('[data-testid="pick-target"]').selectByVisibleText("New server");
-      // A v4 target takes dataset run items only as OTLP experiments, which the engine does not send yet.
-      await b.$('input[data-entity="dataset_run_items"]').click();
-      await b.$('[data-testid="run-preflight"]').click();
-      await b.$('[data-testid="preflight"]').waitForDisplayed({ timeout: 120_000 });
-      await b.$('[data-testid="start-run"]').click();
-      await b.$('[data-testid="run-progress"]').waitForDisplayed({ timeout: 30_000 });
-      await b.waitUntil(async () => (await cell(b, "observations", "written").catch(() => 0)) > 0, {
-        timeout: 120_000,
-        timeoutMsg: "no observation was written",
-      });
+      await startLargeCopy(b, source, target);
       // A reloaded window finds the run again and follows it on.
       const runId = await b.$('[data-testid="run-progress"] h2 code').getText();
       await b.refresh();
@@ -240,28 +251,13 @@ test("a run killed with the app shows up under Runs as interrupted and resumes t
 });
 
 test("a cancelled copy is rolled back: what it wrote so far is deleted and verified gone", async () => {
-  const keys = ["--public-key", "pk-lf-e2e", "--secret-key", "sk-lf-e2e-secret", "--visibility-delay-ms", "0"];
-  const source = await startSandbox([...keys, "--traces", "20000", "--observations-per-trace", "4"]);
-  const target = await startSandbox(keys);
+  const { source, target } = await largeSandboxPair();
   const configDir = await newConfigDir();
   try {
     const app = await AppSession.start({ configDir });
     try {
       const b = app.browser;
-      await createConnection(b, { name: "Old server", url: source.url, publicKey: "pk-lf-e2e", secret: "sk-lf-e2e-secret" });
-      await createConnection(b, { name: "New server", url: target.url, publicKey: "pk-lf-e2e", secret: "sk-lf-e2e-secret" });
-      await chooseScenario(b, "self-hosted-to-self-hosted");
-      await b.$('[data-testid="pick-source"]').selectByVisibleText("Old server");
-      await b.$('[data-testid="pick-target"]').selectByVisibleText("New server");
-      await b.$('input[data-entity="dataset_run_items"]').click();
-      await b.$('[data-testid="run-preflight"]').click();
-      await b.$('[data-testid="preflight"]').waitForDisplayed({ timeout: 120_000 });
-      await b.$('[data-testid="start-run"]').click();
-      await b.$('[data-testid="run-progress"]').waitForDisplayed({ timeout: 30_000 });
-      await b.waitUntil(async () => (await cell(b, "observations", "written").catch(() => 0)) > 0, {
-        timeout: 120_000,
-        timeoutMsg: "no observation was written",
-      });
+      await startLargeCopy(b, source, target);
       await b.$('[data-testid="cancel"]').click();
       assert.equal(await waitForPhase(b, ["cancelled", "completed", "failed"], 120_000), "cancelled");
       const written = await target.counts();
