@@ -148,6 +148,7 @@ impl ActiveRun {
                     .iter()
                     .map(|(e, c)| EntityRow {
                         expected: expected.get(e.as_str()).copied().flatten(),
+                        would_write: report.would_write.get(e).copied(),
                         ..EntityRow::from_counts(e.as_str(), c)
                     })
                     .collect();

@@ -72,6 +72,9 @@ pub struct EntityRow {
     pub failed: u64,
     pub per_second: f64,
     pub eta_seconds: Option<f64>,
+    /// Dry runs: how many objects a real run would write.
+    #[ts(type = "number | null")]
+    pub would_write: Option<u64>,
 }
 
 impl EntityRow {

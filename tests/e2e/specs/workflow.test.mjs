@@ -122,6 +122,19 @@ test("sample data: from the first-start offer and the scenario picker through pr
     assert.deepEqual(await rowCells(preflight.$('tr[data-entity="observations"]')), ["1000", "0"]);
     await app.screenshot("11-plan-preflight");
 
+    // A dry run reads and checks everything and writes nothing.
+    await b.$('[data-testid="dry-run"]').click();
+    await b.$('[data-testid="run-progress"]').waitForDisplayed({ timeout: 30_000 });
+    assert.equal(await waitForPhase(b, ["dryRun", "failed"], 120_000), "dryRun");
+    assert.equal(await cell(b, "traces", "written"), 200, "would write");
+    await b.$('[data-testid="dry-run-note"]').waitForDisplayed();
+    await app.screenshot("12-dry-run");
+    await b.$("button=Plan another migration").click();
+    await b.$('[data-testid="run-preflight"]').click();
+    await b.$('[data-testid="preflight"]').waitForDisplayed({ timeout: 60_000 });
+    // The dry run wrote nothing: the target still holds none of the traces.
+    assert.deepEqual(await rowCells(b.$('[data-testid="preflight"] tr[data-entity="traces"]')), ["200", "0"]);
+
     await b.$('[data-testid="start-run"]').click();
     await b.$('[data-testid="run-progress"]').waitForDisplayed({ timeout: 30_000 });
     await app.screenshot("12-progress");

@@ -18,7 +18,7 @@ describe("RunProgress", () => {
         return runView({
           phase: "completedWithFailures",
           live: false,
-          entities: [{ entity: "traces", expected: 3, read: 3, written: 2, skipped: 0, failed: 1, perSecond: 0, etaSeconds: null }],
+          entities: [{ entity: "traces", expected: 3, read: 3, written: 2, skipped: 0, failed: 1, perSecond: 0, etaSeconds: null, wouldWrite: null }],
           failureCount: 1,
           failures: [{ entity: "traces", id: "t-big", reason: "The object is larger than the largest request allowed" }],
         });

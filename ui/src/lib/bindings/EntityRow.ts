@@ -7,4 +7,8 @@ export type EntityRow = { entity: string,
 /**
  * From the pre-flight count, when known.
  */
-expected: number | null, read: number, written: number, skipped: number, failed: number, perSecond: number, etaSeconds: number | null, };
+expected: number | null, read: number, written: number, skipped: number, failed: number, perSecond: number, etaSeconds: number | null, 
+/**
+ * Dry runs: how many objects a real run would write.
+ */
+wouldWrite: number | null, };

@@ -10,7 +10,7 @@ export function runView(overrides: Partial<RunView> = {}): RunView {
     target: "Langfuse at http://127.0.0.1:3002",
     createdAt: null,
     entities: [
-      { entity: "traces", expected: 200, read: 120, written: 100, skipped: 0, failed: 0, perSecond: 50, etaSeconds: 2 },
+      { entity: "traces", expected: 200, read: 120, written: 100, skipped: 0, failed: 0, perSecond: 50, etaSeconds: 2, wouldWrite: null },
     ],
     retries: 0,
     rateLimitWaits: 0,
