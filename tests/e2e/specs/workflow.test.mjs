@@ -186,6 +186,14 @@ test("sample data: from the first-start offer and the scenario picker through pr
     await b.$('[data-testid="run-progress"]').waitForDisplayed();
     // The manual tick was saved with the run.
     await b.waitUntil(() => b.$('[data-testid="checklist"] input[data-step="notify"]').isSelected(), { timeout: 10_000 });
+
+    // The smallest window the app allows still fits without sideways scrolling.
+    await b.setWindowSize(1024, 700);
+    await b.$('button[data-screen="newMigration"]').click();
+    await b.$('[data-scenario="cloud-to-self-hosted"]').waitForDisplayed();
+    const overflow = await b.execute(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `the page is ${overflow}px wider than a 1024px window`);
+    await app.screenshot("18-new-migration-1024x700");
   } finally {
     await app.stop();
   }

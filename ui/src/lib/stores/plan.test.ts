@@ -121,4 +121,22 @@ describe("PlanStore", () => {
     // Entities go in the engine's order, whatever order they were ticked in.
     expect(p.request).toMatchObject({ entities: ["traces", "observations"], tags: ["a", "b"], fromDay: "2026-02-01" });
   });
+
+  it("selects a connection created inline on the side it was created for", async () => {
+    const created: MigrationProfile = {
+      profile: { id: "n", name: "New target", connection: { kind: "langfuse", host: "https://lf.example.org", publicKey: "pk-lf-3" } },
+      secret: "inKeychain",
+      sample: false,
+    };
+    let saved = false;
+    backend({ migration_profiles: () => [cloud, ...(saved ? [created] : [])] });
+    const p = new PlanStore();
+    await p.load();
+    p.pick(byId("cloud-to-self-hosted"));
+    expect(p.targetOptions).toEqual([]);
+    saved = true;
+    await p.created("target", "New target");
+    expect(p.targetId).toBe("n");
+    expect(p.sourceId).toBe("c");
+  });
 });
