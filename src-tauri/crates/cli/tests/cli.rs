@@ -196,9 +196,34 @@ async fn dry_run_writes_nothing_and_says_what_it_would_write() {
     .await
     .unwrap();
     let report = json_of(&out);
-    assert_eq!(out.status.code(), Some(0), "{report:#}");
     assert_eq!(report["state"], "dry_run");
     assert_eq!(report["would_write"]["observations"], 20);
+    // A dry run foresees failures too: on v4 a root span carries one experiment item, so run
+    // items sharing a trace with another would fail (and the exit code says so).
+    let traces: std::collections::HashSet<String> = source.dump()["dataset_run_items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["traceId"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        report["would_write"]["dataset_run_items"],
+        traces.len(),
+        "{report:#}"
+    );
+    let failures = report["failures"].as_array().unwrap();
+    for f in failures {
+        assert_eq!(f["entity"], "dataset_run_items", "{f}");
+        assert!(
+            f["reason"]
+                .as_str()
+                .unwrap()
+                .contains("already carries another experiment item"),
+            "{f}"
+        );
+    }
+    let expected_code = if failures.is_empty() { 0 } else { 1 };
+    assert_eq!(out.status.code(), Some(expected_code), "{report:#}");
     assert_eq!(target.counts(), before);
 }
 
@@ -267,13 +292,10 @@ async fn sigkill_at_random_points_then_resume_ends_exact() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let plan = dir.path().join("plan.toml");
-    // Small batches make many crash points; run items are left out (the v4 sandbox lacks them).
+    // Small batches make many crash points. Run items ride on their traces' root spans (v4), so
+    // a kill between a span's send and its confirmation must not duplicate an experiment item.
     let extra = "\n[options]\nbatch_items = 40\nconcurrency = 2\nvisibility_wait_ms = 100\n";
-    let text = minimal_plan(&source, &target, extra).replace(
-        "entities = \"all\"",
-        "entities = [\"score_configs\", \"models\", \"datasets\", \"prompts\", \"traces\", \"observations\", \"dataset_items\", \"scores\", \"comments\"]",
-    );
-    std::fs::write(&plan, text).unwrap();
+    std::fs::write(&plan, minimal_plan(&source, &target, extra)).unwrap();
     let data = dir.path().join("data");
     let plan_s = plan.to_str().unwrap().to_string();
 
@@ -343,14 +365,47 @@ async fn sigkill_at_random_points_then_resume_ends_exact() {
     .await
     .unwrap();
     let report = json_of(&out);
+    // Exit 1: run items whose trace another item already carries cannot be created on v4.
     assert_eq!(
         out.status.code(),
-        Some(0),
+        Some(1),
         "{report:#}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    for f in report["failures"].as_array().unwrap() {
+        assert_eq!(f["entity"], "dataset_run_items", "{f}");
+    }
     target.settle();
     let (s, t) = (source.dump(), target.dump());
+    // Experiment items: one per trace that carries one, none twice, each one from the source.
+    let key = |r: &Value| {
+        format!(
+            "{}|{}|{}",
+            r["datasetRunName"], r["datasetItemId"], r["traceId"]
+        )
+    };
+    let source_items: std::collections::HashSet<String> = s["dataset_run_items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(key)
+        .collect();
+    let source_traces: std::collections::HashSet<&str> = s["dataset_run_items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["traceId"].as_str().unwrap())
+        .collect();
+    let target_items: Vec<String> = t["dataset_run_items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(key)
+        .collect();
+    let unique: std::collections::HashSet<&String> = target_items.iter().collect();
+    assert_eq!(unique.len(), target_items.len(), "an experiment item twice");
+    assert!(target_items.iter().all(|k| source_items.contains(k)));
+    assert_eq!(target_items.len(), source_traces.len());
     for e in [
         "observations",
         "scores",

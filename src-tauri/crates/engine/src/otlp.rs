@@ -301,6 +301,28 @@ fn metadata_attr(a: &mut Attrs, key: &str, o: &RawObject, run_tag: Option<&str>)
     }
 }
 
+/// `langfuse.experiment.*` on a span that carries a run item (see `experiments`).
+fn experiment_attrs(a: &mut Attrs, o: &RawObject) {
+    let Some(e) = o
+        .get_present(crate::experiments::BODY_KEY)
+        .and_then(|v| serde_json::from_str::<crate::experiments::ExperimentAttrs>(v.get()).ok())
+    else {
+        return;
+    };
+    a.string("langfuse.experiment.id", &e.id);
+    a.string("langfuse.experiment.name", &e.name);
+    a.string("langfuse.experiment.item.id", &e.item_id);
+    if let Some(d) = &e.dataset_id {
+        a.string("langfuse.experiment.dataset.id", d);
+    }
+    if let Some(d) = &e.description {
+        a.string("langfuse.experiment.description", d);
+    }
+    if let Some(m) = &e.metadata {
+        a.string("langfuse.experiment.metadata", m);
+    }
+}
+
 /// One observation as an OTLP span.
 pub fn observation_span(o: &RawObject, opts: &SpanOptions<'_>) -> Result<SpanData, MapError> {
     let id = o
@@ -378,6 +400,7 @@ pub fn observation_span(o: &RawObject, opts: &SpanOptions<'_>) -> Result<SpanDat
             a.json("langfuse.trace.metadata", m);
         }
     }
+    experiment_attrs(&mut a, o);
     Ok(SpanData {
         trace_id,
         span_id: id,
@@ -420,6 +443,7 @@ pub fn trace_span(t: &RawObject, opts: &SpanOptions<'_>) -> Result<SpanData, Map
         a.string("langfuse.version", &v);
     }
     trace_attrs(&mut a, t, "name");
+    experiment_attrs(&mut a, t);
     Ok(SpanData {
         span_id: trace_span_id(&id),
         trace_id: id,

@@ -8,6 +8,7 @@
 use crate::connector::{SourceConnector, TargetConnector, WriteOutcome};
 use crate::control::RunControl;
 use crate::error::EngineError;
+use crate::experiments::{ExperimentIndex, Settled};
 use crate::journal::{Journal, ObjectState, RowUpdate};
 use crate::model::{Entity, Generation, Record, natural_key};
 use crate::plan::{OnExisting, Plan};
@@ -32,6 +33,8 @@ pub struct Ctx {
     pub sink: Arc<dyn ProgressSink>,
     pub control: RunControl,
     pub dry_run: bool,
+    /// Run items that ride on root spans (a v4 target with run items in scope; see `experiments`).
+    pub experiments: std::sync::OnceLock<ExperimentIndex>,
 }
 
 /// Tracks which pages of a stream are fully handled, to move the checkpoint safely.
@@ -188,6 +191,7 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
         let mut skipped: Vec<(String, Option<String>)> = vec![];
         let mut pending: Vec<String> = vec![];
         let mut failed: Vec<(String, String)> = vec![];
+        let mut confirmed: Vec<String> = vec![];
         for r in page.records {
             if entity == Entity::Prompts {
                 let l: Vec<String> = r
@@ -199,9 +203,11 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
             }
             match states.get(&r.id).map(|s| s.0) {
                 Some(s) if s.is_final() => handled += 1,
-                Some(ObjectState::Sent) if !ctx.dry_run => {
-                    verify.lock().expect("verify").push((seq, r))
-                }
+                // Mapped like a first send: a re-send must carry the same references.
+                Some(ObjectState::Sent) if !ctx.dry_run => verify
+                    .lock()
+                    .expect("verify")
+                    .push((seq, map_references(&ctx, r)?)),
                 _ => {
                     let r = map_references(&ctx, r)?;
                     let existing = if lookup_existing {
@@ -210,6 +216,20 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
                     } else {
                         None
                     };
+                    // On v4 a run item was written with its trace's root span, or cannot be.
+                    if entity == Entity::DatasetRunItems
+                        && let Some(ix) = ctx.experiments.get()
+                        && let Some(settled) =
+                            ix.settle(&r, ctx.source_gen, &ctx.journal, existing.is_some())?
+                    {
+                        match settled {
+                            Settled::Written => confirmed.push(r.id.clone()),
+                            Settled::Pending => pending.push(r.id.clone()),
+                            Settled::Failed(reason) => failed.push((r.id.clone(), reason)),
+                        }
+                        handled += 1;
+                        continue;
+                    }
                     if let Some((key, target_id)) = existing {
                         if ctx.plan.options.on_existing == OnExisting::Stop {
                             stop = Some(EngineError::Stopped(format!(
@@ -274,16 +294,13 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
             ctx.counters.add_skipped(entity, rows.len() as u64);
         }
         if !pending.is_empty() {
-            let rows: Vec<RowUpdate> = pending
-                .iter()
-                .map(|id| RowUpdate {
-                    source_id: id,
-                    target_id: None,
-                    content_hash: None,
-                    reason: None,
-                })
-                .collect();
-            ctx.journal.mark(entity, ObjectState::Pending, &rows)?;
+            ctx.journal
+                .mark(entity, ObjectState::Pending, &plain_rows(&pending))?;
+        }
+        if !confirmed.is_empty() {
+            ctx.journal
+                .mark(entity, ObjectState::Confirmed, &plain_rows(&confirmed))?;
+            ctx.counters.add_written(entity, confirmed.len() as u64);
         }
         if !failed.is_empty() {
             mark_failed(&ctx, entity, &failed)?;
@@ -328,6 +345,18 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
     Ok(())
 }
 
+/// Row updates that change only the state.
+fn plain_rows(ids: &[String]) -> Vec<RowUpdate<'_>> {
+    ids.iter()
+        .map(|id| RowUpdate {
+            source_id: id,
+            target_id: None,
+            content_hash: None,
+            reason: None,
+        })
+        .collect()
+}
+
 /// Lists what the target already holds, once per run and entity.
 async fn load_existing(ctx: &Ctx, entity: Entity) -> Result<(), EngineError> {
     let stream = format!("existing:{}", entity.as_str());
@@ -351,8 +380,16 @@ async fn load_existing(ctx: &Ctx, entity: Entity) -> Result<(), EngineError> {
 }
 
 /// Rewrites references to objects whose ids the target assigned (score → score config,
-/// comment → prompt version).
+/// comment → prompt version) and puts run items on their root spans (v4 target).
 fn map_references(ctx: &Ctx, mut r: Record) -> Result<Record, EngineError> {
+    if matches!(r.entity, Entity::Traces | Entity::Observations)
+        && let Some(a) = ctx
+            .experiments
+            .get()
+            .and_then(|ix| ix.attrs_for(r.entity, &r.id))
+    {
+        r.body.set(crate::experiments::BODY_KEY, a);
+    }
     if r.entity == Entity::Comments
         && r.body.str("objectType").as_deref() == Some("PROMPT")
         && let Some(id) = r.body.str("objectId")

@@ -4,6 +4,7 @@ use crate::archive::{ArchiveReader, ArchiveWriter};
 use crate::connector::{SourceConnector, TargetConnector};
 use crate::control::RunControl;
 use crate::error::EngineError;
+use crate::experiments::ExperimentIndex;
 use crate::journal::{Journal, ObjectState, RunState, run_dir};
 use crate::langfuse::{ConnectionInfo, Langfuse};
 use crate::model::{Entity, Generation};
@@ -363,6 +364,7 @@ async fn execute(
         sink: sink.clone(),
         control: control.clone(),
         dry_run,
+        experiments: Default::default(),
     });
 
     let reporter = spawn_reporter(
@@ -372,8 +374,12 @@ async fn execute(
         control.clone(),
     );
     let mut outcome: Result<(), EngineError> = Ok(());
-    for e in entities {
+    for &e in &entities {
         if control.is_cancelled() {
+            break;
+        }
+        if let Err(err) = index_experiments(&ctx, e, &entities).await {
+            outcome = Err(err);
             break;
         }
         let result = run_entity(ctx.clone(), e).await;
@@ -431,6 +437,24 @@ async fn execute(
         started.elapsed(),
         &counters,
     )
+}
+
+/// On a v4 target, run items ride on their traces' root spans: read them before the first span
+/// is written (and before run items are settled, also when resuming past the span phases).
+async fn index_experiments(ctx: &Ctx, e: Entity, entities: &[Entity]) -> Result<(), EngineError> {
+    if ctx.experiments.get().is_some()
+        || ctx.target.generation() != Some(Generation::V4)
+        || !entities.contains(&Entity::DatasetRunItems)
+        || !matches!(
+            e,
+            Entity::Traces | Entity::Observations | Entity::DatasetRunItems
+        )
+    {
+        return Ok(());
+    }
+    let ix = ExperimentIndex::build(ctx.source.as_ref(), &ctx.plan.scope, &ctx.journal).await?;
+    let _ = ctx.experiments.set(ix);
+    Ok(())
 }
 
 fn build_report(

@@ -13,23 +13,13 @@ async fn objects_already_in_the_target_are_skipped_reported_and_left_alone() {
     let target = sandbox(ServerProfile::V4, None).await;
     let data = tempfile::tempdir().unwrap();
     // A first, partial copy: the older half of the traces.
-    let mut starts: Vec<String> = source.dump()["observations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["startTime"].as_str().unwrap().to_string())
-        .collect();
-    starts.sort();
-    let mid = &starts[starts.len() / 2];
     let mut half = plan(lf(&source), lf(&target));
     half.scope.entities = migrator_engine::plan::EntitySelection::Only(vec![
         Entity::Prompts,
         Entity::Observations,
         Entity::Traces,
     ]);
-    half.scope.to = chrono::DateTime::parse_from_rfc3339(mid)
-        .unwrap()
-        .with_timezone(&chrono::Utc);
+    half.scope.to = middle_start_time(&source);
     let first = migrator_engine::run(half, data.path(), NoProgress, RunControl::new(), false)
         .await
         .unwrap();

@@ -227,6 +227,7 @@ impl Langfuse {
                                 r.body.set_raw("runMetadata", m.to_owned());
                             }
                             r.body.set("datasetName", name);
+                            r.body.set("datasetId", id);
                             r
                         })
                         .collect();
@@ -360,13 +361,19 @@ impl Langfuse {
                 o.set("datasetRunName", &i.str("experimentName")?);
                 o.set("datasetItemId", &i.str("experimentItemId")?);
                 o.set("traceId", &i.str("traceId"));
+                o.set("datasetRunId", &run_id);
+                // The span that carried the item in the source: on a v4 target it carries it again.
+                o.set("experimentObservationId", &i.str("id"));
                 // The v4 API names the trace's root observation when the item has none.
                 o.set("observationId", &None::<String>);
                 let ds = i
                     .str("experimentDatasetId")
                     .or_else(|| run.and_then(|r| r.str("datasetId")));
-                if let Some(name) = ds.and_then(|d| datasets.get(&d)) {
+                if let Some(name) = ds.as_ref().and_then(|d| datasets.get(d)) {
                     o.set("datasetName", name);
+                }
+                if let Some(d) = &ds {
+                    o.set("datasetId", d);
                 }
                 if let Some(r) = run {
                     if let Some(d) = r.get_present("description") {
