@@ -68,7 +68,8 @@ async function startLargeCopy(b, source, target) {
   await chooseScenario(b, "self-hosted-to-self-hosted");
   await b.$('[data-testid="pick-source"]').selectByVisibleText("Old server");
   await b.$('[data-testid="pick-target"]').selectByVisibleText("New server");
-  // A v4 target takes dataset run items only as OTLP experiments, which the engine does not send yet.
+  // A v4 target takes dataset run items only as experiment attributes on a trace's root span,
+  // one item per trace; the sample data links several items to one trace, which v4 cannot hold.
   await b.$('input[data-entity="dataset_run_items"]').click();
   await b.$('[data-testid="run-preflight"]').click();
   await b.$('[data-testid="preflight"]').waitForDisplayed({ timeout: 120_000 });
