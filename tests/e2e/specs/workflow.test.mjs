@@ -101,7 +101,7 @@ test("sample data: from the first-start offer and the scenario picker through pr
     await ready.waitForDisplayed();
     await b.waitUntil(async () => (await ready.getText()).includes("Sample data is ready"), { timeout: 60_000 });
     assert.match(await ready.getText(), /not real secrets/);
-    await app.screenshot("10-scenario-picker");
+    await app.screenshot("workflow-10-scenario-picker");
 
     // "Coming next" scenarios have nothing to click.
     assert.equal(await b.$('[data-scenario="langsmith"] button').isExisting(), false);
@@ -121,7 +121,7 @@ test("sample data: from the first-start offer and the scenario picker through pr
     // 200 traces of 5 observations each; the empty target holds none of them.
     assert.deepEqual(await rowCells(preflight.$('tr[data-entity="traces"]')), ["200", "0"]);
     assert.deepEqual(await rowCells(preflight.$('tr[data-entity="observations"]')), ["1000", "0"]);
-    await app.screenshot("11-plan-preflight");
+    await app.screenshot("workflow-11-plan-preflight");
 
     // A dry run reads and checks everything and writes nothing.
     await b.$('[data-testid="dry-run"]').click();
@@ -129,7 +129,7 @@ test("sample data: from the first-start offer and the scenario picker through pr
     assert.equal(await waitForPhase(b, ["dryRun", "failed"], 120_000), "dryRun");
     assert.equal(await cell(b, "traces", "written"), 200, "would write");
     await b.$('[data-testid="dry-run-note"]').waitForDisplayed();
-    await app.screenshot("12-dry-run");
+    await app.screenshot("workflow-12-dry-run");
     await b.$("button=Plan another migration").click();
     await b.$('[data-testid="run-preflight"]').click();
     await b.$('[data-testid="preflight"]').waitForDisplayed({ timeout: 60_000 });
@@ -138,7 +138,7 @@ test("sample data: from the first-start offer and the scenario picker through pr
 
     await b.$('[data-testid="start-run"]').click();
     await b.$('[data-testid="run-progress"]').waitForDisplayed({ timeout: 30_000 });
-    await app.screenshot("12-progress");
+    await app.screenshot("workflow-12-progress");
     const phase = await waitForPhase(b, ["completed", "completedWithFailures", "failed"], 120_000);
     assert.equal(phase, "completed", await b.$('[data-testid="run-progress"]').getText());
     assert.equal(await cell(b, "traces", "written"), 200);
@@ -147,7 +147,7 @@ test("sample data: from the first-start offer and the scenario picker through pr
     // The app's own steps ticked themselves.
     assert.equal(await b.$('[data-testid="checklist"] input[data-step="import"]').isSelected(), true);
     await b.$('[data-testid="checklist"] input[data-step="notify"]').click();
-    await app.screenshot("13-run-finished");
+    await app.screenshot("workflow-13-run-finished");
 
     // Validation: clean, with the per-entity table.
     await b.$('[data-testid="validate"]').click();
@@ -158,7 +158,7 @@ test("sample data: from the first-start offer and the scenario picker through pr
     const tracesRow = b.$('[data-testid="validation"] tr[data-entity="traces"]');
     assert.deepEqual(await rowCells(tracesRow), ["200", "200", "200", "0", "0", "0"]);
     await b.waitUntil(() => b.$('[data-testid="checklist"] input[data-step="verify-counts"]').isSelected(), { timeout: 10_000 });
-    await app.screenshot("14-validation-clean");
+    await app.screenshot("workflow-14-validation-clean");
 
     // Rollback: preview, the typed project name, verification.
     await b.$('[data-testid="rollback-preview"]').click();
@@ -170,19 +170,19 @@ test("sample data: from the first-start offer and the scenario picker through pr
     assert.equal(await go.isEnabled(), false);
     await b.$('[data-testid="rollback-confirm"]').setValue("Sample target project");
     assert.equal(await go.isEnabled(), true);
-    await app.screenshot("15-rollback-preview");
+    await app.screenshot("workflow-15-rollback-preview");
     await go.click();
     const result = b.$('[data-testid="rollback-result"]');
     await result.waitForDisplayed({ timeout: 180_000 });
     assert.equal(await result.getAttribute("data-state"), "completed", await result.getText());
     assert.match(await result.getText(), /every removed object verified gone/);
-    await app.screenshot("16-rollback-verified");
+    await app.screenshot("workflow-16-rollback-verified");
 
     await b.$('button[data-screen="runs"]').click();
     const row = b.$('[data-testid="runs-table"] tr[data-phase="completed"]');
     await row.waitForDisplayed({ timeout: 15_000 });
     assert.match(await row.getText(), /sample/);
-    await app.screenshot("17-runs");
+    await app.screenshot("workflow-17-runs");
     await row.$("button=Open").click();
     await b.$('[data-testid="run-progress"]').waitForDisplayed();
     // The manual tick was saved with the run.
@@ -194,7 +194,7 @@ test("sample data: from the first-start offer and the scenario picker through pr
     await b.$('[data-scenario="cloud-to-self-hosted"]').waitForDisplayed();
     const overflow = await b.execute(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     assert.ok(overflow <= 0, `the page is ${overflow}px wider than a 1024px window`);
-    await app.screenshot("18-new-migration-1024x700");
+    await app.screenshot("workflow-18-new-migration-1024x700");
   } finally {
     await app.stop();
   }
@@ -215,7 +215,7 @@ test("a wrong secret shows the plain-language reason, not a code", async () => {
     assert.match(text, /keys were rejected/);
     assert.match(text, /Check the public and secret key/);
     assert.doesNotMatch(text, /sk-lf-wrong/);
-    await app.screenshot("20-wrong-secret");
+    await app.screenshot("workflow-20-wrong-secret");
   } finally {
     await app.stop();
     await source.stop();
@@ -240,7 +240,7 @@ test("a run killed with the app shows up under Runs as interrupted and resumes t
         timeout: 60_000,
         timeoutMsg: "the reloaded window did not see the run go on",
       });
-      await app.screenshot("21-before-kill");
+      await app.screenshot("workflow-21-before-kill");
     } catch (e) {
       await app.stop();
       throw e;
@@ -253,12 +253,12 @@ test("a run killed with the app shows up under Runs as interrupted and resumes t
       await b.$('button[data-screen="runs"]').click();
       const row = b.$('[data-testid="runs-table"] tr[data-phase="interrupted"]');
       await row.waitForDisplayed({ timeout: 15_000 });
-      await app.screenshot("22-runs-interrupted");
+      await app.screenshot("workflow-22-runs-interrupted");
       await row.$('[data-testid="resume"]').click();
       await b.$('[data-testid="run-progress"]').waitForDisplayed({ timeout: 30_000 });
       const phase = await waitForPhase(b, ["completed", "completedWithFailures", "failed"], 300_000);
       assert.equal(phase, "completed", await b.$('[data-testid="run-progress"]').getText());
-      await app.screenshot("23-resumed-finished");
+      await app.screenshot("workflow-23-resumed-finished");
     } finally {
       await app.stop();
     }
@@ -292,7 +292,7 @@ test("a cancelled copy is rolled back: what it wrote so far is deleted and verif
       await b.$('[data-testid="rollback-run"]').click();
       const result = b.$('[data-testid="rollback-result"]');
       await result.waitForDisplayed({ timeout: 240_000 });
-      await app.screenshot("24-cancelled-rolled-back");
+      await app.screenshot("workflow-24-cancelled-rolled-back");
       assert.equal(await result.getAttribute("data-state"), "completed", await result.getText());
     } finally {
       await app.stop();
