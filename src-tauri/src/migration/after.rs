@@ -92,6 +92,19 @@ fn validation_step(p: &ValidationProgress) -> (StepEvent, bool) {
     }
 }
 
+/// The last validation of a run in a few words, for the runs list.
+pub fn validation_summary(
+    data_dir: &std::path::Path,
+    run_id: &str,
+) -> Option<super::views::ValidationSummary> {
+    let r = migrator_engine::latest_report(run_id, data_dir).ok()??;
+    Some(super::views::ValidationSummary {
+        clean: r.is_clean(),
+        discrepancies: r.discrepancy_count(),
+        generated_at: r.generated_at,
+    })
+}
+
 /// What the app knows it did for a run, for the checklist's automatic steps.
 pub fn auto_facts(migrations: &Migrations, run_id: &str) -> AutoFacts {
     match migrator_engine::latest_report(run_id, &migrations.data_dir) {

@@ -445,6 +445,7 @@ fn stored_view(data_dir: &Path, run_id: &str) -> Result<RunView> {
     let journal = Journal::open(data_dir, run_id)?;
     let mut view = RunView::from_summary(&summary);
     view.sample = touches_sample(&journal.plan()?);
+    view.validation = after::validation_summary(data_dir, run_id);
     view.failures = journal
         .rows_where(None, Some(ObjectState::Failed))?
         .iter()
@@ -504,6 +505,10 @@ pub async fn list_runs(migrations: State<'_, Arc<Migrations>>) -> Result<Vec<Run
                         .is_ok_and(|p| touches_sample(&p));
                     v
                 }
+            })
+            .map(|mut v| {
+                v.validation = after::validation_summary(&dir, &v.run_id);
+                v
             })
             .collect())
     })

@@ -148,6 +148,19 @@ pub struct RunView {
     /// Runs between the sample sandboxes: their data is gone once the app quits.
     pub sample: bool,
     pub seconds: f64,
+    /// The last validation: `null` when the run was not validated.
+    pub validation: Option<ValidationSummary>,
+}
+
+/// One line about a run's last validation, for the runs list.
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ValidationSummary {
+    pub clean: bool,
+    #[ts(type = "number")]
+    pub discrepancies: u64,
+    pub generated_at: String,
 }
 
 impl RunView {
@@ -170,6 +183,7 @@ impl RunView {
             live: true,
             sample: false,
             seconds: 0.0,
+            validation: None,
         }
     }
 

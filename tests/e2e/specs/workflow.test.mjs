@@ -182,6 +182,7 @@ test("sample data: from the first-start offer and the scenario picker through pr
     const row = b.$('[data-testid="runs-table"] tr[data-phase="completed"]');
     await row.waitForDisplayed({ timeout: 15_000 });
     assert.match(await row.getText(), /sample/);
+    assert.equal(await row.$('td[data-col="validation"]').getText(), "clean");
     await app.screenshot("workflow-17-runs");
     await row.$("button=Open").click();
     await b.$('[data-testid="run-progress"]').waitForDisplayed();

@@ -2,6 +2,7 @@
 import type { EntityRow } from "./EntityRow";
 import type { FailedItem } from "./FailedItem";
 import type { RunPhase } from "./RunPhase";
+import type { ValidationSummary } from "./ValidationSummary";
 
 /**
  * Everything the progress view and the runs list show about one run.
@@ -26,4 +27,8 @@ live: boolean,
 /**
  * Runs between the sample sandboxes: their data is gone once the app quits.
  */
-sample: boolean, seconds: number, };
+sample: boolean, seconds: number, 
+/**
+ * The last validation: `null` when the run was not validated.
+ */
+validation: ValidationSummary | null, };

@@ -22,6 +22,7 @@ export function runView(overrides: Partial<RunView> = {}): RunView {
     live: true,
     sample: false,
     seconds: 0,
+    validation: null,
     ...overrides,
   };
 }
