@@ -72,7 +72,7 @@ pub enum MigrationError {
     #[error("This run is not running in this window any more.")]
     NotLive,
     #[error(
-        "Runs between the sample servers cannot be resumed after the app was closed: the sample data is gone. Start a new sample migration instead."
+        "This run used the sample servers of an earlier session; they stopped when the app quit, and their data with them. Start a new sample migration instead."
     )]
     SampleRunGone,
     #[error("The file could not be written: {0}")]

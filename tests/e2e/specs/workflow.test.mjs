@@ -199,6 +199,24 @@ test("sample data: from the first-start offer and the scenario picker through pr
   } finally {
     await app.stop();
   }
+
+  // After a restart the sample servers and their data are gone: the run stays in the history,
+  // and working on it again says why it cannot.
+  const again = await AppSession.start({ configDir });
+  try {
+    const b = again.browser;
+    await b.$('button[data-screen="runs"]').click();
+    const row = b.$('[data-testid="runs-table"] tr[data-phase="completed"]');
+    await row.waitForDisplayed({ timeout: 15_000 });
+    await row.$("button=Open").click();
+    await b.$('[data-testid="validate"]').click();
+    const error = b.$('[data-testid="validation"] [role="alert"]');
+    await error.waitForDisplayed({ timeout: 30_000 });
+    assert.match(await error.getText(), /sample servers of an earlier session/);
+    await again.screenshot("workflow-19-sample-run-after-restart");
+  } finally {
+    await again.stop();
+  }
 });
 
 test("a wrong secret shows the plain-language reason, not a code", async () => {
