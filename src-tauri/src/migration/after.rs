@@ -178,28 +178,34 @@ pub async fn save_validation_report(
     format: ReportFormat,
 ) -> Result<()> {
     let migrations = Arc::clone(&migrations);
-    blocking(move || {
-        let mut report = migrator_engine::latest_report(&run_id, &migrations.data_dir)
-            .map_err(failed)?
-            .ok_or(MigrationError::NotValidated)?;
-        let view = current_view(&migrations, &run_id)?;
-        let facts = auto_facts(&migrations, &run_id);
-        report.checklist =
-            checklist::checklist(&run_dir(&migrations.data_dir, &run_id), &view, facts)
-                .into_iter()
-                .map(|i| ChecklistLine {
-                    phase: i.phase,
-                    label: i.label,
-                    done: i.done,
-                })
-                .collect();
-        let text = match format {
-            ReportFormat::Html => report.to_html(),
-            ReportFormat::Markdown => report.to_markdown(),
-        };
-        std::fs::write(&path, text).map_err(|e| MigrationError::Write(e.to_string()))
-    })
-    .await
+    blocking(move || write_report(&migrations, &run_id, &path, format)).await
+}
+
+/// Writes the run's last validation report, with its checklist, as HTML or Markdown.
+pub fn write_report(
+    migrations: &Migrations,
+    run_id: &str,
+    path: &std::path::Path,
+    format: ReportFormat,
+) -> Result<()> {
+    let mut report = migrator_engine::latest_report(run_id, &migrations.data_dir)
+        .map_err(failed)?
+        .ok_or(MigrationError::NotValidated)?;
+    let view = current_view(migrations, run_id)?;
+    let facts = auto_facts(migrations, run_id);
+    report.checklist = checklist::checklist(&run_dir(&migrations.data_dir, run_id), &view, facts)
+        .into_iter()
+        .map(|i| ChecklistLine {
+            phase: i.phase,
+            label: i.label,
+            done: i.done,
+        })
+        .collect();
+    let text = match format {
+        ReportFormat::Html => report.to_html(),
+        ReportFormat::Markdown => report.to_markdown(),
+    };
+    std::fs::write(path, text).map_err(|e| MigrationError::Write(e.to_string()))
 }
 
 #[derive(Clone, Debug, Serialize, TS)]

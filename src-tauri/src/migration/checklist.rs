@@ -138,22 +138,6 @@ pub fn set_manual(run_dir: &Path, key: &str, done: bool) -> Result<(), Checklist
     Ok(())
 }
 
-/// The checklist as Markdown, for the saved report.
-pub fn to_markdown(items: &[ChecklistItem]) -> String {
-    let mut out = String::from("## Migration checklist\n\n");
-    let mut phase = "";
-    for item in items {
-        if item.phase != phase {
-            phase = &item.phase;
-            out.push_str(&format!("\n**{phase}**\n\n"));
-        }
-        let tick = if item.done { "x" } else { " " };
-        let who = if item.automatic { " (by the app)" } else { "" };
-        out.push_str(&format!("- [{tick}] {}{who}\n", item.label));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,7 +180,6 @@ mod tests {
             },
         );
         assert!(done(&items, "notify") && done(&items, "verify-counts"));
-        assert!(to_markdown(&items).contains("- [x] Notify stakeholders"));
         assert!(matches!(
             set_manual(dir.path(), "import", true),
             Err(ChecklistError::Automatic(_))

@@ -565,22 +565,24 @@ pub async fn export_failures(
     path: PathBuf,
 ) -> Result<u64> {
     let dir = migrations.data_dir.clone();
-    blocking(move || {
-        let journal = Journal::open(&dir, &run_id)?;
-        let rows = journal.rows_where(None, Some(ObjectState::Failed))?;
-        let mut csv = String::from("entity,id,reason\n");
-        for r in &rows {
-            csv.push_str(&format!(
-                "{},{},{}\n",
-                r.entity.as_str(),
-                csv_field(&r.source_id),
-                csv_field(r.reason.as_deref().unwrap_or(""))
-            ));
-        }
-        std::fs::write(&path, csv).map_err(|e| MigrationError::Write(e.to_string()))?;
-        Ok(rows.len() as u64)
-    })
-    .await
+    blocking(move || write_failures_csv(&dir, &run_id, &path)).await
+}
+
+/// Writes every failed object of a run as CSV (entity, id, reason); returns how many.
+pub fn write_failures_csv(data_dir: &Path, run_id: &str, path: &Path) -> Result<u64> {
+    let journal = Journal::open(data_dir, run_id)?;
+    let rows = journal.rows_where(None, Some(ObjectState::Failed))?;
+    let mut csv = String::from("entity,id,reason\n");
+    for r in &rows {
+        csv.push_str(&format!(
+            "{},{},{}\n",
+            r.entity.as_str(),
+            csv_field(&r.source_id),
+            csv_field(r.reason.as_deref().unwrap_or(""))
+        ));
+    }
+    std::fs::write(path, csv).map_err(|e| MigrationError::Write(e.to_string()))?;
+    Ok(rows.len() as u64)
 }
 
 fn csv_field(s: &str) -> String {
