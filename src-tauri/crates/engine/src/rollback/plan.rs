@@ -189,7 +189,8 @@ pub(crate) async fn build(
         manual: vec![],
     };
     let tracing = tracing(&mut p, &rows, scope, v4, progress).await?;
-    dataset_runs(&mut p, &rows, store, v4, progress).await?;
+    let mut tracing = tracing;
+    dataset_runs(&mut p, &rows, store, v4, &mut tracing, progress).await?;
     tracing_deletes(&mut p, &rows, tracing);
     versioned_and_config_deletes(&mut p, &rows);
     undeletable(&mut p, &rows).await;
@@ -341,9 +342,29 @@ async fn dataset_runs(
     rows: &[ObjectRow],
     store: &RollbackStore,
     v4: bool,
+    tracing: &mut Tracing,
     progress: &(dyn Fn(RollbackProgress) + Send + Sync),
 ) -> Result<(), EngineError> {
-    let run_items = created(rows, Entity::DatasetRunItems);
+    let mut run_items = created(rows, Entity::DatasetRunItems);
+    if v4 {
+        // On v4 a run item rides on its trace's root span: the trace delete takes it along.
+        run_items.retain(|r| {
+            let trace = r.source_id.split('|').nth(2).unwrap_or_default();
+            if !tracing.traces.contains(trace) {
+                return true;
+            }
+            tracing
+                .along
+                .entry(trace.to_string())
+                .or_default()
+                .push(ObjectRef {
+                    entity: Entity::DatasetRunItems,
+                    id: r.target_id.clone().unwrap_or_else(|| r.source_id.clone()),
+                    trace_id: Some(trace.to_string()),
+                });
+            false
+        });
+    }
     if !run_items.is_empty() {
         progress(RollbackProgress::Planning {
             entity: Entity::DatasetRunItems,

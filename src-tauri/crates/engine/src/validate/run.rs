@@ -669,6 +669,8 @@ fn read_shape_fields(entity: Entity) -> &'static [&'static str] {
         ],
         // v3 scores carry a summary of their trace.
         Entity::Scores => &["trace"],
+        // v4 reads run items from experiment items, which name the observation they ran on.
+        Entity::DatasetRunItems => &["experimentObservationId"],
         _ => &[],
     }
 }
