@@ -4,8 +4,10 @@
 
 pub mod commands;
 pub mod config_dir;
+pub mod migration;
 pub mod profiles;
 pub mod progress;
+pub mod sample;
 pub mod secrets;
 
 use std::path::PathBuf;
@@ -15,8 +17,12 @@ use std::time::Duration;
 use migrator_engine::profile::ProfileFile;
 use tauri::Manager;
 
+use crate::migration::Migrations;
 use crate::profiles::ProfileService;
 use crate::secrets::{KeychainStore, Secrets};
+
+/// Set to 1 to start the sample servers at launch (the README's demo).
+pub const SAMPLE_ENV: &str = "LANGFUSE_MIGRATOR_SAMPLE";
 
 /// How long the keychain probe may take before the keychain counts as unusable.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
@@ -53,6 +59,17 @@ pub fn run() {
             // before it finishes wait for it.
             let probe = Arc::clone(&secrets);
             std::thread::spawn(move || probe.check(|_| {}));
+            let migrations = Arc::new(Migrations::new(config_dir.clone()));
+            if std::env::var_os(SAMPLE_ENV).is_some_and(|v| v == "1") {
+                // `scripts/run.sh --sample`: the sample servers are up before the window asks.
+                let m = Arc::clone(&migrations);
+                tauri::async_runtime::block_on(async move {
+                    let set = sample::SampleSet::start().await?;
+                    migration::remember_sample(&m, set).await;
+                    Ok::<_, sample::SampleError>(())
+                })?;
+            }
+            app.manage(migrations);
             app.manage(Arc::new(AppState::new(config_dir, secrets)));
             Ok(())
         })
@@ -66,6 +83,30 @@ pub fn run() {
             commands::keychain_status,
             commands::check_keychain,
             commands::use_session_secrets,
+            migration::start_sample_data,
+            migration::sample_data,
+            migration::migration_profiles,
+            migration::test_connection,
+            migration::preflight,
+            migration::start_run,
+            migration::resume_run,
+            migration::attach_run,
+            migration::control_run,
+            migration::list_runs,
+            migration::live_runs,
+            migration::run_checklist,
+            migration::set_checklist_step,
+            migration::export_failures,
+            migration::after::validate_run,
+            migration::after::validation_report,
+            migration::after::save_validation_report,
+            migration::after::rollback_preview,
+            migration::after::rollback_run,
+            migration::after::rollback_report,
+            migration::after::cutover_preview,
+            migration::after::cutover_apply,
+            migration::after::cutover_restore,
+            migration::after::cutover_state,
         ])
         .run(tauri::generate_context!())
         .expect("error while running tauri application");

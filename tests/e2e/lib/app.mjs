@@ -3,7 +3,7 @@
 // stopping and starting again is a real restart.
 import { spawn, execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, readlink } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -170,4 +170,70 @@ export async function filesContaining(dir, needle) {
 export async function savedProfiles(configDir) {
   const json = JSON.parse(await readFile(path.join(configDir, "profiles.json"), "utf8"));
   return json.profiles;
+}
+
+/** The sandbox server binary, built next to the app by `cargo test --workspace`. */
+export const sandboxBinary = path.join(path.dirname(appBinary), "langfuse-sandbox");
+
+/**
+ * Starts a Langfuse sandbox server process on loopback (`args` are its command-line flags) and
+ * resolves with its URL and a stop function.
+ */
+export async function startSandbox(args) {
+  if (!existsSync(sandboxBinary)) throw new Error(`No sandbox binary at ${sandboxBinary}: cargo test --workspace builds it.`);
+  const child = spawn(sandboxBinary, ["--port", "0", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let err = "";
+  child.stderr.on("data", (d) => (err += d));
+  const url = await new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`sandbox did not start: ${err}`)), 120_000);
+    child.stdout.on("data", (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/\S+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`sandbox exited with ${code}: ${err}`)));
+  });
+  return {
+    url,
+    /** Rows per entity, from the sandbox's admin surface. */
+    counts: async () => (await fetch(`${url}/_sandbox/counts`)).json(),
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/**
+ * SIGKILLs the app process of a session (found by the config dir it was started with), as a
+ * crash or a power cut would end it, then ends the driver.
+ */
+export async function killApp(session, configDir) {
+  const killed = [];
+  for (const pid of await readdir("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const exe = await readlink(`/proc/${pid}/exe`);
+      if (path.resolve(exe) !== path.resolve(appBinary)) continue;
+      const environ = await readFile(`/proc/${pid}/environ`, "utf8");
+      if (!environ.split("\0").includes(`LANGFUSE_MIGRATOR_CONFIG_DIR=${configDir}`)) continue;
+      process.kill(Number(pid), "SIGKILL");
+      killed.push(pid);
+    } catch {
+      // gone already, or not ours to read
+    }
+  }
+  if (killed.length === 0) throw new Error("no app process found to kill");
+  // The WebDriver session died with the app; end the driver without asking it to close.
+  if (session.driver.exitCode === null) {
+    const exited = new Promise((r) => session.driver.once("exit", r));
+    session.driver.kill("SIGTERM");
+    await exited;
+  }
 }

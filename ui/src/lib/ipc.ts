@@ -1,9 +1,24 @@
 // Every call from the window into Rust goes through this file, typed with the bindings that
 // ts-rs generates from the Rust types (src/lib/bindings, never edited by hand).
 import { Channel, invoke } from "@tauri-apps/api/core";
-import { open } from "@tauri-apps/plugin-dialog";
+import { open, save } from "@tauri-apps/plugin-dialog";
 
 import type { AppInfo } from "./bindings/AppInfo";
+import type { ChecklistItem } from "./bindings/ChecklistItem";
+import type { CutoverView } from "./bindings/CutoverView";
+import type { EnvChange } from "./bindings/EnvChange";
+import type { ReportFormat } from "./bindings/ReportFormat";
+import type { RollbackPreviewView } from "./bindings/RollbackPreviewView";
+import type { RollbackView } from "./bindings/RollbackView";
+import type { StepEvent } from "./bindings/StepEvent";
+import type { ValidationView } from "./bindings/ValidationView";
+import type { ConnectionCheck } from "./bindings/ConnectionCheck";
+import type { MigrationProfile } from "./bindings/MigrationProfile";
+import type { PlanRequest } from "./bindings/PlanRequest";
+import type { PreflightView } from "./bindings/PreflightView";
+import type { RunAction } from "./bindings/RunAction";
+import type { RunView } from "./bindings/RunView";
+import type { SampleInfo } from "./bindings/SampleInfo";
 import type { KeychainStatus } from "./bindings/KeychainStatus";
 import type { Presets } from "./bindings/Presets";
 import type { ProbeEvent } from "./bindings/ProbeEvent";
@@ -32,12 +47,67 @@ export const ipc = {
     return invoke<KeychainStatus>("check_keychain", { onEvent });
   },
   useSessionSecrets: () => invoke<KeychainStatus>("use_session_secrets"),
+  /** Starts the two in-process sample servers (once per session) and returns their profiles. */
+  startSampleData: () => invoke<SampleInfo>("start_sample_data"),
+  sampleData: () => invoke<SampleInfo | null>("sample_data"),
+  /** Saved connections plus the sample ones; never a secret. */
+  migrationProfiles: () => invoke<MigrationProfile[]>("migration_profiles"),
+  testConnection: (profileId: ProfileId) => invoke<ConnectionCheck>("test_connection", { profileId }),
+  preflight: (request: PlanRequest) => invoke<PreflightView>("preflight", { request }),
+  /** Starts a run; snapshots of its progress arrive on `onView` until it ends. */
+  startRun: (
+    request: PlanRequest,
+    dryRun: boolean,
+    expected: Record<string, number>,
+    onView: (event: RunEvent<RunView>) => void,
+  ) => invoke<RunView>("start_run", { request, dryRun, expected, onEvent: channel(onView) }),
+  resumeRun: (runId: string, onView: (event: RunEvent<RunView>) => void) =>
+    invoke<RunView>("resume_run", { runId, onEvent: channel(onView) }),
+  /** Follows a run again (after a reload or from Runs); a finished run is read from its journal. */
+  attachRun: (runId: string, onView: (event: RunEvent<RunView>) => void) =>
+    invoke<RunView>("attach_run", { runId, onEvent: channel(onView) }),
+  controlRun: (runId: string, action: RunAction) => invoke<RunView>("control_run", { runId, action }),
+  listRuns: () => invoke<RunView[]>("list_runs"),
+  liveRuns: () => invoke<RunView[]>("live_runs"),
+  runChecklist: (runId: string) => invoke<ChecklistItem[]>("run_checklist", { runId }),
+  setChecklistStep: (runId: string, key: string, done: boolean) =>
+    invoke<ChecklistItem[]>("set_checklist_step", { runId, key, done }),
+  exportFailures: (runId: string, path: string) => invoke<number>("export_failures", { runId, path }),
+  /** Reconciles source and target of a finished run; each step arrives on `onStep`. */
+  validateRun: (runId: string, onStep: (event: RunEvent<StepEvent>) => void) =>
+    invoke<ValidationView>("validate_run", { runId, onEvent: channel(onStep) }),
+  validationReport: (runId: string) => invoke<ValidationView | null>("validation_report", { runId }),
+  saveValidationReport: (runId: string, path: string, format: ReportFormat) =>
+    invoke<null>("save_validation_report", { runId, path, format }),
+  rollbackPreview: (runId: string) => invoke<RollbackPreviewView>("rollback_preview", { runId }),
+  /** `confirmation` must be the target project's name, typed by the user; Rust checks it again. */
+  rollbackRun: (runId: string, confirmation: string, onStep: (event: RunEvent<StepEvent>) => void) =>
+    invoke<RollbackView>("rollback_run", { runId, confirmation, onEvent: channel(onStep) }),
+  rollbackReport: (runId: string) => invoke<RollbackView | null>("rollback_report", { runId }),
+  cutoverPreview: (runId: string, envPath: string) => invoke<EnvChange[]>("cutover_preview", { runId, envPath }),
+  cutoverApply: (runId: string, envPath: string) => invoke<CutoverView>("cutover_apply", { runId, envPath }),
+  cutoverRestore: (runId: string) => invoke<CutoverView>("cutover_restore", { runId }),
+  cutoverState: (runId: string) => invoke<CutoverView | null>("cutover_state", { runId }),
+  /** The native file picker for one file; null when the user cancels. */
+  chooseFile: async (title: string): Promise<string | null> => {
+    const picked = await open({ directory: false, multiple: false, title });
+    return typeof picked === "string" ? picked : null;
+  },
+  /** The native save dialog; null when the user cancels. */
+  chooseSavePath: async (title: string, defaultPath: string, extension: string): Promise<string | null> =>
+    (await save({ title, defaultPath, filters: [{ name: extension.toUpperCase(), extensions: [extension] }] })) ?? null,
   /** The native folder picker; null when the user cancels. */
   chooseFolder: async (title: string): Promise<string | null> => {
     const picked = await open({ directory: true, multiple: false, title });
     return typeof picked === "string" ? picked : null;
   },
 };
+
+function channel<T>(onMessage: (message: T) => void): Channel<T> {
+  const c = new Channel<T>();
+  c.onmessage = onMessage;
+  return c;
+}
 
 /** Command errors arrive as one plain sentence; anything else is shown as text. */
 export function errorMessage(error: unknown): string {

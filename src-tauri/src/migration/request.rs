@@ -1,0 +1,246 @@
+//! The plan as the window describes it (profile ids, no secrets) and its translation into an
+//! engine [`Plan`] with the secrets the app looked up itself.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use migrator_engine::plan::EntitySelection;
+use migrator_engine::profile::{Credentials, ProfileId};
+use migrator_engine::{
+    EndpointSpec, Entity, LangfuseEndpoint, OnExisting, Options, Plan, Scope, Secret,
+};
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use ts_rs::TS;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum ExistingPolicy {
+    /// Leave objects that already exist in the target alone and report them.
+    Skip,
+    /// Stop the run at the first object that already exists.
+    Stop,
+}
+
+#[derive(Clone, Debug, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct PlanRequest {
+    pub source_id: ProfileId,
+    pub target_id: ProfileId,
+    /// Entity keys such as `traces`, `observations`, `scores`.
+    pub entities: Vec<String>,
+    /// First day included, `YYYY-MM-DD` (UTC); `null` = from the beginning.
+    pub from_day: Option<String>,
+    /// Last day included, `YYYY-MM-DD` (UTC); `null` = up to now and beyond.
+    pub to_day: Option<String>,
+    pub environments: Vec<String>,
+    pub trace_names: Vec<String>,
+    pub tags: Vec<String>,
+    pub on_existing: ExistingPolicy,
+    /// Mark every migrated object with metadata naming the run.
+    pub run_tag: bool,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PlanRequestError {
+    #[error("Pick at least one kind of object to migrate.")]
+    NoEntities,
+    #[error("“{0}” is not a kind of object the migrator knows.")]
+    UnknownEntity(String),
+    #[error("“{0}” is not a date (expected YYYY-MM-DD).")]
+    BadDate(String),
+    #[error("The date range is empty: the first day is after the last day.")]
+    EmptyRange,
+    #[error("Source and target are the same connection. Pick two different ones.")]
+    SameProfile,
+    #[error("LangSmith as a source is coming next; it cannot be migrated yet.")]
+    LangSmithNotYet,
+}
+
+fn parse_day(s: &str) -> Result<NaiveDate, PlanRequestError> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| PlanRequestError::BadDate(s.to_owned()))
+}
+
+fn midnight(d: NaiveDate) -> DateTime<Utc> {
+    d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
+}
+
+fn clean(list: &[String]) -> Vec<String> {
+    list.iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// One side of the plan. Langfuse sides carry the secret (filled in, never serialised) and
+/// name their profile so a resume after a restart can find the secret again.
+fn endpoint(id: &ProfileId, creds: &Credentials) -> Result<EndpointSpec, PlanRequestError> {
+    Ok(match creds {
+        Credentials::Langfuse {
+            host,
+            public_key,
+            secret_key,
+        } => {
+            let mut l = LangfuseEndpoint::new(host, public_key, secret_key.expose_secret());
+            l.keychain_profile = Some(id.as_str().to_owned());
+            EndpointSpec::Langfuse(l)
+        }
+        Credentials::Archive { folder } => EndpointSpec::Archive {
+            path: folder.clone(),
+        },
+        Credentials::LangSmith { .. } => return Err(PlanRequestError::LangSmithNotYet),
+    })
+}
+
+impl PlanRequest {
+    pub fn to_plan(
+        &self,
+        source: &Credentials,
+        target: &Credentials,
+    ) -> Result<Plan, PlanRequestError> {
+        if self.source_id == self.target_id {
+            return Err(PlanRequestError::SameProfile);
+        }
+        if self.entities.is_empty() {
+            return Err(PlanRequestError::NoEntities);
+        }
+        let entities = self
+            .entities
+            .iter()
+            .map(|e| Entity::parse(e).ok_or_else(|| PlanRequestError::UnknownEntity(e.clone())))
+            .collect::<Result<Vec<_>, _>>()?;
+        let defaults = Scope::default();
+        let from = match self.from_day.as_deref().filter(|s| !s.trim().is_empty()) {
+            Some(d) => midnight(parse_day(d)?),
+            None => defaults.from,
+        };
+        let to = match self.to_day.as_deref().filter(|s| !s.trim().is_empty()) {
+            // The last day is included: the engine's window ends before the next midnight.
+            Some(d) => midnight(
+                parse_day(d)?
+                    .succ_opt()
+                    .ok_or(PlanRequestError::EmptyRange)?,
+            ),
+            None => defaults.to,
+        };
+        if from >= to {
+            return Err(PlanRequestError::EmptyRange);
+        }
+        Ok(Plan {
+            source: endpoint(&self.source_id, source)?,
+            target: endpoint(&self.target_id, target)?,
+            scope: Scope {
+                entities: EntitySelection::Only(entities),
+                from,
+                to,
+                environments: clean(&self.environments),
+                trace_names: clean(&self.trace_names),
+                tags: clean(&self.tags),
+            },
+            options: Options {
+                on_existing: match self.on_existing {
+                    ExistingPolicy::Skip => OnExisting::Skip,
+                    ExistingPolicy::Stop => OnExisting::Stop,
+                },
+                run_tag: self.run_tag,
+                ..Options::default()
+            },
+        })
+    }
+}
+
+/// Warnings the app adds to the engine's pre-flight: what a later rollback will cost.
+pub fn rollback_warnings(plan: &Plan) -> Vec<String> {
+    match &plan.target {
+        EndpointSpec::Langfuse(l) if l.url.contains("langfuse.com") => vec![
+            "Langfuse Cloud limits requests per minute and deletes per day (hobby: tens of deletes a day). A rollback of a large run may take several days under that budget.".into(),
+            "Datasets, comments and score configs cannot be deleted through the Langfuse API: a rollback lists them for you to remove by hand.".into(),
+        ],
+        EndpointSpec::Langfuse(_) => vec![
+            "Datasets, comments and score configs cannot be deleted through the Langfuse API: a rollback lists them for you to remove by hand.".into(),
+        ],
+        EndpointSpec::Archive { .. } => vec![],
+    }
+}
+
+/// The profile ids a journaled plan names, so a resume can fetch their secrets.
+pub fn plan_profiles(plan: &Plan) -> (Option<ProfileId>, Option<ProfileId>) {
+    let id = |side: &EndpointSpec| match side {
+        EndpointSpec::Langfuse(l) => l.keychain_profile.as_deref().map(ProfileId::from),
+        EndpointSpec::Archive { .. } => None,
+    };
+    (id(&plan.source), id(&plan.target))
+}
+
+pub fn secret_of(creds: &Credentials) -> Option<Secret> {
+    match creds {
+        Credentials::Langfuse { secret_key, .. } => Some(Secret::new(secret_key.expose_secret())),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::SecretString;
+
+    fn langfuse(host: &str) -> Credentials {
+        Credentials::Langfuse {
+            host: host.into(),
+            public_key: "pk-lf-1".into(),
+            secret_key: SecretString::from("sk-lf-secret"),
+        }
+    }
+
+    fn request() -> PlanRequest {
+        PlanRequest {
+            source_id: ProfileId::from("a"),
+            target_id: ProfileId::from("b"),
+            entities: vec!["traces".into(), "observations".into()],
+            from_day: Some("2026-01-01".into()),
+            to_day: Some("2026-01-31".into()),
+            environments: vec![" production ".into(), "".into()],
+            trace_names: vec![],
+            tags: vec![],
+            on_existing: ExistingPolicy::Skip,
+            run_tag: true,
+        }
+    }
+
+    #[test]
+    fn the_last_day_is_included_and_the_secret_never_serialises() {
+        let plan = request()
+            .to_plan(&langfuse("http://src"), &langfuse("http://dst"))
+            .unwrap();
+        assert_eq!(plan.scope.from.to_rfc3339(), "2026-01-01T00:00:00+00:00");
+        assert_eq!(plan.scope.to.to_rfc3339(), "2026-02-01T00:00:00+00:00");
+        assert_eq!(plan.scope.environments, vec!["production".to_owned()]);
+        let journaled = serde_json::to_string(&plan).unwrap();
+        assert!(!journaled.contains("sk-lf-secret"));
+        assert_eq!(
+            plan_profiles(&plan),
+            (Some(ProfileId::from("a")), Some(ProfileId::from("b")))
+        );
+    }
+
+    #[test]
+    fn bad_requests_are_refused_with_a_plain_reason() {
+        let (s, t) = (langfuse("http://src"), langfuse("http://dst"));
+        let mut r = request();
+        r.entities.clear();
+        assert_eq!(r.to_plan(&s, &t), Err(PlanRequestError::NoEntities));
+        let mut r = request();
+        r.from_day = Some("2026-02-02".into());
+        assert_eq!(r.to_plan(&s, &t), Err(PlanRequestError::EmptyRange));
+        let mut r = request();
+        r.to_day = Some("31/01/2026".into());
+        assert_eq!(
+            r.to_plan(&s, &t),
+            Err(PlanRequestError::BadDate("31/01/2026".into()))
+        );
+        let mut r = request();
+        r.target_id = r.source_id.clone();
+        assert_eq!(r.to_plan(&s, &t), Err(PlanRequestError::SameProfile));
+    }
+}

@@ -1,0 +1,314 @@
+//! What crosses to the window about migrations: plain, camelCase, generated as TypeScript.
+//! The engine's own types stay engine-internal; these views are built from them here.
+
+use migrator_engine::{
+    ConnectionInfo, EntityCounts, EntityProgress, FailedObject, PreflightReport, RunState,
+    RunSummary,
+};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// Where a run is. `Interrupted` is a journal that says "running" while no run of this process
+/// drives it: the app was closed, crashed or the machine slept. It can be resumed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum RunPhase {
+    Starting,
+    Running,
+    Paused,
+    Completed,
+    CompletedWithFailures,
+    Cancelled,
+    Failed,
+    DryRun,
+    Interrupted,
+}
+
+impl RunPhase {
+    pub fn from_state(state: RunState) -> RunPhase {
+        match state {
+            RunState::Running => RunPhase::Running,
+            RunState::Completed => RunPhase::Completed,
+            RunState::CompletedWithFailures => RunPhase::CompletedWithFailures,
+            RunState::Cancelled => RunPhase::Cancelled,
+            RunState::Failed => RunPhase::Failed,
+            RunState::DryRun => RunPhase::DryRun,
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        !matches!(
+            self,
+            RunPhase::Starting | RunPhase::Running | RunPhase::Paused
+        )
+    }
+
+    /// Cancelled, failed and interrupted runs continue where they stopped.
+    pub fn can_resume(self) -> bool {
+        matches!(
+            self,
+            RunPhase::Cancelled | RunPhase::Failed | RunPhase::Interrupted
+        )
+    }
+}
+
+/// Progress of one kind of object.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct EntityRow {
+    pub entity: String,
+    /// From the pre-flight count, when known.
+    #[ts(type = "number | null")]
+    pub expected: Option<u64>,
+    #[ts(type = "number")]
+    pub read: u64,
+    #[ts(type = "number")]
+    pub written: u64,
+    #[ts(type = "number")]
+    pub skipped: u64,
+    #[ts(type = "number")]
+    pub failed: u64,
+    pub per_second: f64,
+    pub eta_seconds: Option<f64>,
+    /// Dry runs: how many objects a real run would write.
+    #[ts(type = "number | null")]
+    pub would_write: Option<u64>,
+}
+
+impl EntityRow {
+    pub fn from_counts(entity: &str, c: &EntityCounts) -> Self {
+        EntityRow {
+            entity: entity.to_owned(),
+            read: c.read,
+            written: c.written,
+            skipped: c.skipped,
+            failed: c.failed,
+            ..EntityRow::default()
+        }
+    }
+
+    pub fn from_progress(p: &EntityProgress, expected: Option<u64>) -> Self {
+        EntityRow {
+            expected: p.expected.or(expected),
+            per_second: p.per_second,
+            eta_seconds: p.eta_seconds,
+            ..EntityRow::from_counts(p.entity.as_str(), &p.counts)
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct FailedItem {
+    pub entity: String,
+    pub id: String,
+    pub reason: String,
+}
+
+impl From<&FailedObject> for FailedItem {
+    fn from(f: &FailedObject) -> Self {
+        FailedItem {
+            entity: f.entity.as_str().to_owned(),
+            id: f.id.clone(),
+            reason: f.reason.clone(),
+        }
+    }
+}
+
+/// Everything the progress view and the runs list show about one run.
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct RunView {
+    pub run_id: String,
+    pub phase: RunPhase,
+    pub dry_run: bool,
+    pub source: String,
+    pub target: String,
+    pub created_at: Option<String>,
+    pub entities: Vec<EntityRow>,
+    #[ts(type = "number")]
+    pub retries: u64,
+    #[ts(type = "number")]
+    pub rate_limit_waits: u64,
+    /// Objects handled per second, newest last (the sparkline).
+    pub throughput: Vec<f64>,
+    pub warnings: Vec<String>,
+    /// The most recent failures (the full list is exported from the journal).
+    pub failures: Vec<FailedItem>,
+    #[ts(type = "number")]
+    pub failure_count: u64,
+    /// Why the run stopped, when it stopped with an error.
+    pub message: Option<String>,
+    /// A run of this app session drives it right now (pause/cancel apply).
+    pub live: bool,
+    /// Runs between the sample sandboxes: their data is gone once the app quits.
+    pub sample: bool,
+    pub seconds: f64,
+    /// The last validation: `null` when the run was not validated.
+    pub validation: Option<ValidationSummary>,
+}
+
+/// One line about a run's last validation, for the runs list.
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ValidationSummary {
+    pub clean: bool,
+    #[ts(type = "number")]
+    pub discrepancies: u64,
+    pub generated_at: String,
+}
+
+impl RunView {
+    pub fn new(run_id: String, source: String, target: String, dry_run: bool) -> Self {
+        RunView {
+            run_id,
+            phase: RunPhase::Starting,
+            dry_run,
+            source,
+            target,
+            created_at: None,
+            entities: vec![],
+            retries: 0,
+            rate_limit_waits: 0,
+            throughput: vec![],
+            warnings: vec![],
+            failures: vec![],
+            failure_count: 0,
+            message: None,
+            live: true,
+            sample: false,
+            seconds: 0.0,
+            validation: None,
+        }
+    }
+
+    /// A run read back from its journal (not driven by this app session).
+    pub fn from_summary(s: &RunSummary) -> Self {
+        let mut phase = RunPhase::from_state(s.state);
+        if phase == RunPhase::Running {
+            phase = RunPhase::Interrupted;
+        }
+        let entities: Vec<EntityRow> = s
+            .entities
+            .iter()
+            .map(|(e, c)| EntityRow::from_counts(e.as_str(), c))
+            .collect();
+        RunView {
+            phase,
+            created_at: s.created_at.clone(),
+            failure_count: entities.iter().map(|e| e.failed).sum(),
+            entities,
+            live: false,
+            ..RunView::new(
+                s.run_id.clone(),
+                s.source.clone(),
+                s.target.clone(),
+                s.dry_run,
+            )
+        }
+    }
+}
+
+/// A connection test's outcome: who answered, or a plain-language reason.
+#[derive(Clone, Debug, Serialize, TS)]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "status"
+)]
+#[ts(export)]
+pub enum ConnectionCheck {
+    Ok {
+        project_name: Option<String>,
+        server_version: String,
+        generation: String,
+        capabilities: Vec<String>,
+    },
+    Folder {
+        path: String,
+        exists: bool,
+    },
+    Failed {
+        message: String,
+    },
+}
+
+impl ConnectionCheck {
+    pub fn from_info(info: &ConnectionInfo) -> Self {
+        let c = &info.capabilities;
+        let caps = [
+            (c.cursor_observations, "cursor reads of observations (v2)"),
+            (c.scores_v3, "cursor reads of scores (v3)"),
+            (c.legacy_reads, "page reads of traces and observations"),
+            (
+                c.legacy_ingestion,
+                "legacy ingestion of traces and observations",
+            ),
+            (c.otlp, "OpenTelemetry (OTLP) ingestion"),
+        ];
+        ConnectionCheck::Ok {
+            project_name: info.project_name.clone(),
+            server_version: info.server_version.clone(),
+            generation: format!("{:?}", info.generation).to_lowercase(),
+            capabilities: caps
+                .into_iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, name)| name.to_owned())
+                .collect(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct PreflightEntity {
+    pub entity: String,
+    /// `null` when the source cannot count this kind of object up front.
+    #[ts(type = "number | null")]
+    pub count: Option<u64>,
+    #[ts(type = "number")]
+    pub existing_in_target: u64,
+    pub existing_examples: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct PreflightView {
+    pub source: String,
+    pub target: String,
+    pub source_check: Option<ConnectionCheck>,
+    pub target_check: Option<ConnectionCheck>,
+    pub entities: Vec<PreflightEntity>,
+    pub eta_seconds: Option<f64>,
+    pub warnings: Vec<String>,
+}
+
+impl PreflightView {
+    pub fn from_report(r: &PreflightReport, extra_warnings: Vec<String>) -> Self {
+        PreflightView {
+            source: r.source.description.clone(),
+            target: r.target.description.clone(),
+            source_check: r.source.connection.as_ref().map(ConnectionCheck::from_info),
+            target_check: r.target.connection.as_ref().map(ConnectionCheck::from_info),
+            entities: r
+                .counts
+                .iter()
+                .map(|(e, count)| PreflightEntity {
+                    entity: e.as_str().to_owned(),
+                    count: *count,
+                    existing_in_target: r.existing_in_target.get(e).copied().unwrap_or(0),
+                    existing_examples: r.existing_examples.get(e).cloned().unwrap_or_default(),
+                })
+                .collect(),
+            eta_seconds: r.eta_seconds,
+            warnings: r.warnings.iter().cloned().chain(extra_warnings).collect(),
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! "Try with sample data": two Langfuse sandboxes in this process on loopback, a source filled
+//! by the sandbox's sample generator and an empty target, offered as ready-made connections.
+//!
+//! The sandbox keys are made up for this session and are not real secrets; they live only in
+//! this struct (never the keychain, never profiles.json) and vanish when the app quits, together
+//! with the sandboxes and their data.
+
+use std::time::Duration;
+
+use langfuse_sandbox::{SampleSpec, Sandbox, SandboxConfig, ServerProfile};
+use migrator_engine::profile::{Connection, LangfuseSettings, Profile, ProfileId};
+use secrecy::SecretString;
+use serde::Serialize;
+use ts_rs::TS;
+
+/// Small enough that a whole migration, validation and rollback takes well under a minute.
+pub const SAMPLE_TRACES: usize = 200;
+const SAMPLE_OBSERVATIONS_PER_TRACE: usize = 5;
+/// Langfuse v3/v4 show writes after a delay; keep the sandbox's short so the demo stays quick
+/// while validation still has to wait for it.
+const VISIBILITY_DELAY: Duration = Duration::from_millis(800);
+
+pub const SOURCE_ID: &str = "sample-source";
+pub const TARGET_ID: &str = "sample-target";
+
+struct SampleSide {
+    sandbox: Sandbox,
+    profile: Profile,
+    secret: SecretString,
+}
+
+/// The running sample sandboxes, once started.
+pub struct SampleSet {
+    source: SampleSide,
+    target: SampleSide,
+}
+
+/// What the window learns about the sample setup (no keys).
+#[derive(Clone, Debug, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SampleInfo {
+    pub source: Profile,
+    pub target: Profile,
+    pub traces: u32,
+    pub observations_per_trace: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SampleError {
+    #[error("The sample servers could not be started: {0}")]
+    Start(String),
+}
+
+impl SampleSet {
+    pub async fn start() -> Result<SampleSet, SampleError> {
+        let source = start_side(
+            SOURCE_ID,
+            "Sample source (sandbox)",
+            "Sample source project",
+            Some(SampleSpec {
+                seed: 7,
+                traces: SAMPLE_TRACES,
+                observations_per_trace: SAMPLE_OBSERVATIONS_PER_TRACE,
+            }),
+        )
+        .await?;
+        let target = start_side(
+            TARGET_ID,
+            "Sample target (sandbox)",
+            "Sample target project",
+            None,
+        )
+        .await?;
+        tracing::info!(source = %source.sandbox.url(), target = %target.sandbox.url(), "sample sandboxes started");
+        Ok(SampleSet { source, target })
+    }
+
+    pub fn info(&self) -> SampleInfo {
+        SampleInfo {
+            source: self.source.profile.clone(),
+            target: self.target.profile.clone(),
+            traces: SAMPLE_TRACES as u32,
+            observations_per_trace: SAMPLE_OBSERVATIONS_PER_TRACE as u32,
+        }
+    }
+
+    pub fn profiles(&self) -> [&Profile; 2] {
+        [&self.source.profile, &self.target.profile]
+    }
+
+    /// The profile and its session-only key, for the engine.
+    pub fn lookup(&self, id: &ProfileId) -> Option<(Profile, SecretString)> {
+        [&self.source, &self.target]
+            .into_iter()
+            .find(|s| &s.profile.id == id)
+            .map(|s| (s.profile.clone(), s.secret.clone()))
+    }
+
+    pub async fn stop(self) {
+        self.source.sandbox.stop().await;
+        self.target.sandbox.stop().await;
+    }
+}
+
+pub fn is_sample_id(id: &ProfileId) -> bool {
+    id.as_str() == SOURCE_ID || id.as_str() == TARGET_ID
+}
+
+async fn start_side(
+    id: &str,
+    name: &str,
+    project_name: &str,
+    sample: Option<SampleSpec>,
+) -> Result<SampleSide, SampleError> {
+    // Fresh keys per session: nobody can reuse them, and nothing stores them.
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let public_key = format!("pk-lf-sample-{}", &tag[..8]);
+    let secret_key = format!("sk-lf-sample-{}", &tag[8..24]);
+    let sandbox = Sandbox::start(SandboxConfig {
+        // v3 (what most self-hosted installs run): it counts every entity up front for the
+        // pre-flight, and takes every entity through its API, dataset run items included.
+        profile: ServerProfile::V3,
+        public_key: public_key.clone(),
+        secret_key: secret_key.clone(),
+        project_name: project_name.to_owned(),
+        visibility_delay: Some(VISIBILITY_DELAY),
+        sample,
+        ..SandboxConfig::default()
+    })
+    .await
+    .map_err(|e| SampleError::Start(e.to_string()))?;
+    let profile = Profile {
+        id: ProfileId::from(id),
+        name: name.to_owned(),
+        connection: Connection::Langfuse(LangfuseSettings {
+            host: sandbox.url(),
+            public_key,
+        }),
+    };
+    Ok(SampleSide {
+        sandbox,
+        profile,
+        secret: SecretString::from(secret_key),
+    })
+}

@@ -1,0 +1,75 @@
+// The progress view in jsdom: partial failure, an interrupted run, controls.
+import { afterEach, describe, expect, it } from "vitest";
+import { cleanup, fireEvent, render, screen } from "@testing-library/svelte";
+import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import RunProgress from "./RunProgress.svelte";
+import { RunMonitor } from "../lib/stores/run.svelte";
+import { runView } from "../lib/testing/runs";
+
+describe("RunProgress", () => {
+  afterEach(() => {
+    cleanup();
+    clearMocks();
+  });
+
+  it("shows a partial failure with its counts and an expandable error list", async () => {
+    mockIPC((cmd) => {
+      if (cmd === "attach_run")
+        return runView({
+          phase: "completedWithFailures",
+          live: false,
+          entities: [{ entity: "traces", expected: 3, read: 3, written: 2, skipped: 0, failed: 1, perSecond: 0, etaSeconds: null, wouldWrite: null }],
+          failureCount: 1,
+          failures: [{ entity: "traces", id: "t-big", reason: "The object is larger than the largest request allowed" }],
+        });
+      if (cmd === "run_checklist") return [];
+      throw new Error(`unexpected ${cmd}`);
+    });
+    const m = new RunMonitor();
+    await m.open("r");
+    render(RunProgress, { monitor: m });
+    expect(screen.getByTestId("run-phase").textContent).toBe("Completed with failures");
+    expect(screen.queryByText("t-big")).toBeNull();
+    await fireEvent.click(screen.getByRole("button", { name: "Show 1 failed object" }));
+    expect(screen.getByText("t-big")).toBeTruthy();
+    expect(screen.getByText(/larger than the largest request/)).toBeTruthy();
+    expect(screen.queryByRole("button", { name: "Pause" })).toBeNull();
+  });
+
+  it("offers Resume for an interrupted run and says what happened", async () => {
+    const calls: string[] = [];
+    mockIPC((cmd) => {
+      calls.push(cmd);
+      if (cmd === "attach_run") return runView({ phase: "interrupted", live: false });
+      if (cmd === "resume_run") return runView({ phase: "running" });
+      if (cmd === "run_checklist") return [];
+      throw new Error(`unexpected ${cmd}`);
+    });
+    const m = new RunMonitor();
+    await m.open("r");
+    render(RunProgress, { monitor: m });
+    expect(screen.getByText(/stopped without finishing/)).toBeTruthy();
+    await fireEvent.click(screen.getByRole("button", { name: "Resume" }));
+    expect(calls).toContain("resume_run");
+    expect(await screen.findByRole("button", { name: "Pause" })).toBeTruthy();
+  });
+
+  it("pauses a live run", async () => {
+    const actions: unknown[] = [];
+    mockIPC((cmd, args) => {
+      if (cmd === "attach_run") return runView();
+      if (cmd === "run_checklist") return [];
+      if (cmd === "control_run") {
+        actions.push((args as Record<string, unknown>).action);
+        return runView({ phase: "paused" });
+      }
+      throw new Error(`unexpected ${cmd}`);
+    });
+    const m = new RunMonitor();
+    await m.open("r");
+    render(RunProgress, { monitor: m });
+    await fireEvent.click(screen.getByRole("button", { name: "Pause" }));
+    expect(actions).toEqual(["pause"]);
+    expect(await screen.findByRole("button", { name: "Continue" })).toBeTruthy();
+  });
+});

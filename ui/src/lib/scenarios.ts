@@ -1,0 +1,83 @@
+// The scenario cards (the seed's table: what moves, complexity, downtime, risk) and which
+// connections fit each side of a scenario.
+import type { MigrationProfile } from "./bindings/MigrationProfile";
+
+export type Side = "cloud" | "selfHosted" | "langfuse" | "archive" | "langSmith";
+
+export interface Scenario {
+  id: string;
+  title: string;
+  moves: string;
+  complexity: "Low" | "Medium" | "High";
+  downtime: string;
+  risk: string;
+  source: Side;
+  target: Side;
+  /** false: shown as "coming next", cannot be picked. */
+  available: boolean;
+}
+
+const everything = "Traces, observations, scores, sessions, datasets with items and runs, prompts with every version, score configs, models, comments";
+
+export const scenarios: Scenario[] = [
+  { id: "cloud-to-self-hosted", title: "Langfuse Cloud → self-hosted", moves: everything, complexity: "Medium", downtime: "Minutes", risk: "Low", source: "cloud", target: "selfHosted", available: true },
+  { id: "self-hosted-to-cloud", title: "Self-hosted → Langfuse Cloud", moves: everything, complexity: "Medium", downtime: "Minutes", risk: "Low", source: "selfHosted", target: "cloud", available: true },
+  { id: "cloud-to-cloud", title: "Cloud → Cloud (project or region move)", moves: everything, complexity: "Low", downtime: "None", risk: "None", source: "cloud", target: "cloud", available: true },
+  { id: "self-hosted-to-self-hosted", title: "Self-hosted → self-hosted (server move or upgrade)", moves: everything, complexity: "Medium", downtime: "Minutes", risk: "Low", source: "selfHosted", target: "selfHosted", available: true },
+  { id: "export-archive", title: "Export to an archive folder", moves: "Everything, as JSONL files with a checksummed manifest, for offline transfer or safekeeping", complexity: "Low", downtime: "None", risk: "None (read only)", source: "langfuse", target: "archive", available: true },
+  { id: "import-archive", title: "Import from an archive folder", moves: "Everything the archive holds, ids and trees intact", complexity: "Medium", downtime: "Minutes", risk: "Low", source: "archive", target: "langfuse", available: true },
+  { id: "langsmith", title: "LangSmith → Langfuse", moves: "Runs as traces and observations, feedback as scores, datasets", complexity: "High", downtime: "Hours", risk: "Medium", source: "langSmith", target: "langfuse", available: false },
+  { id: "zero-downtime", title: "Zero-downtime cutover", moves: "Dual writing while history is copied, then a switch of the application's keys", complexity: "Medium", downtime: "None", risk: "Low", source: "langfuse", target: "langfuse", available: false },
+];
+
+function isCloud(host: string): boolean {
+  try {
+    const h = new URL(host).hostname;
+    return h === "langfuse.com" || h.endsWith(".langfuse.com");
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a connection fits one side of a scenario. Sample connections stand in for any Langfuse. */
+export function fits(p: MigrationProfile, side: Side): boolean {
+  const c = p.profile.connection;
+  switch (side) {
+    case "archive":
+      return c.kind === "archive";
+    case "langSmith":
+      return c.kind === "langSmith";
+    case "langfuse":
+      return c.kind === "langfuse";
+    case "cloud":
+      return c.kind === "langfuse" && (p.sample || isCloud(c.host));
+    case "selfHosted":
+      return c.kind === "langfuse" && (p.sample || !isCloud(c.host));
+  }
+}
+
+export const sideLabels: Record<Side, string> = {
+  cloud: "a Langfuse Cloud project",
+  selfHosted: "a self-hosted Langfuse",
+  langfuse: "a Langfuse project",
+  archive: "an archive folder",
+  langSmith: "a LangSmith workspace",
+};
+
+/** What can be migrated, in the order the engine copies it, with plain labels. */
+export const entities: { key: string; label: string }[] = [
+  { key: "score_configs", label: "Score configs" },
+  { key: "models", label: "Custom models" },
+  { key: "datasets", label: "Datasets" },
+  { key: "prompts", label: "Prompts (all versions and labels)" },
+  { key: "traces", label: "Traces" },
+  { key: "observations", label: "Observations" },
+  { key: "dataset_items", label: "Dataset items" },
+  { key: "scores", label: "Scores" },
+  { key: "dataset_run_items", label: "Dataset runs and run items" },
+  { key: "comments", label: "Comments" },
+];
+
+export function entityLabel(key: string): string {
+  return entities.find((e) => e.key === key)?.label ?? key.replaceAll("_", " ");
+}

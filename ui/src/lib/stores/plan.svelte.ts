@@ -1,0 +1,196 @@
+// The New migration wizard: scenario, connections, what to move, pre-flight. No secret is ever
+// here: the window names profiles, Rust looks up their keys.
+import { errorMessage, ipc } from "../ipc";
+import type { ConnectionCheck } from "../bindings/ConnectionCheck";
+import type { ExistingPolicy } from "../bindings/ExistingPolicy";
+import type { MigrationProfile } from "../bindings/MigrationProfile";
+import type { PlanRequest } from "../bindings/PlanRequest";
+import type { PreflightView } from "../bindings/PreflightView";
+import type { SampleInfo } from "../bindings/SampleInfo";
+import { entities, fits, type Scenario } from "../scenarios";
+
+export type Api = typeof ipc;
+
+export type Check = { state: "idle" } | { state: "checking" } | { state: "done"; result: ConnectionCheck };
+
+function splitList(text: string): string[] {
+  return text
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+export class PlanStore {
+  profiles = $state<MigrationProfile[]>([]);
+  loading = $state(true);
+  loadError = $state<string | null>(null);
+  sample = $state<SampleInfo | null>(null);
+  startingSample = $state(false);
+  sampleError = $state<string | null>(null);
+
+  scenario = $state<Scenario | null>(null);
+  sourceId = $state<string>("");
+  targetId = $state<string>("");
+  selected = $state<string[]>(entities.map((e) => e.key));
+  fromDay = $state("");
+  toDay = $state("");
+  environments = $state("");
+  traceNames = $state("");
+  tags = $state("");
+  onExisting = $state<ExistingPolicy>("skip");
+  runTag = $state(true);
+
+  sourceCheck = $state<Check>({ state: "idle" });
+  targetCheck = $state<Check>({ state: "idle" });
+  preflight = $state<PreflightView | null>(null);
+  preflightRunning = $state(false);
+  preflightError = $state<string | null>(null);
+
+  constructor(private readonly api: Api = ipc) {}
+
+  async load(): Promise<void> {
+    this.loading = true;
+    this.loadError = null;
+    try {
+      this.sample = await this.api.sampleData();
+      this.profiles = await this.api.migrationProfiles();
+    } catch (e) {
+      this.loadError = errorMessage(e);
+    } finally {
+      this.loading = false;
+    }
+  }
+
+  /** Starts the sample servers and picks them as source and target. */
+  async useSampleData(): Promise<void> {
+    this.startingSample = true;
+    this.sampleError = null;
+    try {
+      this.sample = await this.api.startSampleData();
+      this.profiles = await this.api.migrationProfiles();
+      // Preselected for whichever Langfuse scenario the user picks (samples fit them all).
+      this.setSource(this.sample.source.id);
+      this.setTarget(this.sample.target.id);
+    } catch (e) {
+      this.sampleError = errorMessage(e);
+    } finally {
+      this.startingSample = false;
+    }
+  }
+
+  pick(scenario: Scenario): void {
+    if (!scenario.available) return;
+    this.scenario = scenario;
+    if (!this.sourceOptions.some((p) => p.profile.id === this.sourceId)) this.setSource("");
+    if (!this.targetOptions.some((p) => p.profile.id === this.targetId)) this.setTarget("");
+    const only = (side: "source" | "target") => {
+      const options = side === "source" ? this.sourceOptions : this.targetOptions;
+      return options.length === 1 ? (options[0]?.profile.id ?? "") : "";
+    };
+    if (!this.sourceId) this.setSource(only("source"));
+    if (!this.targetId) this.setTarget(only("target"));
+  }
+
+  back(): void {
+    this.scenario = null;
+    this.preflight = null;
+  }
+
+  get sourceOptions(): MigrationProfile[] {
+    const s = this.scenario;
+    return s ? this.profiles.filter((p) => fits(p, s.source)) : [];
+  }
+
+  get targetOptions(): MigrationProfile[] {
+    const s = this.scenario;
+    return s ? this.profiles.filter((p) => fits(p, s.target) && p.profile.id !== this.sourceId) : [];
+  }
+
+  setSource(id: string): void {
+    this.sourceId = id;
+    this.sourceCheck = { state: "idle" };
+    this.preflight = null;
+    if (id && id === this.targetId) this.setTarget("");
+  }
+
+  setTarget(id: string): void {
+    this.targetId = id;
+    this.targetCheck = { state: "idle" };
+    this.preflight = null;
+  }
+
+  /** After a connection was created inline: reload and select it (names are unique) on that side. */
+  async created(side: "source" | "target", name: string): Promise<void> {
+    try {
+      this.profiles = await this.api.migrationProfiles();
+    } catch (e) {
+      this.loadError = errorMessage(e);
+      return;
+    }
+    const id = this.profiles.find((p) => !p.sample && p.profile.name === name)?.profile.id ?? "";
+    if (side === "source") this.setSource(id);
+    else this.setTarget(id);
+  }
+
+  async test(side: "source" | "target"): Promise<void> {
+    const id = side === "source" ? this.sourceId : this.targetId;
+    if (!id) return;
+    const set = (c: Check) => (side === "source" ? (this.sourceCheck = c) : (this.targetCheck = c));
+    set({ state: "checking" });
+    try {
+      set({ state: "done", result: await this.api.testConnection(id) });
+    } catch (e) {
+      set({ state: "done", result: { status: "failed", message: errorMessage(e) } });
+    }
+  }
+
+  toggle(key: string, on: boolean): void {
+    this.selected = on ? [...this.selected.filter((k) => k !== key), key] : this.selected.filter((k) => k !== key);
+    this.preflight = null;
+  }
+
+  get request(): PlanRequest {
+    return {
+      sourceId: this.sourceId,
+      targetId: this.targetId,
+      entities: entities.map((e) => e.key).filter((k) => this.selected.includes(k)),
+      fromDay: this.fromDay || null,
+      toDay: this.toDay || null,
+      environments: splitList(this.environments),
+      traceNames: splitList(this.traceNames),
+      tags: splitList(this.tags),
+      onExisting: this.onExisting,
+      runTag: this.runTag,
+    };
+  }
+
+  /** What stops a pre-flight from running, in words; null when it can run. */
+  get blocker(): string | null {
+    if (!this.sourceId) return "Pick a source.";
+    if (!this.targetId) return "Pick a target.";
+    if (this.selected.length === 0) return "Pick at least one kind of object to migrate.";
+    if (this.fromDay && this.toDay && this.fromDay > this.toDay) return "The first day is after the last day.";
+    return null;
+  }
+
+  async runPreflight(): Promise<void> {
+    if (this.blocker) return;
+    this.preflightRunning = true;
+    this.preflightError = null;
+    this.preflight = null;
+    try {
+      this.preflight = await this.api.preflight(this.request);
+    } catch (e) {
+      this.preflightError = errorMessage(e);
+    } finally {
+      this.preflightRunning = false;
+    }
+  }
+
+  /** Pre-flight counts per entity, so progress bars have a total from the start. */
+  get expected(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const e of this.preflight?.entities ?? []) if (e.count !== null) out[e.entity] = e.count;
+    return out;
+  }
+}

@@ -1,0 +1,142 @@
+// The New migration wizard: scenario filters, the sample data, connection tests and pre-flight.
+import { afterEach, describe, expect, it } from "vitest";
+import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { PlanStore } from "./plan.svelte";
+import { scenarios } from "../scenarios";
+import type { MigrationProfile } from "../bindings/MigrationProfile";
+import type { SampleInfo } from "../bindings/SampleInfo";
+
+const cloud: MigrationProfile = {
+  profile: { id: "c", name: "Cloud", connection: { kind: "langfuse", host: "https://cloud.langfuse.com", publicKey: "pk-lf-1" } },
+  secret: "inKeychain",
+  sample: false,
+};
+const selfHosted: MigrationProfile = {
+  profile: { id: "s", name: "Own", connection: { kind: "langfuse", host: "https://langfuse.example.org", publicKey: "pk-lf-2" } },
+  secret: "inKeychain",
+  sample: false,
+};
+const archive: MigrationProfile = {
+  profile: { id: "f", name: "Folder", connection: { kind: "archive", folder: "/tmp/a" } },
+  secret: "notNeeded",
+  sample: false,
+};
+const sample: SampleInfo = {
+  source: { id: "sample-source", name: "Sample source (sandbox)", connection: { kind: "langfuse", host: "http://127.0.0.1:4000", publicKey: "pk-lf-sample-1" } },
+  target: { id: "sample-target", name: "Sample target (sandbox)", connection: { kind: "langfuse", host: "http://127.0.0.1:4001", publicKey: "pk-lf-sample-2" } },
+  traces: 200,
+  observationsPerTrace: 5,
+};
+const byId = (id: string) => scenarios.find((s) => s.id === id)!;
+
+function backend(extra: Record<string, (a: Record<string, unknown>) => unknown> = {}) {
+  let started = false;
+  mockIPC((cmd, args) => {
+    const a = (args ?? {}) as Record<string, unknown>;
+    if (extra[cmd]) return extra[cmd](a);
+    if (cmd === "sample_data") return started ? sample : null;
+    if (cmd === "start_sample_data") {
+      started = true;
+      return sample;
+    }
+    if (cmd === "migration_profiles")
+      return [
+        ...(started ? [sample.source, sample.target].map((profile) => ({ profile, secret: "forThisSession", sample: true })) : []),
+        cloud,
+        selfHosted,
+        archive,
+      ];
+    throw new Error(`unexpected ${cmd}`);
+  });
+}
+
+describe("PlanStore", () => {
+  afterEach(() => clearMocks());
+
+  it("filters each side to the connections that fit the scenario", async () => {
+    backend();
+    const p = new PlanStore();
+    await p.load();
+    p.pick(byId("cloud-to-self-hosted"));
+    expect(p.sourceOptions.map((o) => o.profile.id)).toEqual(["c"]);
+    expect(p.targetOptions.map((o) => o.profile.id)).toEqual(["s"]);
+    // A single fitting connection is picked for the user.
+    expect([p.sourceId, p.targetId]).toEqual(["c", "s"]);
+    p.pick(byId("export-archive"));
+    expect(p.targetOptions.map((o) => o.profile.id)).toEqual(["f"]);
+    expect(p.targetId).toBe("f");
+  });
+
+  it("never picks a scenario that is coming next", async () => {
+    backend();
+    const p = new PlanStore();
+    await p.load();
+    p.pick(byId("langsmith"));
+    expect(p.scenario).toBeNull();
+  });
+
+  it("starts the sample servers and selects them as source and target", async () => {
+    backend();
+    const p = new PlanStore();
+    await p.load();
+    expect(p.sample).toBeNull();
+    await p.useSampleData();
+    expect(p.sample?.traces).toBe(200);
+    expect([p.sourceId, p.targetId]).toEqual(["sample-source", "sample-target"]);
+    expect(p.blocker).toBeNull();
+  });
+
+  it("shows a failed connection test and a failed pre-flight as plain sentences", async () => {
+    const reason = "http://127.0.0.1:9 could not be reached: the connection was refused. Check the URL and that the server is running.";
+    backend({
+      test_connection: () => ({ status: "failed", message: reason }),
+      preflight: () => {
+        throw reason;
+      },
+    });
+    const p = new PlanStore();
+    await p.load();
+    p.pick(byId("cloud-to-self-hosted"));
+    await p.test("source");
+    expect(p.sourceCheck).toEqual({ state: "done", result: { status: "failed", message: reason } });
+    await p.runPreflight();
+    expect(p.preflightError).toBe(reason);
+    expect(p.preflight).toBeNull();
+  });
+
+  it("builds the request from the form and explains what blocks a pre-flight", async () => {
+    backend();
+    const p = new PlanStore();
+    await p.load();
+    p.pick(byId("cloud-to-self-hosted"));
+    p.selected = [];
+    expect(p.blocker).toMatch(/at least one kind/);
+    p.toggle("observations", true);
+    p.toggle("traces", true);
+    p.tags = " a, ,b ";
+    p.fromDay = "2026-02-01";
+    p.toDay = "2026-01-01";
+    expect(p.blocker).toMatch(/first day is after/);
+    p.toDay = "2026-03-01";
+    // Entities go in the engine's order, whatever order they were ticked in.
+    expect(p.request).toMatchObject({ entities: ["traces", "observations"], tags: ["a", "b"], fromDay: "2026-02-01" });
+  });
+
+  it("selects a connection created inline on the side it was created for", async () => {
+    const created: MigrationProfile = {
+      profile: { id: "n", name: "New target", connection: { kind: "langfuse", host: "https://lf.example.org", publicKey: "pk-lf-3" } },
+      secret: "inKeychain",
+      sample: false,
+    };
+    let saved = false;
+    backend({ migration_profiles: () => [cloud, ...(saved ? [created] : [])] });
+    const p = new PlanStore();
+    await p.load();
+    p.pick(byId("cloud-to-self-hosted"));
+    expect(p.targetOptions).toEqual([]);
+    saved = true;
+    await p.created("target", "New target");
+    expect(p.targetId).toBe("n");
+    expect(p.sourceId).toBe("c");
+  });
+});
