@@ -1,7 +1,7 @@
 //! The CLI binary against sandboxes over real HTTP: the minimal plan, the JSON report and
 //! exit codes, `runs`, dry runs, and SIGKILL at random points followed by `resume`.
 
-use langfuse_sandbox::{SampleSpec, Sandbox, SandboxConfig, ServerProfile};
+use langfuse_sandbox::{FaultConfig, FaultKind, SampleSpec, Sandbox, SandboxConfig, ServerProfile};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -290,6 +290,14 @@ async fn sigkill_at_random_points_then_resume_ends_exact() {
         None,
     )
     .await;
+    // Each target request takes a few ms more, so a fast machine cannot finish the run between
+    // two looks at the target's counts and leave the kill points unvisited.
+    target.set_faults(FaultConfig {
+        rate: 1.0,
+        kinds: vec![FaultKind::Slow],
+        slow_ms: 8,
+        ..Default::default()
+    });
     let dir = tempfile::tempdir().unwrap();
     let plan = dir.path().join("plan.toml");
     // Small batches make many crash points. Run items ride on their traces' root spans (v4), so
@@ -358,6 +366,7 @@ async fn sigkill_at_random_points_then_resume_ends_exact() {
         "only {killed} kills landed before the run finished"
     );
     let id = run_id.expect("a run exists");
+    target.set_faults(FaultConfig::default());
     let data2 = data.clone();
     let out = tokio::task::spawn_blocking(move || {
         cli(&["resume", &id, "--json"], &data2).output().unwrap()

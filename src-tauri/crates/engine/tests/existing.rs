@@ -79,6 +79,15 @@ async fn on_existing_stop_ends_the_run_naming_the_object() {
 async fn cancel_then_resume_completes_without_duplicates_and_a_changed_plan_is_refused() {
     let source = sandbox(ServerProfile::V4, Some((33, 200, 5))).await;
     let target = sandbox(ServerProfile::V4, None).await;
+    // Every target request takes 25 ms, so the copy needs seconds, not a fraction of one: progress
+    // is reported every 250 ms, and on a fast machine an unslowed run could finish before the
+    // cancel below is seen (CI once saw exactly that).
+    target.set_faults(langfuse_sandbox::FaultConfig {
+        rate: 1.0,
+        kinds: vec![langfuse_sandbox::FaultKind::Slow],
+        slow_ms: 25,
+        ..Default::default()
+    });
     let data = tempfile::tempdir().unwrap();
     let mut p = plan(lf(&source), lf(&target));
     p.options.batch_items = 20;
@@ -113,6 +122,7 @@ async fn cancel_then_resume_completes_without_duplicates_and_a_changed_plan_is_r
     let report = run.await.unwrap().unwrap();
     assert_eq!(report.state, RunState::Cancelled);
     let run_id = report.run_id.clone();
+    target.set_faults(langfuse_sandbox::FaultConfig::default());
 
     let mut changed = p.clone();
     changed.options.concurrency = 3;
