@@ -59,7 +59,7 @@ step "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 # integration tests), with the same profile and features: one build, nothing twice. It also
 # regenerates the TypeScript bindings.
 step "rust tests" env LANGFUSE_MIGRATOR_REQUIRE_KEYCHAIN=1 \
-  scripts/lib/keychain-session.sh cargo test --workspace --locked
+  scripts/lib/keychain-session.sh cargo test --workspace --locked --no-fail-fast
 step "bindings fresh" bindings_fresh
 step "ui type check" bash -c 'cd ui && npm run --silent check'
 step "ui unit tests" bash -c 'cd ui && npx vitest run'
