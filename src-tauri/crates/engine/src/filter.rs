@@ -1,5 +1,6 @@
 //! Client-side scope filtering: the time window `[from, to)` and the plan's filters, applied to
-//! records whether or not the source could filter on the server.
+//! records whether or not the source could filter on the server. Trace names and tags choose
+//! traces only; `trace_scope` makes the rest follow them.
 
 use crate::model::{Entity, RawObject};
 use crate::plan::Scope;
@@ -38,19 +39,14 @@ pub fn in_scope(entity: Entity, body: &RawObject, scope: &Scope) -> bool {
             return false;
         }
     }
-    if !scope.trace_names.is_empty() {
-        let name = match entity {
-            Entity::Traces => body.str("name"),
-            Entity::Observations => body.str("traceName"),
-            _ => None,
-        };
-        if matches!(entity, Entity::Traces | Entity::Observations)
-            && !name.is_some_and(|n| scope.trace_names.contains(&n))
-        {
+    // Names and tags are a trace's: other objects follow their trace (see `trace_scope`).
+    if entity == Entity::Traces && !scope.trace_names.is_empty() {
+        let name = body.str("name");
+        if !name.is_some_and(|n| scope.trace_names.contains(&n)) {
             return false;
         }
     }
-    if !scope.tags.is_empty() && matches!(entity, Entity::Traces | Entity::Observations) {
+    if entity == Entity::Traces && !scope.tags.is_empty() {
         let tags: Vec<String> = body
             .get("tags")
             .and_then(|v| serde_json::from_str(v.get()).ok())

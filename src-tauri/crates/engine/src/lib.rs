@@ -26,6 +26,7 @@ pub mod progress;
 mod reconnect;
 pub mod rollback;
 mod runner;
+pub mod trace_scope;
 pub mod validate;
 
 pub use alloc::tune_allocator;

@@ -142,6 +142,7 @@ async fn connect(
             None,
         ),
     };
+    let source = crate::trace_scope::scoped_source(source, &plan.scope).await?;
     let source_gen = source.generation();
     let (target, target_info): (Arc<dyn TargetConnector>, _) = match &plan.target {
         EndpointSpec::Langfuse(l) => {

@@ -14,10 +14,12 @@ use crate::otlp::RUN_TAG_KEY;
 use crate::plan::Scope;
 use crate::reconnect::{Side, all_keys, plan_with_secrets};
 use crate::runner::{PHASES, Secrets};
+use crate::trace_scope::{TraceScoped, TraceSelection};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Entities whose writes Langfuse v3/v4 show only after a delay (ClickHouse-backed).
@@ -119,8 +121,14 @@ pub async fn validate_run(
     let plan = plan_with_secrets(journal.plan()?, &options.secrets);
     let source = Side::open(&plan.source, &plan).await?;
     let target = Side::open(&plan.target, &plan).await?;
-    let source_reader = source.reader();
-    let target_reader = target.reader();
+    let (mut source_reader, mut target_reader) = (source.reader(), target.reader());
+    // With a trace-name or tag filter both sides are compared over the traces the source's
+    // filter chooses, and what belongs to them.
+    if crate::trace_scope::filters_traces(&plan.scope) {
+        let chosen = Arc::new(TraceSelection::of(source_reader.as_ref(), &plan.scope).await?);
+        source_reader = Arc::new(TraceScoped::new(source_reader, chosen.clone()));
+        target_reader = Arc::new(TraceScoped::new(target_reader, chosen));
+    }
     let entities: Vec<Entity> = PHASES
         .into_iter()
         .filter(|e| plan.scope.entities.includes(*e) && source_reader.supports(*e))
