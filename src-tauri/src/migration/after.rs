@@ -343,7 +343,7 @@ impl From<&RollbackReport> for RollbackView {
             failed: r
                 .failed
                 .iter()
-                .map(|f| format!("{:?}: {}", f.action, f.reason))
+                .map(|f| format!("Could not {}: {}", f.action, f.reason))
                 .collect(),
             manual: r.manual.iter().map(ManualStep::from).collect(),
             resume_after: r.resume_after.clone(),

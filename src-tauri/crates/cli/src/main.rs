@@ -152,7 +152,7 @@ fn print_report(r: &RunReport, json: bool) {
         );
         return;
     }
-    eprintln!("run {}: {:?} in {:.1}s", r.run_id, r.state, r.seconds);
+    eprintln!("run {}: {} in {:.1}s", r.run_id, r.state, r.seconds);
     for (e, c) in &r.entities {
         let extra = r
             .would_write
@@ -281,7 +281,7 @@ async fn main() -> ExitCode {
                         println!(
                             "{}  {:<24} {}{} → {}  written {} skipped {} failed {}",
                             r.run_id,
-                            format!("{:?}", r.state),
+                            r.state.to_string(),
                             if r.dry_run { "(dry run) " } else { "" },
                             r.source,
                             r.target,

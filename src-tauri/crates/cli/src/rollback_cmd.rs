@@ -74,7 +74,7 @@ fn print_report(r: &RollbackReport) {
         eprintln!("  archived {e:>18}: {n}");
     }
     for f in &r.failed {
-        eprintln!("  failed {:?}: {}", f.action, f.reason);
+        eprintln!("  failed to {}: {}", f.action, f.reason);
     }
     if let Some(v) = &r.verification {
         for l in &v.still_present {

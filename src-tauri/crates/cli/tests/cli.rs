@@ -159,6 +159,18 @@ async fn minimal_plan_runs_reports_json_and_a_rerun_skips_everything() {
             .iter()
             .any(|r| r["run_id"] == run_id.as_str() && r["state"] == "completed")
     );
+    // The plain listing is for people: a sentence, not a Rust variant name.
+    let out = cli(&["runs"], &data).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(run_id.as_str()))
+        .unwrap_or_else(|| panic!("{run_id} is listed:\n{text}"));
+    assert!(line.contains(" completed "), "{line}");
+    assert!(
+        line.contains("written ") && line.contains("failed 0"),
+        "{line}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

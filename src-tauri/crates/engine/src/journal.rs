@@ -68,6 +68,21 @@ pub enum RunState {
     DryRun,
 }
 
+/// How a person reads the state (CLI listings, messages).
+impl std::fmt::Display for RunState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            // The journal cannot tell a live run from one whose process died.
+            RunState::Running => "running or interrupted",
+            RunState::Completed => "completed",
+            RunState::CompletedWithFailures => "completed with failures",
+            RunState::Cancelled => "cancelled",
+            RunState::Failed => "failed",
+            RunState::DryRun => "dry run",
+        })
+    }
+}
+
 impl RunState {
     fn as_str(self) -> &'static str {
         match self {

@@ -28,6 +28,29 @@ pub enum Action {
     ArchiveScoreConfig { id: String },
 }
 
+/// What the step does, for people (reports, failure lists).
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::DeleteDatasetRun { dataset, run } => {
+                write!(f, "delete dataset run {run} of dataset {dataset}")
+            }
+            Action::DeleteScore { id } => write!(f, "delete score {id}"),
+            Action::DeleteDatasetItem { id } => write!(f, "delete dataset item {id}"),
+            Action::DeleteTraces { ids } => match ids.as_slice() {
+                [one] => write!(f, "delete trace {one}"),
+                [first, ..] => write!(f, "delete {} traces ({first}, …)", ids.len()),
+                [] => write!(f, "delete no traces"),
+            },
+            Action::DeletePromptVersion { name, version } => {
+                write!(f, "delete version {version} of prompt {name}")
+            }
+            Action::DeleteModel { id } => write!(f, "delete model {id}"),
+            Action::ArchiveScoreConfig { id } => write!(f, "archive score config {id}"),
+        }
+    }
+}
+
 impl Action {
     /// Whether the request counts against the target's daily delete budget.
     pub fn is_delete(&self) -> bool {
@@ -222,4 +245,25 @@ pub enum RollbackError {
     ArchiveTarget(String, String),
     #[error("The run's .env cutover could not be restored: {0}")]
     Cutover(#[from] CutoverError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bulk_delete_is_described_in_one_short_line() {
+        let ids: Vec<String> = (0..100).map(|i| format!("trace-{i:03}")).collect();
+        let text = Action::DeleteTraces { ids }.to_string();
+        assert!(
+            text.contains("100 traces") && text.contains("trace-000"),
+            "{text}"
+        );
+        assert!(!text.contains("trace-099"), "{text}");
+        let one = Action::DeletePromptVersion {
+            name: "support-answer".into(),
+            version: 3,
+        };
+        assert_eq!(one.to_string(), "delete version 3 of prompt support-answer");
+    }
 }
