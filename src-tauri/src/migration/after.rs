@@ -272,6 +272,8 @@ pub struct RollbackPreviewView {
     #[ts(type = "number")]
     pub untouched_preexisting: u64,
     pub restores_cutover: bool,
+    /// Prompt labels that go back to the versions they were on before the run.
+    pub restores_labels: Vec<String>,
     pub warnings: Vec<String>,
 }
 
@@ -292,6 +294,7 @@ impl RollbackPreviewView {
             manual: p.manual.iter().map(ManualStep::from).collect(),
             untouched_preexisting: p.untouched_preexisting,
             restores_cutover: p.restores_cutover,
+            restores_labels: p.restores_labels.clone(),
             warnings: p.warnings.clone(),
         }
     }

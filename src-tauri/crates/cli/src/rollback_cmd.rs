@@ -46,6 +46,9 @@ fn print_preview(p: &RollbackPreview) {
         "  {} objects that were in the target before the run stay untouched",
         p.untouched_preexisting
     );
+    for l in &p.restores_labels {
+        eprintln!("  {l}");
+    }
     if p.restores_cutover {
         eprintln!("  the run's .env cutover will be restored");
     }

@@ -109,6 +109,14 @@ pub trait TargetConnector: Send + Sync {
     async fn finish(&self, _complete: bool) -> Result<(), EngineError> {
         Ok(())
     }
+    /// For each of `labels`, the version of prompt `name` that holds it now (if any).
+    async fn prompt_label_holders(
+        &self,
+        _name: &str,
+        _labels: &[String],
+    ) -> Result<Vec<(String, i64)>, EngineError> {
+        Ok(vec![])
+    }
     /// Applies the labels of prompt versions once every version exists.
     async fn apply_prompt_labels(
         &self,

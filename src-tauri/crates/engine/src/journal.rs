@@ -106,6 +106,17 @@ impl RunState {
     }
 }
 
+const LABEL_MOVES: &str = "prompt_label_moves";
+
+/// A prompt label that sat on `version` (a version the target had before the run) until the run
+/// moved it onto a version it created. Rollback moves it back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabelMove {
+    pub prompt: String,
+    pub label: String,
+    pub version: i64,
+}
+
 /// One object row, for readers of the journal (validation, rollback).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ObjectRow {
@@ -211,6 +222,31 @@ impl Journal {
             params![key, value],
         )?;
         Ok(())
+    }
+
+    /// Prompt labels the run moved off versions that were in the target before it.
+    pub fn label_moves(&self) -> Result<Vec<LabelMove>, EngineError> {
+        match self.meta(LABEL_MOVES)? {
+            None => Ok(vec![]),
+            Some(text) => {
+                serde_json::from_str(&text).map_err(|e| EngineError::Journal(e.to_string()))
+            }
+        }
+    }
+
+    /// Records where `label` sat before the run moved it. The first record per prompt and
+    /// label wins: a resumed run sees the label already on its own version.
+    pub fn record_label_move(&self, mv: LabelMove) -> Result<(), EngineError> {
+        let mut moves = self.label_moves()?;
+        if moves
+            .iter()
+            .any(|m| m.prompt == mv.prompt && m.label == mv.label)
+        {
+            return Ok(());
+        }
+        moves.push(mv);
+        let text = serde_json::to_string(&moves).expect("label moves serialise");
+        self.set_meta(LABEL_MOVES, &text)
     }
 
     pub fn plan(&self) -> Result<Plan, EngineError> {

@@ -647,6 +647,10 @@ async fn apply_labels(ctx: &Ctx, labels: Vec<(String, Vec<String>)>) -> Result<(
         .into_iter()
         .map(|r| (r.source_id, r.target_id))
         .collect();
+    let ours: std::collections::HashSet<String> = created
+        .iter()
+        .map(|(source, target)| target.clone().unwrap_or_else(|| source.clone()))
+        .collect();
     for (source_id, l) in labels {
         if l.iter().all(|x| x == "latest") {
             continue;
@@ -661,6 +665,17 @@ async fn apply_labels(ctx: &Ctx, labels: Vec<(String, Vec<String>)>) -> Result<(
         let Ok(version) = version.parse::<i64>() else {
             continue;
         };
+        // A label held by a version that was there before the run moves onto ours: remember
+        // where it was, so a rollback can put it back (first, before it moves).
+        for (label, holder) in ctx.target.prompt_label_holders(name, &l).await? {
+            if holder != version && !ours.contains(&format!("{name}:{holder}")) {
+                ctx.journal.record_label_move(crate::journal::LabelMove {
+                    prompt: name.to_string(),
+                    label,
+                    version: holder,
+                })?;
+            }
+        }
         ctx.target.apply_prompt_labels(name, version, &l).await?;
     }
     Ok(())

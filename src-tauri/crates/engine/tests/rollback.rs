@@ -454,3 +454,150 @@ async fn a_trace_that_also_holds_older_objects_is_kept_and_named() {
     assert!(!left.is_empty());
     assert!(ids(&before, "observations").is_empty());
 }
+
+/// The target's prompt versions as `name:version` → labels (as a set: their order is the
+/// server's business).
+fn prompt_labels(dump: &Value) -> std::collections::BTreeMap<String, BTreeSet<String>> {
+    dump["prompts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                format!("{}:{}", p["name"].as_str().unwrap(), p["version"]),
+                p["labels"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|l| l.as_str().unwrap().to_string())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_label_the_copy_moved_off_an_older_version_goes_back_to_it() {
+    let source = sandbox(ServerProfile::V4, Some((51, 4, 2))).await;
+    let target = sandbox(ServerProfile::V4, None).await;
+    let data = tempfile::tempdir().unwrap();
+    // An earlier migration brought the prompts over; the application reads "production".
+    let mut prompts_only = plan(lf(&source), lf(&target));
+    prompts_only.scope.entities = EntitySelection::Only(vec![Entity::Prompts]);
+    copy(prompts_only.clone(), data.path()).await;
+    target.settle();
+    let before = target.dump();
+    assert!(prompt_labels(&before)["summarizer:2"].contains("production"));
+
+    // Since then the source got a version 3 of the summarizer and moved "production" onto it.
+    let mut v3 = source.dump()["prompts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "summarizer" && p["version"] == 2)
+        .unwrap()
+        .clone();
+    v3["id"] = "prompt-summarizer-3".into();
+    v3["version"] = 3.into();
+    v3["labels"] = serde_json::json!(["production", "latest"]);
+    source
+        .patch_raw(
+            "prompts",
+            "prompt-summarizer-2",
+            serde_json::json!({"labels": []}),
+        )
+        .unwrap();
+    source.insert_raw("prompts", v3).unwrap();
+
+    // The next copy adds version 3 in the target and moves the label there...
+    let second = copy(prompts_only, data.path()).await;
+    target.settle();
+    let moved = prompt_labels(&target.dump());
+    assert!(moved["summarizer:3"].contains("production"), "{moved:?}");
+    assert!(!moved["summarizer:2"].contains("production"), "{moved:?}");
+
+    // ...and its rollback deletes version 3 and puts the label back on version 2, as it was.
+    let preview = migrator_engine::rollback_preview(&second.run_id, data.path(), &options())
+        .await
+        .unwrap();
+    assert_eq!(
+        preview.restores_labels,
+        vec![
+            "Move label \"production\" back to version 2 of prompt summarizer, unless another version holds it by then."
+                .to_string()
+        ]
+    );
+    let report = rollback(&second.run_id, data.path()).await;
+    assert_eq!(report.state, RollbackState::Completed, "{report:#?}");
+    target.settle();
+    assert_eq!(prompt_labels(&target.dump()), prompt_labels(&before));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_label_someone_moved_after_the_copy_is_left_where_they_put_it() {
+    let source = sandbox(ServerProfile::V4, Some((52, 4, 2))).await;
+    let target = sandbox(ServerProfile::V4, None).await;
+    let data = tempfile::tempdir().unwrap();
+    let mut prompts_only = plan(lf(&source), lf(&target));
+    prompts_only.scope.entities = EntitySelection::Only(vec![Entity::Prompts]);
+    // The target had version 1 of the summarizer only, labelled "production" there.
+    copy(prompts_only.clone(), data.path()).await;
+    target.settle();
+    target
+        .delete_raw("prompts", &prompt_id(&target, "summarizer", 2))
+        .unwrap();
+    target
+        .patch_raw(
+            "prompts",
+            &prompt_id(&target, "summarizer", 1),
+            serde_json::json!({"labels": ["production", "latest"]}),
+        )
+        .unwrap();
+
+    let second = copy(prompts_only, data.path()).await;
+    target.settle();
+    assert!(prompt_labels(&target.dump())["summarizer:2"].contains("production"));
+    // After the copy, someone creates version 3 in the target and labels it "production".
+    let mut v3 = target.dump()["prompts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "summarizer" && p["version"] == 2)
+        .unwrap()
+        .clone();
+    v3["id"] = "made-by-hand".into();
+    v3["version"] = 3.into();
+    v3["labels"] = serde_json::json!(["production"]);
+    target
+        .patch_raw(
+            "prompts",
+            &prompt_id(&target, "summarizer", 2),
+            serde_json::json!({"labels": ["latest"]}),
+        )
+        .unwrap();
+    target.insert_raw("prompts", v3).unwrap();
+
+    let preview = migrator_engine::rollback_preview(&second.run_id, data.path(), &options())
+        .await
+        .unwrap();
+    assert_eq!(preview.restores_labels.len(), 1, "{preview:#?}");
+    let report = rollback(&second.run_id, data.path()).await;
+    assert_eq!(report.state, RollbackState::Completed, "{report:#?}");
+    target.settle();
+    let after = prompt_labels(&target.dump());
+    assert!(after["summarizer:3"].contains("production"), "{after:?}");
+    assert!(!after["summarizer:1"].contains("production"), "{after:?}");
+    assert!(!after.contains_key("summarizer:2"), "{after:?}");
+}
+
+fn prompt_id(s: &Sandbox, name: &str, version: i64) -> String {
+    s.dump()["prompts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name && p["version"] == version)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}

@@ -7,4 +7,8 @@ export type RollbackPreviewView = { runId: string, target: string,
  * What the user must type to confirm: the target project's name (or its URL when the
  * server does not name the project).
  */
-confirmText: string, delete: Array<EntityCount>, archive: Array<EntityCount>, requests: number, deleteRequests: number, requestsDone: number, dailyDeleteBudget: number | null, daysNeeded: number | null, estimate: string, manual: Array<ManualStep>, untouchedPreexisting: number, restoresCutover: boolean, warnings: Array<string>, };
+confirmText: string, delete: Array<EntityCount>, archive: Array<EntityCount>, requests: number, deleteRequests: number, requestsDone: number, dailyDeleteBudget: number | null, daysNeeded: number | null, estimate: string, manual: Array<ManualStep>, untouchedPreexisting: number, restoresCutover: boolean, 
+/**
+ * Prompt labels that go back to the versions they were on before the run.
+ */
+restoresLabels: Array<string>, warnings: Array<string>, };

@@ -55,6 +55,7 @@ const preview: RollbackPreviewView = {
   manual: [{ entity: "datasets", id: "d1", instruction: "Delete the dataset in the Langfuse UI." }],
   untouchedPreexisting: 3,
   restoresCutover: false,
+  restoresLabels: [],
   warnings: [],
 };
 

@@ -583,6 +583,20 @@ impl TargetConnector for Langfuse {
         }
     }
 
+    async fn prompt_label_holders(
+        &self,
+        name: &str,
+        labels: &[String],
+    ) -> Result<Vec<(String, i64)>, EngineError> {
+        let mut holders = vec![];
+        for label in labels.iter().filter(|l| l.as_str() != "latest") {
+            if let Some((version, _)) = self.prompt_version_by(name, "label", label).await? {
+                holders.push((label.clone(), version));
+            }
+        }
+        Ok(holders)
+    }
+
     async fn apply_prompt_labels(
         &self,
         name: &str,

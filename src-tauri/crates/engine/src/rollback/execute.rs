@@ -55,6 +55,37 @@ fn request(lf: &Langfuse, action: &Action) -> RequestBuilder {
         Action::ArchiveScoreConfig { id } => h
             .patch(&format!("/api/public/score-configs/{}", q(id)))
             .json(&serde_json::json!({ "isArchived": true })),
+        Action::RestorePromptLabel { .. } => unreachable!("sent by restore_label"),
+    }
+}
+
+/// Puts a label back on an older prompt version: only when no version holds it now (so a label
+/// someone moved since the run stays where they put it), keeping the version's other labels.
+async fn restore_label(lf: &Langfuse, prompt: &str, version: i64, label: &str) -> Sent {
+    let outcome = async {
+        if lf
+            .prompt_version_by(prompt, "label", label)
+            .await?
+            .is_some()
+        {
+            return Ok(None);
+        }
+        let Some((_, mut labels)) = lf
+            .prompt_version_by(prompt, "version", &version.to_string())
+            .await?
+        else {
+            return Ok(Some(format!(
+                "version {version} of prompt {prompt} no longer exists; set the label \"{label}\" by hand where it belongs"
+            )));
+        };
+        labels.push(label.to_string());
+        lf.patch_prompt_labels(prompt, version, &labels).await?;
+        Ok::<_, EngineError>(None)
+    };
+    match outcome.await {
+        Ok(None) => Sent::Done,
+        Ok(Some(problem)) => Sent::Failed(problem),
+        Err(e) => Sent::Failed(e.to_string()),
     }
 }
 
@@ -149,7 +180,15 @@ pub(crate) async fn run_steps(
             total,
             action: step.action.clone(),
         });
-        match send(lf, &step.action, max_wait, progress).await {
+        let sent = match &step.action {
+            Action::RestorePromptLabel {
+                prompt,
+                version,
+                label,
+            } => restore_label(lf, prompt, *version, label).await,
+            action => send(lf, action, max_wait, progress).await,
+        };
+        match sent {
             Sent::Done => {
                 store.mark(step.seq, StepState::Done, None)?;
                 done += 1;

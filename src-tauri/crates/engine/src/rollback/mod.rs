@@ -224,6 +224,15 @@ pub async fn rollback_preview(
         .or_else(|| daily_delete_budget(o.endpoint.cloud_plan));
     let (days_needed, estimate) = estimate(delete_requests, other, budget);
     let (delete, archive) = count_removed(&steps, true);
+    let restores_labels = pending
+        .iter()
+        .filter(|s| matches!(s.action, Action::RestorePromptLabel { .. }))
+        .map(|s| {
+            let mut text = s.action.to_string();
+            text[..1].make_ascii_uppercase();
+            format!("{text}, unless another version holds it by then.")
+        })
+        .collect();
     let untouched_preexisting = o
         .journal
         .rows_where(None, Some(ObjectState::SkippedExisting))?
@@ -250,6 +259,7 @@ pub async fn rollback_preview(
         estimate,
         manual,
         untouched_preexisting,
+        restores_labels,
         restores_cutover: options.restore_cutover
             && cutover_run::cutover_status(run_id, data_dir)
                 .ok()

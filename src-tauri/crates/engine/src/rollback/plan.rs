@@ -193,6 +193,17 @@ pub(crate) async fn build(
     dataset_runs(&mut p, &rows, store, v4, &mut tracing, progress).await?;
     tracing_deletes(&mut p, &rows, tracing);
     versioned_and_config_deletes(&mut p, &rows);
+    // After the versions are gone, the labels they took go back where they were.
+    for mv in journal.label_moves()? {
+        p.push(
+            Action::RestorePromptLabel {
+                prompt: mv.prompt,
+                version: mv.version,
+                label: mv.label,
+            },
+            vec![],
+        );
+    }
     undeletable(&mut p, &rows).await;
     Ok(Planned {
         steps: p.steps,

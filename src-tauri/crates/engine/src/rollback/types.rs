@@ -26,6 +26,13 @@ pub enum Action {
     DeleteModel { id: String },
     /// `PATCH /api/public/score-configs/{id}` with `isArchived: true` (no delete exists).
     ArchiveScoreConfig { id: String },
+    /// Puts `label` back on `version` of `prompt` (a version from before the run), unless
+    /// another version holds it by now: `PATCH /api/public/v2/prompts/{name}/versions/{v}`.
+    RestorePromptLabel {
+        prompt: String,
+        version: i64,
+        label: String,
+    },
 }
 
 /// What the step does, for people (reports, failure lists).
@@ -47,6 +54,14 @@ impl std::fmt::Display for Action {
             }
             Action::DeleteModel { id } => write!(f, "delete model {id}"),
             Action::ArchiveScoreConfig { id } => write!(f, "archive score config {id}"),
+            Action::RestorePromptLabel {
+                prompt,
+                version,
+                label,
+            } => write!(
+                f,
+                "move label \"{label}\" back to version {version} of prompt {prompt}"
+            ),
         }
     }
 }
@@ -54,7 +69,10 @@ impl std::fmt::Display for Action {
 impl Action {
     /// Whether the request counts against the target's daily delete budget.
     pub fn is_delete(&self) -> bool {
-        !matches!(self, Action::ArchiveScoreConfig { .. })
+        !matches!(
+            self,
+            Action::ArchiveScoreConfig { .. } | Action::RestorePromptLabel { .. }
+        )
     }
 }
 
@@ -154,6 +172,8 @@ pub struct RollbackPreview {
     /// Objects the run found already in the target: never touched.
     pub untouched_preexisting: u64,
     pub restores_cutover: bool,
+    /// Prompt labels the run moved off older versions, which go back (plain sentences).
+    pub restores_labels: Vec<String>,
     pub warnings: Vec<String>,
 }
 
