@@ -476,30 +476,43 @@ fn prompt_labels(dump: &Value) -> std::collections::BTreeMap<String, BTreeSet<St
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_label_the_copy_moved_off_an_older_version_goes_back_to_it() {
-    let source = sandbox(ServerProfile::V4, Some((51, 4, 2))).await;
+/// A source with sample data, a target that got its prompts from a first copy, and the plan
+/// that copies prompts only.
+async fn prompts_copied(seed: u64) -> (Sandbox, Sandbox, tempfile::TempDir, Plan) {
+    let source = sandbox(ServerProfile::V4, Some((seed, 4, 2))).await;
     let target = sandbox(ServerProfile::V4, None).await;
     let data = tempfile::tempdir().unwrap();
-    // An earlier migration brought the prompts over; the application reads "production".
     let mut prompts_only = plan(lf(&source), lf(&target));
     prompts_only.scope.entities = EntitySelection::Only(vec![Entity::Prompts]);
     copy(prompts_only.clone(), data.path()).await;
     target.settle();
-    let before = target.dump();
-    assert!(prompt_labels(&before)["summarizer:2"].contains("production"));
+    (source, target, data, prompts_only)
+}
 
-    // Since then the source got a version 3 of the summarizer and moved "production" onto it.
-    let mut v3 = source.dump()["prompts"]
+/// A version 3 of the summarizer, like version 2 in `s`, with its own id and labels.
+fn summarizer_v3(s: &Sandbox, id: &str, labels: &[&str]) -> Value {
+    let mut v3 = s.dump()["prompts"]
         .as_array()
         .unwrap()
         .iter()
         .find(|p| p["name"] == "summarizer" && p["version"] == 2)
         .unwrap()
         .clone();
-    v3["id"] = "prompt-summarizer-3".into();
+    v3["id"] = id.into();
     v3["version"] = 3.into();
-    v3["labels"] = serde_json::json!(["production", "latest"]);
+    v3["labels"] = serde_json::json!(labels);
+    v3
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_label_the_copy_moved_off_an_older_version_goes_back_to_it() {
+    // An earlier migration brought the prompts over; the application reads "production".
+    let (source, target, data, prompts_only) = prompts_copied(51).await;
+    let before = target.dump();
+    assert!(prompt_labels(&before)["summarizer:2"].contains("production"));
+
+    // Since then the source got a version 3 of the summarizer and moved "production" onto it.
+    let v3 = summarizer_v3(&source, "prompt-summarizer-3", &["production", "latest"]);
     source
         .patch_raw(
             "prompts",
@@ -535,14 +548,8 @@ async fn a_label_the_copy_moved_off_an_older_version_goes_back_to_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_label_someone_moved_after_the_copy_is_left_where_they_put_it() {
-    let source = sandbox(ServerProfile::V4, Some((52, 4, 2))).await;
-    let target = sandbox(ServerProfile::V4, None).await;
-    let data = tempfile::tempdir().unwrap();
-    let mut prompts_only = plan(lf(&source), lf(&target));
-    prompts_only.scope.entities = EntitySelection::Only(vec![Entity::Prompts]);
     // The target had version 1 of the summarizer only, labelled "production" there.
-    copy(prompts_only.clone(), data.path()).await;
-    target.settle();
+    let (_source, target, data, prompts_only) = prompts_copied(52).await;
     target
         .delete_raw("prompts", &prompt_id(&target, "summarizer", 2))
         .unwrap();
@@ -558,16 +565,7 @@ async fn a_label_someone_moved_after_the_copy_is_left_where_they_put_it() {
     target.settle();
     assert!(prompt_labels(&target.dump())["summarizer:2"].contains("production"));
     // After the copy, someone creates version 3 in the target and labels it "production".
-    let mut v3 = target.dump()["prompts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "summarizer" && p["version"] == 2)
-        .unwrap()
-        .clone();
-    v3["id"] = "made-by-hand".into();
-    v3["version"] = 3.into();
-    v3["labels"] = serde_json::json!(["production"]);
+    let v3 = summarizer_v3(&target, "made-by-hand", &["production"]);
     target
         .patch_raw(
             "prompts",
