@@ -105,6 +105,19 @@ pub fn validation_summary(
     })
 }
 
+/// The last rollback of a run in a few words, for the runs list.
+pub fn rollback_summary(
+    data_dir: &std::path::Path,
+    run_id: &str,
+) -> Option<super::views::RollbackSummary> {
+    let r = migrator_engine::rollback_status(run_id, data_dir).ok()??;
+    let view = RollbackView::from(&r);
+    Some(super::views::RollbackSummary {
+        state: view.state,
+        resume_after: view.resume_after,
+    })
+}
+
 /// What the app knows it did for a run, for the checklist's automatic steps.
 pub fn auto_facts(migrations: &Migrations, run_id: &str) -> AutoFacts {
     match migrator_engine::latest_report(run_id, &migrations.data_dir) {

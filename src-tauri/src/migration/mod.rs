@@ -446,6 +446,7 @@ fn stored_view(data_dir: &Path, run_id: &str) -> Result<RunView> {
     let mut view = RunView::from_summary(&summary);
     view.sample = touches_sample(&journal.plan()?);
     view.validation = after::validation_summary(data_dir, run_id);
+    view.rollback = after::rollback_summary(data_dir, run_id);
     view.failures = journal
         .rows_where(None, Some(ObjectState::Failed))?
         .iter()
@@ -508,6 +509,7 @@ pub async fn list_runs(migrations: State<'_, Arc<Migrations>>) -> Result<Vec<Run
             })
             .map(|mut v| {
                 v.validation = after::validation_summary(&dir, &v.run_id);
+                v.rollback = after::rollback_summary(&dir, &v.run_id);
                 v
             })
             .collect())

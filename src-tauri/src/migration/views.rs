@@ -150,6 +150,19 @@ pub struct RunView {
     pub seconds: f64,
     /// The last validation: `null` when the run was not validated.
     pub validation: Option<ValidationSummary>,
+    /// The last rollback: `null` when the run was never rolled back.
+    pub rollback: Option<RollbackSummary>,
+}
+
+/// One line about a run's last rollback, for the runs list.
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct RollbackSummary {
+    /// `completed`, `waitingForBudget` or `incomplete`.
+    pub state: String,
+    /// When a rollback waiting for the delete budget can continue.
+    pub resume_after: Option<String>,
 }
 
 /// One line about a run's last validation, for the runs list.
@@ -184,6 +197,7 @@ impl RunView {
             sample: false,
             seconds: 0.0,
             validation: None,
+            rollback: None,
         }
     }
 

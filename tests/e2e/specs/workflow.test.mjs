@@ -313,6 +313,12 @@ test("a cancelled copy is rolled back: what it wrote so far is deleted and verif
       await result.waitForDisplayed({ timeout: 240_000 });
       await app.screenshot("workflow-24-cancelled-rolled-back");
       assert.equal(await result.getAttribute("data-state"), "completed", await result.getText());
+      // The runs list says which run was rolled back.
+      await b.$('button[data-screen="runs"]').click();
+      const cellOf = b.$('[data-testid="runs-table"] tr[data-phase="cancelled"] td[data-col="rollback"]');
+      await cellOf.waitForDisplayed({ timeout: 15_000 });
+      assert.equal(await cellOf.getAttribute("data-state"), "completed");
+      assert.equal(await cellOf.getText(), "rolled back");
     } finally {
       await app.stop();
     }

@@ -45,6 +45,8 @@ describe("Runs screen", () => {
         return [
           runView({ runId: "r2", phase: "interrupted", live: false }),
           runView({ runId: "r1", phase: "completed", live: false, validation: { clean: false, discrepancies: 3, generatedAt: "x" } }),
+          runView({ runId: "r0", phase: "cancelled", live: false, rollback: { state: "completed", resumeAfter: null } }),
+          runView({ runId: "r-1", phase: "completed", live: false, rollback: { state: "waitingForBudget", resumeAfter: "2026-11-26T00:00:00Z" } }),
         ];
       if (cmd === "resume_run") {
         resumed.push((args as Record<string, unknown>).runId);
@@ -58,6 +60,12 @@ describe("Runs screen", () => {
     expect(within(interrupted as HTMLElement).getByText("Interrupted")).toBeTruthy();
     const done = screen.getByText("r1").closest("tr")!;
     expect(within(done as HTMLElement).getByText("3 discrepancies")).toBeTruthy();
+    // Which runs were rolled back, and which rollback still waits for tomorrow's delete budget.
+    const rolledBack = screen.getByText("r0").closest("tr")!;
+    expect(within(rolledBack as HTMLElement).getByText("rolled back")).toBeTruthy();
+    const waiting = screen.getByText("r-1").closest("tr")!;
+    expect(within(waiting as HTMLElement).getByText(/waiting for the delete budget \(after 2026-11-26T00:00:00Z\)/)).toBeTruthy();
+    expect(within(done as HTMLElement).queryByText("rolled back")).toBeNull();
     expect(within(done as HTMLElement).queryByRole("button", { name: /Resume/ })).toBeNull();
     await fireEvent.click(within(interrupted as HTMLElement).getByRole("button", { name: "Resume run r2" }));
     expect(resumed).toEqual(["r2"]);

@@ -23,6 +23,7 @@ export function runView(overrides: Partial<RunView> = {}): RunView {
     sample: false,
     seconds: 0,
     validation: null,
+    rollback: null,
     ...overrides,
   };
 }
