@@ -142,7 +142,7 @@ impl ArchiveWriter {
         Ok(v)
     }
 
-    fn ids_in_parts(&self, entity: Entity) -> std::io::Result<HashSet<String>> {
+    fn ids_in_parts(&self, entity: Entity) -> std::io::Result<HashSet<u128>> {
         let mut ids = HashSet::new();
         for p in self.parts_of(entity)? {
             for line in BufReader::new(MultiGzDecoder::new(std::fs::File::open(&p)?)).lines() {
@@ -150,7 +150,7 @@ impl ArchiveWriter {
                 if let Ok(o) = RawObject::from_json(&line)
                     && let Some(id) = archived_id(entity, &o)
                 {
-                    ids.insert(id);
+                    ids.insert(id_digest(&id));
                 }
             }
         }
@@ -163,8 +163,9 @@ impl ArchiveWriter {
         if parts.is_empty() && !out_path.exists() {
             return Ok(None);
         }
-        // Objects are few per id; duplicates only arise from a resumed batch written twice.
-        let mut seen = HashSet::new();
+        // Duplicates only arise from a resumed batch written twice. Digests, not ids: a
+        // million observations need 16 bytes each here instead of a whole string.
+        let mut seen: HashSet<u128> = HashSet::new();
         let tmp = self.dir.join(format!("{}.tmp", file_name(entity)));
         let mut gz = GzEncoder::new(std::fs::File::create(&tmp)?, Compression::fast());
         let mut count = 0u64;
@@ -175,7 +176,7 @@ impl ArchiveWriter {
                     .ok()
                     .and_then(|o| archived_id(entity, &o))
                     .unwrap_or_default();
-                if seen.insert(id) {
+                if seen.insert(id_digest(&id)) {
                     gz.write_all(line.as_bytes())?;
                     gz.write_all(b"\n")?;
                     count += 1;
@@ -193,6 +194,12 @@ impl ArchiveWriter {
             sha256: sha256_file(&out_path)?,
         }))
     }
+}
+
+/// 128 bits of an id's SHA-256: a collision among even billions of ids is out of reach.
+fn id_digest(id: &str) -> u128 {
+    let h = Sha256::digest(id.as_bytes());
+    u128::from_le_bytes(h[..16].try_into().expect("16 bytes"))
 }
 
 /// The id stored in an archived object (prompt versions: `name:version`).
@@ -266,7 +273,7 @@ impl TargetConnector for ArchiveWriter {
         Ok(records
             .iter()
             .map(|r| record_key(r).to_string())
-            .filter(|id| ids.contains(id))
+            .filter(|id| ids.contains(&id_digest(id)))
             .collect())
     }
     async fn finish(&self, complete: bool) -> Result<(), EngineError> {
@@ -467,5 +474,46 @@ impl SourceConnector for ArchiveReader {
                 .map(|f| f.count)
                 .unwrap_or(0),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connector::SourceConnector;
+
+    fn observation(id: &str) -> Record {
+        let body = RawObject::from_json(&format!(
+            r#"{{"id":"{id}","traceId":"t","startTime":"2026-01-01T00:00:00.000Z"}}"#
+        ))
+        .unwrap();
+        Record::new(Entity::Observations, id.to_string(), body)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_batch_written_twice_by_a_resumed_run_is_archived_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = ArchiveWriter::new(dir.path(), "test".into(), Generation::V4, &Scope::default())
+            .unwrap();
+        let first: Vec<Record> = ["a", "b", "c"].into_iter().map(observation).collect();
+        w.write_batch(Entity::Observations, &first, Generation::V4)
+            .await;
+        // The process died before the journal confirmed the batch: the resumed run asks what
+        // exists, then writes the batch (and more) again.
+        let again: Vec<Record> = ["b", "c", "d"].into_iter().map(observation).collect();
+        let exist = w.which_exist(Entity::Observations, &again).await.unwrap();
+        assert_eq!(exist, HashSet::from(["b".to_string(), "c".to_string()]));
+        w.write_batch(Entity::Observations, &again, Generation::V4)
+            .await;
+        w.finish(true).await.unwrap();
+
+        let r = ArchiveReader::open(dir.path()).unwrap();
+        let page = r
+            .read_page(Entity::Observations, &Scope::default(), None)
+            .await
+            .unwrap();
+        let mut ids: Vec<String> = page.records.into_iter().map(|r| r.id).collect();
+        ids.sort();
+        assert_eq!(ids, ["a", "b", "c", "d"]);
     }
 }
