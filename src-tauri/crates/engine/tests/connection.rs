@@ -113,6 +113,35 @@ async fn preflight_counts_and_lists_what_the_target_already_holds() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflight_counts_a_v4_source_through_its_metrics_api() {
+    // v4 reads have no totals; Cloud's sources are v4, so without this there were no counts.
+    let source = sandbox(ServerProfile::V4, Some((43, 20, 3))).await;
+    let target = sandbox(ServerProfile::V4, None).await;
+    let mut p = plan(lf(&source), lf(&target));
+    let report = preflight(&p).await.unwrap();
+    assert_eq!(report.counts[&Entity::Traces], Some(20));
+    assert_eq!(report.counts[&Entity::Observations], Some(60));
+    assert!(report.eta_seconds.is_some());
+    // The window narrows the count, as it narrows the copy.
+    p.scope.from = middle_start_time(&source);
+    let report = preflight(&p).await.unwrap();
+    let in_window = source.dump()["observations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| {
+            o["startTime"]
+                .as_str()
+                .unwrap()
+                .parse::<chrono::DateTime<chrono::Utc>>()
+                .unwrap()
+                >= p.scope.from
+        })
+        .count() as u64;
+    assert_eq!(report.counts[&Entity::Observations], Some(in_window));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn progress_events_tell_the_ui_what_happens() {
     use migrator_engine::{ProgressEvent, RunControl};
     let source = sandbox(ServerProfile::V3, Some((42, 200, 5))).await;

@@ -188,6 +188,36 @@ fn score_from_v3(mut s: RawObject) -> RawObject {
 }
 
 impl Langfuse {
+    /// Observations (or root observations) in the window, through `v2/metrics`; `None` when the
+    /// server does not answer it (no metrics API, or not allowed for this key).
+    async fn count_observations(&self, scope: &Scope, roots_only: bool) -> Option<u64> {
+        let mut filters = vec![];
+        if roots_only {
+            filters.push(serde_json::json!({"column": "isRootObservation", "operator": "=", "value": true, "type": "boolean"}));
+        }
+        if !scope.environments.is_empty() {
+            filters.push(serde_json::json!({"column": "environment", "operator": "any of", "value": scope.environments, "type": "stringOptions"}));
+        }
+        let query = serde_json::json!({
+            "view": "observations",
+            "metrics": [{"measure": "count", "aggregation": "count"}],
+            "filters": filters,
+            "fromTimestamp": iso(&scope.from),
+            // An open-ended window ends in year 9999, past what ClickHouse dates hold.
+            "toTimestamp": iso(&scope.to.min(chrono::Utc::now() + chrono::Duration::days(1))),
+        });
+        let path = format!("/api/public/v2/metrics?query={}", q(&query.to_string()));
+        let answer: serde_json::Value = self
+            .get_json(Bucket::PublicApi, &path, "counting observations")
+            .await
+            .ok()?;
+        // ClickHouse writes 64-bit counts as strings; accept numbers too.
+        match &answer["data"][0]["count_count"] {
+            serde_json::Value::String(s) => s.parse().ok(),
+            v => v.as_u64(),
+        }
+    }
+
     fn env_query(&self, scope: &Scope, key: &str) -> String {
         scope
             .environments
@@ -402,13 +432,15 @@ impl SourceConnector for Langfuse {
         }
     }
     async fn count(&self, entity: Entity, scope: &Scope) -> Result<Option<u64>, EngineError> {
-        if self.reads_v4_style()
-            && matches!(
-                entity,
-                Entity::Traces | Entity::Observations | Entity::Scores
-            )
-        {
-            return Ok(None);
+        if self.reads_v4_style() {
+            return match entity {
+                // A v4 trace is its root observation.
+                Entity::Traces => Ok(self.count_observations(scope, true).await),
+                Entity::Observations => Ok(self.count_observations(scope, false).await),
+                // The metric views leave text scores out: no honest total.
+                Entity::Scores => Ok(None),
+                _ => Ok(None),
+            };
         }
         if let Some((bucket, path)) = self.legacy_path(entity, scope) {
             let path = path.replace("limit=100", "limit=1");

@@ -5,6 +5,7 @@ pub mod comments;
 pub mod datasets;
 pub mod experiments;
 pub mod health;
+pub mod metrics;
 pub mod models;
 pub mod observations;
 pub mod prompts;
@@ -174,7 +175,8 @@ pub fn authed(profile: ServerProfile) -> Router<AppState> {
     if profile == V4 {
         r = r
             .route("/api/public/experiments", get(experiments::list))
-            .route("/api/public/experiment-items", get(experiments::list_items));
+            .route("/api/public/experiment-items", get(experiments::list_items))
+            .route("/api/public/v2/metrics", get(metrics::query));
     }
     r
 }

@@ -14,7 +14,7 @@ use crate::views::{ObsV1, ObsV2, ObsV2Fields, TraceCtx};
 use super::json_body;
 
 /// The trace columns an observation is read with: its own on v4, its trace's on v2/v3.
-fn ctx<'a>(store: &'a Store, o: &'a ObsRow) -> TraceCtx<'a> {
+pub(crate) fn ctx<'a>(store: &'a Store, o: &'a ObsRow) -> TraceCtx<'a> {
     if store.derived_traces() {
         return TraceCtx::of_row(o);
     }
