@@ -3,9 +3,10 @@
 //!
 //! `cargo build --release -p langfuse-sandbox && cargo bench -p migrator-engine --bench throughput`
 //! Options (env): BENCH_TRACES (default 10000), BENCH_OBS_PER_TRACE (10), BENCH_SCALE (10, the
-//! second run's multiple), BENCH_SKIP_SCALE=1, BENCH_RATE_TRACES (1000).
+//! second run's multiple), BENCH_SKIP_SCALE=1, BENCH_RATE_TRACES (1000), BENCH_SKIP_VALIDATE=1.
 //!
-//! Prints observations per second end to end, peak RSS (VmHWM) after each run, and for a run
+//! Prints observations per second end to end, peak RSS (VmHWM) after each run, the time and
+//! peak memory of validating it (in slices, and for the base run also in one window), and for a run
 //! against a sandbox with Langfuse Cloud's hobby limits, the time taken next to the least time
 //! those limits allow for the requests the run needed.
 
@@ -206,6 +207,72 @@ fn copy(rt: &tokio::runtime::Runtime, traces: usize, per_trace: usize, label: &s
         obs as f64 / cpu,
         peak_rss_mb()
     );
+    if std::env::var("BENCH_SKIP_VALIDATE").is_err() {
+        validate(rt, &report.run_id, data.path(), label, 10_000);
+        // One window for the whole run: what validation held before it compared in slices
+        // (about 18 KB per observation for both sides: only for the base volume).
+        if label == "base" && traces * per_trace <= 200_000 {
+            validate(rt, &report.run_id, data.path(), label, u64::MAX);
+        }
+    }
+}
+
+/// Validates a finished run and prints its time and the peak resident memory of validation
+/// alone (the peak is reset first).
+fn validate(
+    rt: &tokio::runtime::Runtime,
+    run_id: &str,
+    data: &std::path::Path,
+    label: &str,
+    slice_objects: u64,
+) {
+    // Writing 5 to clear_refs resets VmHWM (Linux ≥ 4.0).
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let options = migrator_engine::ValidateOptions {
+        secrets: migrator_engine::Secrets {
+            source: Some(migrator_engine::Secret::new("sk-lf-sandbox")),
+            target: Some(migrator_engine::Secret::new("sk-lf-sandbox")),
+        },
+        save: false,
+        slice_objects,
+        ..Default::default()
+    };
+    let started = Instant::now();
+    let report = rt
+        .block_on(migrator_engine::validate_run(
+            run_id,
+            data,
+            &options,
+            &|_| {},
+        ))
+        .unwrap();
+    let compared: u64 = report.entities.iter().map(|e| e.compared).sum();
+    println!(
+        "{label}: validation ({}) compared {compared} pairs in {:.1}s, clean: {}; peak RSS during validation {:.1} MB",
+        if slice_objects == u64::MAX {
+            "one window".to_string()
+        } else {
+            format!("slices of at most {slice_objects} objects")
+        },
+        started.elapsed().as_secs_f64(),
+        report.is_clean(),
+        peak_rss_mb()
+    );
+    for e in report.entities.iter().filter(|e| !e.is_clean()) {
+        println!(
+            "  {}: {} missing {:?}, {} extra {:?}, {} differing {:?}",
+            e.entity,
+            e.missing_count,
+            e.missing.iter().take(3).collect::<Vec<_>>(),
+            e.extra_count,
+            e.extra.iter().take(3).collect::<Vec<_>>(),
+            e.differing_count,
+            e.differing.iter().take(2).collect::<Vec<_>>()
+        );
+    }
+    if let Some(note) = &report.settle.note {
+        println!("  settle: {note}");
+    }
 }
 
 fn rate_limited(rt: &tokio::runtime::Runtime, traces: usize) {

@@ -30,6 +30,11 @@ pub trait SourceConnector: Send + Sync {
     ) -> Result<Page, EngineError>;
     /// How many objects the scope holds, when the source can tell cheaply.
     async fn count(&self, entity: Entity, scope: &Scope) -> Result<Option<u64>, EngineError>;
+    /// A count good enough to plan work by (validation's time slices): the exact count, or an
+    /// estimate where the source has no exact total.
+    async fn estimate(&self, entity: Entity, scope: &Scope) -> Result<Option<u64>, EngineError> {
+        self.count(entity, scope).await
+    }
 }
 
 /// An object found in the target: its key and, where the target assigns ids, its id there.

@@ -368,3 +368,124 @@ async fn objects_the_target_held_before_the_run_are_not_counted_as_extra() {
         vec!["a-new-trace".to_string()]
     );
 }
+
+/// A report's findings in an order-free form, to compare two validations of the same run.
+fn findings(r: &ValidationReport) -> Vec<String> {
+    let mut out: Vec<String> = r
+        .entities
+        .iter()
+        .map(|e| {
+            let sorted = |v: &[String]| {
+                let mut v = v.to_vec();
+                v.sort();
+                v
+            };
+            let mut differing: Vec<String> =
+                e.differing.iter().map(|d| format!("{d:?}")).collect();
+            differing.sort();
+            format!(
+                "{} source {} target {} compared {} missing {} {:?} extra {} {:?} differing {} {:?} before {}",
+                e.entity,
+                e.source_count,
+                e.target_count,
+                e.compared,
+                e.missing_count,
+                sorted(&e.missing),
+                e.extra_count,
+                sorted(&e.extra),
+                e.differing_count,
+                differing,
+                e.preexisting_count
+            )
+        })
+        .collect();
+    out.extend(r.per_day.iter().map(|d| format!("{d:?}")));
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_compared_in_time_slices_reports_exactly_what_one_window_reports() {
+    for profile in [ServerProfile::V3, ServerProfile::V4] {
+        let source = sandbox(profile, Some((13, 40, 4))).await;
+        let target = sandbox(profile, None).await;
+        let data = tempfile::tempdir().unwrap();
+        let (run_id, _) = copy(&source, &target, data.path()).await;
+        target.settle();
+        // Damage the target: a start time moved years back (into another slice), a lost
+        // observation, a lost score, an observation nobody copied.
+        let dump = target.dump();
+        let obs = dump["observations"].as_array().unwrap();
+        let moved = obs[3]["id"].as_str().unwrap().to_string();
+        target
+            .patch_raw(
+                "observations",
+                &moved,
+                json!({"startTime": "2020-06-01T00:00:00.000Z"}),
+            )
+            .unwrap();
+        let lost = obs[7]["id"].as_str().unwrap();
+        target.delete_raw("observations", lost).unwrap();
+        target
+            .delete_raw("scores", dump["scores"][0]["id"].as_str().unwrap())
+            .unwrap();
+        let mut extra = obs[1].clone();
+        extra["id"] = json!("added-by-hand");
+        target.insert_raw("observations", extra).unwrap();
+        target.settle();
+
+        let whole = validate(
+            &run_id,
+            data.path(),
+            &ValidateOptions {
+                slice_objects: u64::MAX,
+                save: false,
+                ..options()
+            },
+        )
+        .await;
+        let reads = std::sync::Mutex::new(vec![]);
+        let sliced = migrator_engine::validate_run(
+            &run_id,
+            data.path(),
+            &ValidateOptions {
+                slice_objects: 15,
+                save: false,
+                ..options()
+            },
+            &|p| {
+                if let migrator_engine::ValidationProgress::Reading {
+                    entity: Entity::Observations,
+                    side,
+                    objects,
+                } = p
+                    && side == "source"
+                {
+                    reads.lock().unwrap().push(objects);
+                }
+            },
+        )
+        .await
+        .unwrap();
+        // The observations were read in many slices (the count restarts with each).
+        let reads = reads.into_inner().unwrap();
+        let restarts = reads.windows(2).filter(|w| w[1] < w[0]).count();
+        assert!(restarts >= 5, "{profile:?}: {reads:?}");
+        assert_eq!(findings(&sliced), findings(&whole), "{profile:?}");
+        // And what one window finds is what was done to the target.
+        let o = entity(&whole, Entity::Observations);
+        assert_eq!(
+            o.extra,
+            vec!["added-by-hand".to_string()],
+            "{}",
+            describe(&whole)
+        );
+        assert_eq!(o.missing, vec![lost.to_string()], "{}", describe(&whole));
+        assert!(
+            o.differing
+                .iter()
+                .any(|d| d.id == moved && d.fields.iter().any(|f| f.path == "startTime")),
+            "{}",
+            describe(&sliced)
+        );
+    }
+}

@@ -191,15 +191,33 @@ impl Langfuse {
     /// Observations (or root observations) in the window, through `v2/metrics`; `None` when the
     /// server does not answer it (no metrics API, or not allowed for this key).
     async fn count_observations(&self, scope: &Scope, roots_only: bool) -> Option<u64> {
-        let mut filters = vec![];
-        if roots_only {
-            filters.push(serde_json::json!({"column": "isRootObservation", "operator": "=", "value": true, "type": "boolean"}));
-        }
+        let root = serde_json::json!({"column": "isRootObservation", "operator": "=", "value": true, "type": "boolean"});
+        let filters = if roots_only { vec![root] } else { vec![] };
+        self.metric_count("observations", filters, scope).await
+    }
+
+    /// Numeric, boolean and categorical scores in the window (the metric views have no text
+    /// scores): an estimate, not a total.
+    async fn estimate_scores(&self, scope: &Scope) -> Option<u64> {
+        let numeric = self.metric_count("scores-numeric", vec![], scope).await?;
+        let categorical = self
+            .metric_count("scores-categorical", vec![], scope)
+            .await?;
+        Some(numeric + categorical)
+    }
+
+    /// The `count` metric of a `v2/metrics` view in the scope's window and environments.
+    async fn metric_count(
+        &self,
+        view: &str,
+        mut filters: Vec<serde_json::Value>,
+        scope: &Scope,
+    ) -> Option<u64> {
         if !scope.environments.is_empty() {
             filters.push(serde_json::json!({"column": "environment", "operator": "any of", "value": scope.environments, "type": "stringOptions"}));
         }
         let query = serde_json::json!({
-            "view": "observations",
+            "view": view,
             "metrics": [{"measure": "count", "aggregation": "count"}],
             "filters": filters,
             "fromTimestamp": iso(&scope.from),
@@ -208,7 +226,7 @@ impl Langfuse {
         });
         let path = format!("/api/public/v2/metrics?query={}", q(&query.to_string()));
         let answer: serde_json::Value = self
-            .get_json(Bucket::PublicApi, &path, "counting observations")
+            .get_json(Bucket::PublicApi, &path, &format!("counting {view}"))
             .await
             .ok()?;
         // ClickHouse writes 64-bit counts as strings; accept numbers too.
@@ -448,6 +466,12 @@ impl SourceConnector for Langfuse {
             return Ok(total);
         }
         Ok(None)
+    }
+    async fn estimate(&self, entity: Entity, scope: &Scope) -> Result<Option<u64>, EngineError> {
+        if self.reads_v4_style() && entity == Entity::Scores {
+            return Ok(self.estimate_scores(scope).await);
+        }
+        self.count(entity, scope).await
     }
 }
 

@@ -8,6 +8,7 @@ pub mod diff;
 pub mod reconcile;
 pub mod report;
 pub mod run;
+mod slices;
 
 pub use diff::{DiffKind, DiffOptions, FieldDiff, diff_objects};
 pub use reconcile::{Sample, reconcile_entity};

@@ -2,9 +2,9 @@
 //! filters through the same connectors the copy used, reconcile entity by entity, and save the
 //! report with the run so it can be shown again or re-validated later.
 
-use super::diff::DiffOptions;
-use super::reconcile::{Sample, reconcile_entity};
-use super::report::{DayCount, SettleOutcome, ValidationReport};
+use super::diff::{DiffOptions, diff_objects};
+use super::reconcile::{LISTED_IDS, Sample, reconcile_entity};
+use super::report::{DayCount, Discrepancy, EntityReconciliation, SettleOutcome, ValidationReport};
 use crate::connector::{SourceConnector, TargetConnector};
 use crate::error::EngineError;
 use crate::filter::{parse_time, time_field};
@@ -40,6 +40,9 @@ pub struct ValidateOptions {
     pub secrets: Secrets,
     /// Save the report in the run's folder (JSON, Markdown, HTML).
     pub save: bool,
+    /// Compare an entity in time slices of at most this many objects (as the source counts
+    /// them), so memory follows the slice, not the run.
+    pub slice_objects: u64,
 }
 
 impl Default for ValidateOptions {
@@ -51,6 +54,7 @@ impl Default for ValidateOptions {
             settle_quiet: Duration::from_secs(15),
             secrets: Secrets::default(),
             save: true,
+            slice_objects: 10_000,
         }
     }
 }
@@ -175,71 +179,90 @@ pub async fn validate_run(
     let context = Context::new(source_reader.generation(), target_reader.generation());
     let mut ids = IdMaps::from_journal(&journal)?;
     for entity in entities {
-        let s = read_side(
+        let windows = super::slices::windows(
             source_reader.as_ref(),
             entity,
             &plan.scope,
-            "source",
-            progress,
+            options.slice_objects,
         )
         .await;
-        let t = read_side(
-            target_reader.as_ref(),
-            entity,
-            &plan.scope,
-            "target",
-            progress,
-        )
-        .await;
-        let (mut s, mut t) = match (s, t) {
-            (Ok(s), Ok(t)) => (s, t),
-            (Err(EngineError::Unsupported(what, why)), _)
-            | (_, Err(EngineError::Unsupported(what, why))) => {
-                report.notes.push(format!(
-                    "{entity} were not compared: {what} is not possible ({why})."
-                ));
-                continue;
+        // A sample is spread over the slices.
+        let sample = options.sample.map(|n| n.div_ceil(windows.len()));
+        let mut merged: Option<EntityReconciliation> = None;
+        let mut days: Vec<DayCount> = vec![];
+        let mut strays = Strays::default();
+        for (from, to) in &windows {
+            let scope = Scope {
+                from: *from,
+                to: *to,
+                ..plan.scope.clone()
+            };
+            let s = read_side(source_reader.as_ref(), entity, &scope, "source", progress).await;
+            let t = read_side(target_reader.as_ref(), entity, &scope, "target", progress).await;
+            let (mut s, mut t) = match (s, t) {
+                (Ok(s), Ok(t)) => (s, t),
+                (Err(EngineError::Unsupported(what, why)), _)
+                | (_, Err(EngineError::Unsupported(what, why))) => {
+                    report.notes.push(format!(
+                        "{entity} were not compared: {what} is not possible ({why})."
+                    ));
+                    merged = None;
+                    break;
+                }
+                (Err(e), _) | (_, Err(e)) => return Err(e.into()),
+            };
+            ids.learn(entity, &s, &t);
+            if entity == Entity::Comments {
+                t = ids.rekey_prompt_comments(t);
             }
-            (Err(e), _) | (_, Err(e)) => return Err(e.into()),
-        };
-        ids.learn(entity, &s, &t);
-        if entity == Entity::Comments {
-            t = ids.rekey_prompt_comments(t);
-        }
-        for (key, v) in t.iter_mut() {
-            context.normalise_target(v, s.get(key), &ids);
-        }
-        if context.folds_trace_spans() && entity == Entity::Observations {
-            fold_trace_spans(&mut t);
-        }
-        // Per-day counts are what each side holds, like the totals.
-        report.per_day.extend(per_day(entity, &s, &t));
-        let preexisting = context.preexisting(&journal, entity, &s, &mut t)?;
-        for v in s.values_mut() {
-            strip_server_fields(v);
-        }
-        if entity == Entity::Scores && context.source_gen != context.target_gen {
-            for v in s.values_mut().chain(t.values_mut()) {
-                drop_text_score_value(v);
+            let slice_strays = if windows.len() > 1 {
+                strays.collect(&s, &t)
+            } else {
+                vec![]
+            };
+            for (key, v) in t.iter_mut() {
+                context.normalise_target(v, s.get(key), &ids);
             }
+            if context.folds_trace_spans() && entity == Entity::Observations {
+                fold_trace_spans(&mut t);
+            }
+            // Per-day counts are what each side holds, like the totals.
+            days.extend(per_day(entity, &s, &t));
+            let preexisting = context.preexisting(&journal, entity, &s, &mut t)?;
+            strays.keep_targets(slice_strays, &t);
+            for v in s.values_mut() {
+                strip_server_fields(v);
+            }
+            if entity == Entity::Scores && context.source_gen != context.target_gen {
+                for v in s.values_mut().chain(t.values_mut()) {
+                    drop_text_score_value(v);
+                }
+            }
+            let mut rec = reconcile_entity(
+                entity.as_str(),
+                &s,
+                &t,
+                &diff_options(entity, context.source_gen != context.target_gen),
+                Sample(sample),
+            );
+            // The count stays what the target holds; the sentence under the table explains it.
+            rec.preexisting_count = preexisting;
+            rec.target_count += preexisting;
+            merged = Some(match merged {
+                None => rec,
+                Some(m) => merge(m, rec),
+            });
+            // Free the memory of this slice before reading the next.
+            drop((s, t));
         }
-        let mut rec = reconcile_entity(
-            entity.as_str(),
-            &s,
-            &t,
-            &diff_options(entity, context.source_gen != context.target_gen),
-            Sample(options.sample),
-        );
-        // The count stays what the target holds; the sentence under the table explains it.
-        rec.preexisting_count = preexisting;
-        rec.target_count += preexisting;
+        let Some(mut rec) = merged else { continue };
+        strays.pair_up(&mut rec, entity, &context, &ids);
         progress(ValidationProgress::Compared {
             entity,
             discrepancies: rec.missing_count + rec.extra_count + rec.differing_count,
         });
         report.entities.push(rec);
-        // Free the memory of this entity before reading the next.
-        drop((s, t));
+        report.per_day.extend(coalesce_days(days));
     }
     if options.save {
         save_report(&report, &journal, data_dir)?;
@@ -566,6 +589,24 @@ impl Context {
 
     /// Removes from the target the objects the journal recorded as present before the run
     /// (and that the source does not hold): they are not the run's to explain. Returns how many.
+    /// What the slice loop does to each side's maps, for one pair found across slices.
+    fn prepare_pair(&self, entity: Entity, mut s: Value, t: Value, ids: &IdMaps) -> (Value, Value) {
+        let mut one = BTreeMap::from([(String::new(), t)]);
+        if let Some(t) = one.get_mut("") {
+            self.normalise_target(t, Some(&s), ids);
+        }
+        if self.folds_trace_spans() && entity == Entity::Observations {
+            fold_trace_spans(&mut one);
+        }
+        let mut t = one.remove("").unwrap_or(Value::Null);
+        strip_server_fields(&mut s);
+        if entity == Entity::Scores && self.source_gen != self.target_gen {
+            drop_text_score_value(&mut s);
+            drop_text_score_value(&mut t);
+        }
+        (s, t)
+    }
+
     fn preexisting(
         &self,
         journal: &Journal,
@@ -587,6 +628,111 @@ impl Context {
         }
         Ok(n)
     }
+}
+
+/// Objects one slice holds on one side only. A changed timestamp moves an object into another
+/// slice on the target side, so strays of both sides are paired up after the last slice and
+/// compared like any pair (a changed `startTime` is a difference, not a missing and an extra).
+#[derive(Default)]
+struct Strays {
+    /// Id → the object as read, kept for the first [`LISTED_IDS`] of each side.
+    source: BTreeMap<String, Option<Value>>,
+    target: BTreeMap<String, Option<Value>>,
+}
+
+impl Strays {
+    /// Notes the slice's source strays; returns its target strays as read, for
+    /// [`Strays::keep_targets`] once the slice is normalised.
+    fn collect(
+        &mut self,
+        s: &BTreeMap<String, Value>,
+        t: &BTreeMap<String, Value>,
+    ) -> Vec<(String, Option<Value>)> {
+        for (k, v) in s.iter().filter(|(k, _)| !t.contains_key(*k)) {
+            let kept = (self.source.len() < LISTED_IDS).then(|| v.clone());
+            self.source.insert(k.clone(), kept);
+        }
+        let room = LISTED_IDS.saturating_sub(self.target.len());
+        t.iter()
+            .filter(|(k, _)| !s.contains_key(*k))
+            .enumerate()
+            .map(|(i, (k, v))| (k.clone(), (i < room).then(|| v.clone())))
+            .collect()
+    }
+
+    /// Keeps the slice's target strays that are still there after normalising: not trace spans
+    /// folded away, not objects from before the run.
+    fn keep_targets(&mut self, slice: Vec<(String, Option<Value>)>, t: &BTreeMap<String, Value>) {
+        self.target
+            .extend(slice.into_iter().filter(|(k, _)| t.contains_key(k)));
+    }
+
+    fn pair_up(
+        self,
+        rec: &mut EntityReconciliation,
+        entity: Entity,
+        context: &Context,
+        ids: &IdMaps,
+    ) {
+        let options = diff_options(entity, context.source_gen != context.target_gen);
+        let mut target = self.target;
+        for (id, s) in self.source {
+            let Some(t) = target.remove(&id) else {
+                continue;
+            };
+            rec.missing_count -= 1;
+            rec.extra_count -= 1;
+            rec.missing.retain(|m| *m != id);
+            rec.extra.retain(|e| *e != id);
+            rec.compared += 1;
+            let fields = match (s, t) {
+                (Some(s), Some(t)) => {
+                    let (s, t) = context.prepare_pair(entity, s, t, ids);
+                    diff_objects(&s, &t, &options)
+                }
+                // Beyond the listed strays only the count is kept.
+                _ => vec![],
+            };
+            rec.differing_count += 1;
+            if rec.differing.len() < LISTED_IDS {
+                rec.differing.push(Discrepancy { id, fields });
+            }
+        }
+    }
+}
+
+/// One entity's reconciliation over two consecutive slices.
+fn merge(mut a: EntityReconciliation, b: EntityReconciliation) -> EntityReconciliation {
+    a.source_count += b.source_count;
+    a.target_count += b.target_count;
+    a.compared += b.compared;
+    a.missing_count += b.missing_count;
+    a.extra_count += b.extra_count;
+    a.differing_count += b.differing_count;
+    a.preexisting_count += b.preexisting_count;
+    let room = |len: usize| LISTED_IDS.saturating_sub(len);
+    a.missing
+        .extend(b.missing.into_iter().take(room(a.missing.len())));
+    a.extra
+        .extend(b.extra.into_iter().take(room(a.extra.len())));
+    a.differing
+        .extend(b.differing.into_iter().take(room(a.differing.len())));
+    a
+}
+
+/// Per-day counts of consecutive slices, with a day two slices share counted once.
+fn coalesce_days(days: Vec<DayCount>) -> Vec<DayCount> {
+    let mut out: Vec<DayCount> = vec![];
+    for d in days {
+        match out.last_mut() {
+            Some(last) if last.day == d.day && last.entity == d.entity => {
+                last.source += d.source;
+                last.target += d.target;
+            }
+            _ => out.push(d),
+        }
+    }
+    out
 }
 
 /// Older servers answer `value: 0` for a categorical or text score, v4 no value: the text is in
