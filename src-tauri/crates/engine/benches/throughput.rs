@@ -5,7 +5,7 @@
 //! Options (env): BENCH_TRACES (default 10000), BENCH_OBS_PER_TRACE (10), BENCH_SCALE (10, the
 //! second run's multiple), BENCH_SKIP_SCALE=1, BENCH_RATE_TRACES (1000), BENCH_SKIP_VALIDATE=1.
 //!
-//! Prints observations per second end to end, peak RSS (VmHWM) after each run, the time and
+//! Prints observations per second end to end, the highest RSS sampled during each copy, the time and
 //! peak memory of validating it (in slices, and for the base run also in one window), and for a run
 //! against a sandbox with Langfuse Cloud's hobby limits, the time taken next to the least time
 //! those limits allow for the requests the run needed.
@@ -197,7 +197,7 @@ fn copy(rt: &tokio::runtime::Runtime, traces: usize, per_trace: usize, label: &s
     assert_eq!(obs as usize, traces * per_trace, "{report:#?}");
     let cpu = cpu_secs() - cpu0;
     println!(
-        "{label}: {traces} traces, {obs} observations, {} scores in {secs:.2}s = {:.0} observations/s end to end; migrator CPU {cpu:.2}s = {:.0} observations per CPU-second; peak RSS so far {:.1} MB",
+        "{label}: {traces} traces, {obs} observations, {} scores in {secs:.2}s = {:.0} observations/s end to end; migrator CPU {cpu:.2}s = {:.0} observations per CPU-second; highest RSS sampled during the copy {:.1} MB",
         report
             .entities
             .get(&Entity::Scores)
@@ -205,7 +205,9 @@ fn copy(rt: &tokio::runtime::Runtime, traces: usize, per_trace: usize, label: &s
             .unwrap_or(0),
         obs as f64 / secs,
         obs as f64 / cpu,
-        peak_rss_mb()
+        // Sampled, not VmHWM: memory a validation before this copy freed may still be resident
+        // when the copy starts.
+        samples.iter().copied().fold(0.0, f64::max)
     );
     if std::env::var("BENCH_SKIP_VALIDATE").is_err() {
         validate(rt, &report.run_id, data.path(), label, 10_000);
@@ -226,7 +228,7 @@ fn validate(
     label: &str,
     slice_objects: u64,
 ) {
-    // Writing 5 to clear_refs resets VmHWM (Linux ≥ 4.0).
+    // Writing 5 to clear_refs resets VmHWM (Linux ≥ 4.0), so this is validation's own peak.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let options = migrator_engine::ValidateOptions {
         secrets: migrator_engine::Secrets {

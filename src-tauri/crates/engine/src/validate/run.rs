@@ -252,8 +252,10 @@ pub async fn validate_run(
                 None => rec,
                 Some(m) => merge(m, rec),
             });
-            // Free the memory of this slice before reading the next.
+            // Free the memory of this slice before reading the next, and give it back to the
+            // system: the app lives on after a validation.
             drop((s, t));
+            crate::alloc::trim();
         }
         let Some(mut rec) = merged else { continue };
         strays.pair_up(&mut rec, entity, &context, &ids);
