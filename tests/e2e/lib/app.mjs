@@ -201,6 +201,15 @@ export async function startSandbox(args) {
     url,
     /** Rows per entity, from the sandbox's admin surface. */
     counts: async () => (await fetch(`${url}/_sandbox/counts`)).json(),
+    /** Replaces the sandbox's fault injection (e.g. a delay on every request). */
+    setFaults: async (faults) => {
+      const r = await fetch(`${url}/_sandbox/faults`, {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(faults),
+      });
+      if (!r.ok) throw new Error(`setting faults failed: ${r.status} ${await r.text()}`);
+    },
     stop: async () => {
       if (child.exitCode !== null) return;
       const exited = new Promise((r) => child.once("exit", r));

@@ -58,6 +58,9 @@ async function largeSandboxPair() {
   // Large enough that the run is still going when the test steps in.
   const source = await startSandbox([...keys, "--traces", "20000", "--observations-per-trace", "4"]);
   const target = await startSandbox(keys);
+  // Each target request answers 30 ms late, so a fast machine cannot finish the copy before the
+  // test reloads, kills or cancels it.
+  await target.setFaults({ rate: 1.0, kinds: ["slow"], slow_ms: 30 });
   return { source, target };
 }
 
@@ -265,6 +268,7 @@ test("a run killed with the app shows up under Runs as interrupted and resumes t
       throw e;
     }
     await killApp(app, configDir);
+    await target.setFaults({ rate: 0 });
 
     app = await AppSession.start({ configDir });
     try {
@@ -303,6 +307,7 @@ test("a cancelled copy is rolled back: what it wrote so far is deleted and verif
       assert.equal(await waitForPhase(b, ["cancelled", "completed", "failed"], 120_000), "cancelled");
       const written = await target.counts();
       assert.ok(written.observations > 0, "the cancelled run wrote something to roll back");
+      await target.setFaults({ rate: 0 });
 
       await b.$('[data-testid="rollback-preview"]').click();
       await b.$('[data-testid="rollback-plan"]').waitForDisplayed({ timeout: 60_000 });
