@@ -9,7 +9,7 @@
 
 use crate::connector::{Page, SourceConnector};
 use crate::error::EngineError;
-use crate::model::{Entity, Generation, RawObject};
+use crate::model::{Entity, Generation, RawObject, Record};
 use crate::plan::Scope;
 use async_trait::async_trait;
 use std::collections::HashSet;
@@ -30,24 +30,36 @@ impl TraceSelection {
         if !source.supports(Entity::Traces) {
             return Ok(selection);
         }
-        let mut cursor = None;
-        loop {
-            let page = source.read_page(Entity::Traces, scope, cursor).await?;
-            for r in &page.records {
-                selection.traces.insert(r.id.clone());
-                if let Some(s) = r.body.str("sessionId") {
-                    selection.sessions.insert(s);
-                }
+        for_each_record(source, Entity::Traces, scope, |r| {
+            selection.traces.insert(r.id);
+            if let Some(s) = r.body.str("sessionId") {
+                selection.sessions.insert(s);
             }
-            match page.next {
-                Some(c) => cursor = Some(c),
-                None => return Ok(selection),
-            }
-        }
+        })
+        .await?;
+        Ok(selection)
     }
 
     pub fn trace_count(&self) -> usize {
         self.traces.len()
+    }
+}
+
+/// Reads every page of `entity` in `scope`, handing each record to `f`.
+async fn for_each_record(
+    source: &dyn SourceConnector,
+    entity: Entity,
+    scope: &Scope,
+    mut f: impl FnMut(Record),
+) -> Result<(), EngineError> {
+    let mut cursor = None;
+    loop {
+        let page = source.read_page(entity, scope, cursor).await?;
+        page.records.into_iter().for_each(&mut f);
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => return Ok(()),
+        }
     }
 }
 
@@ -102,15 +114,11 @@ impl TraceScoped {
         self.observations
             .get_or_try_init(|| async {
                 let mut ids = HashSet::new();
-                let mut cursor = None;
-                loop {
-                    let page = self.read_page(Entity::Observations, scope, cursor).await?;
-                    ids.extend(page.records.into_iter().map(|r| r.id));
-                    match page.next {
-                        Some(c) => cursor = Some(c),
-                        None => return Ok(ids),
-                    }
-                }
+                for_each_record(self, Entity::Observations, scope, |r| {
+                    ids.insert(r.id);
+                })
+                .await?;
+                Ok(ids)
             })
             .await
     }

@@ -138,10 +138,7 @@ async fn cancel_then_resume_completes_without_duplicates_and_a_changed_plan_is_r
     .unwrap_err();
     assert!(matches!(err, EngineError::PlanChanged(_)), "{err}");
 
-    let secrets = Secrets {
-        source: Some(migrator_engine::Secret::new("sk-lf-sandbox")),
-        target: Some(migrator_engine::Secret::new("sk-lf-sandbox")),
-    };
+    let secrets = sandbox_secrets();
     let done = migrator_engine::resume(
         &run_id,
         data.path(),

@@ -6,11 +6,9 @@
 mod common;
 use common::*;
 use langfuse_sandbox::ServerProfile;
-use migrator_engine::validate::ValidateOptions;
-use migrator_engine::{Entity, NoProgress, RunControl, Secret, Secrets};
+use migrator_engine::{Entity, NoProgress, RunControl};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 fn ids_where(dump: &Value, entity: &str, keep: impl Fn(&Value) -> bool) -> BTreeSet<String> {
     dump[entity]
@@ -59,19 +57,6 @@ fn chosen_part(source: &Value, traces: &BTreeSet<String>) -> Value {
         _ => true,
     });
     s
-}
-
-fn validate_options() -> ValidateOptions {
-    ValidateOptions {
-        secrets: Secrets {
-            source: Some(Secret::new("sk-lf-sandbox")),
-            target: Some(Secret::new("sk-lf-sandbox")),
-        },
-        settle_limit: Duration::from_secs(30),
-        settle_first_poll: Duration::from_millis(100),
-        settle_quiet: Duration::from_secs(2),
-        ..ValidateOptions::default()
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

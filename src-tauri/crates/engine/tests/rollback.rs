@@ -13,7 +13,7 @@ use migrator_engine::progress::FnSink;
 use migrator_engine::rollback::ManualItem;
 use migrator_engine::{
     EndpointSpec, Entity, NoProgress, Plan, ProgressEvent, RollbackOptions, RollbackReport,
-    RollbackState, RunControl, Secret, Secrets,
+    RollbackState, RunControl,
 };
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -33,10 +33,7 @@ const DELETABLE: &[&str] = &[
 
 fn options() -> RollbackOptions {
     RollbackOptions {
-        secrets: Secrets {
-            source: Some(Secret::new("sk-lf-sandbox")),
-            target: Some(Secret::new("sk-lf-sandbox")),
-        },
+        secrets: sandbox_secrets(),
         max_wait: Duration::from_secs(2),
         verify_limit: Duration::from_secs(20),
         ..RollbackOptions::default()
@@ -323,10 +320,7 @@ async fn a_cancelled_copy_is_rolled_back_and_a_resumed_one_is_planned_again() {
         &copy.run_id,
         data.path(),
         None,
-        Secrets {
-            source: Some(Secret::new("sk-lf-sandbox")),
-            target: Some(Secret::new("sk-lf-sandbox")),
-        },
+        sandbox_secrets(),
         NoProgress,
         RunControl::new(),
     )

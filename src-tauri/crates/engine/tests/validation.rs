@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use langfuse_sandbox::{SampleSpec, Sandbox, SandboxConfig, ServerProfile};
 use migrator_engine::validate::{DiffKind, ValidateOptions, ValidationReport};
-use migrator_engine::{Entity, NoProgress, RunControl, Secret, Secrets};
+use migrator_engine::{Entity, NoProgress, RunControl};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -64,24 +64,6 @@ fn unexplained(r: &ValidationReport, failed: &BTreeMap<String, u64>) -> Vec<Stri
         .collect()
 }
 
-/// The journaled plan holds no secrets; the app passes them from the keychain, the tests so.
-fn secrets() -> Secrets {
-    Secrets {
-        source: Some(Secret::new("sk-lf-sandbox")),
-        target: Some(Secret::new("sk-lf-sandbox")),
-    }
-}
-
-fn options() -> ValidateOptions {
-    ValidateOptions {
-        secrets: secrets(),
-        settle_limit: Duration::from_secs(30),
-        settle_first_poll: Duration::from_millis(100),
-        settle_quiet: Duration::from_secs(2),
-        ..ValidateOptions::default()
-    }
-}
-
 async fn validate(run_id: &str, data: &Path, o: &ValidateOptions) -> ValidationReport {
     migrator_engine::validate_run(run_id, data, o, &|_| {})
         .await
@@ -119,7 +101,7 @@ async fn clean_copy_has_no_discrepancy_and_each_corruption_is_reported_precisely
     let data = tempfile::tempdir().unwrap();
     let (run_id, failed) = copy(&source, &target, data.path()).await;
 
-    let clean = validate(&run_id, data.path(), &options()).await;
+    let clean = validate(&run_id, data.path(), &validate_options()).await;
     // What the copy could not write (v4 takes no dataset run items; see copy_v4.rs) is missing,
     // and nothing else differs.
     assert!(
@@ -197,7 +179,7 @@ async fn clean_copy_has_no_discrepancy_and_each_corruption_is_reported_precisely
     target.insert_raw("observations", extra).unwrap();
     target.settle();
 
-    let bad = validate(&run_id, data.path(), &options()).await;
+    let bad = validate(&run_id, data.path(), &validate_options()).await;
     assert!(!bad.is_clean());
     let o = entity(&bad, Entity::Observations);
     assert_eq!(
@@ -238,7 +220,7 @@ async fn clean_copy_has_no_discrepancy_and_each_corruption_is_reported_precisely
         &ValidateOptions {
             sample: Some(3),
             save: false,
-            ..options()
+            ..validate_options()
         },
     )
     .await;
@@ -262,7 +244,7 @@ async fn a_visibility_delay_is_waited_out_on_v3_and_v4() {
             &ValidateOptions {
                 settle_limit: Duration::ZERO,
                 save: false,
-                ..options()
+                ..validate_options()
             },
         )
         .await;
@@ -272,7 +254,7 @@ async fn a_visibility_delay_is_waited_out_on_v3_and_v4() {
         assert!(note.starts_with("Gave up waiting"), "{note}");
 
         // Patient: waits until the counts stop moving, then passes.
-        let patient = validate(&run_id, data.path(), &options()).await;
+        let patient = validate(&run_id, data.path(), &validate_options()).await;
         assert!(
             patient.settle.settled,
             "{profile:?}: {}",
@@ -304,7 +286,7 @@ async fn an_export_to_an_archive_folder_validates_and_cannot_be_rolled_back() {
     )
     .await
     .unwrap();
-    let r = validate(&report.run_id, data.path(), &options()).await;
+    let r = validate(&report.run_id, data.path(), &validate_options()).await;
     assert!(r.is_clean(), "{}", describe(&r));
     assert_eq!(entity(&r, Entity::Observations).source_count, 12);
 
@@ -328,7 +310,7 @@ async fn copies_between_v3_and_v4_validate_clean_despite_different_read_shapes()
         let target = sandbox(t, None).await;
         let data = tempfile::tempdir().unwrap();
         let (run_id, failed) = copy(&source, &target, data.path()).await;
-        let r = validate(&run_id, data.path(), &options()).await;
+        let r = validate(&run_id, data.path(), &validate_options()).await;
         assert!(
             unexplained(&r, &failed).is_empty(),
             "{s:?} -> {t:?}: {failed:?}\n{}",
@@ -344,7 +326,7 @@ async fn objects_the_target_held_before_the_run_are_not_counted_as_extra() {
     let target = sandbox(ServerProfile::V4, Some((12, 4, 2))).await;
     let data = tempfile::tempdir().unwrap();
     let (run_id, _) = copy(&source, &target, data.path()).await;
-    let r = validate(&run_id, data.path(), &options()).await;
+    let r = validate(&run_id, data.path(), &validate_options()).await;
     let traces = entity(&r, Entity::Traces);
     assert_eq!(traces.source_count, 6);
     assert_eq!(traces.target_count, 10);
@@ -362,7 +344,7 @@ async fn objects_the_target_held_before_the_run_are_not_counted_as_extra() {
     late["traceId"] = json!("a-new-trace");
     target.insert_raw("observations", late).unwrap();
     target.settle();
-    let r = validate(&run_id, data.path(), &options()).await;
+    let r = validate(&run_id, data.path(), &validate_options()).await;
     assert_eq!(
         entity(&r, Entity::Traces).extra,
         vec!["a-new-trace".to_string()]
@@ -439,7 +421,7 @@ async fn a_run_compared_in_time_slices_reports_exactly_what_one_window_reports()
             &ValidateOptions {
                 slice_objects: u64::MAX,
                 save: false,
-                ..options()
+                ..validate_options()
             },
         )
         .await;
@@ -450,7 +432,7 @@ async fn a_run_compared_in_time_slices_reports_exactly_what_one_window_reports()
             &ValidateOptions {
                 slice_objects: 15,
                 save: false,
-                ..options()
+                ..validate_options()
             },
             &|p| {
                 if let migrator_engine::ValidationProgress::Reading {

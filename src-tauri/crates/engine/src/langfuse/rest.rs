@@ -686,35 +686,19 @@ impl Langfuse {
     ) -> Result<Option<(i64, Vec<String>)>, EngineError> {
         let path = format!("/api/public/v2/prompts/{}?{key}={}", q(name), q(value));
         let what = format!("reading prompt {name} ({key} {value}) in the target");
+        #[derive(Deserialize)]
+        struct VersionLabels {
+            version: i64,
+            #[serde(default)]
+            labels: Vec<String>,
+        }
         match self
-            .http
-            .send(Bucket::Prompts, || self.http.get(&path), Idempotency::Safe)
+            .get_json::<VersionLabels>(Bucket::Prompts, &path, &what)
             .await
         {
-            Ok(resp) => {
-                let p: serde_json::Value =
-                    resp.json().await.map_err(|e| EngineError::Protocol {
-                        url: self.info.url.clone(),
-                        what: what.clone(),
-                        detail: e.to_string(),
-                    })?;
-                let version = p["version"].as_i64().ok_or_else(|| EngineError::Protocol {
-                    url: self.info.url.clone(),
-                    what,
-                    detail: "the answer names no version".into(),
-                })?;
-                let labels = p["labels"]
-                    .as_array()
-                    .map(|l| {
-                        l.iter()
-                            .filter_map(|v| v.as_str().map(String::from))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                Ok(Some((version, labels)))
-            }
-            Err(HttpFailure::Rejected { status: 404, .. }) => Ok(None),
-            Err(f) => Err(self.failure(&what, f)),
+            Ok(p) => Ok(Some((p.version, p.labels))),
+            Err(EngineError::Http { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 

@@ -456,3 +456,23 @@ pub fn assert_no_differences(source: &Value, target: &Value, entities: &[&str]) 
 pub fn assert_no_differences_from_v4(source: &Value, target: &Value, entities: &[&str]) {
     assert_empty(differences_from_v4(source, target, entities));
 }
+
+/// The sandboxes' secret for both sides: the journaled plan holds no secrets, so work on a
+/// finished run (validation, rollback, resume) is handed them, as the app hands the keychain's.
+pub fn sandbox_secrets() -> migrator_engine::Secrets {
+    migrator_engine::Secrets {
+        source: Some(migrator_engine::Secret::new("sk-lf-sandbox")),
+        target: Some(migrator_engine::Secret::new("sk-lf-sandbox")),
+    }
+}
+
+/// Validation with the sandbox secrets and waits sized for the sandboxes' short write delay.
+pub fn validate_options() -> migrator_engine::ValidateOptions {
+    migrator_engine::ValidateOptions {
+        secrets: sandbox_secrets(),
+        settle_limit: Duration::from_secs(30),
+        settle_first_poll: Duration::from_millis(100),
+        settle_quiet: Duration::from_secs(2),
+        ..migrator_engine::ValidateOptions::default()
+    }
+}

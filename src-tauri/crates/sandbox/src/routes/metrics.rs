@@ -1,8 +1,8 @@
 //! `GET /api/public/v2/metrics` (v4): the `count` measure of the `observations`,
-//! `scores-numeric`, `scores-boolean` and `scores-categorical` views over a time range, with
-//! `=`, `any of` and `none of` filters on the columns a migration narrows by. Other measures,
-//! grouping dimensions and time dimensions answer 400 saying the sandbox does not compute them,
-//! rather than a made-up number.
+//! `scores-numeric`, `scores-boolean` and `scores-categorical` views over a time range, with the
+//! same JSON filter conditions as the observation reads, on the columns a migration narrows by.
+//! Other measures, grouping dimensions and time dimensions answer 400 saying the sandbox does not
+//! compute them, rather than a made-up number.
 
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
@@ -10,11 +10,22 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::json_body;
-use super::observations::ctx;
+use super::observations::{column, ctx};
 use crate::error::{ApiError, ApiResult};
+use crate::filter::{Field, JsonFilter};
 use crate::params::Params;
 use crate::state::AppState;
 use crate::store::{ObsRow, ScoreRow, Store};
+
+const OBSERVATION_COLUMNS: [&str; 6] = [
+    "environment",
+    "type",
+    "name",
+    "traceName",
+    "tags",
+    "isRootObservation",
+];
+const SCORE_COLUMNS: [&str; 4] = ["environment", "name", "source", "dataType"];
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -24,7 +35,7 @@ struct Query {
     dimensions: Vec<Value>,
     metrics: Vec<Metric>,
     #[serde(default)]
-    filters: Vec<Filter>,
+    filters: Vec<Value>,
     #[serde(default)]
     time_dimension: Option<Value>,
     from_timestamp: String,
@@ -37,66 +48,24 @@ struct Metric {
     aggregation: String,
 }
 
-#[derive(Deserialize)]
-struct Filter {
-    column: String,
-    operator: String,
-    value: Value,
-}
-
-impl Filter {
-    /// Whether `actual` (the row's values in this column) passes the filter.
-    fn admits(&self, actual: &[&str]) -> ApiResult<bool> {
-        let wanted: Vec<String> = match &self.value {
-            Value::Array(a) => a
-                .iter()
-                .map(|v| {
-                    v.as_str()
-                        .map(String::from)
-                        .unwrap_or_else(|| v.to_string())
-                })
-                .collect(),
-            Value::String(s) => vec![s.clone()],
-            v => vec![v.to_string()],
-        };
-        let hit = actual.iter().any(|a| wanted.iter().any(|w| w == a));
-        match self.operator.as_str() {
-            "=" | "any of" => Ok(hit),
-            "none of" => Ok(!hit),
-            op => Err(ApiError::bad(format!(
-                "filters: operator `{op}` is not computed by the sandbox (=, any of, none of are)"
-            ))),
-        }
+/// The observations view's columns: the observation reads' own, with `tags` the trace's tags.
+fn observation_column(store: &Store, o: &ObsRow, col: &str) -> Field {
+    let c = ctx(store, o);
+    match col {
+        "tags" => Field::List(c.tags.to_vec()),
+        _ => column(o, &c, col),
     }
 }
 
-fn observation_column<'a>(store: &'a Store, o: &'a ObsRow, column: &str) -> Option<Vec<&'a str>> {
-    let c = ctx(store, o);
-    Some(match column {
-        "environment" => vec![o.environment.as_str()],
-        "type" => vec![o.kind.as_str()],
-        "name" => o.name.as_deref().into_iter().collect(),
-        "traceName" => c.trace_name.into_iter().collect(),
-        "tags" => c.tags.iter().map(String::as_str).collect(),
-        "isRootObservation" => vec![if o.is_root() { "true" } else { "false" }],
-        _ => return None,
-    })
-}
-
-fn score_column<'a>(s: &'a ScoreRow, column: &str) -> Option<Vec<&'a str>> {
-    Some(match column {
-        "environment" => vec![s.environment.as_str()],
-        "name" => vec![s.name.as_str()],
-        "source" => vec![s.source.as_str()],
-        "dataType" => vec![s.data_type.as_str()],
-        _ => return None,
-    })
-}
-
-fn unknown_column(view: &str, column: &str) -> ApiError {
-    ApiError::bad(format!(
-        "filters: column `{column}` of view `{view}` is not computed by the sandbox"
-    ))
+fn score_column(s: &ScoreRow, col: &str) -> Field {
+    let v = |v: &str| Field::Str(Some(v.to_string()));
+    match col {
+        "environment" => v(&s.environment),
+        "name" => v(&s.name),
+        "source" => v(&s.source),
+        "dataType" => v(&s.data_type),
+        _ => Field::Str(None),
+    }
 }
 
 pub async fn query(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Response> {
@@ -133,23 +102,18 @@ pub async fn query(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiResu
             "dimensions and timeDimension are not computed by the sandbox",
         ));
     }
+    let filters = serde_json::to_string(&query.filters).expect("JSON values serialise");
     let now = st.clock.now();
     let store = st.store.read();
-    let mut count = 0u64;
-    match query.view.as_str() {
+    let count = match query.view.as_str() {
         "observations" => {
-            for (_, o) in store.observations.iter() {
-                if o.visible_at > now || o.start_time < from || o.start_time >= to {
-                    continue;
-                }
-                let mut keep = true;
-                for f in &query.filters {
-                    let actual = observation_column(&store, o, &f.column)
-                        .ok_or_else(|| unknown_column(&query.view, &f.column))?;
-                    keep &= f.admits(&actual)?;
-                }
-                count += u64::from(keep);
-            }
+            let filter = JsonFilter::parse(&filters, &OBSERVATION_COLUMNS)?;
+            store
+                .observations
+                .iter()
+                .filter(|(_, o)| o.visible_at <= now && o.start_time >= from && o.start_time < to)
+                .filter(|(_, o)| filter.matches(|col| observation_column(&store, o, col)))
+                .count() as u64
         }
         view @ ("scores-numeric" | "scores-boolean" | "scores-categorical") => {
             let types: &[&str] = match view {
@@ -157,22 +121,18 @@ pub async fn query(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiResu
                 "scores-boolean" => &["BOOLEAN"],
                 _ => &["CATEGORICAL"],
             };
-            for (_, s) in store.scores.iter() {
-                if s.visible_at > now
-                    || s.timestamp < from
-                    || s.timestamp >= to
-                    || !types.contains(&s.data_type.as_str())
-                {
-                    continue;
-                }
-                let mut keep = true;
-                for f in &query.filters {
-                    let actual = score_column(s, &f.column)
-                        .ok_or_else(|| unknown_column(view, &f.column))?;
-                    keep &= f.admits(&actual)?;
-                }
-                count += u64::from(keep);
-            }
+            let filter = JsonFilter::parse(&filters, &SCORE_COLUMNS)?;
+            store
+                .scores
+                .iter()
+                .filter(|(_, s)| {
+                    s.visible_at <= now
+                        && s.timestamp >= from
+                        && s.timestamp < to
+                        && types.contains(&s.data_type.as_str())
+                })
+                .filter(|(_, s)| filter.matches(|col| score_column(s, col)))
+                .count() as u64
         }
         "traces" => {
             return Err(ApiError::bad(
@@ -180,7 +140,7 @@ pub async fn query(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiResu
             ));
         }
         v => return Err(ApiError::bad(format!("view: Invalid enum value `{v}`"))),
-    }
+    };
     // ClickHouse quotes 64-bit integers in JSON, so counts arrive as strings.
     Ok(json_body(
         &json!({ "data": [{ "count_count": count.to_string() }] }),

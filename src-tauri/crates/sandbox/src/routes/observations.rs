@@ -61,7 +61,7 @@ const COLUMNS: [&str; 31] = [
 ];
 
 /// One column of the structured filter, read from a row and its trace columns.
-fn column(o: &ObsRow, c: &TraceCtx, col: &str) -> Field {
+pub(crate) fn column(o: &ObsRow, c: &TraceCtx, col: &str) -> Field {
     let s = |v: Option<&str>| Field::Str(v.map(String::from));
     let usage = |k: &str| Field::Num(o.usage_details.get(k).map(|n| *n as f64));
     match col {
