@@ -50,7 +50,9 @@ fn target_values(
             public_key: l.public_key.clone(),
             secret_key: l.resolve_secret()?.expose().to_string(),
         }),
-        EndpointSpec::Archive { .. } => Err(CutoverRunError::ArchiveTarget(run_id.to_string())),
+        EndpointSpec::Archive { .. } | EndpointSpec::Langsmith(_) => {
+            Err(CutoverRunError::ArchiveTarget(run_id.to_string()))
+        }
     }
 }
 

@@ -124,7 +124,8 @@ impl AdaptiveLimit {
 pub struct HttpClient {
     pub base: String,
     client: reqwest::Client,
-    auth_header: String,
+    /// The authentication header (name, value).
+    auth: (String, String),
     limiters: Vec<(Bucket, DefaultDirectRateLimiter)>,
     pub concurrency: AdaptiveLimit,
     counters: Arc<Counters>,
@@ -152,6 +153,38 @@ impl HttpClient {
         use base64::Engine;
         let token =
             base64::engine::general_purpose::STANDARD.encode(format!("{public_key}:{secret}"));
+        // Langfuse Cloud counts requests per minute window, so a whole minute's quota may go at
+        // once; where our refill and the server's window disagree, the 429 handling
+        // (Retry-After) absorbs the difference.
+        let quotas = Bucket::ALL
+            .into_iter()
+            .filter_map(|b| Some((b, budget.per_minute(b)?, Duration::from_secs(60))))
+            .collect();
+        Self::with_header(
+            base,
+            "Authorization",
+            &format!("Basic {token}"),
+            timeout,
+            quotas,
+            budget.time_scale,
+            concurrency,
+            counters,
+        )
+    }
+
+    /// A client that authenticates with one header (LangSmith: `x-api-key`) and stays within
+    /// `quotas`: per bucket, so many requests per window (the window shortened by `time_scale`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn with_header(
+        base: &str,
+        header: &str,
+        value: &str,
+        timeout: Duration,
+        quotas: Vec<(Bucket, u32, Duration)>,
+        time_scale: f64,
+        concurrency: usize,
+        counters: Arc<Counters>,
+    ) -> Self {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(10))
@@ -159,26 +192,21 @@ impl HttpClient {
             .user_agent(concat!("langfuse-migrator/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("http client builds");
-        let limiters = Bucket::ALL
+        let limiters = quotas
             .into_iter()
-            .filter_map(|b| {
-                let n = NonZeroU32::new(budget.per_minute(b)?)?;
-                // Langfuse Cloud counts requests per minute window, so a whole minute's quota
-                // may go at once; where our refill and the server's window disagree, the 429
-                // handling (Retry-After) absorbs the difference.
-                let burst = n;
-                let period =
-                    Duration::from_secs_f64(60.0 / budget.time_scale.max(0.001) / n.get() as f64);
+            .filter_map(|(b, n, window)| {
+                let n = NonZeroU32::new(n)?;
+                let period = window.div_f64(time_scale.max(0.001) * n.get() as f64);
                 let quota = Quota::with_period(period)
                     .expect("non-zero period")
-                    .allow_burst(burst);
+                    .allow_burst(n);
                 Some((b, RateLimiter::direct(quota)))
             })
             .collect();
         Self {
             base: base.trim_end_matches('/').to_string(),
             client,
-            auth_header: format!("Basic {token}"),
+            auth: (header.to_string(), value.to_string()),
             limiters,
             concurrency: AdaptiveLimit::new(concurrency, concurrency.max(1) * 4),
             counters,
@@ -193,25 +221,25 @@ impl HttpClient {
     pub fn get(&self, path: &str) -> RequestBuilder {
         self.client
             .get(self.url(path))
-            .header("Authorization", &self.auth_header)
+            .header(&self.auth.0, &self.auth.1)
     }
 
     pub fn post(&self, path: &str) -> RequestBuilder {
         self.client
             .post(self.url(path))
-            .header("Authorization", &self.auth_header)
+            .header(&self.auth.0, &self.auth.1)
     }
 
     pub fn patch(&self, path: &str) -> RequestBuilder {
         self.client
             .patch(self.url(path))
-            .header("Authorization", &self.auth_header)
+            .header(&self.auth.0, &self.auth.1)
     }
 
     pub fn delete(&self, path: &str) -> RequestBuilder {
         self.client
             .delete(self.url(path))
-            .header("Authorization", &self.auth_header)
+            .header(&self.auth.0, &self.auth.1)
     }
 
     /// A request without credentials (health check).

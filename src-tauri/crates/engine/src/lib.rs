@@ -17,6 +17,8 @@ pub mod filter;
 pub mod http;
 pub mod journal;
 pub mod langfuse;
+#[path = "connectors/langsmith/mod.rs"]
+pub mod langsmith;
 pub mod model;
 pub mod otlp;
 mod pipeline;
@@ -37,6 +39,7 @@ pub use cutover_run::{
 pub use error::{ConnectionError, EngineError};
 pub use journal::{Journal, ObjectRow, ObjectState, RunState};
 pub use langfuse::{Capabilities, ConnectionInfo, check_connection};
+pub use langsmith::{LangsmithEndpoint, LangsmithInfo};
 pub use model::{Entity, Generation};
 pub use plan::{EndpointSpec, LangfuseEndpoint, OnExisting, Options, Plan, Scope, Secret};
 pub use progress::{EntityCounts, EntityProgress, NoProgress, ProgressEvent, ProgressSink};

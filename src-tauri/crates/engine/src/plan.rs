@@ -25,7 +25,11 @@ pub struct Plan {
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum EndpointSpec {
     Langfuse(LangfuseEndpoint),
-    Archive { path: PathBuf },
+    Archive {
+        path: PathBuf,
+    },
+    /// A LangSmith workspace (a source only).
+    Langsmith(crate::langsmith::LangsmithEndpoint),
 }
 
 impl EndpointSpec {
@@ -33,6 +37,7 @@ impl EndpointSpec {
         match self {
             EndpointSpec::Langfuse(l) => format!("Langfuse at {}", l.url),
             EndpointSpec::Archive { path } => format!("archive folder {}", path.display()),
+            EndpointSpec::Langsmith(l) => format!("LangSmith at {}", l.url),
         }
     }
 }
@@ -89,29 +94,45 @@ impl LangfuseEndpoint {
 
     /// The secret, from the caller or from the named environment variable.
     pub fn resolve_secret(&self) -> Result<Secret, EngineError> {
-        if let Some(s) = &self.secret_key {
-            return Ok(s.clone());
-        }
-        if let Some(var) = &self.secret_key_env {
-            return match std::env::var(var) {
-                Ok(v) if !v.is_empty() => Ok(Secret::new(&v)),
-                _ => Err(EngineError::MissingSecret(format!(
-                    "the environment variable {var} (named in the plan for {}) is not set",
-                    self.url
-                ))),
-            };
-        }
-        if let Some(p) = &self.keychain_profile {
-            return Err(EngineError::MissingSecret(format!(
-                "the secret for {} lives in the keychain profile \"{p}\", which only the app can read",
-                self.url
-            )));
-        }
-        Err(EngineError::MissingSecret(format!(
-            "no secret key source is configured for {} (set secret_key_env in the plan)",
-            self.url
-        )))
+        resolve_secret(
+            &self.secret_key,
+            &self.secret_key_env,
+            &self.keychain_profile,
+            &self.url,
+            ("secret", "secret key", "secret_key_env"),
+        )
     }
+}
+
+/// A side's secret: the caller's, else the named environment variable's; `names` are how the
+/// messages call it (short, long, the plan key naming the variable).
+pub(crate) fn resolve_secret(
+    given: &Option<Secret>,
+    env: &Option<String>,
+    keychain_profile: &Option<String>,
+    url: &str,
+    names: (&str, &str, &str),
+) -> Result<Secret, EngineError> {
+    let (short, long, key) = names;
+    if let Some(s) = given {
+        return Ok(s.clone());
+    }
+    if let Some(var) = env {
+        return match std::env::var(var) {
+            Ok(v) if !v.is_empty() => Ok(Secret::new(&v)),
+            _ => Err(EngineError::MissingSecret(format!(
+                "the environment variable {var} (named in the plan for {url}) is not set"
+            ))),
+        };
+    }
+    if let Some(p) = keychain_profile {
+        return Err(EngineError::MissingSecret(format!(
+            "the {short} for {url} lives in the keychain profile \"{p}\", which only the app can read"
+        )));
+    }
+    Err(EngineError::MissingSecret(format!(
+        "no {long} source is configured for {url} (set {key} in the plan)"
+    )))
 }
 
 /// A secret string whose Debug/Display never reveal it.
@@ -325,13 +346,21 @@ impl Plan {
                 "source and target are both archives; copy the folder instead".into(),
             ));
         }
+        if let EndpointSpec::Langsmith(_) = &self.target {
+            return Err(EngineError::InvalidPlan(
+                "LangSmith can only be a source; the target must be Langfuse or an archive folder"
+                    .into(),
+            ));
+        }
         for side in [&self.source, &self.target] {
-            if let EndpointSpec::Langfuse(l) = side
-                && !(l.url.starts_with("http://") || l.url.starts_with("https://"))
-            {
+            let url = match side {
+                EndpointSpec::Langfuse(l) => &l.url,
+                EndpointSpec::Langsmith(l) => &l.url,
+                EndpointSpec::Archive { .. } => continue,
+            };
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(EngineError::InvalidPlan(format!(
-                    "the URL \"{}\" must start with http:// or https://",
-                    l.url
+                    "the URL \"{url}\" must start with http:// or https://"
                 )));
             }
         }
@@ -392,6 +421,33 @@ to = "2030-01-01T00:00:00Z"
         // round trip through JSON keeps the hash
         let again: Plan = serde_json::from_str(&p.canonical_json()).unwrap();
         assert_eq!(again.hash(), p.hash());
+    }
+
+    #[test]
+    fn a_langsmith_source_parses_and_cannot_be_a_target() {
+        let text = r#"
+[source]
+kind = "langsmith"
+url = "https://api.smith.langchain.com"
+api_key_env = "LANGSMITH_API_KEY"
+projects = ["support-bot"]
+[target]
+kind = "archive"
+path = "/tmp/x"
+"#;
+        let p = Plan::from_toml(text).unwrap();
+        match &p.source {
+            EndpointSpec::Langsmith(l) => {
+                assert_eq!(l.projects, vec!["support-bot".to_string()]);
+                assert!(l.cloud_limits(), "Cloud limits on for smith.langchain.com");
+            }
+            _ => panic!("source kind"),
+        }
+        let swapped = text
+            .replace("[source]", "[tmp]")
+            .replace("[target]", "[source]")
+            .replace("[tmp]", "[target]");
+        assert!(Plan::from_toml(&swapped).is_err());
     }
 
     #[test]
