@@ -2,13 +2,12 @@
 //! holds no secrets, so the caller supplies them (app: keychain) or the plan's environment
 //! variables are read again.
 
-use crate::archive::ArchiveReader;
-use crate::connector::SourceConnector;
-use crate::error::EngineError;
-use crate::langfuse::Langfuse;
-use crate::plan::{EndpointSpec, LangfuseEndpoint, Plan, Secret};
-use crate::progress::Counters;
-use crate::runner::Secrets;
+use crate::connectors::SourceConnector;
+use crate::connectors::archive::ArchiveReader;
+use crate::connectors::langfuse::Langfuse;
+use crate::run::plan::{EndpointSpec, LangfuseEndpoint, Plan, Secret};
+use crate::run::runner::Secrets;
+use crate::vocab::{Counters, EngineError};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -67,10 +66,10 @@ pub(crate) fn plan_with_secrets(mut plan: Plan, secrets: &Secrets) -> Plan {
 }
 
 /// Every key (see `TargetConnector::existing_keys_page`) the target shows for `entity` in `scope`.
-pub(crate) async fn all_keys<T: crate::connector::TargetConnector + ?Sized>(
+pub(crate) async fn all_keys<T: crate::connectors::TargetConnector + ?Sized>(
     target: &T,
-    entity: crate::model::Entity,
-    scope: &crate::plan::Scope,
+    entity: crate::vocab::Entity,
+    scope: &crate::vocab::Scope,
 ) -> Result<std::collections::HashSet<String>, EngineError> {
     let mut keys = std::collections::HashSet::new();
     let mut cursor = None;

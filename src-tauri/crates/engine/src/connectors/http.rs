@@ -6,7 +6,9 @@
 //! server: a timeout or reset after sending is returned as `HttpFailure::Unknown`, and the caller
 //! checks the target for the objects before sending them again.
 
-use crate::progress::Counters;
+// Where these lived before the vocabulary had a folder of its own.
+use crate::vocab::Counters;
+pub use crate::vocab::{Bucket, Budget, CloudPlan};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::{RequestBuilder, Response, StatusCode};
@@ -286,71 +288,6 @@ impl HttpClient {
             self.counters.add_retry();
             tokio::time::sleep(wait.map(|w| w.max(delay / 4)).unwrap_or(delay)).await;
         }
-    }
-}
-
-/// Langfuse Cloud counts requests per organisation in separate buckets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Bucket {
-    /// `POST /ingestion`, `POST /otel/v1/traces`.
-    Ingestion,
-    /// Deprecated reads: traces, v1 observations, sessions, v2 scores.
-    LegacyRead,
-    Datasets,
-    Prompts,
-    /// Everything else.
-    PublicApi,
-}
-
-impl Bucket {
-    pub const ALL: [Bucket; 5] = [
-        Bucket::Ingestion,
-        Bucket::LegacyRead,
-        Bucket::Datasets,
-        Bucket::Prompts,
-        Bucket::PublicApi,
-    ];
-}
-
-/// Requests per minute per bucket: from a Cloud plan, or one figure for everything.
-#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CloudPlan {
-    #[default]
-    None,
-    Hobby,
-    Core,
-    Pro,
-}
-
-#[derive(Clone, Copy, Debug)]
-pub struct Budget {
-    pub plan: CloudPlan,
-    /// Rate-limit minutes pass this many times faster (sandbox time scale).
-    pub time_scale: f64,
-    /// Overrides every bucket when set.
-    pub requests_per_minute: Option<u32>,
-}
-
-impl Budget {
-    pub fn per_minute(&self, b: Bucket) -> Option<u32> {
-        if let Some(n) = self.requests_per_minute {
-            return Some(n);
-        }
-        // Langfuse Cloud's published per-minute limits per plan.
-        let (ingest, legacy, datasets, prompts, api) = match self.plan {
-            CloudPlan::None => return None,
-            CloudPlan::Hobby => (1_000, 30, 100, 1_000, 30),
-            CloudPlan::Core => (4_000, 100, 200, 5_000, 100),
-            CloudPlan::Pro => (20_000, 1_000, 1_000, 20_000, 1_000),
-        };
-        Some(match b {
-            Bucket::Ingestion => ingest,
-            Bucket::LegacyRead => legacy,
-            Bucket::Datasets => datasets,
-            Bucket::Prompts => prompts,
-            Bucket::PublicApi => api,
-        })
     }
 }
 

@@ -1,9 +1,8 @@
 //! The two sides of a migration as traits. Langfuse and the archive implement both; LangSmith and
 //! other platforms will implement `SourceConnector`.
 
-use crate::error::EngineError;
-use crate::model::{Entity, Generation, Record};
-use crate::plan::Scope;
+pub use crate::vocab::ExistingKey;
+use crate::vocab::{EngineError, Entity, Generation, Record, Scope};
 use async_trait::async_trait;
 use std::collections::HashSet;
 
@@ -37,27 +36,11 @@ pub trait SourceConnector: Send + Sync {
     }
 }
 
-/// An object found in the target: its key and, where the target assigns ids, its id there.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ExistingKey {
-    pub key: String,
-    pub target_id: Option<String>,
-}
-
 impl WriteOutcome {
     pub fn written() -> Self {
         WriteOutcome::Written {
             target_id: None,
             object_id: None,
-        }
-    }
-}
-
-impl ExistingKey {
-    pub fn id(key: String) -> Self {
-        ExistingKey {
-            key,
-            target_id: None,
         }
     }
 }

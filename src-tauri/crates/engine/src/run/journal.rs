@@ -8,103 +8,16 @@
 //! - on resume, pages after the checkpoint are read again; final rows are dropped, `sent` rows are
 //!   looked up in the target before anything is re-sent.
 
-use crate::error::EngineError;
-use crate::model::Entity;
-use crate::plan::Plan;
-use crate::progress::EntityCounts;
+use super::plan::Plan;
+use crate::connectors::langfuse::experiments::RunLookup;
+use crate::vocab::{EngineError, Entity, EntityCounts, ExistingKey};
+// Where these lived before the vocabulary had a folder of its own.
+pub use crate::vocab::{ObjectState, RunState};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ObjectState {
-    /// Read and waiting (e.g. in a dry run: would be written).
-    Pending,
-    /// A request carrying it was (or is about to be) sent; outcome not yet known.
-    Sent,
-    Confirmed,
-    SkippedExisting,
-    Failed,
-}
-
-impl ObjectState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ObjectState::Pending => "pending",
-            ObjectState::Sent => "sent",
-            ObjectState::Confirmed => "confirmed",
-            ObjectState::SkippedExisting => "skipped_existing",
-            ObjectState::Failed => "failed",
-        }
-    }
-    fn parse(s: &str) -> ObjectState {
-        match s {
-            "sent" => ObjectState::Sent,
-            "confirmed" => ObjectState::Confirmed,
-            "skipped_existing" => ObjectState::SkippedExisting,
-            "failed" => ObjectState::Failed,
-            _ => ObjectState::Pending,
-        }
-    }
-    pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            ObjectState::Confirmed | ObjectState::SkippedExisting | ObjectState::Failed
-        )
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunState {
-    Running,
-    Completed,
-    CompletedWithFailures,
-    Cancelled,
-    Failed,
-    DryRun,
-}
-
-/// How a person reads the state (CLI listings, messages).
-impl std::fmt::Display for RunState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            // The journal cannot tell a live run from one whose process died.
-            RunState::Running => "running or interrupted",
-            RunState::Completed => "completed",
-            RunState::CompletedWithFailures => "completed with failures",
-            RunState::Cancelled => "cancelled",
-            RunState::Failed => "failed",
-            RunState::DryRun => "dry run",
-        })
-    }
-}
-
-impl RunState {
-    fn as_str(self) -> &'static str {
-        match self {
-            RunState::Running => "running",
-            RunState::Completed => "completed",
-            RunState::CompletedWithFailures => "completed_with_failures",
-            RunState::Cancelled => "cancelled",
-            RunState::Failed => "failed",
-            RunState::DryRun => "dry_run",
-        }
-    }
-    fn parse(s: &str) -> RunState {
-        match s {
-            "completed" => RunState::Completed,
-            "completed_with_failures" => RunState::CompletedWithFailures,
-            "cancelled" => RunState::Cancelled,
-            "failed" => RunState::Failed,
-            "dry_run" => RunState::DryRun,
-            _ => RunState::Running,
-        }
-    }
-}
 
 const LABEL_MOVES: &str = "prompt_label_moves";
 
@@ -533,7 +446,7 @@ impl Journal {
     pub fn add_target_existing(
         &self,
         entity: Entity,
-        keys: &[crate::connector::ExistingKey],
+        keys: &[ExistingKey],
     ) -> Result<(), EngineError> {
         let mut c = self.conn();
         let tx = c.transaction()?;
@@ -565,6 +478,18 @@ impl Journal {
                 r.get::<_, Option<String>>(0)
             })
             .optional()?)
+    }
+}
+
+impl RunLookup for Journal {
+    fn target_id(&self, entity: Entity, source_id: &str) -> Result<Option<String>, EngineError> {
+        Journal::target_id(self, entity, source_id)
+    }
+    fn state(&self, entity: Entity, source_id: &str) -> Result<Option<ObjectState>, EngineError> {
+        Ok(self
+            .states(entity, &[source_id])?
+            .remove(source_id)
+            .map(|s| s.0))
     }
 }
 
@@ -632,7 +557,6 @@ path = "/tmp/x"
     fn preexisting_keys_remember_target_ids() {
         let dir = tempfile::tempdir().unwrap();
         let j = Journal::create(dir.path(), "r1", &plan()).unwrap();
-        use crate::connector::ExistingKey;
         j.add_target_existing(Entity::Scores, &[ExistingKey::id("a".into())])
             .unwrap();
         j.add_target_existing(

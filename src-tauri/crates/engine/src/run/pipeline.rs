@@ -5,14 +5,14 @@
 //! `2 × concurrency` batches are in flight, and nothing else holds records except the (small)
 //! list of writes waiting to be verified.
 
-use crate::connector::{SourceConnector, TargetConnector, WriteOutcome};
-use crate::control::RunControl;
-use crate::error::EngineError;
-use crate::experiments::{ExperimentIndex, Settled};
-use crate::journal::{Journal, ObjectState, RowUpdate};
-use crate::model::{Entity, Generation, Record, natural_key};
-use crate::plan::{OnExisting, Plan};
-use crate::progress::{Counters, ProgressEvent, ProgressSink};
+use crate::connectors::langfuse::experiments::{ExperimentIndex, Settled};
+use crate::connectors::{SourceConnector, TargetConnector, WriteOutcome};
+use crate::run::control::RunControl;
+use crate::run::journal::{Journal, ObjectState, RowUpdate};
+use crate::run::plan::{OnExisting, Plan};
+use crate::run::progress::{ProgressEvent, ProgressSink};
+use crate::vocab::Counters;
+use crate::vocab::{EngineError, Entity, Generation, Record, natural_key};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -127,7 +127,7 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
     let lookup_states = ctx.journal.has_rows(entity)?;
     let lookup_existing = ctx.journal.has_target_existing(entity)?;
     let tracker = Arc::new(PageTracker::new(&stream));
-    let (tx, mut rx) = mpsc::channel::<(u64, crate::connector::Page)>(2);
+    let (tx, mut rx) = mpsc::channel::<(u64, crate::connectors::Page)>(2);
     let reader = {
         let ctx = ctx.clone();
         tokio::spawn(async move {
@@ -388,7 +388,8 @@ fn map_references(ctx: &Ctx, mut r: Record) -> Result<Record, EngineError> {
             .get()
             .and_then(|ix| ix.attrs_for(r.entity, &r.id))
     {
-        r.body.set(crate::experiments::BODY_KEY, a);
+        r.body
+            .set(crate::connectors::langfuse::experiments::BODY_KEY, a);
     }
     if r.entity == Entity::Comments
         && r.body.str("objectType").as_deref() == Some("PROMPT")
@@ -669,11 +670,12 @@ async fn apply_labels(ctx: &Ctx, labels: Vec<(String, Vec<String>)>) -> Result<(
         // where it was, so a rollback can put it back (first, before it moves).
         for (label, holder) in ctx.target.prompt_label_holders(name, &l).await? {
             if holder != version && !ours.contains(&format!("{name}:{holder}")) {
-                ctx.journal.record_label_move(crate::journal::LabelMove {
-                    prompt: name.to_string(),
-                    label,
-                    version: holder,
-                })?;
+                ctx.journal
+                    .record_label_move(crate::run::journal::LabelMove {
+                        prompt: name.to_string(),
+                        label,
+                        version: holder,
+                    })?;
             }
         }
         ctx.target.apply_prompt_labels(name, version, &l).await?;

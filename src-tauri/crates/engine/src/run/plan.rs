@@ -1,12 +1,11 @@
 //! The migration plan: what to copy from where to where, loadable from TOML (the CLI) or built by
 //! the app. Secrets are never part of a plan; a plan names where the secret lives.
 
-use crate::error::EngineError;
-pub use crate::http::CloudPlan;
-use crate::model::Entity;
-use chrono::{DateTime, Utc};
+pub use crate::connectors::langfuse::LangfuseEndpoint;
+use crate::vocab::EngineError;
+// Where these lived before the vocabulary had a folder of its own.
+pub use crate::vocab::{CloudPlan, EntitySelection, Scope, Secret};
 use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::path::PathBuf;
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -33,198 +32,6 @@ impl EndpointSpec {
         match self {
             EndpointSpec::Langfuse(l) => format!("Langfuse at {}", l.url),
             EndpointSpec::Archive { path } => format!("archive folder {}", path.display()),
-        }
-    }
-}
-
-/// A Langfuse project reached over HTTP. The secret key is looked up at run time from the
-/// environment variable `secret_key_env`, or supplied by the app (keychain) via `secret_key`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct LangfuseEndpoint {
-    pub url: String,
-    pub public_key: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_key_env: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keychain_profile: Option<String>,
-    /// Filled in by the caller (never from a file, never serialised, never journaled).
-    #[serde(skip)]
-    pub secret_key: Option<Secret>,
-    /// The Langfuse Cloud plan whose per-minute limits this side must stay within.
-    #[serde(default, skip_serializing_if = "is_default")]
-    pub cloud_plan: CloudPlan,
-    /// Requests per minute for every kind of request (overrides `cloud_plan`); `None` = no budget.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requests_per_minute: Option<u32>,
-    /// How many times faster than real time a rate-limit minute passes (tests against a sandbox
-    /// with a compressed clock); 1.0 for real servers.
-    #[serde(default = "one", skip_serializing_if = "is_one")]
-    pub budget_time_scale: f64,
-}
-
-fn is_default<T: Default + PartialEq>(v: &T) -> bool {
-    *v == T::default()
-}
-fn one() -> f64 {
-    1.0
-}
-fn is_one(v: &f64) -> bool {
-    *v == 1.0
-}
-
-impl LangfuseEndpoint {
-    pub fn new(url: &str, public_key: &str, secret_key: &str) -> Self {
-        Self {
-            url: url.trim_end_matches('/').to_string(),
-            public_key: public_key.to_string(),
-            secret_key_env: None,
-            keychain_profile: None,
-            secret_key: Some(Secret::new(secret_key)),
-            cloud_plan: CloudPlan::None,
-            requests_per_minute: None,
-            budget_time_scale: 1.0,
-        }
-    }
-
-    /// The secret, from the caller or from the named environment variable.
-    pub fn resolve_secret(&self) -> Result<Secret, EngineError> {
-        if let Some(s) = &self.secret_key {
-            return Ok(s.clone());
-        }
-        if let Some(var) = &self.secret_key_env {
-            return match std::env::var(var) {
-                Ok(v) if !v.is_empty() => Ok(Secret::new(&v)),
-                _ => Err(EngineError::MissingSecret(format!(
-                    "the environment variable {var} (named in the plan for {}) is not set",
-                    self.url
-                ))),
-            };
-        }
-        if let Some(p) = &self.keychain_profile {
-            return Err(EngineError::MissingSecret(format!(
-                "the secret for {} lives in the keychain profile \"{p}\", which only the app can read",
-                self.url
-            )));
-        }
-        Err(EngineError::MissingSecret(format!(
-            "no secret key source is configured for {} (set secret_key_env in the plan)",
-            self.url
-        )))
-    }
-}
-
-/// A secret string whose Debug/Display never reveal it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: &str) -> Self {
-        Secret(s.to_string())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Scope {
-    #[serde(default)]
-    pub entities: EntitySelection,
-    /// Inclusive lower bound of the time window.
-    #[serde(default = "default_from")]
-    pub from: DateTime<Utc>,
-    /// Exclusive upper bound of the time window.
-    #[serde(default = "default_to")]
-    pub to: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub environments: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub trace_names: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tags: Vec<String>,
-}
-
-fn default_from() -> DateTime<Utc> {
-    DateTime::from_timestamp(0, 0).expect("epoch")
-}
-fn default_to() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("9999-01-01T00:00:00Z")
-        .expect("valid")
-        .with_timezone(&Utc)
-}
-
-impl Default for Scope {
-    fn default() -> Self {
-        Scope {
-            entities: EntitySelection::default(),
-            from: default_from(),
-            to: default_to(),
-            environments: vec![],
-            trace_names: vec![],
-            tags: vec![],
-        }
-    }
-}
-
-/// `entities = "all"` or a list such as `["traces", "observations", "scores"]`.
-#[derive(Clone, Debug, PartialEq, Default)]
-pub enum EntitySelection {
-    #[default]
-    All,
-    Only(Vec<Entity>),
-}
-
-impl EntitySelection {
-    pub fn includes(&self, e: Entity) -> bool {
-        match self {
-            EntitySelection::All => true,
-            EntitySelection::Only(v) => v.contains(&e),
-        }
-    }
-}
-
-impl Serialize for EntitySelection {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            EntitySelection::All => s.serialize_str("all"),
-            EntitySelection::Only(v) => v.serialize(s),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for EntitySelection {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Repr {
-            Word(String),
-            List(Vec<String>),
-        }
-        match Repr::deserialize(d)? {
-            Repr::Word(w) if w == "all" => Ok(EntitySelection::All),
-            Repr::Word(w) => Entity::parse(&w)
-                .map(|e| EntitySelection::Only(vec![e]))
-                .ok_or_else(|| serde::de::Error::custom(format!("unknown entity \"{w}\""))),
-            Repr::List(l) => l
-                .iter()
-                .map(|w| {
-                    Entity::parse(w).ok_or_else(|| {
-                        serde::de::Error::custom(format!(
-                            "unknown entity \"{w}\" (known: {})",
-                            Entity::ALL.map(|e| e.as_str()).join(", ")
-                        ))
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(EntitySelection::Only),
         }
     }
 }
@@ -358,6 +165,7 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vocab::Entity;
 
     const MINIMAL: &str = r#"
 [source]

@@ -1,16 +1,15 @@
 //! The public entry points: pre-flight, run, resume, list runs.
 
-use crate::archive::{ArchiveReader, ArchiveWriter};
-use crate::connector::{SourceConnector, TargetConnector};
-use crate::control::RunControl;
-use crate::error::EngineError;
-use crate::experiments::ExperimentIndex;
-use crate::journal::{Journal, ObjectState, RunState, run_dir};
-use crate::langfuse::{ConnectionInfo, Langfuse};
-use crate::model::{Entity, Generation};
-use crate::pipeline::{Ctx, run_entity};
-use crate::plan::{EndpointSpec, Plan, Secret};
-use crate::progress::{Counters, EntityCounts, EntityProgress, ProgressEvent, ProgressSink};
+use crate::connectors::archive::{ArchiveReader, ArchiveWriter};
+use crate::connectors::langfuse::experiments::ExperimentIndex;
+use crate::connectors::langfuse::{ConnectionInfo, Langfuse};
+use crate::connectors::{SourceConnector, TargetConnector};
+use crate::run::control::RunControl;
+use crate::run::journal::{Journal, ObjectState, RunState, run_dir};
+use crate::run::pipeline::{Ctx, run_entity};
+use crate::run::plan::{EndpointSpec, Plan, Secret};
+use crate::run::progress::{Counters, EntityCounts, EntityProgress, ProgressEvent, ProgressSink};
+use crate::vocab::{EngineError, Entity, Generation};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -142,7 +141,7 @@ async fn connect(
             None,
         ),
     };
-    let source = crate::trace_scope::scoped_source(source, &plan.scope).await?;
+    let source = crate::run::trace_scope::scoped_source(source, &plan.scope).await?;
     let source_gen = source.generation();
     let (target, target_info): (Arc<dyn TargetConnector>, _) = match &plan.target {
         EndpointSpec::Langfuse(l) => {
@@ -384,7 +383,7 @@ async fn execute(
             break;
         }
         let result = run_entity(ctx.clone(), e).await;
-        crate::alloc::trim();
+        crate::run::alloc::trim();
         if let Err(err) = result {
             outcome = Err(err);
             break;

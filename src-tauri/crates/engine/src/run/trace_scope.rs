@@ -7,10 +7,8 @@
 //! entities are admitted by the trace (or session, or observation) they belong to. Memory grows
 //! with the chosen traces, which a filter is there to keep few.
 
-use crate::connector::{Page, SourceConnector};
-use crate::error::EngineError;
-use crate::model::{Entity, Generation, RawObject, Record};
-use crate::plan::Scope;
+use crate::connectors::{Page, SourceConnector};
+use crate::vocab::{EngineError, Entity, Generation, RawObject, Record, Scope};
 use async_trait::async_trait;
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -2,8 +2,8 @@
 //! records whether or not the source could filter on the server. Trace names and tags choose
 //! traces only; `trace_scope` makes the rest follow them.
 
-use crate::model::{Entity, RawObject};
-use crate::plan::Scope;
+use super::model::{Entity, RawObject};
+use super::scope::Scope;
 use chrono::{DateTime, Utc};
 
 /// The timestamp field that places an object in the time window, if the entity has one.

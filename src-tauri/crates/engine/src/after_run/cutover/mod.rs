@@ -2,12 +2,14 @@
 //! an application's `.env` file and restore it later. The run's journal records only the paths
 //! and hashes ([`CutoverRecord`]); secrets never enter it.
 
-use crate::cutover::{self, CutoverChange, CutoverError, CutoverRecord, CutoverValues};
-use crate::error::EngineError;
-use crate::journal::Journal;
-use crate::plan::EndpointSpec;
-use crate::reconnect::with_secret;
-use crate::runner::Secrets;
+pub mod env_file;
+
+use crate::after_run::reconnect::with_secret;
+use crate::run::journal::Journal;
+use crate::run::plan::EndpointSpec;
+use crate::run::runner::Secrets;
+use crate::vocab::EngineError;
+use env_file::{CutoverChange, CutoverError, CutoverRecord, CutoverValues};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -90,7 +92,7 @@ pub fn cutover_preview(
 ) -> Result<Vec<CutoverChange>, CutoverRunError> {
     let journal = Journal::open(data_dir, run_id)?;
     let values = target_values(&journal, run_id, secrets)?;
-    Ok(cutover::preview(env_path, &values)?)
+    Ok(env_file::preview(env_path, &values)?)
 }
 
 /// Writes the run's target into `env_path` (backup kept next to it) and records it in the run.
@@ -110,7 +112,7 @@ pub fn cutover_apply(
         });
     }
     let values = target_values(&journal, run_id, secrets)?;
-    let record = cutover::apply(env_path, &values)?;
+    let record = env_file::apply(env_path, &values)?;
     let s = CutoverStatus {
         record,
         applied_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -140,7 +142,7 @@ pub(crate) fn restore_in(
         Some(s) if s.restored_at.is_none() => s,
         _ => return Err(CutoverRunError::NothingToRestore(run_id.to_string())),
     };
-    cutover::restore(&s.record, force)?;
+    env_file::restore(&s.record, force)?;
     s.restored_at = Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     record_status(journal, &s, "is restored")?;
     Ok(s)

@@ -6,9 +6,9 @@
 
 use super::store::RollbackStore;
 use super::types::{Action, RollbackProgress, StepState};
-use crate::control::RunControl;
-use crate::error::EngineError;
-use crate::langfuse::{Langfuse, q};
+use crate::connectors::langfuse::{Langfuse, q};
+use crate::run::control::RunControl;
+use crate::vocab::EngineError;
 use reqwest::RequestBuilder;
 use std::time::Duration;
 
@@ -145,11 +145,11 @@ async fn send(
                     let body = resp.text().await.unwrap_or_default();
                     return Sent::Failed(format!(
                         "the server refused it ({s}): {}",
-                        crate::http::truncate(&body, 200)
+                        crate::connectors::http::truncate(&body, 200)
                     ));
                 }
             },
-            Err(e) => crate::http::describe_reqwest_error(&e),
+            Err(e) => crate::connectors::http::describe_reqwest_error(&e),
         };
         attempts += 1;
         if attempts >= MAX_ATTEMPTS {

@@ -19,13 +19,13 @@ pub use types::{
     RollbackPreview, RollbackProgress, RollbackReport, RollbackState, StepState, Verification,
 };
 
-use crate::control::RunControl;
-use crate::cutover_run::{self, CutoverRunError};
-use crate::journal::{Journal, ObjectState};
-use crate::langfuse::Langfuse;
-use crate::model::Entity;
-use crate::plan::{CloudPlan, EndpointSpec, LangfuseEndpoint, Plan};
-use crate::reconnect::{Side, langfuse, with_secret};
+use crate::after_run::cutover::{self, CutoverRunError};
+use crate::after_run::reconnect::{Side, langfuse, with_secret};
+use crate::connectors::langfuse::Langfuse;
+use crate::run::control::RunControl;
+use crate::run::journal::{Journal, ObjectState};
+use crate::run::plan::{CloudPlan, EndpointSpec, LangfuseEndpoint, Plan};
+use crate::vocab::Entity;
 use execute::Ended;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -238,7 +238,7 @@ pub async fn rollback_preview(
         .rows_where(None, Some(ObjectState::SkippedExisting))?
         .len() as u64;
     let mut warnings = vec![];
-    if o.journal.state()? == crate::journal::RunState::Running {
+    if o.journal.state()? == crate::run::journal::RunState::Running {
         warnings.push("The run is marked as still running. If it is, cancel it first: objects it writes after the rollback starts are not removed.".into());
     }
     if let Some(at) = o.store.meta(RESUME_AFTER)? {

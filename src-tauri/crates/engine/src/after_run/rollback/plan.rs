@@ -5,13 +5,11 @@
 
 use super::store::{RollbackStore, Step};
 use super::types::{Action, ManualItem, ObjectRef, RollbackProgress, StepState};
-use crate::connector::SourceConnector;
-use crate::error::EngineError;
-use crate::http::{Bucket, Idempotency};
-use crate::journal::{Journal, ObjectRow, ObjectState};
-use crate::langfuse::{Langfuse, q};
-use crate::model::{Entity, Generation};
-use crate::plan::Scope;
+use crate::connectors::SourceConnector;
+use crate::connectors::http::{Bucket, Idempotency};
+use crate::connectors::langfuse::{Langfuse, q};
+use crate::run::journal::{Journal, ObjectRow, ObjectState};
+use crate::vocab::{EngineError, Entity, Generation, Scope};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Traces per bulk delete request.
@@ -105,7 +103,7 @@ async fn resolve_target_ids(
     lf: &Langfuse,
     scope: &Scope,
 ) -> Result<(), EngineError> {
-    use crate::connector::TargetConnector;
+    use crate::connectors::TargetConnector;
     let Some(source) = source else { return Ok(()) };
     for entity in ASSIGNED {
         let lacking: BTreeSet<String> = rows
@@ -140,7 +138,7 @@ async fn resolve_target_ids(
                 {
                     r.body.set("objectId", &t);
                 }
-                if let Some(k) = crate::model::natural_key(entity, &r.body) {
+                if let Some(k) = crate::vocab::natural_key(entity, &r.body) {
                     keys.insert(r.id, k);
                 }
             }

@@ -6,8 +6,7 @@
 //! answered that the object is already gone); a crash in between repeats an idempotent delete.
 
 use super::types::{Action, ManualItem, ObjectRef, StepState};
-use crate::error::EngineError;
-use crate::model::Entity;
+use crate::vocab::{EngineError, Entity};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 

@@ -1,9 +1,8 @@
 //! The rollback's public types: options, preview, report, progress and errors.
 
-use crate::cutover::CutoverError;
-use crate::error::EngineError;
-use crate::model::Entity;
-use crate::runner::Secrets;
+use crate::after_run::cutover::env_file::CutoverError;
+use crate::run::runner::Secrets;
+use crate::vocab::{EngineError, Entity};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -3,12 +3,10 @@
 
 use super::store::Step;
 use super::types::{Action, Leftover, ObjectRef, RollbackProgress, StepState, Verification};
-use crate::error::EngineError;
-use crate::http::{Bucket, HttpFailure, Idempotency};
-use crate::langfuse::{Langfuse, q};
-use crate::model::{Entity, Generation};
-use crate::plan::Scope;
-use crate::reconnect::all_keys;
+use crate::after_run::reconnect::all_keys;
+use crate::connectors::http::{Bucket, HttpFailure, Idempotency};
+use crate::connectors::langfuse::{Langfuse, q};
+use crate::vocab::{EngineError, Entity, Generation, Scope};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 

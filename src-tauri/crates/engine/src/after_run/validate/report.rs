@@ -416,7 +416,7 @@ fn esc(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::validate::diff::DiffKind;
+    use crate::after_run::validate::diff::DiffKind;
 
     fn report() -> ValidationReport {
         ValidationReport {

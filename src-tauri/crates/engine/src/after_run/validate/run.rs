@@ -5,16 +5,14 @@
 use super::diff::{DiffOptions, diff_objects};
 use super::reconcile::{LISTED_IDS, Sample, reconcile_entity};
 use super::report::{DayCount, Discrepancy, EntityReconciliation, SettleOutcome, ValidationReport};
-use crate::connector::{SourceConnector, TargetConnector};
-use crate::error::EngineError;
-use crate::filter::{parse_time, time_field};
-use crate::journal::{Journal, ObjectState, run_dir};
-use crate::model::{Entity, Generation, natural_key};
-use crate::otlp::RUN_TAG_KEY;
-use crate::plan::Scope;
-use crate::reconnect::{Side, all_keys, plan_with_secrets};
-use crate::runner::{PHASES, Secrets};
-use crate::trace_scope::{TraceScoped, TraceSelection};
+use crate::after_run::reconnect::{Side, all_keys, plan_with_secrets};
+use crate::connectors::langfuse::otlp::RUN_TAG_KEY;
+use crate::connectors::{SourceConnector, TargetConnector};
+use crate::run::journal::{Journal, ObjectState, run_dir};
+use crate::run::runner::{PHASES, Secrets};
+use crate::run::trace_scope::{TraceScoped, TraceSelection};
+use crate::vocab::filter::{parse_time, time_field};
+use crate::vocab::{EngineError, Entity, Generation, Scope, natural_key};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -128,7 +126,7 @@ pub async fn validate_run(
     let (mut source_reader, mut target_reader) = (source.reader(), target.reader());
     // With a trace-name or tag filter both sides are compared over the traces the source's
     // filter chooses, and what belongs to them.
-    if crate::trace_scope::filters_traces(&plan.scope) {
+    if crate::run::trace_scope::filters_traces(&plan.scope) {
         let chosen = Arc::new(TraceSelection::of(source_reader.as_ref(), &plan.scope).await?);
         source_reader = Arc::new(TraceScoped::new(source_reader, chosen.clone()));
         target_reader = Arc::new(TraceScoped::new(target_reader, chosen));
@@ -255,7 +253,7 @@ pub async fn validate_run(
             // Free the memory of this slice before reading the next, and give it back to the
             // system: the app lives on after a validation.
             drop((s, t));
-            crate::alloc::trim();
+            crate::run::alloc::trim();
         }
         let Some(mut rec) = merged else { continue };
         strays.pair_up(&mut rec, entity, &context, &ids);
@@ -534,7 +532,7 @@ impl IdMaps {
                 match source_id {
                     Some(sid) if on_prompt => {
                         v["objectId"] = Value::String(sid);
-                        let key = crate::model::RawObject::from_json(&v.to_string())
+                        let key = crate::vocab::RawObject::from_json(&v.to_string())
                             .ok()
                             .and_then(|o| natural_key(Entity::Comments, &o))
                             .unwrap_or(key);

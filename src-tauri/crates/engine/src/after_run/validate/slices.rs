@@ -3,10 +3,9 @@
 //! fits. Memory then follows the slice, not the run. A source that cannot count (or counts
 //! without regard to the window) is read whole, as before.
 
-use crate::connector::SourceConnector;
-use crate::filter::time_field;
-use crate::model::Entity;
-use crate::plan::Scope;
+use crate::connectors::SourceConnector;
+use crate::vocab::filter::time_field;
+use crate::vocab::{Entity, Scope};
 use chrono::{DateTime, Duration, Utc};
 
 /// Below this a window is not halved again, whatever it holds.

@@ -6,10 +6,8 @@
 //! valid gzip file), dropping any object a resumed run wrote twice, and writes the manifest.
 //! Reading verifies each file's sha256 against the manifest before the first record is used.
 
-use crate::connector::{Page, SourceConnector, TargetConnector, WriteOutcome};
-use crate::error::EngineError;
-use crate::model::{Entity, Generation, RawObject, Record};
-use crate::plan::Scope;
+use crate::connectors::{Page, SourceConnector, TargetConnector, WriteOutcome};
+use crate::vocab::{EngineError, Entity, Generation, RawObject, Record, Scope};
 use async_trait::async_trait;
 use flate2::Compression;
 use flate2::read::MultiGzDecoder;
@@ -207,7 +205,7 @@ fn archived_id(entity: Entity, o: &RawObject) -> Option<String> {
     match entity {
         Entity::Prompts => Some(format!("{}:{}", o.str("name")?, o.i64("version")?)),
         // Run items read from v4 experiments have no id of their own: their natural key.
-        _ => o.str("id").or_else(|| crate::model::natural_key(entity, o)),
+        _ => o.str("id").or_else(|| crate::vocab::natural_key(entity, o)),
     }
 }
 
@@ -244,7 +242,7 @@ impl TargetConnector for ArchiveWriter {
         _: Entity,
         _: &Scope,
         _: Option<String>,
-    ) -> Result<(Vec<crate::connector::ExistingKey>, Option<String>), EngineError> {
+    ) -> Result<(Vec<crate::connectors::ExistingKey>, Option<String>), EngineError> {
         // Parts belong to this run (a complete archive is refused in `new`).
         Ok((vec![], None))
     }
@@ -443,7 +441,7 @@ impl SourceConnector for ArchiveReader {
                         ),
                     )
                 })?;
-                if !crate::filter::in_scope(entity, &body, scope) {
+                if !crate::vocab::filter::in_scope(entity, &body, scope) {
                     continue;
                 }
                 let id = archived_id(entity, &body).ok_or_else(|| {
@@ -480,7 +478,7 @@ impl SourceConnector for ArchiveReader {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connector::SourceConnector;
+    use crate::connectors::SourceConnector;
 
     fn observation(id: &str) -> Record {
         let body = RawObject::from_json(&format!(

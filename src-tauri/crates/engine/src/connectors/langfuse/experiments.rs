@@ -9,13 +9,18 @@
 //! observation the source's experiment item names. The run-items phase then settles each item from
 //! its carrier's journal row: written with it, already there, or not creatable, with the reason.
 
-use crate::connector::SourceConnector;
-use crate::error::EngineError;
-use crate::journal::{Journal, ObjectState};
-use crate::model::{Entity, Generation, RawObject, Record};
-use crate::plan::Scope;
+use crate::connectors::traits::SourceConnector;
+use crate::vocab::{EngineError, Entity, Generation, ObjectState, RawObject, Record, Scope};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+
+/// What the index needs from the run's journal (the run machinery implements it).
+pub trait RunLookup: Sync {
+    /// The target's id of a source object whose id the target assigned.
+    fn target_id(&self, entity: Entity, source_id: &str) -> Result<Option<String>, EngineError>;
+    /// The journal state of one object, if it has a row.
+    fn state(&self, entity: Entity, source_id: &str) -> Result<Option<ObjectState>, EngineError>;
+}
 
 /// The record field that carries an experiment's attributes to the OTLP writer.
 pub const BODY_KEY: &str = "_migratorExperiment";
@@ -54,7 +59,7 @@ impl ExperimentIndex {
     pub async fn build(
         source: &dyn SourceConnector,
         scope: &Scope,
-        journal: &Journal,
+        journal: &dyn RunLookup,
     ) -> Result<Self, EngineError> {
         let mut ix = ExperimentIndex::default();
         let generation = source.generation();
@@ -77,7 +82,7 @@ impl ExperimentIndex {
         &mut self,
         r: &Record,
         source: Generation,
-        journal: &Journal,
+        journal: &dyn RunLookup,
     ) -> Result<(), EngineError> {
         let (Some(carrier), Some(name), Some(item_id)) = (
             carrier(&r.body, source),
@@ -122,7 +127,7 @@ impl ExperimentIndex {
         &self,
         item: &Record,
         source: Generation,
-        journal: &Journal,
+        journal: &dyn RunLookup,
         preexisting: bool,
     ) -> Result<Option<Settled>, EngineError> {
         const WHY: &str = "Langfuse v4 creates an experiment item only together with its trace (the \
@@ -140,10 +145,7 @@ impl ExperimentIndex {
             }
             _ => {}
         }
-        let state = journal
-            .states(carrier.0, &[carrier.1.as_str()])?
-            .remove(&carrier.1)
-            .map(|s| s.0);
+        let state = journal.state(carrier.0, &carrier.1)?;
         Ok(match state {
             Some(ObjectState::Confirmed) => Some(Settled::Written),
             _ if preexisting => None,

@@ -8,15 +8,17 @@
 //! | scores | `GET /v3/scores` (cursor) | `GET /v2/scores` pages | `POST /ingestion` (`score-create`) | `POST /ingestion` |
 //! | the rest | REST | REST | REST | REST |
 
+pub mod endpoint;
+pub mod experiments;
+pub mod otlp;
 mod read;
 mod rest;
 mod write;
 
-use crate::error::{ConnectionError, EngineError};
-use crate::http::{Bucket, Budget, HttpClient, HttpFailure, Idempotency};
-use crate::model::Generation;
-use crate::plan::LangfuseEndpoint;
-use crate::progress::Counters;
+pub use endpoint::LangfuseEndpoint;
+
+use crate::connectors::http::{HttpClient, HttpFailure, Idempotency};
+use crate::vocab::{Bucket, Budget, ConnectionError, Counters, EngineError, Generation};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
@@ -99,7 +101,10 @@ fn classify_transport(url: &str, e: &reqwest::Error) -> ConnectionError {
     } else if chain.contains("refused") {
         ConnectionError::Unreachable(url.to_string(), "the connection was refused".into())
     } else {
-        ConnectionError::Unreachable(url.to_string(), crate::http::describe_reqwest_error(e))
+        ConnectionError::Unreachable(
+            url.to_string(),
+            crate::connectors::http::describe_reqwest_error(e),
+        )
     }
 }
 
@@ -279,7 +284,7 @@ impl Langfuse {
         let bytes = resp.bytes().await.map_err(|e| EngineError::Protocol {
             url: self.info.url.clone(),
             what: what.to_string(),
-            detail: crate::http::describe_reqwest_error(&e),
+            detail: crate::connectors::http::describe_reqwest_error(&e),
         })?;
         serde_json::from_slice(&bytes).map_err(|e| EngineError::Protocol {
             url: self.info.url.clone(),
@@ -297,7 +302,7 @@ impl Langfuse {
                 url: self.info.url.clone(),
                 what: what.to_string(),
                 status,
-                message: crate::http::truncate(&body, 300),
+                message: crate::connectors::http::truncate(&body, 300),
             },
             other => EngineError::Http {
                 url: self.info.url.clone(),

@@ -13,7 +13,7 @@
 //! trace's top-level observations hang under it. Validation maps them back: a `t-<traceId>` span
 //! is the trace, a parent `t-<traceId>` means "no parent" in the source.
 
-use crate::model::{Generation, RawObject};
+use crate::vocab::{Generation, RawObject};
 use serde_json::value::RawValue;
 
 pub const SCOPE_NAME: &str = "langfuse-sdk";
@@ -304,8 +304,13 @@ fn metadata_attr(a: &mut Attrs, key: &str, o: &RawObject, run_tag: Option<&str>)
 /// `langfuse.experiment.*` on a span that carries a run item (see `experiments`).
 fn experiment_attrs(a: &mut Attrs, o: &RawObject) {
     let Some(e) = o
-        .get_present(crate::experiments::BODY_KEY)
-        .and_then(|v| serde_json::from_str::<crate::experiments::ExperimentAttrs>(v.get()).ok())
+        .get_present(crate::connectors::langfuse::experiments::BODY_KEY)
+        .and_then(|v| {
+            serde_json::from_str::<crate::connectors::langfuse::experiments::ExperimentAttrs>(
+                v.get(),
+            )
+            .ok()
+        })
     else {
         return;
     };

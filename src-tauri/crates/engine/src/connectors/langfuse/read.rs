@@ -2,11 +2,9 @@
 //! the canonical shapes (the v1 single-object GET shapes, which the archive stores).
 
 use super::{Langfuse, q};
-use crate::connector::{Page, SourceConnector};
-use crate::error::EngineError;
-use crate::http::Bucket;
-use crate::model::{Entity, Generation, RawObject, Record};
-use crate::plan::Scope;
+use crate::connectors::http::Bucket;
+use crate::connectors::{Page, SourceConnector};
+use crate::vocab::{EngineError, Entity, Generation, RawObject, Record, Scope};
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -403,7 +401,7 @@ impl Langfuse {
         };
         let records = objects
             .into_iter()
-            .filter(|o| crate::filter::in_scope(entity, o, scope))
+            .filter(|o| crate::vocab::filter::in_scope(entity, o, scope))
             .filter_map(|o| {
                 let id = o.str("id")?;
                 Some(Record::new(entity, id, o))

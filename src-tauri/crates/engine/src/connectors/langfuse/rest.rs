@@ -4,11 +4,9 @@
 
 use super::write::{failure_outcome, tag_metadata};
 use super::{Langfuse, q};
-use crate::connector::{ExistingKey, Page, WriteOutcome};
-use crate::error::EngineError;
-use crate::http::{Bucket, HttpFailure, Idempotency};
-use crate::model::{Entity, RawObject, Record, natural_key};
-use crate::plan::Scope;
+use crate::connectors::http::{Bucket, HttpFailure, Idempotency};
+use crate::connectors::{ExistingKey, Page, WriteOutcome};
+use crate::vocab::{EngineError, Entity, RawObject, Record, Scope, natural_key};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
@@ -635,7 +633,7 @@ impl Langfuse {
             }
             // The commented object may not be visible yet (v3/v4 show writes after a delay).
             Err(HttpFailure::Rejected { status: 404, body }) if entity == Entity::Comments => {
-                WriteOutcome::Retry(format!("the object it comments on was not found: {}", crate::http::truncate(&body, 200)))
+                WriteOutcome::Retry(format!("the object it comments on was not found: {}", crate::connectors::http::truncate(&body, 200)))
             }
             Err(HttpFailure::Rejected { status: 404, .. }) if entity == Entity::DatasetRunItems => WriteOutcome::Failed(
                 "this Langfuse server does not accept dataset run items through its API (POST /dataset-run-items answered 404)".into(),

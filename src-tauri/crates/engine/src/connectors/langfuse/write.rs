@@ -2,12 +2,10 @@
 //! scores (all generations) and for traces and observations on v2/v3, REST for the rest.
 
 use super::{Langfuse, q};
-use crate::connector::{ExistingKey, TargetConnector, WriteOutcome};
-use crate::error::EngineError;
-use crate::http::{Bucket, HttpFailure, Idempotency};
-use crate::model::{Entity, Generation, RawObject, Record};
-use crate::otlp::{self, SpanOptions};
-use crate::plan::Scope;
+use crate::connectors::http::{Bucket, HttpFailure, Idempotency};
+use crate::connectors::langfuse::otlp::{self, SpanOptions};
+use crate::connectors::{ExistingKey, TargetConnector, WriteOutcome};
+use crate::vocab::{EngineError, Entity, Generation, RawObject, Record, Scope};
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -613,7 +611,7 @@ trait SourceDescribe {
 }
 impl SourceDescribe for Langfuse {
     fn describe(&self) -> String {
-        crate::connector::SourceConnector::describe(self)
+        crate::connectors::SourceConnector::describe(self)
     }
 }
 
