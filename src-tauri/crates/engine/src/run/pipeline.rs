@@ -220,7 +220,7 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
                     if entity == Entity::DatasetRunItems
                         && let Some(ix) = ctx.experiments.get()
                         && let Some(settled) =
-                            ix.settle(&r, ctx.source_gen, &ctx.journal, existing.is_some())?
+                            ix.settle(&r, ctx.source_gen, ctx.journal.as_ref(), existing.is_some())?
                     {
                         match settled {
                             Settled::Written => confirmed.push(r.id.clone()),

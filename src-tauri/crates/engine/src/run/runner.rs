@@ -452,7 +452,8 @@ async fn index_experiments(ctx: &Ctx, e: Entity, entities: &[Entity]) -> Result<
     {
         return Ok(());
     }
-    let ix = ExperimentIndex::build(ctx.source.as_ref(), &ctx.plan.scope, &ctx.journal).await?;
+    let ix =
+        ExperimentIndex::build(ctx.source.as_ref(), &ctx.plan.scope, ctx.journal.as_ref()).await?;
     let _ = ctx.experiments.set(ix);
     Ok(())
 }

@@ -261,7 +261,7 @@ pub async fn rollback_preview(
         untouched_preexisting,
         restores_labels,
         restores_cutover: options.restore_cutover
-            && cutover_run::cutover_status(run_id, data_dir)
+            && cutover::cutover_status(run_id, data_dir)
                 .ok()
                 .flatten()
                 .is_some_and(|s| s.restored_at.is_none()),
@@ -340,7 +340,7 @@ pub async fn rollback(
             let v =
                 verify::verify(&lf, &steps, &o.plan.scope, options.verify_limit, progress).await?;
             if options.restore_cutover {
-                match cutover_run::restore_in(&o.journal, run_id, false) {
+                match cutover::restore_in(&o.journal, run_id, false) {
                     Ok(_) => report.cutover_restored = Some(true),
                     Err(CutoverRunError::NothingToRestore(_)) => {}
                     Err(e) => {
