@@ -4,8 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-use crate::error::EngineError;
-use crate::plan::Secret;
+use crate::vocab::{EngineError, Secret};
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -72,7 +71,7 @@ impl LangsmithEndpoint {
 
     /// The key, from the caller or from the named environment variable.
     pub fn resolve_api_key(&self) -> Result<Secret, EngineError> {
-        crate::plan::resolve_secret(
+        crate::vocab::secret::resolve(
             &self.api_key,
             &self.api_key_env,
             &self.keychain_profile,

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use super::ids::{observation_id, trace_id};
 use super::runs::iso_ms;
 use super::template::prompt_from_manifest;
-use crate::model::RawObject;
+use crate::vocab::RawObject;
 
 fn s<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
     v.get(k).and_then(Value::as_str)

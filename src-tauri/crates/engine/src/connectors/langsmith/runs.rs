@@ -6,7 +6,7 @@
 use serde_json::{Map, Value, json};
 
 use super::ids::{observation_id, trace_id};
-use crate::model::RawObject;
+use crate::vocab::RawObject;
 
 /// A v2 item or an export row in v1 names: lower-case run type and status, `session_id`,
 /// `parent_run_id` from `parent_run_ids`/`dotted_order`, details without the `raw` wrapper.

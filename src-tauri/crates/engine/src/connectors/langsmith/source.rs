@@ -16,12 +16,11 @@ use serde_json::{Map, Value, json};
 
 use super::LangsmithEndpoint;
 use super::{others, runs};
-use crate::connector::{Page, SourceConnector};
-use crate::error::{ConnectionError, EngineError};
-use crate::http::{Bucket, HttpClient, HttpFailure, Idempotency};
-use crate::model::{Entity, Generation, Record};
-use crate::plan::Scope;
-use crate::progress::Counters;
+use crate::connectors::http::{HttpClient, HttpFailure, Idempotency};
+use crate::connectors::{Page, SourceConnector};
+use crate::vocab::{
+    Bucket, ConnectionError, Counters, EngineError, Entity, Generation, Record, Scope,
+};
 
 /// LangSmith Cloud's per-key limits, mapped onto the client's buckets: run queries (15 per
 /// 10 s) use `LegacyRead`, `/repos` (100 per minute) `Prompts`, everything else (1000 per 10 s)
@@ -273,7 +272,7 @@ impl LangSmith {
                 url,
                 what: what.to_string(),
                 status,
-                message: crate::http::truncate(&body, 300),
+                message: crate::connectors::http::truncate(&body, 300),
             },
             other => EngineError::Http {
                 url,
@@ -817,7 +816,11 @@ fn connection_error(url: &str, e: &reqwest::Error) -> EngineError {
     if e.is_timeout() {
         ConnectionError::Timeout(url.to_string()).into()
     } else {
-        ConnectionError::Unreachable(url.to_string(), crate::http::describe_reqwest_error(e)).into()
+        ConnectionError::Unreachable(
+            url.to_string(),
+            crate::connectors::http::describe_reqwest_error(e),
+        )
+        .into()
     }
 }
 
