@@ -16,4 +16,7 @@ pub mod langfuse;
 pub mod langsmith;
 pub mod traits;
 
-pub use traits::{ExistingKey, Page, SourceConnector, TargetConnector, WriteOutcome};
+pub use traits::{
+    ExistingKey, Page, SourceConnector, TargetConnector, WriteOutcome, for_each_existing_key_page,
+    for_each_page,
+};

@@ -4,9 +4,10 @@
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-use crate::vocab::{EngineError, Secret};
+use crate::vocab::EngineError;
+use secrecy::SecretString;
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LangsmithEndpoint {
     /// `https://api.smith.langchain.com`, the EU endpoint, or a self-hosted one (a trailing
@@ -18,7 +19,7 @@ pub struct LangsmithEndpoint {
     pub keychain_profile: Option<String>,
     /// Filled in by the caller (never from a file, never serialised, never journaled).
     #[serde(skip)]
-    pub api_key: Option<Secret>,
+    pub api_key: Option<SecretString>,
     /// Project names; every project (experiments included) when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub projects: Vec<String>,
@@ -36,6 +37,26 @@ pub struct LangsmithEndpoint {
     pub environment: Option<String>,
 }
 
+/// Equal when every field is, the keys compared by value.
+impl PartialEq for LangsmithEndpoint {
+    fn eq(&self, other: &Self) -> bool {
+        use secrecy::ExposeSecret;
+        let same_key = match (&self.api_key, &other.api_key) {
+            (Some(a), Some(b)) => a.expose_secret() == b.expose_secret(),
+            (a, b) => a.is_none() && b.is_none(),
+        };
+        same_key
+            && self.url == other.url
+            && self.api_key_env == other.api_key_env
+            && self.keychain_profile == other.keychain_profile
+            && self.projects == other.projects
+            && self.export_path == other.export_path
+            && self.cloud_limits == other.cloud_limits
+            && self.budget_time_scale == other.budget_time_scale
+            && self.environment == other.environment
+    }
+}
+
 fn one() -> f64 {
     1.0
 }
@@ -49,7 +70,7 @@ impl LangsmithEndpoint {
             url: url.trim_end_matches('/').to_string(),
             api_key_env: None,
             keychain_profile: None,
-            api_key: Some(Secret::new(api_key)),
+            api_key: Some(SecretString::from(api_key)),
             projects: vec![],
             export_path: None,
             cloud_limits: None,
@@ -70,7 +91,7 @@ impl LangsmithEndpoint {
     }
 
     /// The key, from the caller or from the named environment variable.
-    pub fn resolve_api_key(&self) -> Result<Secret, EngineError> {
+    pub fn resolve_api_key(&self) -> Result<SecretString, EngineError> {
         crate::vocab::secret::resolve(
             &self.api_key,
             &self.api_key_env,

@@ -19,7 +19,7 @@ use super::{others, runs};
 use crate::connectors::http::{HttpClient, HttpFailure, Idempotency};
 use crate::connectors::{Page, SourceConnector};
 use crate::vocab::{
-    Bucket, ConnectionError, Counters, EngineError, Entity, Generation, Record, Scope,
+    Bucket, ConnectionError, Counters, Dialect, EngineError, Entity, Payloads, Record, Scope,
 };
 
 /// LangSmith Cloud's per-key limits, mapped onto the client's buckets: run queries (15 per
@@ -172,7 +172,7 @@ impl LangSmith {
         let http = HttpClient::with_header(
             &base,
             "x-api-key",
-            key.expose(),
+            secrecy::ExposeSecret::expose_secret(&key),
             timeout,
             quotas,
             e.budget_time_scale,
@@ -830,9 +830,9 @@ impl SourceConnector for LangSmith {
         format!("LangSmith at {}", self.info.url)
     }
 
-    fn generation(&self) -> Generation {
-        // Records come in the canonical (legacy Langfuse) shapes: traces plus observations.
-        Generation::V3
+    fn payloads(&self) -> Payloads {
+        // The mapping hands over Langfuse's legacy (v3) shapes: traces plus observations.
+        Payloads::langfuse(Dialect::LangfuseV3)
     }
 
     fn supports(&self, entity: Entity) -> bool {
