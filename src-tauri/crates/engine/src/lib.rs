@@ -23,6 +23,7 @@ mod pipeline;
 pub mod plan;
 pub mod profile;
 pub mod progress;
+pub mod readiness;
 mod reconnect;
 pub mod rollback;
 mod runner;

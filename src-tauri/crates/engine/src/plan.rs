@@ -150,6 +150,11 @@ pub struct Scope {
     pub trace_names: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// When dual export (the OpenTelemetry Collector fan-out) started sending to the target.
+    /// Everything after it reaches the target through the fan-out, so the copy stops there:
+    /// loading the plan moves `to` back to this moment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fan_out_started_at: Option<DateTime<Utc>>,
 }
 
 fn default_from() -> DateTime<Utc> {
@@ -170,6 +175,7 @@ impl Default for Scope {
             environments: vec![],
             trace_names: vec![],
             tags: vec![],
+            fan_out_started_at: None,
         }
     }
 }
@@ -299,8 +305,11 @@ impl Default for Options {
 
 impl Plan {
     pub fn from_toml(text: &str) -> Result<Plan, EngineError> {
-        let plan: Plan =
+        let mut plan: Plan =
             toml::from_str(text).map_err(|e| EngineError::InvalidPlan(e.message().to_string()))?;
+        if let Some(start) = plan.scope.fan_out_started_at {
+            plan.scope.to = plan.scope.to.min(start);
+        }
         plan.validate()?;
         Ok(plan)
     }

@@ -129,6 +129,66 @@ struct Health {
     status: Option<String>,
 }
 
+/// Reads a Langfuse server's version and generation from its health endpoint, which needs no
+/// keys (used by [`check_connection`] and by the application readiness check).
+pub async fn server_generation(url: &str) -> Result<(String, Generation), EngineError> {
+    let url = base_url(url);
+    let counters = Arc::new(Counters::default());
+    let http = HttpClient::new(
+        &url,
+        "",
+        "",
+        Duration::from_secs(15),
+        Budget {
+            plan: crate::http::CloudPlan::None,
+            time_scale: 1.0,
+            requests_per_minute: None,
+        },
+        1,
+        counters,
+    );
+    read_health(&http, &url).await
+}
+
+async fn read_health(http: &HttpClient, url: &str) -> Result<(String, Generation), EngineError> {
+    let resp = send_checked(url, || http.get_anonymous("/api/public/health")).await?;
+    let status = resp.status();
+    let body = resp.text().await.unwrap_or_default();
+    if status.as_u16() == 503 {
+        return Err(ConnectionError::Unhealthy(
+            url.to_string(),
+            "its health check reports a problem".into(),
+        )
+        .into());
+    }
+    let health: Option<Health> = serde_json::from_str(&body).ok();
+    let version = match (status.is_success(), health) {
+        (
+            true,
+            Some(Health {
+                version: Some(v),
+                status: Some(_),
+            }),
+        ) => v,
+        _ => {
+            return Err(ConnectionError::NotLangfuse(
+                url.to_string(),
+                format!(
+                    "/api/public/health answered {} without a Langfuse version",
+                    status.as_u16()
+                ),
+            )
+            .into());
+        }
+    };
+    let generation = match version.trim_start_matches('v').split('.').next() {
+        Some("2") | Some("1") => Generation::V2,
+        Some("3") => Generation::V3,
+        _ => Generation::V4,
+    };
+    Ok((version, generation))
+}
+
 /// Checks a Langfuse endpoint: reachable, a Langfuse server, keys accepted. Returns the project,
 /// server version, generation and capabilities.
 pub async fn check_connection(endpoint: &LangfuseEndpoint) -> Result<ConnectionInfo, EngineError> {
@@ -164,41 +224,7 @@ impl Langfuse {
             counters.clone(),
         );
         // 1. Health: is it there, and is it Langfuse?
-        let resp = send_checked(&url, || http.get_anonymous("/api/public/health")).await?;
-        let status = resp.status();
-        let body = resp.text().await.unwrap_or_default();
-        if status.as_u16() == 503 {
-            return Err(ConnectionError::Unhealthy(
-                url,
-                "its health check reports a problem".into(),
-            )
-            .into());
-        }
-        let health: Option<Health> = serde_json::from_str(&body).ok();
-        let version = match (status.is_success(), health) {
-            (
-                true,
-                Some(Health {
-                    version: Some(v),
-                    status: Some(_),
-                }),
-            ) => v,
-            _ => {
-                return Err(ConnectionError::NotLangfuse(
-                    url,
-                    format!(
-                        "/api/public/health answered {} without a Langfuse version",
-                        status.as_u16()
-                    ),
-                )
-                .into());
-            }
-        };
-        let generation = match version.trim_start_matches('v').split('.').next() {
-            Some("2") | Some("1") => Generation::V2,
-            Some("3") => Generation::V3,
-            _ => Generation::V4,
-        };
+        let (version, generation) = read_health(&http, &url).await?;
         // 2. Keys: the project this key belongs to.
         let resp = send_checked(&url, || http.get("/api/public/projects")).await?;
         match resp.status().as_u16() {
