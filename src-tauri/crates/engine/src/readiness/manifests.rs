@@ -161,7 +161,7 @@ fn pep508(requirement: &str) -> Option<(String, Option<String>)> {
         Some(pep508_rs::VersionOrUrl::VersionSpecifier(s)) if !s.is_empty() => Some(s.to_string()),
         _ => None,
     };
-    Some((python_name(req.name.as_ref()), spec))
+    Some((python_name(&req.name.to_string()), spec))
 }
 
 fn requirements(text: &str) -> Vec<Dep> {
@@ -205,12 +205,14 @@ fn pyproject(text: &str) -> Result<Vec<Dep>, String> {
         }
     };
     // PEP 621 `[project]`, its optional dependencies, and PEP 735 dependency groups.
-    let mut strings: Vec<&str> = vec![];
-    let arrays = |v: Option<&toml::Value>| -> Vec<&toml::Value> {
-        v.and_then(|v| v.as_array()).map(|a| a.iter().collect()).unwrap_or_default()
-    };
+    fn strings_of(v: Option<&toml::Value>) -> impl Iterator<Item = &str> {
+        v.and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str())
+    }
     let project = doc.get("project");
-    strings.extend(arrays(project.and_then(|p| p.get("dependencies"))).iter().filter_map(|v| v.as_str()));
+    let mut strings: Vec<&str> = strings_of(project.and_then(|p| p.get("dependencies"))).collect();
     for group in [
         project.and_then(|p| p.get("optional-dependencies")),
         doc.get("dependency-groups"),
@@ -220,7 +222,7 @@ fn pyproject(text: &str) -> Result<Vec<Dep>, String> {
     .filter_map(|t| t.as_table())
     {
         for list in group.values() {
-            strings.extend(list.as_array().into_iter().flatten().filter_map(|v| v.as_str()));
+            strings.extend(strings_of(Some(list)));
         }
     }
     for s in strings {

@@ -3,7 +3,6 @@
 
 use super::ReadinessError;
 use crate::error::EngineError;
-use crate::model::Generation;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -51,10 +50,6 @@ impl TargetServer {
             cloud: false,
             url: None,
         })
-    }
-
-    pub fn is(&self, generation: Generation) -> bool {
-        self.generation == generation.to_string()
     }
 
     /// Whether the server is at least `min`: `Some(true/false)` when its version is known

@@ -146,8 +146,12 @@ pub fn walk(root: &Path, limits: &Limits) -> Walked {
             }
         });
 
+    let (collected_ref, files_ref, stopped_ref, reason_ref) =
+        (&collected, &files, &stopped, &stop_reason);
     builder.build_parallel().run(|| {
-        Box::new(|entry| {
+        let (collected, files, stopped, stop_reason) =
+            (collected_ref, files_ref, stopped_ref, reason_ref);
+        Box::new(move |entry| {
             if stopped.load(Ordering::Relaxed) {
                 return WalkState::Quit;
             }
