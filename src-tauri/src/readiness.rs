@@ -43,7 +43,9 @@ impl Serialize for ReadinessCommandError {
 
 type Result<T, E = ReadinessCommandError> = std::result::Result<T, E>;
 
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     tauri::async_runtime::spawn_blocking(work)
         .await
         .map_err(|e| ReadinessCommandError::Internal(e.to_string()))?
@@ -60,7 +62,14 @@ pub async fn resolve_target(target: AppTarget) -> Result<TargetServer> {
 #[tauri::command]
 pub async fn check_app(path: String, target: AppTarget) -> Result<AppReport> {
     let target = resolve_target(target).await?;
-    blocking(move || Ok(readiness::check_app(Path::new(path.trim()), &target, &Limits::default())?)).await
+    blocking(move || {
+        Ok(readiness::check_app(
+            Path::new(path.trim()),
+            &target,
+            &Limits::default(),
+        )?)
+    })
+    .await
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {
@@ -103,45 +112,96 @@ mod tests {
     use migrator_engine::readiness::dual_export::ExportBackend;
 
     fn fixture(name: &str) -> String {
-        format!("{}/../tests/fixtures/apps/{name}", env!("CARGO_MANIFEST_DIR"))
+        format!(
+            "{}/../tests/fixtures/apps/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        )
     }
 
     #[tokio::test]
     async fn a_typed_target_checks_the_folder_and_a_bad_one_is_a_sentence() {
-        let report = check_app(fixture("js-v3-trace"), AppTarget::Version { version: "v4".into() })
-            .await
-            .unwrap();
+        let report = check_app(
+            fixture("js-v3-trace"),
+            AppTarget::Version {
+                version: "v4".into(),
+            },
+        )
+        .await
+        .unwrap();
         assert_eq!(report.verdict, readiness::AppVerdict::Blocked);
-        let err = check_app(fixture("js-v3-trace"), AppTarget::Version { version: "nine".into() })
-            .await
-            .unwrap_err();
-        assert!(serde_json::to_string(&err).unwrap().contains("is not understood"));
-        let missing = check_app("/no/such/app".into(), AppTarget::Version { version: "v4".into() })
-            .await
-            .unwrap_err();
-        assert_eq!(missing.to_string(), "the folder /no/such/app does not exist");
+        let err = check_app(
+            fixture("js-v3-trace"),
+            AppTarget::Version {
+                version: "nine".into(),
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            serde_json::to_string(&err)
+                .unwrap()
+                .contains("is not understood")
+        );
+        let missing = check_app(
+            "/no/such/app".into(),
+            AppTarget::Version {
+                version: "v4".into(),
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            "the folder /no/such/app does not exist"
+        );
     }
 
     #[tokio::test]
     async fn report_and_dual_export_files_are_written_without_secrets() {
         let dir = tempfile::tempdir().unwrap();
-        let report = check_app(fixture("py-v2-decorators"), AppTarget::Version { version: "cloud".into() })
+        let report = check_app(
+            fixture("py-v2-decorators"),
+            AppTarget::Version {
+                version: "cloud".into(),
+            },
+        )
+        .await
+        .unwrap();
+        let md = dir.path().join("r.md");
+        save_app_report(report, md.clone(), ReportFormat::Markdown)
             .await
             .unwrap();
-        let md = dir.path().join("r.md");
-        save_app_report(report, md.clone(), ReportFormat::Markdown).await.unwrap();
         let text = std::fs::read_to_string(&md).unwrap();
         assert!(text.contains("app.py:1") && !text.contains("FIXTURE-SECRET"));
 
         let request = DualExportRequest {
-            old: ExportBackend::Langfuse { url: "https://old.example.com".into(), v4: false },
-            new: ExportBackend::Langfuse { url: "https://cloud.langfuse.com".into(), v4: true },
+            old: ExportBackend::Langfuse {
+                url: "https://old.example.com".into(),
+                v4: false,
+            },
+            new: ExportBackend::Langfuse {
+                url: "https://cloud.langfuse.com".into(),
+                v4: true,
+            },
         };
         let (y, e) = (dir.path().join("otel.yaml"), dir.path().join("otel.env"));
-        save_dual_export(request.clone(), y.clone(), e.clone()).await.unwrap();
-        assert!(std::fs::read_to_string(&y).unwrap().contains("otlphttp/new_langfuse"));
-        assert!(std::fs::read_to_string(&e).unwrap().contains("NEW_LANGFUSE_BASIC_AUTH="));
-        let bad = DualExportRequest { new: request.old.clone(), ..request };
+        save_dual_export(request.clone(), y.clone(), e.clone())
+            .await
+            .unwrap();
+        assert!(
+            std::fs::read_to_string(&y)
+                .unwrap()
+                .contains("otlphttp/new_langfuse")
+        );
+        assert!(
+            std::fs::read_to_string(&e)
+                .unwrap()
+                .contains("NEW_LANGFUSE_BASIC_AUTH=")
+        );
+        let bad = DualExportRequest {
+            new: request.old.clone(),
+            ..request
+        };
         let err = save_dual_export(bad, y, e).await.unwrap_err();
         assert!(err.to_string().contains("same server"));
     }

@@ -36,14 +36,22 @@ fn fail(message: String, json: bool) -> ExitCode {
 }
 
 fn print_text(r: &AppReport) {
-    println!("{}: {} for {}", r.root, r.verdict.describe(), r.target.describe());
+    println!(
+        "{}: {} for {}",
+        r.root,
+        r.verdict.describe(),
+        r.target.describe()
+    );
     for s in &r.sdks {
         println!(
             "  sdk {} {} ({}{})",
             s.package,
             s.version.as_deref().unwrap_or("(version unknown)"),
             s.file,
-            s.lock_file.as_deref().map(|l| format!(", locked in {l}")).unwrap_or_default()
+            s.lock_file
+                .as_deref()
+                .map(|l| format!(", locked in {l}"))
+                .unwrap_or_default()
         );
     }
     for p in &r.points_at {
@@ -55,7 +63,10 @@ fn print_text(r: &AppReport) {
             FindingSeverity::Warning => "warning",
             FindingSeverity::Info => "info",
         };
-        let at = f.line.map(|l| format!("{}:{l}", f.file)).unwrap_or_else(|| f.file.clone());
+        let at = f
+            .line
+            .map(|l| format!("{}:{l}", f.file))
+            .unwrap_or_else(|| f.file.clone());
         println!("{label} {at} {}: {}", f.subject, f.message);
         println!("    do: {}", f.action);
         if let Some(g) = &f.guide {
@@ -71,7 +82,12 @@ pub async fn run(a: CheckAppArgs) -> ExitCode {
     let target = match (&a.target_url, &a.target_version) {
         (Some(url), _) => match detect_target(url).await {
             Ok(t) => t,
-            Err(e) => return fail(format!("the target's version could not be read: {e}"), a.json),
+            Err(e) => {
+                return fail(
+                    format!("the target's version could not be read: {e}"),
+                    a.json,
+                );
+            }
         },
         (None, Some(v)) => match TargetServer::parse(v) {
             Ok(t) => t,
@@ -88,7 +104,10 @@ pub async fn run(a: CheckAppArgs) -> ExitCode {
         Err(e) => return fail(e.to_string(), a.json),
     };
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("report serialises")
+        );
     } else {
         print_text(&report);
     }

@@ -9,11 +9,18 @@ use std::process::{Command, Output};
 const BIN: &str = env!("CARGO_BIN_EXE_langfuse-migrator-cli");
 
 fn fixture(name: &str) -> String {
-    format!("{}/../../../tests/fixtures/apps/{name}", env!("CARGO_MANIFEST_DIR"))
+    format!(
+        "{}/../../../tests/fixtures/apps/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
 }
 
 fn run(args: &[&str]) -> Output {
-    Command::new(BIN).arg("check-app").args(args).output().unwrap()
+    Command::new(BIN)
+        .arg("check-app")
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn no_secret(out: &Output) {
@@ -27,7 +34,12 @@ fn no_secret(out: &Output) {
 
 #[test]
 fn json_findings_carry_file_line_subject_severity_action_and_guide() {
-    let out = run(&[&fixture("js-v3-trace"), "--target-version", "4.59.0", "--json"]);
+    let out = run(&[
+        &fixture("js-v3-trace"),
+        "--target-version",
+        "4.59.0",
+        "--json",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     no_secret(&out);
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -39,8 +51,16 @@ fn json_findings_carry_file_line_subject_severity_action_and_guide() {
         .find(|f| f["file"] == "index.ts" && f["line"] == 6)
         .expect("the langfuse.trace() call on index.ts:6");
     assert_eq!(trace["severity"], "blocker");
-    assert_eq!(trace["subject"], "langfuse.trace() / .span() / .generation()");
-    assert!(trace["action"].as_str().unwrap().contains("startActiveObservation"));
+    assert_eq!(
+        trace["subject"],
+        "langfuse.trace() / .span() / .generation()"
+    );
+    assert!(
+        trace["action"]
+            .as_str()
+            .unwrap()
+            .contains("startActiveObservation")
+    );
     assert_eq!(
         trace["guide"],
         "https://langfuse.com/docs/observability/sdk/upgrade-path/js-v3-to-v4"
@@ -69,10 +89,17 @@ fn exit_codes_ready_changes_needed_and_could_not_check() {
     assert_eq!(ready.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&ready.stdout).contains("ready for Langfuse 4.59.0"));
 
-    let warnings = run(&[&fixture("js-v4-update-active-trace"), "--target-version", "4.59.0"]);
+    let warnings = run(&[
+        &fixture("js-v4-update-active-trace"),
+        "--target-version",
+        "4.59.0",
+    ]);
     assert_eq!(warnings.status.code(), Some(1));
     let text = String::from_utf8_lossy(&warnings.stdout);
-    assert!(text.contains("warning src/handler.ts:5 updateActiveTrace()"), "{text}");
+    assert!(
+        text.contains("warning src/handler.ts:5 updateActiveTrace()"),
+        "{text}"
+    );
 
     let missing = run(&["/no/such/app", "--target-version", "v4"]);
     assert_eq!(missing.status.code(), Some(2));
@@ -100,7 +127,12 @@ async fn target_url_reads_the_servers_version_from_its_health_endpoint() {
     })
     .await
     .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["target"]["version"], "4.16.0");
     assert_eq!(r["target"]["generation"], "v4");

@@ -28,9 +28,17 @@ fn write(root: &Path, rel: &str, text: &str) {
 }
 
 fn generate(root: &Path) {
-    write(root, "package.json", "{\n  \"dependencies\": {\n    \"langfuse\": \"^3.29.0\"\n  }\n}\n");
+    write(
+        root,
+        "package.json",
+        "{\n  \"dependencies\": {\n    \"langfuse\": \"^3.29.0\"\n  }\n}\n",
+    );
     write(root, "requirements.txt", "langfuse==2.60.3\n");
-    write(root, ".env", "LANGFUSE_HOST=https://cloud.langfuse.com\nLANGFUSE_SECRET_KEY=sk-lf-bench\n");
+    write(
+        root,
+        ".env",
+        "LANGFUSE_HOST=https://cloud.langfuse.com\nLANGFUSE_SECRET_KEY=sk-lf-bench\n",
+    );
     for i in 0..IN_NODE_MODULES {
         write(
             root,

@@ -33,7 +33,18 @@ fn component_type(id: &str) -> &str {
 /// Checks the collector's structure; returns the `${env:…}` names the config uses.
 fn check_collector(yaml: &str) -> BTreeSet<String> {
     let doc: Value = serde_yaml_ng::from_str(yaml).expect("valid YAML");
-    subset(&doc, &["receivers", "processors", "exporters", "extensions", "connectors", "service"], "top level");
+    subset(
+        &doc,
+        &[
+            "receivers",
+            "processors",
+            "exporters",
+            "extensions",
+            "connectors",
+            "service",
+        ],
+        "top level",
+    );
     let defined = |section: &str| keys(&doc[section]);
 
     for (id, r) in doc["receivers"].as_mapping().unwrap() {
@@ -42,7 +53,10 @@ fn check_collector(yaml: &str) -> BTreeSet<String> {
         subset(&r["protocols"], &["grpc", "http"], "otlp protocols");
         for (_, p) in r["protocols"].as_mapping().unwrap() {
             let endpoint = p["endpoint"].as_str().unwrap();
-            assert!(endpoint.rsplit_once(':').unwrap().1.parse::<u16>().is_ok(), "{endpoint}");
+            assert!(
+                endpoint.rsplit_once(':').unwrap().1.parse::<u16>().is_ok(),
+                "{endpoint}"
+            );
         }
     }
     for (id, _) in doc["processors"].as_mapping().unwrap() {
@@ -50,7 +64,17 @@ fn check_collector(yaml: &str) -> BTreeSet<String> {
     }
     for (id, e) in doc["extensions"].as_mapping().unwrap() {
         assert_eq!(component_type(id.as_str().unwrap()), "file_storage");
-        subset(e, &["directory", "timeout", "create_directory", "compaction", "fsync"], "file_storage");
+        subset(
+            e,
+            &[
+                "directory",
+                "timeout",
+                "create_directory",
+                "compaction",
+                "fsync",
+            ],
+            "file_storage",
+        );
         assert!(e["directory"].as_str().is_some());
     }
     let service_extensions: BTreeSet<String> = doc["service"]["extensions"]
@@ -70,39 +94,83 @@ fn check_collector(yaml: &str) -> BTreeSet<String> {
     };
     for (id, e) in doc["exporters"].as_mapping().unwrap() {
         let id = id.as_str().unwrap();
-        assert_eq!(component_type(id), "otlphttp", "Langfuse takes OTLP over HTTP only");
+        assert_eq!(
+            component_type(id),
+            "otlphttp",
+            "Langfuse takes OTLP over HTTP only"
+        );
         subset(
             e,
-            &["endpoint", "traces_endpoint", "headers", "compression", "timeout", "tls", "encoding", "sending_queue", "retry_on_failure"],
+            &[
+                "endpoint",
+                "traces_endpoint",
+                "headers",
+                "compression",
+                "timeout",
+                "tls",
+                "encoding",
+                "sending_queue",
+                "retry_on_failure",
+            ],
             id,
         );
         let endpoint = e["endpoint"].as_str().unwrap();
         assert!(endpoint.starts_with("https://") || endpoint.starts_with("http://"));
-        assert!(["gzip", "zstd", "snappy", "deflate", "none"].contains(&e["compression"].as_str().unwrap()));
-        subset(&e["sending_queue"], &["enabled", "num_consumers", "queue_size", "storage"], "sending_queue");
+        assert!(
+            ["gzip", "zstd", "snappy", "deflate", "none"]
+                .contains(&e["compression"].as_str().unwrap())
+        );
+        subset(
+            &e["sending_queue"],
+            &["enabled", "num_consumers", "queue_size", "storage"],
+            "sending_queue",
+        );
         assert_eq!(e["sending_queue"]["enabled"], Value::Bool(true));
-        let storage = e["sending_queue"]["storage"].as_str().expect("a persistent queue");
+        let storage = e["sending_queue"]["storage"]
+            .as_str()
+            .expect("a persistent queue");
         assert!(defined("extensions").contains(storage) && service_extensions.contains(storage));
         subset(
             &e["retry_on_failure"],
-            &["enabled", "initial_interval", "max_interval", "max_elapsed_time", "multiplier", "randomization_factor"],
+            &[
+                "enabled",
+                "initial_interval",
+                "max_interval",
+                "max_elapsed_time",
+                "multiplier",
+                "randomization_factor",
+            ],
             "retry_on_failure",
         );
         for (name, value) in e["headers"].as_mapping().unwrap() {
-            let (name, value) = (name.as_str().unwrap(), value.as_str().expect("header values are strings"));
+            let (name, value) = (
+                name.as_str().unwrap(),
+                value.as_str().expect("header values are strings"),
+            );
             if matches!(name, "Authorization" | "x-api-key") {
-                assert!(value.contains("${env:"), "{name} holds a secret literally: {value}");
+                assert!(
+                    value.contains("${env:"),
+                    "{name} holds a secret literally: {value}"
+                );
             }
             collect_env(value);
         }
     }
-    collect_env(doc["extensions"]["file_storage/queue"]["directory"].as_str().unwrap());
+    collect_env(
+        doc["extensions"]["file_storage/queue"]["directory"]
+            .as_str()
+            .unwrap(),
+    );
     let pipelines = doc["service"]["pipelines"].as_mapping().unwrap();
     let mut used = BTreeSet::new();
     for (name, p) in pipelines {
         assert!(["traces", "metrics", "logs"].contains(&component_type(name.as_str().unwrap())));
         subset(p, &["receivers", "processors", "exporters"], "pipeline");
-        for (section, list) in [("receivers", "receivers"), ("processors", "processors"), ("exporters", "exporters")] {
+        for (section, list) in [
+            ("receivers", "receivers"),
+            ("processors", "processors"),
+            ("exporters", "exporters"),
+        ] {
             for c in p[list].as_sequence().unwrap() {
                 let c = c.as_str().unwrap();
                 assert!(defined(section).contains(c), "{c} is used but not defined");
@@ -117,7 +185,10 @@ fn check_collector(yaml: &str) -> BTreeSet<String> {
 }
 
 fn langfuse(url: &str, v4: bool) -> ExportBackend {
-    ExportBackend::Langfuse { url: url.into(), v4 }
+    ExportBackend::Langfuse {
+        url: url.into(),
+        v4,
+    }
 }
 
 #[test]
@@ -131,15 +202,38 @@ fn old_and_new_langfuse_fan_out_with_basic_auth_v4_header_and_queues() {
     let doc: Value = serde_yaml_ng::from_str(&c.collector_yaml).unwrap();
     let old = &doc["exporters"]["otlphttp/old_langfuse"];
     let new = &doc["exporters"]["otlphttp/new_langfuse"];
-    assert_eq!(old["endpoint"], "https://langfuse.internal.example.com/api/public/otel");
-    assert_eq!(new["endpoint"], "https://cloud.langfuse.com/api/public/otel");
-    assert_eq!(new["headers"]["Authorization"], "Basic ${env:NEW_LANGFUSE_BASIC_AUTH}");
+    assert_eq!(
+        old["endpoint"],
+        "https://langfuse.internal.example.com/api/public/otel"
+    );
+    assert_eq!(
+        new["endpoint"],
+        "https://cloud.langfuse.com/api/public/otel"
+    );
+    assert_eq!(
+        new["headers"]["Authorization"],
+        "Basic ${env:NEW_LANGFUSE_BASIC_AUTH}"
+    );
     assert_eq!(new["headers"]["x-langfuse-ingestion-version"], "4");
-    assert!(old["headers"].get("x-langfuse-ingestion-version").is_none(), "the old side is not v4");
-    assert_eq!(doc["service"]["pipelines"]["traces"]["exporters"].as_sequence().unwrap().len(), 2);
+    assert!(
+        old["headers"].get("x-langfuse-ingestion-version").is_none(),
+        "the old side is not v4"
+    );
+    assert_eq!(
+        doc["service"]["pipelines"]["traces"]["exporters"]
+            .as_sequence()
+            .unwrap()
+            .len(),
+        2
+    );
     // Every variable the collector needs is in the snippet, without a value.
     for var in env {
-        assert!(c.env_snippet.lines().any(|l| l.starts_with(&format!("{var}="))), "{var} missing");
+        assert!(
+            c.env_snippet
+                .lines()
+                .any(|l| l.starts_with(&format!("{var}="))),
+            "{var} missing"
+        );
     }
     assert!(c.collector_yaml.contains("fan_out_started_at"));
 }
@@ -147,7 +241,10 @@ fn old_and_new_langfuse_fan_out_with_basic_auth_v4_header_and_queues() {
 #[test]
 fn langsmith_to_langfuse_has_hybrid_mode_then_otel_only_at_cutover() {
     let c = generate(&DualExportRequest {
-        old: ExportBackend::Langsmith { url: None, project: Some("support-bot".into()) },
+        old: ExportBackend::Langsmith {
+            url: None,
+            project: Some("support-bot".into()),
+        },
         new: langfuse("https://cloud.langfuse.com", true),
     })
     .unwrap();
@@ -158,8 +255,12 @@ fn langsmith_to_langfuse_has_hybrid_mode_then_otel_only_at_cutover() {
     assert_eq!(ls["headers"]["x-api-key"], "${env:LANGSMITH_API_KEY}");
     assert_eq!(ls["headers"]["Langsmith-Project"], "support-bot");
     let env = &c.env_snippet;
-    let hybrid = env.find("LANGSMITH_OTEL_ENABLED=true").expect("hybrid mode");
-    let only = env.find("LANGSMITH_OTEL_ONLY=true").expect("OTel-only mode at cutover");
+    let hybrid = env
+        .find("LANGSMITH_OTEL_ENABLED=true")
+        .expect("hybrid mode");
+    let only = env
+        .find("LANGSMITH_OTEL_ONLY=true")
+        .expect("OTel-only mode at cutover");
     assert!(hybrid < only);
     assert!(env.contains("OTEL_EXPORTER_OTLP_ENDPOINT=https://cloud.langfuse.com/api/public/otel"));
     assert!(env.contains("x-langfuse-ingestion-version=4"));
@@ -181,7 +282,10 @@ fn bad_requests_are_refused_with_a_sentence() {
     assert!(bad.to_string().contains("not a server address"));
     let to_langsmith = generate(&DualExportRequest {
         old: langfuse("https://x.example.com", false),
-        new: ExportBackend::Langsmith { url: None, project: None },
+        new: ExportBackend::Langsmith {
+            url: None,
+            project: None,
+        },
     });
     assert_eq!(to_langsmith, Err(DualExportError::NoLangfuse));
 }
@@ -212,5 +316,9 @@ fan_out_started_at = "2026-11-20T08:30:00Z"
         "[source]\nkind = \"archive\"\npath = \"/a\"\n[target]\nkind = \"langfuse\"\nurl = \"https://x.example.com\"\npublic_key = \"p\"\n[scope]\nfrom = \"2026-01-01T00:00:00Z\"\nto = \"2026-02-01T00:00:00Z\"\nfan_out_started_at = \"2026-06-01T00:00:00Z\"\n",
     )
     .unwrap();
-    assert_eq!(early.scope.to.to_rfc3339(), "2026-02-01T00:00:00+00:00", "an earlier `to` stays");
+    assert_eq!(
+        early.scope.to.to_rfc3339(),
+        "2026-02-01T00:00:00+00:00",
+        "an earlier `to` stays"
+    );
 }

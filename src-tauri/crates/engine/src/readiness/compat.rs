@@ -85,7 +85,13 @@ fn sdk_label(ecosystem: Ecosystem) -> &'static str {
     }
 }
 
-fn finding(sdk: &SdkUse, severity: FindingSeverity, message: String, action: String, guide: &str) -> AppFinding {
+fn finding(
+    sdk: &SdkUse,
+    severity: FindingSeverity,
+    message: String,
+    action: String,
+    guide: &str,
+) -> AppFinding {
     AppFinding {
         severity,
         kind: FindingKind::Sdk,
@@ -112,7 +118,10 @@ fn langfuse_sdk(sdk: &SdkUse, target: &TargetServer) -> Option<AppFinding> {
             format!(
                 "{} is declared{} without a version or lockfile that says which one is installed, so its compatibility with {} is unknown.",
                 sdk.package,
-                sdk.declared.as_deref().map(|d| format!(" as `{d}`")).unwrap_or_default(),
+                sdk.declared
+                    .as_deref()
+                    .map(|d| format!(" as `{d}`"))
+                    .unwrap_or_default(),
                 target.describe()
             ),
             "Pin the version or commit the lockfile, then check again.".into(),
@@ -129,14 +138,18 @@ fn langfuse_sdk(sdk: &SdkUse, target: &TargetServer) -> Option<AppFinding> {
         Ecosystem::Python => ("4.7.0", "Python SDK 4.7.0"),
         Ecosystem::JavaScript => ("5.4.0", "JS/TS SDK 5.4.0"),
     };
-    let upgrade_to_current = format!("Upgrade to {realtime_label} or later, following the upgrade guides from v{major} on.");
+    let upgrade_to_current = format!(
+        "Upgrade to {realtime_label} or later, following the upgrade guides from v{major} on."
+    );
     use FindingSeverity::{Blocker, Warning};
     let server = target.describe();
     let (severity, message, action, guide) = match (target.generation.as_str(), era) {
         ("v2", Era::First | Era::Legacy) => return None,
         ("v2", _) => (
             Blocker,
-            format!("{label} v{major} sends traces over OpenTelemetry, which a Langfuse v2 server does not accept."),
+            format!(
+                "{label} v{major} sends traces over OpenTelemetry, which a Langfuse v2 server does not accept."
+            ),
             format!(
                 "Keep the application on {label} v{} until the server is upgraded, or upgrade the server first.",
                 sdk_majors(eco, target).1
@@ -160,7 +173,9 @@ fn langfuse_sdk(sdk: &SdkUse, target: &TargetServer) -> Option<AppFinding> {
             ),
             None => (
                 Warning,
-                format!("{label} v{major} needs Langfuse 3.63.0 or later; the server's exact version was not given."),
+                format!(
+                    "{label} v{major} needs Langfuse 3.63.0 or later; the server's exact version was not given."
+                ),
                 "Make sure the server runs 3.63.0 or later (or check against its URL).".into(),
                 guides::VERSIONING,
             ),
@@ -168,29 +183,40 @@ fn langfuse_sdk(sdk: &SdkUse, target: &TargetServer) -> Option<AppFinding> {
         ("v3", Era::OtelV4Gzip) => (
             Blocker,
             format!("{label} v{major} needs a Langfuse v4 server (4.59.0 or later)."),
-            format!("Stay on {label} v{} until the server runs v4.", first_major(eco, Era::OtelV4)),
+            format!(
+                "Stay on {label} v{} until the server runs v4.",
+                first_major(eco, Era::OtelV4)
+            ),
             guides::VERSIONING,
         ),
         (_, Era::First | Era::Legacy) => (
             Blocker,
-            format!("{label} v{major} writes through the legacy ingestion API: {server} rejects its traces and observations (scores still pass), and Langfuse Cloud stopped taking them on 2026-11-16."),
+            format!(
+                "{label} v{major} writes through the legacy ingestion API: {server} rejects its traces and observations (scores still pass), and Langfuse Cloud stopped taking them on 2026-11-16."
+            ),
             upgrade_to_current,
             step,
         ),
         (_, Era::Otel) => (
             Warning,
-            format!("{label} v{major} is deprecated on Langfuse v4: its data can arrive up to about 15 minutes late, and `api.*` reads of removed endpoints fail."),
+            format!(
+                "{label} v{major} is deprecated on Langfuse v4: its data can arrive up to about 15 minutes late, and `api.*` reads of removed endpoints fail."
+            ),
             upgrade_to_current,
             step,
         ),
         (_, Era::OtelV4) => {
-            let current = lenient_semver(version).zip(lenient_semver(realtime)).is_some_and(|(v, r)| v >= r);
+            let current = lenient_semver(version)
+                .zip(lenient_semver(realtime))
+                .is_some_and(|(v, r)| v >= r);
             if current {
                 return None;
             }
             (
                 Warning,
-                format!("{label} {version} works with Langfuse v4, but its data arrives in real time only from {realtime_label} on."),
+                format!(
+                    "{label} {version} works with Langfuse v4, but its data arrives in real time only from {realtime_label} on."
+                ),
                 format!("Upgrade to {realtime_label} or later."),
                 guides::UPGRADE_TO_V4,
             )
@@ -200,12 +226,17 @@ fn langfuse_sdk(sdk: &SdkUse, target: &TargetServer) -> Option<AppFinding> {
             Some(false) => (
                 Blocker,
                 format!("{label} v{major} needs Langfuse 4.59.0 or later; {server} is older."),
-                format!("Upgrade the server to 4.59.0 or later, or stay on {label} v{}.", first_major(eco, Era::OtelV4)),
+                format!(
+                    "Upgrade the server to 4.59.0 or later, or stay on {label} v{}.",
+                    first_major(eco, Era::OtelV4)
+                ),
                 guides::VERSIONING,
             ),
             None => (
                 Warning,
-                format!("{label} v{major} needs Langfuse 4.59.0 or later; the server's exact version was not given."),
+                format!(
+                    "{label} v{major} needs Langfuse 4.59.0 or later; the server's exact version was not given."
+                ),
                 "Make sure the server runs 4.59.0 or later (or check against its URL).".into(),
                 guides::VERSIONING,
             ),
@@ -223,7 +254,13 @@ pub fn sdk_findings(projects: &[Project], target: &TargetServer) -> Vec<AppFindi
         .collect()
 }
 
-fn config(setting: &EnvSetting, severity: FindingSeverity, message: &str, action: &str, guide: &str) -> AppFinding {
+fn config(
+    setting: &EnvSetting,
+    severity: FindingSeverity,
+    message: &str,
+    action: &str,
+    guide: &str,
+) -> AppFinding {
     AppFinding {
         severity,
         kind: FindingKind::Config,
@@ -247,9 +284,15 @@ fn langsmith(sdk: &SdkUse, projects: &[Project], settings: &[EnvSetting]) -> Opt
     if has_langfuse {
         return None;
     }
-    let endpoint = envfiles::value(settings, &["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"])
-        .and_then(|s| s.value.as_deref())
-        .is_some_and(|v| v.contains("/api/public/otel"));
+    let endpoint = envfiles::value(
+        settings,
+        &[
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+        ],
+    )
+    .and_then(|s| s.value.as_deref())
+    .is_some_and(|v| v.contains("/api/public/otel"));
     let otel = match eco {
         Ecosystem::Python => envfiles::is_on(settings, "LANGSMITH_OTEL_ENABLED"),
         Ecosystem::JavaScript => envfiles::is_on(settings, "LANGSMITH_TRACING_MODE"),
@@ -266,7 +309,9 @@ fn langsmith(sdk: &SdkUse, projects: &[Project], settings: &[EnvSetting]) -> Opt
             FindingSeverity::Info,
             "LangSmith's OpenTelemetry export is on and points at a Langfuse OTLP endpoint.".into(),
             match eco {
-                Ecosystem::Python => "At cutover set LANGSMITH_OTEL_ONLY=true to stop sending to LangSmith.".into(),
+                Ecosystem::Python => {
+                    "At cutover set LANGSMITH_OTEL_ONLY=true to stop sending to LangSmith.".into()
+                }
                 Ecosystem::JavaScript => "Nothing to change for the switch.".into(),
             },
             guides::FROM_LANGSMITH,
@@ -282,18 +327,29 @@ fn langsmith(sdk: &SdkUse, projects: &[Project], settings: &[EnvSetting]) -> Opt
     Some(finding(
         sdk,
         FindingSeverity::Blocker,
-        "This application traces with the LangSmith SDK, and nothing is exported to Langfuse yet.".into(),
+        "This application traces with the LangSmith SDK, and nothing is exported to Langfuse yet."
+            .into(),
         action,
         guides::FROM_LANGSMITH,
     ))
 }
 
-pub fn config_findings(settings: &[EnvSetting], projects: &[Project], target: &TargetServer) -> Vec<AppFinding> {
+pub fn config_findings(
+    settings: &[EnvSetting],
+    projects: &[Project],
+    target: &TargetServer,
+) -> Vec<AppFinding> {
     let mut out = vec![];
     for s in settings {
         match s.key.as_str() {
-            "LANGCHAIN_TRACING_V2" | "LANGCHAIN_API_KEY" | "LANGCHAIN_PROJECT" | "LANGCHAIN_ENDPOINT" => {
-                let new = s.key.replace("LANGCHAIN_", "LANGSMITH_").replace("TRACING_V2", "TRACING");
+            "LANGCHAIN_TRACING_V2"
+            | "LANGCHAIN_API_KEY"
+            | "LANGCHAIN_PROJECT"
+            | "LANGCHAIN_ENDPOINT" => {
+                let new = s
+                    .key
+                    .replace("LANGCHAIN_", "LANGSMITH_")
+                    .replace("TRACING_V2", "TRACING");
                 out.push(config(
                     s,
                     FindingSeverity::Info,
@@ -306,25 +362,41 @@ pub fn config_findings(settings: &[EnvSetting], projects: &[Project], target: &T
                 let (changed_in, message, action, guide) = rules::baseurl_rule();
                 let major = resolve::langfuse_major_for(projects, &s.file, Ecosystem::JavaScript);
                 if major.is_none_or(|m| m < changed_in) {
-                    out.push(config(s, rules::severity(Ecosystem::JavaScript, changed_in, target), message, action, guide));
+                    out.push(config(
+                        s,
+                        rules::severity(Ecosystem::JavaScript, changed_in, target),
+                        message,
+                        action,
+                        guide,
+                    ));
                 }
             }
             _ => {}
         }
     }
     if let Some(url) = &target.url
-        && let Some(host) = envfiles::value(settings, &["LANGFUSE_BASE_URL", "LANGFUSE_HOST", "LANGFUSE_BASEURL"])
+        && let Some(host) = envfiles::value(
+            settings,
+            &["LANGFUSE_BASE_URL", "LANGFUSE_HOST", "LANGFUSE_BASEURL"],
+        )
         && host.value.as_deref().map(|v| v.trim_end_matches('/')) != Some(url.trim_end_matches('/'))
     {
         out.push(config(
             host,
             FindingSeverity::Info,
-            &format!("The application points at {} now, not at the target {url}.", host.value.as_deref().unwrap_or("")),
+            &format!(
+                "The application points at {} now, not at the target {url}.",
+                host.value.as_deref().unwrap_or("")
+            ),
             "Point it at the target at cutover (the run's .env cutover does this, with a backup).",
             guides::UPGRADE_TO_V4,
         ));
     }
-    for sdk in projects.iter().flat_map(|p| p.sdks.iter()).filter(|s| s.package == "langsmith") {
+    for sdk in projects
+        .iter()
+        .flat_map(|p| p.sdks.iter())
+        .filter(|s| s.package == "langsmith")
+    {
         out.extend(langsmith(sdk, projects, settings));
     }
     out
@@ -342,7 +414,16 @@ mod tests {
         assert_eq!(era(Ecosystem::Python, 5), Era::OtelV4Gzip);
         let v4 = TargetServer::parse("4.58.0").unwrap();
         assert_eq!(sdk_majors(Ecosystem::Python, &v4), (3, 4));
-        assert_eq!(sdk_majors(Ecosystem::JavaScript, &TargetServer::parse("cloud").unwrap()), (4, 6));
-        assert_eq!(sdk_majors(Ecosystem::JavaScript, &TargetServer::parse("v2").unwrap()), (1, 3));
+        assert_eq!(
+            sdk_majors(
+                Ecosystem::JavaScript,
+                &TargetServer::parse("cloud").unwrap()
+            ),
+            (4, 6)
+        );
+        assert_eq!(
+            sdk_majors(Ecosystem::JavaScript, &TargetServer::parse("v2").unwrap()),
+            (1, 3)
+        );
     }
 }

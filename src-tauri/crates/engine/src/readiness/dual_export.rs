@@ -137,13 +137,17 @@ fn check_url(url: &str) -> Result<String, DualExportError> {
 }
 
 /// (exporter name, endpoint, headers, env variables the collector needs).
-fn exporter(side: &str, b: &ExportBackend) -> Result<(String, OtlpHttpExporter, Vec<(String, String)>), DualExportError> {
+fn exporter(
+    side: &str,
+    b: &ExportBackend,
+) -> Result<(String, OtlpHttpExporter, Vec<(String, String)>), DualExportError> {
     let upper = side.to_ascii_uppercase();
     let (name, endpoint, headers, vars) = match b {
         ExportBackend::Langfuse { url, v4 } => {
             let base = check_url(url)?;
             let var = format!("{upper}_LANGFUSE_BASIC_AUTH");
-            let mut headers = BTreeMap::from([("Authorization".to_string(), format!("Basic ${{env:{var}}}"))]);
+            let mut headers =
+                BTreeMap::from([("Authorization".to_string(), format!("Basic ${{env:{var}}}"))]);
             if *v4 {
                 headers.insert("x-langfuse-ingestion-version".into(), "4".into());
             }
@@ -151,18 +155,30 @@ fn exporter(side: &str, b: &ExportBackend) -> Result<(String, OtlpHttpExporter, 
                 format!("otlphttp/{side}_langfuse"),
                 format!("{base}/api/public/otel"),
                 headers,
-                vec![(var, format!("base64 of \"<public key>:<secret key>\" of the {side} Langfuse project"))],
+                vec![(
+                    var,
+                    format!(
+                        "base64 of \"<public key>:<secret key>\" of the {side} Langfuse project"
+                    ),
+                )],
             )
         }
         ExportBackend::Langsmith { url, project } => {
             let endpoint = match url {
                 Some(u) => {
                     let base = check_url(u)?;
-                    if base.ends_with("/otel") { base } else { format!("{base}/otel") }
+                    if base.ends_with("/otel") {
+                        base
+                    } else {
+                        format!("{base}/otel")
+                    }
                 }
                 None => LANGSMITH_OTLP.to_string(),
             };
-            let mut headers = BTreeMap::from([("x-api-key".to_string(), "${env:LANGSMITH_API_KEY}".to_string())]);
+            let mut headers = BTreeMap::from([(
+                "x-api-key".to_string(),
+                "${env:LANGSMITH_API_KEY}".to_string(),
+            )]);
             if let Some(p) = project.as_deref().filter(|p| !p.trim().is_empty()) {
                 headers.insert("Langsmith-Project".into(), p.trim().to_string());
             }
@@ -170,7 +186,10 @@ fn exporter(side: &str, b: &ExportBackend) -> Result<(String, OtlpHttpExporter, 
                 format!("otlphttp/{side}_langsmith"),
                 endpoint,
                 headers,
-                vec![("LANGSMITH_API_KEY".to_string(), "the LangSmith API key".to_string())],
+                vec![(
+                    "LANGSMITH_API_KEY".to_string(),
+                    "the LangSmith API key".to_string(),
+                )],
             )
         }
     };
@@ -197,7 +216,9 @@ fn exporter(side: &str, b: &ExportBackend) -> Result<(String, OtlpHttpExporter, 
 fn endpoint_of(b: &ExportBackend) -> String {
     match b {
         ExportBackend::Langfuse { url, .. } => check_url(url).unwrap_or_default(),
-        ExportBackend::Langsmith { url, .. } => url.clone().unwrap_or_else(|| LANGSMITH_OTLP.into()),
+        ExportBackend::Langsmith { url, .. } => {
+            url.clone().unwrap_or_else(|| LANGSMITH_OTLP.into())
+        }
     }
 }
 
@@ -222,8 +243,18 @@ pub fn generate(req: &DualExportRequest) -> Result<DualExportConfig, DualExportE
             "otlp".to_string(),
             OtlpReceiver {
                 protocols: BTreeMap::from([
-                    ("grpc".to_string(), Endpoint { endpoint: "localhost:4317".into() }),
-                    ("http".to_string(), Endpoint { endpoint: "localhost:4318".into() }),
+                    (
+                        "grpc".to_string(),
+                        Endpoint {
+                            endpoint: "localhost:4317".into(),
+                        },
+                    ),
+                    (
+                        "http".to_string(),
+                        Endpoint {
+                            endpoint: "localhost:4318".into(),
+                        },
+                    ),
                 ]),
             },
         )]),
@@ -266,7 +297,11 @@ pub fn generate(req: &DualExportRequest) -> Result<DualExportConfig, DualExportE
     let v4_header = matches!(req.new, ExportBackend::Langfuse { v4: true, .. });
     let direct_headers = format!(
         "Authorization=Basic%20<base64 of public key:secret key>{}",
-        if v4_header { ",x-langfuse-ingestion-version=4" } else { "" }
+        if v4_header {
+            ",x-langfuse-ingestion-version=4"
+        } else {
+            ""
+        }
     );
     match req.old {
         ExportBackend::Langsmith { .. } => {

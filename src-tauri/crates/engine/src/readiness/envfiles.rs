@@ -6,7 +6,12 @@ use super::walk::{problem, relative};
 use super::{AppFinding, EnvSetting};
 use std::path::{Path, PathBuf};
 
-const PREFIXES: [&str; 4] = ["LANGFUSE_", "LANGSMITH_", "LANGCHAIN_", "OTEL_EXPORTER_OTLP_"];
+const PREFIXES: [&str; 4] = [
+    "LANGFUSE_",
+    "LANGSMITH_",
+    "LANGCHAIN_",
+    "OTEL_EXPORTER_OTLP_",
+];
 
 /// Settings whose value says where the application sends data or whether it traces; anything
 /// else (keys, headers, tokens) is treated as a secret.
@@ -126,16 +131,19 @@ pub fn points_at(settings: &[EnvSetting]) -> Vec<String> {
 pub fn is_on(settings: &[EnvSetting], key: &str) -> bool {
     settings.iter().any(|s| {
         s.key == key
-            && s.value
-                .as_deref()
-                .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "otel"))
+            && s.value.as_deref().is_some_and(|v| {
+                matches!(
+                    v.to_ascii_lowercase().as_str(),
+                    "true" | "1" | "yes" | "otel"
+                )
+            })
     })
 }
 
 pub fn value<'a>(settings: &'a [EnvSetting], keys: &[&str]) -> Option<&'a EnvSetting> {
-    settings
-        .iter()
-        .find(|s| keys.contains(&s.key.as_str()) && s.value.as_deref().is_some_and(|v| !v.is_empty()))
+    settings.iter().find(|s| {
+        keys.contains(&s.key.as_str()) && s.value.as_deref().is_some_and(|v| !v.is_empty())
+    })
 }
 
 #[cfg(test)]
@@ -144,9 +152,18 @@ mod tests {
 
     #[test]
     fn assignments_with_export_quotes_and_comments() {
-        assert_eq!(assignment("export LANGFUSE_HOST=\"https://x\" # eu"), Some(("LANGFUSE_HOST", "https://x".into())));
-        assert_eq!(assignment("LANGSMITH_TRACING=true # on"), Some(("LANGSMITH_TRACING", "true".into())));
+        assert_eq!(
+            assignment("export LANGFUSE_HOST=\"https://x\" # eu"),
+            Some(("LANGFUSE_HOST", "https://x".into()))
+        );
+        assert_eq!(
+            assignment("LANGSMITH_TRACING=true # on"),
+            Some(("LANGSMITH_TRACING", "true".into()))
+        );
         assert_eq!(assignment("# LANGFUSE_HOST=x"), None);
-        assert_eq!(without_credentials("https://u:p@h.example/otel"), "https://h.example/otel");
+        assert_eq!(
+            without_credentials("https://u:p@h.example/otel"),
+            "https://h.example/otel"
+        );
     }
 }

@@ -7,9 +7,12 @@ pub const PY_V3_TO_V4: &str =
     "https://langfuse.com/docs/observability/sdk/upgrade-path/python-v3-to-v4";
 pub const PY_V4_TO_V5: &str =
     "https://langfuse.com/docs/observability/sdk/upgrade-path/python-v4-to-v5";
-pub const JS_V3_TO_V4: &str = "https://langfuse.com/docs/observability/sdk/upgrade-path/js-v3-to-v4";
-pub const JS_V4_TO_V5: &str = "https://langfuse.com/docs/observability/sdk/upgrade-path/js-v4-to-v5";
-pub const JS_V5_TO_V6: &str = "https://langfuse.com/docs/observability/sdk/upgrade-path/js-v5-to-v6";
+pub const JS_V3_TO_V4: &str =
+    "https://langfuse.com/docs/observability/sdk/upgrade-path/js-v3-to-v4";
+pub const JS_V4_TO_V5: &str =
+    "https://langfuse.com/docs/observability/sdk/upgrade-path/js-v4-to-v5";
+pub const JS_V5_TO_V6: &str =
+    "https://langfuse.com/docs/observability/sdk/upgrade-path/js-v5-to-v6";
 /// Which SDK works with which server.
 pub const COMPATIBILITY: &str = "https://langfuse.com/docs/compatibility";
 /// Server versions and what each needs.
@@ -37,4 +40,3 @@ pub fn js_step(major: u64) -> &'static str {
         _ => JS_V5_TO_V6,
     }
 }
-

@@ -33,9 +33,7 @@ impl ManifestKind {
             "package-lock.json" | "npm-shrinkwrap.json" => ManifestKind::PackageLock,
             "pnpm-lock.yaml" => ManifestKind::PnpmLock,
             "yarn.lock" => ManifestKind::YarnLock,
-            n if n.starts_with("requirements") && n.ends_with(".txt") => {
-                ManifestKind::Requirements
-            }
+            n if n.starts_with("requirements") && n.ends_with(".txt") => ManifestKind::Requirements,
             _ => return None,
         })
     }
@@ -98,7 +96,11 @@ pub fn is_interesting(ecosystem: Ecosystem, name: &str) -> bool {
         Ecosystem::JavaScript => {
             matches!(
                 name,
-                "langfuse" | "langfuse-node" | "langfuse-langchain" | "langfuse-vercel" | "langsmith"
+                "langfuse"
+                    | "langfuse-node"
+                    | "langfuse-langchain"
+                    | "langfuse-vercel"
+                    | "langsmith"
             ) || name.starts_with("@langfuse/")
         }
     }
@@ -168,7 +170,12 @@ fn requirements(text: &str) -> Vec<Dep> {
     let mut deps = vec![];
     for (i, raw) in text.lines().enumerate() {
         let line = raw.split(" #").next().unwrap_or("").trim();
-        let line = line.split(" --").next().unwrap_or("").trim_end_matches('\\').trim();
+        let line = line
+            .split(" --")
+            .next()
+            .unwrap_or("")
+            .trim_end_matches('\\')
+            .trim();
         if line.is_empty() || line.starts_with('#') || line.starts_with('-') {
             continue;
         }
@@ -189,11 +196,13 @@ fn requirements(text: &str) -> Vec<Dep> {
 }
 
 fn pyproject(text: &str) -> Result<Vec<Dep>, String> {
-    let doc: toml::Table = toml::from_str(text)
-        .map_err(|e| format!("could not be read as TOML: {}", e.message()))?;
+    let doc: toml::Table =
+        toml::from_str(text).map_err(|e| format!("could not be read as TOML: {}", e.message()))?;
     let mut deps = vec![];
     let mut push = |package: String, spec: Option<String>| {
-        if is_interesting(Ecosystem::Python, &package) && !deps.iter().any(|d: &Dep| d.package == package) {
+        if is_interesting(Ecosystem::Python, &package)
+            && !deps.iter().any(|d: &Dep| d.package == package)
+        {
             deps.push(Dep {
                 line: line_naming(text, &package),
                 package,
@@ -233,14 +242,19 @@ fn pyproject(text: &str) -> Result<Vec<Dep>, String> {
     // Poetry: `[tool.poetry.dependencies]` and `[tool.poetry.group.<g>.dependencies]`.
     let poetry = doc.get("tool").and_then(|t| t.get("poetry"));
     let mut tables = vec![poetry.and_then(|p| p.get("dependencies"))];
-    if let Some(groups) = poetry.and_then(|p| p.get("group")).and_then(|g| g.as_table()) {
+    if let Some(groups) = poetry
+        .and_then(|p| p.get("group"))
+        .and_then(|g| g.as_table())
+    {
         tables.extend(groups.values().map(|g| g.get("dependencies")));
     }
     for table in tables.into_iter().flatten().filter_map(|t| t.as_table()) {
         for (name, value) in table {
             let spec = match value {
                 toml::Value::String(s) => Some(s.clone()),
-                toml::Value::Table(t) => t.get("version").and_then(|v| v.as_str()).map(String::from),
+                toml::Value::Table(t) => {
+                    t.get("version").and_then(|v| v.as_str()).map(String::from)
+                }
                 _ => None,
             };
             push(python_name(name), spec);
@@ -251,8 +265,8 @@ fn pyproject(text: &str) -> Result<Vec<Dep>, String> {
 
 /// `poetry.lock` and `uv.lock`: `[[package]]` tables with `name` and `version`.
 fn toml_lock(text: &str) -> Result<Vec<Dep>, String> {
-    let doc: toml::Table = toml::from_str(text)
-        .map_err(|e| format!("could not be read as TOML: {}", e.message()))?;
+    let doc: toml::Table =
+        toml::from_str(text).map_err(|e| format!("could not be read as TOML: {}", e.message()))?;
     let packages = doc
         .get("package")
         .and_then(|p| p.as_array())
@@ -284,9 +298,16 @@ fn pipfile_lock(text: &str) -> Result<Vec<Dep>, String> {
     let doc = json(text)?;
     let mut deps = vec![];
     for section in ["default", "develop"] {
-        for (name, entry) in doc.get(section).and_then(|s| s.as_object()).into_iter().flatten() {
+        for (name, entry) in doc
+            .get(section)
+            .and_then(|s| s.as_object())
+            .into_iter()
+            .flatten()
+        {
             let package = python_name(name);
-            if !is_interesting(Ecosystem::Python, &package) || deps.iter().any(|d: &Dep| d.package == package) {
+            if !is_interesting(Ecosystem::Python, &package)
+                || deps.iter().any(|d: &Dep| d.package == package)
+            {
                 continue;
             }
             let version = entry
@@ -317,8 +338,15 @@ fn package_json(text: &str) -> Result<Vec<Dep>, String> {
     let doc = json(text)?;
     let mut deps = vec![];
     for section in JS_SECTIONS {
-        for (name, spec) in doc.get(section).and_then(|s| s.as_object()).into_iter().flatten() {
-            if !is_interesting(Ecosystem::JavaScript, name) || deps.iter().any(|d: &Dep| &d.package == name) {
+        for (name, spec) in doc
+            .get(section)
+            .and_then(|s| s.as_object())
+            .into_iter()
+            .flatten()
+        {
+            if !is_interesting(Ecosystem::JavaScript, name)
+                || deps.iter().any(|d: &Dep| &d.package == name)
+            {
                 continue;
             }
             deps.push(Dep {
@@ -351,7 +379,10 @@ fn package_lock(text: &str) -> Result<Vec<Dep>, String> {
             deps.push(Dep {
                 package: name.to_string(),
                 spec: None,
-                version: entry.get("version").and_then(|v| v.as_str()).map(String::from),
+                version: entry
+                    .get("version")
+                    .and_then(|v| v.as_str())
+                    .map(String::from),
                 line: line_naming(text, path),
                 scope: Some(scope),
                 descriptors: vec![],
@@ -363,7 +394,10 @@ fn package_lock(text: &str) -> Result<Vec<Dep>, String> {
                 deps.push(Dep {
                     package: name.clone(),
                     spec: None,
-                    version: entry.get("version").and_then(|v| v.as_str()).map(String::from),
+                    version: entry
+                        .get("version")
+                        .and_then(|v| v.as_str())
+                        .map(String::from),
                     line: line_naming(text, name),
                     scope: Some(String::new()),
                     descriptors: vec![],
@@ -379,8 +413,8 @@ fn package_lock(text: &str) -> Result<Vec<Dep>, String> {
 /// `pnpm-lock.yaml`: `importers.<path>.<section>.<name>` is `{specifier, version}` (v6+) or a
 /// plain version (v5); single-project v5 files have the sections at the top level.
 fn pnpm_lock(text: &str) -> Result<Vec<Dep>, String> {
-    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(text)
-        .map_err(|e| format!("could not be read as YAML: {e}"))?;
+    let doc: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(text).map_err(|e| format!("could not be read as YAML: {e}"))?;
     if !doc.is_mapping() {
         return Err("is not a pnpm lockfile (no mapping at its top)".into());
     }
@@ -388,7 +422,14 @@ fn pnpm_lock(text: &str) -> Result<Vec<Dep>, String> {
     if let Some(map) = doc.get("importers").and_then(|i| i.as_mapping()) {
         for (k, v) in map {
             let path = k.as_str().unwrap_or(".");
-            importers.push((if path == "." { String::new() } else { path.to_string() }, v));
+            importers.push((
+                if path == "." {
+                    String::new()
+                } else {
+                    path.to_string()
+                },
+                v,
+            ));
         }
     } else {
         importers.push((String::new(), &doc));
@@ -400,14 +441,23 @@ fn pnpm_lock(text: &str) -> Result<Vec<Dep>, String> {
                 continue;
             };
             for (name, entry) in map {
-                let Some(name) = name.as_str().filter(|n| is_interesting(Ecosystem::JavaScript, n)) else {
+                let Some(name) = name
+                    .as_str()
+                    .filter(|n| is_interesting(Ecosystem::JavaScript, n))
+                else {
                     continue;
                 };
                 let (spec, version) = match entry {
                     serde_yaml_ng::Value::String(v) => (None, Some(v.clone())),
                     other => (
-                        other.get("specifier").and_then(|s| s.as_str()).map(String::from),
-                        other.get("version").and_then(|s| s.as_str()).map(String::from),
+                        other
+                            .get("specifier")
+                            .and_then(|s| s.as_str())
+                            .map(String::from),
+                        other
+                            .get("version")
+                            .and_then(|s| s.as_str())
+                            .map(String::from),
                     ),
                 };
                 // `3.2.0(peer@1.0.0)` carries peer suffixes; `link:` is a workspace package.

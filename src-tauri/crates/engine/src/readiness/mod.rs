@@ -174,7 +174,9 @@ pub enum ReadinessError {
     NotAFolder(String),
     #[error("the folder {0} cannot be read: {1}")]
     Unreadable(String, String),
-    #[error("the target version \"{0}\" is not understood: give a server version such as 4.59.0, or v2, v3, v4")]
+    #[error(
+        "the target version \"{0}\" is not understood: give a server version such as 4.59.0, or v2, v3, v4"
+    )]
     BadTarget(String),
 }
 
@@ -193,7 +195,8 @@ pub fn check_app(
     if !meta.is_dir() {
         return Err(ReadinessError::NotAFolder(shown));
     }
-    std::fs::read_dir(root).map_err(|e| ReadinessError::Unreadable(shown.clone(), e.to_string()))?;
+    std::fs::read_dir(root)
+        .map_err(|e| ReadinessError::Unreadable(shown.clone(), e.to_string()))?;
 
     let walked = walk::walk(root, limits);
     let mut findings = walked.problems;

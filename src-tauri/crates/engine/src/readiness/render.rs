@@ -42,7 +42,12 @@ fn sdk_line(s: &super::SdkUse) -> String {
 pub fn to_markdown(r: &AppReport) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# Application readiness: {}\n", r.root);
-    let _ = writeln!(md, "**Verdict for {}: {}**\n", r.target.describe(), r.verdict.describe());
+    let _ = writeln!(
+        md,
+        "**Verdict for {}: {}**\n",
+        r.target.describe(),
+        r.verdict.describe()
+    );
     md.push_str("## SDKs\n\n");
     if r.sdks.is_empty() {
         md.push_str("No Langfuse or LangSmith SDK found.\n");
@@ -77,7 +82,11 @@ pub fn to_markdown(r: &AppReport) -> String {
             let _ = writeln!(md, "- {} ({})", s.reason, s.count);
         }
     }
-    let _ = writeln!(md, "\n{} files read in {} ms.", r.files_scanned, r.elapsed_ms);
+    let _ = writeln!(
+        md,
+        "\n{} files read in {} ms.",
+        r.files_scanned, r.elapsed_ms
+    );
     md
 }
 
@@ -85,9 +94,17 @@ pub fn to_html(r: &AppReport) -> String {
     let mut h = String::new();
     h.push_str("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">");
     h.push_str("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">");
-    let _ = write!(h, "<title>Application readiness — {}</title>{STYLE}</head><body>", esc(&r.root));
+    let _ = write!(
+        h,
+        "<title>Application readiness — {}</title>{STYLE}</head><body>",
+        esc(&r.root)
+    );
     let _ = write!(h, "<h1>Application readiness: {}</h1>", esc(&r.root));
-    let class = if r.verdict == super::AppVerdict::Ready { "ok" } else { "bad" };
+    let class = if r.verdict == super::AppVerdict::Ready {
+        "ok"
+    } else {
+        "bad"
+    };
     let _ = write!(
         h,
         "<p class=\"verdict {class}\">Verdict for {}: {}</p><h2>SDKs</h2><ul>",
@@ -106,7 +123,10 @@ pub fn to_html(r: &AppReport) -> String {
         h.push_str("</ul>");
     }
     for (title, list) in groups(r) {
-        let _ = write!(h, "<h2>{title}</h2><table><tr><th>where</th><th>what</th><th>change</th><th>action</th><th>guide</th></tr>");
+        let _ = write!(
+            h,
+            "<h2>{title}</h2><table><tr><th>where</th><th>what</th><th>change</th><th>action</th><th>guide</th></tr>"
+        );
         for f in list {
             let guide = f
                 .guide
@@ -131,6 +151,10 @@ pub fn to_html(r: &AppReport) -> String {
         }
         h.push_str("</ul>");
     }
-    let _ = write!(h, "<p>{} files read in {} ms.</p></body></html>", r.files_scanned, r.elapsed_ms);
+    let _ = write!(
+        h,
+        "<p>{} files read in {} ms.</p></body></html>",
+        r.files_scanned, r.elapsed_ms
+    );
     h
 }

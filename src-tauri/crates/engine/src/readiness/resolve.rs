@@ -42,7 +42,11 @@ pub fn major_of(version: &str) -> Option<u64> {
 /// `dir` relative to `ancestor`, or `None` if it is not inside it (`.` is the root).
 fn inside(dir: &str, ancestor: &str) -> Option<String> {
     if ancestor == "." {
-        return Some(if dir == "." { String::new() } else { dir.to_string() });
+        return Some(if dir == "." {
+            String::new()
+        } else {
+            dir.to_string()
+        });
     }
     if dir == ancestor {
         return Some(String::new());
@@ -52,12 +56,12 @@ fn inside(dir: &str, ancestor: &str) -> Option<String> {
         .map(String::from)
 }
 
-fn locked_version<'a>(
-    lock: &'a Manifest,
-    rel: &str,
-    dep: &Dep,
-) -> Option<&'a str> {
-    let same: Vec<&Dep> = lock.deps.iter().filter(|d| d.package == dep.package).collect();
+fn locked_version<'a>(lock: &'a Manifest, rel: &str, dep: &Dep) -> Option<&'a str> {
+    let same: Vec<&Dep> = lock
+        .deps
+        .iter()
+        .filter(|d| d.package == dep.package)
+        .collect();
     let found = match lock.kind {
         ManifestKind::PackageLock => same
             .iter()
@@ -83,7 +87,12 @@ pub fn projects(manifests: &[Manifest]) -> Vec<Project> {
             .filter(|l| l.kind.is_lock() && l.kind.ecosystem() == ecosystem)
             .filter_map(|l| inside(&m.dir, &l.dir).map(|rel| (l, rel)))
             .collect();
-        locks.sort_by_key(|(l, rel)| (rel.matches('/').count() + !rel.is_empty() as usize, l.file.clone()));
+        locks.sort_by_key(|(l, rel)| {
+            (
+                rel.matches('/').count() + !rel.is_empty() as usize,
+                l.file.clone(),
+            )
+        });
         let idx = match projects.iter().position(|p| p.dir == m.dir) {
             Some(i) => i,
             None => {
@@ -108,7 +117,8 @@ pub fn projects(manifests: &[Manifest]) -> Vec<Project> {
                 locks
                     .iter()
                     .find_map(|(l, rel)| {
-                        locked_version(l, rel, dep).map(|v| (Some(v.to_string()), Some(l.file.clone())))
+                        locked_version(l, rel, dep)
+                            .map(|v| (Some(v.to_string()), Some(l.file.clone())))
                     })
                     .unwrap_or((None, None))
             };
@@ -164,9 +174,7 @@ pub fn lowest(ecosystem: Ecosystem, spec: &str) -> Option<String> {
     req.comparators
         .iter()
         .filter(|c| !matches!(c.op, semver::Op::Less | semver::Op::LessEq))
-        .map(|c| {
-            semver::Version::new(c.major, c.minor.unwrap_or(0), c.patch.unwrap_or(0))
-        })
+        .map(|c| semver::Version::new(c.major, c.minor.unwrap_or(0), c.patch.unwrap_or(0)))
         .max()
         .map(|v| v.to_string())
 }
@@ -199,11 +207,20 @@ mod tests {
 
     #[test]
     fn lowest_versions_of_ranges() {
-        assert_eq!(lowest(Ecosystem::Python, ">=2.36, <3").as_deref(), Some("2.36"));
+        assert_eq!(
+            lowest(Ecosystem::Python, ">=2.36, <3").as_deref(),
+            Some("2.36")
+        );
         assert_eq!(lowest(Ecosystem::Python, "~=3.1").as_deref(), Some("3.1"));
         assert_eq!(lowest(Ecosystem::Python, "^2.0").as_deref(), Some("2.0.0"));
-        assert_eq!(lowest(Ecosystem::JavaScript, "^3.2.0").as_deref(), Some("3.2.0"));
-        assert_eq!(lowest(Ecosystem::JavaScript, ">=4.1 <5 || ^6").as_deref(), Some("4.1.0"));
+        assert_eq!(
+            lowest(Ecosystem::JavaScript, "^3.2.0").as_deref(),
+            Some("3.2.0")
+        );
+        assert_eq!(
+            lowest(Ecosystem::JavaScript, ">=4.1 <5 || ^6").as_deref(),
+            Some("4.1.0")
+        );
         assert_eq!(lowest(Ecosystem::JavaScript, "latest"), None);
         assert_eq!(major_of("==2.60.3"), Some(2));
     }

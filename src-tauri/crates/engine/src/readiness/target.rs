@@ -115,11 +115,20 @@ mod tests {
     #[test]
     fn parses_generations_versions_and_cloud() {
         let t = TargetServer::parse("4.58.2").unwrap();
-        assert_eq!((t.generation.as_str(), t.version.as_deref()), ("v4", Some("4.58.2")));
+        assert_eq!(
+            (t.generation.as_str(), t.version.as_deref()),
+            ("v4", Some("4.58.2"))
+        );
         assert_eq!(t.at_least("4.59.0"), Some(false));
         assert_eq!(TargetServer::parse("v3").unwrap().at_least("3.63.0"), None);
-        assert_eq!(TargetServer::parse("v3.63").unwrap().at_least("3.63.0"), Some(true));
-        assert_eq!(TargetServer::parse("cloud").unwrap().at_least("4.59.0"), Some(true));
+        assert_eq!(
+            TargetServer::parse("v3.63").unwrap().at_least("3.63.0"),
+            Some(true)
+        );
+        assert_eq!(
+            TargetServer::parse("cloud").unwrap().at_least("4.59.0"),
+            Some(true)
+        );
         assert!(TargetServer::parse("seven").is_err());
         assert!(TargetServer::parse("9.1.0").is_err());
     }

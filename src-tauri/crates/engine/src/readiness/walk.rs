@@ -228,7 +228,8 @@ pub fn walk(root: &Path, limits: &Limits) -> Walked {
     c.manifests.sort_by(|a, b| a.file.cmp(&b.file));
     c.env_files.sort();
     c.env_files.dedup();
-    c.hits.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    c.hits
+        .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     Walked {
         manifests: c.manifests,
         hits: c.hits,
@@ -247,11 +248,17 @@ fn visit_file(root: &Path, path: &Path, limits: &Limits, collected: &Mutex<Colle
         .unwrap_or_default();
     let rel = relative(root, path);
     if is_env_file(&name) {
-        collected.lock().expect("collected").env_files.push(path.to_path_buf());
+        collected
+            .lock()
+            .expect("collected")
+            .env_files
+            .push(path.to_path_buf());
         return;
     }
     if let Some(kind) = ManifestKind::from_name(&name) {
-        let size = std::fs::symlink_metadata(path).map(|m| m.len()).unwrap_or(0);
+        let size = std::fs::symlink_metadata(path)
+            .map(|m| m.len())
+            .unwrap_or(0);
         if size > limits.max_lockfile_bytes {
             collected.lock().expect("collected").skip(
                 format!(
@@ -338,9 +345,7 @@ fn read_text(path: &Path) -> Result<String, String> {
         std::io::ErrorKind::NotFound => {
             "could not be read: it is a link to a file that does not exist".to_string()
         }
-        std::io::ErrorKind::PermissionDenied => {
-            "could not be read: permission denied".to_string()
-        }
+        std::io::ErrorKind::PermissionDenied => "could not be read: permission denied".to_string(),
         _ => format!("could not be read: {e}"),
     })?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
