@@ -5,21 +5,12 @@
 use std::path::{Path, PathBuf};
 
 use migrator_engine::readiness::dual_export::{self, DualExportError, DualExportRequest};
-use migrator_engine::readiness::{self, AppReport, Limits, ReadinessError, TargetServer};
-use serde::{Deserialize, Serialize, Serializer};
-use ts_rs::TS;
+use migrator_engine::readiness::{
+    self, AppReport, AppTarget, Limits, ReadinessError, TargetServer,
+};
+use serde::{Serialize, Serializer};
 
 use crate::migration::after::ReportFormat;
-
-/// Which server to check against: a version typed or picked by the user (`4.59.0`, `v3`,
-/// `cloud`), or a server whose health endpoint tells its version (no keys needed).
-#[derive(Clone, Debug, Deserialize, TS)]
-#[serde(tag = "kind", rename_all = "camelCase")]
-#[ts(export)]
-pub enum AppTarget {
-    Version { version: String },
-    Url { url: String },
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadinessCommandError {

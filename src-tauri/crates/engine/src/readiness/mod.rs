@@ -21,7 +21,7 @@ mod rules;
 mod target;
 mod walk;
 
-pub use target::{TargetServer, detect_target};
+pub use target::{AppTarget, TargetServer, detect_target};
 pub use walk::Limits;
 
 use serde::{Deserialize, Serialize};

@@ -6,6 +6,16 @@ use crate::error::EngineError;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+/// Which server to check against, as the app's form gives it: a version typed or picked by the
+/// user (`4.59.0`, `v3`, `cloud`), or a server whose health endpoint tells its version.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+#[ts(export)]
+pub enum AppTarget {
+    Version { version: String },
+    Url { url: String },
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct TargetServer {
