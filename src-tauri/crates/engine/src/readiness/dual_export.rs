@@ -136,11 +136,10 @@ fn check_url(url: &str) -> Result<String, DualExportError> {
         .to_string())
 }
 
-/// (exporter name, endpoint, headers, env variables the collector needs).
-fn exporter(
-    side: &str,
-    b: &ExportBackend,
-) -> Result<(String, OtlpHttpExporter, Vec<(String, String)>), DualExportError> {
+/// An exporter's id and settings, and the environment variables (name, what to put in it) it needs.
+type Exporter = (String, OtlpHttpExporter, Vec<(String, String)>);
+
+fn exporter(side: &str, b: &ExportBackend) -> Result<Exporter, DualExportError> {
     let upper = side.to_ascii_uppercase();
     let (name, endpoint, headers, vars) = match b {
         ExportBackend::Langfuse { url, v4 } => {

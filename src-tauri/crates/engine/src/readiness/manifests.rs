@@ -153,7 +153,8 @@ fn line_naming(text: &str, package: &str) -> Option<u32> {
                 })
             })
             || l.split(['=', ' ']).next() == Some(package)
-            || l.strip_prefix(package).is_some_and(|rest| rest.starts_with(':'))
+            || l.strip_prefix(package)
+                .is_some_and(|rest| rest.starts_with(':'))
     })
 }
 
@@ -164,7 +165,7 @@ fn pep508(requirement: &str) -> Option<(String, Option<String>)> {
         Some(pep508_rs::VersionOrUrl::VersionSpecifier(s)) if !s.is_empty() => Some(s.to_string()),
         _ => None,
     };
-    Some((python_name(&req.name.to_string()), spec))
+    Some((python_name(req.name.as_ref()), spec))
 }
 
 fn requirements(text: &str) -> Vec<Dep> {

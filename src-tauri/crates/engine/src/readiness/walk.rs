@@ -68,13 +68,16 @@ pub struct Walked {
     pub files_scanned: u64,
 }
 
+/// Per reason: how many, and a few examples.
+type SkipCounts = BTreeMap<String, (u64, Vec<String>)>;
+
 #[derive(Default)]
 struct Collected {
     manifests: Vec<Manifest>,
     hits: Vec<Hit>,
     env_files: Vec<PathBuf>,
     problems: Vec<AppFinding>,
-    skipped: BTreeMap<String, (u64, Vec<String>)>,
+    skipped: SkipCounts,
 }
 
 impl Collected {
@@ -107,8 +110,7 @@ pub fn walk(root: &Path, limits: &Limits) -> Walked {
     let files = AtomicU64::new(0);
     let stopped = AtomicBool::new(false);
     let stop_reason = Mutex::new(None::<String>);
-    let folder_skips: std::sync::Arc<Mutex<BTreeMap<String, (u64, Vec<String>)>>> =
-        Default::default();
+    let folder_skips: std::sync::Arc<Mutex<SkipCounts>> = Default::default();
 
     let mut builder = WalkBuilder::new(root);
     let root_buf = root.to_path_buf();
@@ -189,7 +191,7 @@ pub fn walk(root: &Path, limits: &Limits) -> Walked {
                 }
                 return WalkState::Quit;
             }
-            visit_file(root, entry.path(), limits, &collected);
+            visit_file(root, entry.path(), limits, collected);
             WalkState::Continue
         })
     });
