@@ -135,6 +135,7 @@ impl PlanRequest {
                 environments: clean(&self.environments),
                 trace_names: clean(&self.trace_names),
                 tags: clean(&self.tags),
+                fan_out_started_at: None,
             },
             options: Options {
                 on_existing: match self.on_existing {

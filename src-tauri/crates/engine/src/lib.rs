@@ -15,6 +15,7 @@
 pub mod after_run;
 pub mod connectors;
 pub mod profile;
+pub mod readiness;
 pub mod run;
 pub mod vocab;
 

@@ -111,8 +111,11 @@ impl Default for Options {
 
 impl Plan {
     pub fn from_toml(text: &str) -> Result<Plan, EngineError> {
-        let plan: Plan =
+        let mut plan: Plan =
             toml::from_str(text).map_err(|e| EngineError::InvalidPlan(e.message().to_string()))?;
+        if let Some(start) = plan.scope.fan_out_started_at {
+            plan.scope.to = plan.scope.to.min(start);
+        }
         plan.validate()?;
         Ok(plan)
     }
