@@ -9,11 +9,14 @@
 //! | Python v4 / JS v5 | OTLP + v4 header | no | ≥ 3.63.0 | yes (real time from 4.7.0 / 5.4.0) |
 //! | Python v5 / JS v6 | OTLP + v4 header, gzip | no | no | ≥ 4.59.0 |
 
+use super::ecosystem::Ecosystem;
 use super::envfiles;
+use super::guides;
+use super::report::{AppFinding, EnvSetting, FindingKind, FindingSeverity, SdkUse};
 use super::resolve::{self, Project, ecosystem_of, is_langfuse, major_of};
-use super::rules::{self, Ecosystem};
+use super::rules;
+use super::target::TargetServer;
 use super::target::lenient_semver;
-use super::{AppFinding, EnvSetting, FindingKind, FindingSeverity, SdkUse, TargetServer, guides};
 
 /// How an SDK major version writes, across Python and JS numbering.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -2,8 +2,8 @@
 //! has, and which servers they point at. A secret's value is dropped as soon as its line is
 //! read; only its name and place are kept.
 
+use super::report::{AppFinding, EnvSetting};
 use super::walk::{problem, relative};
-use super::{AppFinding, EnvSetting};
 use std::path::{Path, PathBuf};
 
 const PREFIXES: [&str; 4] = [

@@ -5,7 +5,7 @@
 //! `yarn-lock-parser` crate for both yarn.lock formats. Only the packages this check cares
 //! about are kept, so memory does not grow with the size of a lockfile's dependency tree.
 
-use super::rules::Ecosystem;
+use super::ecosystem::Ecosystem;
 use serde_json::Value as Json;
 use std::str::FromStr;
 

@@ -1,7 +1,7 @@
 //! The readiness report as Markdown or standalone HTML (no scripts, no remote content), for the
 //! app's "Save report". Secret values never reach a report: the check never keeps them.
 
-use super::{AppFinding, AppReport, FindingSeverity};
+use super::report::{AppFinding, AppReport, AppVerdict, FindingSeverity, SdkUse};
 use crate::validate::report::{STYLE, esc, md_cell};
 use std::fmt::Write;
 
@@ -25,7 +25,7 @@ fn groups(r: &AppReport) -> impl Iterator<Item = (&'static str, Vec<&AppFinding>
     })
 }
 
-fn sdk_line(s: &super::SdkUse) -> String {
+fn sdk_line(s: &SdkUse) -> String {
     format!(
         "{} {} ({}, {}{})",
         s.package,
@@ -100,7 +100,7 @@ pub fn to_html(r: &AppReport) -> String {
         esc(&r.root)
     );
     let _ = write!(h, "<h1>Application readiness: {}</h1>", esc(&r.root));
-    let class = if r.verdict == super::AppVerdict::Ready {
+    let class = if r.verdict == AppVerdict::Ready {
         "ok"
     } else {
         "bad"

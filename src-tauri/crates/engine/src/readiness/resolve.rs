@@ -4,9 +4,9 @@
 //! the declared range allows is used (PEP 440 ranges through `pep508_rs`, npm and Poetry
 //! caret/tilde ranges through `semver`).
 
-use super::SdkUse;
+use super::ecosystem::Ecosystem;
 use super::manifests::{Dep, Manifest, ManifestKind};
-use super::rules::Ecosystem;
+use super::report::SdkUse;
 use pep508_rs::pep440_rs::{Operator, VersionSpecifiers};
 use std::str::FromStr;
 

@@ -3,25 +3,13 @@
 //! arguments, which may span lines), the SDK major version in which the usage changed, and
 //! what to do instead. Lines that are comments are not matched.
 
+use super::ecosystem::Ecosystem;
+use super::guides;
+use super::report::{AppFinding, FindingKind, FindingSeverity};
 use super::resolve::{self, Project};
-use super::{AppFinding, FindingKind, FindingSeverity, TargetServer, guides};
+use super::target::TargetServer;
 use regex::{Regex, RegexSet};
 use std::sync::OnceLock;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Ecosystem {
-    Python,
-    JavaScript,
-}
-
-impl Ecosystem {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Ecosystem::Python => "python",
-            Ecosystem::JavaScript => "javascript",
-        }
-    }
-}
 
 struct RuleDef {
     ecosystem: Ecosystem,

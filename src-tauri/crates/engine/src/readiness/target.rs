@@ -1,7 +1,7 @@
 //! The server the application is about to talk to: its generation and, where known, its
 //! version (some SDKs need a minimum server version, e.g. Python v5 needs v4 ≥ 4.59.0).
 
-use super::ReadinessError;
+use super::error::ReadinessError;
 use crate::error::EngineError;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;

@@ -6,8 +6,8 @@
 //! leave out is listed in the report.
 
 use super::manifests::{self, Manifest, ManifestKind};
+use super::report::{AppFinding, FindingKind, FindingSeverity, Skipped};
 use super::rules::{self, Hit};
-use super::{AppFinding, FindingKind, FindingSeverity, Skipped};
 use ignore::{WalkBuilder, WalkState};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -285,9 +285,9 @@ fn visit_file(root: &Path, path: &Path, limits: &Limits, collected: &Mutex<Colle
         .filter(|e| SOURCE_EXTENSIONS.contains(e))
         .map(|e| {
             if e == "py" {
-                rules::Ecosystem::Python
+                super::ecosystem::Ecosystem::Python
             } else {
-                rules::Ecosystem::JavaScript
+                super::ecosystem::Ecosystem::JavaScript
             }
         })
     else {
