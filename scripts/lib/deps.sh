@@ -1,4 +1,4 @@
-# Shared by run.sh, test.sh and .ci/run: what the app needs from the system.
+# Shared by run.sh and test.sh: what the app and its tests need from the system.
 # shellcheck shell=bash
 
 APT_PACKAGES=(
@@ -41,4 +41,20 @@ ensure_npm_deps() {
 
 ensure_tauri_driver() {
   command -v tauri-driver >/dev/null || cargo install tauri-driver --locked
+}
+
+# rustfmt and clippy, only when missing: rustup needs its download server for this.
+ensure_rust_components() {
+  if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+    rustup component add rustfmt clippy
+  fi
+}
+
+# Everything scripts/test.sh needs besides Rust and Node themselves.
+ensure_test_deps() {
+  ensure_apt_packages
+  ensure_rust_components
+  ensure_tauri_driver
+  ensure_npm_deps ui
+  ensure_npm_deps tests/e2e
 }

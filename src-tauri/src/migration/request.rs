@@ -31,8 +31,12 @@ pub struct PlanRequest {
     pub entities: Vec<String>,
     /// First day included, `YYYY-MM-DD` (UTC); `null` = from the beginning.
     pub from_day: Option<String>,
-    /// Last day included, `YYYY-MM-DD` (UTC); `null` = up to now and beyond.
+    /// Last day included, `YYYY-MM-DD` (UTC); `null` = up to `window_end`.
     pub to_day: Option<String>,
+    /// When `to_day` is empty: the instant (RFC 3339) the window ends, pinned by the window
+    /// when the plan was made; `null` = the moment this request becomes a plan. Either way the
+    /// window is fixed, so validation later compares the same window the run copied.
+    pub window_end: Option<String>,
     pub environments: Vec<String>,
     pub trace_names: Vec<String>,
     pub tags: Vec<String>,
@@ -49,6 +53,8 @@ pub enum PlanRequestError {
     UnknownEntity(String),
     #[error("“{0}” is not a date (expected YYYY-MM-DD).")]
     BadDate(String),
+    #[error("“{0}” is not a moment in time (expected RFC 3339, such as 2026-01-31T12:00:00Z).")]
+    BadInstant(String),
     #[error("The date range is empty: the first day is after the last day.")]
     EmptyRange,
     #[error("Source and target are the same connection. Pick two different ones.")]
@@ -122,7 +128,12 @@ impl PlanRequest {
                     .succ_opt()
                     .ok_or(PlanRequestError::EmptyRange)?,
             ),
-            None => defaults.to,
+            None => match self.window_end.as_deref().filter(|s| !s.trim().is_empty()) {
+                Some(t) => DateTime::parse_from_rfc3339(t.trim())
+                    .map_err(|_| PlanRequestError::BadInstant(t.to_owned()))?
+                    .with_timezone(&Utc),
+                None => Utc::now(),
+            },
         };
         if from >= to {
             return Err(PlanRequestError::EmptyRange);
@@ -205,7 +216,37 @@ mod tests {
             tags: vec![],
             on_existing: ExistingPolicy::Skip,
             run_tag: true,
+            window_end: None,
         }
+    }
+
+    #[test]
+    fn an_open_end_is_pinned_to_the_moment_the_plan_is_made() {
+        let (s, t) = (langfuse("http://src"), langfuse("http://dst"));
+        let mut r = request();
+        r.to_day = None;
+        let before = Utc::now();
+        let plan = r.to_plan(&s, &t).unwrap();
+        let after = Utc::now();
+        assert!(
+            plan.scope.to >= before && plan.scope.to <= after,
+            "an open window ends at {}, not when the plan was made",
+            plan.scope.to
+        );
+        // The window's own pinned end wins, so pre-flight and run count the same window.
+        r.window_end = Some("2026-03-04T05:06:07.890Z".into());
+        let plan = r.to_plan(&s, &t).unwrap();
+        assert_eq!(plan.scope.to.to_rfc3339(), "2026-03-04T05:06:07.890+00:00");
+        // A last day beats a pinned end.
+        r.to_day = Some("2026-01-31".into());
+        let plan = r.to_plan(&s, &t).unwrap();
+        assert_eq!(plan.scope.to.to_rfc3339(), "2026-02-01T00:00:00+00:00");
+        r.to_day = None;
+        r.window_end = Some("yesterday".into());
+        assert_eq!(
+            r.to_plan(&s, &t),
+            Err(PlanRequestError::BadInstant("yesterday".into()))
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ fromDay: string | null,
 /**
  * Last day included, `YYYY-MM-DD` (UTC); `null` = up to now and beyond.
  */
-toDay: string | null, environments: Array<string>, traceNames: Array<string>, tags: Array<string>, onExisting: ExistingPolicy, 
+toDay: string | null, windowEnd: string | null, environments: Array<string>, traceNames: Array<string>, tags: Array<string>, onExisting: ExistingPolicy, 
 /**
  * Mark every migrated object with metadata naming the run.
  */

@@ -2,4 +2,4 @@
 import type { ConnectionCheck } from "./ConnectionCheck";
 import type { PreflightEntity } from "./PreflightEntity";
 
-export type PreflightView = { source: string, target: string, sourceCheck: ConnectionCheck | null, targetCheck: ConnectionCheck | null, entities: Array<PreflightEntity>, etaSeconds: number | null, warnings: Array<string>, };
+export type PreflightView = { source: string, target: string, sourceCheck: ConnectionCheck | null, targetCheck: ConnectionCheck | null, entities: Array<PreflightEntity>, etaSeconds: number | null, warnings: Array<string>, windowFrom: string | null, windowEnd: string, };

@@ -28,7 +28,7 @@ live: boolean,
 /**
  * Runs between the sample sandboxes: their data is gone once the app quits.
  */
-sample: boolean, seconds: number, 
+sample: boolean, cutoverApplies: boolean, seconds: number, 
 /**
  * The last validation: `null` when the run was not validated.
  */

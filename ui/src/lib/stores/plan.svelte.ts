@@ -20,6 +20,10 @@ function splitList(text: string): string[] {
     .filter((s) => s.length > 0);
 }
 
+function sameRequest(a: PlanRequest, b: PlanRequest): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
 export class PlanStore {
   profiles = $state<MigrationProfile[]>([]);
   loading = $state(true);
@@ -45,6 +49,13 @@ export class PlanStore {
   preflight = $state<PreflightView | null>(null);
   preflightRunning = $state(false);
   preflightError = $state<string | null>(null);
+  /** The request the shown pre-flight counted; a run starts with exactly this one. */
+  private counted = $state<PlanRequest | null>(null);
+  /**
+   * "Up to now" pinned to the moment the plan was made (its pre-flight), so the pre-flight, the
+   * run and its validation all cover one fixed window.
+   */
+  private windowEnd = $state<string | null>(null);
 
   constructor(private readonly api: Api = ipc) {}
 
@@ -93,7 +104,12 @@ export class PlanStore {
 
   back(): void {
     this.scenario = null;
+    this.clearPreflight();
+  }
+
+  clearPreflight(): void {
     this.preflight = null;
+    this.counted = null;
   }
 
   get sourceOptions(): MigrationProfile[] {
@@ -109,14 +125,12 @@ export class PlanStore {
   setSource(id: string): void {
     this.sourceId = id;
     this.sourceCheck = { state: "idle" };
-    this.preflight = null;
     if (id && id === this.targetId) this.setTarget("");
   }
 
   setTarget(id: string): void {
     this.targetId = id;
     this.targetCheck = { state: "idle" };
-    this.preflight = null;
   }
 
   /** After a connection was created inline: reload and select it (names are unique) on that side. */
@@ -146,7 +160,6 @@ export class PlanStore {
 
   toggle(key: string, on: boolean): void {
     this.selected = on ? [...this.selected.filter((k) => k !== key), key] : this.selected.filter((k) => k !== key);
-    this.preflight = null;
   }
 
   get request(): PlanRequest {
@@ -161,7 +174,27 @@ export class PlanStore {
       tags: splitList(this.tags),
       onExisting: this.onExisting,
       runTag: this.runTag,
+      windowEnd: this.toDay ? null : this.windowEnd,
     };
+  }
+
+  /**
+   * The pre-flight, only while it still describes the plan on screen: any change to the plan
+   * (sides, kinds of object, days, filters, policy, run tag) makes it stale.
+   */
+  get currentPreflight(): PreflightView | null {
+    if (!this.preflight || !this.counted) return null;
+    return sameRequest(this.counted, this.request) ? this.preflight : null;
+  }
+
+  /** A pre-flight exists but the plan changed since. */
+  get preflightStale(): boolean {
+    return this.preflight !== null && this.currentPreflight === null;
+  }
+
+  /** The plan a Start runs: the one the current pre-flight counted, or none. */
+  get startRequest(): PlanRequest | null {
+    return this.currentPreflight ? this.counted : null;
   }
 
   /** What stops a pre-flight from running, in words; null when it can run. */
@@ -177,9 +210,12 @@ export class PlanStore {
     if (this.blocker) return;
     this.preflightRunning = true;
     this.preflightError = null;
-    this.preflight = null;
+    this.clearPreflight();
+    this.windowEnd = new Date().toISOString();
+    const request = this.request;
     try {
-      this.preflight = await this.api.preflight(this.request);
+      this.preflight = await this.api.preflight(request);
+      this.counted = request;
     } catch (e) {
       this.preflightError = errorMessage(e);
     } finally {
@@ -190,7 +226,7 @@ export class PlanStore {
   /** Pre-flight counts per entity, so progress bars have a total from the start. */
   get expected(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const e of this.preflight?.entities ?? []) if (e.count !== null) out[e.entity] = e.count;
+    for (const e of this.currentPreflight?.entities ?? []) if (e.count !== null) out[e.entity] = e.count;
     return out;
   }
 }

@@ -15,6 +15,7 @@ const request: PlanRequest = {
   entities: ["traces"],
   fromDay: null,
   toDay: null,
+  windowEnd: "2026-11-30T10:00:00.000Z",
   environments: [],
   traceNames: [],
   tags: [],
