@@ -241,6 +241,7 @@ pub async fn test_connection(
             host,
             public_key,
             secret_key,
+            ..
         } => {
             use secrecy::ExposeSecret;
             let endpoint = migrator_engine::LangfuseEndpoint::new(

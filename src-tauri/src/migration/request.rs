@@ -2,7 +2,7 @@
 //! engine [`Plan`] with the secrets the app looked up itself.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use migrator_engine::plan::EntitySelection;
+use migrator_engine::plan::{CloudPlan, EntitySelection};
 use migrator_engine::profile::{Credentials, ProfileId};
 use migrator_engine::{
     EndpointSpec, Entity, LangfuseEndpoint, OnExisting, Options, Plan, Scope, Secret,
@@ -43,6 +43,10 @@ pub struct PlanRequest {
     pub on_existing: ExistingPolicy,
     /// Mark every migrated object with metadata naming the run.
     pub run_tag: bool,
+    /// The Langfuse Cloud plan of each side, as the user set it in the plan; `null` = the one
+    /// saved with the connection.
+    pub source_cloud_plan: Option<CloudPlan>,
+    pub target_cloud_plan: Option<CloudPlan>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -81,15 +85,22 @@ fn clean(list: &[String]) -> Vec<String> {
 
 /// One side of the plan. Langfuse sides carry the secret (filled in, never serialised) and
 /// name their profile so a resume after a restart can find the secret again.
-fn endpoint(id: &ProfileId, creds: &Credentials) -> Result<EndpointSpec, PlanRequestError> {
+fn endpoint(
+    id: &ProfileId,
+    creds: &Credentials,
+    plan_override: Option<CloudPlan>,
+) -> Result<EndpointSpec, PlanRequestError> {
     Ok(match creds {
         Credentials::Langfuse {
             host,
             public_key,
             secret_key,
+            cloud_plan,
         } => {
             let mut l = LangfuseEndpoint::new(host, public_key, secret_key.expose_secret());
             l.keychain_profile = Some(id.as_str().to_owned());
+            // The run stays within the plan's request limits; a rollback plans its deletes with it.
+            l.cloud_plan = plan_override.unwrap_or(*cloud_plan);
             EndpointSpec::Langfuse(l)
         }
         Credentials::Archive { folder } => EndpointSpec::Archive {
@@ -139,8 +150,8 @@ impl PlanRequest {
             return Err(PlanRequestError::EmptyRange);
         }
         Ok(Plan {
-            source: endpoint(&self.source_id, source)?,
-            target: endpoint(&self.target_id, target)?,
+            source: endpoint(&self.source_id, source, self.source_cloud_plan)?,
+            target: endpoint(&self.target_id, target, self.target_cloud_plan)?,
             scope: Scope {
                 entities: EntitySelection::Only(entities),
                 from,
@@ -163,15 +174,31 @@ impl PlanRequest {
 
 /// Warnings the app adds to the engine's pre-flight: what a later rollback will cost.
 pub fn rollback_warnings(plan: &Plan) -> Vec<String> {
+    const MANUAL: &str = "Datasets, comments and score configs cannot be deleted through the Langfuse API: a rollback lists them for you to remove by hand.";
     match &plan.target {
-        EndpointSpec::Langfuse(l) if l.url.contains("langfuse.com") => vec![
-            "Langfuse Cloud limits requests per minute and deletes per day (hobby: tens of deletes a day). A rollback of a large run may take several days under that budget.".into(),
-            "Datasets, comments and score configs cannot be deleted through the Langfuse API: a rollback lists them for you to remove by hand.".into(),
-        ],
-        EndpointSpec::Langfuse(_) => vec![
-            "Datasets, comments and score configs cannot be deleted through the Langfuse API: a rollback lists them for you to remove by hand.".into(),
-        ],
+        EndpointSpec::Langfuse(l) => {
+            let budget = match (l.cloud_plan, migrator_engine::rollback::daily_delete_budget(l.cloud_plan)) {
+                (p, Some(n)) => Some(format!(
+                    "The target is on Langfuse Cloud's {} plan, which allows {n} deletes a day: a rollback of a large run may take several days under that budget.",
+                    plan_name(p)
+                )),
+                (_, None) if l.url.contains("langfuse.com") => Some(
+                    "The target is Langfuse Cloud, which limits deletes per day by plan (hobby: 25 a day). Say which plan the target is on, so a rollback can plan within its budget.".into(),
+                ),
+                _ => None,
+            };
+            budget.into_iter().chain([MANUAL.to_owned()]).collect()
+        }
         EndpointSpec::Archive { .. } => vec![],
+    }
+}
+
+fn plan_name(p: CloudPlan) -> &'static str {
+    match p {
+        CloudPlan::None => "no",
+        CloudPlan::Hobby => "hobby",
+        CloudPlan::Core => "core",
+        CloudPlan::Pro => "pro",
     }
 }
 
@@ -201,6 +228,7 @@ mod tests {
             host: host.into(),
             public_key: "pk-lf-1".into(),
             secret_key: SecretString::from("sk-lf-secret"),
+            cloud_plan: CloudPlan::None,
         }
     }
 
@@ -217,7 +245,45 @@ mod tests {
             on_existing: ExistingPolicy::Skip,
             run_tag: true,
             window_end: None,
+            source_cloud_plan: None,
+            target_cloud_plan: None,
         }
+    }
+
+    #[test]
+    fn each_side_runs_within_its_cloud_plan_from_the_connection_or_the_plan() {
+        let source = Credentials::Langfuse {
+            host: "https://cloud.langfuse.com".into(),
+            public_key: "pk-lf-1".into(),
+            secret_key: SecretString::from("sk-lf-secret"),
+            cloud_plan: CloudPlan::Hobby,
+        };
+        let target = langfuse("https://us.cloud.langfuse.com");
+        let plan_of = |side: &EndpointSpec| match side {
+            EndpointSpec::Langfuse(l) => l.cloud_plan,
+            EndpointSpec::Archive { .. } => panic!("a Langfuse side"),
+        };
+        let plan = request().to_plan(&source, &target).unwrap();
+        assert_eq!(plan_of(&plan.source), CloudPlan::Hobby, "the connection's plan");
+        assert_eq!(plan_of(&plan.target), CloudPlan::None);
+        let mut r = request();
+        r.source_cloud_plan = Some(CloudPlan::Pro);
+        r.target_cloud_plan = Some(CloudPlan::Core);
+        let plan = r.to_plan(&source, &target).unwrap();
+        assert_eq!(plan_of(&plan.source), CloudPlan::Pro, "the plan's choice wins");
+        assert_eq!(plan_of(&plan.target), CloudPlan::Core);
+        // The rollback's delete budget follows the target's plan, as the CLI's does.
+        assert_eq!(
+            migrator_engine::rollback::daily_delete_budget(plan_of(&plan.target)),
+            Some(100)
+        );
+        assert!(
+            rollback_warnings(&plan)
+                .iter()
+                .any(|w| w.contains("core") && w.contains("100 deletes a day")),
+            "{:?}",
+            rollback_warnings(&plan)
+        );
     }
 
     #[test]

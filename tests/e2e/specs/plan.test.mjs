@@ -1,14 +1,15 @@
 // The plan and the screens around a run tell the truth: a pre-flight counts the plan that will
 // run (any change clears it), an open end of the window is pinned when the plan is made, the
-// `.env` cutover is offered only where it applies, and the Runs list follows runs as they go.
+// `.env` cutover is offered only where it applies, the Runs list follows runs as they go, and a
+// Langfuse Cloud side says which plan it is on.
 import assert from "node:assert/strict";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 
-import { AppSession, startSandbox } from "../lib/app.mjs";
-import { planServerMove, sandboxKeys, waitForPhase } from "../lib/steps.mjs";
+import { AppSession, savedProfiles, startSandbox } from "../lib/app.mjs";
+import { chooseScenario, createConnection, planServerMove, sandboxKeys, waitForPhase } from "../lib/steps.mjs";
 
 const newConfigDir = () => mkdtemp(path.join(tmpdir(), "lfm-e2e-"));
 
@@ -126,5 +127,40 @@ test("the Runs list follows a run from running to completed without a click", as
     }
   } finally {
     await Promise.all([source.stop(), target.stop()]);
+  }
+});
+
+test("a Cloud connection's plan is saved with it and preselected for its side of a plan, where it can be changed", async () => {
+  const configDir = await newConfigDir();
+  const app = await AppSession.start({ configDir });
+  try {
+    const b = app.browser;
+    await b.$('button[data-screen="connections"]').click();
+    await b.$("button=New connection").click();
+    await b.$("#profile-name").setValue("Cloud EU");
+    // EU Cloud is the default preset: the plan can be given.
+    await b.$("#cloud-plan").selectByAttribute("value", "core");
+    await b.$("#public-key").setValue("pk-lf-e2e-public");
+    await b.$("#secret").setValue("sk-lf-e2e-secret");
+    await app.screenshot("plan-05-cloud-plan-in-connection");
+    await b.$("button=Save connection").click();
+    await b.$('//tr[th[normalize-space()="Cloud EU"]]').waitForDisplayed({ timeout: 15_000 });
+    const [saved] = await savedProfiles(configDir);
+    assert.equal(saved.connection.cloudPlan, "core");
+
+    await createConnection(b, { name: "Own server", url: "http://127.0.0.1:9", publicKey: "pk-lf-e2e", secret: "sk-lf-e2e-secret" });
+    await chooseScenario(b, "cloud-to-self-hosted");
+    await b.$('[data-testid="pick-source"]').selectByVisibleText("Cloud EU");
+    await b.$('[data-testid="pick-target"]').selectByVisibleText("Own server");
+    const plan = b.$('[data-testid="cloud-plan-source"]');
+    await plan.waitForDisplayed({ timeout: 5_000 });
+    assert.equal(await plan.getValue(), "core");
+    // A self-hosted side has no Cloud plan to give.
+    assert.equal(await b.$('[data-testid="cloud-plan-target"]').isExisting(), false);
+    await plan.selectByAttribute("value", "pro");
+    assert.equal(await plan.getValue(), "pro");
+    await app.screenshot("plan-06-cloud-plan-in-plan");
+  } finally {
+    await app.stop();
   }
 });

@@ -1,5 +1,6 @@
 // The scenario cards (the seed's table: what moves, complexity, downtime, risk) and which
 // connections fit each side of a scenario.
+import type { CloudPlan } from "./bindings/CloudPlan";
 import type { MigrationProfile } from "./bindings/MigrationProfile";
 
 export type Side = "cloud" | "selfHosted" | "langfuse" | "archive" | "langSmith";
@@ -30,7 +31,8 @@ export const scenarios: Scenario[] = [
   { id: "zero-downtime", title: "Zero-downtime cutover", moves: "Dual writing while history is copied, then a switch of the application's keys", complexity: "Medium", downtime: "None", risk: "Low", source: "langfuse", target: "langfuse", available: false },
 ];
 
-function isCloud(host: string): boolean {
+/** Whether a host is Langfuse Cloud (any region). */
+export function isCloud(host: string): boolean {
   try {
     const h = new URL(host).hostname;
     return h === "langfuse.com" || h.endsWith(".langfuse.com");
@@ -63,6 +65,14 @@ export const sideLabels: Record<Side, string> = {
   archive: "an archive folder",
   langSmith: "a LangSmith workspace",
 };
+
+/** Langfuse Cloud plans with what they mean for a migration (the engine holds the figures). */
+export const cloudPlans: { value: CloudPlan; label: string }[] = [
+  { value: "none", label: "Not set: no request budget (the server's 429 answers still slow the run down)" },
+  { value: "hobby", label: "Hobby" },
+  { value: "core", label: "Core" },
+  { value: "pro", label: "Pro" },
+];
 
 /** What can be migrated, in the order the engine copies it, with plain labels. */
 export const entities: { key: string; label: string }[] = [

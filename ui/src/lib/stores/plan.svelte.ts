@@ -7,7 +7,8 @@ import type { MigrationProfile } from "../bindings/MigrationProfile";
 import type { PlanRequest } from "../bindings/PlanRequest";
 import type { PreflightView } from "../bindings/PreflightView";
 import type { SampleInfo } from "../bindings/SampleInfo";
-import { entities, fits, type Scenario } from "../scenarios";
+import type { CloudPlan } from "../bindings/CloudPlan";
+import { entities, fits, isCloud, type Scenario } from "../scenarios";
 
 export type Api = typeof ipc;
 
@@ -42,6 +43,9 @@ export class PlanStore {
   traceNames = $state("");
   tags = $state("");
   onExisting = $state<ExistingPolicy>("skip");
+  /** Each Cloud side's plan: preset from its connection when picked, editable in the plan. */
+  sourceCloudPlan = $state<CloudPlan>("none");
+  targetCloudPlan = $state<CloudPlan>("none");
   runTag = $state(true);
 
   sourceCheck = $state<Check>({ state: "idle" });
@@ -122,14 +126,29 @@ export class PlanStore {
     return s ? this.profiles.filter((p) => fits(p, s.target) && p.profile.id !== this.sourceId) : [];
   }
 
+  /** The picked connection on a side when it is a Langfuse Cloud project, else null. */
+  cloudProfile(side: "source" | "target"): MigrationProfile | null {
+    const id = side === "source" ? this.sourceId : this.targetId;
+    const p = this.profiles.find((x) => x.profile.id === id);
+    const c = p?.profile.connection;
+    return p && !p.sample && c?.kind === "langfuse" && isCloud(c.host) ? p : null;
+  }
+
+  private savedPlan(id: string): CloudPlan {
+    const c = this.profiles.find((x) => x.profile.id === id)?.profile.connection;
+    return c?.kind === "langfuse" ? (c.cloudPlan ?? "none") : "none";
+  }
+
   setSource(id: string): void {
     this.sourceId = id;
+    this.sourceCloudPlan = this.savedPlan(id);
     this.sourceCheck = { state: "idle" };
     if (id && id === this.targetId) this.setTarget("");
   }
 
   setTarget(id: string): void {
     this.targetId = id;
+    this.targetCloudPlan = this.savedPlan(id);
     this.targetCheck = { state: "idle" };
   }
 
@@ -175,6 +194,8 @@ export class PlanStore {
       onExisting: this.onExisting,
       runTag: this.runTag,
       windowEnd: this.toDay ? null : this.windowEnd,
+      sourceCloudPlan: this.cloudProfile("source") ? this.sourceCloudPlan : null,
+      targetCloudPlan: this.cloudProfile("target") ? this.targetCloudPlan : null,
     };
   }
 

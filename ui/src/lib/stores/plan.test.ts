@@ -197,4 +197,24 @@ describe("PlanStore", () => {
     await p.runPreflight();
     expect(counted[1]?.windowEnd).toBeNull();
   });
+
+  it("sends each Cloud side's plan, preset from its connection and changeable in the plan", async () => {
+    const onHobby: MigrationProfile = {
+      ...cloud,
+      profile: { ...cloud.profile, connection: { kind: "langfuse", host: "https://cloud.langfuse.com", publicKey: "pk-lf-1", cloudPlan: "hobby" } },
+    };
+    backend({
+      migration_profiles: () => [onHobby, selfHosted],
+      preflight: () => ({ source: "s", target: "t", sourceCheck: null, targetCheck: null, entities: [], etaSeconds: null, warnings: [], windowFrom: null, windowEnd: "x" }),
+    });
+    const p = new PlanStore();
+    await p.load();
+    p.pick(byId("cloud-to-self-hosted"));
+    expect(p.request).toMatchObject({ sourceCloudPlan: "hobby", targetCloudPlan: null });
+    await p.runPreflight();
+    p.sourceCloudPlan = "pro";
+    // Another plan means other limits: the pre-flight no longer describes it.
+    expect(p.currentPreflight).toBeNull();
+    expect(p.request.sourceCloudPlan).toBe("pro");
+  });
 });

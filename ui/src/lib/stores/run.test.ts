@@ -16,6 +16,8 @@ const request: PlanRequest = {
   fromDay: null,
   toDay: null,
   windowEnd: "2026-11-30T10:00:00.000Z",
+  sourceCloudPlan: null,
+  targetCloudPlan: null,
   environments: [],
   traceNames: [],
   tags: [],
