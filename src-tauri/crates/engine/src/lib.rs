@@ -12,6 +12,7 @@ pub mod control;
 pub mod cutover;
 pub mod cutover_run;
 pub mod error;
+pub mod eta;
 pub mod experiments;
 pub mod filter;
 pub mod http;
