@@ -95,7 +95,7 @@ test("every change to the plan clears the pre-flight; an open window ends when t
   }
 });
 
-test("the Runs list follows a run from running to completed without a click", async () => {
+test("with no request limit the pre-flight makes up no speed, and the Runs list follows a run from running to completed without a click", async () => {
   const source = await startSandbox([...sandboxKeys, "--traces", "2000", "--observations-per-trace", "2"]);
   const target = await startSandbox(sandboxKeys);
   const configDir = await newConfigDir();
@@ -106,6 +106,8 @@ test("the Runs list follows a run from running to completed without a click", as
     try {
       const b = app.browser;
       await planServerMove(b, source, target);
+      // No Cloud plan on either side: no request limit to estimate from, and no made-up speed.
+      assert.match(await b.$('[data-testid="preflight"]').getText(), /depends on how fast the servers answer/);
       await b.$('[data-testid="start-run"]').click();
       await b.$('[data-testid="run-progress"]').waitForDisplayed({ timeout: 30_000 });
       const runId = await b.$('[data-testid="run-progress"] h2 code').getText();
