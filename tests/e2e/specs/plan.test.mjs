@@ -100,14 +100,14 @@ test("with no request limit the pre-flight makes up no speed, and the Runs list 
   const target = await startSandbox(sandboxKeys);
   const configDir = await newConfigDir();
   try {
-    // Slow enough that the run is still going when the list first shows it.
-    await target.setFaults({ rate: 1.0, kinds: ["slow"], slow_ms: 400 });
     const app = await AppSession.start({ configDir });
     try {
       const b = app.browser;
       await planServerMove(b, source, target);
       // No Cloud plan on either side: no request limit to estimate from, and no made-up speed.
       assert.match(await b.$('[data-testid="preflight"]').getText(), /depends on how fast the servers answer/);
+      // Slow enough that the run is still going when the list first shows it.
+      await target.setFaults({ rate: 1.0, kinds: ["slow"], slow_ms: 1500 });
       await b.$('[data-testid="start-run"]').click();
       await b.$('[data-testid="run-progress"]').waitForDisplayed({ timeout: 30_000 });
       const runId = await b.$('[data-testid="run-progress"] h2 code').getText();
