@@ -116,12 +116,19 @@ export async function assertSameObjects(assert, source, target, entities, { samp
     assert.deepEqual(keys(held), keys(wanted), `${entity}: the target's keys differ from the source's`);
     const byKey = new Map(held.map((r) => [key(r), r]));
     const step = Math.max(1, Math.floor(wanted.length / sample));
+    const seen = new Set();
     for (let i = 0; i < wanted.length; i += step) {
       const s = wanted[i];
       const t = byKey.get(key(s));
       for (const f of fields) {
+        if (s[f] !== undefined) seen.add(f);
         assert.deepEqual(comparable(f, t[f]), comparable(f, s[f]), `${entity} ${key(s)}: ${f} differs`);
       }
+    }
+    // A field no sampled row has would compare nothing: the rule, not the copy, is wrong then.
+    if (wanted.length > 0) {
+      const unseen = fields.filter((f) => !seen.has(f));
+      assert.deepEqual(unseen, [], `${entity}: the sample never holds ${unseen.join(", ")}`);
     }
   }
 }
