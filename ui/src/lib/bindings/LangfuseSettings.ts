@@ -9,4 +9,9 @@ host: string,
 /**
  * The public key (`pk-lf-…`). Not a secret: Langfuse shows it in plain text too.
  */
-publicKey: string, cloudPlan?: CloudPlan, };
+publicKey: string, 
+/**
+ * The Langfuse Cloud plan of this project, whose request limits a run stays within and
+ * whose daily delete budget a rollback plans with; `none` for self-hosted servers.
+ */
+cloudPlan?: CloudPlan, };

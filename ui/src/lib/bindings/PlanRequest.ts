@@ -13,10 +13,21 @@ entities: Array<string>,
  */
 fromDay: string | null, 
 /**
- * Last day included, `YYYY-MM-DD` (UTC); `null` = up to now and beyond.
+ * Last day included, `YYYY-MM-DD` (UTC); `null` = up to `window_end`.
  */
-toDay: string | null, windowEnd: string | null, environments: Array<string>, traceNames: Array<string>, tags: Array<string>, onExisting: ExistingPolicy, 
+toDay: string | null, 
+/**
+ * When `to_day` is empty: the instant (RFC 3339) the window ends, pinned by the window
+ * when the plan was made; `null` = the moment this request becomes a plan. Either way the
+ * window is fixed, so validation later compares the same window the run copied.
+ */
+windowEnd: string | null, environments: Array<string>, traceNames: Array<string>, tags: Array<string>, onExisting: ExistingPolicy, 
 /**
  * Mark every migrated object with metadata naming the run.
  */
-runTag: boolean, sourceCloudPlan: CloudPlan | null, targetCloudPlan: CloudPlan | null, };
+runTag: boolean, 
+/**
+ * The Langfuse Cloud plan of each side, as the user set it in the plan; `null` = the one
+ * saved with the connection.
+ */
+sourceCloudPlan: CloudPlan | null, targetCloudPlan: CloudPlan | null, };
