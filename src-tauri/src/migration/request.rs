@@ -264,13 +264,21 @@ mod tests {
             EndpointSpec::Archive { .. } => panic!("a Langfuse side"),
         };
         let plan = request().to_plan(&source, &target).unwrap();
-        assert_eq!(plan_of(&plan.source), CloudPlan::Hobby, "the connection's plan");
+        assert_eq!(
+            plan_of(&plan.source),
+            CloudPlan::Hobby,
+            "the connection's plan"
+        );
         assert_eq!(plan_of(&plan.target), CloudPlan::None);
         let mut r = request();
         r.source_cloud_plan = Some(CloudPlan::Pro);
         r.target_cloud_plan = Some(CloudPlan::Core);
         let plan = r.to_plan(&source, &target).unwrap();
-        assert_eq!(plan_of(&plan.source), CloudPlan::Pro, "the plan's choice wins");
+        assert_eq!(
+            plan_of(&plan.source),
+            CloudPlan::Pro,
+            "the plan's choice wins"
+        );
         assert_eq!(plan_of(&plan.target), CloudPlan::Core);
         // The rollback's delete budget follows the target's plan, as the CLI's does.
         assert_eq!(

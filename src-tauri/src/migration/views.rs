@@ -2,8 +2,8 @@
 //! The engine's own types stay engine-internal; these views are built from them here.
 
 use migrator_engine::{
-    ConnectionInfo, Scope, EntityCounts, EntityProgress, FailedObject, PreflightReport, RunState,
-    RunSummary,
+    ConnectionInfo, EntityCounts, EntityProgress, FailedObject, PreflightReport, RunState,
+    RunSummary, Scope,
 };
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;

@@ -71,7 +71,9 @@ pub fn budget_eta(
     counts: &BTreeMap<Entity, Option<u64>>,
 ) -> Option<f64> {
     let (read_budget, write_budget) = (budget(&plan.source), budget(&plan.target));
-    let limited = |b: Option<Budget>| b.is_some_and(|b| Bucket::ALL.iter().any(|k| b.per_minute(*k).is_some()));
+    let limited = |b: Option<Budget>| {
+        b.is_some_and(|b| Bucket::ALL.iter().any(|k| b.per_minute(*k).is_some()))
+    };
     if !limited(read_budget) && !limited(write_budget) {
         return None;
     }
@@ -112,14 +114,26 @@ mod tests {
     fn the_estimate_follows_the_limits_of_the_plans_that_apply() {
         let counts = BTreeMap::from([(Entity::Traces, Some(10_000))]);
         // Hobby allows 30 legacy reads a minute: 10,000 traces are 100 pages of 100, 200 s.
-        let eta = budget_eta(&plan(CloudPlan::Hobby, CloudPlan::None), Generation::V3, &counts);
+        let eta = budget_eta(
+            &plan(CloudPlan::Hobby, CloudPlan::None),
+            Generation::V3,
+            &counts,
+        );
         assert!((eta.unwrap() - 200.0).abs() < 1e-6, "{eta:?}");
         // Pro allows 1,000 a minute: 6 s.
-        let eta = budget_eta(&plan(CloudPlan::Pro, CloudPlan::None), Generation::V3, &counts);
+        let eta = budget_eta(
+            &plan(CloudPlan::Pro, CloudPlan::None),
+            Generation::V3,
+            &counts,
+        );
         assert!((eta.unwrap() - 6.0).abs() < 1e-6, "{eta:?}");
         // Writing into a hobby project: 10 batches of 1,000 at 1,000 ingestion requests a
         // minute, 0.6 s; reading from an unlimited server costs nothing in the budget.
-        let eta = budget_eta(&plan(CloudPlan::None, CloudPlan::Hobby), Generation::V3, &counts);
+        let eta = budget_eta(
+            &plan(CloudPlan::None, CloudPlan::Hobby),
+            Generation::V3,
+            &counts,
+        );
         assert!((eta.unwrap() - 0.6).abs() < 1e-6, "{eta:?}");
     }
 
@@ -127,7 +141,11 @@ mod tests {
     fn without_a_budget_the_estimate_is_left_to_measured_throughput() {
         let counts = BTreeMap::from([(Entity::Traces, Some(10_000))]);
         assert_eq!(
-            budget_eta(&plan(CloudPlan::None, CloudPlan::None), Generation::V3, &counts),
+            budget_eta(
+                &plan(CloudPlan::None, CloudPlan::None),
+                Generation::V3,
+                &counts
+            ),
             None
         );
     }
@@ -140,7 +158,11 @@ mod tests {
             (Entity::Models, None),
         ]);
         // Traces: 30 pages at 30 a minute = 60 s. Prompts: 50 reads at 1,000 a minute = 3 s.
-        let eta = budget_eta(&plan(CloudPlan::Hobby, CloudPlan::None), Generation::V3, &counts);
+        let eta = budget_eta(
+            &plan(CloudPlan::Hobby, CloudPlan::None),
+            Generation::V3,
+            &counts,
+        );
         assert!((eta.unwrap() - 63.0).abs() < 1e-6, "{eta:?}");
     }
 }
