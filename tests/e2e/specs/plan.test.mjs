@@ -70,9 +70,9 @@ test("every change to the plan clears the pre-flight; an open window ends when t
 
     // Back to the whole window with an open end: the pre-flight names the moment it ends.
     await setInput(b, "#from-day", "");
-    await b.$("#environments").setValue("");
-    await b.$("#trace-names").setValue("");
-    await b.$("#tags").setValue("");
+    await setInput(b, "#environments", "");
+    await setInput(b, "#trace-names", "");
+    await setInput(b, "#tags", "");
     await b.$('input[name="existing"][value="skip"]').click();
     const before = Date.now();
     await preflightShown(b);
