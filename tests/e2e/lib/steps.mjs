@@ -94,9 +94,14 @@ const copyRules = {
 
 const RUN_TAG = "langfuse_migrator_run";
 
+/**
+ * Metadata without what the copy adds by design: the run tag, and the OTLP envelope
+ * (`resourceAttributes`, `scope`) a Langfuse v4 server files into the metadata of every span it
+ * receives over OTLP.
+ */
 function comparable(field, value) {
   if (field !== "metadata" || value === null || typeof value !== "object") return value ?? null;
-  const { [RUN_TAG]: _tag, ...rest } = value;
+  const { [RUN_TAG]: _tag, resourceAttributes: _resource, scope: _scope, ...rest } = value;
   return rest;
 }
 
