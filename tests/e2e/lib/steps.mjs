@@ -95,11 +95,13 @@ const copyRules = {
 const RUN_TAG = "langfuse_migrator_run";
 
 /**
- * Metadata without what the copy adds by design: the run tag, and the OTLP envelope
+ * Labels and tags as sets; metadata without what the copy adds by design: the run tag, and the OTLP envelope
  * (`resourceAttributes`, `scope`) a Langfuse v4 server files into the metadata of every span it
  * receives over OTLP.
  */
 function comparable(field, value) {
+  // Labels and tags are sets: their order carries nothing.
+  if ((field === "labels" || field === "tags") && Array.isArray(value)) return [...value].sort();
   if (field !== "metadata" || value === null || typeof value !== "object") return value ?? null;
   const { [RUN_TAG]: _tag, resourceAttributes: _resource, scope: _scope, ...rest } = value;
   return rest;
@@ -117,8 +119,17 @@ export async function assertSameObjects(assert, source, target, entities, { samp
     const { key, fields } = copyRules[entity];
     const wanted = want[entity] ?? [];
     const held = got[entity] ?? [];
-    const keys = (rows) => rows.map(key).sort();
-    assert.deepEqual(keys(held), keys(wanted), `${entity}: the target's keys differ from the source's`);
+    // Multisets of keys, compared without a line diff (tens of thousands of keys).
+    const tally = (rows) => rows.reduce((m, r) => m.set(key(r), (m.get(key(r)) ?? 0) + 1), new Map());
+    const [want, have] = [tally(wanted), tally(held)];
+    const missing = [...want.keys()].filter((k) => !have.has(k));
+    const extra = [...have.keys()].filter((k) => !want.has(k));
+    const twice = [...have].filter(([k, n]) => want.has(k) && n !== want.get(k)).map(([k]) => k);
+    assert.ok(
+      missing.length + extra.length + twice.length === 0,
+      `${entity}: the target's keys differ from the source's: ${missing.length} missing (${missing.slice(0, 3).join(", ")}), ` +
+        `${extra.length} extra (${extra.slice(0, 3).join(", ")}), ${twice.length} held another number of times (${twice.slice(0, 3).join(", ")})`,
+    );
     const byKey = new Map(held.map((r) => [key(r), r]));
     const step = Math.max(1, Math.floor(wanted.length / sample));
     const seen = new Set();
