@@ -121,10 +121,10 @@ export async function assertSameObjects(assert, source, target, entities, { samp
     const held = got[entity] ?? [];
     // Multisets of keys, compared without a line diff (tens of thousands of keys).
     const tally = (rows) => rows.reduce((m, r) => m.set(key(r), (m.get(key(r)) ?? 0) + 1), new Map());
-    const [want, have] = [tally(wanted), tally(held)];
-    const missing = [...want.keys()].filter((k) => !have.has(k));
-    const extra = [...have.keys()].filter((k) => !want.has(k));
-    const twice = [...have].filter(([k, n]) => want.has(k) && n !== want.get(k)).map(([k]) => k);
+    const [inSource, inTarget] = [tally(wanted), tally(held)];
+    const missing = [...inSource.keys()].filter((k) => !inTarget.has(k));
+    const extra = [...inTarget.keys()].filter((k) => !inSource.has(k));
+    const twice = [...inTarget].filter(([k, n]) => inSource.has(k) && n !== inSource.get(k)).map(([k]) => k);
     assert.ok(
       missing.length + extra.length + twice.length === 0,
       `${entity}: the target's keys differ from the source's: ${missing.length} missing (${missing.slice(0, 3).join(", ")}), ` +
