@@ -12,7 +12,7 @@ pub enum Credentials {
         host: String,
         public_key: String,
         secret_key: SecretString,
-        cloud_plan: crate::http::CloudPlan,
+        cloud_plan: crate::vocab::CloudPlan,
     },
     LangSmith {
         endpoint: String,

@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::http::CloudPlan;
+use crate::vocab::CloudPlan;
 
 /// Stable identifier of a profile. It also names the profile's keychain entry, so renaming a
 /// profile never orphans its secret.
