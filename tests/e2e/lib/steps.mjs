@@ -87,10 +87,19 @@ const copyRules = {
   },
   scores: { key: (r) => r.id, fields: ["traceId", "observationId", "name", "value", "stringValue", "dataType", "comment"] },
   dataset_items: { key: (r) => r.id, fields: ["input", "expectedOutput", "metadata", "status"] },
-  // Prompt versions and comments get their ids from the server that stores them.
+  // Prompt versions and comments get their ids from the server that stores them; a comment on
+  // a prompt names the prompt's id on its own side, so it is keyed by the prompt's name and version.
   prompts: { key: (r) => `${r.name} v${r.version}`, fields: ["prompt", "type", "config", "labels"] },
-  comments: { key: (r) => `${r.objectType} ${r.objectId} ${r.content}`, fields: ["objectType", "objectId", "content"] },
+  comments: {
+    key: (r, side) => `${r.objectType} ${r.objectType === "PROMPT" ? (side.promptKeys.get(r.objectId) ?? r.objectId) : r.objectId} ${r.content}`,
+    fields: ["objectType", "content"],
+  },
 };
+
+/** A dump with what keys need from the rest of it (prompt ids → "name vN"). */
+function side(dump) {
+  return { ...dump, promptKeys: new Map((dump.prompts ?? []).map((p) => [p.id, `${p.name} v${p.version}`])) };
+}
 
 const RUN_TAG = "langfuse_migrator_run";
 
@@ -114,14 +123,16 @@ function comparable(field, value) {
  * raw `/_sandbox/dump`.
  */
 export async function assertSameObjects(assert, source, target, entities, { sample = 25 } = {}) {
-  const [want, got] = [await source.dump(), await target.dump()];
+  const [want, got] = [side(await source.dump()), side(await target.dump())];
   for (const entity of entities) {
-    const { key, fields } = copyRules[entity];
+    const { key: keyOf, fields } = copyRules[entity];
     const wanted = want[entity] ?? [];
     const held = got[entity] ?? [];
     // Multisets of keys, compared without a line diff (tens of thousands of keys).
-    const tally = (rows) => rows.reduce((m, r) => m.set(key(r), (m.get(key(r)) ?? 0) + 1), new Map());
-    const [inSource, inTarget] = [tally(wanted), tally(held)];
+    const sourceKey = (r) => keyOf(r, want);
+    const targetKey = (r) => keyOf(r, got);
+    const tally = (rows, key) => rows.reduce((m, r) => m.set(key(r), (m.get(key(r)) ?? 0) + 1), new Map());
+    const [inSource, inTarget] = [tally(wanted, sourceKey), tally(held, targetKey)];
     const missing = [...inSource.keys()].filter((k) => !inTarget.has(k));
     const extra = [...inTarget.keys()].filter((k) => !inSource.has(k));
     const twice = [...inTarget].filter(([k, n]) => inSource.has(k) && n !== inSource.get(k)).map(([k]) => k);
@@ -130,15 +141,15 @@ export async function assertSameObjects(assert, source, target, entities, { samp
       `${entity}: the target's keys differ from the source's: ${missing.length} missing (${missing.slice(0, 3).join(", ")}), ` +
         `${extra.length} extra (${extra.slice(0, 3).join(", ")}), ${twice.length} held another number of times (${twice.slice(0, 3).join(", ")})`,
     );
-    const byKey = new Map(held.map((r) => [key(r), r]));
+    const byKey = new Map(held.map((r) => [targetKey(r), r]));
     const step = Math.max(1, Math.floor(wanted.length / sample));
     const seen = new Set();
     for (let i = 0; i < wanted.length; i += step) {
       const s = wanted[i];
-      const t = byKey.get(key(s));
+      const t = byKey.get(sourceKey(s));
       for (const f of fields) {
         if (s[f] !== undefined) seen.add(f);
-        assert.deepEqual(comparable(f, t[f]), comparable(f, s[f]), `${entity} ${key(s)}: ${f} differs`);
+        assert.deepEqual(comparable(f, t[f]), comparable(f, s[f]), `${entity} ${sourceKey(s)}: ${f} differs`);
       }
     }
     // A field no sampled row has would compare nothing: the rule, not the copy, is wrong then.
