@@ -23,7 +23,7 @@ step() {
 }
 
 # A fresh machine gets what the tests need (system packages through sudo when not root, Rust
-# components, tauri-driver, node packages), as scripts/run.sh does for the app.
+# components, tauri-driver, cargo-modules, node packages), as scripts/run.sh does for the app.
 step "setup" ensure_test_deps
 if [ "${1:-}" = "--setup" ]; then
   echo "test.sh: setup done (--setup stops before the tests)"
@@ -53,6 +53,7 @@ engine_has_no_gui_deps() {
 step "scripts" bash scripts/tests/setup-installs-missing.sh
 step "format" cargo fmt --all --check
 step "engine has no GUI deps" engine_has_no_gui_deps
+step "engine modules: no cycles, layers one way" scripts/lib/engine-modules.sh
 # Before cargo: generate_context! embeds ui/dist into the binary.
 step "ui build" bash -c 'cd ui && npm run --silent build'
 step "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings

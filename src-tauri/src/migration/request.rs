@@ -4,10 +4,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use migrator_engine::plan::{CloudPlan, EntitySelection};
 use migrator_engine::profile::{Credentials, ProfileId};
-use migrator_engine::{
-    EndpointSpec, Entity, LangfuseEndpoint, OnExisting, Options, Plan, Scope, Secret,
-};
-use secrecy::ExposeSecret;
+use migrator_engine::{EndpointSpec, Entity, LangfuseEndpoint, OnExisting, Options, Plan, Scope};
+use secrecy::SecretString;
 use serde::Deserialize;
 use ts_rs::TS;
 
@@ -97,7 +95,7 @@ fn endpoint(
             secret_key,
             cloud_plan,
         } => {
-            let mut l = LangfuseEndpoint::new(host, public_key, secret_key.expose_secret());
+            let mut l = LangfuseEndpoint::with_secret(host, public_key, secret_key.clone());
             l.keychain_profile = Some(id.as_str().to_owned());
             // The run stays within the plan's request limits; a rollback plans its deletes with it.
             l.cloud_plan = plan_override.unwrap_or(*cloud_plan);
@@ -159,6 +157,7 @@ impl PlanRequest {
                 environments: clean(&self.environments),
                 trace_names: clean(&self.trace_names),
                 tags: clean(&self.tags),
+                fan_out_started_at: None,
             },
             options: Options {
                 on_existing: match self.on_existing {
@@ -189,7 +188,7 @@ pub fn rollback_warnings(plan: &Plan) -> Vec<String> {
             };
             budget.into_iter().chain([MANUAL.to_owned()]).collect()
         }
-        EndpointSpec::Archive { .. } => vec![],
+        EndpointSpec::Archive { .. } | EndpointSpec::Langsmith(_) => vec![],
     }
 }
 
@@ -206,14 +205,16 @@ fn plan_name(p: CloudPlan) -> &'static str {
 pub fn plan_profiles(plan: &Plan) -> (Option<ProfileId>, Option<ProfileId>) {
     let id = |side: &EndpointSpec| match side {
         EndpointSpec::Langfuse(l) => l.keychain_profile.as_deref().map(ProfileId::from),
+        EndpointSpec::Langsmith(l) => l.keychain_profile.as_deref().map(ProfileId::from),
         EndpointSpec::Archive { .. } => None,
     };
     (id(&plan.source), id(&plan.target))
 }
 
-pub fn secret_of(creds: &Credentials) -> Option<Secret> {
+/// The secret goes on as the same `SecretString` the keychain handed over: never a plain copy.
+pub fn secret_of(creds: &Credentials) -> Option<SecretString> {
     match creds {
-        Credentials::Langfuse { secret_key, .. } => Some(Secret::new(secret_key.expose_secret())),
+        Credentials::Langfuse { secret_key, .. } => Some(secret_key.clone()),
         _ => None,
     }
 }
@@ -261,7 +262,7 @@ mod tests {
         let target = langfuse("https://us.cloud.langfuse.com");
         let plan_of = |side: &EndpointSpec| match side {
             EndpointSpec::Langfuse(l) => l.cloud_plan,
-            EndpointSpec::Archive { .. } => panic!("a Langfuse side"),
+            _ => panic!("a Langfuse side"),
         };
         let plan = request().to_plan(&source, &target).unwrap();
         assert_eq!(

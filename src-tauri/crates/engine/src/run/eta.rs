@@ -48,6 +48,8 @@ fn budget(side: &EndpointSpec) -> Option<Budget> {
             requests_per_minute: l.requests_per_minute,
         }),
         EndpointSpec::Archive { .. } => None,
+        // LangSmith's per-key limits are not Langfuse's buckets: its side adds no estimate.
+        EndpointSpec::Langsmith(_) => None,
     }
 }
 
