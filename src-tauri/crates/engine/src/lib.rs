@@ -7,6 +7,7 @@
 
 mod alloc;
 pub mod archive;
+pub mod conflicts;
 pub mod connector;
 pub mod control;
 pub mod cutover;
@@ -23,6 +24,7 @@ mod pipeline;
 pub mod plan;
 pub mod profile;
 pub mod progress;
+mod prompt_identity;
 mod reconnect;
 pub mod rollback;
 mod runner;
@@ -30,6 +32,7 @@ pub mod trace_scope;
 pub mod validate;
 
 pub use alloc::tune_allocator;
+pub use conflicts::Conflict;
 pub use control::RunControl;
 pub use cutover_run::{
     CutoverRunError, CutoverStatus, cutover_apply, cutover_preview, cutover_restore, cutover_status,

@@ -5,6 +5,7 @@
 //! `2 × concurrency` batches are in flight, and nothing else holds records except the (small)
 //! list of writes waiting to be verified.
 
+use crate::connector::TargetPromptVersion;
 use crate::connector::{SourceConnector, TargetConnector, WriteOutcome};
 use crate::control::RunControl;
 use crate::error::EngineError;
@@ -13,7 +14,9 @@ use crate::journal::{Journal, ObjectState, RowUpdate};
 use crate::model::{Entity, Generation, Record, natural_key};
 use crate::plan::{OnExisting, Plan};
 use crate::progress::{Counters, ProgressEvent, ProgressSink};
+use crate::prompt_identity::{PromptMatcher, target_key};
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc};
@@ -91,7 +94,7 @@ impl PageTracker {
     }
 }
 
-fn human_bytes(n: usize) -> String {
+pub(crate) fn human_bytes(n: usize) -> String {
     if n >= 1_000_000 {
         format!("{:.1} MB", n as f64 / 1e6)
     } else {
@@ -169,6 +172,8 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
         .options
         .batch_bytes
         .min(ctx.target.max_batch_bytes(entity));
+    // One object larger than a batch goes alone; only the target's own limit refuses it.
+    let max_object = ctx.target.max_object_bytes(entity);
     let max_items = ctx
         .target
         .max_batch_items(entity)
@@ -187,7 +192,29 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
         } else {
             Default::default()
         };
+        // A prompt page is one prompt's versions: match them by content with the target's.
+        let mut prompt_matches: HashMap<String, TargetPromptVersion> = HashMap::new();
+        let mut prompt_conflict: Option<String> = None;
+        if entity == Entity::Prompts
+            && let Some(name) = page.records.first().and_then(|r| r.body.str("name"))
+        {
+            let mut m = PromptMatcher::load(ctx.target.as_ref(), &ctx.journal, &name).await?;
+            for r in &page.records {
+                if states.get(&r.id).is_some_and(|s| s.0.is_final()) {
+                    continue;
+                }
+                if let Some(v) = m.take(&r.body) {
+                    prompt_matches.insert(r.id.clone(), v);
+                }
+            }
+            let foreign = m.foreign();
+            if !foreign.is_empty() {
+                prompt_conflict = Some(m.conflict_reason(&foreign));
+            }
+        }
         let mut handled = 0usize;
+        let mut conflicts: Vec<(String, String)> = vec![];
+        let mut arrived_prompts: Vec<(String, String)> = vec![];
         let mut skipped: Vec<(String, Option<String>)> = vec![];
         let mut pending: Vec<String> = vec![];
         let mut failed: Vec<(String, String)> = vec![];
@@ -203,6 +230,16 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
             }
             match states.get(&r.id).map(|s| s.0) {
                 Some(s) if s.is_final() => handled += 1,
+                // A version whose write had an unknown outcome, found in the target by content.
+                Some(ObjectState::Sent) if prompt_matches.contains_key(&r.id) && !ctx.dry_run => {
+                    let v = &prompt_matches[&r.id];
+                    let name = r.body.str("name").unwrap_or_default();
+                    if let (Some(src), Some(obj)) = (r.body.str("id"), &v.object_id) {
+                        ctx.journal.map_id(entity, &src, obj)?;
+                    }
+                    arrived_prompts.push((r.id.clone(), target_key(&name, v.version)));
+                    handled += 1;
+                }
                 // Mapped like a first send: a re-send must carry the same references.
                 Some(ObjectState::Sent) if !ctx.dry_run => verify
                     .lock()
@@ -210,7 +247,25 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
                     .push((seq, map_references(&ctx, r)?)),
                 _ => {
                     let r = map_references(&ctx, r)?;
-                    let existing = if lookup_existing {
+                    let existing = if entity == Entity::Prompts {
+                        match prompt_matches.get(&r.id) {
+                            Some(v) => {
+                                let name = r.body.str("name").unwrap_or_default();
+                                if let (Some(src), Some(obj)) = (r.body.str("id"), &v.object_id) {
+                                    ctx.journal.map_id(entity, &src, obj)?;
+                                }
+                                Some((r.id.clone(), Some(target_key(&name, v.version))))
+                            }
+                            None => {
+                                if let Some(reason) = &prompt_conflict {
+                                    conflicts.push((r.id.clone(), reason.clone()));
+                                    handled += 1;
+                                    continue;
+                                }
+                                None
+                            }
+                        }
+                    } else if lookup_existing {
                         let key = natural_key(entity, &r.body).unwrap_or_else(|| r.id.clone());
                         ctx.journal.preexisting(entity, &key)?.map(|t| (key, t))
                     } else {
@@ -237,23 +292,18 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
                             )));
                             break;
                         }
-                        if let (Entity::Prompts, Some(t), Some(src)) =
-                            (entity, &target_id, r.body.str("id"))
-                        {
-                            ctx.journal.map_id(entity, &src, t)?;
-                        }
                         skipped.push((r.id.clone(), target_id));
                         handled += 1;
                     } else if ctx.dry_run {
                         pending.push(r.id.clone());
                         handled += 1;
                     } else {
-                        let size = r.body.approx_len();
-                        if size > max_bytes {
+                        let size = ctx.target.wire_len(entity, &r);
+                        if let Some(limit) = max_object.filter(|m| size > *m) {
                             failed.push((r.id.clone(), format!(
-                                "it is {}, more than the {} one request to the target may carry",
+                                "it is {} as sent, more than the {} one request to the target may carry",
                                 human_bytes(size),
-                                human_bytes(max_bytes)
+                                human_bytes(limit)
                             )));
                             handled += 1;
                             continue;
@@ -296,6 +346,31 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
         if !pending.is_empty() {
             ctx.journal
                 .mark(entity, ObjectState::Pending, &plain_rows(&pending))?;
+        }
+        if !conflicts.is_empty() && !ctx.dry_run {
+            let rows: Vec<RowUpdate> = conflicts
+                .iter()
+                .map(|(id, reason)| RowUpdate {
+                    source_id: id,
+                    target_id: None,
+                    content_hash: None,
+                    reason: Some(reason),
+                })
+                .collect();
+            ctx.journal.mark(entity, ObjectState::Conflict, &rows)?;
+        }
+        if !arrived_prompts.is_empty() {
+            let rows: Vec<RowUpdate> = arrived_prompts
+                .iter()
+                .map(|(id, t)| RowUpdate {
+                    source_id: id,
+                    target_id: Some(t),
+                    content_hash: None,
+                    reason: None,
+                })
+                .collect();
+            ctx.journal.mark(entity, ObjectState::Confirmed, &rows)?;
+            ctx.counters.add_written(entity, rows.len() as u64);
         }
         if !confirmed.is_empty() {
             ctx.journal
@@ -484,6 +559,10 @@ async fn write_items(
             .target
             .write_batch(entity, &records, ctx.source_gen)
             .await;
+        let unsettled = maybe_applied(&records, &outcomes);
+        if !unsettled.is_empty() {
+            ctx.journal.mark_unsettled(entity, &unsettled)?;
+        }
         let sent = seqs.into_iter().zip(records);
         let mut confirmed: Vec<(String, Option<String>)> = vec![];
         let mut failed: Vec<(String, String)> = vec![];
@@ -495,8 +574,14 @@ async fn write_items(
                 WriteOutcome::Written {
                     target_id,
                     object_id,
+                    warning,
                 } => {
                     *per_page.entry(item.0).or_default() += 1;
+                    if let Some(w) = warning {
+                        // Kept in the journal so the run report lists it, also after a resume.
+                        ctx.journal.log(crate::journal::WARNING, &w)?;
+                        ctx.sink.emit(ProgressEvent::Warning { message: w });
+                    }
                     if let (Some(obj), Some(src)) = (object_id, item.1.body.str("id")) {
                         ctx.journal.map_id(entity, &src, &obj)?;
                     }
@@ -538,12 +623,12 @@ async fn write_items(
         if !unknown_now.is_empty() {
             tokio::time::sleep(Duration::from_millis(ctx.plan.options.visibility_wait_ms)).await;
             let records: Vec<Record> = unknown_now.iter().map(|(_, r)| r.clone()).collect();
-            let present = ctx.target.which_exist(entity, &records).await?;
+            let present = arrived(ctx, entity, &records).await?;
             for item in unknown_now {
-                if present.contains(&item.1.id) {
+                if let Some(target) = present.get(&item.1.id) {
                     let row = [RowUpdate {
                         source_id: &item.1.id,
-                        target_id: Some(&item.1.id),
+                        target_id: Some(target.as_deref().unwrap_or(&item.1.id)),
                         content_hash: None,
                         reason: None,
                     }];
@@ -562,6 +647,17 @@ async fn write_items(
         round += 1;
         tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(round.min(6)))).await;
     }
+}
+
+/// Objects whose write may have applied without our knowing: unknown outcomes, and transient
+/// failures (a server can fail after applying a write).
+fn maybe_applied<'a>(records: &'a [Record], outcomes: &[WriteOutcome]) -> Vec<&'a str> {
+    records
+        .iter()
+        .zip(outcomes)
+        .filter(|(_, o)| matches!(o, WriteOutcome::Unknown(_) | WriteOutcome::Retry(_)))
+        .map(|(r, _)| r.id.as_str())
+        .collect()
 }
 
 /// Objects whose write had an unknown outcome: wait until the target shows writes, look them up,
@@ -585,16 +681,16 @@ async fn verify_unknown(
         }
         tokio::time::sleep(Duration::from_millis(ctx.plan.options.visibility_wait_ms)).await;
         let records: Vec<Record> = items.iter().map(|(_, r)| r.clone()).collect();
-        let present = ctx.target.which_exist(entity, &records).await?;
+        let present = arrived(ctx, entity, &records).await?;
         let (arrived, missing): (Vec<_>, Vec<_>) = items
             .into_iter()
-            .partition(|(_, r)| present.contains(&r.id));
+            .partition(|(_, r)| present.contains_key(&r.id));
         if !arrived.is_empty() {
             let rows: Vec<RowUpdate> = arrived
                 .iter()
                 .map(|(_, r)| RowUpdate {
                     source_id: &r.id,
-                    target_id: None,
+                    target_id: present.get(&r.id).and_then(|t| t.as_deref()),
                     content_hash: None,
                     reason: None,
                 })
@@ -625,6 +721,9 @@ async fn verify_unknown(
     }
     let left: Vec<(u64, Record)> = std::mem::take(&mut *verify.lock().expect("verify"));
     if !left.is_empty() {
+        // They may still arrive: rollback looks them up.
+        let ids: Vec<&str> = left.iter().map(|(_, r)| r.id.as_str()).collect();
+        ctx.journal.mark_unsettled(entity, &ids)?;
         let failed: Vec<(String, String)> = left
             .iter()
             .map(|(_, r)| {
@@ -637,6 +736,77 @@ async fn verify_unknown(
         mark_failed(ctx, entity, &failed)?;
     }
     Ok(())
+}
+
+/// Of these records, the ones the target shows, with the target's id where it is known.
+///
+/// Comments are found by what they say and where: two identical comments on one object share
+/// that key, so each target comment is claimed by one record only, and comments the journal
+/// already holds (written or there before) are claimed already.
+async fn arrived(
+    ctx: &Ctx,
+    entity: Entity,
+    records: &[Record],
+) -> Result<std::collections::HashMap<String, Option<String>>, EngineError> {
+    if entity == Entity::Prompts {
+        // By content: the number the target gave a version need not be the source's.
+        let mut out = std::collections::HashMap::new();
+        let mut names: Vec<String> = records.iter().filter_map(|r| r.body.str("name")).collect();
+        names.dedup();
+        for name in names {
+            let mut m = PromptMatcher::load(ctx.target.as_ref(), &ctx.journal, &name).await?;
+            for r in records
+                .iter()
+                .filter(|r| r.body.str("name").as_deref() == Some(&name))
+            {
+                if let Some(v) = m.take(&r.body) {
+                    if let (Some(src), Some(obj)) = (r.body.str("id"), &v.object_id) {
+                        ctx.journal.map_id(entity, &src, obj)?;
+                    }
+                    out.insert(r.id.clone(), Some(target_key(&name, v.version)));
+                }
+            }
+        }
+        return Ok(out);
+    }
+    if entity != Entity::Comments {
+        let found = ctx.target.which_exist(entity, records).await?;
+        return Ok(found.into_iter().map(|id| (id, None)).collect());
+    }
+    let mut claimed: std::collections::HashSet<String> = ctx
+        .journal
+        .rows_where(Some(entity), Some(ObjectState::Confirmed))?
+        .into_iter()
+        .filter_map(|r| r.target_id)
+        .collect();
+    claimed.extend(ctx.journal.preexisting_target_ids(entity)?);
+    let mut by_key: std::collections::HashMap<String, Vec<String>> = Default::default();
+    let mut cursor = None;
+    loop {
+        let (keys, next) = ctx
+            .target
+            .existing_keys_page(entity, &ctx.plan.scope, cursor)
+            .await?;
+        for k in keys {
+            if let Some(t) = k.target_id.filter(|t| !claimed.contains(t)) {
+                by_key.entry(k.key).or_default().push(t);
+            }
+        }
+        match next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    let mut out = std::collections::HashMap::new();
+    for r in records {
+        if let Some(t) = natural_key(entity, &r.body)
+            .and_then(|k| by_key.get_mut(&k))
+            .and_then(|ids| ids.pop())
+        {
+            out.insert(r.id.clone(), Some(t));
+        }
+    }
+    Ok(out)
 }
 
 /// Applies prompt labels once every version exists (labels name exactly one version each).

@@ -46,6 +46,10 @@ pub struct RunReport {
     pub would_write: BTreeMap<Entity, u64>,
     /// The first failures with their reasons.
     pub failures: Vec<FailedObject>,
+    /// Objects the target held with other content under the same id (or key): not written,
+    /// not counted as already copied; the user decides (the first 1000, with what differs).
+    #[serde(default)]
+    pub conflicts: Vec<FailedObject>,
     pub warnings: Vec<String>,
     pub seconds: f64,
     pub retries: u64,
@@ -100,6 +104,10 @@ pub struct PreflightReport {
     pub existing_in_target: BTreeMap<Entity, u64>,
     /// A few of those ids per entity.
     pub existing_examples: BTreeMap<Entity, Vec<String>>,
+    /// Objects the target holds under a source object's id (or key) with other content: the run
+    /// would leave them alone, and the user decides which one stays.
+    #[serde(default)]
+    pub conflicts: Vec<crate::conflicts::Conflict>,
     pub eta_seconds: Option<f64>,
     pub warnings: Vec<String>,
 }
@@ -210,6 +218,8 @@ pub async fn preflight(plan: &Plan) -> Result<PreflightReport, EngineError> {
     let mut counts = BTreeMap::new();
     let mut existing_in_target = BTreeMap::new();
     let mut existing_examples = BTreeMap::new();
+    let mut existing_keys: std::collections::HashMap<Entity, std::collections::HashSet<String>> =
+        Default::default();
     let mut total = 0u64;
     for e in selected(plan, &sides) {
         let c = sides.source.count(e, &plan.scope).await.unwrap_or(None);
@@ -220,14 +230,18 @@ pub async fn preflight(plan: &Plan) -> Result<PreflightReport, EngineError> {
         let mut n = 0u64;
         let mut examples = vec![];
         let mut cursor = None;
+        let keys_of_e = existing_keys.entry(e).or_default();
         loop {
             let (keys, next) = sides
                 .target
                 .existing_keys_page(e, &plan.scope, cursor)
                 .await?;
             n += keys.len() as u64;
-            for k in keys.into_iter().take(5usize.saturating_sub(examples.len())) {
-                examples.push(k.key);
+            for k in keys {
+                if examples.len() < 5 {
+                    examples.push(k.key.clone());
+                }
+                keys_of_e.insert(k.key);
             }
             cursor = next;
             if cursor.is_none() {
@@ -239,6 +253,8 @@ pub async fn preflight(plan: &Plan) -> Result<PreflightReport, EngineError> {
             existing_examples.insert(e, examples);
         }
     }
+    // Which of those hold other content than the source's object of the same id.
+    let conflicts = crate::conflicts::find(plan, None, &existing_keys).await?;
     let eta_seconds = (total > 0).then(|| total as f64 / 5_000.0);
     Ok(PreflightReport {
         source: EndpointReport {
@@ -252,6 +268,7 @@ pub async fn preflight(plan: &Plan) -> Result<PreflightReport, EngineError> {
         counts,
         existing_in_target,
         existing_examples,
+        conflicts,
         eta_seconds,
         warnings: warnings_for(plan, &sides),
     })
@@ -390,6 +407,13 @@ async fn execute(
             break;
         }
     }
+    if outcome.is_ok()
+        && !dry_run
+        && !control.is_cancelled()
+        && let Err(e) = name_conflicts(&plan, &journal, &sink).await
+    {
+        outcome = Err(e);
+    }
     reporter.abort();
     // A last snapshot, so the final counts always reach the UI.
     let (last_snapshot, _) = snapshot(
@@ -440,6 +464,46 @@ async fn execute(
     )
 }
 
+/// Objects the run skipped as already in the target are compared with the source's: those
+/// with other content are conflicts, not "already copied" (journaled as such, with what
+/// differs).
+async fn name_conflicts(
+    plan: &Plan,
+    journal: &Journal,
+    sink: &Arc<dyn ProgressSink>,
+) -> Result<(), EngineError> {
+    let mut keys: std::collections::HashMap<Entity, std::collections::HashSet<String>> =
+        Default::default();
+    for e in PHASES {
+        if !journal
+            .rows_in_state(e, ObjectState::SkippedExisting)?
+            .is_empty()
+        {
+            keys.insert(e, journal.preexisting_keys(e)?.into_iter().collect());
+        }
+    }
+    let found = crate::conflicts::find(plan, Some(journal), &keys).await?;
+    let mut per_entity: BTreeMap<Entity, Vec<(String, String)>> = BTreeMap::new();
+    for c in &found {
+        per_entity
+            .entry(c.entity)
+            .or_default()
+            .push((c.id.clone(), c.reason()));
+    }
+    for (entity, list) in per_entity {
+        let marked = journal.mark_conflicts(entity, &list)?;
+        if !marked.is_empty() {
+            let message = format!(
+                "{} {entity} in the target hold other content under the same id as in the source; the run left them as they were (see the conflicts in the report).",
+                marked.len()
+            );
+            journal.log("warning", &message)?;
+            sink.emit(ProgressEvent::Warning { message });
+        }
+    }
+    Ok(())
+}
+
 /// On a v4 target, run items ride on their traces' root spans: read them before the first span
 /// is written (and before run items are settled, also when resuming past the span phases).
 async fn index_experiments(ctx: &Ctx, e: Entity, entities: &[Entity]) -> Result<(), EngineError> {
@@ -475,10 +539,26 @@ fn build_report(
             would_write.insert(*e, n);
         }
     }
+    let mut warnings = warnings;
+    for (_, level, message) in journal.events()? {
+        if level == crate::journal::WARNING && !warnings.contains(&message) {
+            warnings.push(message);
+        }
+    }
     let failures = journal
         .rows_where(None, Some(ObjectState::Failed))?
         .into_iter()
         .take(100)
+        .map(|r| FailedObject {
+            entity: r.entity,
+            id: r.source_id,
+            reason: r.reason.unwrap_or_default(),
+        })
+        .collect();
+    let conflicts = journal
+        .rows_where(None, Some(ObjectState::Conflict))?
+        .into_iter()
+        .take(1000)
         .map(|r| FailedObject {
             entity: r.entity,
             id: r.source_id,
@@ -494,6 +574,7 @@ fn build_report(
         entities,
         would_write,
         failures,
+        conflicts,
         warnings,
         seconds: elapsed.as_secs_f64(),
         retries: counters.retries(),

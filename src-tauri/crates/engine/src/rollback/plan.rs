@@ -5,9 +5,10 @@
 
 use super::store::{RollbackStore, Step};
 use super::types::{Action, ManualItem, ObjectRef, RollbackProgress, StepState};
+use super::whole_trace;
 use crate::connector::SourceConnector;
 use crate::error::EngineError;
-use crate::http::{Bucket, Idempotency};
+use crate::http::Bucket;
 use crate::journal::{Journal, ObjectRow, ObjectState};
 use crate::langfuse::{Langfuse, q};
 use crate::model::{Entity, Generation};
@@ -22,13 +23,17 @@ pub(crate) struct Planned {
     pub manual: Vec<ManualItem>,
 }
 
-/// Rows this run wrote or may have written (an unknown outcome counts: deleting is harmless).
+/// Rows this run wrote or may have written: confirmed, sent without an answer, and failed after
+/// an unknown outcome (those may have landed; each use looks them up before deleting).
 fn created(rows: &[ObjectRow], entity: Entity) -> Vec<&ObjectRow> {
     rows.iter()
-        .filter(|r| {
-            r.entity == entity && matches!(r.state, ObjectState::Confirmed | ObjectState::Sent)
-        })
+        .filter(|r| r.entity == entity && r.may_have_landed())
         .collect()
+}
+
+/// Whether the target may lack the object: its write was never acknowledged.
+fn unacknowledged(r: &ObjectRow) -> bool {
+    r.state != ObjectState::Confirmed
 }
 
 struct Planner<'a> {
@@ -56,14 +61,20 @@ impl Planner<'_> {
         });
     }
 
-    async fn get_json(&self, bucket: Bucket, path: &str) -> Option<serde_json::Value> {
-        let resp = self
-            .lf
-            .http
-            .send(bucket, || self.lf.http.get(path), Idempotency::Safe)
-            .await
-            .ok()?;
-        resp.json().await.ok()
+    /// GET `path`: `None` when the target answers 404. Transient failures are retried by the
+    /// client; what still fails stops the planning with its reason (planning again later
+    /// retries it), rather than turning into a step by hand.
+    async fn get_json(
+        &self,
+        bucket: Bucket,
+        path: &str,
+        what: &str,
+    ) -> Result<Option<serde_json::Value>, EngineError> {
+        match self.lf.get_json(bucket, path, what).await {
+            Ok(v) => Ok(Some(v)),
+            Err(EngineError::Http { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -110,11 +121,7 @@ async fn resolve_target_ids(
     for entity in ASSIGNED {
         let lacking: BTreeSet<String> = rows
             .iter()
-            .filter(|r| {
-                r.entity == entity
-                    && r.target_id.is_none()
-                    && matches!(r.state, ObjectState::Confirmed | ObjectState::Sent)
-            })
+            .filter(|r| r.entity == entity && r.target_id.is_none() && r.may_have_landed())
             .map(|r| r.source_id.clone())
             .collect();
         if lacking.is_empty() || !source.supports(entity) {
@@ -159,14 +166,25 @@ async fn resolve_target_ids(
                 None => break,
             }
         }
+        // What was there before the run is never the run's, whatever its key.
+        let before: HashSet<String> = journal
+            .preexisting_target_ids(entity)?
+            .into_iter()
+            .collect();
         for r in rows
             .iter_mut()
-            .filter(|r| r.entity == entity && r.target_id.is_none())
+            .filter(|r| r.entity == entity && r.target_id.is_none() && r.may_have_landed())
         {
             r.target_id = keys
                 .get(&r.source_id)
                 .and_then(|k| in_target.get(k))
+                .filter(|t| !before.contains(*t))
                 .cloned();
+            // Looked up and not there: an unacknowledged write that did not land.
+            if r.target_id.is_none() && unacknowledged(r) && keys.contains_key(&r.source_id) {
+                r.state = ObjectState::Failed;
+                r.unsettled = false;
+            }
         }
     }
     Ok(())
@@ -191,7 +209,8 @@ pub(crate) async fn build(
     let tracing = tracing(&mut p, &rows, scope, v4, progress).await?;
     let mut tracing = tracing;
     dataset_runs(&mut p, &rows, store, v4, &mut tracing, progress).await?;
-    tracing_deletes(&mut p, &rows, tracing);
+    let items = dataset_items(&p, &rows).await?;
+    tracing_deletes(&mut p, items, tracing);
     versioned_and_config_deletes(&mut p, &rows);
     // After the versions are gone, the labels they took go back where they were.
     for mv in journal.label_moves()? {
@@ -204,7 +223,7 @@ pub(crate) async fn build(
             vec![],
         );
     }
-    undeletable(&mut p, &rows).await;
+    undeletable(&mut p, &rows).await?;
     Ok(Planned {
         steps: p.steps,
         manual: p.manual,
@@ -228,14 +247,10 @@ async fn tracing(
     progress: &(dyn Fn(RollbackProgress) + Send + Sync),
 ) -> Result<Tracing, EngineError> {
     let lf = p.lf;
-    // Traces this run created: deleting one takes its observations and scores along.
-    let mut traces: BTreeSet<String> = created(rows, Entity::Traces)
-        .into_iter()
-        .map(|r| r.source_id.clone())
-        .collect();
+    let trace_rows = created(rows, Entity::Traces);
     let observations = created(rows, Entity::Observations);
     let scores = created(rows, Entity::Scores);
-    let obs_index = if observations.is_empty() && traces.is_empty() {
+    let obs_index = if observations.is_empty() && trace_rows.is_empty() {
         HashMap::new()
     } else {
         progress(RollbackProgress::Planning {
@@ -243,7 +258,7 @@ async fn tracing(
         });
         target_index(lf, Entity::Observations, scope).await?
     };
-    let score_index = if scores.is_empty() && traces.is_empty() {
+    let score_index = if scores.is_empty() && trace_rows.is_empty() {
         HashMap::new()
     } else {
         progress(RollbackProgress::Planning {
@@ -252,35 +267,48 @@ async fn tracing(
         target_index(lf, Entity::Scores, scope).await?
     };
 
-    // A trace the run created that also holds objects the run did not write (they were there
-    // before) is shared: deleting it would take those along, so it stays.
+    // Before any trace delete, the whole trace in the target (not only the run's window): a
+    // trace that also holds observations or scores the run did not write stays, because
+    // deleting it would take those along.
     let our_observations: HashSet<&str> =
         observations.iter().map(|r| r.source_id.as_str()).collect();
     let our_scores: HashSet<&str> = scores.iter().map(|r| r.source_id.as_str()).collect();
-    let mut shared = BTreeSet::new();
-    for (id, (trace, _)) in &obs_index {
-        if let Some(t) = trace
-            && traces.contains(t)
-            && *id != format!("t-{t}")
-            && !our_observations.contains(id.as_str())
-        {
-            shared.insert(t.clone());
-        }
+    if !trace_rows.is_empty() {
+        progress(RollbackProgress::Planning {
+            entity: Entity::Traces,
+        });
     }
-    for (id, (trace, _)) in &score_index {
-        if let Some(t) = trace
-            && traces.contains(t)
-            && !our_scores.contains(id.as_str())
-        {
-            shared.insert(t.clone());
+    let mut traces: BTreeSet<String> = BTreeSet::new();
+    let mut shared = BTreeSet::new();
+    for r in &trace_rows {
+        let t = &r.source_id;
+        match whole_trace::contents(lf, t).await? {
+            // A write that failed after an unknown outcome and is not there: nothing to remove.
+            None if r.state == ObjectState::Failed => {}
+            // Acknowledged but not shown (yet): a delete of a missing trace is harmless.
+            None => {
+                traces.insert(t.clone());
+            }
+            Some(c) => {
+                let span = crate::otlp::trace_span_id(t);
+                let foreign = c
+                    .observations
+                    .iter()
+                    .any(|o| *o != span && !our_observations.contains(o.as_str()))
+                    || c.scores.iter().any(|s| !our_scores.contains(s.as_str()));
+                if foreign {
+                    shared.insert(t.clone());
+                } else {
+                    traces.insert(t.clone());
+                }
+            }
         }
     }
     for t in &shared {
-        traces.remove(t);
         p.by_hand(
             Entity::Traces,
             t,
-            "The run created this trace, but it also holds observations or scores that were in the target before; deleting the trace would delete them too, so it stays. The run's own scores in it are deleted; delete its observations in the Langfuse UI if they matter.".into(),
+            "The run wrote into this trace, but the trace also holds observations or scores the run did not write (they were in the target before, possibly outside the run's time window); deleting the trace would delete them too, so it stays. The run's own scores in it are deleted; delete its observations in the Langfuse UI if they matter.".into(),
         );
     }
 
@@ -300,7 +328,7 @@ async fn tracing(
                     "The run added this observation to trace {t}, which stays (it holds objects the run did not create). Langfuse's API deletes only whole traces; delete the observation in the Langfuse UI if it matters."
                 ),
             ),
-            None if r.state == ObjectState::Sent => {}
+            None if unacknowledged(r) => {}
             None => p.by_hand(
                 Entity::Observations,
                 &r.source_id,
@@ -311,7 +339,12 @@ async fn tracing(
 
     let mut single_scores = vec![];
     for r in scores {
-        let trace = score_index.get(&r.source_id).and_then(|(t, _)| t.clone());
+        let shown = score_index.get(&r.source_id);
+        if shown.is_none() && unacknowledged(r) {
+            // Never acknowledged and not in the target: nothing to remove.
+            continue;
+        }
+        let trace = shown.and_then(|(t, _)| t.clone());
         match trace {
             Some(t) if traces.contains(&t) => along.entry(t.clone()).or_default().push(ObjectRef {
                 entity: Entity::Scores,
@@ -401,8 +434,9 @@ async fn dataset_runs(
                 .get_json(
                     Bucket::Datasets,
                     &format!("/api/public/dataset-items/{}", q(item_id)),
+                    "finding the dataset of a run the rollback deletes",
                 )
-                .await
+                .await?
                 .and_then(|v| v.get("datasetName")?.as_str().map(String::from));
             let refs: Vec<ObjectRef> = items
                 .iter()
@@ -441,8 +475,29 @@ async fn dataset_runs(
     Ok(())
 }
 
+/// Dataset items the run may have created that are in the target (ids are kept, so the source
+/// id is the target id); one whose write was never acknowledged is looked up first.
+async fn dataset_items(p: &Planner<'_>, rows: &[ObjectRow]) -> Result<Vec<String>, EngineError> {
+    let mut out = vec![];
+    for r in created(rows, Entity::DatasetItems) {
+        if unacknowledged(r)
+            && p.get_json(
+                Bucket::Datasets,
+                &format!("/api/public/dataset-items/{}", q(&r.source_id)),
+                "looking up a dataset item whose write was not acknowledged",
+            )
+            .await?
+            .is_none()
+        {
+            continue;
+        }
+        out.push(r.source_id.clone());
+    }
+    Ok(out)
+}
+
 /// 2.–4. Scores whose trace stays, dataset items, then traces in bulk.
-fn tracing_deletes(p: &mut Planner<'_>, rows: &[ObjectRow], t: Tracing) {
+fn tracing_deletes(p: &mut Planner<'_>, items: Vec<String>, t: Tracing) {
     let Tracing {
         traces,
         mut along,
@@ -461,15 +516,13 @@ fn tracing_deletes(p: &mut Planner<'_>, rows: &[ObjectRow], t: Tracing) {
         );
     }
 
-    // 3. Dataset items (ids are kept, so the source id is the target id).
-    for r in created(rows, Entity::DatasetItems) {
+    // 3. Dataset items.
+    for id in items {
         p.push(
-            Action::DeleteDatasetItem {
-                id: r.source_id.clone(),
-            },
+            Action::DeleteDatasetItem { id: id.clone() },
             vec![ObjectRef {
                 entity: Entity::DatasetItems,
-                id: r.source_id.clone(),
+                id,
                 trace_id: None,
             }],
         );
@@ -581,24 +634,40 @@ fn versioned_and_config_deletes(p: &mut Planner<'_>, rows: &[ObjectRow]) {
     }
 }
 
+/// Every dataset of the target, id → name (all pages).
+async fn dataset_names(p: &Planner<'_>) -> Result<HashMap<String, String>, EngineError> {
+    let mut names = HashMap::new();
+    let mut page = 1u64;
+    loop {
+        let v = p
+            .get_json(
+                Bucket::Datasets,
+                &format!("/api/public/v2/datasets?limit=100&page={page}"),
+                "listing datasets to name them in the rollback's steps by hand",
+            )
+            .await?
+            .unwrap_or_default();
+        let data = v["data"].as_array().cloned().unwrap_or_default();
+        names.extend(data.iter().filter_map(|d| {
+            Some((
+                d["id"].as_str()?.to_string(),
+                d["name"].as_str()?.to_string(),
+            ))
+        }));
+        let total = v["meta"]["totalPages"].as_u64().unwrap_or(0);
+        if data.is_empty() || page >= total {
+            return Ok(names);
+        }
+        page += 1;
+    }
+}
+
 /// What no API deletes: datasets and comments.
-async fn undeletable(p: &mut Planner<'_>, rows: &[ObjectRow]) {
+async fn undeletable(p: &mut Planner<'_>, rows: &[ObjectRow]) -> Result<(), EngineError> {
     // Datasets and comments: no delete in the API.
     let datasets = created(rows, Entity::Datasets);
     if !datasets.is_empty() {
-        let names: HashMap<String, String> = p
-            .get_json(Bucket::Datasets, "/api/public/v2/datasets?limit=100")
-            .await
-            .and_then(|v| v.get("data")?.as_array().cloned())
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|d| {
-                Some((
-                    d["id"].as_str()?.to_string(),
-                    d["name"].as_str()?.to_string(),
-                ))
-            })
-            .collect();
+        let names = dataset_names(p).await?;
         for r in datasets {
             let Some(id) = r.target_id.clone() else {
                 p.by_hand(
@@ -631,6 +700,7 @@ async fn undeletable(p: &mut Planner<'_>, rows: &[ObjectRow]) {
             "Langfuse's API cannot delete comments. In the Langfuse UI open the trace, observation, session or prompt it is on and delete the comment there.".into(),
         );
     }
+    Ok(())
 }
 
 fn unknown_outcome(entity: Entity) -> String {

@@ -178,16 +178,66 @@ pub async fn validate_run(
     }
     let context = Context::new(source_reader.generation(), target_reader.generation());
     let mut ids = IdMaps::from_journal(&journal)?;
+    let sides = Sides {
+        source: source_reader.as_ref(),
+        target: target_reader.as_ref(),
+        journal: Some(&journal),
+        scope: &plan.scope,
+        slice_objects: options.slice_objects,
+        sample: options.sample,
+    };
+    let before = preexisting_keys(&journal)?;
     for entity in entities {
-        let windows = super::slices::windows(
-            source_reader.as_ref(),
+        let Some((mut rec, days)) = sides
+            .compare(entity, &context, &mut ids, &mut report.notes, progress)
+            .await?
+        else {
+            continue;
+        };
+        set_apart_conflicts(&mut rec, before.get(&entity));
+        progress(ValidationProgress::Compared {
             entity,
-            &plan.scope,
-            options.slice_objects,
-        )
-        .await;
+            discrepancies: rec.missing_count
+                + rec.extra_count
+                + rec.differing_count
+                + rec.conflict_count,
+        });
+        report.entities.push(rec);
+        report.per_day.extend(days);
+    }
+    if options.save {
+        save_report(&report, &journal, data_dir)?;
+    }
+    Ok(report)
+}
+
+/// The two sides of a comparison and how to read them.
+pub(crate) struct Sides<'a> {
+    pub source: &'a dyn SourceConnector,
+    pub target: &'a dyn SourceConnector,
+    /// The run's journal (references mapped back, objects from before the run set apart);
+    /// `None` before a run (pre-flight).
+    pub journal: Option<&'a Journal>,
+    pub scope: &'a Scope,
+    pub slice_objects: u64,
+    pub sample: Option<usize>,
+}
+
+impl Sides<'_> {
+    /// Compares one entity over the scope, a time slice at a time. `None` when the entity
+    /// cannot be read on one side (a note says why).
+    pub(crate) async fn compare(
+        &self,
+        entity: Entity,
+        context: &Context,
+        ids: &mut IdMaps,
+        notes: &mut Vec<String>,
+        progress: &(dyn Fn(ValidationProgress) + Send + Sync),
+    ) -> Result<Option<(EntityReconciliation, Vec<DayCount>)>, EngineError> {
+        let windows =
+            super::slices::windows(self.source, entity, self.scope, self.slice_objects).await;
         // A sample is spread over the slices.
-        let sample = options.sample.map(|n| n.div_ceil(windows.len()));
+        let sample = self.sample.map(|n| n.div_ceil(windows.len()));
         let mut merged: Option<EntityReconciliation> = None;
         let mut days: Vec<DayCount> = vec![];
         let mut strays = Strays::default();
@@ -195,25 +245,27 @@ pub async fn validate_run(
             let scope = Scope {
                 from: *from,
                 to: *to,
-                ..plan.scope.clone()
+                ..self.scope.clone()
             };
-            let s = read_side(source_reader.as_ref(), entity, &scope, "source", progress).await;
-            let t = read_side(target_reader.as_ref(), entity, &scope, "target", progress).await;
+            let s = read_side(self.source, entity, &scope, "source", progress).await;
+            let t = read_side(self.target, entity, &scope, "target", progress).await;
             let (mut s, mut t) = match (s, t) {
                 (Ok(s), Ok(t)) => (s, t),
                 (Err(EngineError::Unsupported(what, why)), _)
                 | (_, Err(EngineError::Unsupported(what, why))) => {
-                    report.notes.push(format!(
+                    notes.push(format!(
                         "{entity} were not compared: {what} is not possible ({why})."
                     ));
-                    merged = None;
-                    break;
+                    return Ok(None);
                 }
-                (Err(e), _) | (_, Err(e)) => return Err(e.into()),
+                (Err(e), _) | (_, Err(e)) => return Err(e),
             };
             ids.learn(entity, &s, &t);
             if entity == Entity::Comments {
                 t = ids.rekey_prompt_comments(t);
+            }
+            if entity == Entity::Prompts {
+                t = ids.rekey_prompt_versions(t);
             }
             let slice_strays = if windows.len() > 1 {
                 strays.collect(&s, &t)
@@ -221,14 +273,17 @@ pub async fn validate_run(
                 vec![]
             };
             for (key, v) in t.iter_mut() {
-                context.normalise_target(v, s.get(key), &ids);
+                context.normalise_target(v, s.get(key), ids);
             }
             if context.folds_trace_spans() && entity == Entity::Observations {
                 fold_trace_spans(&mut t);
             }
             // Per-day counts are what each side holds, like the totals.
             days.extend(per_day(entity, &s, &t));
-            let preexisting = context.preexisting(&journal, entity, &s, &mut t)?;
+            let preexisting = match self.journal {
+                Some(j) => context.preexisting(j, entity, &s, &mut t)?,
+                None => 0,
+            };
             strays.keep_targets(slice_strays, &t);
             for v in s.values_mut() {
                 strip_server_fields(v);
@@ -257,19 +312,44 @@ pub async fn validate_run(
             drop((s, t));
             crate::alloc::trim();
         }
-        let Some(mut rec) = merged else { continue };
-        strays.pair_up(&mut rec, entity, &context, &ids);
-        progress(ValidationProgress::Compared {
-            entity,
-            discrepancies: rec.missing_count + rec.extra_count + rec.differing_count,
-        });
-        report.entities.push(rec);
-        report.per_day.extend(coalesce_days(days));
+        let Some(mut rec) = merged else {
+            return Ok(None);
+        };
+        strays.pair_up(&mut rec, entity, context, ids);
+        Ok(Some((rec, coalesce_days(days))))
     }
-    if options.save {
-        save_report(&report, &journal, data_dir)?;
+}
+
+/// Per entity, the keys the target held before the run (as the journal recorded them).
+pub(crate) fn preexisting_keys(
+    journal: &Journal,
+) -> Result<HashMap<Entity, std::collections::HashSet<String>>, EngineError> {
+    let mut out: HashMap<Entity, std::collections::HashSet<String>> = HashMap::new();
+    for e in Entity::ALL {
+        let keys = journal.preexisting_keys(e)?;
+        if !keys.is_empty() {
+            out.insert(e, keys.into_iter().collect());
+        }
     }
-    Ok(report)
+    Ok(out)
+}
+
+/// A differing object that the target held before the run is not the run's difference but a
+/// conflict: the target has another object under the source object's id (or key), which the
+/// run left alone. Moves those from `differing` to `conflicts`.
+pub(crate) fn set_apart_conflicts(
+    rec: &mut EntityReconciliation,
+    before: Option<&std::collections::HashSet<String>>,
+) {
+    let Some(before) = before else { return };
+    let (conflicts, differing): (Vec<_>, Vec<_>) = std::mem::take(&mut rec.differing)
+        .into_iter()
+        .partition(|d| before.contains(&d.id));
+    let n = conflicts.len() as u64;
+    rec.differing = differing;
+    rec.differing_count -= n.min(rec.differing_count);
+    rec.conflict_count += n;
+    rec.conflicts.extend(conflicts);
 }
 
 /// The report saved by the last validation of `run_id`, if any.
@@ -465,12 +545,23 @@ async fn read_side(
 
 /// Target ids of objects whose ids the target assigned, mapped back to the source's ids, so a
 /// reference (a score's `configId`, an item's `datasetId`) compares equal.
-struct IdMaps {
+pub(crate) struct IdMaps {
     target_to_source: HashMap<Entity, HashMap<String, String>>,
+    /// Prompt versions the target numbered differently (`name:2` there is `name:3` in a
+    /// source with a deleted version), from the journal.
+    prompt_versions: HashMap<String, String>,
 }
 
 impl IdMaps {
-    fn from_journal(journal: &Journal) -> Result<Self, EngineError> {
+    /// Without a journal (before a run): only what natural keys tell.
+    pub(crate) fn empty() -> Self {
+        Self {
+            target_to_source: HashMap::new(),
+            prompt_versions: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn from_journal(journal: &Journal) -> Result<Self, EngineError> {
         let mut target_to_source: HashMap<Entity, HashMap<String, String>> = HashMap::new();
         for e in [Entity::ScoreConfigs, Entity::Datasets] {
             for r in journal.rows_where(Some(e), None)? {
@@ -491,7 +582,47 @@ impl IdMaps {
             })?
             .collect::<Result<HashMap<_, _>, _>>()?;
         target_to_source.insert(Entity::Prompts, prompts);
-        Ok(Self { target_to_source })
+        let prompt_versions = journal
+            .rows_where(Some(Entity::Prompts), None)?
+            .into_iter()
+            .filter_map(|r| {
+                let t = r.target_id?;
+                (t != r.source_id && t.contains(':')).then_some((t, r.source_id))
+            })
+            .collect();
+        Ok(Self {
+            target_to_source,
+            prompt_versions,
+        })
+    }
+
+    /// Keys the target's prompt versions by the source's numbers where the journal knows them.
+    fn rekey_prompt_versions(&self, target: BTreeMap<String, Value>) -> BTreeMap<String, Value> {
+        let mut out = BTreeMap::new();
+        let mut moved = vec![];
+        for (key, v) in target {
+            match self.prompt_versions.get(&key) {
+                Some(source_key) => moved.push((key, source_key.clone(), v)),
+                None => {
+                    out.insert(key, v);
+                }
+            }
+        }
+        for (key, source_key, mut v) in moved {
+            if out.contains_key(&source_key) {
+                out.insert(key, v);
+            } else {
+                // The version number is the target's own: compare the content, not it.
+                if let Some(n) = source_key
+                    .rsplit_once(':')
+                    .and_then(|(_, n)| n.parse::<i64>().ok())
+                {
+                    v["version"] = Value::from(n);
+                }
+                out.insert(source_key, v);
+            }
+        }
+        out
     }
 
     /// Adds what the journal does not know (objects that existed before the run) by natural key.
@@ -551,13 +682,13 @@ impl IdMaps {
     }
 }
 
-struct Context {
+pub(crate) struct Context {
     source_gen: Generation,
     target_gen: Generation,
 }
 
 impl Context {
-    fn new(source_gen: Generation, target_gen: Generation) -> Self {
+    pub(crate) fn new(source_gen: Generation, target_gen: Generation) -> Self {
         Self {
             source_gen,
             target_gen,
