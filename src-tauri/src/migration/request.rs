@@ -4,10 +4,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use migrator_engine::plan::EntitySelection;
 use migrator_engine::profile::{Credentials, ProfileId};
-use migrator_engine::{
-    EndpointSpec, Entity, LangfuseEndpoint, OnExisting, Options, Plan, Scope, Secret,
-};
-use secrecy::ExposeSecret;
+use migrator_engine::{EndpointSpec, Entity, LangfuseEndpoint, OnExisting, Options, Plan, Scope};
+use secrecy::SecretString;
 use serde::Deserialize;
 use ts_rs::TS;
 
@@ -82,7 +80,7 @@ fn endpoint(id: &ProfileId, creds: &Credentials) -> Result<EndpointSpec, PlanReq
             public_key,
             secret_key,
         } => {
-            let mut l = LangfuseEndpoint::new(host, public_key, secret_key.expose_secret());
+            let mut l = LangfuseEndpoint::with_secret(host, public_key, secret_key.clone());
             l.keychain_profile = Some(id.as_str().to_owned());
             EndpointSpec::Langfuse(l)
         }
@@ -137,6 +135,7 @@ impl PlanRequest {
                 environments: clean(&self.environments),
                 trace_names: clean(&self.trace_names),
                 tags: clean(&self.tags),
+                fan_out_started_at: None,
             },
             options: Options {
                 on_existing: match self.on_existing {
@@ -160,7 +159,7 @@ pub fn rollback_warnings(plan: &Plan) -> Vec<String> {
         EndpointSpec::Langfuse(_) => vec![
             "Datasets, comments and score configs cannot be deleted through the Langfuse API: a rollback lists them for you to remove by hand.".into(),
         ],
-        EndpointSpec::Archive { .. } => vec![],
+        EndpointSpec::Archive { .. } | EndpointSpec::Langsmith(_) => vec![],
     }
 }
 
@@ -168,14 +167,16 @@ pub fn rollback_warnings(plan: &Plan) -> Vec<String> {
 pub fn plan_profiles(plan: &Plan) -> (Option<ProfileId>, Option<ProfileId>) {
     let id = |side: &EndpointSpec| match side {
         EndpointSpec::Langfuse(l) => l.keychain_profile.as_deref().map(ProfileId::from),
+        EndpointSpec::Langsmith(l) => l.keychain_profile.as_deref().map(ProfileId::from),
         EndpointSpec::Archive { .. } => None,
     };
     (id(&plan.source), id(&plan.target))
 }
 
-pub fn secret_of(creds: &Credentials) -> Option<Secret> {
+/// The secret goes on as the same `SecretString` the keychain handed over: never a plain copy.
+pub fn secret_of(creds: &Credentials) -> Option<SecretString> {
     match creds {
-        Credentials::Langfuse { secret_key, .. } => Some(Secret::new(secret_key.expose_secret())),
+        Credentials::Langfuse { secret_key, .. } => Some(secret_key.clone()),
         _ => None,
     }
 }

@@ -9,34 +9,27 @@ use crate::journal::Journal;
 use crate::model::Entity;
 use crate::plan::Plan;
 use crate::reconnect::Side;
+use crate::run::conflict_check::FindConflicts;
 use crate::trace_scope::{TraceScoped, TraceSelection};
-use crate::validate::run::{Context, IdMaps, Sides, set_apart_conflicts};
-use serde::{Deserialize, Serialize};
+use crate::validate::run::{Compare, Context, IdMaps, set_apart_conflicts};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-/// One object the target holds with other content under the same id (or key).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Conflict {
-    pub entity: Entity,
-    /// The source object's id (its natural key where the target assigns ids).
-    pub id: String,
-    /// The fields that differ, as paths (`input`, `metadata.user`).
-    pub fields: Vec<String>,
-}
+pub use crate::vocab::conflict::Conflict;
 
-impl Conflict {
-    /// A plain sentence for reports and the journal.
-    pub fn reason(&self) -> String {
-        format!(
-            "the target already holds another {} under this id, which differs in {}; the run left it as it was: keep the target's, or delete it there and copy again",
-            self.entity.as_str().trim_end_matches('s').replace('_', " "),
-            if self.fields.is_empty() {
-                "its content".to_string()
-            } else {
-                self.fields.join(", ")
-            }
-        )
+/// Finds conflicts the way validation compares (what the run asks for through
+/// [`FindConflicts`]).
+pub struct ByComparison;
+
+#[async_trait::async_trait]
+impl FindConflicts for ByComparison {
+    async fn find(
+        &self,
+        plan: &Plan,
+        journal: Option<&Journal>,
+        keys: &HashMap<Entity, HashSet<String>>,
+    ) -> Result<Vec<Conflict>, EngineError> {
+        find(plan, journal, keys).await
     }
 }
 
@@ -58,18 +51,23 @@ pub(crate) async fn find(
         source_reader = Arc::new(TraceScoped::new(source_reader, chosen.clone()));
         target_reader = Arc::new(TraceScoped::new(target_reader, chosen));
     }
-    let context = Context::new(source_reader.generation(), target_reader.generation());
+    let context = Context::new(
+        source_reader.payloads().dialect,
+        target_reader.payloads().dialect,
+    );
     let mut ids = match journal {
         Some(j) => IdMaps::from_journal(j)?,
         None => IdMaps::empty(),
     };
-    let sides = Sides {
+    let compare = Compare {
         source: source_reader.as_ref(),
         target: target_reader.as_ref(),
-        journal,
         scope: &plan.scope,
+        journal,
+        context,
         slice_objects: 10_000,
         sample: None,
+        progress: &|_| {},
     };
     let mut out = vec![];
     let mut notes = vec![];
@@ -80,10 +78,7 @@ pub(crate) async fn find(
         if !source_reader.supports(entity) {
             continue;
         }
-        let Some((mut rec, _)) = sides
-            .compare(entity, &context, &mut ids, &mut notes, &|_| {})
-            .await?
-        else {
+        let Some((mut rec, _)) = compare.entity(entity, &mut ids, &mut notes).await? else {
             continue;
         };
         set_apart_conflicts(&mut rec, Some(wanted));

@@ -5,17 +5,19 @@
 use crate::connectors::SourceConnector;
 use crate::connectors::archive::ArchiveReader;
 use crate::connectors::langfuse::Langfuse;
-use crate::run::plan::{EndpointSpec, LangfuseEndpoint, Plan, Secret};
+use crate::run::plan::{EndpointSpec, LangfuseEndpoint, Plan};
 use crate::run::runner::Secrets;
-use crate::vocab::{Counters, EngineError};
+use crate::vocab::{Counters, EngineError, SecretString};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// The endpoint with the caller's secret filled in, when one was given.
-pub(crate) fn with_secret(spec: &EndpointSpec, secret: Option<&Secret>) -> EndpointSpec {
+pub(crate) fn with_secret(spec: &EndpointSpec, secret: Option<&SecretString>) -> EndpointSpec {
     let mut spec = spec.clone();
-    if let (EndpointSpec::Langfuse(l), Some(s)) = (&mut spec, secret) {
-        l.secret_key = Some(s.clone());
+    match (&mut spec, secret) {
+        (EndpointSpec::Langfuse(l), Some(s)) => l.secret_key = Some(s.clone()),
+        (EndpointSpec::Langsmith(l), Some(s)) => l.api_key = Some(s.clone()),
+        _ => {}
     }
     spec
 }
@@ -36,6 +38,7 @@ pub(crate) async fn langfuse(l: &LangfuseEndpoint, plan: &Plan) -> Result<Langfu
 pub(crate) enum Side {
     Langfuse(Arc<Langfuse>),
     Archive(Arc<ArchiveReader>),
+    Langsmith(Arc<crate::langsmith::LangSmith>),
 }
 
 impl Side {
@@ -47,6 +50,15 @@ impl Side {
                     ArchiveReader::open(path)
                 })?))
             }
+            EndpointSpec::Langsmith(l) => Side::Langsmith(Arc::new(
+                crate::langsmith::LangSmith::connect(
+                    l,
+                    Duration::from_secs(plan.options.request_timeout_secs),
+                    plan.options.concurrency,
+                    Arc::new(Counters::default()),
+                )
+                .await?,
+            )),
         })
     }
 
@@ -54,6 +66,7 @@ impl Side {
         match self {
             Side::Langfuse(l) => l.clone(),
             Side::Archive(a) => a.clone(),
+            Side::Langsmith(l) => l.clone(),
         }
     }
 }
@@ -72,13 +85,9 @@ pub(crate) async fn all_keys<T: crate::connectors::TargetConnector + ?Sized>(
     scope: &crate::vocab::Scope,
 ) -> Result<std::collections::HashSet<String>, EngineError> {
     let mut keys = std::collections::HashSet::new();
-    let mut cursor = None;
-    loop {
-        let (page, next) = target.existing_keys_page(entity, scope, cursor).await?;
-        keys.extend(page.into_iter().map(|k| k.key));
-        match next {
-            Some(c) => cursor = Some(c),
-            None => return Ok(keys),
-        }
-    }
+    crate::connectors::for_each_existing_key_page(target, entity, scope, |page| {
+        keys.extend(page.into_iter().map(|k| k.key))
+    })
+    .await?;
+    Ok(keys)
 }

@@ -10,6 +10,7 @@
 
 use super::plan::Plan;
 use crate::connectors::langfuse::experiments::RunLookup;
+use crate::vocab::time::now_iso_millis;
 use crate::vocab::{EngineError, Entity, EntityCounts, ExistingKey};
 // Where these lived before the vocabulary had a folder of its own.
 pub use crate::vocab::{ObjectState, RunState};
@@ -98,10 +99,6 @@ fn add_later_columns(conn: &Connection) -> Result<(), EngineError> {
     Ok(())
 }
 
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 /// Where a run's files live inside the data folder.
 pub fn run_dir(data_dir: &Path, run_id: &str) -> PathBuf {
     data_dir.join("runs").join(run_id)
@@ -130,7 +127,7 @@ impl Journal {
         let conn = Self::open_file(&path)?;
         conn.execute(
             "INSERT OR REPLACE INTO meta(key, value) VALUES ('run_id', ?1), ('plan', ?2), ('plan_hash', ?3), ('state', 'running'), ('created_at', ?4)",
-            params![run_id, plan.canonical_json(), plan.hash(), now()],
+            params![run_id, plan.canonical_json(), plan.hash(), now_iso_millis()],
         )?;
         Ok(Journal {
             conn: Mutex::new(conn),
@@ -210,13 +207,13 @@ impl Journal {
 
     pub fn set_state(&self, s: RunState) -> Result<(), EngineError> {
         self.set_meta("state", s.as_str())?;
-        self.set_meta("updated_at", &now())
+        self.set_meta("updated_at", &now_iso_millis())
     }
 
     pub fn log(&self, level: &str, message: &str) -> Result<(), EngineError> {
         self.conn().execute(
             "INSERT INTO events(at, level, message) VALUES (?1, ?2, ?3)",
-            params![now(), level, message],
+            params![now_iso_millis(), level, message],
         )?;
         Ok(())
     }
@@ -315,7 +312,7 @@ impl Journal {
             let mut st = tx.prepare_cached(
                 "UPDATE objects SET state = 'confirmed', reason = NULL, updated_at = ?3 WHERE entity = ?1 AND source_id = ?2",
             )?;
-            let t = now();
+            let t = now_iso_millis();
             let mut missing = vec![];
             for r in rows {
                 if st.execute(params![entity.as_str(), r.source_id, t])? == 0 {
@@ -343,7 +340,7 @@ impl Journal {
                    content_hash = COALESCE(excluded.content_hash, objects.content_hash),
                    state = excluded.state, reason = excluded.reason, updated_at = excluded.updated_at",
             )?;
-            let t = now();
+            let t = now_iso_millis();
             for r in rows {
                 st.execute(params![
                     entity.as_str(),
@@ -408,6 +405,16 @@ impl Journal {
                 |r| r.get(0),
             )
             .optional()?)
+    }
+
+    /// Every (source id, target id) pair the id map holds for `entity`.
+    pub fn id_map(&self, entity: Entity) -> Result<Vec<(String, String)>, EngineError> {
+        let c = self.conn();
+        let mut st = c.prepare("SELECT source_id, target_id FROM id_map WHERE entity = ?1")?;
+        let rows = st
+            .query_map([entity.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
     }
 
     /// The target id of a source object whose id the target assigned (datasets, prompts, ...).
@@ -547,7 +554,7 @@ impl Journal {
             let mut set = tx.prepare_cached(
                 "UPDATE objects SET state = 'conflict', reason = ?3, updated_at = ?4 WHERE entity = ?1 AND source_id = ?2",
             )?;
-            let t = now();
+            let t = now_iso_millis();
             for (key, reason) in conflicts {
                 let ids = find
                     .query_map(params![entity.as_str(), key], |r| r.get::<_, String>(0))?

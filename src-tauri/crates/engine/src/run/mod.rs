@@ -5,6 +5,7 @@
 //! the runner it would drive: `run/sync.rs` or `run/sync/`.
 
 pub mod alloc;
+pub mod conflict_check;
 pub mod control;
 pub mod journal;
 pub(crate) mod pipeline;

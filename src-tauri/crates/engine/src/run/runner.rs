@@ -3,13 +3,14 @@
 use crate::connectors::archive::{ArchiveReader, ArchiveWriter};
 use crate::connectors::langfuse::experiments::ExperimentIndex;
 use crate::connectors::langfuse::{ConnectionInfo, Langfuse};
-use crate::connectors::{SourceConnector, TargetConnector};
+use crate::connectors::{SourceConnector, TargetConnector, for_each_existing_key_page};
+use crate::run::conflict_check::FindConflicts;
 use crate::run::control::RunControl;
 use crate::run::journal::{Journal, ObjectState, RunState, run_dir};
 use crate::run::pipeline::{Ctx, run_entity};
-use crate::run::plan::{EndpointSpec, Plan, Secret};
+use crate::run::plan::{EndpointSpec, Plan};
 use crate::run::progress::{Counters, EntityCounts, EntityProgress, ProgressEvent, ProgressSink};
-use crate::vocab::{EngineError, Entity, Generation};
+use crate::vocab::{Dialect, EngineError, Entity, Generation, SecretString};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -88,8 +89,8 @@ pub struct RunSummary {
 /// journal never holds them.
 #[derive(Clone, Debug, Default)]
 pub struct Secrets {
-    pub source: Option<Secret>,
-    pub target: Option<Secret>,
+    pub source: Option<SecretString>,
+    pub target: Option<SecretString>,
 }
 
 /// Everything the pre-flight found out.
@@ -106,7 +107,7 @@ pub struct PreflightReport {
     /// Objects the target holds under a source object's id (or key) with other content: the run
     /// would leave them alone, and the user decides which one stays.
     #[serde(default)]
-    pub conflicts: Vec<crate::conflicts::Conflict>,
+    pub conflicts: Vec<crate::vocab::conflict::Conflict>,
     pub eta_seconds: Option<f64>,
     pub warnings: Vec<String>,
 }
@@ -126,7 +127,7 @@ fn new_run_id() -> String {
 struct Sides {
     source: Arc<dyn SourceConnector>,
     target: Arc<dyn TargetConnector>,
-    source_gen: Generation,
+    source_dialect: Dialect,
     source_info: Option<ConnectionInfo>,
     target_info: Option<ConnectionInfo>,
 }
@@ -148,9 +149,13 @@ async fn connect(
             Arc::new(tokio::task::block_in_place(|| ArchiveReader::open(path))?),
             None,
         ),
+        EndpointSpec::Langsmith(l) => (
+            Arc::new(crate::langsmith::LangSmith::connect(l, timeout, c, counters.clone()).await?),
+            None,
+        ),
     };
     let source = crate::run::trace_scope::scoped_source(source, &plan.scope).await?;
-    let source_gen = source.generation();
+    let source_dialect = source.payloads().dialect;
     let (target, target_info): (Arc<dyn TargetConnector>, _) = match &plan.target {
         EndpointSpec::Langfuse(l) => {
             let lf = Langfuse::connect(l, timeout, c, run_tag, counters.clone()).await?;
@@ -161,16 +166,21 @@ async fn connect(
             Arc::new(ArchiveWriter::new(
                 path,
                 source.describe(),
-                source_gen,
+                source.payloads(),
                 &plan.scope,
             )?),
             None,
         ),
+        EndpointSpec::Langsmith(_) => {
+            return Err(EngineError::InvalidPlan(
+                "LangSmith can only be a source".into(),
+            ));
+        }
     };
     Ok(Sides {
         source,
         target,
-        source_gen,
+        source_dialect,
         source_info,
         target_info,
     })
@@ -182,14 +192,14 @@ fn warnings_for(plan: &Plan, sides: &Sides) -> Vec<String> {
         if t.url.contains("langfuse.com") {
             w.push("The target is Langfuse Cloud: every migrated trace, observation and score counts as billed ingestion usage.".into());
         }
-        if t.generation == Generation::V4 && sides.source_gen != Generation::V4 {
+        if t.generation == Generation::V4 && !sides.source_dialect.is_v4() {
             w.push("The source is an older Langfuse: on v4 each trace becomes a root span `t-<trace id>` that carries the trace's name, input, output and metadata, with the trace's top-level observations under it.".into());
         }
-        if t.generation != Generation::V4 && sides.source_gen == Generation::V4 {
+        if t.generation != Generation::V4 && sides.source_dialect.is_v4() {
             w.push("The source is Langfuse v4, whose metadata values are strings; they arrive as strings.".into());
         }
     }
-    if sides.source_gen == Generation::V4 {
+    if sides.source_dialect.is_v4() {
         w.push("On Langfuse v4, `endTime` of an observation without one becomes its start time (OTLP spans always end).".into());
     }
     if plan.scope.entities.includes(Entity::Sessions) {
@@ -210,7 +220,10 @@ fn selected(plan: &Plan, sides: &Sides) -> Vec<Entity> {
 
 /// Checks both sides and reports versions, counts, objects already in the target, an ETA and
 /// warnings. Writes nothing anywhere.
-pub async fn preflight(plan: &Plan) -> Result<PreflightReport, EngineError> {
+pub async fn preflight(
+    plan: &Plan,
+    conflicts: &dyn FindConflicts,
+) -> Result<PreflightReport, EngineError> {
     plan.validate()?;
     let counters = Arc::new(Counters::default());
     let sides = connect(plan, None, counters).await?;
@@ -228,13 +241,8 @@ pub async fn preflight(plan: &Plan) -> Result<PreflightReport, EngineError> {
         // target holds in the window.
         let mut n = 0u64;
         let mut examples = vec![];
-        let mut cursor = None;
         let keys_of_e = existing_keys.entry(e).or_default();
-        loop {
-            let (keys, next) = sides
-                .target
-                .existing_keys_page(e, &plan.scope, cursor)
-                .await?;
+        for_each_existing_key_page(sides.target.as_ref(), e, &plan.scope, |keys| {
             n += keys.len() as u64;
             for k in keys {
                 if examples.len() < 5 {
@@ -242,18 +250,15 @@ pub async fn preflight(plan: &Plan) -> Result<PreflightReport, EngineError> {
                 }
                 keys_of_e.insert(k.key);
             }
-            cursor = next;
-            if cursor.is_none() {
-                break;
-            }
-        }
+        })
+        .await?;
         if n > 0 {
             existing_in_target.insert(e, n);
             existing_examples.insert(e, examples);
         }
     }
     // Which of those hold other content than the source's object of the same id.
-    let conflicts = crate::conflicts::find(plan, None, &existing_keys).await?;
+    let conflicts = conflicts.find(plan, None, &existing_keys).await?;
     let eta_seconds = (total > 0).then(|| total as f64 / 5_000.0);
     Ok(PreflightReport {
         source: EndpointReport {
@@ -280,6 +285,7 @@ pub async fn run(
     sink: impl ProgressSink,
     control: RunControl,
     dry_run: bool,
+    conflicts: &dyn FindConflicts,
 ) -> Result<RunReport, EngineError> {
     plan.validate()?;
     let run_id = new_run_id();
@@ -295,6 +301,7 @@ pub async fn run(
         control,
         dry_run,
         false,
+        conflicts,
     )
     .await
 }
@@ -308,6 +315,7 @@ pub async fn resume(
     secrets: Secrets,
     sink: impl ProgressSink,
     control: RunControl,
+    conflicts: &dyn FindConflicts,
 ) -> Result<RunReport, EngineError> {
     let journal = Journal::open(data_dir, run_id)?;
     let stored = journal.plan()?;
@@ -319,8 +327,10 @@ pub async fn resume(
         Some(p) => p,
         None => stored,
     };
-    if let (EndpointSpec::Langfuse(l), Some(s)) = (&mut plan.source, secrets.source) {
-        l.secret_key = Some(s);
+    match (&mut plan.source, secrets.source) {
+        (EndpointSpec::Langfuse(l), Some(s)) => l.secret_key = Some(s),
+        (EndpointSpec::Langsmith(l), Some(s)) => l.api_key = Some(s),
+        _ => {}
     }
     if let (EndpointSpec::Langfuse(l), Some(s)) = (&mut plan.target, secrets.target) {
         l.secret_key = Some(s);
@@ -336,6 +346,7 @@ pub async fn resume(
         control,
         dry_run,
         true,
+        conflicts,
     )
     .await
 }
@@ -348,6 +359,7 @@ async fn execute(
     control: RunControl,
     dry_run: bool,
     resumed: bool,
+    conflicts: &dyn FindConflicts,
 ) -> Result<RunReport, EngineError> {
     let started = Instant::now();
     let journal = Arc::new(journal);
@@ -376,7 +388,7 @@ async fn execute(
         journal: journal.clone(),
         source: sides.source.clone(),
         target: sides.target.clone(),
-        source_gen: sides.source_gen,
+        source_dialect: sides.source_dialect,
         counters: counters.clone(),
         sink: sink.clone(),
         control: control.clone(),
@@ -390,26 +402,11 @@ async fn execute(
         sink.clone(),
         control.clone(),
     );
-    let mut outcome: Result<(), EngineError> = Ok(());
-    for &e in &entities {
-        if control.is_cancelled() {
-            break;
-        }
-        if let Err(err) = index_experiments(&ctx, e, &entities).await {
-            outcome = Err(err);
-            break;
-        }
-        let result = run_entity(ctx.clone(), e).await;
-        crate::run::alloc::trim();
-        if let Err(err) = result {
-            outcome = Err(err);
-            break;
-        }
-    }
+    let mut outcome = run_phases(&ctx, &entities).await;
     if outcome.is_ok()
         && !dry_run
         && !control.is_cancelled()
-        && let Err(e) = name_conflicts(&plan, &journal, &sink).await
+        && let Err(e) = name_conflicts(&plan, &journal, &sink, conflicts).await
     {
         outcome = Err(e);
     }
@@ -424,33 +421,7 @@ async fn execute(
     );
     sink.emit(last_snapshot);
 
-    let counts = journal.counts()?;
-    let failed: u64 = counts.values().map(|c| c.failed).sum();
-    let state = match &outcome {
-        Err(EngineError::Stopped(_)) | Err(_) => RunState::Failed,
-        Ok(()) if control.is_cancelled() => RunState::Cancelled,
-        Ok(()) if dry_run => RunState::DryRun,
-        Ok(()) if failed > 0 => RunState::CompletedWithFailures,
-        Ok(()) => RunState::Completed,
-    };
-    if !dry_run {
-        sides
-            .target
-            .finish(matches!(
-                state,
-                RunState::Completed | RunState::CompletedWithFailures
-            ))
-            .await?;
-    }
-    journal.set_state(state)?;
-    match &outcome {
-        Ok(()) => journal.log("info", &format!("run ended: {state:?}"))?,
-        Err(e) => journal.log("error", &e.to_string())?,
-    }
-    sink.emit(ProgressEvent::RunFinished {
-        run_id: run_id.clone(),
-        state,
-    });
+    let state = end_run(&ctx, &outcome).await?;
     outcome?;
     build_report(
         &journal,
@@ -470,6 +441,7 @@ async fn name_conflicts(
     plan: &Plan,
     journal: &Journal,
     sink: &Arc<dyn ProgressSink>,
+    conflicts: &dyn FindConflicts,
 ) -> Result<(), EngineError> {
     let mut keys: std::collections::HashMap<Entity, std::collections::HashSet<String>> =
         Default::default();
@@ -481,7 +453,7 @@ async fn name_conflicts(
             keys.insert(e, journal.preexisting_keys(e)?.into_iter().collect());
         }
     }
-    let found = crate::conflicts::find(plan, Some(journal), &keys).await?;
+    let found = conflicts.find(plan, Some(journal), &keys).await?;
     let mut per_entity: BTreeMap<Entity, Vec<(String, String)>> = BTreeMap::new();
     for c in &found {
         per_entity
@@ -501,6 +473,51 @@ async fn name_conflicts(
         }
     }
     Ok(())
+}
+
+/// Copies the entities in phase order until one fails or the run is cancelled.
+async fn run_phases(ctx: &Arc<Ctx>, entities: &[Entity]) -> Result<(), EngineError> {
+    for &e in entities {
+        if ctx.control.is_cancelled() {
+            break;
+        }
+        index_experiments(ctx, e, entities).await?;
+        let result = run_entity(ctx.clone(), e).await;
+        crate::run::alloc::trim();
+        result?;
+    }
+    Ok(())
+}
+
+/// The run's final state from how the phases ended; lets the target finish (the archive writes
+/// its manifest), journals the state and tells the UI.
+async fn end_run(ctx: &Ctx, outcome: &Result<(), EngineError>) -> Result<RunState, EngineError> {
+    let failed: u64 = ctx.journal.counts()?.values().map(|c| c.failed).sum();
+    let state = match outcome {
+        Err(_) => RunState::Failed,
+        Ok(()) if ctx.control.is_cancelled() => RunState::Cancelled,
+        Ok(()) if ctx.dry_run => RunState::DryRun,
+        Ok(()) if failed > 0 => RunState::CompletedWithFailures,
+        Ok(()) => RunState::Completed,
+    };
+    if !ctx.dry_run {
+        ctx.target
+            .finish(matches!(
+                state,
+                RunState::Completed | RunState::CompletedWithFailures
+            ))
+            .await?;
+    }
+    ctx.journal.set_state(state)?;
+    match outcome {
+        Ok(()) => ctx.journal.log("info", &format!("run ended: {state:?}"))?,
+        Err(e) => ctx.journal.log("error", &e.to_string())?,
+    }
+    ctx.sink.emit(ProgressEvent::RunFinished {
+        run_id: ctx.run_id.clone(),
+        state,
+    });
+    Ok(state)
 }
 
 /// On a v4 target, run items ride on their traces' root spans: read them before the first span

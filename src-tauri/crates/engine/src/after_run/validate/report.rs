@@ -402,7 +402,7 @@ impl ValidationReport {
 /// What a conflict is and what the user can do, in the reports.
 pub const CONFLICT_TEXT: &str = "the target already held an object under the same id (or name) with other content before the run, so the run left it as it was. Decide for each: keep the target's, or delete it in the target and run the copy again to bring the source's.";
 
-const STYLE: &str = "<style>body{font:14px/1.5 system-ui,sans-serif;max-width:960px;margin:2em auto;color:#111}\
+pub(crate) const STYLE: &str = "<style>body{font:14px/1.5 system-ui,sans-serif;max-width:960px;margin:2em auto;color:#111}\
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}\
 tr.bad td{background:#fee2e2}.verdict{font-weight:600;padding:.5em;border-radius:4px}.ok{background:#dcfce7}.bad{background:#fee2e2}\
 .note{background:#fef3c7;padding:.5em}dt{font-weight:600;float:left;width:7em}dd{margin-left:8em}.src{color:#2563eb}.tgt{color:#b45309}\
@@ -436,14 +436,14 @@ fn html_ids(html: &mut String, title: &str, ids: &[String], count: u64) {
     html.push_str("</ul>");
 }
 
-fn md_cell(value: Option<&str>) -> String {
+pub(crate) fn md_cell(value: Option<&str>) -> String {
     value
         .unwrap_or("—")
         .replace('|', "\\|")
         .replace(['\n', '\r'], " ")
 }
 
-fn esc(text: &str) -> String {
+pub(crate) fn esc(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

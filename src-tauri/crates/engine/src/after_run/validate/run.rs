@@ -7,12 +7,12 @@ use super::reconcile::{LISTED_IDS, Sample, reconcile_entity};
 use super::report::{DayCount, Discrepancy, EntityReconciliation, SettleOutcome, ValidationReport};
 use crate::after_run::reconnect::{Side, all_keys, plan_with_secrets};
 use crate::connectors::langfuse::otlp::RUN_TAG_KEY;
-use crate::connectors::{SourceConnector, TargetConnector};
+use crate::connectors::{SourceConnector, TargetConnector, for_each_page};
 use crate::run::journal::{Journal, ObjectState, run_dir};
 use crate::run::runner::{PHASES, Secrets};
 use crate::run::trace_scope::{TraceScoped, TraceSelection};
 use crate::vocab::filter::{parse_time, time_field};
-use crate::vocab::{EngineError, Entity, Generation, Scope, natural_key};
+use crate::vocab::{Dialect, EngineError, Entity, Scope, natural_key};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -123,14 +123,7 @@ pub async fn validate_run(
     let plan = plan_with_secrets(journal.plan()?, &options.secrets);
     let source = Side::open(&plan.source, &plan).await?;
     let target = Side::open(&plan.target, &plan).await?;
-    let (mut source_reader, mut target_reader) = (source.reader(), target.reader());
-    // With a trace-name or tag filter both sides are compared over the traces the source's
-    // filter chooses, and what belongs to them.
-    if crate::run::trace_scope::filters_traces(&plan.scope) {
-        let chosen = Arc::new(TraceSelection::of(source_reader.as_ref(), &plan.scope).await?);
-        source_reader = Arc::new(TraceScoped::new(source_reader, chosen.clone()));
-        target_reader = Arc::new(TraceScoped::new(target_reader, chosen));
-    }
+    let (source_reader, target_reader) = readers(source.reader(), target.reader(), &plan).await?;
     let entities: Vec<Entity> = PHASES
         .into_iter()
         .filter(|e| plan.scope.entities.includes(*e) && source_reader.supports(*e))
@@ -148,7 +141,8 @@ pub async fn validate_run(
             )
             .await?
         }
-        Side::Archive(_) => SettleOutcome {
+        // A LangSmith side is never a target (plans refuse it); nothing to settle.
+        Side::Archive(_) | Side::Langsmith(_) => SettleOutcome {
             waited_ms: 0,
             settled: true,
             note: None,
@@ -157,7 +151,7 @@ pub async fn validate_run(
 
     let mut report = ValidationReport {
         run_id: run_id.to_string(),
-        generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        generated_at: crate::vocab::time::now_iso_secs(),
         source: source_reader.describe(),
         target: target_reader.describe(),
         window_from: Some(plan.scope.from.to_rfc3339()),
@@ -174,21 +168,23 @@ pub async fn validate_run(
             ));
         }
     }
-    let context = Context::new(source_reader.generation(), target_reader.generation());
-    let mut ids = IdMaps::from_journal(&journal)?;
-    let sides = Sides {
+    let compare = Compare {
         source: source_reader.as_ref(),
         target: target_reader.as_ref(),
-        journal: Some(&journal),
         scope: &plan.scope,
+        journal: Some(&journal),
+        context: Context::new(
+            source_reader.payloads().dialect,
+            target_reader.payloads().dialect,
+        ),
         slice_objects: options.slice_objects,
         sample: options.sample,
+        progress,
     };
+    let mut ids = IdMaps::from_journal(&journal)?;
     let before = preexisting_keys(&journal)?;
     for entity in entities {
-        let Some((mut rec, days)) = sides
-            .compare(entity, &context, &mut ids, &mut report.notes, progress)
-            .await?
+        let Some((mut rec, days)) = compare.entity(entity, &mut ids, &mut report.notes).await?
         else {
             continue;
         };
@@ -201,7 +197,7 @@ pub async fn validate_run(
                 + rec.conflict_count,
         });
         report.entities.push(rec);
-        report.per_day.extend(days);
+        report.per_day.extend(coalesce_days(days));
     }
     if options.save {
         save_report(&report, &journal, data_dir)?;
@@ -209,45 +205,74 @@ pub async fn validate_run(
     Ok(report)
 }
 
-/// The two sides of a comparison and how to read them.
-pub(crate) struct Sides<'a> {
+/// Both sides as readers. With a trace-name or tag filter both are compared over the traces the
+/// source's filter chooses, and what belongs to them.
+async fn readers(
+    source: Arc<dyn SourceConnector>,
+    target: Arc<dyn SourceConnector>,
+    plan: &crate::run::plan::Plan,
+) -> Result<(Arc<dyn SourceConnector>, Arc<dyn SourceConnector>), EngineError> {
+    if !crate::run::trace_scope::filters_traces(&plan.scope) {
+        return Ok((source, target));
+    }
+    let chosen = Arc::new(TraceSelection::of(source.as_ref(), &plan.scope).await?);
+    Ok((
+        Arc::new(TraceScoped::new(source, chosen.clone())),
+        Arc::new(TraceScoped::new(target, chosen)),
+    ))
+}
+
+/// What one entity's slices add up to, and what they need to know of each other.
+struct Slices {
+    strays: Strays,
+    days: Vec<DayCount>,
+    /// Whether the entity is compared in more than one slice.
+    split: bool,
+    sample: Option<usize>,
+}
+
+/// Comparing the two sides of one run, entity by entity and slice by slice.
+pub(crate) struct Compare<'a> {
     pub source: &'a dyn SourceConnector,
     pub target: &'a dyn SourceConnector,
+    pub scope: &'a Scope,
     /// The run's journal (references mapped back, objects from before the run set apart);
     /// `None` before a run (pre-flight).
     pub journal: Option<&'a Journal>,
-    pub scope: &'a Scope,
+    pub context: Context,
     pub slice_objects: u64,
     pub sample: Option<usize>,
+    pub progress: &'a (dyn Fn(ValidationProgress) + Send + Sync),
 }
 
-impl Sides<'_> {
-    /// Compares one entity over the scope, a time slice at a time. `None` when the entity
-    /// cannot be read on one side (a note says why).
-    pub(crate) async fn compare(
+impl Compare<'_> {
+    /// One entity's reconciliation and per-day counts over all its time slices; `None` when
+    /// the entity cannot be compared (the reason goes into `notes`).
+    pub(crate) async fn entity(
         &self,
         entity: Entity,
-        context: &Context,
         ids: &mut IdMaps,
         notes: &mut Vec<String>,
-        progress: &(dyn Fn(ValidationProgress) + Send + Sync),
     ) -> Result<Option<(EntityReconciliation, Vec<DayCount>)>, EngineError> {
         let windows =
             super::slices::windows(self.source, entity, self.scope, self.slice_objects).await;
-        // A sample is spread over the slices.
-        let sample = self.sample.map(|n| n.div_ceil(windows.len()));
+        let mut acc = Slices {
+            strays: Strays::default(),
+            days: vec![],
+            split: windows.len() > 1,
+            // A sample is spread over the slices.
+            sample: self.sample.map(|n| n.div_ceil(windows.len())),
+        };
         let mut merged: Option<EntityReconciliation> = None;
-        let mut days: Vec<DayCount> = vec![];
-        let mut strays = Strays::default();
         for (from, to) in &windows {
             let scope = Scope {
                 from: *from,
                 to: *to,
                 ..self.scope.clone()
             };
-            let s = read_side(self.source, entity, &scope, "source", progress).await;
-            let t = read_side(self.target, entity, &scope, "target", progress).await;
-            let (mut s, mut t) = match (s, t) {
+            let s = read_side(self.source, entity, &scope, "source", self.progress).await;
+            let t = read_side(self.target, entity, &scope, "target", self.progress).await;
+            let (s, t) = match (s, t) {
                 (Ok(s), Ok(t)) => (s, t),
                 (Err(EngineError::Unsupported(what, why)), _)
                 | (_, Err(EngineError::Unsupported(what, why))) => {
@@ -258,63 +283,76 @@ impl Sides<'_> {
                 }
                 (Err(e), _) | (_, Err(e)) => return Err(e),
             };
-            ids.learn(entity, &s, &t);
-            if entity == Entity::Comments {
-                t = ids.rekey_prompt_comments(t);
-            }
-            if entity == Entity::Prompts {
-                t = ids.rekey_prompt_versions(t);
-            }
-            let slice_strays = if windows.len() > 1 {
-                strays.collect(&s, &t)
-            } else {
-                vec![]
-            };
-            for (key, v) in t.iter_mut() {
-                context.normalise_target(v, s.get(key), ids);
-            }
-            if context.folds_trace_spans() && entity == Entity::Observations {
-                fold_trace_spans(&mut t);
-            }
-            // Per-day counts are what each side holds, like the totals.
-            days.extend(per_day(entity, &s, &t));
-            let preexisting = match self.journal {
-                Some(j) => context.preexisting(j, entity, &s, &mut t)?,
-                None => 0,
-            };
-            strays.keep_targets(slice_strays, &t);
-            for v in s.values_mut() {
-                strip_server_fields(v);
-            }
-            if entity == Entity::Scores && context.source_gen != context.target_gen {
-                for v in s.values_mut().chain(t.values_mut()) {
-                    drop_text_score_value(v);
-                }
-            }
-            let mut rec = reconcile_entity(
-                entity.as_str(),
-                &s,
-                &t,
-                &diff_options(entity, context.source_gen != context.target_gen),
-                Sample(sample),
-            );
-            // The count stays what the target holds; the sentence under the table explains it.
-            rec.preexisting_count = preexisting;
-            rec.target_count += preexisting;
+            let rec = self.slice(entity, s, t, ids, &mut acc)?;
             merged = Some(match merged {
                 None => rec,
                 Some(m) => merge(m, rec),
             });
-            // Free the memory of this slice before reading the next, and give it back to the
-            // system: the app lives on after a validation.
-            drop((s, t));
+            // Give the slice's memory back to the system: the app lives on after a validation.
             crate::run::alloc::trim();
         }
         let Some(mut rec) = merged else {
             return Ok(None);
         };
-        strays.pair_up(&mut rec, entity, context, ids);
-        Ok(Some((rec, coalesce_days(days))))
+        acc.strays.pair_up(&mut rec, entity, &self.context, ids);
+        Ok(Some((rec, acc.days)))
+    }
+
+    /// Reconciles one slice: both sides brought into the same terms, then compared. Objects
+    /// only one side of the slice holds are noted in `strays` when the entity is split.
+    fn slice(
+        &self,
+        entity: Entity,
+        mut s: BTreeMap<String, Value>,
+        mut t: BTreeMap<String, Value>,
+        ids: &mut IdMaps,
+        acc: &mut Slices,
+    ) -> Result<EntityReconciliation, EngineError> {
+        let context = &self.context;
+        ids.learn(entity, &s, &t);
+        if entity == Entity::Comments {
+            t = ids.rekey_prompt_comments(t);
+        }
+        if entity == Entity::Prompts {
+            t = ids.rekey_prompt_versions(t);
+        }
+        let slice_strays = if acc.split {
+            acc.strays.collect(&s, &t)
+        } else {
+            vec![]
+        };
+        for (key, v) in t.iter_mut() {
+            context.normalise_target(v, s.get(key), ids);
+        }
+        if context.folds_trace_spans() && entity == Entity::Observations {
+            fold_trace_spans(&mut t);
+        }
+        // Per-day counts are what each side holds, like the totals.
+        acc.days.extend(per_day(entity, &s, &t));
+        let preexisting = match self.journal {
+            Some(j) => context.preexisting(j, entity, &s, &mut t)?,
+            None => 0,
+        };
+        acc.strays.keep_targets(slice_strays, &t);
+        for v in s.values_mut() {
+            strip_server_fields(v);
+        }
+        if entity == Entity::Scores && context.source != context.target {
+            for v in s.values_mut().chain(t.values_mut()) {
+                drop_text_score_value(v);
+            }
+        }
+        let mut rec = reconcile_entity(
+            entity.as_str(),
+            &s,
+            &t,
+            &diff_options(entity, context.source != context.target),
+            Sample(acc.sample),
+        );
+        // The count stays what the target holds; the sentence under the table explains it.
+        rec.preexisting_count = preexisting;
+        rec.target_count += preexisting;
+        Ok(rec)
     }
 }
 
@@ -504,10 +542,8 @@ async fn read_side(
     if !reader.supports(entity) {
         return Ok(out);
     }
-    let mut cursor = None;
-    loop {
-        let page = reader.read_page(entity, scope, cursor).await?;
-        for r in page.records {
+    for_each_page(reader, entity, scope, |records| {
+        for r in records {
             let key = if entity.target_assigns_ids() {
                 natural_key(entity, &r.body).unwrap_or(r.id)
             } else {
@@ -534,11 +570,10 @@ async fn read_side(
             side: side.to_string(),
             objects: out.len() as u64,
         });
-        match page.next {
-            Some(c) => cursor = Some(c),
-            None => return Ok(out),
-        }
-    }
+        Ok(())
+    })
+    .await?;
+    Ok(out)
 }
 
 /// Target ids of objects whose ids the target assigned, mapped back to the source's ids, so a
@@ -572,13 +607,11 @@ impl IdMaps {
             }
         }
         // Prompt versions' own ids (what comments on prompts point at) live in the id map.
-        let conn = rusqlite::Connection::open(&journal.path)?;
-        let mut st = conn.prepare("SELECT source_id, target_id FROM id_map WHERE entity = ?1")?;
-        let prompts = st
-            .query_map([Entity::Prompts.as_str()], |r| {
-                Ok((r.get::<_, String>(1)?, r.get::<_, String>(0)?))
-            })?
-            .collect::<Result<HashMap<_, _>, _>>()?;
+        let prompts = journal
+            .id_map(Entity::Prompts)?
+            .into_iter()
+            .map(|(source, target)| (target, source))
+            .collect();
         target_to_source.insert(Entity::Prompts, prompts);
         let prompt_versions = journal
             .rows_where(Some(Entity::Prompts), None)?
@@ -681,21 +714,19 @@ impl IdMaps {
 }
 
 pub(crate) struct Context {
-    source_gen: Generation,
-    target_gen: Generation,
+    /// The dialects both sides are read in.
+    source: Dialect,
+    target: Dialect,
 }
 
 impl Context {
-    pub(crate) fn new(source_gen: Generation, target_gen: Generation) -> Self {
-        Self {
-            source_gen,
-            target_gen,
-        }
+    pub(crate) fn new(source: Dialect, target: Dialect) -> Self {
+        Self { source, target }
     }
 
     /// A v4 target written from an older source carries each trace as a root span `t-<id>`.
     fn folds_trace_spans(&self) -> bool {
-        self.target_gen == Generation::V4 && self.source_gen != Generation::V4
+        self.target.is_v4() && !self.source.is_v4()
     }
 
     /// Brings a target object into the source's terms: references mapped back, our run tag
@@ -731,7 +762,7 @@ impl Context {
         }
         let mut t = one.remove("").unwrap_or(Value::Null);
         strip_server_fields(&mut s);
-        if entity == Entity::Scores && self.source_gen != self.target_gen {
+        if entity == Entity::Scores && self.source != self.target {
             drop_text_score_value(&mut s);
             drop_text_score_value(&mut t);
         }
@@ -805,7 +836,7 @@ impl Strays {
         context: &Context,
         ids: &IdMaps,
     ) {
-        let options = diff_options(entity, context.source_gen != context.target_gen);
+        let options = diff_options(entity, context.source != context.target);
         let mut target = self.target;
         for (id, s) in self.source {
             let Some(t) = target.remove(&id) else {
