@@ -299,8 +299,10 @@ pub async fn run(
         journal,
         Arc::new(sink),
         control,
-        dry_run,
-        false,
+        Start {
+            dry_run,
+            resumed: false,
+        },
         conflicts,
     )
     .await
@@ -344,11 +346,19 @@ pub async fn resume(
         journal,
         Arc::new(sink),
         control,
-        dry_run,
-        true,
+        Start {
+            dry_run,
+            resumed: true,
+        },
         conflicts,
     )
     .await
+}
+
+/// How a run starts: for real or as a dry run, new or resumed.
+struct Start {
+    dry_run: bool,
+    resumed: bool,
 }
 
 async fn execute(
@@ -357,10 +367,10 @@ async fn execute(
     journal: Journal,
     sink: Arc<dyn ProgressSink>,
     control: RunControl,
-    dry_run: bool,
-    resumed: bool,
+    start: Start,
     conflicts: &dyn FindConflicts,
 ) -> Result<RunReport, EngineError> {
+    let Start { dry_run, resumed } = start;
     let started = Instant::now();
     let journal = Arc::new(journal);
     let counters = Arc::new(Counters::default());
