@@ -25,8 +25,10 @@ pub mod profile;
 pub mod progress;
 mod reconnect;
 pub mod rollback;
+mod run_lock;
 mod runner;
 pub mod trace_scope;
+pub mod url_credentials;
 pub mod validate;
 
 pub use alloc::tune_allocator;
@@ -44,6 +46,7 @@ pub use rollback::{
     RollbackError, RollbackOptions, RollbackPreview, RollbackProgress, RollbackReport,
     RollbackState, rollback, rollback_preview, rollback_status,
 };
+pub use run_lock::RunLock;
 pub use runner::{
     EndpointReport, FailedObject, PHASES, PreflightReport, RunReport, RunSummary, Secrets,
     list_runs, preflight, resume, run,

@@ -11,6 +11,7 @@ use crate::model::{Entity, Generation};
 use crate::pipeline::{Ctx, run_entity};
 use crate::plan::{EndpointSpec, Plan, Secret};
 use crate::progress::{Counters, EntityCounts, EntityProgress, ProgressEvent, ProgressSink};
+use crate::run_lock::RunLock;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -79,6 +80,20 @@ pub struct RunSummary {
     pub target: String,
     pub dry_run: bool,
     pub entities: BTreeMap<Entity, EntityCounts>,
+    /// A process (possibly this one) drives the run right now: it must not be resumed.
+    #[serde(default)]
+    pub locked: bool,
+}
+
+impl RunSummary {
+    /// The state in words for a reader that does not drive the run itself (the CLI).
+    pub fn state_words(&self) -> String {
+        match (self.state, self.locked) {
+            (RunState::Running, true) => "running in another process".into(),
+            (RunState::Running, false) => "interrupted".into(),
+            (state, _) => state.to_string(),
+        }
+    }
 }
 
 /// Secrets supplied by the caller (the app's keychain) for a resume; the plan stored in the
@@ -124,8 +139,10 @@ struct Sides {
     target_info: Option<ConnectionInfo>,
 }
 
+/// Connects both sides. `run_id` is `None` for a pre-flight, which writes nothing anywhere.
 async fn connect(
     plan: &Plan,
+    run_id: Option<&str>,
     run_tag: Option<String>,
     counters: Arc<Counters>,
 ) -> Result<Sides, EngineError> {
@@ -156,10 +173,20 @@ async fn connect(
                 source.describe(),
                 source_gen,
                 &plan.scope,
+                run_id,
             )?),
             None,
         ),
     };
+    if let (Some(s), Some(t)) = (&source_info, &target_info)
+        && same_project(s, t).await
+    {
+        return Err(EngineError::InvalidPlan(format!(
+            "the source and the target are the same project ({} at {}); a copy onto itself would skip or duplicate everything, and a rollback would delete the source's data. Pick two different projects",
+            s.project_name.as_deref().unwrap_or("unnamed"),
+            s.url
+        )));
+    }
     Ok(Sides {
         source,
         target,
@@ -167,6 +194,41 @@ async fn connect(
         source_info,
         target_info,
     })
+}
+
+/// Whether two connections reach one project: the same project id on the same server, however
+/// the two addresses spell it (`localhost` and `127.0.0.1`, say). A restored copy of a database
+/// on another server has the same project ids and is a legitimate target.
+async fn same_project(a: &ConnectionInfo, b: &ConnectionInfo) -> bool {
+    if a.project_id.is_none() || a.project_id != b.project_id {
+        return false;
+    }
+    if a.url == b.url {
+        return true;
+    }
+    let (Ok(ua), Ok(ub)) = (url::Url::parse(&a.url), url::Url::parse(&b.url)) else {
+        return false;
+    };
+    let (Some(pa), Some(pb)) = (ua.port_or_known_default(), ub.port_or_known_default()) else {
+        return false;
+    };
+    let (Some(ha), Some(hb)) = (ua.host_str(), ub.host_str()) else {
+        return false;
+    };
+    if pa != pb {
+        return false;
+    }
+    let resolve = |h: &str| {
+        let h = h.trim_start_matches('[').trim_end_matches(']').to_owned();
+        async move {
+            tokio::net::lookup_host((h.as_str(), pa))
+                .await
+                .map(|it| it.map(|sa| sa.ip()).collect::<Vec<_>>())
+                .unwrap_or_default()
+        }
+    };
+    let (ia, ib) = (resolve(ha).await, resolve(hb).await);
+    ia.iter().any(|ip| ib.contains(ip))
 }
 
 fn warnings_for(plan: &Plan, sides: &Sides) -> Vec<String> {
@@ -206,7 +268,7 @@ fn selected(plan: &Plan, sides: &Sides) -> Vec<Entity> {
 pub async fn preflight(plan: &Plan) -> Result<PreflightReport, EngineError> {
     plan.validate()?;
     let counters = Arc::new(Counters::default());
-    let sides = connect(plan, None, counters).await?;
+    let sides = connect(plan, None, None, counters).await?;
     let mut counts = BTreeMap::new();
     let mut existing_in_target = BTreeMap::new();
     let mut existing_examples = BTreeMap::new();
@@ -267,14 +329,17 @@ pub async fn run(
 ) -> Result<RunReport, EngineError> {
     plan.validate()?;
     let run_id = new_run_id();
-    let journal = Journal::create(data_dir, &run_id, &plan)?;
-    journal.set_meta("dry_run", if dry_run { "1" } else { "0" })?;
-    journal.set_meta("source", &plan.source.describe())?;
-    journal.set_meta("target", &plan.target.describe())?;
+    // Locked before the journal exists: no other process ever sees this run undriven.
+    let dir = run_dir(data_dir, &run_id);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| EngineError::Journal(format!("cannot create {}: {e}", dir.display())))?;
+    let lock = RunLock::acquire(data_dir, &run_id)?;
+    let journal = Journal::create(data_dir, &run_id, &plan, dry_run)?;
     execute(
         plan,
         run_id,
         journal,
+        lock,
         Arc::new(sink),
         control,
         dry_run,
@@ -294,13 +359,22 @@ pub async fn resume(
     control: RunControl,
 ) -> Result<RunReport, EngineError> {
     let journal = Journal::open(data_dir, run_id)?;
+    // Before anything is read or changed: one driver per run.
+    let lock = RunLock::acquire(data_dir, run_id)?;
+    // Every row in words this version knows (a newer version's journal is refused here).
+    journal.state()?;
+    journal.counts()?;
     let stored = journal.plan()?;
-    let stored_hash = journal.meta("plan_hash")?.unwrap_or_default();
     let mut plan = match plan {
-        Some(p) if p.hash() != stored_hash => {
+        Some(p) if p.hash() != stored.hash() => {
             return Err(EngineError::PlanChanged(run_id.to_string()));
         }
-        Some(p) => p,
+        // Same data, maybe other operating knobs: they apply from now on.
+        Some(p) => {
+            p.validate()?;
+            journal.set_meta("plan", &p.canonical_json())?;
+            p
+        }
         None => stored,
     };
     if let (EndpointSpec::Langfuse(l), Some(s)) = (&mut plan.source, secrets.source) {
@@ -316,6 +390,7 @@ pub async fn resume(
         plan,
         run_id.to_string(),
         journal,
+        lock,
         Arc::new(sink),
         control,
         dry_run,
@@ -328,6 +403,8 @@ async fn execute(
     plan: Plan,
     run_id: String,
     journal: Journal,
+    // Held until the run's last journal write; released on return (or by the OS on a crash).
+    _lock: RunLock,
     sink: Arc<dyn ProgressSink>,
     control: RunControl,
     dry_run: bool,
@@ -341,7 +418,7 @@ async fn execute(
         resumed,
     });
     let run_tag = plan.options.run_tag.then(|| run_id.clone());
-    let sides = match connect(&plan, run_tag, counters.clone()).await {
+    let sides = match connect(&plan, Some(&run_id), run_tag, counters.clone()).await {
         Ok(s) => s,
         Err(e) => {
             journal.set_state(RunState::Failed)?;
@@ -598,6 +675,7 @@ pub fn list_runs(data_dir: &Path) -> Result<Vec<RunSummary>, EngineError> {
             target: j.meta("target")?.unwrap_or_default(),
             dry_run: j.meta("dry_run")?.as_deref() == Some("1"),
             entities: j.counts()?,
+            locked: RunLock::is_held(data_dir, &id),
             run_id: id,
         });
     }

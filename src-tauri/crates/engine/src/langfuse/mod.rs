@@ -123,6 +123,30 @@ async fn send_checked(
     }
 }
 
+/// The generation a release version names (`3.120.0`, `v4.16.0`); `None` for anything that is
+/// not a release, such as `dev` or a git sha.
+fn release_generation(version: &str) -> Option<Generation> {
+    let mut parts = version.trim().trim_start_matches('v').split('.');
+    let major: u32 = parts.next()?.parse().ok()?;
+    let minor = parts.next()?;
+    if minor.is_empty() || !minor.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(match major {
+        0..=2 => Generation::V2,
+        3 => Generation::V3,
+        _ => Generation::V4,
+    })
+}
+
+/// Whether the OTLP route exists: a GET there is 405 (POST only) where it does, 404 where not.
+async fn has_otlp(http: &HttpClient) -> bool {
+    match http.get("/api/public/otel/v1/traces").send().await {
+        Ok(r) => r.status().as_u16() != 404,
+        Err(_) => false,
+    }
+}
+
 #[derive(Deserialize)]
 struct Health {
     version: Option<String>,
@@ -148,6 +172,13 @@ impl Langfuse {
         run_tag: Option<String>,
         counters: Arc<Counters>,
     ) -> Result<Langfuse, EngineError> {
+        // Before any request: a password in the address would be sent, logged and shown.
+        if crate::url_credentials::has_credentials(&endpoint.url) {
+            return Err(
+                ConnectionError::CredentialsInUrl(crate::url_credentials::redacted(&endpoint.url))
+                    .into(),
+            );
+        }
         let url = base_url(&endpoint.url);
         let secret = endpoint.resolve_secret()?;
         let http = HttpClient::new(
@@ -194,16 +225,14 @@ impl Langfuse {
                 .into());
             }
         };
-        let generation = match version.trim_start_matches('v').split('.').next() {
-            Some("2") | Some("1") => Generation::V2,
-            Some("3") => Generation::V3,
-            _ => Generation::V4,
-        };
-        // 2. Keys: the project this key belongs to.
+        // 2. Keys: the project this key belongs to. Without it the keys are not proven.
         let resp = send_checked(&url, || http.get("/api/public/projects")).await?;
         match resp.status().as_u16() {
             401 => return Err(ConnectionError::WrongKeys(url).into()),
             403 => return Err(ConnectionError::Forbidden(url).into()),
+            s if !(200..300).contains(&s) => {
+                return Err(ConnectionError::ProjectLookup(url, s.to_string()).into());
+            }
             _ => {}
         }
         let projects: serde_json::Value = resp.json().await.unwrap_or_default();
@@ -212,6 +241,11 @@ impl Langfuse {
             .and_then(|p| p.get("id"))
             .and_then(|v| v.as_str())
             .map(String::from);
+        if project_id.is_none() {
+            return Err(
+                ConnectionError::ProjectLookup(url, "an answer without a project".into()).into(),
+            );
+        }
         let project_name = project
             .and_then(|p| p.get("name"))
             .and_then(|v| v.as_str())
@@ -233,6 +267,20 @@ impl Langfuse {
         let cursor_observations = probe("/api/public/v2/observations?limit=1&fields=core").await;
         let scores_v3 = probe("/api/public/v3/scores?limit=1").await;
         let legacy_reads = probe("/api/public/traces?limit=1&fields=core").await;
+        let generation = match release_generation(&version) {
+            Some(g) => g,
+            // A development build ("dev", a git sha): what it serves says what it is.
+            None if cursor_observations && !legacy_reads => Generation::V4,
+            None if has_otlp(&http).await => Generation::V3,
+            None if legacy_reads => Generation::V2,
+            None => {
+                return Err(ConnectionError::NotLangfuse(
+                    url,
+                    format!("its version is \"{version}\", and it serves neither the v2/v3 nor the v4 read endpoints"),
+                )
+                .into());
+            }
+        };
         let info = ConnectionInfo {
             url,
             project_id,
