@@ -1,0 +1,373 @@
+//! Canonical data model: Langfuse's own object shapes, kept as shallowly parsed JSON.
+//!
+//! Objects are `RawObject`s: an ordered list of top-level keys with their values kept as raw JSON
+//! text. Payloads (input, output, metadata) are never parsed, unknown fields from newer servers
+//! travel through untouched, and a parse costs a fraction of a full `serde_json::Value` parse
+//! (see shared/notes/json-throughput.md: no `#[serde(flatten)]` on the hot path).
+
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::fmt;
+
+/// Everything the migrator moves. The order is the dependency order used by the pipeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Entity {
+    ScoreConfigs,
+    Models,
+    Datasets,
+    Prompts,
+    Traces,
+    Observations,
+    Sessions,
+    DatasetItems,
+    Scores,
+    DatasetRunItems,
+    Comments,
+}
+
+impl Entity {
+    pub const ALL: [Entity; 11] = [
+        Entity::ScoreConfigs,
+        Entity::Models,
+        Entity::Datasets,
+        Entity::Prompts,
+        Entity::Traces,
+        Entity::Observations,
+        Entity::Sessions,
+        Entity::DatasetItems,
+        Entity::Scores,
+        Entity::DatasetRunItems,
+        Entity::Comments,
+    ];
+
+    /// The key used in journals, archives, reports and the sandbox dump.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Entity::ScoreConfigs => "score_configs",
+            Entity::Models => "models",
+            Entity::Datasets => "datasets",
+            Entity::Prompts => "prompts",
+            Entity::Traces => "traces",
+            Entity::Observations => "observations",
+            Entity::Sessions => "sessions",
+            Entity::DatasetItems => "dataset_items",
+            Entity::Scores => "scores",
+            Entity::DatasetRunItems => "dataset_run_items",
+            Entity::Comments => "comments",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Entity> {
+        Entity::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+
+    /// Entities whose ids the target assigns; the journal maps source ids to target ids.
+    pub fn target_assigns_ids(self) -> bool {
+        matches!(
+            self,
+            Entity::ScoreConfigs
+                | Entity::Models
+                | Entity::Datasets
+                | Entity::Prompts
+                | Entity::DatasetRunItems
+                | Entity::Comments
+        )
+    }
+}
+
+impl fmt::Display for Entity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A JSON object with its top-level values kept as raw JSON text, in source order.
+#[derive(Clone, Debug, Default)]
+pub struct RawObject {
+    fields: Vec<(Box<str>, Box<RawValue>)>,
+}
+
+impl RawObject {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    pub fn get(&self, key: &str) -> Option<&RawValue> {
+        self.fields
+            .iter()
+            .find(|(k, _)| &**k == key)
+            .map(|(_, v)| &**v)
+    }
+
+    /// The value, unless absent or JSON `null`.
+    pub fn get_present(&self, key: &str) -> Option<&RawValue> {
+        self.get(key).filter(|v| v.get() != "null")
+    }
+
+    /// A string field (`None` when absent, null or not a string).
+    pub fn str(&self, key: &str) -> Option<String> {
+        self.get(key)
+            .and_then(|v| serde_json::from_str::<String>(v.get()).ok())
+    }
+
+    pub fn bool(&self, key: &str) -> Option<bool> {
+        self.get(key)
+            .and_then(|v| serde_json::from_str(v.get()).ok())
+    }
+
+    pub fn i64(&self, key: &str) -> Option<i64> {
+        self.get(key)
+            .and_then(|v| serde_json::from_str(v.get()).ok())
+    }
+
+    pub fn set_raw(&mut self, key: &str, value: Box<RawValue>) {
+        if let Some(slot) = self.fields.iter_mut().find(|(k, _)| &**k == key) {
+            slot.1 = value;
+        } else {
+            self.fields.push((key.into(), value));
+        }
+    }
+
+    pub fn set<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) {
+        let raw = serde_json::value::to_raw_value(value).expect("serialisable value");
+        self.set_raw(key, raw);
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<Box<RawValue>> {
+        let pos = self.fields.iter().position(|(k, _)| &**k == key)?;
+        Some(self.fields.remove(pos).1)
+    }
+
+    pub fn rename(&mut self, from: &str, to: &str) {
+        if let Some(v) = self.remove(from) {
+            self.set_raw(to, v);
+        }
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.fields.iter().map(|(k, _)| &**k)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &RawValue)> {
+        self.fields.iter().map(|(k, v)| (&**k, &**v))
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("raw object serialises")
+    }
+
+    /// Approximate serialized size, used for batching by bytes.
+    pub fn approx_len(&self) -> usize {
+        self.fields
+            .iter()
+            .map(|(k, v)| k.len() + v.get().len() + 4)
+            .sum::<usize>()
+            + 2
+    }
+}
+
+impl Serialize for RawObject {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.fields.len()))?;
+        for (k, v) in &self.fields {
+            map.serialize_entry(&**k, &**v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for RawObject {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawObject;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<RawObject, A::Error> {
+                let mut fields = Vec::with_capacity(m.size_hint().unwrap_or(16));
+                while let Some((k, v)) = m.next_entry::<Box<str>, Box<RawValue>>()? {
+                    fields.push((k, v));
+                }
+                Ok(RawObject { fields })
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// One object read from a source, ready to be mapped onto a target.
+#[derive(Clone, Debug)]
+pub struct Record {
+    pub entity: Entity,
+    /// The source's id (for target-assigned entities: the source's id, mapped via the journal).
+    pub id: String,
+    pub body: RawObject,
+}
+
+impl Record {
+    pub fn new(entity: Entity, id: String, body: RawObject) -> Self {
+        Self { entity, id, body }
+    }
+
+    /// A stable hash of the object's content, stored in the journal (sha256 of its JSON text).
+    pub fn content_hash(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for (k, v) in self.body.iter() {
+            h.update(k.as_bytes());
+            h.update([0]);
+            h.update(v.get().as_bytes());
+            h.update([0]);
+        }
+        hex::encode(&h.finalize()[..16])
+    }
+}
+
+/// A generation of Langfuse's API: what a server offers and how it reads and writes objects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Generation {
+    V2,
+    V3,
+    V4,
+}
+
+impl Generation {
+    pub fn is_v4(self) -> bool {
+        self == Generation::V4
+    }
+}
+
+impl fmt::Display for Generation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Generation::V2 => "v2",
+            Generation::V3 => "v3",
+            Generation::V4 => "v4",
+        })
+    }
+}
+
+/// The platform whose data a source holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    Langfuse,
+}
+
+/// The shape of a source's payloads. Every source hands over Langfuse's canonical objects; the
+/// dialect says which of Langfuse's object shapes they follow, and so how a writer maps them and
+/// how validation compares them: in `LangfuseV4` an observation carries its trace's columns and a
+/// trace is derived from its root span (metadata values are strings); in the older dialects a
+/// trace is an object of its own and its observations need not form one tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Dialect {
+    LangfuseV2,
+    LangfuseV3,
+    LangfuseV4,
+}
+
+impl Dialect {
+    /// The dialect of the objects a Langfuse server of generation `g` returns.
+    pub fn of(g: Generation) -> Dialect {
+        match g {
+            Generation::V2 => Dialect::LangfuseV2,
+            Generation::V3 => Dialect::LangfuseV3,
+            Generation::V4 => Dialect::LangfuseV4,
+        }
+    }
+
+    /// The API generation whose objects this dialect follows (what an archive manifest records).
+    pub fn generation(self) -> Generation {
+        match self {
+            Dialect::LangfuseV2 => Generation::V2,
+            Dialect::LangfuseV3 => Generation::V3,
+            Dialect::LangfuseV4 => Generation::V4,
+        }
+    }
+
+    pub fn is_v4(self) -> bool {
+        self == Dialect::LangfuseV4
+    }
+}
+
+/// What a source's records are: the platform the data comes from and the dialect of its
+/// payloads. Decides how they are written and compared, whatever server or file they came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payloads {
+    pub platform: Platform,
+    pub dialect: Dialect,
+}
+
+impl Payloads {
+    pub fn langfuse(dialect: Dialect) -> Self {
+        Payloads {
+            platform: Platform::Langfuse,
+            dialect,
+        }
+    }
+}
+
+/// The key that identifies an object across projects: its id where the client sets ids, a
+/// natural key where the target assigns them (so a re-run finds what the last run created).
+pub fn natural_key(entity: Entity, o: &RawObject) -> Option<String> {
+    match entity {
+        Entity::Datasets | Entity::ScoreConfigs => o.str("name"),
+        Entity::Models => Some(format!(
+            "{}|{}",
+            o.str("modelName")?,
+            o.str("matchPattern").unwrap_or_default()
+        )),
+        Entity::Prompts => Some(format!("{}:{}", o.str("name")?, o.i64("version")?)),
+        Entity::DatasetRunItems => Some(format!(
+            "{}|{}|{}",
+            o.str("datasetRunName")?,
+            o.str("datasetItemId")?,
+            o.str("traceId").unwrap_or_default()
+        )),
+        Entity::Comments => Some(format!(
+            "{}|{}|{}",
+            o.str("objectType")?,
+            o.str("objectId")?,
+            {
+                use sha2::{Digest, Sha256};
+                hex::encode(&Sha256::digest(o.str("content")?.as_bytes())[..8])
+            }
+        )),
+        _ => o.str("id"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_object_round_trips_unknown_fields_and_payload_bytes() {
+        let text = r#"{"id":"a","input":{"b": [1, 2.50]},"futureField":{"x":true}}"#;
+        let o = RawObject::from_json(text).unwrap();
+        assert_eq!(o.get("input").unwrap().get(), r#"{"b": [1, 2.50]}"#);
+        assert_eq!(
+            o.to_json(),
+            r#"{"id":"a","input":{"b": [1, 2.50]},"futureField":{"x":true}}"#
+        );
+        assert_eq!(o.str("id").as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn set_rename_remove_keep_order() {
+        let mut o = RawObject::from_json(r#"{"a":1,"b":2}"#).unwrap();
+        o.rename("a", "c");
+        o.set("b", &3);
+        assert_eq!(o.to_json(), r#"{"b":3,"c":1}"#);
+        assert!(o.remove("zzz").is_none());
+    }
+}
