@@ -32,7 +32,21 @@ pub struct Manifest {
     pub source: ManifestSource,
     pub window: ManifestWindow,
     pub entities: BTreeMap<String, ManifestFile>,
+    /// Media files under `media/`, by media id (absent in archives written before media).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub media: BTreeMap<String, ManifestMedia>,
     pub complete: bool,
+}
+
+/// One media file of an archive: where it is, what it is, and its sha256 (standard base64, as
+/// the media API carries it).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestMedia {
+    pub file: String,
+    pub content_type: String,
+    pub length: u64,
+    pub sha256: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -111,6 +125,10 @@ impl ArchiveWriter {
             },
             part_seq: AtomicU64::new(existing + 1),
         })
+    }
+
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
     }
 
     fn write_part(&self, entity: Entity, records: &[Record]) -> std::io::Result<()> {
@@ -227,6 +245,9 @@ fn sha256_file(p: &Path) -> std::io::Result<String> {
 
 #[async_trait]
 impl TargetConnector for ArchiveWriter {
+    fn media_target(&self) -> Option<&dyn crate::media::MediaTarget> {
+        Some(self)
+    }
     fn describe(&self) -> String {
         format!("archive folder {}", self.dir.display())
     }
@@ -285,12 +306,15 @@ impl TargetConnector for ArchiveWriter {
                 entities.insert(e.as_str().to_string(), f);
             }
         }
+        let media = crate::media::archive::written_media(&self.dir)
+            .map_err(|e| archive_err(&self.dir, e))?;
         let m = Manifest {
             schema_version: SCHEMA_VERSION,
             created_at: chrono::Utc::now().to_rfc3339(),
             source: self.source.clone(),
             window: self.window.clone(),
             entities,
+            media,
             complete,
         };
         let tmp = self.dir.join("manifest.json.tmp");
@@ -359,6 +383,10 @@ impl ArchiveReader {
         })
     }
 
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn reader_at(
         &self,
         entity: Entity,
@@ -392,6 +420,9 @@ impl ArchiveReader {
 
 #[async_trait]
 impl SourceConnector for ArchiveReader {
+    fn media_source(&self) -> Option<&dyn crate::media::MediaSource> {
+        Some(self)
+    }
     fn describe(&self) -> String {
         format!(
             "archive folder {} ({})",

@@ -17,6 +17,7 @@ pub mod filter;
 pub mod http;
 pub mod journal;
 pub mod langfuse;
+pub mod media;
 pub mod model;
 pub mod otlp;
 mod pipeline;

@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
             "/objects/{entity}/{id}",
             patch(patch_row).delete(delete_row),
         )
+        .merge(crate::media::admin::router())
 }
 
 fn sandbox_error(e: SandboxError) -> Response {
@@ -37,6 +38,7 @@ fn sandbox_error(e: SandboxError) -> Response {
 
 async fn reset(State(st): State<AppState>) -> StatusCode {
     st.store.write().reset();
+    st.media.lock().clear();
     StatusCode::NO_CONTENT
 }
 

@@ -12,6 +12,7 @@ mod error;
 mod faults;
 mod filter;
 mod ingestion;
+mod media;
 mod merge;
 mod otel_map;
 mod otlp;
@@ -32,6 +33,8 @@ use tokio::task::JoinHandle;
 
 pub use config::{CloudPlan, FaultConfig, FaultKind, SampleSpec, SandboxConfig, ServerProfile};
 pub use error::SandboxError;
+pub use media::sample::{MediaSample, MediaSampleSpec};
+pub use media::{MediaInfo, MediaLink, MediaSettings};
 pub use ratelimit::{Bucket, deletes_per_day, per_minute};
 /// The sample data's timestamps lie in `[SAMPLE_START_MS, SAMPLE_END_MS]` (ms since the epoch).
 pub use sample::{SAMPLE_END_MS, SAMPLE_START_MS};
@@ -107,6 +110,58 @@ impl Sandbox {
     /// Empties the project (the Langfuse-managed models stay).
     pub fn reset(&self) {
         self.state.store.write().reset();
+        self.state.media.lock().clear();
+    }
+
+    /// Adds traces and a dataset item whose JSON references uploaded media (visible at once).
+    pub fn load_media_sample(&self, spec: &MediaSampleSpec) -> MediaSample {
+        let mut store = self.state.store.write();
+        media::sample::generate(&mut store, &mut self.state.media.lock(), spec)
+    }
+
+    /// Every media record (without bytes), sorted by id.
+    pub fn media(&self) -> Vec<MediaInfo> {
+        self.state.media.lock().infos()
+    }
+
+    /// The stored bytes of a media record, if it was uploaded.
+    pub fn media_bytes(&self, id: &str) -> Option<bytes::Bytes> {
+        self.state.media.lock().get(id).and_then(|r| r.bytes.clone())
+    }
+
+    /// Stores bytes as an SDK upload leaves them and returns the media id.
+    pub fn insert_media(&self, content_type: &str, bytes: bytes::Bytes, link: MediaLink) -> String {
+        self.state
+            .media
+            .lock()
+            .insert_uploaded(content_type, bytes, link)
+    }
+
+    /// Stores bytes under an id of the caller's choice (older servers used UUIDs).
+    pub fn insert_media_as(
+        &self,
+        id: &str,
+        content_type: &str,
+        bytes: bytes::Bytes,
+        link: MediaLink,
+    ) -> String {
+        self.state
+            .media
+            .lock()
+            .insert_uploaded_as(id, content_type, bytes, link)
+    }
+
+    /// Removes a media record and its bytes (media lost at the source); false if none.
+    pub fn delete_media(&self, id: &str) -> bool {
+        self.state.media.lock().remove(id)
+    }
+
+    pub fn media_settings(&self) -> MediaSettings {
+        self.state.media.lock().settings.clone()
+    }
+
+    pub fn set_media_settings(&self, settings: MediaSettings) {
+        self.state.media.lock().settings = settings;
     }
 
     /// Adds the deterministic sample data to the project (visible at once).

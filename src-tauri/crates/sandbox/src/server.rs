@@ -33,6 +33,7 @@ pub fn router(st: AppState) -> Router {
         .route("/api/public/health", get(routes::health::health))
         .merge(api)
         .nest("/_sandbox", admin::router())
+        .nest("/_media", crate::media::blob::router())
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::disable())

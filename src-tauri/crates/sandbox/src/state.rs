@@ -34,6 +34,8 @@ pub struct Inner {
     delay_ms: u64,
     pub faults: Mutex<Faults>,
     pub limits: Mutex<RateLimiter>,
+    /// Media records and bytes (their own lock: uploads never wait for the row store).
+    pub media: Mutex<crate::media::MediaStore>,
 }
 
 pub type AppState = Arc<Inner>;
@@ -47,6 +49,7 @@ impl Inner {
             delay_ms,
             faults: Mutex::new(Faults::new(config.faults.clone())),
             limits: Mutex::new(RateLimiter::new(config.plan, config.time_scale)),
+            media: Mutex::new(Default::default()),
             config,
         })
     }

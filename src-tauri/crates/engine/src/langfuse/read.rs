@@ -415,6 +415,9 @@ impl Langfuse {
 
 #[async_trait]
 impl SourceConnector for Langfuse {
+    fn media_source(&self) -> Option<&dyn crate::media::MediaSource> {
+        Some(self)
+    }
     fn describe(&self) -> String {
         format!(
             "Langfuse {} at {} ({})",

@@ -266,6 +266,19 @@ pub async fn validate_run(
         report.entities.push(rec);
         report.per_day.extend(coalesce_days(days));
     }
+    if plan.scope.entities.includes(Entity::Media) {
+        let resolver: &dyn crate::media::MediaTarget = match &target {
+            Side::Langfuse(lf) => lf.as_ref(),
+            Side::Archive(a) => a.as_ref(),
+        };
+        if let Some(rec) = crate::media::validate::reconcile_media(&journal, resolver).await? {
+            progress(ValidationProgress::Compared {
+                entity: Entity::Media,
+                discrepancies: rec.missing_count + rec.extra_count + rec.differing_count,
+            });
+            report.entities.push(rec);
+        }
+    }
     if options.save {
         save_report(&report, &journal, data_dir)?;
     }

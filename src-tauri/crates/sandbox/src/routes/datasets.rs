@@ -178,6 +178,7 @@ pub async fn items_create(State(st): State<AppState>, body: Body) -> ApiResult<J
 pub async fn items_list(
     State(st): State<AppState>,
     RawQuery(q): RawQuery,
+    headers: axum::http::HeaderMap,
 ) -> ApiResult<Json<Value>> {
     let p = Params::parse(q.as_deref());
     let page = Page::parse(&p, DEFAULT_PAGE_CAP)?;
@@ -208,18 +209,20 @@ pub async fn items_list(
                 && version.is_none_or(|v| i.created_at <= v)
         });
     let (rows, total) = page.take(rows);
-    Ok(Json(paged(
-        rows.into_iter().map(to_value).collect(),
-        &page,
-        total,
-    )))
+    let items = rows
+        .into_iter()
+        .map(|r| crate::media::item_with_references(&st, &headers, to_value(r)))
+        .collect();
+    Ok(Json(paged(items, &page, total)))
 }
 
 pub async fn items_get(
     State(st): State<AppState>,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
 ) -> ApiResult<Json<Value>> {
-    get_by_id(&st.store.read().dataset_items, &id, "Dataset item")
+    let Json(item) = get_by_id(&st.store.read().dataset_items, &id, "Dataset item")?;
+    Ok(Json(crate::media::item_with_references(&st, &headers, item)))
 }
 
 pub async fn items_delete(

@@ -5,6 +5,7 @@ pub mod comments;
 pub mod datasets;
 pub mod experiments;
 pub mod health;
+pub mod media;
 pub mod metrics;
 pub mod models;
 pub mod observations;
@@ -123,7 +124,8 @@ pub fn authed(profile: ServerProfile) -> Router<AppState> {
             "/api/public/comments",
             get(comments::list).post(comments::create),
         )
-        .route("/api/public/comments/{id}", get(comments::get));
+        .route("/api/public/comments/{id}", get(comments::get))
+        .merge(media::routes());
     r = match profile {
         V2 => r
             .route("/api/public/traces", get(traces::list))

@@ -7,6 +7,7 @@ mod common;
 mod faults;
 mod ingestion;
 mod limits;
+mod media;
 mod otlp;
 mod readme;
 mod reads;
