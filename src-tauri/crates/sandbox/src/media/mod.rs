@@ -12,7 +12,6 @@ pub mod refs;
 pub mod sample;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -36,18 +35,7 @@ pub struct MediaLink {
 #[derive(Clone, Debug)]
 pub struct MediaRecord {
     pub id: String,
-    /// A served dataset item with its `mediaReferences` filled in (see [`refs::attach_to_item`]).
-pub fn item_with_references(
-    st: &crate::state::AppState,
-    headers: &axum::http::HeaderMap,
-    mut item: serde_json::Value,
-) -> serde_json::Value {
-    let base = crate::routes::media::base_url(headers);
-    refs::attach_to_item(&mut item, &mut st.media.lock(), &base, crate::timefmt::now_ms());
-    item
-}
-
-/// Standard base64 of the sha256 digest, as the API carries it.
+    /// Standard base64 of the sha256 digest, as the API carries it.
     pub sha256: String,
     pub content_type: String,
     pub content_length: u64,
@@ -116,6 +104,17 @@ impl Default for MediaStore {
             settings: MediaSettings::default(),
         }
     }
+}
+
+/// A served dataset item with its `mediaReferences` filled in (see [`refs::attach_to_item`]).
+pub fn item_with_references(
+    st: &crate::state::AppState,
+    headers: &axum::http::HeaderMap,
+    mut item: serde_json::Value,
+) -> serde_json::Value {
+    let base = crate::routes::media::base_url(headers);
+    refs::attach_to_item(&mut item, &mut st.media.lock(), &base, crate::timefmt::now_ms());
+    item
 }
 
 /// Standard base64 of the sha256 of `bytes`.
