@@ -1,7 +1,9 @@
 //! SIGKILL while media is being uploaded, then `resume`: every media object arrives, none is
 //! uploaded twice, and every reference in the target resolves.
 
-use langfuse_sandbox::{FaultConfig, FaultKind, MediaSampleSpec, Sandbox, SandboxConfig, ServerProfile};
+use langfuse_sandbox::{
+    FaultConfig, FaultKind, MediaSampleSpec, Sandbox, SandboxConfig, ServerProfile,
+};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -99,7 +101,9 @@ visibility_wait_ms = 100
     let mut killed = 0;
     for at in [total / 6, total / 3, total / 2, 2 * total / 3] {
         let mut child = match &run_id {
-            None => cli(&["run", "--plan", &plan_s, "--json"], &data).spawn().unwrap(),
+            None => cli(&["run", "--plan", &plan_s, "--json"], &data)
+                .spawn()
+                .unwrap(),
             Some(id) => cli(&["resume", id, "--json"], &data).spawn().unwrap(),
         };
         let started = std::time::Instant::now();
@@ -128,12 +132,12 @@ visibility_wait_ms = 100
     target.set_faults(FaultConfig::default());
     let id = run_id.expect("a run exists");
     let d = data.clone();
-    let out = tokio::task::spawn_blocking(move || cli(&["resume", &id, "--json"], &d).output().unwrap())
-        .await
-        .unwrap();
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr))
-    });
+    let out =
+        tokio::task::spawn_blocking(move || cli(&["resume", &id, "--json"], &d).output().unwrap())
+            .await
+            .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     assert_eq!(out.status.code(), Some(0), "{report:#}");
     assert_eq!(report["failures"], serde_json::json!([]), "{report:#}");
     // None missing, none twice, the same bytes.
@@ -141,7 +145,11 @@ visibility_wait_ms = 100
     assert_eq!(media.len(), total);
     for m in &media {
         assert_eq!(m.upload_http_status, Some(200), "{} uploaded", m.id);
-        assert_eq!(m.puts_after_upload, 0, "{} uploaded again after it was complete", m.id);
+        assert_eq!(
+            m.puts_after_upload, 0,
+            "{} uploaded again after it was complete",
+            m.id
+        );
         let src = source.media_bytes(&m.id).expect("a source media");
         assert_eq!(target.media_bytes(&m.id).unwrap(), src, "{}", m.id);
     }

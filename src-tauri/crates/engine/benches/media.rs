@@ -30,7 +30,12 @@ impl Drop for SandboxProcess {
 
 fn sandbox_bin() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let bin = exe.parent().unwrap().parent().unwrap().join("langfuse-sandbox");
+    let bin = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("langfuse-sandbox");
     assert!(
         bin.exists(),
         "build the sandbox first: cargo build --release -p langfuse-sandbox (looked for {})",
@@ -81,8 +86,16 @@ fn plan(source: &str, target: &str) -> Plan {
         "[source]\nkind = \"archive\"\npath = \"/x\"\n[target]\nkind = \"langfuse\"\nurl = \"http://x\"\npublic_key = \"pk\"\n[scope]\nentities = [\"traces\", \"observations\", \"media\"]\nfrom = \"2020-01-01T00:00:00Z\"\nto = \"2030-01-01T00:00:00Z\"\n[options]\nconcurrency = 4\nvisibility_wait_ms = 200\n",
     )
     .unwrap();
-    p.source = EndpointSpec::Langfuse(LangfuseEndpoint::new(source, "pk-lf-sandbox", "sk-lf-sandbox"));
-    p.target = EndpointSpec::Langfuse(LangfuseEndpoint::new(target, "pk-lf-sandbox", "sk-lf-sandbox"));
+    p.source = EndpointSpec::Langfuse(LangfuseEndpoint::new(
+        source,
+        "pk-lf-sandbox",
+        "sk-lf-sandbox",
+    ));
+    p.target = EndpointSpec::Langfuse(LangfuseEndpoint::new(
+        target,
+        "pk-lf-sandbox",
+        "sk-lf-sandbox",
+    ));
     p
 }
 
@@ -149,7 +162,11 @@ fn copy(rt: &tokio::runtime::Runtime, traces: usize, every: usize, side: u32) {
         .get(&migrator_engine::Entity::Media)
         .map(|c| c.written)
         .unwrap_or(0);
-    assert_eq!(written as usize, files, "every media file copied: {:#?}", report.failures);
+    assert_eq!(
+        written as usize, files,
+        "every media file copied: {:#?}",
+        report.failures
+    );
     let mb = bytes as f64 / 1e6;
     println!(
         "media bench: {traces} traces, {files} media files ({mb:.1} MB), {secs:.1} s end to end: {:.1} MB/s, {:.0} files/s; peak RSS {:.0} MB",

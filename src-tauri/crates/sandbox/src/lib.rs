@@ -126,7 +126,11 @@ impl Sandbox {
 
     /// The stored bytes of a media record, if it was uploaded.
     pub fn media_bytes(&self, id: &str) -> Option<bytes::Bytes> {
-        self.state.media.lock().get(id).and_then(|r| r.bytes.clone())
+        self.state
+            .media
+            .lock()
+            .get(id)
+            .and_then(|r| r.bytes.clone())
     }
 
     /// Stores bytes as an SDK upload leaves them and returns the media id.

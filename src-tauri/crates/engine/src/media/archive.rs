@@ -127,8 +127,11 @@ impl MediaTarget for ArchiveWriter {
                 sha256,
             };
             let tmp: PathBuf = folder2.join(format!("{name}.json.tmp"));
-            std::fs::write(&tmp, serde_json::to_vec(&(&id, &entry)).expect("serialises"))
-                .map_err(|e| io(&id, e))?;
+            std::fs::write(
+                &tmp,
+                serde_json::to_vec(&(&id, &entry)).expect("serialises"),
+            )
+            .map_err(|e| io(&id, e))?;
             std::fs::rename(&tmp, folder2.join(format!("{name}.json"))).map_err(|e| io(&id, e))
         })
         .await
@@ -144,8 +147,7 @@ impl MediaTarget for ArchiveWriter {
         let Ok(text) = std::fs::read_to_string(&sidecar) else {
             return Ok(None);
         };
-        let (_, m): (String, ManifestMedia) =
-            serde_json::from_str(&text).map_err(|e| io(id, e))?;
+        let (_, m): (String, ManifestMedia) = serde_json::from_str(&text).map_err(|e| io(id, e))?;
         hash_file(id, &self.dir().join(&m.file)).map(|(length, sha256)| {
             Some(MediaMeta {
                 content_type: m.content_type,

@@ -76,7 +76,10 @@ impl MediaCopier {
         let mut refs: Vec<(usize, MediaLink, MediaRef)> = Vec::new();
         for (i, r) in records.iter().enumerate() {
             for (link, m) in record_references(r) {
-                if !refs.iter().any(|(j, l, x)| *j == i && *l == link && x.id == m.id) {
+                if !refs
+                    .iter()
+                    .any(|(j, l, x)| *j == i && *l == link && x.id == m.id)
+                {
                     refs.push((i, link, m));
                 }
             }
@@ -113,10 +116,7 @@ impl MediaCopier {
     /// One reference: the media copied (once), then linked to this place in the target.
     async fn one(&self, link: &MediaLink, m: &MediaRef) -> Result<Option<String>, EngineError> {
         let cell = self.cell(&m.id);
-        let outcome = cell
-            .get_or_try_init(|| self.copy(link, m))
-            .await?
-            .clone();
+        let outcome = cell.get_or_try_init(|| self.copy(link, m)).await?.clone();
         let Outcome::Copied {
             target_id,
             meta,
@@ -128,7 +128,11 @@ impl MediaCopier {
         if first.as_ref() != Some(link) {
             let target = self.target.media_target().expect("checked in new");
             if let Err(e) = target.store_media(&m.id, link, &meta, None).await {
-                let message = format!("Media {} could not be linked to {}: {e}", m.id, link.describe());
+                let message = format!(
+                    "Media {} could not be linked to {}: {e}",
+                    m.id,
+                    link.describe()
+                );
                 self.journal.log("warning", &message)?;
                 self.sink.emit(ProgressEvent::Warning { message });
             }

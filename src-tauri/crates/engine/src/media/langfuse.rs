@@ -57,13 +57,20 @@ impl Langfuse {
         let path = path_of(id);
         match self
             .http
-            .send(Bucket::PublicApi, || self.http.get(&path), Idempotency::Safe)
+            .send(
+                Bucket::PublicApi,
+                || self.http.get(&path),
+                Idempotency::Safe,
+            )
             .await
         {
-            Ok(r) => r.json::<MediaRecord>().await.map_err(|e| MediaError::Transfer {
-                id: id.to_string(),
-                detail: format!("the media record could not be read: {e}"),
-            }),
+            Ok(r) => r
+                .json::<MediaRecord>()
+                .await
+                .map_err(|e| MediaError::Transfer {
+                    id: id.to_string(),
+                    detail: format!("the media record could not be read: {e}"),
+                }),
             Err(HttpFailure::Rejected { status: 404, body }) => Err(MediaError::Missing {
                 id: id.to_string(),
                 detail: message_of(&body),
@@ -77,11 +84,7 @@ impl Langfuse {
 
     /// Downloads media `id` (into `file`, or only hashing), fetching the record again when
     /// its signed URL has expired.
-    async fn download_media(
-        &self,
-        id: &str,
-        file: Option<&Path>,
-    ) -> Result<MediaMeta, MediaError> {
+    async fn download_media(&self, id: &str, file: Option<&Path>) -> Result<MediaMeta, MediaError> {
         let mut last = String::new();
         for attempt in 0..ATTEMPTS {
             let rec = self.media_record(id).await?;
@@ -117,7 +120,7 @@ impl Langfuse {
                     self.counters.add_retry();
                     backoff(attempt).await;
                 }
-                Err(TransferFailure::NotFound(_)) => {
+                Err(TransferFailure::NotFound) => {
                     return Err(MediaError::Missing {
                         id: id.to_string(),
                         detail: "its file is missing from the source's storage".into(),
@@ -184,10 +187,13 @@ impl Langfuse {
             )
             .await
         {
-            Ok(r) => r.json::<UploadUrl>().await.map_err(|e| MediaError::Transfer {
-                id: id.to_string(),
-                detail: format!("the upload URL answer could not be read: {e}"),
-            }),
+            Ok(r) => r
+                .json::<UploadUrl>()
+                .await
+                .map_err(|e| MediaError::Transfer {
+                    id: id.to_string(),
+                    detail: format!("the upload URL answer could not be read: {e}"),
+                }),
             Err(HttpFailure::Rejected { status, body }) if status < 500 => {
                 Err(MediaError::Refused {
                     id: id.to_string(),
@@ -297,7 +303,7 @@ impl MediaTarget for Langfuse {
                         detail,
                     });
                 }
-                Err(other @ (TransferFailure::NotFound(_) | TransferFailure::TooLong(_))) => {
+                Err(other @ (TransferFailure::NotFound | TransferFailure::TooLong(_))) => {
                     return Err(MediaError::Transfer {
                         id: answer.media_id,
                         detail: format!("the upload failed: {other:?}"),

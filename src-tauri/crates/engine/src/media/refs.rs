@@ -168,7 +168,10 @@ mod tests {
         );
         rewrite_id(&mut r, "AAA", "ZZZ");
         let text = r.body.get("input").unwrap().get().to_string();
-        assert!(text.contains("|id=ZZZ|") && text.contains("|id=AAAB|"), "{text}");
+        assert!(
+            text.contains("|id=ZZZ|") && text.contains("|id=AAAB|"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub enum TransferFailure {
     /// The URL is no longer accepted (expired or otherwise refused by the bucket: 403).
     Expired,
     /// The bucket has no such object (404).
-    NotFound(String),
+    NotFound,
     /// Another definite refusal (4xx).
     Refused(u16, String),
     /// Worth trying again: 5xx, reset, timeout.
@@ -48,7 +48,7 @@ pub async fn download(
         let body = crate::http::truncate(&resp.text().await.unwrap_or_default(), 300);
         return Err(match status.as_u16() {
             403 => TransferFailure::Expired,
-            404 => TransferFailure::NotFound(body),
+            404 => TransferFailure::NotFound,
             s if status.is_server_error() || s == 408 || s == 429 => {
                 TransferFailure::Transient(format!("storage answered {s}"))
             }

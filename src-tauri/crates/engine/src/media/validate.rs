@@ -26,7 +26,10 @@ pub async fn reconcile_media(
     };
     for row in rows {
         rec.source_count += 1;
-        let id = row.target_id.clone().unwrap_or_else(|| row.source_id.clone());
+        let id = row
+            .target_id
+            .clone()
+            .unwrap_or_else(|| row.source_id.clone());
         let served = match target.resolve_media(&id).await {
             Ok(m) => m,
             // A transfer problem is not proof of absence; say so in the row.
@@ -38,7 +41,11 @@ pub async fn reconcile_media(
         let Some(served) = served else {
             rec.missing_count += 1;
             if rec.missing.len() < LISTED {
-                let why = row.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+                let why = row
+                    .reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default();
                 rec.missing.push(format!("{}{why}", row.source_id));
             }
             continue;
@@ -60,7 +67,13 @@ pub async fn reconcile_media(
             ),
             // The source's bytes never arrived at the migrator (it failed there), yet the target
             // serves the id: the content cannot be vouched for.
-            None => push_diff(&mut rec, &row.source_id, "sha256", None, Some(served.sha256)),
+            None => push_diff(
+                &mut rec,
+                &row.source_id,
+                "sha256",
+                None,
+                Some(served.sha256),
+            ),
         }
     }
     Ok(Some(rec))

@@ -85,7 +85,11 @@ async fn upload(
         .get(&id)
         .map(|r| (r.content_type.clone(), r.content_length, r.sha256.clone()))
     else {
-        return s3_error(StatusCode::NOT_FOUND, "NoSuchUpload", "The upload does not exist.");
+        return s3_error(
+            StatusCode::NOT_FOUND,
+            "NoSuchUpload",
+            "The upload does not exist.",
+        );
     };
     // The content type, length and checksum are part of Langfuse's signature: a request
     // without them, or with other values, does not match it.
@@ -124,7 +128,11 @@ async fn upload(
     }
     let mut media = st.media.lock();
     let Some(r) = media.get_mut(&id) else {
-        return s3_error(StatusCode::NOT_FOUND, "NoSuchUpload", "The upload does not exist.");
+        return s3_error(
+            StatusCode::NOT_FOUND,
+            "NoSuchUpload",
+            "The upload does not exist.",
+        );
     };
     r.bytes = Some(bytes);
     r.puts += 1;

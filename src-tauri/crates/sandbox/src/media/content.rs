@@ -145,7 +145,9 @@ pub fn pdf(text: &str) -> Vec<u8> {
         out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
     }
     let xref = out.len();
-    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
     for off in offsets {
         out.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
     }
@@ -167,7 +169,11 @@ mod tests {
     fn files_have_their_formats_magic_and_sizes() {
         let p = png(1, 16);
         assert_eq!(&p[..8], b"\x89PNG\r\n\x1a\n");
-        assert!(p.len() > 16 * 16 * 3, "noise does not compress: {}", p.len());
+        assert!(
+            p.len() > 16 * 16 * 3,
+            "noise does not compress: {}",
+            p.len()
+        );
         assert_ne!(png(1, 16), png(2, 16));
         let w = wav(1, 100);
         assert_eq!(&w[..4], b"RIFF");

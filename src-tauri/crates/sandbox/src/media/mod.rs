@@ -113,7 +113,12 @@ pub fn item_with_references(
     mut item: serde_json::Value,
 ) -> serde_json::Value {
     let base = crate::routes::media::base_url(headers);
-    refs::attach_to_item(&mut item, &mut st.media.lock(), &base, crate::timefmt::now_ms());
+    refs::attach_to_item(
+        &mut item,
+        &mut st.media.lock(),
+        &base,
+        crate::timefmt::now_ms(),
+    );
     item
 }
 
@@ -302,6 +307,9 @@ mod tests {
         // The SDK's LangfuseMedia._get_media_id: url-safe base64 of sha256, first 22 chars.
         let sha = sha256_base64(b"hello");
         assert_eq!(sha, "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=");
-        assert_eq!(media_id_for_hash(&sha), "LPJNul-wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ="[..22]);
+        assert_eq!(
+            media_id_for_hash(&sha),
+            "LPJNul-wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ="[..22]
+        );
     }
 }

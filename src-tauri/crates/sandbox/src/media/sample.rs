@@ -98,12 +98,22 @@ pub fn generate(store: &mut Store, media: &mut MediaStore, spec: &MediaSampleSpe
                 json!({"role": "assistant", "content": format!("A noisy square #{i}.")})
             };
             let metadata = if spec.all_kinds && i % 3 == 0 {
-                let doc = add(pdf(&format!("Sample report {i}")), "application/pdf", None, "metadata");
+                let doc = add(
+                    pdf(&format!("Sample report {i}")),
+                    "application/pdf",
+                    None,
+                    "metadata",
+                );
                 json!({"attachment": doc, "pages": 1})
             } else {
                 json!({"pages": 0})
             };
-            let second = add(png(seed ^ 0xffff, spec.image_side.min(16)), "image/png", Some(&gen_id), "input");
+            let second = add(
+                png(seed ^ 0xffff, spec.image_side.min(16)),
+                "image/png",
+                Some(&gen_id),
+                "input",
+            );
             let gen_input = json!([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": second}}]}]);
             (input, output, metadata, gen_input)
         } else {
@@ -114,7 +124,15 @@ pub fn generate(store: &mut Store, media: &mut MediaStore, spec: &MediaSampleSpe
                 json!([{"role": "user", "content": "No attachment here."}]),
             )
         };
-        insert_trace(store, derived, &trace_id, &root_id, &gen_id, ts, [input, output, metadata, gen_input]);
+        insert_trace(
+            store,
+            derived,
+            &trace_id,
+            &root_id,
+            &gen_id,
+            ts,
+            [input, output, metadata, gen_input],
+        );
         out.trace_ids.push(trace_id);
     }
     if spec.all_kinds {
@@ -214,11 +232,17 @@ fn dataset_with_media(
         reference(ct, &id)
     };
     let image = add(png(seed ^ 0xdada, 20), "image/png", "input");
-    let doc = add(pdf("Expected: a red square"), "application/pdf", "expectedOutput");
+    let doc = add(
+        pdf("Expected: a red square"),
+        "application/pdf",
+        "expectedOutput",
+    );
     store.dataset_items.insert(DatasetItemRow {
         id: item_id.clone(),
         status: "ACTIVE".into(),
-        input: Some(raw(&json!({"question": "Describe the image", "image": image}))),
+        input: Some(raw(
+            &json!({"question": "Describe the image", "image": image}),
+        )),
         expected_output: Some(raw(&json!({"answer": "a square", "document": doc}))),
         metadata: None,
         source_trace_id: None,

@@ -222,7 +222,9 @@ pub async fn items_get(
     headers: axum::http::HeaderMap,
 ) -> ApiResult<Json<Value>> {
     let Json(item) = get_by_id(&st.store.read().dataset_items, &id, "Dataset item")?;
-    Ok(Json(crate::media::item_with_references(&st, &headers, item)))
+    Ok(Json(crate::media::item_with_references(
+        &st, &headers, item,
+    )))
 }
 
 pub async fn items_delete(

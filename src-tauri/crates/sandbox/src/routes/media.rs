@@ -95,12 +95,16 @@ async fn upload_url(
         )));
     }
     if !valid_sha256(&req.sha256_hash) {
-        return Err(ApiError::bad("sha256Hash must be the base64 of a SHA-256 digest"));
+        return Err(ApiError::bad(
+            "sha256Hash must be the base64 of a SHA-256 digest",
+        ));
     }
     let mut media = st.media.lock();
     let max = media.settings.max_content_length;
     if req.content_length < 0 || req.content_length as u64 > max {
-        return Err(ApiError::bad(format!("File size must be less than {max} bytes")));
+        return Err(ApiError::bad(format!(
+            "File size must be less than {max} bytes"
+        )));
     }
     if let Some(r) = media.by_hash(&req.sha256_hash)
         && r.upload_http_status == Some(200)
@@ -111,7 +115,11 @@ async fn upload_url(
         let body = json!({"mediaId": id, "uploadUrl": null});
         return Ok((StatusCode::CREATED, Json(body)).into_response());
     }
-    let id = media.upsert(&req.sha256_hash, &req.content_type, req.content_length as u64);
+    let id = media.upsert(
+        &req.sha256_hash,
+        &req.content_type,
+        req.content_length as u64,
+    );
     media.get_mut(&id).expect("upserted").links.insert(link);
     let expires = timefmt::now_ms() + media.settings.upload_url_ttl_ms as i64;
     let url = media.sign(&base_url(&headers), UrlKind::Upload, &id, expires);

@@ -43,7 +43,13 @@ fn request_for(bytes: &[u8], content_type: &str) -> Value {
 }
 
 /// PUT as the Python SDK does: Content-Type, x-ms-blob-type and x-amz-checksum-sha256.
-async fn put(api: &Api, url: &str, bytes: &[u8], content_type: &str, checksum: &str) -> (StatusCode, String) {
+async fn put(
+    api: &Api,
+    url: &str,
+    bytes: &[u8],
+    content_type: &str,
+    checksum: &str,
+) -> (StatusCode, String) {
     let r = api
         .http
         .put(url)
@@ -85,14 +91,21 @@ async fn an_upload_round_trips_and_a_second_one_is_not_needed() {
     let url = v["uploadUrl"].as_str().expect("an upload url").to_string();
 
     // Before the upload is reported, the record does not resolve.
-    let r = api.send(Method::GET, &format!("/api/public/media/{id}"), None).await;
+    let r = api
+        .send(Method::GET, &format!("/api/public/media/{id}"), None)
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.body["message"], "Media not yet uploaded");
 
-    assert_eq!(put(&api, &url, &bytes, "image/png", &sha).await.0, StatusCode::OK);
+    assert_eq!(
+        put(&api, &url, &bytes, "image/png", &sha).await.0,
+        StatusCode::OK
+    );
     assert_eq!(patch_uploaded(&api, &id).await, StatusCode::NO_CONTENT);
 
-    let got = api.get("media_get", &format!("/api/public/media/{id}")).await;
+    let got = api
+        .get("media_get", &format!("/api/public/media/{id}"))
+        .await;
     assert_eq!(got["contentType"], "image/png");
     assert_eq!(got["contentLength"], bytes.len());
     let (status, body) = download(&api, got["url"].as_str().unwrap()).await;
@@ -119,7 +132,11 @@ async fn the_bucket_checks_what_the_upload_url_was_signed_for() {
     let other = sha256_b64(b"other");
 
     let (s, body) = put(&api, &url, &bytes, "application/pdf", &other).await;
-    assert_eq!(s, StatusCode::FORBIDDEN, "a checksum other than the signed one: {body}");
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "a checksum other than the signed one: {body}"
+    );
     let (s, _) = put(&api, &url, &bytes, "image/png", &sha).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "another content type");
     let mut changed = bytes.clone();
@@ -128,11 +145,26 @@ async fn the_bucket_checks_what_the_upload_url_was_signed_for() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(body.contains("BadDigest"), "{body}");
     let tampered = url.replace("signature=", "signature=0");
-    assert_eq!(put(&api, &tampered, &bytes, "application/pdf", &sha).await.0, StatusCode::FORBIDDEN);
-    let r = api.http.put(&url).header("Content-Type", "application/pdf").body(bytes.clone()).send().await.unwrap();
+    assert_eq!(
+        put(&api, &tampered, &bytes, "application/pdf", &sha)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    let r = api
+        .http
+        .put(&url)
+        .header("Content-Type", "application/pdf")
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "no checksum header");
     assert_eq!(api.sb.media()[0].stored_bytes, None, "nothing was stored");
-    assert_eq!(put(&api, &url, &bytes, "application/pdf", &sha).await.0, StatusCode::OK);
+    assert_eq!(
+        put(&api, &url, &bytes, "application/pdf", &sha).await.0,
+        StatusCode::OK
+    );
     assert_eq!(api.sb.media()[0].stored_bytes, Some(1000));
 }
 
@@ -146,16 +178,25 @@ async fn bad_upload_requests_get_plain_400s() {
     let big = vec![1u8; 101];
     let (s, v) = upload_url(&api, request_for(&big, "image/png")).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert!(v["error"].as_str().unwrap().contains("less than 100 bytes"), "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("less than 100 bytes"),
+        "{v}"
+    );
     let small = vec![1u8; 10];
     let (s, _) = upload_url(&api, request_for(&small, "image/x-unknown")).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let mut no_context = request_for(&small, "image/png");
     no_context["traceId"] = Value::Null;
-    assert_eq!(upload_url(&api, no_context).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        upload_url(&api, no_context).await.0,
+        StatusCode::BAD_REQUEST
+    );
     let mut wrong_field = request_for(&small, "image/png");
     wrong_field["field"] = json!("expectedOutput");
-    assert_eq!(upload_url(&api, wrong_field).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        upload_url(&api, wrong_field).await.0,
+        StatusCode::BAD_REQUEST
+    );
     let mut bad_hash = request_for(&small, "image/png");
     bad_hash["sha256Hash"] = json!("abc");
     assert_eq!(upload_url(&api, bad_hash).await.0, StatusCode::BAD_REQUEST);
@@ -164,7 +205,12 @@ async fn bad_upload_requests_get_plain_400s() {
         StatusCode::NOT_FOUND
     );
     // Without credentials, nothing.
-    let r = api.http.get(api.url("/api/public/media/nope")).send().await.unwrap();
+    let r = api
+        .http
+        .get(api.url("/api/public/media/nope"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -177,11 +223,15 @@ async fn download_urls_expire_and_a_new_get_gives_a_fresh_one() {
         expire_next_download_urls: 1,
         ..MediaSettings::default()
     });
-    let first = api.get("media_get", &format!("/api/public/media/{id}")).await;
+    let first = api
+        .get("media_get", &format!("/api/public/media/{id}"))
+        .await;
     let (s, body) = download(&api, first["url"].as_str().unwrap()).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert!(String::from_utf8_lossy(&body).contains("Request has expired"));
-    let second = api.get("media_get", &format!("/api/public/media/{id}")).await;
+    let second = api
+        .get("media_get", &format!("/api/public/media/{id}"))
+        .await;
     let (s, body) = download(&api, second["url"].as_str().unwrap()).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(body, api.sb.media_bytes(id).unwrap().to_vec());
@@ -193,7 +243,10 @@ fn reference_ids(v: &Value, out: &mut Vec<String>) {
         Value::String(s) => {
             for part in s.split("@@@langfuseMedia:").skip(1) {
                 let body = part.split("@@@").next().unwrap();
-                let id = body.split('|').find_map(|kv| kv.strip_prefix("id=")).unwrap();
+                let id = body
+                    .split('|')
+                    .find_map(|kv| kv.strip_prefix("id="))
+                    .unwrap();
                 out.push(id.to_string());
             }
         }
@@ -216,7 +269,12 @@ async fn the_multimodal_sample_references_media_that_resolves_to_its_bytes() {
             .await;
         let mut ids = Vec::new();
         reference_ids(&obs["data"], &mut ids);
-        let items = api.get("datasetItems_list", "/api/public/dataset-items?datasetName=multimodal-eval").await;
+        let items = api
+            .get(
+                "datasetItems_list",
+                "/api/public/dataset-items?datasetName=multimodal-eval",
+            )
+            .await;
         reference_ids(&items["data"], &mut ids);
         ids.sort();
         ids.dedup();
@@ -226,15 +284,25 @@ async fn the_multimodal_sample_references_media_that_resolves_to_its_bytes() {
         assert_eq!(ids, expected, "{profile:?}");
         let mut types = std::collections::BTreeSet::new();
         for id in &ids {
-            let m = api.get("media_get", &format!("/api/public/media/{id}")).await;
+            let m = api
+                .get("media_get", &format!("/api/public/media/{id}"))
+                .await;
             types.insert(m["contentType"].as_str().unwrap().to_string());
             let (s, body) = download(&api, m["url"].as_str().unwrap()).await;
             assert_eq!(s, StatusCode::OK);
             assert_eq!(body.len() as u64, m["contentLength"].as_u64().unwrap());
             // The id is derived from the bytes' hash.
-            assert_eq!(&sha256_b64(&body).replace('+', "-").replace('/', "_")[..22], id);
+            assert_eq!(
+                &sha256_b64(&body).replace('+', "-").replace('/', "_")[..22],
+                id
+            );
         }
-        assert!(types.contains("image/png") && types.contains("audio/wav") && types.contains("application/pdf"), "{types:?}");
+        assert!(
+            types.contains("image/png")
+                && types.contains("audio/wav")
+                && types.contains("application/pdf"),
+            "{types:?}"
+        );
         // The dataset item carries its resolved references, as Langfuse serves them.
         let item = &items["data"][0];
         let refs = item["mediaReferences"].as_array().unwrap();
