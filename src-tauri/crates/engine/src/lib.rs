@@ -3,53 +3,60 @@
 //! Entry points for the app and the CLI: [`preflight`], [`run`], [`resume`], [`list_runs`],
 //! [`check_connection`]; after a run: [`validate_run`], [`rollback_preview`], [`rollback`] and
 //! the `.env` cutover ([`cutover_apply`], [`cutover_restore`]); progress arrives as [`ProgressEvent`]s through a [`ProgressSink`]; a
-//! [`RunControl`] pauses, resumes and cancels. See README.md for the module map and invariants.
+//! [`RunControl`] pauses, resumes and cancels.
+//!
+//! The folders, from the bottom up (each uses only those below it; see ARCHITECTURE.md):
+//! - [`vocab`]: entities, records, scope, states, counts, keys, rate buckets, errors, secrets;
+//! - [`connectors`]: the source/target traits and one folder per platform;
+//! - [`run`]: plan, journal, pipeline, runner, control, progress;
+//! - [`after_run`]: validation, rollback, `.env` cutover;
+//! - [`media`]: attachments behind media references (found in records, copied by the run,
+//!   checked after it; its Langfuse and archive sides implement the connector's media traits);
+//! - [`profile`]: saved connection profiles (stands alone).
 
-mod alloc;
-pub mod archive;
-pub mod connector;
-pub mod control;
-pub mod cutover;
-pub mod cutover_run;
-pub mod error;
-pub mod experiments;
-pub mod filter;
-pub mod http;
-pub mod journal;
-pub mod langfuse;
+pub mod after_run;
+pub mod connectors;
 pub mod media;
-pub mod model;
-pub mod otlp;
-mod pipeline;
-pub mod plan;
 pub mod profile;
-pub mod progress;
-mod reconnect;
-pub mod rollback;
-mod runner;
-pub mod trace_scope;
-pub mod validate;
+pub mod run;
+pub mod vocab;
 
-pub use alloc::tune_allocator;
-pub use control::RunControl;
-pub use cutover_run::{
+// The module paths from before the folders, so code written against them keeps compiling.
+pub use after_run::cutover::env_file as cutover;
+#[allow(unused_imports)]
+pub(crate) use after_run::reconnect;
+pub use after_run::{cutover as cutover_run, rollback, validate};
+pub use connectors::langfuse::{experiments, otlp};
+pub use connectors::{self as connector, archive, http, langfuse};
+#[allow(unused_imports)]
+pub(crate) use run::{alloc, pipeline, runner};
+pub use run::{control, journal, plan, progress, trace_scope};
+pub use vocab::{error, filter, model};
+
+pub use after_run::cutover::{
     CutoverRunError, CutoverStatus, cutover_apply, cutover_preview, cutover_restore, cutover_status,
 };
-pub use error::{ConnectionError, EngineError};
-pub use journal::{Journal, ObjectRow, ObjectState, RunState};
-pub use langfuse::{Capabilities, ConnectionInfo, check_connection};
-pub use model::{Entity, Generation};
-pub use plan::{EndpointSpec, LangfuseEndpoint, OnExisting, Options, Plan, Scope, Secret};
-pub use progress::{EntityCounts, EntityProgress, NoProgress, ProgressEvent, ProgressSink};
-pub use rollback::{
+pub use after_run::rollback::{
     RollbackError, RollbackOptions, RollbackPreview, RollbackProgress, RollbackReport,
     RollbackState, rollback, rollback_preview, rollback_status,
 };
-pub use runner::{
+pub use after_run::validate::{
+    ValidateOptions, ValidationError, ValidationProgress, ValidationReport, latest_report,
+    validate_run,
+};
+pub use connectors::langfuse::LangfuseEndpoint;
+pub use connectors::langfuse::{Capabilities, ConnectionInfo, check_connection};
+pub use run::alloc::tune_allocator;
+pub use run::control::RunControl;
+pub use run::journal::Journal;
+pub use run::journal::ObjectRow;
+pub use run::plan::{EndpointSpec, OnExisting, Options, Plan};
+pub use run::progress::{EntityProgress, NoProgress, ProgressEvent, ProgressSink};
+pub use run::runner::{
     EndpointReport, FailedObject, PHASES, PreflightReport, RunReport, RunSummary, Secrets,
     list_runs, preflight, resume, run,
 };
-pub use validate::{
-    ValidateOptions, ValidationError, ValidationProgress, ValidationReport, latest_report,
-    validate_run,
+pub use vocab::{
+    ConnectionError, EngineError, Entity, EntityCounts, Generation, ObjectState, RunState, Scope,
+    Secret,
 };

@@ -1,0 +1,648 @@
+//! Planning a rollback from the journal: exactly the objects this run created (confirmed, or sent
+//! with an unknown outcome), never those it skipped because the target already held them.
+//! Children go before parents, and whatever a trace delete takes along (its observations and
+//! scores) is not deleted one by one, to spare the daily delete budget.
+
+use super::store::{RollbackStore, Step};
+use super::types::{Action, ManualItem, ObjectRef, RollbackProgress, StepState};
+use crate::connectors::SourceConnector;
+use crate::connectors::http::{Bucket, Idempotency};
+use crate::connectors::langfuse::{Langfuse, q};
+use crate::run::journal::{Journal, ObjectRow, ObjectState};
+use crate::vocab::{EngineError, Entity, Generation, Scope};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+/// Traces per bulk delete request.
+const TRACES_PER_REQUEST: usize = 100;
+
+pub(crate) struct Planned {
+    pub steps: Vec<Step>,
+    pub manual: Vec<ManualItem>,
+}
+
+/// Rows this run wrote or may have written (an unknown outcome counts: deleting is harmless).
+fn created(rows: &[ObjectRow], entity: Entity) -> Vec<&ObjectRow> {
+    rows.iter()
+        .filter(|r| {
+            r.entity == entity && matches!(r.state, ObjectState::Confirmed | ObjectState::Sent)
+        })
+        .collect()
+}
+
+struct Planner<'a> {
+    lf: &'a Langfuse,
+    steps: Vec<Step>,
+    manual: Vec<ManualItem>,
+}
+
+impl Planner<'_> {
+    fn push(&mut self, action: Action, removes: Vec<ObjectRef>) {
+        self.steps.push(Step {
+            seq: self.steps.len() as i64 + 1,
+            action,
+            removes,
+            state: StepState::Pending,
+            detail: None,
+        });
+    }
+
+    fn by_hand(&mut self, entity: Entity, id: &str, instruction: String) {
+        self.manual.push(ManualItem {
+            entity,
+            id: id.to_string(),
+            instruction,
+        });
+    }
+
+    async fn get_json(&self, bucket: Bucket, path: &str) -> Option<serde_json::Value> {
+        let resp = self
+            .lf
+            .http
+            .send(bucket, || self.lf.http.get(path), Idempotency::Safe)
+            .await
+            .ok()?;
+        resp.json().await.ok()
+    }
+}
+
+/// Every object of `entity` in the target's window: id → (traceId, sessionId).
+async fn target_index(
+    lf: &Langfuse,
+    entity: Entity,
+    scope: &Scope,
+) -> Result<HashMap<String, (Option<String>, Option<String>)>, EngineError> {
+    let mut out = HashMap::new();
+    let mut cursor = None;
+    loop {
+        let page = lf.read_page(entity, scope, cursor).await?;
+        for r in page.records {
+            out.insert(r.id, (r.body.str("traceId"), r.body.str("sessionId")));
+        }
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// Entities whose target ids the journal may lack: a write whose answer was lost and that was
+/// found in the target afterwards is confirmed without the id the target gave it.
+const ASSIGNED: [Entity; 4] = [
+    Entity::ScoreConfigs,
+    Entity::Models,
+    Entity::Datasets,
+    Entity::Comments,
+];
+
+/// Fills in missing target ids by natural key: the source's object gives the key, the target's
+/// listing the id. Without a reachable source they stay unknown (and go on the manual list).
+async fn resolve_target_ids(
+    journal: &Journal,
+    rows: &mut [ObjectRow],
+    source: Option<&dyn SourceConnector>,
+    lf: &Langfuse,
+    scope: &Scope,
+) -> Result<(), EngineError> {
+    use crate::connectors::TargetConnector;
+    let Some(source) = source else { return Ok(()) };
+    for entity in ASSIGNED {
+        let lacking: BTreeSet<String> = rows
+            .iter()
+            .filter(|r| {
+                r.entity == entity
+                    && r.target_id.is_none()
+                    && matches!(r.state, ObjectState::Confirmed | ObjectState::Sent)
+            })
+            .map(|r| r.source_id.clone())
+            .collect();
+        if lacking.is_empty() || !source.supports(entity) {
+            continue;
+        }
+        let mut keys: HashMap<String, String> = HashMap::new();
+        let mut cursor = None;
+        loop {
+            let page = source.read_page(entity, scope, cursor).await?;
+            for mut r in page.records {
+                if !lacking.contains(&r.id) {
+                    continue;
+                }
+                // The copy pointed comments on prompts at the target's prompt id.
+                if entity == Entity::Comments
+                    && r.body.str("objectType").as_deref() == Some("PROMPT")
+                    && let Some(t) = r
+                        .body
+                        .str("objectId")
+                        .map(|id| journal.mapped_id(Entity::Prompts, &id))
+                        .transpose()?
+                        .flatten()
+                {
+                    r.body.set("objectId", &t);
+                }
+                if let Some(k) = crate::vocab::natural_key(entity, &r.body) {
+                    keys.insert(r.id, k);
+                }
+            }
+            match page.next {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        let mut in_target: HashMap<String, String> = HashMap::new();
+        let mut cursor = None;
+        loop {
+            let (page, next) = lf.existing_keys_page(entity, scope, cursor).await?;
+            in_target.extend(page.into_iter().filter_map(|k| Some((k.key, k.target_id?))));
+            match next {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        for r in rows
+            .iter_mut()
+            .filter(|r| r.entity == entity && r.target_id.is_none())
+        {
+            r.target_id = keys
+                .get(&r.source_id)
+                .and_then(|k| in_target.get(k))
+                .cloned();
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn build(
+    journal: &Journal,
+    store: &RollbackStore,
+    scope: &Scope,
+    lf: &Langfuse,
+    source: Option<&dyn SourceConnector>,
+    progress: &(dyn Fn(RollbackProgress) + Send + Sync),
+) -> Result<Planned, EngineError> {
+    let mut rows = journal.rows_where(None, None)?;
+    resolve_target_ids(journal, &mut rows, source, lf, scope).await?;
+    let v4 = lf.info.generation == Generation::V4;
+    let mut p = Planner {
+        lf,
+        steps: vec![],
+        manual: vec![],
+    };
+    let tracing = tracing(&mut p, &rows, scope, v4, progress).await?;
+    let mut tracing = tracing;
+    dataset_runs(&mut p, &rows, store, v4, &mut tracing, progress).await?;
+    tracing_deletes(&mut p, &rows, tracing);
+    versioned_and_config_deletes(&mut p, &rows);
+    // After the versions are gone, the labels they took go back where they were.
+    for mv in journal.label_moves()? {
+        p.push(
+            Action::RestorePromptLabel {
+                prompt: mv.prompt,
+                version: mv.version,
+                label: mv.label,
+            },
+            vec![],
+        );
+    }
+    undeletable(&mut p, &rows).await;
+    Ok(Planned {
+        steps: p.steps,
+        manual: p.manual,
+    })
+}
+
+/// What the tracing entities need: the traces to delete with what each takes along, the
+/// scores to delete one by one, and sessions that will be left empty.
+struct Tracing {
+    traces: BTreeSet<String>,
+    along: BTreeMap<String, Vec<ObjectRef>>,
+    single_scores: Vec<String>,
+    orphan_sessions: BTreeSet<String>,
+}
+
+async fn tracing(
+    p: &mut Planner<'_>,
+    rows: &[ObjectRow],
+    scope: &Scope,
+    v4: bool,
+    progress: &(dyn Fn(RollbackProgress) + Send + Sync),
+) -> Result<Tracing, EngineError> {
+    let lf = p.lf;
+    // Traces this run created: deleting one takes its observations and scores along.
+    let mut traces: BTreeSet<String> = created(rows, Entity::Traces)
+        .into_iter()
+        .map(|r| r.source_id.clone())
+        .collect();
+    let observations = created(rows, Entity::Observations);
+    let scores = created(rows, Entity::Scores);
+    let obs_index = if observations.is_empty() && traces.is_empty() {
+        HashMap::new()
+    } else {
+        progress(RollbackProgress::Planning {
+            entity: Entity::Observations,
+        });
+        target_index(lf, Entity::Observations, scope).await?
+    };
+    let score_index = if scores.is_empty() && traces.is_empty() {
+        HashMap::new()
+    } else {
+        progress(RollbackProgress::Planning {
+            entity: Entity::Scores,
+        });
+        target_index(lf, Entity::Scores, scope).await?
+    };
+
+    // A trace the run created that also holds objects the run did not write (they were there
+    // before) is shared: deleting it would take those along, so it stays.
+    let our_observations: HashSet<&str> =
+        observations.iter().map(|r| r.source_id.as_str()).collect();
+    let our_scores: HashSet<&str> = scores.iter().map(|r| r.source_id.as_str()).collect();
+    let mut shared = BTreeSet::new();
+    for (id, (trace, _)) in &obs_index {
+        if let Some(t) = trace
+            && traces.contains(t)
+            && *id != format!("t-{t}")
+            && !our_observations.contains(id.as_str())
+        {
+            shared.insert(t.clone());
+        }
+    }
+    for (id, (trace, _)) in &score_index {
+        if let Some(t) = trace
+            && traces.contains(t)
+            && !our_scores.contains(id.as_str())
+        {
+            shared.insert(t.clone());
+        }
+    }
+    for t in &shared {
+        traces.remove(t);
+        p.by_hand(
+            Entity::Traces,
+            t,
+            "The run created this trace, but it also holds observations or scores that were in the target before; deleting the trace would delete them too, so it stays. The run's own scores in it are deleted; delete its observations in the Langfuse UI if they matter.".into(),
+        );
+    }
+
+    let mut along: BTreeMap<String, Vec<ObjectRef>> = BTreeMap::new();
+    for r in observations {
+        let trace = obs_index.get(&r.source_id).and_then(|(t, _)| t.clone());
+        match trace {
+            Some(t) if traces.contains(&t) => along.entry(t.clone()).or_default().push(ObjectRef {
+                entity: Entity::Observations,
+                id: r.source_id.clone(),
+                trace_id: Some(t),
+            }),
+            Some(t) => p.by_hand(
+                Entity::Observations,
+                &r.source_id,
+                format!(
+                    "The run added this observation to trace {t}, which stays (it holds objects the run did not create). Langfuse's API deletes only whole traces; delete the observation in the Langfuse UI if it matters."
+                ),
+            ),
+            None if r.state == ObjectState::Sent => {}
+            None => p.by_hand(
+                Entity::Observations,
+                &r.source_id,
+                "The run wrote this observation, but the target does not show it now. If it appears later, delete it in the Langfuse UI.".into(),
+            ),
+        }
+    }
+
+    let mut single_scores = vec![];
+    for r in scores {
+        let trace = score_index.get(&r.source_id).and_then(|(t, _)| t.clone());
+        match trace {
+            Some(t) if traces.contains(&t) => along.entry(t.clone()).or_default().push(ObjectRef {
+                entity: Entity::Scores,
+                id: r.source_id.clone(),
+                trace_id: Some(t),
+            }),
+            _ => single_scores.push(r.source_id.clone()),
+        }
+    }
+
+    // Sessions on v2/v3 are rows of their own that no API deletes; v4 derives them.
+    let mut orphan_sessions = BTreeSet::new();
+    if !v4 && !traces.is_empty() {
+        let index = target_index(lf, Entity::Traces, scope).await?;
+        let mut kept = BTreeSet::new();
+        for (id, (_, session)) in &index {
+            if let Some(s) = session {
+                if traces.contains(id) {
+                    orphan_sessions.insert(s.clone());
+                } else {
+                    kept.insert(s.clone());
+                }
+            }
+        }
+        orphan_sessions.retain(|s| !kept.contains(s));
+    }
+
+    Ok(Tracing {
+        traces,
+        along,
+        single_scores,
+        orphan_sessions,
+    })
+}
+
+/// 1. Dataset runs (their items reference dataset items and traces).
+async fn dataset_runs(
+    p: &mut Planner<'_>,
+    rows: &[ObjectRow],
+    store: &RollbackStore,
+    v4: bool,
+    tracing: &mut Tracing,
+    progress: &(dyn Fn(RollbackProgress) + Send + Sync),
+) -> Result<(), EngineError> {
+    let mut run_items = created(rows, Entity::DatasetRunItems);
+    if v4 {
+        // On v4 a run item rides on its trace's root span: the trace delete takes it along.
+        run_items.retain(|r| {
+            let trace = r.source_id.split('|').nth(2).unwrap_or_default();
+            if !tracing.traces.contains(trace) {
+                return true;
+            }
+            tracing
+                .along
+                .entry(trace.to_string())
+                .or_default()
+                .push(ObjectRef {
+                    entity: Entity::DatasetRunItems,
+                    id: r.target_id.clone().unwrap_or_else(|| r.source_id.clone()),
+                    trace_id: Some(trace.to_string()),
+                });
+            false
+        });
+    }
+    if !run_items.is_empty() {
+        progress(RollbackProgress::Planning {
+            entity: Entity::DatasetRunItems,
+        });
+        let preexisting_runs: BTreeSet<String> = store
+            .preexisting_keys(Entity::DatasetRunItems)?
+            .into_iter()
+            .filter_map(|k| k.split('|').next().map(String::from))
+            .collect();
+        let mut runs: BTreeMap<String, Vec<&ObjectRow>> = BTreeMap::new();
+        for r in run_items {
+            let run = r
+                .source_id
+                .split('|')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            runs.entry(run).or_default().push(r);
+        }
+        for (run, items) in runs {
+            let item_id = items[0].source_id.split('|').nth(1).unwrap_or_default();
+            let dataset = p
+                .get_json(
+                    Bucket::Datasets,
+                    &format!("/api/public/dataset-items/{}", q(item_id)),
+                )
+                .await
+                .and_then(|v| v.get("datasetName")?.as_str().map(String::from));
+            let refs: Vec<ObjectRef> = items
+                .iter()
+                .map(|r| ObjectRef {
+                    entity: Entity::DatasetRunItems,
+                    id: r.target_id.clone().unwrap_or_else(|| r.source_id.clone()),
+                    trace_id: None,
+                })
+                .collect();
+            match dataset {
+                Some(dataset) if !preexisting_runs.contains(&run) && !v4 => {
+                    p.push(Action::DeleteDatasetRun { dataset, run }, refs)
+                }
+                _ => {
+                    let why = if preexisting_runs.contains(&run) {
+                        format!(
+                            "Dataset run \"{run}\" existed before this run; Langfuse's API deletes only whole runs."
+                        )
+                    } else {
+                        format!(
+                            "Dataset run \"{run}\" cannot be deleted through this server's API."
+                        )
+                    };
+                    for r in refs {
+                        p.by_hand(
+                            Entity::DatasetRunItems,
+                            &r.id,
+                            format!("{why} Delete this run item in the Langfuse UI."),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    Ok(())
+}
+
+/// 2.–4. Scores whose trace stays, dataset items, then traces in bulk.
+fn tracing_deletes(p: &mut Planner<'_>, rows: &[ObjectRow], t: Tracing) {
+    let Tracing {
+        traces,
+        mut along,
+        single_scores,
+        orphan_sessions,
+    } = t;
+    // 2. Scores whose trace stays.
+    for id in single_scores {
+        p.push(
+            Action::DeleteScore { id: id.clone() },
+            vec![ObjectRef {
+                entity: Entity::Scores,
+                id,
+                trace_id: None,
+            }],
+        );
+    }
+
+    // 3. Dataset items (ids are kept, so the source id is the target id).
+    for r in created(rows, Entity::DatasetItems) {
+        p.push(
+            Action::DeleteDatasetItem {
+                id: r.source_id.clone(),
+            },
+            vec![ObjectRef {
+                entity: Entity::DatasetItems,
+                id: r.source_id.clone(),
+                trace_id: None,
+            }],
+        );
+    }
+
+    // 4. Traces in bulk, with what they take along.
+    let trace_list: Vec<String> = traces.into_iter().collect();
+    for chunk in trace_list.chunks(TRACES_PER_REQUEST) {
+        let mut removes = vec![];
+        for t in chunk {
+            removes.push(ObjectRef {
+                entity: Entity::Traces,
+                id: t.clone(),
+                trace_id: Some(t.clone()),
+            });
+            removes.extend(along.remove(t).unwrap_or_default());
+        }
+        p.push(
+            Action::DeleteTraces {
+                ids: chunk.to_vec(),
+            },
+            removes,
+        );
+    }
+    for s in orphan_sessions {
+        p.by_hand(
+            Entity::Sessions,
+            &s,
+            "This session was named by traces the run created; it stays as an empty session because Langfuse's API cannot delete sessions.".into(),
+        );
+    }
+}
+
+/// 5.–7. Prompt versions, models, score configs.
+fn versioned_and_config_deletes(p: &mut Planner<'_>, rows: &[ObjectRow]) {
+    // 5. Prompt versions, newest first per prompt (so `latest` moves back step by step).
+    let mut versions: Vec<(String, i64)> = vec![];
+    for r in created(rows, Entity::Prompts) {
+        match r
+            .target_id
+            .as_deref()
+            .and_then(|t| t.rsplit_once(':'))
+            .and_then(|(n, v)| Some((n.to_string(), v.parse().ok()?)))
+        {
+            Some(nv) => versions.push(nv),
+            None => p.by_hand(
+                Entity::Prompts,
+                &r.source_id,
+                unknown_outcome(Entity::Prompts),
+            ),
+        }
+    }
+    versions.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    for (name, version) in versions {
+        p.push(
+            Action::DeletePromptVersion {
+                name: name.clone(),
+                version,
+            },
+            vec![ObjectRef {
+                entity: Entity::Prompts,
+                id: format!("{name}:{version}"),
+                trace_id: None,
+            }],
+        );
+    }
+
+    // 6. Models, 7. score configs (archived: no delete exists).
+    for r in created(rows, Entity::Models) {
+        match &r.target_id {
+            Some(id) => p.push(
+                Action::DeleteModel { id: id.clone() },
+                vec![ObjectRef {
+                    entity: Entity::Models,
+                    id: id.clone(),
+                    trace_id: None,
+                }],
+            ),
+            None => p.by_hand(
+                Entity::Models,
+                &r.source_id,
+                unknown_outcome(Entity::Models),
+            ),
+        }
+    }
+    for r in created(rows, Entity::ScoreConfigs) {
+        match &r.target_id {
+            Some(id) => {
+                p.push(
+                    Action::ArchiveScoreConfig { id: id.clone() },
+                    vec![ObjectRef {
+                        entity: Entity::ScoreConfigs,
+                        id: id.clone(),
+                        trace_id: None,
+                    }],
+                );
+                p.by_hand(
+                    Entity::ScoreConfigs,
+                    id,
+                    "Langfuse's API cannot delete score configs, so the rollback archives it: it is hidden when new scores are added. Nothing else to do unless you want it gone from the settings page.".into(),
+                );
+            }
+            None => p.by_hand(
+                Entity::ScoreConfigs,
+                &r.source_id,
+                unknown_outcome(Entity::ScoreConfigs),
+            ),
+        }
+    }
+}
+
+/// What no API deletes: datasets and comments.
+async fn undeletable(p: &mut Planner<'_>, rows: &[ObjectRow]) {
+    // Datasets and comments: no delete in the API.
+    let datasets = created(rows, Entity::Datasets);
+    if !datasets.is_empty() {
+        let names: HashMap<String, String> = p
+            .get_json(Bucket::Datasets, "/api/public/v2/datasets?limit=100")
+            .await
+            .and_then(|v| v.get("data")?.as_array().cloned())
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|d| {
+                Some((
+                    d["id"].as_str()?.to_string(),
+                    d["name"].as_str()?.to_string(),
+                ))
+            })
+            .collect();
+        for r in datasets {
+            let Some(id) = r.target_id.clone() else {
+                p.by_hand(
+                    Entity::Datasets,
+                    &r.source_id,
+                    unknown_outcome(Entity::Datasets),
+                );
+                continue;
+            };
+            let name = names.get(&id).cloned().unwrap_or_else(|| id.clone());
+            p.by_hand(
+                Entity::Datasets,
+                &id,
+                format!("Langfuse's API cannot delete datasets. In the Langfuse UI open Datasets, then \"{name}\", and delete it (its items are deleted by this rollback)."),
+            );
+        }
+    }
+    for r in created(rows, Entity::Comments) {
+        let Some(id) = r.target_id.clone() else {
+            p.by_hand(
+                Entity::Comments,
+                &r.source_id,
+                unknown_outcome(Entity::Comments),
+            );
+            continue;
+        };
+        p.by_hand(
+            Entity::Comments,
+            &id,
+            "Langfuse's API cannot delete comments. In the Langfuse UI open the trace, observation, session or prompt it is on and delete the comment there.".into(),
+        );
+    }
+    // Media: the API has no delete. The trace deletions above take the traces that showed it.
+    for r in created(rows, Entity::Media) {
+        let id = r.target_id.clone().unwrap_or_else(|| r.source_id.clone());
+        p.by_hand(
+            Entity::Media,
+            &id,
+            format!("Langfuse's API cannot delete media files. This one stays in the target project's media storage; on a self-hosted Langfuse delete the object named {id} under the project's folder in the media bucket, or let the project's data retention remove it."),
+        );
+    }
+}
+
+fn unknown_outcome(entity: Entity) -> String {
+    format!(
+        "The run could not learn whether this {} arrived (the server did not answer) nor which id the target gave it. Look for it in the Langfuse UI and delete it by hand if it is there.",
+        entity.as_str().trim_end_matches('s').replace('_', " ")
+    )
+}

@@ -1,0 +1,81 @@
+//! Where a Langfuse project is and how to authenticate: one side of a plan.
+
+use crate::vocab::{CloudPlan, EngineError, Secret};
+use serde::{Deserialize, Serialize};
+
+/// A Langfuse project reached over HTTP. The secret key is looked up at run time from the
+/// environment variable `secret_key_env`, or supplied by the app (keychain) via `secret_key`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LangfuseEndpoint {
+    pub url: String,
+    pub public_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key_env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keychain_profile: Option<String>,
+    /// Filled in by the caller (never from a file, never serialised, never journaled).
+    #[serde(skip)]
+    pub secret_key: Option<Secret>,
+    /// The Langfuse Cloud plan whose per-minute limits this side must stay within.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub cloud_plan: CloudPlan,
+    /// Requests per minute for every kind of request (overrides `cloud_plan`); `None` = no budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_minute: Option<u32>,
+    /// How many times faster than real time a rate-limit minute passes (tests against a sandbox
+    /// with a compressed clock); 1.0 for real servers.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub budget_time_scale: f64,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+fn one() -> f64 {
+    1.0
+}
+fn is_one(v: &f64) -> bool {
+    *v == 1.0
+}
+
+impl LangfuseEndpoint {
+    pub fn new(url: &str, public_key: &str, secret_key: &str) -> Self {
+        Self {
+            url: url.trim_end_matches('/').to_string(),
+            public_key: public_key.to_string(),
+            secret_key_env: None,
+            keychain_profile: None,
+            secret_key: Some(Secret::new(secret_key)),
+            cloud_plan: CloudPlan::None,
+            requests_per_minute: None,
+            budget_time_scale: 1.0,
+        }
+    }
+
+    /// The secret, from the caller or from the named environment variable.
+    pub fn resolve_secret(&self) -> Result<Secret, EngineError> {
+        if let Some(s) = &self.secret_key {
+            return Ok(s.clone());
+        }
+        if let Some(var) = &self.secret_key_env {
+            return match std::env::var(var) {
+                Ok(v) if !v.is_empty() => Ok(Secret::new(&v)),
+                _ => Err(EngineError::MissingSecret(format!(
+                    "the environment variable {var} (named in the plan for {}) is not set",
+                    self.url
+                ))),
+            };
+        }
+        if let Some(p) = &self.keychain_profile {
+            return Err(EngineError::MissingSecret(format!(
+                "the secret for {} lives in the keychain profile \"{p}\", which only the app can read",
+                self.url
+            )));
+        }
+        Err(EngineError::MissingSecret(format!(
+            "no secret key source is configured for {} (set secret_key_env in the plan)",
+            self.url
+        )))
+    }
+}

@@ -1,0 +1,333 @@
+//! The Langfuse connector: detects the server's generation and capabilities, then reads and
+//! writes each entity through the path that server offers.
+//!
+//! | entity | read v4 | read v2/v3 | write v4 | write v2/v3 |
+//! |---|---|---|---|---|
+//! | observations | `GET /v2/observations` (cursor, all field groups, metadata expanded) | `GET /observations` pages | OTLP/JSON, `x-langfuse-ingestion-version: 4` | `POST /ingestion` |
+//! | traces | derived from root observations | `GET /traces` pages | carried by spans (legacy traces: a root span `t-<id>`) | `POST /ingestion` |
+//! | scores | `GET /v3/scores` (cursor) | `GET /v2/scores` pages | `POST /ingestion` (`score-create`) | `POST /ingestion` |
+//! | the rest | REST | REST | REST | REST |
+
+pub mod endpoint;
+pub mod experiments;
+pub mod otlp;
+mod read;
+mod rest;
+mod write;
+
+pub use endpoint::LangfuseEndpoint;
+
+use crate::connectors::http::{HttpClient, HttpFailure, Idempotency};
+use crate::vocab::{Bucket, Budget, ConnectionError, Counters, EngineError, Generation};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What a Langfuse server offers, found by its health version and a few probes.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Capabilities {
+    /// `GET /v2/observations` with cursor and field groups.
+    pub cursor_observations: bool,
+    /// `GET /v3/scores` with cursor.
+    pub scores_v3: bool,
+    /// `GET /traces`, `GET /observations` (v1) page reads.
+    pub legacy_reads: bool,
+    /// `POST /ingestion` accepts trace and observation events (not the case on v4).
+    pub legacy_ingestion: bool,
+    /// `POST /otel/v1/traces`.
+    pub otlp: bool,
+}
+
+/// The result of a connection check, for the UI.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ConnectionInfo {
+    pub url: String,
+    pub project_id: Option<String>,
+    pub project_name: Option<String>,
+    pub server_version: String,
+    pub generation: Generation,
+    pub capabilities: Capabilities,
+}
+
+/// A connected Langfuse project.
+pub struct Langfuse {
+    pub http: HttpClient,
+    pub info: ConnectionInfo,
+    pub run_tag: Option<String>,
+    pub counters: Arc<Counters>,
+}
+
+fn base_url(url: &str) -> String {
+    url.trim_end_matches('/')
+        .trim_end_matches("/api/public")
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// Describes a transport error in terms of what the user should fix.
+fn classify_transport(url: &str, e: &reqwest::Error) -> ConnectionError {
+    let mut chain = String::new();
+    let mut src: Option<&dyn std::error::Error> = Some(e);
+    while let Some(s) = src {
+        chain.push_str(&format!("{s} {s:?} ").to_lowercase());
+        src = s.source();
+    }
+    // rustls words its errors without saying "TLS" (e.g. "received corrupt message" when the
+    // server speaks plain HTTP): look for its error kinds too.
+    let tls_words = [
+        "certificate",
+        "tls",
+        "handshake",
+        "ssl",
+        "invalidmessage",
+        "corrupt message",
+        "alert",
+        "unknownissuer",
+    ];
+    if tls_words.iter().any(|w| chain.contains(w)) {
+        let reason = if chain.contains("certificate") {
+            "the certificate was not accepted"
+        } else {
+            "the secure handshake failed"
+        };
+        ConnectionError::Tls(url.to_string(), reason.to_string())
+    } else if e.is_timeout() {
+        ConnectionError::Timeout(url.to_string())
+    } else if chain.contains("dns") || chain.contains("resolve") || chain.contains("lookup") {
+        ConnectionError::Unreachable(
+            url.to_string(),
+            "the host name could not be resolved".into(),
+        )
+    } else if chain.contains("refused") {
+        ConnectionError::Unreachable(url.to_string(), "the connection was refused".into())
+    } else {
+        ConnectionError::Unreachable(
+            url.to_string(),
+            crate::connectors::http::describe_reqwest_error(e),
+        )
+    }
+}
+
+/// Sends a connection-check request, retrying a few times on resets and 502/503/504 (a
+/// restarting server or a flaky proxy) before reporting the problem.
+async fn send_checked(
+    url: &str,
+    build: impl Fn() -> reqwest::RequestBuilder,
+) -> Result<reqwest::Response, ConnectionError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let last = attempt >= 4;
+        match build().send().await {
+            Ok(r) if !last && matches!(r.status().as_u16(), 500 | 502 | 503 | 504) => {}
+            Ok(r) => return Ok(r),
+            Err(e) if last || e.is_connect() => return Err(classify_transport(url, &e)),
+            Err(_) => {}
+        }
+        tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+    }
+}
+
+#[derive(Deserialize)]
+struct Health {
+    version: Option<String>,
+    status: Option<String>,
+}
+
+/// Checks a Langfuse endpoint: reachable, a Langfuse server, keys accepted. Returns the project,
+/// server version, generation and capabilities.
+pub async fn check_connection(endpoint: &LangfuseEndpoint) -> Result<ConnectionInfo, EngineError> {
+    let counters = Arc::new(Counters::default());
+    Ok(
+        Langfuse::connect(endpoint, Duration::from_secs(15), 1, None, counters)
+            .await?
+            .info,
+    )
+}
+
+impl Langfuse {
+    pub async fn connect(
+        endpoint: &LangfuseEndpoint,
+        timeout: Duration,
+        concurrency: usize,
+        run_tag: Option<String>,
+        counters: Arc<Counters>,
+    ) -> Result<Langfuse, EngineError> {
+        let url = base_url(&endpoint.url);
+        let secret = endpoint.resolve_secret()?;
+        let http = HttpClient::new(
+            &url,
+            &endpoint.public_key,
+            secret.expose(),
+            timeout,
+            Budget {
+                plan: endpoint.cloud_plan,
+                time_scale: endpoint.budget_time_scale,
+                requests_per_minute: endpoint.requests_per_minute,
+            },
+            concurrency,
+            counters.clone(),
+        );
+        // 1. Health: is it there, and is it Langfuse?
+        let resp = send_checked(&url, || http.get_anonymous("/api/public/health")).await?;
+        let status = resp.status();
+        let body = resp.text().await.unwrap_or_default();
+        if status.as_u16() == 503 {
+            return Err(ConnectionError::Unhealthy(
+                url,
+                "its health check reports a problem".into(),
+            )
+            .into());
+        }
+        let health: Option<Health> = serde_json::from_str(&body).ok();
+        let version = match (status.is_success(), health) {
+            (
+                true,
+                Some(Health {
+                    version: Some(v),
+                    status: Some(_),
+                }),
+            ) => v,
+            _ => {
+                return Err(ConnectionError::NotLangfuse(
+                    url,
+                    format!(
+                        "/api/public/health answered {} without a Langfuse version",
+                        status.as_u16()
+                    ),
+                )
+                .into());
+            }
+        };
+        let generation = match version.trim_start_matches('v').split('.').next() {
+            Some("2") | Some("1") => Generation::V2,
+            Some("3") => Generation::V3,
+            _ => Generation::V4,
+        };
+        // 2. Keys: the project this key belongs to.
+        let resp = send_checked(&url, || http.get("/api/public/projects")).await?;
+        match resp.status().as_u16() {
+            401 => return Err(ConnectionError::WrongKeys(url).into()),
+            403 => return Err(ConnectionError::Forbidden(url).into()),
+            _ => {}
+        }
+        let projects: serde_json::Value = resp.json().await.unwrap_or_default();
+        let project = projects.get("data").and_then(|d| d.get(0));
+        let project_id = project
+            .and_then(|p| p.get("id"))
+            .and_then(|v| v.as_str())
+            .map(String::from);
+        let project_name = project
+            .and_then(|p| p.get("name"))
+            .and_then(|v| v.as_str())
+            .map(String::from);
+        // 3. Probes: which read paths exist.
+        let probe = |path: &'static str| {
+            let http = &http;
+            async move {
+                match http
+                    .send(Bucket::PublicApi, || http.get(path), Idempotency::Safe)
+                    .await
+                {
+                    Ok(_) => true,
+                    Err(HttpFailure::Rejected { status, .. }) => status != 404 && status != 405,
+                    Err(_) => false,
+                }
+            }
+        };
+        let cursor_observations = probe("/api/public/v2/observations?limit=1&fields=core").await;
+        let scores_v3 = probe("/api/public/v3/scores?limit=1").await;
+        let legacy_reads = probe("/api/public/traces?limit=1&fields=core").await;
+        let info = ConnectionInfo {
+            url,
+            project_id,
+            project_name,
+            server_version: version,
+            generation,
+            capabilities: Capabilities {
+                cursor_observations,
+                scores_v3,
+                legacy_reads,
+                legacy_ingestion: generation != Generation::V4,
+                otlp: generation != Generation::V2,
+            },
+        };
+        Ok(Langfuse {
+            http,
+            info,
+            run_tag,
+            counters,
+        })
+    }
+
+    pub fn generation(&self) -> Generation {
+        self.info.generation
+    }
+
+    /// Reads v4 only through cursor endpoints; older servers through legacy pages.
+    fn reads_v4_style(&self) -> bool {
+        !self.info.capabilities.legacy_reads && self.info.capabilities.cursor_observations
+    }
+
+    /// GET a JSON body with the read retry policy.
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        bucket: Bucket,
+        path_and_query: &str,
+        what: &str,
+    ) -> Result<T, EngineError> {
+        let resp = self
+            .http
+            .send(bucket, || self.http.get(path_and_query), Idempotency::Safe)
+            .await
+            .map_err(|f| self.failure(what, f))?;
+        let bytes = resp.bytes().await.map_err(|e| EngineError::Protocol {
+            url: self.info.url.clone(),
+            what: what.to_string(),
+            detail: crate::connectors::http::describe_reqwest_error(&e),
+        })?;
+        serde_json::from_slice(&bytes).map_err(|e| EngineError::Protocol {
+            url: self.info.url.clone(),
+            what: what.to_string(),
+            detail: e.to_string(),
+        })
+    }
+
+    fn failure(&self, what: &str, f: HttpFailure) -> EngineError {
+        match f {
+            HttpFailure::Rejected { status: 401, .. } => {
+                ConnectionError::WrongKeys(self.info.url.clone()).into()
+            }
+            HttpFailure::Rejected { status, body } => EngineError::Http {
+                url: self.info.url.clone(),
+                what: what.to_string(),
+                status,
+                message: crate::connectors::http::truncate(&body, 300),
+            },
+            other => EngineError::Http {
+                url: self.info.url.clone(),
+                what: what.to_string(),
+                status: 0,
+                message: other.describe(),
+            },
+        }
+    }
+}
+
+/// Percent-encodes a query value.
+pub(crate) fn q(v: &str) -> String {
+    url_escape(v)
+}
+
+fn url_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}

@@ -1,0 +1,125 @@
+//! The two sides of a migration as traits. Langfuse and the archive implement both; LangSmith and
+//! other platforms will implement `SourceConnector`.
+
+pub use crate::vocab::ExistingKey;
+use crate::vocab::{EngineError, Entity, Generation, Record, Scope};
+use async_trait::async_trait;
+use std::collections::HashSet;
+
+/// One page of a source stream. `next` is the resume point after this page (`None` = end).
+#[derive(Debug, Default)]
+pub struct Page {
+    pub records: Vec<Record>,
+    pub next: Option<String>,
+}
+
+#[async_trait]
+pub trait SourceConnector: Send + Sync {
+    fn describe(&self) -> String;
+    /// The API generation the records come in (decides how payloads are read).
+    fn generation(&self) -> Generation;
+    /// Whether the source can provide this entity at all.
+    fn supports(&self, entity: Entity) -> bool;
+    /// Reads one page of `entity` in `scope`, starting at `cursor` (`None` = from the start).
+    async fn read_page(
+        &self,
+        entity: Entity,
+        scope: &Scope,
+        cursor: Option<String>,
+    ) -> Result<Page, EngineError>;
+    /// How many objects the scope holds, when the source can tell cheaply.
+    async fn count(&self, entity: Entity, scope: &Scope) -> Result<Option<u64>, EngineError>;
+    /// Where media bytes come from, when this source has media (see `crate::media`).
+    fn media_source(&self) -> Option<&dyn crate::media::MediaSource> {
+        None
+    }
+    /// A count good enough to plan work by (validation's time slices): the exact count, or an
+    /// estimate where the source has no exact total.
+    async fn estimate(&self, entity: Entity, scope: &Scope) -> Result<Option<u64>, EngineError> {
+        self.count(entity, scope).await
+    }
+}
+
+impl WriteOutcome {
+    pub fn written() -> Self {
+        WriteOutcome::Written {
+            target_id: None,
+            object_id: None,
+        }
+    }
+}
+
+/// What happened to one object of a written batch.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WriteOutcome {
+    /// Acknowledged; for target-assigned ids, the key the target gave it (`target_id`) and,
+    /// when that key is not the object's own id (prompt versions: `name:version`), the target's
+    /// object id (`object_id`) for references such as comments on prompts.
+    Written {
+        target_id: Option<String>,
+        object_id: Option<String>,
+    },
+    /// The target refused it; retrying will not help.
+    Failed(String),
+    /// The request may or may not have applied; check before re-sending.
+    Unknown(String),
+    /// Not sent at all because of a transient problem; safe to send again.
+    Retry(String),
+}
+
+#[async_trait]
+pub trait TargetConnector: Send + Sync {
+    fn describe(&self) -> String;
+    fn generation(&self) -> Option<Generation>;
+    /// Largest request body for this entity.
+    fn max_batch_bytes(&self, entity: Entity) -> usize;
+    /// Largest number of objects per request for this entity.
+    fn max_batch_items(&self, entity: Entity) -> usize;
+    /// One page of the keys (ids; natural keys for target-assigned entities, see
+    /// `model::natural_key`) present in the target in `scope`. `None` cursor = first page; a
+    /// `None` next cursor = last page.
+    async fn existing_keys_page(
+        &self,
+        entity: Entity,
+        scope: &Scope,
+        cursor: Option<String>,
+    ) -> Result<(Vec<ExistingKey>, Option<String>), EngineError>;
+    /// Writes records (already mapped: references rewritten). One outcome per record, in order.
+    async fn write_batch(
+        &self,
+        entity: Entity,
+        records: &[Record],
+        source_generation: Generation,
+    ) -> Vec<WriteOutcome>;
+    /// Of these records, which are present in the target (keys as in `existing_ids`).
+    async fn which_exist(
+        &self,
+        entity: Entity,
+        records: &[Record],
+    ) -> Result<HashSet<String>, EngineError>;
+    /// Where media bytes go, when this target takes media (see `crate::media`).
+    fn media_target(&self) -> Option<&dyn crate::media::MediaTarget> {
+        None
+    }
+    /// Called once everything was written (the archive writes its manifest here).
+    async fn finish(&self, _complete: bool) -> Result<(), EngineError> {
+        Ok(())
+    }
+    /// For each of `labels`, the version of prompt `name` that holds it now (if any).
+    async fn prompt_label_holders(
+        &self,
+        _name: &str,
+        _labels: &[String],
+    ) -> Result<Vec<(String, i64)>, EngineError> {
+        Ok(vec![])
+    }
+    /// Applies the labels of prompt versions once every version exists.
+    async fn apply_prompt_labels(
+        &self,
+        _name: &str,
+        _version: i64,
+        _labels: &[String],
+    ) -> Result<(), EngineError> {
+        Ok(())
+    }
+}

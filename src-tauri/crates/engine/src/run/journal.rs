@@ -1,0 +1,605 @@
+//! The run journal: one SQLite file per run (rusqlite, bundled, WAL).
+//!
+//! Invariants that make kill -9 safe at any instant:
+//! - an object's row is set to `sent` in a committed transaction *before* its request leaves;
+//! - it becomes `confirmed` only after the target acknowledged it;
+//! - a stream's checkpoint only moves past a page once every object of that page and of all
+//!   earlier pages is in a final state (confirmed, skipped-existing, failed);
+//! - on resume, pages after the checkpoint are read again; final rows are dropped, `sent` rows are
+//!   looked up in the target before anything is re-sent.
+
+use super::plan::Plan;
+use crate::connectors::langfuse::experiments::RunLookup;
+use crate::vocab::{EngineError, Entity, EntityCounts, ExistingKey};
+// Where these lived before the vocabulary had a folder of its own.
+pub use crate::vocab::{ObjectState, RunState};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+const LABEL_MOVES: &str = "prompt_label_moves";
+
+/// A prompt label that sat on `version` (a version the target had before the run) until the run
+/// moved it onto a version it created. Rollback moves it back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabelMove {
+    pub prompt: String,
+    pub label: String,
+    pub version: i64,
+}
+
+/// One object row, for readers of the journal (validation, rollback).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ObjectRow {
+    pub entity: Entity,
+    pub source_id: String,
+    pub target_id: Option<String>,
+    pub content_hash: Option<String>,
+    pub state: ObjectState,
+    pub reason: Option<String>,
+}
+
+/// An update to one object's row.
+pub struct RowUpdate<'a> {
+    pub source_id: &'a str,
+    pub target_id: Option<&'a str>,
+    pub content_hash: Option<&'a str>,
+    pub reason: Option<&'a str>,
+}
+
+pub struct Journal {
+    conn: Mutex<Connection>,
+    pub path: PathBuf,
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS checkpoints(stream TEXT PRIMARY KEY, cursor TEXT, done INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS objects(
+  entity TEXT NOT NULL, source_id TEXT NOT NULL, target_id TEXT, content_hash TEXT,
+  state TEXT NOT NULL, reason TEXT, updated_at TEXT NOT NULL,
+  PRIMARY KEY(entity, source_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS target_existing(entity TEXT NOT NULL, id TEXT NOT NULL, target_id TEXT, PRIMARY KEY(entity, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS id_map(entity TEXT NOT NULL, source_id TEXT NOT NULL, target_id TEXT NOT NULL, PRIMARY KEY(entity, source_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY, at TEXT NOT NULL, level TEXT NOT NULL, message TEXT NOT NULL);
+"#;
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Where a run's files live inside the data folder.
+pub fn run_dir(data_dir: &Path, run_id: &str) -> PathBuf {
+    data_dir.join("runs").join(run_id)
+}
+
+impl Journal {
+    fn open_file(path: &Path) -> Result<Connection, EngineError> {
+        let conn = Connection::open(path)?;
+        conn.execute_batch(
+            // WAL + NORMAL survives a killed process (not a power cut) and commits without an
+            // fsync per transaction; rarer checkpoints keep the hot path out of fsync.
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;
+             PRAGMA wal_autocheckpoint=20000; PRAGMA cache_size=-8000; PRAGMA temp_store=MEMORY;",
+        )?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(conn)
+    }
+
+    /// Creates the journal of a new run.
+    pub fn create(data_dir: &Path, run_id: &str, plan: &Plan) -> Result<Journal, EngineError> {
+        let dir = run_dir(data_dir, run_id);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| EngineError::Journal(format!("cannot create {}: {e}", dir.display())))?;
+        let path = dir.join("journal.sqlite");
+        let conn = Self::open_file(&path)?;
+        conn.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES ('run_id', ?1), ('plan', ?2), ('plan_hash', ?3), ('state', 'running'), ('created_at', ?4)",
+            params![run_id, plan.canonical_json(), plan.hash(), now()],
+        )?;
+        Ok(Journal {
+            conn: Mutex::new(conn),
+            path,
+        })
+    }
+
+    /// Opens an existing run's journal.
+    pub fn open(data_dir: &Path, run_id: &str) -> Result<Journal, EngineError> {
+        let path = run_dir(data_dir, run_id).join("journal.sqlite");
+        if !path.exists() {
+            return Err(EngineError::UnknownRun(run_id.to_string()));
+        }
+        let conn = Self::open_file(&path)?;
+        Ok(Journal {
+            conn: Mutex::new(conn),
+            path,
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().expect("journal lock")
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>, EngineError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), EngineError> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    /// Prompt labels the run moved off versions that were in the target before it.
+    pub fn label_moves(&self) -> Result<Vec<LabelMove>, EngineError> {
+        match self.meta(LABEL_MOVES)? {
+            None => Ok(vec![]),
+            Some(text) => {
+                serde_json::from_str(&text).map_err(|e| EngineError::Journal(e.to_string()))
+            }
+        }
+    }
+
+    /// Records where `label` sat before the run moved it. The first record per prompt and
+    /// label wins: a resumed run sees the label already on its own version.
+    pub fn record_label_move(&self, mv: LabelMove) -> Result<(), EngineError> {
+        let mut moves = self.label_moves()?;
+        if moves
+            .iter()
+            .any(|m| m.prompt == mv.prompt && m.label == mv.label)
+        {
+            return Ok(());
+        }
+        moves.push(mv);
+        let text = serde_json::to_string(&moves).expect("label moves serialise");
+        self.set_meta(LABEL_MOVES, &text)
+    }
+
+    pub fn plan(&self) -> Result<Plan, EngineError> {
+        let text = self
+            .meta("plan")?
+            .ok_or_else(|| EngineError::Journal("the journal holds no plan".into()))?;
+        serde_json::from_str(&text).map_err(|e| EngineError::Journal(e.to_string()))
+    }
+
+    pub fn state(&self) -> Result<RunState, EngineError> {
+        Ok(RunState::parse(
+            &self.meta("state")?.unwrap_or_else(|| "running".into()),
+        ))
+    }
+
+    pub fn set_state(&self, s: RunState) -> Result<(), EngineError> {
+        self.set_meta("state", s.as_str())?;
+        self.set_meta("updated_at", &now())
+    }
+
+    pub fn log(&self, level: &str, message: &str) -> Result<(), EngineError> {
+        self.conn().execute(
+            "INSERT INTO events(at, level, message) VALUES (?1, ?2, ?3)",
+            params![now(), level, message],
+        )?;
+        Ok(())
+    }
+
+    pub fn events(&self) -> Result<Vec<(String, String, String)>, EngineError> {
+        let c = self.conn();
+        let mut st = c.prepare("SELECT at, level, message FROM events ORDER BY id")?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    pub fn checkpoint(&self, stream: &str) -> Result<(Option<String>, bool), EngineError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT cursor, done FROM checkpoints WHERE stream = ?1",
+                [stream],
+                |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)? != 0)),
+            )
+            .optional()?
+            .unwrap_or((None, false)))
+    }
+
+    pub fn set_checkpoint(
+        &self,
+        stream: &str,
+        cursor: Option<&str>,
+        done: bool,
+    ) -> Result<(), EngineError> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO checkpoints(stream, cursor, done) VALUES (?1, ?2, ?3)",
+            params![stream, cursor, done as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Whether any object row of `entity` exists (a fresh phase can skip per-object lookups).
+    pub fn has_rows(&self, entity: Entity) -> Result<bool, EngineError> {
+        Ok(self.conn().query_row(
+            "SELECT EXISTS(SELECT 1 FROM objects WHERE entity = ?1)",
+            [entity.as_str()],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Whether the target held any object of `entity` before the run.
+    pub fn has_target_existing(&self, entity: Entity) -> Result<bool, EngineError> {
+        Ok(self.conn().query_row(
+            "SELECT EXISTS(SELECT 1 FROM target_existing WHERE entity = ?1)",
+            [entity.as_str()],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Current states of the given ids (missing ids have no row yet).
+    pub fn states(
+        &self,
+        entity: Entity,
+        ids: &[&str],
+    ) -> Result<HashMap<String, (ObjectState, Option<String>)>, EngineError> {
+        let c = self.conn();
+        let mut st = c.prepare_cached(
+            "SELECT state, target_id FROM objects WHERE entity = ?1 AND source_id = ?2",
+        )?;
+        let mut out = HashMap::new();
+        for id in ids {
+            if let Some((s, t)) = st
+                .query_row(params![entity.as_str(), id], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+                })
+                .optional()?
+            {
+                out.insert(id.to_string(), (ObjectState::parse(&s), t));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sets the state of many rows in one transaction.
+    pub fn mark(
+        &self,
+        entity: Entity,
+        state: ObjectState,
+        rows: &[RowUpdate<'_>],
+    ) -> Result<(), EngineError> {
+        let mut c = self.conn();
+        let tx = c.transaction()?;
+        if state == ObjectState::Confirmed
+            && rows
+                .iter()
+                .all(|r| r.target_id.is_none() && r.content_hash.is_none())
+        {
+            // The hot path: rows written as `sent` a moment ago become `confirmed`.
+            let mut st = tx.prepare_cached(
+                "UPDATE objects SET state = 'confirmed', reason = NULL, updated_at = ?3 WHERE entity = ?1 AND source_id = ?2",
+            )?;
+            let t = now();
+            let mut missing = vec![];
+            for r in rows {
+                if st.execute(params![entity.as_str(), r.source_id, t])? == 0 {
+                    missing.push(r.source_id);
+                }
+            }
+            drop(st);
+            if !missing.is_empty() {
+                let mut ins = tx.prepare_cached(
+                    "INSERT INTO objects(entity, source_id, state, updated_at) VALUES (?1, ?2, 'confirmed', ?3)",
+                )?;
+                for id in missing {
+                    ins.execute(params![entity.as_str(), id, t])?;
+                }
+            }
+            tx.commit()?;
+            return Ok(());
+        }
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT INTO objects(entity, source_id, target_id, content_hash, state, reason, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT(entity, source_id) DO UPDATE SET
+                   target_id = COALESCE(excluded.target_id, objects.target_id),
+                   content_hash = COALESCE(excluded.content_hash, objects.content_hash),
+                   state = excluded.state, reason = excluded.reason, updated_at = excluded.updated_at",
+            )?;
+            let t = now();
+            for r in rows {
+                st.execute(params![
+                    entity.as_str(),
+                    r.source_id,
+                    r.target_id,
+                    r.content_hash,
+                    state.as_str(),
+                    r.reason,
+                    t
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records that the source object id `source_id` is `target_id` in the target, for ids that
+    /// are not the row's key (a prompt version's own id).
+    pub fn map_id(
+        &self,
+        entity: Entity,
+        source_id: &str,
+        target_id: &str,
+    ) -> Result<(), EngineError> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO id_map(entity, source_id, target_id) VALUES (?1, ?2, ?3)",
+            params![entity.as_str(), source_id, target_id],
+        )?;
+        Ok(())
+    }
+
+    pub fn mapped_id(
+        &self,
+        entity: Entity,
+        source_id: &str,
+    ) -> Result<Option<String>, EngineError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT target_id FROM id_map WHERE entity = ?1 AND source_id = ?2",
+                params![entity.as_str(), source_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// The target id of a source object whose id the target assigned (datasets, prompts, ...).
+    pub fn target_id(
+        &self,
+        entity: Entity,
+        source_id: &str,
+    ) -> Result<Option<String>, EngineError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT target_id FROM objects WHERE entity = ?1 AND source_id = ?2",
+                params![entity.as_str(), source_id],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// One object's row, if the journal has it.
+    pub fn row(&self, entity: Entity, source_id: &str) -> Result<Option<ObjectRow>, EngineError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT target_id, content_hash, state, reason FROM objects WHERE entity = ?1 AND source_id = ?2",
+                params![entity.as_str(), source_id],
+                |r| {
+                    Ok(ObjectRow {
+                        entity,
+                        source_id: source_id.to_string(),
+                        target_id: r.get(0)?,
+                        content_hash: r.get(1)?,
+                        state: ObjectState::parse(&r.get::<_, String>(2)?),
+                        reason: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    pub fn rows_in_state(
+        &self,
+        entity: Entity,
+        state: ObjectState,
+    ) -> Result<Vec<ObjectRow>, EngineError> {
+        self.rows_where(Some(entity), Some(state))
+    }
+
+    /// Every object row, optionally filtered (for validation and rollback).
+    pub fn rows_where(
+        &self,
+        entity: Option<Entity>,
+        state: Option<ObjectState>,
+    ) -> Result<Vec<ObjectRow>, EngineError> {
+        let c = self.conn();
+        let mut st = c.prepare(
+            "SELECT entity, source_id, target_id, content_hash, state, reason FROM objects
+             WHERE (?1 IS NULL OR entity = ?1) AND (?2 IS NULL OR state = ?2) ORDER BY entity, source_id",
+        )?;
+        let rows = st
+            .query_map(
+                params![entity.map(|e| e.as_str()), state.map(|s| s.as_str())],
+                |r| {
+                    let e: String = r.get(0)?;
+                    let s: String = r.get(4)?;
+                    Ok(ObjectRow {
+                        entity: Entity::parse(&e).unwrap_or(Entity::Traces),
+                        source_id: r.get(1)?,
+                        target_id: r.get(2)?,
+                        content_hash: r.get(3)?,
+                        state: ObjectState::parse(&s),
+                        reason: r.get(5)?,
+                    })
+                },
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Per entity and state, how many rows.
+    pub fn counts(&self) -> Result<BTreeMap<Entity, EntityCounts>, EngineError> {
+        let c = self.conn();
+        let mut st =
+            c.prepare("SELECT entity, state, COUNT(*) FROM objects GROUP BY entity, state")?;
+        let mut out: BTreeMap<Entity, EntityCounts> = BTreeMap::new();
+        let rows = st.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (e, s, n) = row?;
+            let Some(e) = Entity::parse(&e) else { continue };
+            let c = out.entry(e).or_default();
+            let n = n as u64;
+            c.read += n;
+            match ObjectState::parse(&s) {
+                ObjectState::Confirmed => c.written += n,
+                ObjectState::SkippedExisting => c.skipped += n,
+                ObjectState::Failed => c.failed += n,
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records ids found in the target before writing (pre-existing objects).
+    pub fn add_target_existing(
+        &self,
+        entity: Entity,
+        keys: &[ExistingKey],
+    ) -> Result<(), EngineError> {
+        let mut c = self.conn();
+        let tx = c.transaction()?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT OR IGNORE INTO target_existing(entity, id, target_id) VALUES (?1, ?2, ?3)",
+            )?;
+            for k in keys {
+                st.execute(params![entity.as_str(), k.key, k.target_id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Whether the target held `key` before this run (the caller has checked that this run did
+    /// not send the object itself). Returns the target's id for target-assigned entities.
+    pub fn preexisting(
+        &self,
+        entity: Entity,
+        key: &str,
+    ) -> Result<Option<Option<String>>, EngineError> {
+        let c = self.conn();
+        let mut st = c.prepare_cached(
+            "SELECT target_id FROM target_existing WHERE entity = ?1 AND id = ?2",
+        )?;
+        Ok(st
+            .query_row(params![entity.as_str(), key], |r| {
+                r.get::<_, Option<String>>(0)
+            })
+            .optional()?)
+    }
+}
+
+impl RunLookup for Journal {
+    fn target_id(&self, entity: Entity, source_id: &str) -> Result<Option<String>, EngineError> {
+        Journal::target_id(self, entity, source_id)
+    }
+    fn state(&self, entity: Entity, source_id: &str) -> Result<Option<ObjectState>, EngineError> {
+        Ok(self
+            .states(entity, &[source_id])?
+            .remove(source_id)
+            .map(|s| s.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> Plan {
+        Plan::from_toml(
+            r#"[source]
+kind = "langfuse"
+url = "http://a"
+public_key = "pk"
+secret_key_env = "S"
+[target]
+kind = "archive"
+path = "/tmp/x"
+"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn rows_move_through_states_and_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::create(dir.path(), "r1", &plan()).unwrap();
+        let rows = [RowUpdate {
+            source_id: "o1",
+            target_id: None,
+            content_hash: Some("h"),
+            reason: None,
+        }];
+        j.mark(Entity::Observations, ObjectState::Sent, &rows)
+            .unwrap();
+        j.set_checkpoint("observations", Some("c1"), false).unwrap();
+        drop(j);
+        let j = Journal::open(dir.path(), "r1").unwrap();
+        let s = j.states(Entity::Observations, &["o1", "o2"]).unwrap();
+        assert_eq!(s["o1"].0, ObjectState::Sent);
+        assert!(!s.contains_key("o2"));
+        assert_eq!(
+            j.checkpoint("observations").unwrap().0.as_deref(),
+            Some("c1")
+        );
+        assert_eq!(j.plan().unwrap().hash(), plan().hash());
+        j.mark(
+            Entity::Observations,
+            ObjectState::Confirmed,
+            &[RowUpdate {
+                source_id: "o1",
+                target_id: None,
+                content_hash: None,
+                reason: None,
+            }],
+        )
+        .unwrap();
+        let c = j.counts().unwrap();
+        assert_eq!(c[&Entity::Observations].written, 1);
+        // content hash kept through the update
+        let rows = j.rows_where(Some(Entity::Observations), None).unwrap();
+        assert_eq!(rows[0].content_hash.as_deref(), Some("h"));
+    }
+
+    #[test]
+    fn preexisting_keys_remember_target_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::create(dir.path(), "r1", &plan()).unwrap();
+        j.add_target_existing(Entity::Scores, &[ExistingKey::id("a".into())])
+            .unwrap();
+        j.add_target_existing(
+            Entity::Datasets,
+            &[ExistingKey {
+                key: "ds".into(),
+                target_id: Some("T1".into()),
+            }],
+        )
+        .unwrap();
+        assert_eq!(j.preexisting(Entity::Scores, "a").unwrap(), Some(None));
+        assert_eq!(j.preexisting(Entity::Scores, "c").unwrap(), None);
+        assert_eq!(
+            j.preexisting(Entity::Datasets, "ds").unwrap(),
+            Some(Some("T1".into()))
+        );
+    }
+
+    #[test]
+    fn unknown_run_is_a_plain_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Journal::open(dir.path(), "nope").err().unwrap();
+        assert_eq!(e.to_string(), "Run nope does not exist in this data folder");
+    }
+}

@@ -1,0 +1,618 @@
+//! The public entry points: pre-flight, run, resume, list runs.
+
+use crate::connectors::archive::{ArchiveReader, ArchiveWriter};
+use crate::connectors::langfuse::experiments::ExperimentIndex;
+use crate::connectors::langfuse::{ConnectionInfo, Langfuse};
+use crate::connectors::{SourceConnector, TargetConnector};
+use crate::run::control::RunControl;
+use crate::run::journal::{Journal, ObjectState, RunState, run_dir};
+use crate::run::pipeline::{Ctx, run_entity};
+use crate::run::plan::{EndpointSpec, Plan, Secret};
+use crate::run::progress::{Counters, EntityCounts, EntityProgress, ProgressEvent, ProgressSink};
+use crate::vocab::{EngineError, Entity, Generation};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The order entities are copied in: what others refer to goes first.
+pub const PHASES: [Entity; 10] = [
+    Entity::ScoreConfigs,
+    Entity::Models,
+    Entity::Datasets,
+    Entity::Prompts,
+    Entity::Traces,
+    Entity::Observations,
+    Entity::DatasetItems,
+    Entity::Scores,
+    Entity::DatasetRunItems,
+    Entity::Comments,
+];
+
+/// The final report of a run (CLI `--json`, the app's summary screen).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunReport {
+    pub run_id: String,
+    pub state: RunState,
+    pub dry_run: bool,
+    pub source: String,
+    pub target: String,
+    /// Per entity: read, written, skipped (already in the target), failed.
+    pub entities: BTreeMap<Entity, EntityCounts>,
+    /// Dry runs: per entity, how many objects would be written.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub would_write: BTreeMap<Entity, u64>,
+    /// The first failures with their reasons.
+    pub failures: Vec<FailedObject>,
+    pub warnings: Vec<String>,
+    pub seconds: f64,
+    pub retries: u64,
+    pub rate_limit_waits: u64,
+    /// Requests sent per rate-limit bucket (`ingestion`, `legacy_read`, `datasets`, `prompts`,
+    /// `public_api`), both sides together.
+    pub requests: BTreeMap<String, u64>,
+}
+
+impl RunReport {
+    pub fn failed_total(&self) -> u64 {
+        self.entities.values().map(|c| c.failed).sum()
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FailedObject {
+    pub entity: Entity,
+    pub id: String,
+    pub reason: String,
+}
+
+/// One line of `list_runs`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub state: RunState,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+    pub source: String,
+    pub target: String,
+    pub dry_run: bool,
+    pub entities: BTreeMap<Entity, EntityCounts>,
+}
+
+/// Secrets supplied by the caller (the app's keychain) for a resume; the plan stored in the
+/// journal never holds them.
+#[derive(Clone, Debug, Default)]
+pub struct Secrets {
+    pub source: Option<Secret>,
+    pub target: Option<Secret>,
+}
+
+/// Everything the pre-flight found out.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PreflightReport {
+    pub source: EndpointReport,
+    pub target: EndpointReport,
+    /// Objects per entity in the source's window, when the source can count them.
+    pub counts: BTreeMap<Entity, Option<u64>>,
+    /// Objects per entity the target already holds (they will be skipped, or stop the run).
+    pub existing_in_target: BTreeMap<Entity, u64>,
+    /// A few of those ids per entity.
+    pub existing_examples: BTreeMap<Entity, Vec<String>>,
+    pub eta_seconds: Option<f64>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EndpointReport {
+    pub description: String,
+    pub connection: Option<ConnectionInfo>,
+}
+
+fn new_run_id() -> String {
+    let t = chrono::Utc::now().format("%Y%m%d-%H%M%S");
+    let u = uuid::Uuid::new_v4().simple().to_string();
+    format!("{t}-{}", &u[..6])
+}
+
+struct Sides {
+    source: Arc<dyn SourceConnector>,
+    target: Arc<dyn TargetConnector>,
+    source_gen: Generation,
+    source_info: Option<ConnectionInfo>,
+    target_info: Option<ConnectionInfo>,
+}
+
+async fn connect(
+    plan: &Plan,
+    run_tag: Option<String>,
+    counters: Arc<Counters>,
+) -> Result<Sides, EngineError> {
+    let timeout = Duration::from_secs(plan.options.request_timeout_secs);
+    let c = plan.options.concurrency;
+    let (source, source_info): (Arc<dyn SourceConnector>, _) = match &plan.source {
+        EndpointSpec::Langfuse(l) => {
+            let lf = Langfuse::connect(l, timeout, c, None, counters.clone()).await?;
+            let info = lf.info.clone();
+            (Arc::new(lf), Some(info))
+        }
+        EndpointSpec::Archive { path } => (
+            Arc::new(tokio::task::block_in_place(|| ArchiveReader::open(path))?),
+            None,
+        ),
+    };
+    let source = crate::run::trace_scope::scoped_source(source, &plan.scope).await?;
+    let source_gen = source.generation();
+    let (target, target_info): (Arc<dyn TargetConnector>, _) = match &plan.target {
+        EndpointSpec::Langfuse(l) => {
+            let lf = Langfuse::connect(l, timeout, c, run_tag, counters.clone()).await?;
+            let info = lf.info.clone();
+            (Arc::new(lf), Some(info))
+        }
+        EndpointSpec::Archive { path } => (
+            Arc::new(ArchiveWriter::new(
+                path,
+                source.describe(),
+                source_gen,
+                &plan.scope,
+            )?),
+            None,
+        ),
+    };
+    Ok(Sides {
+        source,
+        target,
+        source_gen,
+        source_info,
+        target_info,
+    })
+}
+
+fn warnings_for(plan: &Plan, sides: &Sides) -> Vec<String> {
+    let mut w = vec![];
+    if let Some(t) = &sides.target_info {
+        if t.url.contains("langfuse.com") {
+            w.push("The target is Langfuse Cloud: every migrated trace, observation and score counts as billed ingestion usage.".into());
+        }
+        if t.generation == Generation::V4 && sides.source_gen != Generation::V4 {
+            w.push("The source is an older Langfuse: on v4 each trace becomes a root span `t-<trace id>` that carries the trace's name, input, output and metadata, with the trace's top-level observations under it.".into());
+        }
+        if t.generation != Generation::V4 && sides.source_gen == Generation::V4 {
+            w.push("The source is Langfuse v4, whose metadata values are strings; they arrive as strings.".into());
+        }
+    }
+    if sides.source_gen == Generation::V4 {
+        w.push("On Langfuse v4, `endTime` of an observation without one becomes its start time (OTLP spans always end).".into());
+    }
+    if plan.scope.entities.includes(Entity::Sessions) {
+        w.push(
+            "Sessions are not copied on their own: they arrive with the traces that name them."
+                .into(),
+        );
+    }
+    w
+}
+
+fn selected(plan: &Plan, sides: &Sides) -> Vec<Entity> {
+    PHASES
+        .into_iter()
+        .filter(|e| plan.scope.entities.includes(*e) && sides.source.supports(*e))
+        .collect()
+}
+
+/// Checks both sides and reports versions, counts, objects already in the target, an ETA and
+/// warnings. Writes nothing anywhere.
+pub async fn preflight(plan: &Plan) -> Result<PreflightReport, EngineError> {
+    plan.validate()?;
+    let counters = Arc::new(Counters::default());
+    let sides = connect(plan, None, counters).await?;
+    let mut counts = BTreeMap::new();
+    let mut existing_in_target = BTreeMap::new();
+    let mut existing_examples = BTreeMap::new();
+    let mut total = 0u64;
+    for e in selected(plan, &sides) {
+        let c = sides.source.count(e, &plan.scope).await.unwrap_or(None);
+        total += c.unwrap_or(0);
+        counts.insert(e, c);
+        // Existing ids in the target that the source also has would be skipped; count what the
+        // target holds in the window.
+        let mut n = 0u64;
+        let mut examples = vec![];
+        let mut cursor = None;
+        loop {
+            let (keys, next) = sides
+                .target
+                .existing_keys_page(e, &plan.scope, cursor)
+                .await?;
+            n += keys.len() as u64;
+            for k in keys.into_iter().take(5usize.saturating_sub(examples.len())) {
+                examples.push(k.key);
+            }
+            cursor = next;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        if n > 0 {
+            existing_in_target.insert(e, n);
+            existing_examples.insert(e, examples);
+        }
+    }
+    let eta_seconds = (total > 0).then(|| total as f64 / 5_000.0);
+    Ok(PreflightReport {
+        source: EndpointReport {
+            description: sides.source.describe(),
+            connection: sides.source_info.clone(),
+        },
+        target: EndpointReport {
+            description: sides.target.describe(),
+            connection: sides.target_info.clone(),
+        },
+        counts,
+        existing_in_target,
+        existing_examples,
+        eta_seconds,
+        warnings: warnings_for(plan, &sides),
+    })
+}
+
+/// Starts a new run of `plan`, journaled under `data_dir/runs/<run_id>/`.
+pub async fn run(
+    plan: Plan,
+    data_dir: &Path,
+    sink: impl ProgressSink,
+    control: RunControl,
+    dry_run: bool,
+) -> Result<RunReport, EngineError> {
+    plan.validate()?;
+    let run_id = new_run_id();
+    let journal = Journal::create(data_dir, &run_id, &plan)?;
+    journal.set_meta("dry_run", if dry_run { "1" } else { "0" })?;
+    journal.set_meta("source", &plan.source.describe())?;
+    journal.set_meta("target", &plan.target.describe())?;
+    execute(
+        plan,
+        run_id,
+        journal,
+        Arc::new(sink),
+        control,
+        dry_run,
+        false,
+    )
+    .await
+}
+
+/// Continues an interrupted or cancelled run. Refuses when the plan file changed since (pass the
+/// current plan as `plan` to have it compared; `None` uses the journaled plan).
+pub async fn resume(
+    run_id: &str,
+    data_dir: &Path,
+    plan: Option<Plan>,
+    secrets: Secrets,
+    sink: impl ProgressSink,
+    control: RunControl,
+) -> Result<RunReport, EngineError> {
+    let journal = Journal::open(data_dir, run_id)?;
+    let stored = journal.plan()?;
+    let stored_hash = journal.meta("plan_hash")?.unwrap_or_default();
+    let mut plan = match plan {
+        Some(p) if p.hash() != stored_hash => {
+            return Err(EngineError::PlanChanged(run_id.to_string()));
+        }
+        Some(p) => p,
+        None => stored,
+    };
+    if let (EndpointSpec::Langfuse(l), Some(s)) = (&mut plan.source, secrets.source) {
+        l.secret_key = Some(s);
+    }
+    if let (EndpointSpec::Langfuse(l), Some(s)) = (&mut plan.target, secrets.target) {
+        l.secret_key = Some(s);
+    }
+    let dry_run = journal.meta("dry_run")?.as_deref() == Some("1");
+    journal.set_state(RunState::Running)?;
+    journal.log("info", "run resumed")?;
+    execute(
+        plan,
+        run_id.to_string(),
+        journal,
+        Arc::new(sink),
+        control,
+        dry_run,
+        true,
+    )
+    .await
+}
+
+async fn execute(
+    plan: Plan,
+    run_id: String,
+    journal: Journal,
+    sink: Arc<dyn ProgressSink>,
+    control: RunControl,
+    dry_run: bool,
+    resumed: bool,
+) -> Result<RunReport, EngineError> {
+    let started = Instant::now();
+    let journal = Arc::new(journal);
+    let counters = Arc::new(Counters::default());
+    sink.emit(ProgressEvent::RunStarted {
+        run_id: run_id.clone(),
+        resumed,
+    });
+    let run_tag = plan.options.run_tag.then(|| run_id.clone());
+    let sides = match connect(&plan, run_tag, counters.clone()).await {
+        Ok(s) => s,
+        Err(e) => {
+            journal.set_state(RunState::Failed)?;
+            journal.log("error", &e.to_string())?;
+            return Err(e);
+        }
+    };
+    let warnings = warnings_for(&plan, &sides);
+    for w in &warnings {
+        sink.emit(ProgressEvent::Warning { message: w.clone() });
+    }
+    let entities = selected(&plan, &sides);
+    let media = if plan.scope.entities.includes(Entity::Media) {
+        crate::media::MediaCopier::new(
+            journal.clone(),
+            sides.source.clone(),
+            sides.target.clone(),
+            counters.clone(),
+            sink.clone(),
+        )?
+    } else {
+        None
+    };
+    let ctx = Arc::new(Ctx {
+        run_id: run_id.clone(),
+        plan: plan.clone(),
+        journal: journal.clone(),
+        source: sides.source.clone(),
+        target: sides.target.clone(),
+        source_gen: sides.source_gen,
+        counters: counters.clone(),
+        sink: sink.clone(),
+        control: control.clone(),
+        dry_run,
+        experiments: Default::default(),
+        media,
+    });
+
+    let reporter = spawn_reporter(
+        run_id.clone(),
+        counters.clone(),
+        sink.clone(),
+        control.clone(),
+    );
+    let mut outcome: Result<(), EngineError> = Ok(());
+    for &e in &entities {
+        if control.is_cancelled() {
+            break;
+        }
+        if let Err(err) = index_experiments(&ctx, e, &entities).await {
+            outcome = Err(err);
+            break;
+        }
+        let result = run_entity(ctx.clone(), e).await;
+        crate::run::alloc::trim();
+        if let Err(err) = result {
+            outcome = Err(err);
+            break;
+        }
+    }
+    reporter.abort();
+    // A last snapshot, so the final counts always reach the UI.
+    let (last_snapshot, _) = snapshot(
+        &run_id,
+        &counters,
+        &control,
+        &BTreeMap::new(),
+        f64::INFINITY,
+    );
+    sink.emit(last_snapshot);
+
+    let counts = journal.counts()?;
+    let failed: u64 = counts.values().map(|c| c.failed).sum();
+    let state = match &outcome {
+        Err(EngineError::Stopped(_)) | Err(_) => RunState::Failed,
+        Ok(()) if control.is_cancelled() => RunState::Cancelled,
+        Ok(()) if dry_run => RunState::DryRun,
+        Ok(()) if failed > 0 => RunState::CompletedWithFailures,
+        Ok(()) => RunState::Completed,
+    };
+    if !dry_run {
+        sides
+            .target
+            .finish(matches!(
+                state,
+                RunState::Completed | RunState::CompletedWithFailures
+            ))
+            .await?;
+    }
+    journal.set_state(state)?;
+    match &outcome {
+        Ok(()) => journal.log("info", &format!("run ended: {state:?}"))?,
+        Err(e) => journal.log("error", &e.to_string())?,
+    }
+    sink.emit(ProgressEvent::RunFinished {
+        run_id: run_id.clone(),
+        state,
+    });
+    outcome?;
+    build_report(
+        &journal,
+        &run_id,
+        state,
+        dry_run,
+        warnings,
+        started.elapsed(),
+        &counters,
+    )
+}
+
+/// On a v4 target, run items ride on their traces' root spans: read them before the first span
+/// is written (and before run items are settled, also when resuming past the span phases).
+async fn index_experiments(ctx: &Ctx, e: Entity, entities: &[Entity]) -> Result<(), EngineError> {
+    if ctx.experiments.get().is_some()
+        || ctx.target.generation() != Some(Generation::V4)
+        || !entities.contains(&Entity::DatasetRunItems)
+        || !matches!(
+            e,
+            Entity::Traces | Entity::Observations | Entity::DatasetRunItems
+        )
+    {
+        return Ok(());
+    }
+    let ix =
+        ExperimentIndex::build(ctx.source.as_ref(), &ctx.plan.scope, ctx.journal.as_ref()).await?;
+    let _ = ctx.experiments.set(ix);
+    Ok(())
+}
+
+fn build_report(
+    journal: &Journal,
+    run_id: &str,
+    state: RunState,
+    dry_run: bool,
+    warnings: Vec<String>,
+    elapsed: Duration,
+    counters: &Counters,
+) -> Result<RunReport, EngineError> {
+    let entities = journal.counts()?;
+    let mut would_write = BTreeMap::new();
+    if dry_run {
+        for e in entities.keys() {
+            let n = journal.rows_in_state(*e, ObjectState::Pending)?.len() as u64;
+            would_write.insert(*e, n);
+        }
+    }
+    let failures = journal
+        .rows_where(None, Some(ObjectState::Failed))?
+        .into_iter()
+        .take(100)
+        .map(|r| FailedObject {
+            entity: r.entity,
+            id: r.source_id,
+            reason: r.reason.unwrap_or_default(),
+        })
+        .collect();
+    Ok(RunReport {
+        run_id: run_id.to_string(),
+        state,
+        dry_run,
+        source: journal.meta("source")?.unwrap_or_default(),
+        target: journal.meta("target")?.unwrap_or_default(),
+        entities,
+        would_write,
+        failures,
+        warnings,
+        seconds: elapsed.as_secs_f64(),
+        retries: counters.retries(),
+        rate_limit_waits: counters.rate_limit_waits(),
+        requests: [
+            "ingestion",
+            "legacy_read",
+            "datasets",
+            "prompts",
+            "public_api",
+        ]
+        .into_iter()
+        .map(String::from)
+        .zip(counters.requests())
+        .collect(),
+    })
+}
+
+/// One progress snapshot; `last` and `dt` give the rates since the previous one.
+fn snapshot(
+    run_id: &str,
+    counters: &Counters,
+    control: &RunControl,
+    last: &BTreeMap<Entity, EntityCounts>,
+    dt: f64,
+) -> (ProgressEvent, BTreeMap<Entity, EntityCounts>) {
+    let now = counters.snapshot();
+    let handled = |c: &EntityCounts| c.written + c.skipped + c.failed;
+    let entities = now
+        .iter()
+        .map(|(e, c)| {
+            let prev = last.get(e).copied().unwrap_or_default();
+            let per_second = (handled(c).saturating_sub(handled(&prev))) as f64 / dt.max(1e-3);
+            let expected = counters.expected(*e);
+            // Left to do: what the source said it holds (or what was read) and is not handled.
+            let remaining = expected
+                .unwrap_or(c.read)
+                .max(c.read)
+                .saturating_sub(handled(c));
+            EntityProgress {
+                entity: *e,
+                counts: *c,
+                expected,
+                per_second,
+                eta_seconds: (per_second > 0.0).then(|| remaining as f64 / per_second),
+            }
+        })
+        .collect();
+    let event = ProgressEvent::Progress {
+        run_id: run_id.to_string(),
+        entities,
+        retries: counters.retries(),
+        rate_limit_waits: counters.rate_limit_waits(),
+        concurrency: 0,
+        paused: control.is_paused(),
+    };
+    (event, now)
+}
+
+/// Emits a progress snapshot four times a second.
+fn spawn_reporter(
+    run_id: String,
+    counters: Arc<Counters>,
+    sink: Arc<dyn ProgressSink>,
+    control: RunControl,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut last: BTreeMap<Entity, EntityCounts> = BTreeMap::new();
+        let mut last_t = Instant::now();
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tick.tick().await;
+            let dt = last_t.elapsed().as_secs_f64();
+            last_t = Instant::now();
+            let (event, now) = snapshot(&run_id, &counters, &control, &last, dt);
+            last = now;
+            sink.emit(event);
+        }
+    })
+}
+
+/// The runs in a data folder, newest first.
+pub fn list_runs(data_dir: &Path) -> Result<Vec<RunSummary>, EngineError> {
+    let dir = data_dir.join("runs");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(vec![]);
+    };
+    let mut out = vec![];
+    for e in entries.flatten() {
+        let Some(id) = e.file_name().to_str().map(String::from) else {
+            continue;
+        };
+        if !run_dir(data_dir, &id).join("journal.sqlite").exists() {
+            continue;
+        }
+        let j = Journal::open(data_dir, &id)?;
+        out.push(RunSummary {
+            state: j.state()?,
+            created_at: j.meta("created_at")?,
+            updated_at: j.meta("updated_at")?,
+            source: j.meta("source")?.unwrap_or_default(),
+            target: j.meta("target")?.unwrap_or_default(),
+            dry_run: j.meta("dry_run")?.as_deref() == Some("1"),
+            entities: j.counts()?,
+            run_id: id,
+        });
+    }
+    out.sort_by(|a, b| b.run_id.cmp(&a.run_id));
+    Ok(out)
+}

@@ -1,0 +1,67 @@
+//! Rate limits: the request buckets Langfuse Cloud counts separately, its plans, and the budget
+//! a side of a run stays within.
+
+/// Langfuse Cloud counts requests per organisation in separate buckets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bucket {
+    /// `POST /ingestion`, `POST /otel/v1/traces`.
+    Ingestion,
+    /// Deprecated reads: traces, v1 observations, sessions, v2 scores.
+    LegacyRead,
+    Datasets,
+    Prompts,
+    /// Everything else.
+    PublicApi,
+}
+
+impl Bucket {
+    pub const ALL: [Bucket; 5] = [
+        Bucket::Ingestion,
+        Bucket::LegacyRead,
+        Bucket::Datasets,
+        Bucket::Prompts,
+        Bucket::PublicApi,
+    ];
+}
+
+/// Requests per minute per bucket: from a Cloud plan, or one figure for everything.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CloudPlan {
+    #[default]
+    None,
+    Hobby,
+    Core,
+    Pro,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    pub plan: CloudPlan,
+    /// Rate-limit minutes pass this many times faster (sandbox time scale).
+    pub time_scale: f64,
+    /// Overrides every bucket when set.
+    pub requests_per_minute: Option<u32>,
+}
+
+impl Budget {
+    pub fn per_minute(&self, b: Bucket) -> Option<u32> {
+        if let Some(n) = self.requests_per_minute {
+            return Some(n);
+        }
+        // Langfuse Cloud's published per-minute limits per plan.
+        let (ingest, legacy, datasets, prompts, api) = match self.plan {
+            CloudPlan::None => return None,
+            CloudPlan::Hobby => (1_000, 30, 100, 1_000, 30),
+            CloudPlan::Core => (4_000, 100, 200, 5_000, 100),
+            CloudPlan::Pro => (20_000, 1_000, 1_000, 20_000, 1_000),
+        };
+        Some(match b {
+            Bucket::Ingestion => ingest,
+            Bucket::LegacyRead => legacy,
+            Bucket::Datasets => datasets,
+            Bucket::Prompts => prompts,
+            Bucket::PublicApi => api,
+        })
+    }
+}
