@@ -31,38 +31,33 @@ fn s3_error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, [(header::CONTENT_TYPE, "application/xml")], xml).into_response()
 }
 
-/// Checks the presigned query of a request; an S3 error answer when it does not hold.
-fn check_signature(
-    st: &AppState,
-    kind: UrlKind,
-    id: &str,
-    query: Option<&str>,
-) -> Result<(), Response> {
+/// Checks the presigned query of a request: the S3 error answer when it does not hold.
+fn refused(st: &AppState, kind: UrlKind, id: &str, query: Option<&str>) -> Option<Response> {
     let p = Params::parse(query);
     let expires = p.get("expires").and_then(|e| e.parse::<i64>().ok());
     let signature = p.get("signature").unwrap_or_default();
     let Some(expires) = expires else {
-        return Err(s3_error(
+        return Some(s3_error(
             StatusCode::FORBIDDEN,
             "AccessDenied",
             "Query-string authentication requires the expires parameter",
         ));
     };
     if !st.media.lock().verify(kind, id, expires, signature) {
-        return Err(s3_error(
+        return Some(s3_error(
             StatusCode::FORBIDDEN,
             "SignatureDoesNotMatch",
             "The request signature we calculated does not match the signature you provided.",
         ));
     }
     if timefmt::now_ms() > expires {
-        return Err(s3_error(
+        return Some(s3_error(
             StatusCode::FORBIDDEN,
             "AccessDenied",
             "Request has expired",
         ));
     }
-    Ok(())
+    None
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -76,7 +71,7 @@ async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if let Err(r) = check_signature(&st, UrlKind::Upload, &id, q.as_deref()) {
+    if let Some(r) = refused(&st, UrlKind::Upload, &id, q.as_deref()) {
         return r;
     }
     let Some((content_type, length, sha)) = st
@@ -148,7 +143,7 @@ async fn download(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Response {
-    if let Err(r) = check_signature(&st, UrlKind::Download, &id, q.as_deref()) {
+    if let Some(r) = refused(&st, UrlKind::Download, &id, q.as_deref()) {
         return r;
     }
     let found = st

@@ -78,10 +78,10 @@ pub fn png(seed: u64, side: u32) -> Vec<u8> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut raw = Vec::with_capacity(((side * 3 + 1) * side) as usize);
     for _ in 0..side {
-        raw.push(0); // filter: none
-        for _ in 0..side * 3 {
-            raw.push(rng.random::<u8>());
-        }
+        // Filter byte 0 (none), then the row's pixels.
+        let mut row = vec![0u8; 1 + (side * 3) as usize];
+        rng.fill(&mut row[1..]);
+        raw.extend_from_slice(&row);
     }
     let mut z = ZlibEncoder::new(Vec::new(), Compression::fast());
     z.write_all(&raw).expect("writing to a Vec");

@@ -61,7 +61,7 @@ fn hex(rng: &mut ChaCha8Rng, bytes: usize) -> String {
 }
 
 pub fn generate(store: &mut Store, media: &mut MediaStore, spec: &MediaSampleSpec) -> MediaSample {
-    let mut rng = ChaCha8Rng::seed_from_u64(spec.seed ^ 0x6d65_6469_61);
+    let mut rng = ChaCha8Rng::seed_from_u64(spec.seed ^ 0x006d_6564_6961);
     let mut out = MediaSample::default();
     let derived = store.derived_traces();
     let step = (SAMPLE_END_MS - SAMPLE_START_MS) / (spec.traces.max(1) as i64 + 1);
