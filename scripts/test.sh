@@ -27,6 +27,10 @@ if [ -n "$missing" ]; then
   exit 1
 fi
 command -v tauri-driver >/dev/null || { echo "tauri-driver missing: cargo install tauri-driver --locked" >&2; exit 1; }
+cargo modules --version 2>/dev/null | grep -q "$CARGO_MODULES_VERSION" || {
+  echo "cargo-modules $CARGO_MODULES_VERSION missing: cargo install cargo-modules --version $CARGO_MODULES_VERSION --locked" >&2
+  exit 1
+}
 ensure_npm_deps ui
 ensure_npm_deps tests/e2e
 
@@ -52,6 +56,7 @@ engine_has_no_gui_deps() {
 
 step "format" cargo fmt --all --check
 step "engine has no GUI deps" engine_has_no_gui_deps
+step "engine modules: no cycles, layers one way" scripts/lib/engine-modules.sh
 # Before cargo: generate_context! embeds ui/dist into the binary.
 step "ui build" bash -c 'cd ui && npm run --silent build'
 step "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -5,6 +5,7 @@ APT_PACKAGES=(
   build-essential pkg-config libssl-dev libdbus-1-dev
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
   xvfb xauth webkit2gtk-driver dbus gnome-keyring libsecret-tools
+  graphviz
 )
 
 missing_apt_packages() {
@@ -41,4 +42,12 @@ ensure_npm_deps() {
 
 ensure_tauri_driver() {
   command -v tauri-driver >/dev/null || cargo install tauri-driver --locked
+}
+
+# The engine's module-graph check (scripts/lib/engine-modules.sh). 0.27 is the last release that
+# builds with the project's Rust (1.95); 0.28 needs 1.98.
+CARGO_MODULES_VERSION=0.27.0
+ensure_cargo_modules() {
+  cargo modules --version 2>/dev/null | grep -q "$CARGO_MODULES_VERSION" ||
+    cargo install cargo-modules --version "$CARGO_MODULES_VERSION" --locked
 }

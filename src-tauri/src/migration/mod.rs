@@ -226,12 +226,8 @@ pub async fn test_connection(
             public_key,
             secret_key,
         } => {
-            use secrecy::ExposeSecret;
-            let endpoint = migrator_engine::LangfuseEndpoint::new(
-                &host,
-                &public_key,
-                secret_key.expose_secret(),
-            );
+            let endpoint =
+                migrator_engine::LangfuseEndpoint::with_secret(&host, &public_key, secret_key);
             match migrator_engine::check_connection(&endpoint).await {
                 Ok(info) => ConnectionCheck::from_info(&info),
                 Err(e) => ConnectionCheck::Failed {

@@ -4,10 +4,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use migrator_engine::plan::EntitySelection;
 use migrator_engine::profile::{Credentials, ProfileId};
-use migrator_engine::{
-    EndpointSpec, Entity, LangfuseEndpoint, OnExisting, Options, Plan, Scope, Secret,
-};
-use secrecy::ExposeSecret;
+use migrator_engine::{EndpointSpec, Entity, LangfuseEndpoint, OnExisting, Options, Plan, Scope};
+use secrecy::SecretString;
 use serde::Deserialize;
 use ts_rs::TS;
 
@@ -82,7 +80,7 @@ fn endpoint(id: &ProfileId, creds: &Credentials) -> Result<EndpointSpec, PlanReq
             public_key,
             secret_key,
         } => {
-            let mut l = LangfuseEndpoint::new(host, public_key, secret_key.expose_secret());
+            let mut l = LangfuseEndpoint::with_secret(host, public_key, secret_key.clone());
             l.keychain_profile = Some(id.as_str().to_owned());
             EndpointSpec::Langfuse(l)
         }
@@ -173,9 +171,10 @@ pub fn plan_profiles(plan: &Plan) -> (Option<ProfileId>, Option<ProfileId>) {
     (id(&plan.source), id(&plan.target))
 }
 
-pub fn secret_of(creds: &Credentials) -> Option<Secret> {
+/// The secret goes on as the same `SecretString` the keychain handed over: never a plain copy.
+pub fn secret_of(creds: &Credentials) -> Option<SecretString> {
     match creds {
-        Credentials::Langfuse { secret_key, .. } => Some(Secret::new(secret_key.expose_secret())),
+        Credentials::Langfuse { secret_key, .. } => Some(secret_key.clone()),
         _ => None,
     }
 }

@@ -5,14 +5,14 @@
 use crate::connectors::SourceConnector;
 use crate::connectors::archive::ArchiveReader;
 use crate::connectors::langfuse::Langfuse;
-use crate::run::plan::{EndpointSpec, LangfuseEndpoint, Plan, Secret};
+use crate::run::plan::{EndpointSpec, LangfuseEndpoint, Plan};
 use crate::run::runner::Secrets;
-use crate::vocab::{Counters, EngineError};
+use crate::vocab::{Counters, EngineError, SecretString};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// The endpoint with the caller's secret filled in, when one was given.
-pub(crate) fn with_secret(spec: &EndpointSpec, secret: Option<&Secret>) -> EndpointSpec {
+pub(crate) fn with_secret(spec: &EndpointSpec, secret: Option<&SecretString>) -> EndpointSpec {
     let mut spec = spec.clone();
     if let (EndpointSpec::Langfuse(l), Some(s)) = (&mut spec, secret) {
         l.secret_key = Some(s.clone());
@@ -72,13 +72,9 @@ pub(crate) async fn all_keys<T: crate::connectors::TargetConnector + ?Sized>(
     scope: &crate::vocab::Scope,
 ) -> Result<std::collections::HashSet<String>, EngineError> {
     let mut keys = std::collections::HashSet::new();
-    let mut cursor = None;
-    loop {
-        let (page, next) = target.existing_keys_page(entity, scope, cursor).await?;
-        keys.extend(page.into_iter().map(|k| k.key));
-        match next {
-            Some(c) => cursor = Some(c),
-            None => return Ok(keys),
-        }
-    }
+    crate::connectors::for_each_existing_key_page(target, entity, scope, |page| {
+        keys.extend(page.into_iter().map(|k| k.key))
+    })
+    .await?;
+    Ok(keys)
 }

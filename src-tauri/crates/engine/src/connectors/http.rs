@@ -11,6 +11,7 @@ use crate::vocab::Counters;
 pub use crate::vocab::{Bucket, Budget, CloudPlan};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::header::HeaderValue;
 use reqwest::{RequestBuilder, Response, StatusCode};
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -126,7 +127,8 @@ impl AdaptiveLimit {
 pub struct HttpClient {
     pub base: String,
     client: reqwest::Client,
-    auth_header: String,
+    /// `Basic base64(public:secret)`, marked sensitive so no log or `Debug` output shows it.
+    auth_header: HeaderValue,
     limiters: Vec<(Bucket, DefaultDirectRateLimiter)>,
     pub concurrency: AdaptiveLimit,
     counters: Arc<Counters>,
@@ -180,7 +182,12 @@ impl HttpClient {
         Self {
             base: base.trim_end_matches('/').to_string(),
             client,
-            auth_header: format!("Basic {token}"),
+            auth_header: {
+                let mut v = HeaderValue::from_str(&format!("Basic {token}"))
+                    .expect("base64 is a valid header value");
+                v.set_sensitive(true);
+                v
+            },
             limiters,
             concurrency: AdaptiveLimit::new(concurrency, concurrency.max(1) * 4),
             counters,
@@ -195,25 +202,25 @@ impl HttpClient {
     pub fn get(&self, path: &str) -> RequestBuilder {
         self.client
             .get(self.url(path))
-            .header("Authorization", &self.auth_header)
+            .header("Authorization", self.auth_header.clone())
     }
 
     pub fn post(&self, path: &str) -> RequestBuilder {
         self.client
             .post(self.url(path))
-            .header("Authorization", &self.auth_header)
+            .header("Authorization", self.auth_header.clone())
     }
 
     pub fn patch(&self, path: &str) -> RequestBuilder {
         self.client
             .patch(self.url(path))
-            .header("Authorization", &self.auth_header)
+            .header("Authorization", self.auth_header.clone())
     }
 
     pub fn delete(&self, path: &str) -> RequestBuilder {
         self.client
             .delete(self.url(path))
-            .header("Authorization", &self.auth_header)
+            .header("Authorization", self.auth_header.clone())
     }
 
     /// The client without credentials, for presigned storage URLs (media).
@@ -264,7 +271,7 @@ impl HttpClient {
                     if status == StatusCode::TOO_MANY_REQUESTS {
                         self.concurrency.on_throttled();
                         self.counters.add_rate_limit_wait();
-                        wait = retry_after(&resp);
+                        wait = retry_after(&resp).map(|w| w.min(MAX_RETRY_AFTER));
                         last_problem = "the server asked to slow down (429)".into();
                     } else if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
                         last_problem = format!("server error {}", status.as_u16());
@@ -296,14 +303,18 @@ impl HttpClient {
     }
 }
 
-fn retry_after(resp: &Response) -> Option<Duration> {
+/// The longest `Retry-After` a request waits out before trying again.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
+
+/// How long a response's `Retry-After` header asks the client to wait: seconds or an HTTP date.
+/// `None` when the header is absent or unreadable.
+pub fn retry_after(resp: &Response) -> Option<Duration> {
     let v = resp.headers().get("retry-after")?.to_str().ok()?;
     if let Ok(secs) = v.trim().parse::<f64>() {
-        return Some(Duration::from_secs_f64(secs.clamp(0.0, 600.0)));
+        return Duration::try_from_secs_f64(secs.max(0.0)).ok();
     }
     let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
-    let d = when.signed_duration_since(chrono::Utc::now());
-    d.to_std().ok()
+    when.signed_duration_since(chrono::Utc::now()).to_std().ok()
 }
 
 /// A short description of a transport error, without the URL's query or any header.

@@ -14,4 +14,7 @@ pub mod http;
 pub mod langfuse;
 pub mod traits;
 
-pub use traits::{ExistingKey, Page, SourceConnector, TargetConnector, WriteOutcome};
+pub use traits::{
+    ExistingKey, Page, SourceConnector, TargetConnector, WriteOutcome, for_each_existing_key_page,
+    for_each_page,
+};

@@ -1,8 +1,9 @@
 //! The two sides of a migration as traits. Langfuse and the archive implement both; LangSmith and
-//! other platforms will implement `SourceConnector`.
+//! other platforms implement `SourceConnector` (in a folder of their own under `connectors/`),
+//! handing over Langfuse's canonical objects and saying in `payloads()` what they are.
 
 pub use crate::vocab::ExistingKey;
-use crate::vocab::{EngineError, Entity, Generation, Record, Scope};
+use crate::vocab::{Dialect, EngineError, Entity, Generation, Payloads, Record, Scope};
 use async_trait::async_trait;
 use std::collections::HashSet;
 
@@ -16,8 +17,9 @@ pub struct Page {
 #[async_trait]
 pub trait SourceConnector: Send + Sync {
     fn describe(&self) -> String;
-    /// The API generation the records come in (decides how payloads are read).
-    fn generation(&self) -> Generation;
+    /// Which platform's data the records are and the dialect of their payloads (decides how
+    /// they are written and compared).
+    fn payloads(&self) -> Payloads;
     /// Whether the source can provide this entity at all.
     fn supports(&self, entity: Entity) -> bool;
     /// Reads one page of `entity` in `scope`, starting at `cursor` (`None` = from the start).
@@ -89,7 +91,7 @@ pub trait TargetConnector: Send + Sync {
         &self,
         entity: Entity,
         records: &[Record],
-        source_generation: Generation,
+        source: Dialect,
     ) -> Vec<WriteOutcome>;
     /// Of these records, which are present in the target (keys as in `existing_ids`).
     async fn which_exist(
@@ -121,5 +123,41 @@ pub trait TargetConnector: Send + Sync {
         _labels: &[String],
     ) -> Result<(), EngineError> {
         Ok(())
+    }
+}
+
+/// Reads every page of `entity` in `scope` from `source`, handing each page's records to `f`.
+pub async fn for_each_page<S: SourceConnector + ?Sized>(
+    source: &S,
+    entity: Entity,
+    scope: &Scope,
+    mut f: impl FnMut(Vec<Record>) -> Result<(), EngineError> + Send,
+) -> Result<(), EngineError> {
+    let mut cursor = None;
+    loop {
+        let page = source.read_page(entity, scope, cursor).await?;
+        f(page.records)?;
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Lists every key the target holds for `entity` in `scope`, handing each page of keys to `f`.
+pub async fn for_each_existing_key_page<T: TargetConnector + ?Sized>(
+    target: &T,
+    entity: Entity,
+    scope: &Scope,
+    mut f: impl FnMut(Vec<ExistingKey>) + Send,
+) -> Result<(), EngineError> {
+    let mut cursor = None;
+    loop {
+        let (keys, next) = target.existing_keys_page(entity, scope, cursor).await?;
+        f(keys);
+        match next {
+            Some(c) => cursor = Some(c),
+            None => return Ok(()),
+        }
     }
 }

@@ -1,7 +1,6 @@
 //! The profiles file: non-secret profile data as JSON in the app's config dir, written atomically
 //! (temp file in the same dir, then rename) so a crash mid-write never leaves a torn file.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -85,13 +84,7 @@ impl ProfileFile {
             profiles: profiles.to_vec(),
         })
         .expect("profiles always serialise");
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| self.io("write", e))?;
-        tmp.write_all(&json)
-            .and_then(|()| tmp.as_file().sync_all())
-            .map_err(|e| self.io("write", e))?;
-        tmp.persist(&self.path)
-            .map_err(|e| self.io("replace", e.error))?;
-        Ok(())
+        crate::vocab::files::write_atomically(&self.path, &json).map_err(|e| self.io("write", e))
     }
 
     fn io(&self, action: &'static str, source: std::io::Error) -> ProfileStoreError {

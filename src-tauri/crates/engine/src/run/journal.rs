@@ -10,6 +10,7 @@
 
 use super::plan::Plan;
 use crate::connectors::langfuse::experiments::RunLookup;
+use crate::vocab::time::now_iso_millis;
 use crate::vocab::{EngineError, Entity, EntityCounts, ExistingKey};
 // Where these lived before the vocabulary had a folder of its own.
 pub use crate::vocab::{ObjectState, RunState};
@@ -66,10 +67,6 @@ CREATE TABLE IF NOT EXISTS id_map(entity TEXT NOT NULL, source_id TEXT NOT NULL,
 CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY, at TEXT NOT NULL, level TEXT NOT NULL, message TEXT NOT NULL);
 "#;
 
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 /// Where a run's files live inside the data folder.
 pub fn run_dir(data_dir: &Path, run_id: &str) -> PathBuf {
     data_dir.join("runs").join(run_id)
@@ -97,7 +94,7 @@ impl Journal {
         let conn = Self::open_file(&path)?;
         conn.execute(
             "INSERT OR REPLACE INTO meta(key, value) VALUES ('run_id', ?1), ('plan', ?2), ('plan_hash', ?3), ('state', 'running'), ('created_at', ?4)",
-            params![run_id, plan.canonical_json(), plan.hash(), now()],
+            params![run_id, plan.canonical_json(), plan.hash(), now_iso_millis()],
         )?;
         Ok(Journal {
             conn: Mutex::new(conn),
@@ -177,13 +174,13 @@ impl Journal {
 
     pub fn set_state(&self, s: RunState) -> Result<(), EngineError> {
         self.set_meta("state", s.as_str())?;
-        self.set_meta("updated_at", &now())
+        self.set_meta("updated_at", &now_iso_millis())
     }
 
     pub fn log(&self, level: &str, message: &str) -> Result<(), EngineError> {
         self.conn().execute(
             "INSERT INTO events(at, level, message) VALUES (?1, ?2, ?3)",
-            params![now(), level, message],
+            params![now_iso_millis(), level, message],
         )?;
         Ok(())
     }
@@ -282,7 +279,7 @@ impl Journal {
             let mut st = tx.prepare_cached(
                 "UPDATE objects SET state = 'confirmed', reason = NULL, updated_at = ?3 WHERE entity = ?1 AND source_id = ?2",
             )?;
-            let t = now();
+            let t = now_iso_millis();
             let mut missing = vec![];
             for r in rows {
                 if st.execute(params![entity.as_str(), r.source_id, t])? == 0 {
@@ -310,7 +307,7 @@ impl Journal {
                    content_hash = COALESCE(excluded.content_hash, objects.content_hash),
                    state = excluded.state, reason = excluded.reason, updated_at = excluded.updated_at",
             )?;
-            let t = now();
+            let t = now_iso_millis();
             for r in rows {
                 st.execute(params![
                     entity.as_str(),
@@ -355,6 +352,16 @@ impl Journal {
                 |r| r.get(0),
             )
             .optional()?)
+    }
+
+    /// Every (source id, target id) pair the id map holds for `entity`.
+    pub fn id_map(&self, entity: Entity) -> Result<Vec<(String, String)>, EngineError> {
+        let c = self.conn();
+        let mut st = c.prepare("SELECT source_id, target_id FROM id_map WHERE entity = ?1")?;
+        let rows = st
+            .query_map([entity.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
     }
 
     /// The target id of a source object whose id the target assigned (datasets, prompts, ...).

@@ -6,13 +6,12 @@
 //! list of writes waiting to be verified.
 
 use crate::connectors::langfuse::experiments::{ExperimentIndex, Settled};
-use crate::connectors::{SourceConnector, TargetConnector, WriteOutcome};
+use crate::connectors::{Page, SourceConnector, TargetConnector, WriteOutcome};
 use crate::run::control::RunControl;
 use crate::run::journal::{Journal, ObjectState, RowUpdate};
 use crate::run::plan::{OnExisting, Plan};
 use crate::run::progress::{ProgressEvent, ProgressSink};
-use crate::vocab::Counters;
-use crate::vocab::{EngineError, Entity, Generation, Record, natural_key};
+use crate::vocab::{Counters, Dialect, EngineError, Entity, Record, natural_key};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,13 +21,13 @@ use tokio::task::JoinSet;
 /// Everything a phase needs.
 pub struct Ctx {
     /// Names the run in logs and events.
-    #[allow(dead_code)]
     pub run_id: String,
     pub plan: Plan,
     pub journal: Arc<Journal>,
     pub source: Arc<dyn SourceConnector>,
     pub target: Arc<dyn TargetConnector>,
-    pub source_gen: Generation,
+    /// The dialect of the source's payloads.
+    pub source_dialect: Dialect,
     pub counters: Arc<Counters>,
     pub sink: Arc<dyn ProgressSink>,
     pub control: RunControl,
@@ -109,7 +108,9 @@ struct Batch {
     bytes: usize,
 }
 
-/// Copies one entity. Returns the labels of prompt versions created (for the label pass).
+/// Copies one entity: lists what the target holds, streams the source's pages through
+/// classification into batches and writers, then settles unknown outcomes (and, for prompts,
+/// applies the labels once every version exists).
 pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError> {
     let stream = entity.as_str().to_string();
     let (checkpoint, done) = ctx.journal.checkpoint(&stream)?;
@@ -126,75 +127,140 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
     load_existing(&ctx, entity).await?;
     let start_cursor = if always_full { None } else { checkpoint };
 
-    // A phase that starts with no rows reads every object once: no per-object lookups needed.
-    let lookup_states = ctx.journal.has_rows(entity)?;
-    let lookup_existing = ctx.journal.has_target_existing(entity)?;
-    let tracker = Arc::new(PageTracker::new(&stream));
-    let (tx, mut rx) = mpsc::channel::<(u64, crate::connectors::Page)>(2);
-    let reader = {
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
-            let mut cursor = start_cursor;
-            let mut seq = 0u64;
-            loop {
-                if !ctx.control.proceed().await {
-                    return Ok::<(), EngineError>(());
-                }
-                let page = ctx
-                    .source
-                    .read_page(entity, &ctx.plan.scope, cursor.clone())
-                    .await?;
-                let next = page.next.clone();
-                if tx.send((seq, page)).await.is_err() {
-                    return Ok(());
-                }
-                seq += 1;
-                match next {
-                    Some(c) => cursor = Some(c),
-                    None => return Ok(()),
-                }
-            }
-        })
-    };
-
-    let concurrency = ctx.plan.options.concurrency.max(1);
-    // Prompt versions are numbered by the target in arrival order: one at a time, oldest first.
-    // One batch being filled per writer plus one ready to go keeps writers busy and memory flat.
-    let in_flight = Arc::new(Semaphore::new(if entity == Entity::Prompts {
-        1
-    } else {
-        concurrency + 1
-    }));
-    let verify: Arc<Mutex<Vec<(u64, Record)>>> = Arc::default();
-    let mut writers: JoinSet<Result<(), EngineError>> = JoinSet::new();
-    let max_bytes = ctx
-        .plan
-        .options
-        .batch_bytes
-        .min(ctx.target.max_batch_bytes(entity));
-    let max_items = ctx
-        .target
-        .max_batch_items(entity)
-        .min(ctx.plan.options.batch_items.max(1));
-    let mut batch = Batch::default();
-    let mut labels: Vec<(String, Vec<String>)> = vec![];
+    let mut phase = Phase::new(ctx.clone(), entity, &stream)?;
+    let (reader, mut pages) = spawn_reader(&ctx, entity, start_cursor);
     let mut stop: Option<EngineError> = None;
+    while let Some((seq, page)) = pages.recv().await {
+        stop = phase.handle_page(seq, page).await?;
+        if stop.is_some() {
+            break;
+        }
+    }
+    drop(pages);
+    phase.finish(reader, stop).await
+}
 
-    while let Some((seq, page)) = rx.recv().await {
+/// The task that reads a phase's pages.
+type Reader = tokio::task::JoinHandle<Result<(), EngineError>>;
+
+/// Reads the source's pages in a task of their own, at most two ahead of classification.
+fn spawn_reader(
+    ctx: &Arc<Ctx>,
+    entity: Entity,
+    start_cursor: Option<String>,
+) -> (Reader, mpsc::Receiver<(u64, Page)>) {
+    let (tx, rx) = mpsc::channel::<(u64, Page)>(2);
+    let ctx = ctx.clone();
+    let reader = tokio::spawn(async move {
+        let mut cursor = start_cursor;
+        let mut seq = 0u64;
+        loop {
+            if !ctx.control.proceed().await {
+                return Ok::<(), EngineError>(());
+            }
+            let page = ctx
+                .source
+                .read_page(entity, &ctx.plan.scope, cursor.clone())
+                .await?;
+            let next = page.next.clone();
+            if tx.send((seq, page)).await.is_err() {
+                return Ok(());
+            }
+            seq += 1;
+            match next {
+                Some(c) => cursor = Some(c),
+                None => return Ok(()),
+            }
+        }
+    });
+    (reader, rx)
+}
+
+/// What classification decided for the objects of one page, journaled together.
+#[derive(Default)]
+struct PageOutcome {
+    /// Objects of the page that are final now (the rest are in batches or being verified).
+    handled: usize,
+    skipped: Vec<(String, Option<String>)>,
+    pending: Vec<String>,
+    failed: Vec<(String, String)>,
+    confirmed: Vec<String>,
+}
+
+/// One entity's phase while its pages stream in: the batch being filled, the writers in flight,
+/// the writes waiting to be verified.
+struct Phase {
+    ctx: Arc<Ctx>,
+    entity: Entity,
+    tracker: Arc<PageTracker>,
+    verify: Arc<Mutex<Vec<(u64, Record)>>>,
+    in_flight: Arc<Semaphore>,
+    writers: JoinSet<Result<(), EngineError>>,
+    max_bytes: usize,
+    max_items: usize,
+    batch: Batch,
+    /// Prompt versions' labels, applied once every version exists.
+    labels: Vec<(String, Vec<String>)>,
+    /// A phase that starts with no rows reads every object once: no per-object lookups needed.
+    lookup_states: bool,
+    lookup_existing: bool,
+}
+
+impl Phase {
+    fn new(ctx: Arc<Ctx>, entity: Entity, stream: &str) -> Result<Self, EngineError> {
+        let concurrency = ctx.plan.options.concurrency.max(1);
+        // Prompt versions are numbered by the target in arrival order: one at a time, oldest
+        // first. One batch being filled per writer plus one ready to go keeps writers busy and
+        // memory flat.
+        let in_flight = Arc::new(Semaphore::new(if entity == Entity::Prompts {
+            1
+        } else {
+            concurrency + 1
+        }));
+        let max_bytes = ctx
+            .plan
+            .options
+            .batch_bytes
+            .min(ctx.target.max_batch_bytes(entity));
+        let max_items = ctx
+            .target
+            .max_batch_items(entity)
+            .min(ctx.plan.options.batch_items.max(1));
+        Ok(Phase {
+            lookup_states: ctx.journal.has_rows(entity)?,
+            lookup_existing: ctx.journal.has_target_existing(entity)?,
+            ctx,
+            entity,
+            tracker: Arc::new(PageTracker::new(stream)),
+            verify: Arc::default(),
+            in_flight,
+            writers: JoinSet::new(),
+            max_bytes,
+            max_items,
+            batch: Batch::default(),
+            labels: vec![],
+        })
+    }
+
+    /// Classifies one page's objects and journals what was decided. Returns why the run must
+    /// stop, if it must.
+    async fn handle_page(
+        &mut self,
+        seq: u64,
+        page: Page,
+    ) -> Result<Option<EngineError>, EngineError> {
+        let (ctx, entity) = (self.ctx.clone(), self.entity);
         let n = page.records.len();
         ctx.counters.add_read(entity, n as u64);
-        tracker.add_page(seq, n, page.next.clone());
-        let states = if lookup_states {
+        self.tracker.add_page(seq, n, page.next.clone());
+        let states = if self.lookup_states {
             let ids: Vec<&str> = page.records.iter().map(|r| r.id.as_str()).collect();
             ctx.journal.states(entity, &ids)?
         } else {
             Default::default()
         };
-        let mut handled = 0usize;
-        let mut skipped: Vec<(String, Option<String>)> = vec![];
-        let mut pending: Vec<String> = vec![];
-        let mut failed: Vec<(String, String)> = vec![];
-        let mut confirmed: Vec<String> = vec![];
+        let mut out = PageOutcome::default();
+        let mut stop = None;
         for r in page.records {
             if entity == Entity::Prompts {
                 let l: Vec<String> = r
@@ -202,88 +268,126 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
                     .get("labels")
                     .and_then(|v| serde_json::from_str(v.get()).ok())
                     .unwrap_or_default();
-                labels.push((r.id.clone(), l));
+                self.labels.push((r.id.clone(), l));
             }
             match states.get(&r.id).map(|s| s.0) {
-                Some(s) if s.is_final() => handled += 1,
+                Some(s) if s.is_final() => out.handled += 1,
                 // Mapped like a first send: a re-send must carry the same references.
-                Some(ObjectState::Sent) if !ctx.dry_run => verify
+                Some(ObjectState::Sent) if !ctx.dry_run => self
+                    .verify
                     .lock()
                     .expect("verify")
                     .push((seq, map_references(&ctx, r)?)),
                 _ => {
-                    let r = map_references(&ctx, r)?;
-                    let existing = if lookup_existing {
-                        let key = natural_key(entity, &r.body).unwrap_or_else(|| r.id.clone());
-                        ctx.journal.preexisting(entity, &key)?.map(|t| (key, t))
-                    } else {
-                        None
-                    };
-                    // On v4 a run item was written with its trace's root span, or cannot be.
-                    if entity == Entity::DatasetRunItems
-                        && let Some(ix) = ctx.experiments.get()
-                        && let Some(settled) =
-                            ix.settle(&r, ctx.source_gen, ctx.journal.as_ref(), existing.is_some())?
-                    {
-                        match settled {
-                            Settled::Written => confirmed.push(r.id.clone()),
-                            Settled::Pending => pending.push(r.id.clone()),
-                            Settled::Failed(reason) => failed.push((r.id.clone(), reason)),
-                        }
-                        handled += 1;
-                        continue;
-                    }
-                    if let Some((key, target_id)) = existing {
-                        if ctx.plan.options.on_existing == OnExisting::Stop {
-                            stop = Some(EngineError::Stopped(format!(
-                                "{entity} \"{key}\" already exists in the target and the plan says to stop"
-                            )));
-                            break;
-                        }
-                        if let (Entity::Prompts, Some(t), Some(src)) =
-                            (entity, &target_id, r.body.str("id"))
-                        {
-                            ctx.journal.map_id(entity, &src, t)?;
-                        }
-                        skipped.push((r.id.clone(), target_id));
-                        handled += 1;
-                    } else if ctx.dry_run {
-                        pending.push(r.id.clone());
-                        handled += 1;
-                    } else {
-                        let size = r.body.approx_len();
-                        if size > max_bytes {
-                            failed.push((r.id.clone(), format!(
-                                "it is {}, more than the {} one request to the target may carry",
-                                human_bytes(size),
-                                human_bytes(max_bytes)
-                            )));
-                            handled += 1;
-                            continue;
-                        }
-                        if !batch.items.is_empty()
-                            && (batch.bytes + size > max_bytes || batch.items.len() >= max_items)
-                        {
-                            let full = std::mem::take(&mut batch);
-                            spawn_writer(
-                                &ctx,
-                                entity,
-                                full.items,
-                                &tracker,
-                                &verify,
-                                &in_flight,
-                                &mut writers,
-                            )
-                            .await;
-                        }
-                        batch.bytes += size;
-                        batch.items.push((seq, r));
+                    stop = self.admit(seq, map_references(&ctx, r)?, &mut out).await?;
+                    if stop.is_some() {
+                        break;
                     }
                 }
             }
         }
-        if !skipped.is_empty() {
-            let rows: Vec<RowUpdate> = skipped
+        self.journal_outcome(&out)?;
+        self.tracker.done(&ctx.journal, seq, out.handled)?;
+        if stop.is_none() {
+            // Drain finished writers so their errors surface early.
+            while let Some(res) = self.writers.try_join_next() {
+                res.map_err(|e| EngineError::Journal(e.to_string()))??;
+            }
+        }
+        Ok(stop)
+    }
+
+    /// An object the journal has not settled: already in the target (skipped, or the run
+    /// stops), a run item that rode on its trace, a dry run's would-be write, too big, or into
+    /// the batch.
+    async fn admit(
+        &mut self,
+        seq: u64,
+        r: Record,
+        out: &mut PageOutcome,
+    ) -> Result<Option<EngineError>, EngineError> {
+        let (ctx, entity) = (self.ctx.clone(), self.entity);
+        let existing = if self.lookup_existing {
+            let key = natural_key(entity, &r.body).unwrap_or_else(|| r.id.clone());
+            ctx.journal.preexisting(entity, &key)?.map(|t| (key, t))
+        } else {
+            None
+        };
+        // On v4 a run item was written with its trace's root span, or cannot be.
+        if entity == Entity::DatasetRunItems
+            && let Some(ix) = ctx.experiments.get()
+            && let Some(settled) =
+                ix.settle(&r, ctx.source_dialect, &*ctx.journal, existing.is_some())?
+        {
+            match settled {
+                Settled::Written => out.confirmed.push(r.id.clone()),
+                Settled::Pending => out.pending.push(r.id.clone()),
+                Settled::Failed(reason) => out.failed.push((r.id.clone(), reason)),
+            }
+            out.handled += 1;
+            return Ok(None);
+        }
+        if let Some((key, target_id)) = existing {
+            if ctx.plan.options.on_existing == OnExisting::Stop {
+                return Ok(Some(EngineError::Stopped(format!(
+                    "{entity} \"{key}\" already exists in the target and the plan says to stop"
+                ))));
+            }
+            if let (Entity::Prompts, Some(t), Some(src)) = (entity, &target_id, r.body.str("id")) {
+                ctx.journal.map_id(entity, &src, t)?;
+            }
+            out.skipped.push((r.id.clone(), target_id));
+            out.handled += 1;
+        } else if ctx.dry_run {
+            out.pending.push(r.id.clone());
+            out.handled += 1;
+        } else {
+            let size = r.body.approx_len();
+            if size > self.max_bytes {
+                out.failed.push((
+                    r.id.clone(),
+                    format!(
+                        "it is {}, more than the {} one request to the target may carry",
+                        human_bytes(size),
+                        human_bytes(self.max_bytes)
+                    ),
+                ));
+                out.handled += 1;
+                return Ok(None);
+            }
+            if !self.batch.items.is_empty()
+                && (self.batch.bytes + size > self.max_bytes
+                    || self.batch.items.len() >= self.max_items)
+            {
+                self.send_batch().await;
+            }
+            self.batch.bytes += size;
+            self.batch.items.push((seq, r));
+        }
+        Ok(None)
+    }
+
+    /// Hands the batch being filled to a writer (waiting while too many are in flight).
+    async fn send_batch(&mut self) {
+        let full = std::mem::take(&mut self.batch);
+        spawn_writer(
+            &self.ctx,
+            self.entity,
+            full.items,
+            &self.tracker,
+            &self.verify,
+            &self.in_flight,
+            &mut self.writers,
+        )
+        .await;
+    }
+
+    /// Journals the page's skipped, pending, confirmed and failed objects.
+    fn journal_outcome(&self, out: &PageOutcome) -> Result<(), EngineError> {
+        let (ctx, entity) = (&self.ctx, self.entity);
+        if !out.skipped.is_empty() {
+            let rows: Vec<RowUpdate> = out
+                .skipped
                 .iter()
                 .map(|(id, t)| RowUpdate {
                     source_id: id,
@@ -296,56 +400,48 @@ pub async fn run_entity(ctx: Arc<Ctx>, entity: Entity) -> Result<(), EngineError
                 .mark(entity, ObjectState::SkippedExisting, &rows)?;
             ctx.counters.add_skipped(entity, rows.len() as u64);
         }
-        if !pending.is_empty() {
+        if !out.pending.is_empty() {
             ctx.journal
-                .mark(entity, ObjectState::Pending, &plain_rows(&pending))?;
+                .mark(entity, ObjectState::Pending, &plain_rows(&out.pending))?;
         }
-        if !confirmed.is_empty() {
+        if !out.confirmed.is_empty() {
             ctx.journal
-                .mark(entity, ObjectState::Confirmed, &plain_rows(&confirmed))?;
-            ctx.counters.add_written(entity, confirmed.len() as u64);
+                .mark(entity, ObjectState::Confirmed, &plain_rows(&out.confirmed))?;
+            ctx.counters.add_written(entity, out.confirmed.len() as u64);
         }
-        if !failed.is_empty() {
-            mark_failed(&ctx, entity, &failed)?;
+        if !out.failed.is_empty() {
+            mark_failed(ctx, entity, &out.failed)?;
         }
-        tracker.done(&ctx.journal, seq, handled)?;
-        if stop.is_some() {
-            break;
+        Ok(())
+    }
+
+    /// Sends the last batch, waits for the writers and the reader, settles unknown outcomes and
+    /// applies prompt labels. With `stop`, ends the phase with that error instead.
+    async fn finish(
+        mut self,
+        reader: Reader,
+        stop: Option<EngineError>,
+    ) -> Result<(), EngineError> {
+        if !self.batch.items.is_empty() && stop.is_none() {
+            self.send_batch().await;
         }
-        // Drain finished writers so their errors surface early.
-        while let Some(res) = writers.try_join_next() {
+        while let Some(res) = self.writers.join_next().await {
             res.map_err(|e| EngineError::Journal(e.to_string()))??;
         }
+        if let Some(e) = stop {
+            reader.abort();
+            return Err(e);
+        }
+        reader
+            .await
+            .map_err(|e| EngineError::Journal(e.to_string()))??;
+        let ctx = &self.ctx;
+        verify_unknown(ctx, self.entity, &self.tracker, &self.verify).await?;
+        if self.entity == Entity::Prompts && !ctx.dry_run && !ctx.control.is_cancelled() {
+            apply_labels(ctx, self.labels).await?;
+        }
+        Ok(())
     }
-    drop(rx);
-    if !batch.items.is_empty() && stop.is_none() {
-        let full = std::mem::take(&mut batch);
-        spawn_writer(
-            &ctx,
-            entity,
-            full.items,
-            &tracker,
-            &verify,
-            &in_flight,
-            &mut writers,
-        )
-        .await;
-    }
-    while let Some(res) = writers.join_next().await {
-        res.map_err(|e| EngineError::Journal(e.to_string()))??;
-    }
-    if let Some(e) = stop {
-        reader.abort();
-        return Err(e);
-    }
-    reader
-        .await
-        .map_err(|e| EngineError::Journal(e.to_string()))??;
-    verify_unknown(&ctx, entity, &tracker, &verify).await?;
-    if entity == Entity::Prompts && !ctx.dry_run && !ctx.control.is_cancelled() {
-        apply_labels(&ctx, labels).await?;
-    }
-    Ok(())
 }
 
 /// Row updates that change only the state.
@@ -471,20 +567,7 @@ async fn write_items(
             .await?;
     }
     // Journal first: a crash from here on finds the rows `sent` and checks the target.
-    {
-        let hashes: Vec<String> = items.iter().map(|(_, r)| r.content_hash()).collect();
-        let rows: Vec<RowUpdate> = items
-            .iter()
-            .zip(&hashes)
-            .map(|((_, r), h)| RowUpdate {
-                source_id: &r.id,
-                target_id: None,
-                content_hash: Some(h),
-                reason: None,
-            })
-            .collect();
-        ctx.journal.mark(entity, ObjectState::Sent, &rows)?;
-    }
+    journal_sent(ctx, entity, &items)?;
     let mut pending = items;
     let mut round = 0u32;
     loop {
@@ -495,42 +578,102 @@ async fn write_items(
         let (seqs, records): (Vec<u64>, Vec<Record>) = pending.into_iter().unzip();
         let outcomes = ctx
             .target
-            .write_batch(entity, &records, ctx.source_gen)
+            .write_batch(entity, &records, ctx.source_dialect)
             .await;
-        let sent = seqs.into_iter().zip(records);
-        let mut confirmed: Vec<(String, Option<String>)> = vec![];
-        let mut failed: Vec<(String, String)> = vec![];
-        let mut again: Vec<(u64, Record)> = vec![];
-        let mut unknown_now: Vec<(u64, Record)> = vec![];
-        let mut per_page: BTreeMap<u64, usize> = BTreeMap::new();
-        for (item, outcome) in sent.zip(outcomes) {
-            match outcome {
-                WriteOutcome::Written {
-                    target_id,
-                    object_id,
-                } => {
-                    *per_page.entry(item.0).or_default() += 1;
-                    if let (Some(obj), Some(src)) = (object_id, item.1.body.str("id")) {
-                        ctx.journal.map_id(entity, &src, &obj)?;
-                    }
-                    confirmed.push((item.1.id, target_id));
-                }
-                WriteOutcome::Failed(reason) => {
-                    *per_page.entry(item.0).or_default() += 1;
-                    failed.push((item.1.id, reason));
-                }
-                // Prompt versions must arrive in order: settle an unknown outcome right away.
-                WriteOutcome::Unknown(_) if entity == Entity::Prompts => unknown_now.push(item),
-                WriteOutcome::Unknown(_) => verify.lock().expect("verify").push(item),
-                WriteOutcome::Retry(reason) if round >= 5 => {
-                    *per_page.entry(item.0).or_default() += 1;
-                    failed.push((item.1.id, reason));
-                }
-                WriteOutcome::Retry(_) => again.push(item),
-            }
+        let mut sorted = Sorted::default();
+        for (item, outcome) in seqs.into_iter().zip(records).zip(outcomes) {
+            sorted.add(ctx, entity, item, outcome, round, verify)?;
         }
-        if !confirmed.is_empty() {
-            let rows: Vec<RowUpdate> = confirmed
+        let mut again = sorted.journal(ctx, entity, tracker)?;
+        if !sorted.unknown_now.is_empty() {
+            again.extend(settle_now(ctx, entity, tracker, sorted.unknown_now).await?);
+        }
+        pending = again;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        round += 1;
+        tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(round.min(6)))).await;
+    }
+}
+
+/// Marks items `sent`, with their content hashes, in one transaction.
+fn journal_sent(ctx: &Ctx, entity: Entity, items: &[(u64, Record)]) -> Result<(), EngineError> {
+    let hashes: Vec<String> = items.iter().map(|(_, r)| r.content_hash()).collect();
+    let rows: Vec<RowUpdate> = items
+        .iter()
+        .zip(&hashes)
+        .map(|((_, r), h)| RowUpdate {
+            source_id: &r.id,
+            target_id: None,
+            content_hash: Some(h),
+            reason: None,
+        })
+        .collect();
+    ctx.journal.mark(entity, ObjectState::Sent, &rows)
+}
+
+/// The outcomes of one write, sorted by what happens next.
+#[derive(Default)]
+struct Sorted {
+    confirmed: Vec<(String, Option<String>)>,
+    failed: Vec<(String, String)>,
+    /// To send again after a pause.
+    again: Vec<(u64, Record)>,
+    /// Prompt versions whose outcome is unknown: settled before anything else is sent.
+    unknown_now: Vec<(u64, Record)>,
+    /// Objects that became final, per page.
+    per_page: BTreeMap<u64, usize>,
+}
+
+impl Sorted {
+    fn add(
+        &mut self,
+        ctx: &Ctx,
+        entity: Entity,
+        item: (u64, Record),
+        outcome: WriteOutcome,
+        round: u32,
+        verify: &Mutex<Vec<(u64, Record)>>,
+    ) -> Result<(), EngineError> {
+        match outcome {
+            WriteOutcome::Written {
+                target_id,
+                object_id,
+            } => {
+                *self.per_page.entry(item.0).or_default() += 1;
+                if let (Some(obj), Some(src)) = (object_id, item.1.body.str("id")) {
+                    ctx.journal.map_id(entity, &src, &obj)?;
+                }
+                self.confirmed.push((item.1.id, target_id));
+            }
+            WriteOutcome::Failed(reason) => {
+                *self.per_page.entry(item.0).or_default() += 1;
+                self.failed.push((item.1.id, reason));
+            }
+            // Prompt versions must arrive in order: settle an unknown outcome right away.
+            WriteOutcome::Unknown(_) if entity == Entity::Prompts => self.unknown_now.push(item),
+            WriteOutcome::Unknown(_) => verify.lock().expect("verify").push(item),
+            WriteOutcome::Retry(reason) if round >= 5 => {
+                *self.per_page.entry(item.0).or_default() += 1;
+                self.failed.push((item.1.id, reason));
+            }
+            WriteOutcome::Retry(_) => self.again.push(item),
+        }
+        Ok(())
+    }
+
+    /// Journals the confirmed and failed objects, moves the checkpoints, and returns what is
+    /// to be sent again.
+    fn journal(
+        &mut self,
+        ctx: &Ctx,
+        entity: Entity,
+        tracker: &PageTracker,
+    ) -> Result<Vec<(u64, Record)>, EngineError> {
+        if !self.confirmed.is_empty() {
+            let rows: Vec<RowUpdate> = self
+                .confirmed
                 .iter()
                 .map(|(id, t)| RowUpdate {
                     source_id: id,
@@ -542,39 +685,44 @@ async fn write_items(
             ctx.journal.mark(entity, ObjectState::Confirmed, &rows)?;
             ctx.counters.add_written(entity, rows.len() as u64);
         }
-        if !failed.is_empty() {
-            mark_failed(ctx, entity, &failed)?;
+        if !self.failed.is_empty() {
+            mark_failed(ctx, entity, &self.failed)?;
         }
-        for (seq, n) in per_page {
+        for (&seq, &n) in &self.per_page {
             tracker.done(&ctx.journal, seq, n)?;
         }
-        if !unknown_now.is_empty() {
-            tokio::time::sleep(Duration::from_millis(ctx.plan.options.visibility_wait_ms)).await;
-            let records: Vec<Record> = unknown_now.iter().map(|(_, r)| r.clone()).collect();
-            let present = ctx.target.which_exist(entity, &records).await?;
-            for item in unknown_now {
-                if present.contains(&item.1.id) {
-                    let row = [RowUpdate {
-                        source_id: &item.1.id,
-                        target_id: Some(&item.1.id),
-                        content_hash: None,
-                        reason: None,
-                    }];
-                    ctx.journal.mark(entity, ObjectState::Confirmed, &row)?;
-                    ctx.counters.add_written(entity, 1);
-                    tracker.done(&ctx.journal, item.0, 1)?;
-                } else {
-                    again.push(item);
-                }
-            }
-        }
-        pending = again;
-        if pending.is_empty() {
-            return Ok(());
-        }
-        round += 1;
-        tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(round.min(6)))).await;
+        Ok(std::mem::take(&mut self.again))
     }
+}
+
+/// Looks up writes with an unknown outcome after the target's visibility delay: confirms what
+/// arrived and returns the rest, to be sent again.
+async fn settle_now(
+    ctx: &Ctx,
+    entity: Entity,
+    tracker: &PageTracker,
+    unknown: Vec<(u64, Record)>,
+) -> Result<Vec<(u64, Record)>, EngineError> {
+    tokio::time::sleep(Duration::from_millis(ctx.plan.options.visibility_wait_ms)).await;
+    let records: Vec<Record> = unknown.iter().map(|(_, r)| r.clone()).collect();
+    let present = ctx.target.which_exist(entity, &records).await?;
+    let mut again = vec![];
+    for item in unknown {
+        if present.contains(&item.1.id) {
+            let row = [RowUpdate {
+                source_id: &item.1.id,
+                target_id: Some(&item.1.id),
+                content_hash: None,
+                reason: None,
+            }];
+            ctx.journal.mark(entity, ObjectState::Confirmed, &row)?;
+            ctx.counters.add_written(entity, 1);
+            tracker.done(&ctx.journal, item.0, 1)?;
+        } else {
+            again.push(item);
+        }
+    }
+    Ok(again)
 }
 
 /// Objects whose write had an unknown outcome: wait until the target shows writes, look them up,

@@ -3,13 +3,13 @@
 use crate::connectors::archive::{ArchiveReader, ArchiveWriter};
 use crate::connectors::langfuse::experiments::ExperimentIndex;
 use crate::connectors::langfuse::{ConnectionInfo, Langfuse};
-use crate::connectors::{SourceConnector, TargetConnector};
+use crate::connectors::{SourceConnector, TargetConnector, for_each_existing_key_page};
 use crate::run::control::RunControl;
 use crate::run::journal::{Journal, ObjectState, RunState, run_dir};
 use crate::run::pipeline::{Ctx, run_entity};
-use crate::run::plan::{EndpointSpec, Plan, Secret};
+use crate::run::plan::{EndpointSpec, Plan};
 use crate::run::progress::{Counters, EntityCounts, EntityProgress, ProgressEvent, ProgressSink};
-use crate::vocab::{EngineError, Entity, Generation};
+use crate::vocab::{Dialect, EngineError, Entity, Generation, SecretString};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -84,8 +84,8 @@ pub struct RunSummary {
 /// journal never holds them.
 #[derive(Clone, Debug, Default)]
 pub struct Secrets {
-    pub source: Option<Secret>,
-    pub target: Option<Secret>,
+    pub source: Option<SecretString>,
+    pub target: Option<SecretString>,
 }
 
 /// Everything the pre-flight found out.
@@ -118,7 +118,7 @@ fn new_run_id() -> String {
 struct Sides {
     source: Arc<dyn SourceConnector>,
     target: Arc<dyn TargetConnector>,
-    source_gen: Generation,
+    source_dialect: Dialect,
     source_info: Option<ConnectionInfo>,
     target_info: Option<ConnectionInfo>,
 }
@@ -142,7 +142,7 @@ async fn connect(
         ),
     };
     let source = crate::run::trace_scope::scoped_source(source, &plan.scope).await?;
-    let source_gen = source.generation();
+    let source_dialect = source.payloads().dialect;
     let (target, target_info): (Arc<dyn TargetConnector>, _) = match &plan.target {
         EndpointSpec::Langfuse(l) => {
             let lf = Langfuse::connect(l, timeout, c, run_tag, counters.clone()).await?;
@@ -153,7 +153,7 @@ async fn connect(
             Arc::new(ArchiveWriter::new(
                 path,
                 source.describe(),
-                source_gen,
+                source.payloads(),
                 &plan.scope,
             )?),
             None,
@@ -162,7 +162,7 @@ async fn connect(
     Ok(Sides {
         source,
         target,
-        source_gen,
+        source_dialect,
         source_info,
         target_info,
     })
@@ -174,14 +174,14 @@ fn warnings_for(plan: &Plan, sides: &Sides) -> Vec<String> {
         if t.url.contains("langfuse.com") {
             w.push("The target is Langfuse Cloud: every migrated trace, observation and score counts as billed ingestion usage.".into());
         }
-        if t.generation == Generation::V4 && sides.source_gen != Generation::V4 {
+        if t.generation == Generation::V4 && !sides.source_dialect.is_v4() {
             w.push("The source is an older Langfuse: on v4 each trace becomes a root span `t-<trace id>` that carries the trace's name, input, output and metadata, with the trace's top-level observations under it.".into());
         }
-        if t.generation != Generation::V4 && sides.source_gen == Generation::V4 {
+        if t.generation != Generation::V4 && sides.source_dialect.is_v4() {
             w.push("The source is Langfuse v4, whose metadata values are strings; they arrive as strings.".into());
         }
     }
-    if sides.source_gen == Generation::V4 {
+    if sides.source_dialect.is_v4() {
         w.push("On Langfuse v4, `endTime` of an observation without one becomes its start time (OTLP spans always end).".into());
     }
     if plan.scope.entities.includes(Entity::Sessions) {
@@ -218,21 +218,13 @@ pub async fn preflight(plan: &Plan) -> Result<PreflightReport, EngineError> {
         // target holds in the window.
         let mut n = 0u64;
         let mut examples = vec![];
-        let mut cursor = None;
-        loop {
-            let (keys, next) = sides
-                .target
-                .existing_keys_page(e, &plan.scope, cursor)
-                .await?;
+        for_each_existing_key_page(sides.target.as_ref(), e, &plan.scope, |keys| {
             n += keys.len() as u64;
             for k in keys.into_iter().take(5usize.saturating_sub(examples.len())) {
                 examples.push(k.key);
             }
-            cursor = next;
-            if cursor.is_none() {
-                break;
-            }
-        }
+        })
+        .await?;
         if n > 0 {
             existing_in_target.insert(e, n);
             existing_examples.insert(e, examples);
@@ -370,7 +362,7 @@ async fn execute(
         journal: journal.clone(),
         source: sides.source.clone(),
         target: sides.target.clone(),
-        source_gen: sides.source_gen,
+        source_dialect: sides.source_dialect,
         counters: counters.clone(),
         sink: sink.clone(),
         control: control.clone(),
@@ -385,22 +377,7 @@ async fn execute(
         sink.clone(),
         control.clone(),
     );
-    let mut outcome: Result<(), EngineError> = Ok(());
-    for &e in &entities {
-        if control.is_cancelled() {
-            break;
-        }
-        if let Err(err) = index_experiments(&ctx, e, &entities).await {
-            outcome = Err(err);
-            break;
-        }
-        let result = run_entity(ctx.clone(), e).await;
-        crate::run::alloc::trim();
-        if let Err(err) = result {
-            outcome = Err(err);
-            break;
-        }
-    }
+    let outcome = run_phases(&ctx, &entities).await;
     reporter.abort();
     // A last snapshot, so the final counts always reach the UI.
     let (last_snapshot, _) = snapshot(
@@ -412,33 +389,7 @@ async fn execute(
     );
     sink.emit(last_snapshot);
 
-    let counts = journal.counts()?;
-    let failed: u64 = counts.values().map(|c| c.failed).sum();
-    let state = match &outcome {
-        Err(EngineError::Stopped(_)) | Err(_) => RunState::Failed,
-        Ok(()) if control.is_cancelled() => RunState::Cancelled,
-        Ok(()) if dry_run => RunState::DryRun,
-        Ok(()) if failed > 0 => RunState::CompletedWithFailures,
-        Ok(()) => RunState::Completed,
-    };
-    if !dry_run {
-        sides
-            .target
-            .finish(matches!(
-                state,
-                RunState::Completed | RunState::CompletedWithFailures
-            ))
-            .await?;
-    }
-    journal.set_state(state)?;
-    match &outcome {
-        Ok(()) => journal.log("info", &format!("run ended: {state:?}"))?,
-        Err(e) => journal.log("error", &e.to_string())?,
-    }
-    sink.emit(ProgressEvent::RunFinished {
-        run_id: run_id.clone(),
-        state,
-    });
+    let state = end_run(&ctx, &outcome).await?;
     outcome?;
     build_report(
         &journal,
@@ -449,6 +400,51 @@ async fn execute(
         started.elapsed(),
         &counters,
     )
+}
+
+/// Copies the entities in phase order until one fails or the run is cancelled.
+async fn run_phases(ctx: &Arc<Ctx>, entities: &[Entity]) -> Result<(), EngineError> {
+    for &e in entities {
+        if ctx.control.is_cancelled() {
+            break;
+        }
+        index_experiments(ctx, e, entities).await?;
+        let result = run_entity(ctx.clone(), e).await;
+        crate::run::alloc::trim();
+        result?;
+    }
+    Ok(())
+}
+
+/// The run's final state from how the phases ended; lets the target finish (the archive writes
+/// its manifest), journals the state and tells the UI.
+async fn end_run(ctx: &Ctx, outcome: &Result<(), EngineError>) -> Result<RunState, EngineError> {
+    let failed: u64 = ctx.journal.counts()?.values().map(|c| c.failed).sum();
+    let state = match outcome {
+        Err(_) => RunState::Failed,
+        Ok(()) if ctx.control.is_cancelled() => RunState::Cancelled,
+        Ok(()) if ctx.dry_run => RunState::DryRun,
+        Ok(()) if failed > 0 => RunState::CompletedWithFailures,
+        Ok(()) => RunState::Completed,
+    };
+    if !ctx.dry_run {
+        ctx.target
+            .finish(matches!(
+                state,
+                RunState::Completed | RunState::CompletedWithFailures
+            ))
+            .await?;
+    }
+    ctx.journal.set_state(state)?;
+    match outcome {
+        Ok(()) => ctx.journal.log("info", &format!("run ended: {state:?}"))?,
+        Err(e) => ctx.journal.log("error", &e.to_string())?,
+    }
+    ctx.sink.emit(ProgressEvent::RunFinished {
+        run_id: ctx.run_id.clone(),
+        state,
+    });
+    Ok(state)
 }
 
 /// On a v4 target, run items ride on their traces' root spans: read them before the first span

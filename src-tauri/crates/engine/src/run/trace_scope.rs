@@ -7,8 +7,8 @@
 //! entities are admitted by the trace (or session, or observation) they belong to. Memory grows
 //! with the chosen traces, which a filter is there to keep few.
 
-use crate::connectors::{Page, SourceConnector};
-use crate::vocab::{EngineError, Entity, Generation, RawObject, Record, Scope};
+use crate::connectors::{Page, SourceConnector, for_each_page};
+use crate::vocab::{EngineError, Entity, Payloads, RawObject, Record, Scope};
 use async_trait::async_trait;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -48,17 +48,13 @@ async fn for_each_record(
     source: &dyn SourceConnector,
     entity: Entity,
     scope: &Scope,
-    mut f: impl FnMut(Record),
+    mut f: impl FnMut(Record) + Send,
 ) -> Result<(), EngineError> {
-    let mut cursor = None;
-    loop {
-        let page = source.read_page(entity, scope, cursor).await?;
-        page.records.into_iter().for_each(&mut f);
-        match page.next {
-            Some(c) => cursor = Some(c),
-            None => return Ok(()),
-        }
-    }
+    for_each_page(source, entity, scope, |records| {
+        records.into_iter().for_each(&mut f);
+        Ok(())
+    })
+    .await
 }
 
 /// Whether the scope filters traces by name or tag (and so needs a [`TraceScoped`] reader).
@@ -176,8 +172,8 @@ impl SourceConnector for TraceScoped {
         self.inner.describe()
     }
 
-    fn generation(&self) -> Generation {
-        self.inner.generation()
+    fn payloads(&self) -> Payloads {
+        self.inner.payloads()
     }
 
     fn supports(&self, entity: Entity) -> bool {

@@ -7,6 +7,7 @@
 
 pub mod counts;
 pub mod error;
+pub mod files;
 pub mod filter;
 pub mod keys;
 pub mod model;
@@ -14,12 +15,13 @@ pub mod rate;
 pub mod scope;
 pub mod secret;
 pub mod state;
+pub mod time;
 
 pub use counts::{Counters, EntityCounts};
 pub use error::{ConnectionError, EngineError};
 pub use keys::ExistingKey;
-pub use model::{Entity, Generation, RawObject, Record, natural_key};
+pub use model::{Dialect, Entity, Generation, Payloads, Platform, RawObject, Record, natural_key};
 pub use rate::{Bucket, Budget, CloudPlan};
 pub use scope::{EntitySelection, Scope};
-pub use secret::Secret;
+pub use secret::{ExposeSecret, Secret, SecretString};
 pub use state::{ObjectState, RunState};

@@ -236,7 +236,7 @@ impl Record {
     }
 }
 
-/// Which API generation produced a record: decides how payloads must be interpreted.
+/// A generation of Langfuse's API: what a server offers and how it reads and writes objects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Generation {
@@ -258,6 +258,66 @@ impl fmt::Display for Generation {
             Generation::V3 => "v3",
             Generation::V4 => "v4",
         })
+    }
+}
+
+/// The platform whose data a source holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    Langfuse,
+}
+
+/// The shape of a source's payloads. Every source hands over Langfuse's canonical objects; the
+/// dialect says which of Langfuse's object shapes they follow, and so how a writer maps them and
+/// how validation compares them: in `LangfuseV4` an observation carries its trace's columns and a
+/// trace is derived from its root span (metadata values are strings); in the older dialects a
+/// trace is an object of its own and its observations need not form one tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Dialect {
+    LangfuseV2,
+    LangfuseV3,
+    LangfuseV4,
+}
+
+impl Dialect {
+    /// The dialect of the objects a Langfuse server of generation `g` returns.
+    pub fn of(g: Generation) -> Dialect {
+        match g {
+            Generation::V2 => Dialect::LangfuseV2,
+            Generation::V3 => Dialect::LangfuseV3,
+            Generation::V4 => Dialect::LangfuseV4,
+        }
+    }
+
+    /// The API generation whose objects this dialect follows (what an archive manifest records).
+    pub fn generation(self) -> Generation {
+        match self {
+            Dialect::LangfuseV2 => Generation::V2,
+            Dialect::LangfuseV3 => Generation::V3,
+            Dialect::LangfuseV4 => Generation::V4,
+        }
+    }
+
+    pub fn is_v4(self) -> bool {
+        self == Dialect::LangfuseV4
+    }
+}
+
+/// What a source's records are: the platform the data comes from and the dialect of its
+/// payloads. Decides how they are written and compared, whatever server or file they came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payloads {
+    pub platform: Platform,
+    pub dialect: Dialect,
+}
+
+impl Payloads {
+    pub fn langfuse(dialect: Dialect) -> Self {
+        Payloads {
+            platform: Platform::Langfuse,
+            dialect,
+        }
     }
 }
 

@@ -1,22 +1,17 @@
-//! The secret type: a key whose Debug output never shows it.
+//! The secret type: `secrecy::SecretString` from the app's keychain to the HTTP client. Its
+//! `Debug` output never shows the secret and its memory is zeroed on drop.
 
-use std::fmt;
+pub use secrecy::{ExposeSecret, SecretString};
 
-/// A secret string whose Debug/Display never reveal it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+/// Makes a [`SecretString`]. The engine once had a secret type of its own under this name;
+/// `Secret::new(..)` is kept so code written against it still compiles. New code uses
+/// `SecretString::from(..)`.
+pub struct Secret;
 
 impl Secret {
-    pub fn new(s: &str) -> Self {
-        Secret(s.to_string())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
+    // A constructor of the type that replaced it: that is the point of this shim.
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new(secret: &str) -> SecretString {
+        SecretString::from(secret)
     }
 }

@@ -11,6 +11,7 @@
 //! secrets already are) with owner-only permissions, never in our journal or data dir. The record we
 //! keep names paths and hashes only.
 
+use crate::vocab::files;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fs;
@@ -344,19 +345,10 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CutoverError> {
 /// Writes next to the file and renames over it, keeping the original permissions, so a crash never
 /// leaves a half-written `.env`.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CutoverError> {
-    let error = |source| CutoverError::Write {
+    files::write_atomically(path, bytes).map_err(|source| CutoverError::Write {
         path: path.to_path_buf(),
         source,
-    };
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(error)?;
-    temp.write_all(bytes).map_err(error)?;
-    temp.as_file().sync_all().map_err(error)?;
-    if let Ok(meta) = fs::metadata(path) {
-        fs::set_permissions(temp.path(), meta.permissions()).map_err(error)?;
-    }
-    temp.persist(path).map_err(|e| error(e.error))?;
-    Ok(())
+    })
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

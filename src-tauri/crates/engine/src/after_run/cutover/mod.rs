@@ -8,7 +8,8 @@ use crate::after_run::reconnect::with_secret;
 use crate::run::journal::Journal;
 use crate::run::plan::EndpointSpec;
 use crate::run::runner::Secrets;
-use crate::vocab::EngineError;
+use crate::vocab::time::now_iso_secs;
+use crate::vocab::{EngineError, ExposeSecret};
 use env_file::{CutoverChange, CutoverError, CutoverRecord, CutoverValues};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -50,7 +51,7 @@ fn target_values(
         EndpointSpec::Langfuse(l) => Ok(CutoverValues {
             host: l.url.clone(),
             public_key: l.public_key.clone(),
-            secret_key: l.resolve_secret()?.expose().to_string(),
+            secret_key: l.resolve_secret()?.expose_secret().to_string(),
         }),
         EndpointSpec::Archive { .. } => Err(CutoverRunError::ArchiveTarget(run_id.to_string())),
     }
@@ -115,7 +116,7 @@ pub fn cutover_apply(
     let record = env_file::apply(env_path, &values)?;
     let s = CutoverStatus {
         record,
-        applied_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        applied_at: now_iso_secs(),
         restored_at: None,
     };
     record_status(&journal, &s, "now points at the target")?;
@@ -143,7 +144,7 @@ pub(crate) fn restore_in(
         _ => return Err(CutoverRunError::NothingToRestore(run_id.to_string())),
     };
     env_file::restore(&s.record, force)?;
-    s.restored_at = Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    s.restored_at = Some(now_iso_secs());
     record_status(journal, &s, "is restored")?;
     Ok(s)
 }

@@ -6,6 +6,7 @@
 
 use super::store::RollbackStore;
 use super::types::{Action, RollbackProgress, StepState};
+use crate::connectors::http::retry_after;
 use crate::connectors::langfuse::{Langfuse, q};
 use crate::run::control::RunControl;
 use crate::vocab::EngineError;
@@ -87,15 +88,6 @@ async fn restore_label(lf: &Langfuse, prompt: &str, version: i64, label: &str) -
         Ok(Some(problem)) => Sent::Failed(problem),
         Err(e) => Sent::Failed(e.to_string()),
     }
-}
-
-pub(crate) fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
-    let v = resp.headers().get("retry-after")?.to_str().ok()?;
-    if let Ok(secs) = v.trim().parse::<f64>() {
-        return Some(Duration::from_secs_f64(secs.max(0.0)));
-    }
-    let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
-    when.signed_duration_since(chrono::Utc::now()).to_std().ok()
 }
 
 async fn send(

@@ -320,7 +320,7 @@ pub async fn rollback(
     };
     match ended {
         Ended::BudgetSpent { resume_after } => {
-            let at = resume_after.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let at = crate::vocab::time::iso_secs(&resume_after);
             o.store.set_meta(RESUME_AFTER, &at)?;
             report.state = RollbackState::WaitingForBudget;
             report.message = format!(
@@ -340,43 +340,9 @@ pub async fn rollback(
             let v =
                 verify::verify(&lf, &steps, &o.plan.scope, options.verify_limit, progress).await?;
             if options.restore_cutover {
-                match cutover::restore_in(&o.journal, run_id, false) {
-                    Ok(_) => report.cutover_restored = Some(true),
-                    Err(CutoverRunError::NothingToRestore(_)) => {}
-                    Err(e) => {
-                        report.cutover_restored = Some(false);
-                        report.cutover_note = Some(e.to_string());
-                    }
-                }
+                restore_cutover(&o.journal, run_id, &mut report);
             }
-            let clean = report.failed.is_empty() && v.settled && v.still_present.is_empty();
-            report.state = if clean && report.cutover_restored != Some(false) {
-                RollbackState::Completed
-            } else {
-                RollbackState::Incomplete
-            };
-            report.message = match (clean, report.failed.len()) {
-                (true, _) => format!(
-                    "Rolled back: {} requests done and every removed object verified gone.{}",
-                    report.requests_done,
-                    if report.manual.is_empty() {
-                        String::new()
-                    } else {
-                        format!(
-                            " {} objects need a step by hand (see the list).",
-                            report.manual.len()
-                        )
-                    }
-                ),
-                (false, 0) => v
-                    .note
-                    .clone()
-                    .unwrap_or_else(|| "Some removed objects are still visible.".into()),
-                (false, n) => format!(
-                    "{n} requests failed (see the list); start the rollback again to retry them."
-                ),
-            };
-            report.verification = Some(v);
+            conclude(&mut report, v);
         }
     }
     o.store.set_meta(
@@ -386,6 +352,51 @@ pub async fn rollback(
     o.journal
         .log("info", &format!("rollback: {}", report.message))?;
     Ok(report)
+}
+
+/// Puts the run's `.env` cutover back, if it has one that was not restored yet.
+fn restore_cutover(journal: &Journal, run_id: &str, report: &mut RollbackReport) {
+    match cutover::restore_in(journal, run_id, false) {
+        Ok(_) => report.cutover_restored = Some(true),
+        Err(CutoverRunError::NothingToRestore(_)) => {}
+        Err(e) => {
+            report.cutover_restored = Some(false);
+            report.cutover_note = Some(e.to_string());
+        }
+    }
+}
+
+/// The state and message of a rollback whose every step was tried, from what failed and what
+/// verification still found.
+fn conclude(report: &mut RollbackReport, v: Verification) {
+    let clean = report.failed.is_empty() && v.settled && v.still_present.is_empty();
+    report.state = if clean && report.cutover_restored != Some(false) {
+        RollbackState::Completed
+    } else {
+        RollbackState::Incomplete
+    };
+    report.message = match (clean, report.failed.len()) {
+        (true, _) => format!(
+            "Rolled back: {} requests done and every removed object verified gone.{}",
+            report.requests_done,
+            if report.manual.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " {} objects need a step by hand (see the list).",
+                    report.manual.len()
+                )
+            }
+        ),
+        (false, 0) => v
+            .note
+            .clone()
+            .unwrap_or_else(|| "Some removed objects are still visible.".into()),
+        (false, n) => {
+            format!("{n} requests failed (see the list); start the rollback again to retry them.")
+        }
+    };
+    report.verification = Some(v);
 }
 
 /// The report of the last rollback attempt of `run_id`, if there was one.

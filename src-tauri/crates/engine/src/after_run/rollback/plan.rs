@@ -5,9 +5,9 @@
 
 use super::store::{RollbackStore, Step};
 use super::types::{Action, ManualItem, ObjectRef, RollbackProgress, StepState};
-use crate::connectors::SourceConnector;
 use crate::connectors::http::{Bucket, Idempotency};
 use crate::connectors::langfuse::{Langfuse, q};
+use crate::connectors::{SourceConnector, for_each_existing_key_page, for_each_page};
 use crate::run::journal::{Journal, ObjectRow, ObjectState};
 use crate::vocab::{EngineError, Entity, Generation, Scope};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -70,19 +70,16 @@ async fn target_index(
     lf: &Langfuse,
     entity: Entity,
     scope: &Scope,
-) -> Result<HashMap<String, (Option<String>, Option<String>)>, EngineError> {
+) -> Result<TargetIndex, EngineError> {
     let mut out = HashMap::new();
-    let mut cursor = None;
-    loop {
-        let page = lf.read_page(entity, scope, cursor).await?;
-        for r in page.records {
+    for_each_page(lf, entity, scope, |records| {
+        for r in records {
             out.insert(r.id, (r.body.str("traceId"), r.body.str("sessionId")));
         }
-        match page.next {
-            Some(c) => cursor = Some(c),
-            None => return Ok(out),
-        }
-    }
+        Ok(())
+    })
+    .await?;
+    Ok(out)
 }
 
 /// Entities whose target ids the journal may lack: a write whose answer was lost and that was
@@ -103,7 +100,6 @@ async fn resolve_target_ids(
     lf: &Langfuse,
     scope: &Scope,
 ) -> Result<(), EngineError> {
-    use crate::connectors::TargetConnector;
     let Some(source) = source else { return Ok(()) };
     for entity in ASSIGNED {
         let lacking: BTreeSet<String> = rows
@@ -119,10 +115,8 @@ async fn resolve_target_ids(
             continue;
         }
         let mut keys: HashMap<String, String> = HashMap::new();
-        let mut cursor = None;
-        loop {
-            let page = source.read_page(entity, scope, cursor).await?;
-            for mut r in page.records {
+        for_each_page(source, entity, scope, |records| {
+            for mut r in records {
                 if !lacking.contains(&r.id) {
                     continue;
                 }
@@ -142,21 +136,14 @@ async fn resolve_target_ids(
                     keys.insert(r.id, k);
                 }
             }
-            match page.next {
-                Some(c) => cursor = Some(c),
-                None => break,
-            }
-        }
+            Ok(())
+        })
+        .await?;
         let mut in_target: HashMap<String, String> = HashMap::new();
-        let mut cursor = None;
-        loop {
-            let (page, next) = lf.existing_keys_page(entity, scope, cursor).await?;
-            in_target.extend(page.into_iter().filter_map(|k| Some((k.key, k.target_id?))));
-            match next {
-                Some(c) => cursor = Some(c),
-                None => break,
-            }
-        }
+        for_each_existing_key_page(lf, entity, scope, |page| {
+            in_target.extend(page.into_iter().filter_map(|k| Some((k.key, k.target_id?))))
+        })
+        .await?;
         for r in rows
             .iter_mut()
             .filter(|r| r.entity == entity && r.target_id.is_none())
@@ -250,29 +237,16 @@ async fn tracing(
         target_index(lf, Entity::Scores, scope).await?
     };
 
-    // A trace the run created that also holds objects the run did not write (they were there
-    // before) is shared: deleting it would take those along, so it stays.
     let our_observations: HashSet<&str> =
         observations.iter().map(|r| r.source_id.as_str()).collect();
     let our_scores: HashSet<&str> = scores.iter().map(|r| r.source_id.as_str()).collect();
-    let mut shared = BTreeSet::new();
-    for (id, (trace, _)) in &obs_index {
-        if let Some(t) = trace
-            && traces.contains(t)
-            && *id != format!("t-{t}")
-            && !our_observations.contains(id.as_str())
-        {
-            shared.insert(t.clone());
-        }
-    }
-    for (id, (trace, _)) in &score_index {
-        if let Some(t) = trace
-            && traces.contains(t)
-            && !our_scores.contains(id.as_str())
-        {
-            shared.insert(t.clone());
-        }
-    }
+    let shared = shared_traces(
+        &traces,
+        &obs_index,
+        &score_index,
+        &our_observations,
+        &our_scores,
+    );
     for t in &shared {
         traces.remove(t);
         p.by_hand(
@@ -283,8 +257,33 @@ async fn tracing(
     }
 
     let mut along: BTreeMap<String, Vec<ObjectRef>> = BTreeMap::new();
+    observations_along(p, &observations, &obs_index, &traces, &mut along);
+    let single_scores = scores_along(&scores, &score_index, &traces, &mut along);
+
+    let orphan_sessions = if v4 {
+        BTreeSet::new()
+    } else {
+        orphan_sessions(lf, scope, &traces).await?
+    };
+    Ok(Tracing {
+        traces,
+        along,
+        single_scores,
+        orphan_sessions,
+    })
+}
+
+/// Observations the run wrote go along with their trace's delete; those in a trace that stays
+/// (or not visible now) are for a person to remove.
+fn observations_along(
+    p: &mut Planner<'_>,
+    observations: &[&ObjectRow],
+    index: &TargetIndex,
+    traces: &BTreeSet<String>,
+    along: &mut BTreeMap<String, Vec<ObjectRef>>,
+) {
     for r in observations {
-        let trace = obs_index.get(&r.source_id).and_then(|(t, _)| t.clone());
+        let trace = index.get(&r.source_id).and_then(|(t, _)| t.clone());
         match trace {
             Some(t) if traces.contains(&t) => along.entry(t.clone()).or_default().push(ObjectRef {
                 entity: Entity::Observations,
@@ -306,43 +305,87 @@ async fn tracing(
             ),
         }
     }
+}
 
-    let mut single_scores = vec![];
+/// Scores the run wrote go along with their trace's delete; the rest are deleted one by one
+/// (returned).
+fn scores_along(
+    scores: &[&ObjectRow],
+    index: &TargetIndex,
+    traces: &BTreeSet<String>,
+    along: &mut BTreeMap<String, Vec<ObjectRef>>,
+) -> Vec<String> {
+    let mut single = vec![];
     for r in scores {
-        let trace = score_index.get(&r.source_id).and_then(|(t, _)| t.clone());
+        let trace = index.get(&r.source_id).and_then(|(t, _)| t.clone());
         match trace {
             Some(t) if traces.contains(&t) => along.entry(t.clone()).or_default().push(ObjectRef {
                 entity: Entity::Scores,
                 id: r.source_id.clone(),
                 trace_id: Some(t),
             }),
-            _ => single_scores.push(r.source_id.clone()),
+            _ => single.push(r.source_id.clone()),
         }
     }
+    single
+}
 
-    // Sessions on v2/v3 are rows of their own that no API deletes; v4 derives them.
-    let mut orphan_sessions = BTreeSet::new();
-    if !v4 && !traces.is_empty() {
-        let index = target_index(lf, Entity::Traces, scope).await?;
-        let mut kept = BTreeSet::new();
-        for (id, (_, session)) in &index {
-            if let Some(s) = session {
-                if traces.contains(id) {
-                    orphan_sessions.insert(s.clone());
-                } else {
-                    kept.insert(s.clone());
-                }
+/// Id → (traceId, sessionId) of what the target holds.
+type TargetIndex = HashMap<String, (Option<String>, Option<String>)>;
+
+/// Traces the run created that also hold objects the run did not write (they were there
+/// before): deleting one would take those along, so it stays.
+fn shared_traces(
+    traces: &BTreeSet<String>,
+    observations: &TargetIndex,
+    scores: &TargetIndex,
+    our_observations: &HashSet<&str>,
+    our_scores: &HashSet<&str>,
+) -> BTreeSet<String> {
+    let mut shared = BTreeSet::new();
+    for (id, (trace, _)) in observations {
+        if let Some(t) = trace
+            && traces.contains(t)
+            && *id != format!("t-{t}")
+            && !our_observations.contains(id.as_str())
+        {
+            shared.insert(t.clone());
+        }
+    }
+    for (id, (trace, _)) in scores {
+        if let Some(t) = trace
+            && traces.contains(t)
+            && !our_scores.contains(id.as_str())
+        {
+            shared.insert(t.clone());
+        }
+    }
+    shared
+}
+
+/// Sessions that only the deleted traces name. On v2/v3 a session is a row of its own that no
+/// API deletes, so it stays behind empty (v4 derives sessions from traces).
+async fn orphan_sessions(
+    lf: &Langfuse,
+    scope: &Scope,
+    traces: &BTreeSet<String>,
+) -> Result<BTreeSet<String>, EngineError> {
+    let mut orphan = BTreeSet::new();
+    if traces.is_empty() {
+        return Ok(orphan);
+    }
+    let mut kept = BTreeSet::new();
+    for (id, (_, session)) in &target_index(lf, Entity::Traces, scope).await? {
+        if let Some(s) = session {
+            if traces.contains(id) {
+                orphan.insert(s.clone());
+            } else {
+                kept.insert(s.clone());
             }
         }
-        orphan_sessions.retain(|s| !kept.contains(s));
     }
-
-    Ok(Tracing {
-        traces,
-        along,
-        single_scores,
-        orphan_sessions,
-    })
+    orphan.retain(|s| !kept.contains(s));
+    Ok(orphan)
 }
 
 /// 1. Dataset runs (their items reference dataset items and traces).

@@ -6,6 +6,7 @@
 //! answered that the object is already gone); a crash in between repeats an idempotent delete.
 
 use super::types::{Action, ManualItem, ObjectRef, StepState};
+use crate::vocab::time::now_iso_millis;
 use crate::vocab::{EngineError, Entity};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
@@ -31,10 +32,6 @@ pub struct Step {
 
 pub struct RollbackStore {
     conn: Connection,
-}
-
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 fn json_err(e: serde_json::Error) -> EngineError {
@@ -95,7 +92,7 @@ impl RollbackStore {
                     serde_json::to_string(&s.removes).expect("refs serialise"),
                     s.state.as_str(),
                     s.detail,
-                    now()
+                    now_iso_millis()
                 ])?;
             }
             let mut st = tx.prepare(
@@ -106,7 +103,7 @@ impl RollbackStore {
             }
             tx.execute(
                 "INSERT OR REPLACE INTO rollback_meta(key, value) VALUES ('planned_at', ?1)",
-                [now()],
+                [now_iso_millis()],
             )?;
         }
         tx.commit()?;
@@ -174,7 +171,7 @@ impl RollbackStore {
     ) -> Result<(), EngineError> {
         self.conn.execute(
             "UPDATE rollback_steps SET state = ?2, detail = ?3, updated_at = ?4 WHERE seq = ?1",
-            params![seq, state.as_str(), detail, now()],
+            params![seq, state.as_str(), detail, now_iso_millis()],
         )?;
         Ok(())
     }

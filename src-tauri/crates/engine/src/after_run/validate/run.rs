@@ -7,12 +7,12 @@ use super::reconcile::{LISTED_IDS, Sample, reconcile_entity};
 use super::report::{DayCount, Discrepancy, EntityReconciliation, SettleOutcome, ValidationReport};
 use crate::after_run::reconnect::{Side, all_keys, plan_with_secrets};
 use crate::connectors::langfuse::otlp::RUN_TAG_KEY;
-use crate::connectors::{SourceConnector, TargetConnector};
+use crate::connectors::{SourceConnector, TargetConnector, for_each_page};
 use crate::run::journal::{Journal, ObjectState, run_dir};
 use crate::run::runner::{PHASES, Secrets};
 use crate::run::trace_scope::{TraceScoped, TraceSelection};
 use crate::vocab::filter::{parse_time, time_field};
-use crate::vocab::{EngineError, Entity, Generation, Scope, natural_key};
+use crate::vocab::{Dialect, EngineError, Entity, Scope, natural_key};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -123,14 +123,7 @@ pub async fn validate_run(
     let plan = plan_with_secrets(journal.plan()?, &options.secrets);
     let source = Side::open(&plan.source, &plan).await?;
     let target = Side::open(&plan.target, &plan).await?;
-    let (mut source_reader, mut target_reader) = (source.reader(), target.reader());
-    // With a trace-name or tag filter both sides are compared over the traces the source's
-    // filter chooses, and what belongs to them.
-    if crate::run::trace_scope::filters_traces(&plan.scope) {
-        let chosen = Arc::new(TraceSelection::of(source_reader.as_ref(), &plan.scope).await?);
-        source_reader = Arc::new(TraceScoped::new(source_reader, chosen.clone()));
-        target_reader = Arc::new(TraceScoped::new(target_reader, chosen));
-    }
+    let (source_reader, target_reader) = readers(source.reader(), target.reader(), &plan).await?;
     let entities: Vec<Entity> = PHASES
         .into_iter()
         .filter(|e| plan.scope.entities.includes(*e) && source_reader.supports(*e))
@@ -157,7 +150,7 @@ pub async fn validate_run(
 
     let mut report = ValidationReport {
         run_id: run_id.to_string(),
-        generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        generated_at: crate::vocab::time::now_iso_secs(),
         source: source_reader.describe(),
         target: target_reader.describe(),
         window_from: Some(plan.scope.from.to_rfc3339()),
@@ -174,89 +167,23 @@ pub async fn validate_run(
             ));
         }
     }
-    let context = Context::new(source_reader.generation(), target_reader.generation());
+    let compare = Compare {
+        source: source_reader.as_ref(),
+        target: target_reader.as_ref(),
+        scope: &plan.scope,
+        journal: &journal,
+        context: Context::new(
+            source_reader.payloads().dialect,
+            target_reader.payloads().dialect,
+        ),
+        options,
+        progress,
+    };
     let mut ids = IdMaps::from_journal(&journal)?;
     for entity in entities {
-        let windows = super::slices::windows(
-            source_reader.as_ref(),
-            entity,
-            &plan.scope,
-            options.slice_objects,
-        )
-        .await;
-        // A sample is spread over the slices.
-        let sample = options.sample.map(|n| n.div_ceil(windows.len()));
-        let mut merged: Option<EntityReconciliation> = None;
-        let mut days: Vec<DayCount> = vec![];
-        let mut strays = Strays::default();
-        for (from, to) in &windows {
-            let scope = Scope {
-                from: *from,
-                to: *to,
-                ..plan.scope.clone()
-            };
-            let s = read_side(source_reader.as_ref(), entity, &scope, "source", progress).await;
-            let t = read_side(target_reader.as_ref(), entity, &scope, "target", progress).await;
-            let (mut s, mut t) = match (s, t) {
-                (Ok(s), Ok(t)) => (s, t),
-                (Err(EngineError::Unsupported(what, why)), _)
-                | (_, Err(EngineError::Unsupported(what, why))) => {
-                    report.notes.push(format!(
-                        "{entity} were not compared: {what} is not possible ({why})."
-                    ));
-                    merged = None;
-                    break;
-                }
-                (Err(e), _) | (_, Err(e)) => return Err(e.into()),
-            };
-            ids.learn(entity, &s, &t);
-            if entity == Entity::Comments {
-                t = ids.rekey_prompt_comments(t);
-            }
-            let slice_strays = if windows.len() > 1 {
-                strays.collect(&s, &t)
-            } else {
-                vec![]
-            };
-            for (key, v) in t.iter_mut() {
-                context.normalise_target(v, s.get(key), &ids);
-            }
-            if context.folds_trace_spans() && entity == Entity::Observations {
-                fold_trace_spans(&mut t);
-            }
-            // Per-day counts are what each side holds, like the totals.
-            days.extend(per_day(entity, &s, &t));
-            let preexisting = context.preexisting(&journal, entity, &s, &mut t)?;
-            strays.keep_targets(slice_strays, &t);
-            for v in s.values_mut() {
-                strip_server_fields(v);
-            }
-            if entity == Entity::Scores && context.source_gen != context.target_gen {
-                for v in s.values_mut().chain(t.values_mut()) {
-                    drop_text_score_value(v);
-                }
-            }
-            let mut rec = reconcile_entity(
-                entity.as_str(),
-                &s,
-                &t,
-                &diff_options(entity, context.source_gen != context.target_gen),
-                Sample(sample),
-            );
-            // The count stays what the target holds; the sentence under the table explains it.
-            rec.preexisting_count = preexisting;
-            rec.target_count += preexisting;
-            merged = Some(match merged {
-                None => rec,
-                Some(m) => merge(m, rec),
-            });
-            // Free the memory of this slice before reading the next, and give it back to the
-            // system: the app lives on after a validation.
-            drop((s, t));
-            crate::run::alloc::trim();
-        }
-        let Some(mut rec) = merged else { continue };
-        strays.pair_up(&mut rec, entity, &context, &ids);
+        let Some((rec, days)) = compare.entity(entity, &mut ids, &mut report.notes).await? else {
+            continue;
+        };
         progress(ValidationProgress::Compared {
             entity,
             discrepancies: rec.missing_count + rec.extra_count + rec.differing_count,
@@ -281,6 +208,149 @@ pub async fn validate_run(
         save_report(&report, &journal, data_dir)?;
     }
     Ok(report)
+}
+
+/// Both sides as readers. With a trace-name or tag filter both are compared over the traces the
+/// source's filter chooses, and what belongs to them.
+async fn readers(
+    source: Arc<dyn SourceConnector>,
+    target: Arc<dyn SourceConnector>,
+    plan: &crate::run::plan::Plan,
+) -> Result<(Arc<dyn SourceConnector>, Arc<dyn SourceConnector>), EngineError> {
+    if !crate::run::trace_scope::filters_traces(&plan.scope) {
+        return Ok((source, target));
+    }
+    let chosen = Arc::new(TraceSelection::of(source.as_ref(), &plan.scope).await?);
+    Ok((
+        Arc::new(TraceScoped::new(source, chosen.clone())),
+        Arc::new(TraceScoped::new(target, chosen)),
+    ))
+}
+
+/// What one entity's slices add up to, and what they need to know of each other.
+struct Slices {
+    strays: Strays,
+    days: Vec<DayCount>,
+    /// Whether the entity is compared in more than one slice.
+    split: bool,
+    sample: Option<usize>,
+}
+
+/// Comparing the two sides of one run, entity by entity and slice by slice.
+struct Compare<'a> {
+    source: &'a dyn SourceConnector,
+    target: &'a dyn SourceConnector,
+    scope: &'a Scope,
+    journal: &'a Journal,
+    context: Context,
+    options: &'a ValidateOptions,
+    progress: &'a (dyn Fn(ValidationProgress) + Send + Sync),
+}
+
+impl Compare<'_> {
+    /// One entity's reconciliation and per-day counts over all its time slices; `None` when
+    /// the entity cannot be compared (the reason goes into `notes`).
+    async fn entity(
+        &self,
+        entity: Entity,
+        ids: &mut IdMaps,
+        notes: &mut Vec<String>,
+    ) -> Result<Option<(EntityReconciliation, Vec<DayCount>)>, ValidationError> {
+        let windows =
+            super::slices::windows(self.source, entity, self.scope, self.options.slice_objects)
+                .await;
+        let mut acc = Slices {
+            strays: Strays::default(),
+            days: vec![],
+            split: windows.len() > 1,
+            // A sample is spread over the slices.
+            sample: self.options.sample.map(|n| n.div_ceil(windows.len())),
+        };
+        let mut merged: Option<EntityReconciliation> = None;
+        for (from, to) in &windows {
+            let scope = Scope {
+                from: *from,
+                to: *to,
+                ..self.scope.clone()
+            };
+            let s = read_side(self.source, entity, &scope, "source", self.progress).await;
+            let t = read_side(self.target, entity, &scope, "target", self.progress).await;
+            let (s, t) = match (s, t) {
+                (Ok(s), Ok(t)) => (s, t),
+                (Err(EngineError::Unsupported(what, why)), _)
+                | (_, Err(EngineError::Unsupported(what, why))) => {
+                    notes.push(format!(
+                        "{entity} were not compared: {what} is not possible ({why})."
+                    ));
+                    return Ok(None);
+                }
+                (Err(e), _) | (_, Err(e)) => return Err(e.into()),
+            };
+            let rec = self.slice(entity, s, t, ids, &mut acc)?;
+            merged = Some(match merged {
+                None => rec,
+                Some(m) => merge(m, rec),
+            });
+            // Give the slice's memory back to the system: the app lives on after a validation.
+            crate::run::alloc::trim();
+        }
+        let Some(mut rec) = merged else {
+            return Ok(None);
+        };
+        acc.strays.pair_up(&mut rec, entity, &self.context, ids);
+        Ok(Some((rec, acc.days)))
+    }
+
+    /// Reconciles one slice: both sides brought into the same terms, then compared. Objects
+    /// only one side of the slice holds are noted in `strays` when the entity is split.
+    fn slice(
+        &self,
+        entity: Entity,
+        mut s: BTreeMap<String, Value>,
+        mut t: BTreeMap<String, Value>,
+        ids: &mut IdMaps,
+        acc: &mut Slices,
+    ) -> Result<EntityReconciliation, EngineError> {
+        let context = &self.context;
+        ids.learn(entity, &s, &t);
+        if entity == Entity::Comments {
+            t = ids.rekey_prompt_comments(t);
+        }
+        let slice_strays = if acc.split {
+            acc.strays.collect(&s, &t)
+        } else {
+            vec![]
+        };
+        for (key, v) in t.iter_mut() {
+            context.normalise_target(v, s.get(key), ids);
+        }
+        if context.folds_trace_spans() && entity == Entity::Observations {
+            fold_trace_spans(&mut t);
+        }
+        // Per-day counts are what each side holds, like the totals.
+        acc.days.extend(per_day(entity, &s, &t));
+        let preexisting = context.preexisting(self.journal, entity, &s, &mut t)?;
+        acc.strays.keep_targets(slice_strays, &t);
+        for v in s.values_mut() {
+            strip_server_fields(v);
+        }
+        if entity == Entity::Scores && context.source != context.target {
+            for v in s.values_mut().chain(t.values_mut()) {
+                drop_text_score_value(v);
+            }
+        }
+        let mut rec = reconcile_entity(
+            entity.as_str(),
+            &s,
+            &t,
+            &diff_options(entity, context.source != context.target),
+            Sample(acc.sample),
+        );
+        // The count stays what the target holds; the sentence under the table explains it.
+        rec.preexisting_count = preexisting;
+        rec.target_count += preexisting;
+        Ok(rec)
+    }
 }
 
 /// The report saved by the last validation of `run_id`, if any.
@@ -437,10 +507,8 @@ async fn read_side(
     if !reader.supports(entity) {
         return Ok(out);
     }
-    let mut cursor = None;
-    loop {
-        let page = reader.read_page(entity, scope, cursor).await?;
-        for r in page.records {
+    for_each_page(reader, entity, scope, |records| {
+        for r in records {
             let key = if entity.target_assigns_ids() {
                 natural_key(entity, &r.body).unwrap_or(r.id)
             } else {
@@ -467,11 +535,10 @@ async fn read_side(
             side: side.to_string(),
             objects: out.len() as u64,
         });
-        match page.next {
-            Some(c) => cursor = Some(c),
-            None => return Ok(out),
-        }
-    }
+        Ok(())
+    })
+    .await?;
+    Ok(out)
 }
 
 /// Target ids of objects whose ids the target assigned, mapped back to the source's ids, so a
@@ -494,13 +561,11 @@ impl IdMaps {
             }
         }
         // Prompt versions' own ids (what comments on prompts point at) live in the id map.
-        let conn = rusqlite::Connection::open(&journal.path)?;
-        let mut st = conn.prepare("SELECT source_id, target_id FROM id_map WHERE entity = ?1")?;
-        let prompts = st
-            .query_map([Entity::Prompts.as_str()], |r| {
-                Ok((r.get::<_, String>(1)?, r.get::<_, String>(0)?))
-            })?
-            .collect::<Result<HashMap<_, _>, _>>()?;
+        let prompts = journal
+            .id_map(Entity::Prompts)?
+            .into_iter()
+            .map(|(source, target)| (target, source))
+            .collect();
         target_to_source.insert(Entity::Prompts, prompts);
         Ok(Self { target_to_source })
     }
@@ -563,21 +628,19 @@ impl IdMaps {
 }
 
 struct Context {
-    source_gen: Generation,
-    target_gen: Generation,
+    /// The dialects both sides are read in.
+    source: Dialect,
+    target: Dialect,
 }
 
 impl Context {
-    fn new(source_gen: Generation, target_gen: Generation) -> Self {
-        Self {
-            source_gen,
-            target_gen,
-        }
+    fn new(source: Dialect, target: Dialect) -> Self {
+        Self { source, target }
     }
 
     /// A v4 target written from an older source carries each trace as a root span `t-<id>`.
     fn folds_trace_spans(&self) -> bool {
-        self.target_gen == Generation::V4 && self.source_gen != Generation::V4
+        self.target.is_v4() && !self.source.is_v4()
     }
 
     /// Brings a target object into the source's terms: references mapped back, our run tag
@@ -613,7 +676,7 @@ impl Context {
         }
         let mut t = one.remove("").unwrap_or(Value::Null);
         strip_server_fields(&mut s);
-        if entity == Entity::Scores && self.source_gen != self.target_gen {
+        if entity == Entity::Scores && self.source != self.target {
             drop_text_score_value(&mut s);
             drop_text_score_value(&mut t);
         }
@@ -687,7 +750,7 @@ impl Strays {
         context: &Context,
         ids: &IdMaps,
     ) {
-        let options = diff_options(entity, context.source_gen != context.target_gen);
+        let options = diff_options(entity, context.source != context.target);
         let mut target = self.target;
         for (id, s) in self.source {
             let Some(t) = target.remove(&id) else {

@@ -7,7 +7,8 @@
 //! Reading verifies each file's sha256 against the manifest before the first record is used.
 
 use crate::connectors::{Page, SourceConnector, TargetConnector, WriteOutcome};
-use crate::vocab::{EngineError, Entity, Generation, RawObject, Record, Scope};
+use crate::vocab::files;
+use crate::vocab::{Dialect, EngineError, Entity, Generation, Payloads, RawObject, Record, Scope};
 use async_trait::async_trait;
 use flate2::Compression;
 use flate2::read::MultiGzDecoder;
@@ -50,6 +51,8 @@ pub struct ManifestMedia {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ManifestSource {
     pub description: String,
+    /// The dialect of the archived payloads, named by the Langfuse generation whose objects they
+    /// follow (`v2`, `v3`, `v4`; the field keeps its name so older archives stay readable).
     pub generation: Generation,
 }
 
@@ -95,7 +98,7 @@ impl ArchiveWriter {
     pub fn new(
         dir: &Path,
         source_description: String,
-        generation: Generation,
+        payloads: Payloads,
         scope: &Scope,
     ) -> Result<Self, EngineError> {
         std::fs::create_dir_all(dir.join("parts")).map_err(|e| archive_err(dir, e))?;
@@ -115,7 +118,7 @@ impl ArchiveWriter {
             dir: dir.to_path_buf(),
             source: ManifestSource {
                 description: source_description,
-                generation,
+                generation: payloads.dialect.generation(),
             },
             window: ManifestWindow {
                 from: scope.from.to_rfc3339(),
@@ -271,7 +274,7 @@ impl TargetConnector for ArchiveWriter {
         &self,
         entity: Entity,
         records: &[Record],
-        _: Generation,
+        _: Dialect,
     ) -> Vec<WriteOutcome> {
         let r = tokio::task::block_in_place(|| self.write_part(entity, records));
         match r {
@@ -315,14 +318,11 @@ impl TargetConnector for ArchiveWriter {
             media,
             complete,
         };
-        let tmp = self.dir.join("manifest.json.tmp");
-        std::fs::write(
-            &tmp,
-            serde_json::to_vec_pretty(&m).expect("manifest serialises"),
+        files::write_atomically(
+            &self.dir.join("manifest.json"),
+            &serde_json::to_vec_pretty(&m).expect("manifest serialises"),
         )
         .map_err(|e| archive_err(&self.dir, e))?;
-        std::fs::rename(&tmp, self.dir.join("manifest.json"))
-            .map_err(|e| archive_err(&self.dir, e))?;
         if complete {
             let _ = std::fs::remove_dir(self.dir.join("parts"));
         }
@@ -428,8 +428,9 @@ impl SourceConnector for ArchiveReader {
             self.manifest.source.description
         )
     }
-    fn generation(&self) -> Generation {
-        self.manifest.source.generation
+    fn payloads(&self) -> Payloads {
+        // Archives hold what a Langfuse source gave, in the dialect its manifest records.
+        Payloads::langfuse(Dialect::of(self.manifest.source.generation))
     }
     fn supports(&self, entity: Entity) -> bool {
         self.manifest.entities.contains_key(entity.as_str())
@@ -522,17 +523,22 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn a_batch_written_twice_by_a_resumed_run_is_archived_once() {
         let dir = tempfile::tempdir().unwrap();
-        let w = ArchiveWriter::new(dir.path(), "test".into(), Generation::V4, &Scope::default())
-            .unwrap();
+        let w = ArchiveWriter::new(
+            dir.path(),
+            "test".into(),
+            Payloads::langfuse(Dialect::LangfuseV4),
+            &Scope::default(),
+        )
+        .unwrap();
         let first: Vec<Record> = ["a", "b", "c"].into_iter().map(observation).collect();
-        w.write_batch(Entity::Observations, &first, Generation::V4)
+        w.write_batch(Entity::Observations, &first, Dialect::LangfuseV4)
             .await;
         // The process died before the journal confirmed the batch: the resumed run asks what
         // exists, then writes the batch (and more) again.
         let again: Vec<Record> = ["b", "c", "d"].into_iter().map(observation).collect();
         let exist = w.which_exist(Entity::Observations, &again).await.unwrap();
         assert_eq!(exist, HashSet::from(["b".to_string(), "c".to_string()]));
-        w.write_batch(Entity::Observations, &again, Generation::V4)
+        w.write_batch(Entity::Observations, &again, Dialect::LangfuseV4)
             .await;
         w.finish(true).await.unwrap();
 

@@ -1,11 +1,11 @@
 //! Where a Langfuse project is and how to authenticate: one side of a plan.
 
-use crate::vocab::{CloudPlan, EngineError, Secret};
+use crate::vocab::{CloudPlan, EngineError, ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 /// A Langfuse project reached over HTTP. The secret key is looked up at run time from the
 /// environment variable `secret_key_env`, or supplied by the app (keychain) via `secret_key`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LangfuseEndpoint {
     pub url: String,
@@ -16,7 +16,7 @@ pub struct LangfuseEndpoint {
     pub keychain_profile: Option<String>,
     /// Filled in by the caller (never from a file, never serialised, never journaled).
     #[serde(skip)]
-    pub secret_key: Option<Secret>,
+    pub secret_key: Option<SecretString>,
     /// The Langfuse Cloud plan whose per-minute limits this side must stay within.
     #[serde(default, skip_serializing_if = "is_default")]
     pub cloud_plan: CloudPlan,
@@ -27,6 +27,35 @@ pub struct LangfuseEndpoint {
     /// with a compressed clock); 1.0 for real servers.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub budget_time_scale: f64,
+}
+
+/// Two endpoints are equal when every field is, the secrets compared by value. (Listing the
+/// fields makes a new field a compile error here until it is compared too.)
+impl PartialEq for LangfuseEndpoint {
+    fn eq(&self, other: &Self) -> bool {
+        let LangfuseEndpoint {
+            url,
+            public_key,
+            secret_key_env,
+            keychain_profile,
+            secret_key,
+            cloud_plan,
+            requests_per_minute,
+            budget_time_scale,
+        } = self;
+        let same_secret = match (secret_key, &other.secret_key) {
+            (Some(a), Some(b)) => a.expose_secret() == b.expose_secret(),
+            (a, b) => a.is_none() && b.is_none(),
+        };
+        *url == other.url
+            && *public_key == other.public_key
+            && *secret_key_env == other.secret_key_env
+            && *keychain_profile == other.keychain_profile
+            && same_secret
+            && *cloud_plan == other.cloud_plan
+            && *requests_per_minute == other.requests_per_minute
+            && *budget_time_scale == other.budget_time_scale
+    }
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -41,12 +70,17 @@ fn is_one(v: &f64) -> bool {
 
 impl LangfuseEndpoint {
     pub fn new(url: &str, public_key: &str, secret_key: &str) -> Self {
+        Self::with_secret(url, public_key, SecretString::from(secret_key))
+    }
+
+    /// An endpoint with the secret the caller holds (the app: from the keychain).
+    pub fn with_secret(url: &str, public_key: &str, secret_key: SecretString) -> Self {
         Self {
             url: url.trim_end_matches('/').to_string(),
             public_key: public_key.to_string(),
             secret_key_env: None,
             keychain_profile: None,
-            secret_key: Some(Secret::new(secret_key)),
+            secret_key: Some(secret_key),
             cloud_plan: CloudPlan::None,
             requests_per_minute: None,
             budget_time_scale: 1.0,
@@ -54,13 +88,13 @@ impl LangfuseEndpoint {
     }
 
     /// The secret, from the caller or from the named environment variable.
-    pub fn resolve_secret(&self) -> Result<Secret, EngineError> {
+    pub fn resolve_secret(&self) -> Result<SecretString, EngineError> {
         if let Some(s) = &self.secret_key {
             return Ok(s.clone());
         }
         if let Some(var) = &self.secret_key_env {
             return match std::env::var(var) {
-                Ok(v) if !v.is_empty() => Ok(Secret::new(&v)),
+                Ok(v) if !v.is_empty() => Ok(SecretString::from(v)),
                 _ => Err(EngineError::MissingSecret(format!(
                     "the environment variable {var} (named in the plan for {}) is not set",
                     self.url

@@ -9,8 +9,8 @@
 //! observation the source's experiment item names. The run-items phase then settles each item from
 //! its carrier's journal row: written with it, already there, or not creatable, with the reason.
 
-use crate::connectors::traits::SourceConnector;
-use crate::vocab::{EngineError, Entity, Generation, ObjectState, RawObject, Record, Scope};
+use crate::connectors::traits::{SourceConnector, for_each_page};
+use crate::vocab::{Dialect, EngineError, Entity, ObjectState, RawObject, Record, Scope};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -38,8 +38,8 @@ pub struct ExperimentAttrs {
 }
 
 /// The span (as its journaled object) whose write creates a run item on v4.
-pub fn carrier(item: &RawObject, source: Generation) -> Option<(Entity, String)> {
-    if source == Generation::V4 {
+pub fn carrier(item: &RawObject, source: Dialect) -> Option<(Entity, String)> {
+    if source.is_v4() {
         item.str("experimentObservationId")
             .map(|o| (Entity::Observations, o))
     } else {
@@ -62,26 +62,18 @@ impl ExperimentIndex {
         journal: &dyn RunLookup,
     ) -> Result<Self, EngineError> {
         let mut ix = ExperimentIndex::default();
-        let generation = source.generation();
-        let mut cursor = None;
-        loop {
-            let page = source
-                .read_page(Entity::DatasetRunItems, scope, cursor)
-                .await?;
-            for r in page.records {
-                ix.add(&r, generation, journal)?;
-            }
-            match page.next {
-                Some(c) => cursor = Some(c),
-                None => return Ok(ix),
-            }
-        }
+        let dialect = source.payloads().dialect;
+        for_each_page(source, Entity::DatasetRunItems, scope, |records| {
+            records.iter().try_for_each(|r| ix.add(r, dialect, journal))
+        })
+        .await?;
+        Ok(ix)
     }
 
     fn add(
         &mut self,
         r: &Record,
-        source: Generation,
+        source: Dialect,
         journal: &dyn RunLookup,
     ) -> Result<(), EngineError> {
         let (Some(carrier), Some(name), Some(item_id)) = (
@@ -126,7 +118,7 @@ impl ExperimentIndex {
     pub fn settle(
         &self,
         item: &Record,
-        source: Generation,
+        source: Dialect,
         journal: &dyn RunLookup,
         preexisting: bool,
     ) -> Result<Option<Settled>, EngineError> {

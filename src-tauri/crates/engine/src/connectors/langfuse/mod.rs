@@ -18,7 +18,9 @@ mod write;
 pub use endpoint::LangfuseEndpoint;
 
 use crate::connectors::http::{HttpClient, HttpFailure, Idempotency};
-use crate::vocab::{Bucket, Budget, ConnectionError, Counters, EngineError, Generation};
+use crate::vocab::{
+    Bucket, Budget, ConnectionError, Counters, EngineError, ExposeSecret, Generation,
+};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
@@ -158,7 +160,7 @@ impl Langfuse {
         let http = HttpClient::new(
             &url,
             &endpoint.public_key,
-            secret.expose(),
+            secret.expose_secret(),
             timeout,
             Budget {
                 plan: endpoint.cloud_plan,
@@ -168,89 +170,17 @@ impl Langfuse {
             concurrency,
             counters.clone(),
         );
-        // 1. Health: is it there, and is it Langfuse?
-        let resp = send_checked(&url, || http.get_anonymous("/api/public/health")).await?;
-        let status = resp.status();
-        let body = resp.text().await.unwrap_or_default();
-        if status.as_u16() == 503 {
-            return Err(ConnectionError::Unhealthy(
-                url,
-                "its health check reports a problem".into(),
-            )
-            .into());
-        }
-        let health: Option<Health> = serde_json::from_str(&body).ok();
-        let version = match (status.is_success(), health) {
-            (
-                true,
-                Some(Health {
-                    version: Some(v),
-                    status: Some(_),
-                }),
-            ) => v,
-            _ => {
-                return Err(ConnectionError::NotLangfuse(
-                    url,
-                    format!(
-                        "/api/public/health answered {} without a Langfuse version",
-                        status.as_u16()
-                    ),
-                )
-                .into());
-            }
-        };
-        let generation = match version.trim_start_matches('v').split('.').next() {
-            Some("2") | Some("1") => Generation::V2,
-            Some("3") => Generation::V3,
-            _ => Generation::V4,
-        };
-        // 2. Keys: the project this key belongs to.
-        let resp = send_checked(&url, || http.get("/api/public/projects")).await?;
-        match resp.status().as_u16() {
-            401 => return Err(ConnectionError::WrongKeys(url).into()),
-            403 => return Err(ConnectionError::Forbidden(url).into()),
-            _ => {}
-        }
-        let projects: serde_json::Value = resp.json().await.unwrap_or_default();
-        let project = projects.get("data").and_then(|d| d.get(0));
-        let project_id = project
-            .and_then(|p| p.get("id"))
-            .and_then(|v| v.as_str())
-            .map(String::from);
-        let project_name = project
-            .and_then(|p| p.get("name"))
-            .and_then(|v| v.as_str())
-            .map(String::from);
-        // 3. Probes: which read paths exist.
-        let probe = |path: &'static str| {
-            let http = &http;
-            async move {
-                match http
-                    .send(Bucket::PublicApi, || http.get(path), Idempotency::Safe)
-                    .await
-                {
-                    Ok(_) => true,
-                    Err(HttpFailure::Rejected { status, .. }) => status != 404 && status != 405,
-                    Err(_) => false,
-                }
-            }
-        };
-        let cursor_observations = probe("/api/public/v2/observations?limit=1&fields=core").await;
-        let scores_v3 = probe("/api/public/v3/scores?limit=1").await;
-        let legacy_reads = probe("/api/public/traces?limit=1&fields=core").await;
+        let version = server_version(&http, &url).await?;
+        let generation = generation_of(&version);
+        let (project_id, project_name) = project(&http, &url).await?;
+        let capabilities = probe_capabilities(&http, generation).await;
         let info = ConnectionInfo {
             url,
             project_id,
             project_name,
             server_version: version,
             generation,
-            capabilities: Capabilities {
-                cursor_observations,
-                scores_v3,
-                legacy_reads,
-                legacy_ingestion: generation != Generation::V4,
-                otlp: generation != Generation::V2,
-            },
+            capabilities,
         };
         Ok(Langfuse {
             http,
@@ -314,20 +244,103 @@ impl Langfuse {
     }
 }
 
-/// Percent-encodes a query value.
-pub(crate) fn q(v: &str) -> String {
-    url_escape(v)
+/// 1. Health: is it there, and is it Langfuse? The server's version.
+async fn server_version(http: &HttpClient, url: &str) -> Result<String, EngineError> {
+    let resp = send_checked(url, || http.get_anonymous("/api/public/health")).await?;
+    let status = resp.status();
+    let body = resp.text().await.unwrap_or_default();
+    if status.as_u16() == 503 {
+        return Err(ConnectionError::Unhealthy(
+            url.to_string(),
+            "its health check reports a problem".into(),
+        )
+        .into());
+    }
+    let health: Option<Health> = serde_json::from_str(&body).ok();
+    match (status.is_success(), health) {
+        (
+            true,
+            Some(Health {
+                version: Some(v),
+                status: Some(_),
+            }),
+        ) => Ok(v),
+        _ => Err(ConnectionError::NotLangfuse(
+            url.to_string(),
+            format!(
+                "/api/public/health answered {} without a Langfuse version",
+                status.as_u16()
+            ),
+        )
+        .into()),
+    }
 }
 
-fn url_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
+/// The API generation of a server version (`3.1.0`, `v4.0.0-rc.1`, ...); unknown majors are
+/// taken for the newest.
+fn generation_of(version: &str) -> Generation {
+    match version.trim_start_matches('v').split('.').next() {
+        Some("2") | Some("1") => Generation::V2,
+        Some("3") => Generation::V3,
+        _ => Generation::V4,
     }
-    out
+}
+
+/// 2. Keys: the project this key belongs to (id and name).
+async fn project(
+    http: &HttpClient,
+    url: &str,
+) -> Result<(Option<String>, Option<String>), EngineError> {
+    let resp = send_checked(url, || http.get("/api/public/projects")).await?;
+    match resp.status().as_u16() {
+        401 => return Err(ConnectionError::WrongKeys(url.to_string()).into()),
+        403 => return Err(ConnectionError::Forbidden(url.to_string()).into()),
+        _ => {}
+    }
+    let projects: serde_json::Value = resp.json().await.unwrap_or_default();
+    let project = projects.get("data").and_then(|d| d.get(0));
+    let field = |k: &str| {
+        project
+            .and_then(|p| p.get(k))
+            .and_then(|v| v.as_str())
+            .map(String::from)
+    };
+    Ok((field("id"), field("name")))
+}
+
+/// 3. Probes: which read paths exist.
+async fn probe_capabilities(http: &HttpClient, generation: Generation) -> Capabilities {
+    let probe = |path: &'static str| async move {
+        match http
+            .send(Bucket::PublicApi, || http.get(path), Idempotency::Safe)
+            .await
+        {
+            Ok(_) => true,
+            Err(HttpFailure::Rejected { status, .. }) => status != 404 && status != 405,
+            Err(_) => false,
+        }
+    };
+    let cursor_observations = probe("/api/public/v2/observations?limit=1&fields=core").await;
+    let scores_v3 = probe("/api/public/v3/scores?limit=1").await;
+    let legacy_reads = probe("/api/public/traces?limit=1&fields=core").await;
+    Capabilities {
+        cursor_observations,
+        scores_v3,
+        legacy_reads,
+        legacy_ingestion: generation != Generation::V4,
+        otlp: generation != Generation::V2,
+    }
+}
+
+/// Everything but RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`) is escaped, so a
+/// value is safe both in a query and as one path segment (where `+` would not mean a space).
+const ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encodes a query value or a path segment.
+pub(crate) fn q(v: &str) -> String {
+    percent_encoding::utf8_percent_encode(v, ESCAPED).to_string()
 }

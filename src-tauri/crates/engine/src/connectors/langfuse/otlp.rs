@@ -13,7 +13,7 @@
 //! trace's top-level observations hang under it. Validation maps them back: a `t-<traceId>` span
 //! is the trace, a parent `t-<traceId>` means "no parent" in the source.
 
-use crate::vocab::{Generation, RawObject};
+use crate::vocab::{Dialect, RawObject};
 use serde_json::value::RawValue;
 
 pub const SCOPE_NAME: &str = "langfuse-sdk";
@@ -258,7 +258,8 @@ fn present<'a>(o: &'a RawObject, k: &str) -> Option<&'a RawValue> {
 /// Options that apply to every span of a request.
 pub struct SpanOptions<'a> {
     pub run_tag: Option<&'a str>,
-    pub source: Generation,
+    /// The dialect of the records' payloads.
+    pub source: Dialect,
 }
 
 /// Why a record cannot become a span.
@@ -345,7 +346,7 @@ pub fn observation_span(o: &RawObject, opts: &SpanOptions<'_>) -> Result<SpanDat
         .ok_or_else(|| MapError(format!("observation {id} has an unreadable start time")))?;
     let end_ns = o.str("endTime").and_then(|e| iso_to_nanos(&e));
     let mut parent = o.str("parentObservationId");
-    if parent.is_none() && opts.source != Generation::V4 {
+    if parent.is_none() && !opts.source.is_v4() {
         parent = Some(trace_span_id(&trace_id));
     }
     let mut a = Attrs::default();
@@ -397,7 +398,7 @@ pub fn observation_span(o: &RawObject, opts: &SpanOptions<'_>) -> Result<SpanDat
     }
     // v4 observations carry their trace's columns; keep them on every span. A v4 trace's
     // metadata is its root span's.
-    if opts.source == Generation::V4 {
+    if opts.source.is_v4() {
         trace_attrs(&mut a, o, "traceName");
         if o.get_present("parentObservationId").is_none()
             && let Some(m) = present(o, "metadata")
@@ -481,7 +482,7 @@ mod tests {
             &o,
             &SpanOptions {
                 run_tag: Some("run-1"),
-                source: Generation::V4,
+                source: Dialect::LangfuseV4,
             },
         )
         .unwrap();
@@ -513,7 +514,7 @@ mod tests {
             &o,
             &SpanOptions {
                 run_tag: None,
-                source: Generation::V3,
+                source: Dialect::LangfuseV3,
             },
         )
         .unwrap()
@@ -525,7 +526,7 @@ mod tests {
             &t,
             &SpanOptions {
                 run_tag: None,
-                source: Generation::V3,
+                source: Dialect::LangfuseV3,
             },
         )
         .unwrap()
@@ -543,7 +544,7 @@ mod tests {
             &o,
             &SpanOptions {
                 run_tag: None,
-                source: Generation::V4,
+                source: Dialect::LangfuseV4,
             },
         )
         .unwrap_err();
@@ -558,7 +559,7 @@ mod tests {
             &o,
             &SpanOptions {
                 run_tag: None,
-                source: Generation::V4,
+                source: Dialect::LangfuseV4,
             },
         )
         .unwrap();

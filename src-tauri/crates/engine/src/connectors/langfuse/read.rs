@@ -4,7 +4,8 @@
 use super::{Langfuse, q};
 use crate::connectors::http::Bucket;
 use crate::connectors::{Page, SourceConnector};
-use crate::vocab::{EngineError, Entity, Generation, RawObject, Record, Scope};
+use crate::vocab::time::iso_millis;
+use crate::vocab::{Dialect, EngineError, Entity, Generation, Payloads, RawObject, Record, Scope};
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -38,10 +39,6 @@ struct PageMeta {
     total_pages: u64,
     #[serde(rename = "totalItems", default)]
     total_items: Option<u64>,
-}
-
-fn iso(t: &chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// A v2 read returns input/output as text: JSON text becomes JSON again, other text a string.
@@ -218,9 +215,9 @@ impl Langfuse {
             "view": view,
             "metrics": [{"measure": "count", "aggregation": "count"}],
             "filters": filters,
-            "fromTimestamp": iso(&scope.from),
+            "fromTimestamp": iso_millis(&scope.from),
             // An open-ended window ends in year 9999, past what ClickHouse dates hold.
-            "toTimestamp": iso(&scope.to.min(chrono::Utc::now() + chrono::Duration::days(1))),
+            "toTimestamp": iso_millis(&scope.to.min(chrono::Utc::now() + chrono::Duration::days(1))),
         });
         let path = format!("/api/public/v2/metrics?query={}", q(&query.to_string()));
         let answer: serde_json::Value = self
@@ -250,8 +247,8 @@ impl Langfuse {
     ) -> Result<(Vec<RawObject>, Option<String>), EngineError> {
         let mut base = format!(
             "/api/public/v2/observations?fields={OBS_FIELDS}&limit=1000&fromStartTime={}&toStartTime={}{}",
-            q(&iso(&scope.from)),
-            q(&iso(&scope.to)),
+            q(&iso_millis(&scope.from)),
+            q(&iso_millis(&scope.to)),
             self.env_query(scope, "environment")
         );
         if roots_only {
@@ -308,7 +305,7 @@ impl Langfuse {
     }
 
     fn legacy_path(&self, entity: Entity, scope: &Scope) -> Option<(Bucket, String)> {
-        let (from, to) = (q(&iso(&scope.from)), q(&iso(&scope.to)));
+        let (from, to) = (q(&iso_millis(&scope.from)), q(&iso_millis(&scope.to)));
         Some(match entity {
             Entity::Traces => (
                 Bucket::LegacyRead,
@@ -360,8 +357,8 @@ impl Langfuse {
             {
                 let mut path = format!(
                     "/api/public/v3/scores?fields=details,subject,annotation&limit=100&fromTimestamp={}&toTimestamp={}",
-                    q(&iso(&scope.from)),
-                    q(&iso(&scope.to))
+                    q(&iso_millis(&scope.from)),
+                    q(&iso_millis(&scope.to))
                 );
                 if !scope.environments.is_empty() {
                     path.push_str(&format!(
@@ -427,12 +424,13 @@ impl SourceConnector for Langfuse {
                 .unwrap_or("unnamed project")
         )
     }
-    fn generation(&self) -> Generation {
-        if self.reads_v4_style() {
+    fn payloads(&self) -> Payloads {
+        let read_as = if self.reads_v4_style() {
             Generation::V4
         } else {
             self.info.generation.min_legacy()
-        }
+        };
+        Payloads::langfuse(Dialect::of(read_as))
     }
     fn supports(&self, entity: Entity) -> bool {
         !matches!(entity, Entity::Sessions)

@@ -5,7 +5,7 @@
 use super::write::{failure_outcome, tag_metadata};
 use super::{Langfuse, q};
 use crate::connectors::http::{Bucket, HttpFailure, Idempotency};
-use crate::connectors::{ExistingKey, Page, WriteOutcome};
+use crate::connectors::traits::{ExistingKey, Page, WriteOutcome, for_each_existing_key_page};
 use crate::vocab::{EngineError, Entity, RawObject, Record, Scope, natural_key};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -33,6 +33,56 @@ struct NestedCursor {
     p: u64,
 }
 
+impl NestedCursor {
+    fn parse(cursor: Option<&str>) -> Self {
+        cursor
+            .and_then(|c| serde_json::from_str(c).ok())
+            .unwrap_or_default()
+    }
+
+    /// This cursor as the next page's, unless it points past the last of `parents`.
+    fn within(&self, parents: usize) -> Option<String> {
+        (self.i < parents).then(|| serde_json::to_string(self).expect("cursor"))
+    }
+}
+
+/// Records of a listing: the project id dropped, keyed by id (prompt versions: `name:version`).
+fn to_records(entity: Entity, objs: Vec<RawObject>) -> Vec<Record> {
+    objs.into_iter()
+        .filter_map(|mut o| {
+            o.remove("projectId");
+            let id = if entity == Entity::Prompts {
+                natural_key(entity, &o)?
+            } else {
+                o.str("id")?
+            };
+            Some(Record::new(entity, id, o))
+        })
+        .collect()
+}
+
+/// `POST /dataset-run-items` body from a run item as read (the run's name, description and
+/// metadata travel on each item).
+fn run_item_body(item: &RawObject) -> RawObject {
+    let mut b = RawObject::new();
+    if let Some(v) = item.get_present("datasetRunName") {
+        b.set_raw("runName", v.to_owned());
+    }
+    for (from, to) in [
+        ("runDescription", "runDescription"),
+        ("runMetadata", "metadata"),
+        ("datasetItemId", "datasetItemId"),
+        ("observationId", "observationId"),
+        ("traceId", "traceId"),
+        ("createdAt", "createdAt"),
+    ] {
+        if let Some(v) = item.get_present(from) {
+            b.set_raw(to, v.to_owned());
+        }
+    }
+    b
+}
+
 fn bucket_of(entity: Entity) -> Bucket {
     match entity {
         Entity::Datasets | Entity::DatasetItems | Entity::DatasetRunItems => Bucket::Datasets,
@@ -40,6 +90,47 @@ fn bucket_of(entity: Entity) -> Bucket {
         _ => Bucket::PublicApi,
     }
 }
+
+/// The fields each create request takes (everything else is the server's own or read-only).
+const SCORE_CONFIG_FIELDS: &[&str] = &[
+    "name",
+    "dataType",
+    "categories",
+    "minValue",
+    "maxValue",
+    "description",
+];
+const MODEL_FIELDS: &[&str] = &[
+    "modelName",
+    "matchPattern",
+    "startDate",
+    "unit",
+    "inputPrice",
+    "outputPrice",
+    "totalPrice",
+    "pricingTiers",
+    "tokenizerId",
+    "tokenizerConfig",
+];
+const DATASET_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "metadata",
+    "inputSchema",
+    "expectedOutputSchema",
+];
+const DATASET_ITEM_FIELDS: &[&str] = &[
+    "datasetName",
+    "input",
+    "expectedOutput",
+    "metadata",
+    "sourceTraceId",
+    "sourceObservationId",
+    "id",
+    "status",
+];
+const PROMPT_FIELDS: &[&str] = &["name", "prompt", "config", "type", "tags", "commitMessage"];
+const COMMENT_FIELDS: &[&str] = &["objectType", "objectId", "content", "authorUserId"];
 
 fn pick(o: &RawObject, keys: &[&str]) -> RawObject {
     let mut out = RawObject::new();
@@ -110,190 +201,195 @@ impl Langfuse {
         _scope: &Scope,
         cursor: Option<String>,
     ) -> Result<Page, EngineError> {
-        let what = format!("reading {entity}");
-        let mk = |entity: Entity, objs: Vec<RawObject>| -> Vec<Record> {
-            objs.into_iter()
-                .filter_map(|mut o| {
-                    o.remove("projectId");
-                    let id = if entity == Entity::Prompts {
-                        natural_key(entity, &o)?
-                    } else {
-                        o.str("id")?
-                    };
-                    Some(Record::new(entity, id, o))
-                })
-                .collect()
-        };
         match entity {
             Entity::ScoreConfigs | Entity::Models | Entity::Datasets | Entity::Comments => {
-                let path = match entity {
-                    Entity::ScoreConfigs => "/api/public/score-configs",
-                    Entity::Models => "/api/public/models",
-                    Entity::Datasets => "/api/public/v2/datasets",
-                    _ => "/api/public/comments",
-                };
-                let page: u64 = cursor.as_deref().and_then(|c| c.parse().ok()).unwrap_or(1);
-                let (mut data, more) = self.one_page(bucket_of(entity), path, page, &what).await?;
-                if entity == Entity::Models {
-                    data.retain(|m| m.bool("isLangfuseManaged") != Some(true));
-                }
-                Ok(Page {
-                    records: mk(entity, data),
-                    next: more.then(|| (page + 1).to_string()),
-                })
+                self.read_listing_page(entity, cursor).await
             }
-            Entity::DatasetItems => {
-                let mut c: NestedCursor = cursor
-                    .as_deref()
-                    .and_then(|c| serde_json::from_str(c).ok())
-                    .unwrap_or_default();
-                let datasets = self.dataset_names().await?;
-                let Some((name, _)) = datasets.get(c.i) else {
-                    return Ok(Page::default());
-                };
-                let page = c.p.max(1);
-                let path = format!("/api/public/dataset-items?datasetName={}", q(name));
-                let (data, more) = self.one_page(Bucket::Datasets, &path, page, &what).await?;
-                if more {
-                    c.p = page + 1;
-                } else {
-                    c = NestedCursor {
-                        i: c.i + 1,
-                        j: 0,
-                        p: 1,
-                    };
-                }
-                let next =
-                    (c.i < datasets.len()).then(|| serde_json::to_string(&c).expect("cursor"));
-                Ok(Page {
-                    records: mk(entity, data),
-                    next,
-                })
-            }
+            Entity::DatasetItems => self.read_dataset_items_page(cursor).await,
             Entity::DatasetRunItems if self.reads_v4_style() => {
                 self.read_experiment_items(cursor).await
             }
-            Entity::DatasetRunItems => {
-                let mut c: NestedCursor = cursor
-                    .as_deref()
-                    .and_then(|c| serde_json::from_str(c).ok())
-                    .unwrap_or_default();
-                let datasets = self.dataset_names().await?;
-                let Some((name, id)) = datasets.get(c.i) else {
-                    return Ok(Page::default());
-                };
-                let runs = match self
-                    .list_all(
-                        Bucket::Datasets,
-                        &format!("/api/public/datasets/{}/runs", q(name)),
-                        "listing dataset runs",
-                    )
-                    .await
-                {
-                    Ok(r) => r,
-                    Err(EngineError::Http { status: 404, .. }) => {
-                        return Err(EngineError::Unsupported(
-                            "Reading dataset runs".into(),
-                            "this server does not offer dataset run reads".into(),
-                        ));
-                    }
-                    Err(e) => return Err(e),
-                };
-                let mut run_names: Vec<(String, RawObject)> = runs
-                    .into_iter()
-                    .filter_map(|r| Some((r.str("name")?, r)))
-                    .collect();
-                run_names.sort_by(|a, b| a.0.cmp(&b.0));
-                let mut records = vec![];
-                if let Some((run, run_obj)) = run_names.get(c.j) {
-                    let page = c.p.max(1);
-                    let path = format!(
-                        "/api/public/dataset-run-items?datasetId={}&runName={}",
-                        q(id),
-                        q(run)
-                    );
-                    let (data, more) = self.one_page(Bucket::Datasets, &path, page, &what).await?;
-                    records = mk(entity, data)
-                        .into_iter()
-                        .map(|mut r| {
-                            // Carry the run's description and metadata: the target creates the run
-                            // with its first item.
-                            if let Some(d) = run_obj.get_present("description") {
-                                r.body.set_raw("runDescription", d.to_owned());
-                            }
-                            if let Some(m) = run_obj.get_present("metadata") {
-                                r.body.set_raw("runMetadata", m.to_owned());
-                            }
-                            r.body.set("datasetName", name);
-                            r.body.set("datasetId", id);
-                            r
-                        })
-                        .collect();
-                    if more {
-                        c.p = page + 1;
-                    } else {
-                        c = NestedCursor {
-                            i: c.i,
-                            j: c.j + 1,
-                            p: 1,
-                        };
-                    }
-                }
-                if c.j >= run_names.len() {
-                    c = NestedCursor {
-                        i: c.i + 1,
-                        j: 0,
-                        p: 1,
-                    };
-                }
-                let next =
-                    (c.i < datasets.len()).then(|| serde_json::to_string(&c).expect("cursor"));
-                Ok(Page { records, next })
-            }
-            Entity::Prompts => {
-                // One prompt (all its versions, oldest first) per page.
-                let c: NestedCursor = cursor
-                    .as_deref()
-                    .and_then(|c| serde_json::from_str(c).ok())
-                    .unwrap_or_default();
-                let mut metas = self
-                    .list_all(Bucket::Prompts, "/api/public/v2/prompts", "listing prompts")
-                    .await?;
-                metas.sort_by_key(|m| m.str("name"));
-                let Some(meta) = metas.get(c.i) else {
-                    return Ok(Page::default());
-                };
-                let name = meta.str("name").unwrap_or_default();
-                let mut versions: Vec<i64> = meta
-                    .get("versions")
-                    .and_then(|v| serde_json::from_str(v.get()).ok())
-                    .unwrap_or_default();
-                versions.sort();
-                let mut objs = vec![];
-                for v in versions {
-                    let p: RawObject = self
-                        .get_json(
-                            Bucket::Prompts,
-                            &format!("/api/public/v2/prompts/{}?version={v}", q(&name)),
-                            &what,
-                        )
-                        .await?;
-                    objs.push(p);
-                }
-                let next_c = NestedCursor {
-                    i: c.i + 1,
-                    j: 0,
-                    p: 0,
-                };
-                let next = (next_c.i < metas.len())
-                    .then(|| serde_json::to_string(&next_c).expect("cursor"));
-                Ok(Page {
-                    records: mk(entity, objs),
-                    next,
-                })
-            }
+            Entity::DatasetRunItems => self.read_dataset_run_items_page(cursor).await,
+            Entity::Prompts => self.read_prompts_page(cursor).await,
             _ => Ok(Page::default()),
         }
+    }
+
+    /// Score configs, models, datasets and comments: one page of their plain listing.
+    async fn read_listing_page(
+        &self,
+        entity: Entity,
+        cursor: Option<String>,
+    ) -> Result<Page, EngineError> {
+        let path = match entity {
+            Entity::ScoreConfigs => "/api/public/score-configs",
+            Entity::Models => "/api/public/models",
+            Entity::Datasets => "/api/public/v2/datasets",
+            _ => "/api/public/comments",
+        };
+        let page: u64 = cursor.as_deref().and_then(|c| c.parse().ok()).unwrap_or(1);
+        let what = format!("reading {entity}");
+        let (mut data, more) = self.one_page(bucket_of(entity), path, page, &what).await?;
+        if entity == Entity::Models {
+            data.retain(|m| m.bool("isLangfuseManaged") != Some(true));
+        }
+        Ok(Page {
+            records: to_records(entity, data),
+            next: more.then(|| (page + 1).to_string()),
+        })
+    }
+
+    /// Dataset items, dataset by dataset (cursor: dataset index and page).
+    async fn read_dataset_items_page(&self, cursor: Option<String>) -> Result<Page, EngineError> {
+        let mut c = NestedCursor::parse(cursor.as_deref());
+        let datasets = self.dataset_names().await?;
+        let Some((name, _)) = datasets.get(c.i) else {
+            return Ok(Page::default());
+        };
+        let page = c.p.max(1);
+        let path = format!("/api/public/dataset-items?datasetName={}", q(name));
+        let what = format!("reading {}", Entity::DatasetItems);
+        let (data, more) = self.one_page(Bucket::Datasets, &path, page, &what).await?;
+        if more {
+            c.p = page + 1;
+        } else {
+            c = NestedCursor {
+                i: c.i + 1,
+                j: 0,
+                p: 1,
+            };
+        }
+        Ok(Page {
+            records: to_records(Entity::DatasetItems, data),
+            next: c.within(datasets.len()),
+        })
+    }
+
+    /// Dataset run items on servers that list them: dataset by dataset, run by run (cursor:
+    /// dataset index, run index, page). Each item carries its run's description and metadata,
+    /// because the target creates the run with its first item.
+    async fn read_dataset_run_items_page(
+        &self,
+        cursor: Option<String>,
+    ) -> Result<Page, EngineError> {
+        let entity = Entity::DatasetRunItems;
+        let mut c = NestedCursor::parse(cursor.as_deref());
+        let datasets = self.dataset_names().await?;
+        let Some((name, id)) = datasets.get(c.i) else {
+            return Ok(Page::default());
+        };
+        let runs = self.dataset_runs(name).await?;
+        let mut records = vec![];
+        if let Some((run, run_obj)) = runs.get(c.j) {
+            let page = c.p.max(1);
+            let path = format!(
+                "/api/public/dataset-run-items?datasetId={}&runName={}",
+                q(id),
+                q(run)
+            );
+            let what = format!("reading {entity}");
+            let (data, more) = self.one_page(Bucket::Datasets, &path, page, &what).await?;
+            records = to_records(entity, data)
+                .into_iter()
+                .map(|mut r| {
+                    if let Some(d) = run_obj.get_present("description") {
+                        r.body.set_raw("runDescription", d.to_owned());
+                    }
+                    if let Some(m) = run_obj.get_present("metadata") {
+                        r.body.set_raw("runMetadata", m.to_owned());
+                    }
+                    r.body.set("datasetName", name);
+                    r.body.set("datasetId", id);
+                    r
+                })
+                .collect();
+            if more {
+                c.p = page + 1;
+            } else {
+                c = NestedCursor {
+                    i: c.i,
+                    j: c.j + 1,
+                    p: 1,
+                };
+            }
+        }
+        if c.j >= runs.len() {
+            c = NestedCursor {
+                i: c.i + 1,
+                j: 0,
+                p: 1,
+            };
+        }
+        Ok(Page {
+            records,
+            next: c.within(datasets.len()),
+        })
+    }
+
+    /// The runs of dataset `name`, by run name.
+    async fn dataset_runs(&self, name: &str) -> Result<Vec<(String, RawObject)>, EngineError> {
+        let runs = match self
+            .list_all(
+                Bucket::Datasets,
+                &format!("/api/public/datasets/{}/runs", q(name)),
+                "listing dataset runs",
+            )
+            .await
+        {
+            Ok(r) => r,
+            Err(EngineError::Http { status: 404, .. }) => {
+                return Err(EngineError::Unsupported(
+                    "Reading dataset runs".into(),
+                    "this server does not offer dataset run reads".into(),
+                ));
+            }
+            Err(e) => return Err(e),
+        };
+        let mut named: Vec<(String, RawObject)> = runs
+            .into_iter()
+            .filter_map(|r| Some((r.str("name")?, r)))
+            .collect();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(named)
+    }
+
+    /// One prompt per page: all its versions, oldest first (cursor: the prompt's index).
+    async fn read_prompts_page(&self, cursor: Option<String>) -> Result<Page, EngineError> {
+        let c = NestedCursor::parse(cursor.as_deref());
+        let mut metas = self
+            .list_all(Bucket::Prompts, "/api/public/v2/prompts", "listing prompts")
+            .await?;
+        metas.sort_by_key(|m| m.str("name"));
+        let Some(meta) = metas.get(c.i) else {
+            return Ok(Page::default());
+        };
+        let name = meta.str("name").unwrap_or_default();
+        let mut versions: Vec<i64> = meta
+            .get("versions")
+            .and_then(|v| serde_json::from_str(v.get()).ok())
+            .unwrap_or_default();
+        versions.sort();
+        let what = format!("reading {}", Entity::Prompts);
+        let mut objs = vec![];
+        for v in versions {
+            let p: RawObject = self
+                .get_json(
+                    Bucket::Prompts,
+                    &format!("/api/public/v2/prompts/{}?version={v}", q(&name)),
+                    &what,
+                )
+                .await?;
+            objs.push(p);
+        }
+        let next_c = NestedCursor {
+            i: c.i + 1,
+            j: 0,
+            p: 0,
+        };
+        Ok(Page {
+            records: to_records(Entity::Prompts, objs),
+            next: next_c.within(metas.len()),
+        })
     }
 
     /// v4 has no dataset run reads: run items come from experiment items, runs from experiments.
@@ -490,155 +586,117 @@ impl Langfuse {
     }
 
     async fn write_rest_one(&self, entity: Entity, r: &Record) -> WriteOutcome {
+        let Some((path, body, idem)) = self.create_request(entity, r) else {
+            return WriteOutcome::Failed(format!("{entity} cannot be written over REST"));
+        };
+        match self.post_json(entity, path, &body, idem).await {
+            Ok(resp) => self.created(entity, r, resp).await,
+            // The commented object may not be visible yet (v3/v4 show writes after a delay).
+            Err(HttpFailure::Rejected { status: 404, body }) if entity == Entity::Comments => {
+                WriteOutcome::Retry(format!(
+                    "the object it comments on was not found: {}",
+                    crate::connectors::http::truncate(&body, 200)
+                ))
+            }
+            Err(HttpFailure::Rejected { status: 404, .. }) if entity == Entity::DatasetRunItems => {
+                WriteOutcome::Failed(
+                    "this Langfuse server does not accept dataset run items through its API (POST /dataset-run-items answered 404)".into(),
+                )
+            }
+            Err(f) => failure_outcome(&f),
+        }
+    }
+
+    /// The create request for one object: path, the body (only the fields the API takes, run
+    /// tag added) and whether sending it twice is harmless. `None` for entities REST cannot write.
+    fn create_request(
+        &self,
+        entity: Entity,
+        r: &Record,
+    ) -> Option<(&'static str, RawObject, Idempotency)> {
         let run_tag = self.run_tag.as_deref();
-        let (path, body, idem): (String, RawObject, Idempotency) = match entity {
+        Some(match entity {
             Entity::ScoreConfigs => (
-                "/api/public/score-configs".into(),
-                pick(
-                    &r.body,
-                    &[
-                        "name",
-                        "dataType",
-                        "categories",
-                        "minValue",
-                        "maxValue",
-                        "description",
-                    ],
-                ),
+                "/api/public/score-configs",
+                pick(&r.body, SCORE_CONFIG_FIELDS),
                 Idempotency::Unsafe,
             ),
             Entity::Models => (
-                "/api/public/models".into(),
-                pick(
-                    &r.body,
-                    &[
-                        "modelName",
-                        "matchPattern",
-                        "startDate",
-                        "unit",
-                        "inputPrice",
-                        "outputPrice",
-                        "totalPrice",
-                        "pricingTiers",
-                        "tokenizerId",
-                        "tokenizerConfig",
-                    ],
-                ),
+                "/api/public/models",
+                pick(&r.body, MODEL_FIELDS),
                 Idempotency::Unsafe,
             ),
             Entity::Datasets => {
-                let mut b = pick(
-                    &r.body,
-                    &[
-                        "name",
-                        "description",
-                        "metadata",
-                        "inputSchema",
-                        "expectedOutputSchema",
-                    ],
-                );
+                let mut b = pick(&r.body, DATASET_FIELDS);
                 tag_metadata(&mut b, run_tag);
                 // Creating a dataset upserts by name.
-                ("/api/public/v2/datasets".into(), b, Idempotency::Safe)
+                ("/api/public/v2/datasets", b, Idempotency::Safe)
             }
             Entity::DatasetItems => {
-                let mut b = pick(
-                    &r.body,
-                    &[
-                        "datasetName",
-                        "input",
-                        "expectedOutput",
-                        "metadata",
-                        "sourceTraceId",
-                        "sourceObservationId",
-                        "id",
-                        "status",
-                    ],
-                );
+                let mut b = pick(&r.body, DATASET_ITEM_FIELDS);
                 tag_metadata(&mut b, run_tag);
                 // Items carry their id: creating again upserts.
-                ("/api/public/dataset-items".into(), b, Idempotency::Safe)
+                ("/api/public/dataset-items", b, Idempotency::Safe)
             }
-            Entity::DatasetRunItems => {
-                let mut b = RawObject::new();
-                if let Some(v) = r.body.get_present("datasetRunName") {
-                    b.set_raw("runName", v.to_owned());
-                }
-                for (from, to) in [
-                    ("runDescription", "runDescription"),
-                    ("runMetadata", "metadata"),
-                    ("datasetItemId", "datasetItemId"),
-                    ("observationId", "observationId"),
-                    ("traceId", "traceId"),
-                    ("createdAt", "createdAt"),
-                ] {
-                    if let Some(v) = r.body.get_present(from) {
-                        b.set_raw(to, v.to_owned());
-                    }
-                }
-                (
-                    "/api/public/dataset-run-items".into(),
-                    b,
-                    Idempotency::Unsafe,
-                )
-            }
+            Entity::DatasetRunItems => (
+                "/api/public/dataset-run-items",
+                run_item_body(&r.body),
+                Idempotency::Unsafe,
+            ),
             Entity::Prompts => {
-                let mut b = pick(
-                    &r.body,
-                    &["name", "prompt", "config", "type", "tags", "commitMessage"],
-                );
+                let mut b = pick(&r.body, PROMPT_FIELDS);
                 // Labels move once every version exists (a label names one version only).
                 b.set("labels", &Vec::<String>::new());
-                ("/api/public/v2/prompts".into(), b, Idempotency::Unsafe)
+                ("/api/public/v2/prompts", b, Idempotency::Unsafe)
             }
             Entity::Comments => {
-                let mut b = pick(
-                    &r.body,
-                    &["objectType", "objectId", "content", "authorUserId"],
-                );
+                let mut b = pick(&r.body, COMMENT_FIELDS);
                 b.set(
                     "projectId",
                     &self.info.project_id.clone().unwrap_or_default(),
                 );
-                ("/api/public/comments".into(), b, Idempotency::Unsafe)
+                ("/api/public/comments", b, Idempotency::Unsafe)
             }
-            _ => return WriteOutcome::Failed(format!("{entity} cannot be written over REST")),
+            _ => return None,
+        })
+    }
+
+    /// The outcome of a create the target acknowledged: the key it gave the object (prompt
+    /// versions: `name:version`, with the version's own id for references). A score config that
+    /// was archived in the source is archived here too.
+    async fn created(&self, entity: Entity, r: &Record, resp: RawObject) -> WriteOutcome {
+        let target_id = match entity {
+            Entity::Prompts => resp
+                .i64("version")
+                .map(|v| format!("{}:{v}", resp.str("name").unwrap_or_default())),
+            _ => resp.str("id"),
         };
-        match self.post_json(entity, &path, &body, idem).await {
-            Ok(resp) => {
-                let target_id = match entity {
-                    Entity::Prompts => resp
-                        .i64("version")
-                        .map(|v| format!("{}:{v}", resp.str("name").unwrap_or_default())),
-                    _ => resp.str("id"),
-                };
-                if entity == Entity::ScoreConfigs && r.body.bool("isArchived") == Some(true)
-                    && let Some(id) = &target_id {
-                        let path = format!("/api/public/score-configs/{}", q(id));
-                        let _ = self
-                            .http
-                            .send(
-                                Bucket::PublicApi,
-                                || {
-                                    self.http
-                                        .patch(&path)
-                                        .json(&serde_json::json!({"isArchived": true}))
-                                },
-                                Idempotency::Safe,
-                            )
-                            .await;
-                    }
-                let object_id = if entity == Entity::Prompts { resp.str("id") } else { None };
-                WriteOutcome::Written { target_id, object_id }
-            }
-            // The commented object may not be visible yet (v3/v4 show writes after a delay).
-            Err(HttpFailure::Rejected { status: 404, body }) if entity == Entity::Comments => {
-                WriteOutcome::Retry(format!("the object it comments on was not found: {}", crate::connectors::http::truncate(&body, 200)))
-            }
-            Err(HttpFailure::Rejected { status: 404, .. }) if entity == Entity::DatasetRunItems => WriteOutcome::Failed(
-                "this Langfuse server does not accept dataset run items through its API (POST /dataset-run-items answered 404)".into(),
-            ),
-            Err(f) => failure_outcome(&f),
+        if entity == Entity::ScoreConfigs
+            && r.body.bool("isArchived") == Some(true)
+            && let Some(id) = &target_id
+        {
+            let path = format!("/api/public/score-configs/{}", q(id));
+            let _ = self
+                .http
+                .send(
+                    Bucket::PublicApi,
+                    || {
+                        self.http
+                            .patch(&path)
+                            .json(&serde_json::json!({"isArchived": true}))
+                    },
+                    Idempotency::Safe,
+                )
+                .await;
+        }
+        let object_id = if entity == Entity::Prompts {
+            resp.str("id")
+        } else {
+            None
+        };
+        WriteOutcome::Written {
+            target_id,
+            object_id,
         }
     }
 
@@ -656,17 +714,10 @@ impl Langfuse {
         records: &[Record],
     ) -> Result<HashSet<String>, EngineError> {
         let mut keys = HashSet::new();
-        let mut cursor = None;
-        loop {
-            let (page, next) = self
-                .existing_rest_keys_page(entity, &Scope::default(), cursor)
-                .await?;
-            keys.extend(page.into_iter().map(|k| k.key));
-            cursor = next;
-            if cursor.is_none() {
-                break;
-            }
-        }
+        for_each_existing_key_page(self, entity, &Scope::default(), |page| {
+            keys.extend(page.into_iter().map(|k| k.key))
+        })
+        .await?;
         Ok(records
             .iter()
             .filter(|r| natural_key(entity, &r.body).is_some_and(|k| keys.contains(&k)))

@@ -5,7 +5,8 @@ use super::{Langfuse, q};
 use crate::connectors::http::{Bucket, HttpFailure, Idempotency};
 use crate::connectors::langfuse::otlp::{self, SpanOptions};
 use crate::connectors::{ExistingKey, TargetConnector, WriteOutcome};
-use crate::vocab::{EngineError, Entity, Generation, RawObject, Record, Scope};
+use crate::vocab::time::{iso_millis, now_iso_millis};
+use crate::vocab::{Dialect, EngineError, Entity, Generation, RawObject, Record, Scope};
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -122,7 +123,7 @@ impl Langfuse {
         let mut ev = RawObject::new();
         ev.set("id", &uuid::Uuid::new_v4().to_string());
         ev.set("type", "score-create");
-        let ts = r.body.str("timestamp").unwrap_or_else(now_iso);
+        let ts = r.body.str("timestamp").unwrap_or_else(now_iso_millis);
         ev.set("timestamp", &ts);
         ev.set("body", &body);
         ev
@@ -149,7 +150,7 @@ impl Langfuse {
         let mut ev = RawObject::new();
         ev.set("id", &uuid::Uuid::new_v4().to_string());
         ev.set("type", &kind);
-        ev.set("timestamp", &now_iso());
+        ev.set("timestamp", &now_iso_millis());
         ev.set("body", &body);
         ev
     }
@@ -270,7 +271,7 @@ impl Langfuse {
         &self,
         entity: Entity,
         records: &[Record],
-        source: Generation,
+        source: Dialect,
     ) -> Vec<WriteOutcome> {
         let opts = SpanOptions {
             run_tag: self.run_tag.as_deref(),
@@ -353,10 +354,6 @@ struct CoreMeta {
     total_pages: Option<u64>,
 }
 
-pub(crate) fn now_iso() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 pub(crate) fn failure_outcome(f: &HttpFailure) -> WriteOutcome {
     match f {
         HttpFailure::Rejected { .. } => WriteOutcome::Failed(f.describe()),
@@ -400,12 +397,8 @@ impl TargetConnector for Langfuse {
         scope: &Scope,
         cursor: Option<String>,
     ) -> Result<(Vec<ExistingKey>, Option<String>), EngineError> {
-        let from = q(&scope
-            .from
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
-        let to = q(&scope
-            .to
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        let from = q(&iso_millis(&scope.from));
+        let to = q(&iso_millis(&scope.to));
         let v4 = self.info.generation == Generation::V4;
         let (path, bucket, cursor_style) = match entity {
             Entity::Observations | Entity::Traces if v4 => (
@@ -473,11 +466,11 @@ impl TargetConnector for Langfuse {
         &self,
         entity: Entity,
         records: &[Record],
-        source: Generation,
+        source: Dialect,
     ) -> Vec<WriteOutcome> {
         let v4 = self.info.generation == Generation::V4;
         match entity {
-            Entity::Traces if v4 && source == Generation::V4 => {
+            Entity::Traces if v4 && source.is_v4() => {
                 // A v4 trace is derived from its spans, which the observations stream writes.
                 records.iter().map(|_| WriteOutcome::written()).collect()
             }
