@@ -34,6 +34,9 @@ const COMMANDS: &[&str] = &[
     "cutover_apply",
     "cutover_restore",
     "cutover_state",
+    "check_app",
+    "save_app_report",
+    "save_dual_export",
 ];
 
 fn main() {

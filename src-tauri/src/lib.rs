@@ -7,6 +7,7 @@ pub mod config_dir;
 pub mod migration;
 pub mod profiles;
 pub mod progress;
+pub mod readiness;
 pub mod sample;
 pub mod secrets;
 
@@ -107,6 +108,9 @@ pub fn run() {
             migration::after::cutover_apply,
             migration::after::cutover_restore,
             migration::after::cutover_state,
+            readiness::check_app,
+            readiness::save_app_report,
+            readiness::save_dual_export,
         ])
         .run(tauri::generate_context!())
         .expect("error while running tauri application");

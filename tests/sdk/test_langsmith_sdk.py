@@ -150,3 +150,70 @@ def test_pushed_prompts_pull_back_by_commit_and_tag(sandbox):
     assert sorted(production.input_variables) == ["question", "topic"]
     commits = list(client.list_prompt_commits("support-prompt"))
     assert len(commits) == 2
+
+
+def test_the_migrator_reads_what_the_sdk_wrote(sandbox, tmp_path):
+    """The Rust source connector (through the CLI) reads the SDK's runs, feedback, examples and
+    prompt commits, with the ids the engine README documents."""
+    import gzip
+    import hashlib
+    import json
+
+    client = client_for(sandbox)
+    project = "sdk-to-migrator"
+
+    @traceable(run_type="llm", name="model")
+    def model(q):
+        return {"output": "ok", "usage_metadata": {"input_tokens": 7, "output_tokens": 2, "total_tokens": 9}}
+
+    @traceable(run_type="chain", name="root")
+    def root(q):
+        return model(q)
+
+    with tracing_context(enabled=True, client=client, project_name=project):
+        root("hi")
+    client.flush()
+    runs = list(client.list_runs(project_name=project))
+    root_run = next(r for r in runs if r.parent_run_id is None)
+    fb = client.create_feedback(run_id=root_run.id, trace_id=root_run.id, key="ok", score=1)
+    ds = client.create_dataset("sdk-ds")
+    client.create_examples(dataset_id=ds.id, examples=[{"inputs": {"q": 1}, "outputs": {"a": 1}}])
+    examples = list(client.list_examples(dataset_id=ds.id))
+    client.push_prompt("sdk-prompt", object=ChatPromptTemplate.from_messages([("human", "{q}")]))
+    client.flush()
+
+    archive = tmp_path / "archive"
+    plan = tmp_path / "plan.toml"
+    plan.write_text(
+        f'[source]\nkind = "langsmith"\nurl = "{sandbox}"\napi_key_env = "LS_KEY"\nprojects = ["{project}"]\n'
+        f'[target]\nkind = "archive"\npath = "{archive}"\n'
+        '[scope]\nfrom = "2020-01-01T00:00:00Z"\nto = "2100-01-01T00:00:00Z"\n'
+    )
+    bin_dir = os.environ.get("SANDBOX_BIN_DIR", "target/debug")
+    env = {**os.environ, "LS_KEY": KEY, "LANGFUSE_MIGRATOR_DATA_DIR": str(tmp_path / "data")}
+    done = subprocess.run(
+        [os.path.join(bin_dir, "langfuse-migrator-cli"), "run", "--plan", str(plan), "--json"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr + done.stdout
+
+    def rows(entity):
+        with gzip.open(archive / f"{entity}.jsonl.gz", "rt") as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def obs_id(run_id):
+        return hashlib.sha256(f"langsmith-run:{run_id.hex}".encode()).hexdigest()[:16]
+
+    observations = {o["id"]: o for o in rows("observations")}
+    for r in runs:
+        o = observations[obs_id(r.id)]
+        assert o["traceId"] == root_run.id.hex
+        assert o["metadata"]["langsmith_run_id"] == str(r.id)
+    model_obs = observations[obs_id(next(r for r in runs if r.name == "model").id)]
+    assert model_obs["type"] == "GENERATION" and model_obs["usageDetails"]["input"] == 7
+    assert model_obs["parentObservationId"] == obs_id(root_run.id)
+    assert [t["id"] for t in rows("traces")] == [root_run.id.hex]
+    assert [s["id"] for s in rows("scores")] == [str(fb.id)]
+    assert {i["id"] for i in rows("dataset_items")} == {str(e.id) for e in examples}
+    prompts = [p for p in rows("prompts") if p["name"] == "sdk-prompt"]
+    assert [(p["version"], p["type"], p["prompt"]) for p in prompts] == [(1, "chat", [{"role": "user", "content": "{{q}}"}])]

@@ -376,6 +376,8 @@ async fn sample_matches(migrations: &Migrations, plan: &Plan) -> bool {
         .collect();
     [&plan.source, &plan.target].iter().all(|side| match side {
         EndpointSpec::Langfuse(l) => urls.contains(&l.url),
+        // The app has no LangSmith profiles yet: such a plan is not one of the sample plans.
+        EndpointSpec::Langsmith(_) => false,
         EndpointSpec::Archive { .. } => true,
     })
 }

@@ -135,6 +135,7 @@ impl PlanRequest {
                 environments: clean(&self.environments),
                 trace_names: clean(&self.trace_names),
                 tags: clean(&self.tags),
+                fan_out_started_at: None,
             },
             options: Options {
                 on_existing: match self.on_existing {
@@ -158,7 +159,7 @@ pub fn rollback_warnings(plan: &Plan) -> Vec<String> {
         EndpointSpec::Langfuse(_) => vec![
             "Datasets, comments and score configs cannot be deleted through the Langfuse API: a rollback lists them for you to remove by hand.".into(),
         ],
-        EndpointSpec::Archive { .. } => vec![],
+        EndpointSpec::Archive { .. } | EndpointSpec::Langsmith(_) => vec![],
     }
 }
 
@@ -166,6 +167,7 @@ pub fn rollback_warnings(plan: &Plan) -> Vec<String> {
 pub fn plan_profiles(plan: &Plan) -> (Option<ProfileId>, Option<ProfileId>) {
     let id = |side: &EndpointSpec| match side {
         EndpointSpec::Langfuse(l) => l.keychain_profile.as_deref().map(ProfileId::from),
+        EndpointSpec::Langsmith(l) => l.keychain_profile.as_deref().map(ProfileId::from),
         EndpointSpec::Archive { .. } => None,
     };
     (id(&plan.source), id(&plan.target))

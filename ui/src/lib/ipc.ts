@@ -4,6 +4,9 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import { open, save } from "@tauri-apps/plugin-dialog";
 
 import type { AppInfo } from "./bindings/AppInfo";
+import type { AppReport } from "./bindings/AppReport";
+import type { AppTarget } from "./bindings/AppTarget";
+import type { DualExportRequest } from "./bindings/DualExportRequest";
 import type { ChecklistItem } from "./bindings/ChecklistItem";
 import type { CutoverView } from "./bindings/CutoverView";
 import type { EnvChange } from "./bindings/EnvChange";
@@ -88,6 +91,13 @@ export const ipc = {
   cutoverApply: (runId: string, envPath: string) => invoke<CutoverView>("cutover_apply", { runId, envPath }),
   cutoverRestore: (runId: string) => invoke<CutoverView>("cutover_restore", { runId }),
   cutoverState: (runId: string) => invoke<CutoverView | null>("cutover_state", { runId }),
+  /** Checks an application's folder against a target server (SDK versions, API usage, settings). */
+  checkApp: (path: string, target: AppTarget) => invoke<AppReport>("check_app", { path, target }),
+  saveAppReport: (report: AppReport, path: string, format: ReportFormat) =>
+    invoke<null>("save_app_report", { report, path, format }),
+  /** Writes the collector configuration and the env snippet to the two paths chosen in the save dialog. */
+  saveDualExport: (request: DualExportRequest, collectorPath: string, envPath: string) =>
+    invoke<null>("save_dual_export", { request, collectorPath, envPath }),
   /** The native file picker for one file; null when the user cancels. */
   chooseFile: async (title: string): Promise<string | null> => {
     const picked = await open({ directory: false, multiple: false, title });

@@ -1,6 +1,7 @@
 //! `langfuse-migrator-cli`: the migration engine without a window, for scripts, CI and benchmarks.
 //! Secrets come only from the environment variables a plan names, never from arguments.
 
+mod check_app_cmd;
 mod cutover_cmd;
 mod rollback_cmd;
 mod validate_cmd;
@@ -65,6 +66,8 @@ enum Command {
     Cutover(cutover_cmd::CutoverArgs),
     /// Put the .env file of a run's cutover back as it was.
     CutoverRestore(cutover_cmd::RestoreArgs),
+    /// Check whether an application's SDK and code are ready for a target server.
+    CheckApp(check_app_cmd::CheckAppArgs),
     /// Check both connections, count what would move and what the target already holds.
     Preflight {
         #[arg(long)]
@@ -302,6 +305,7 @@ async fn main() -> ExitCode {
         Command::Rollback(a) => rollback_cmd::run(a).await,
         Command::Cutover(a) => cutover_cmd::cutover(a),
         Command::CutoverRestore(a) => cutover_cmd::restore(a),
+        Command::CheckApp(a) => check_app_cmd::run(a).await,
         Command::Preflight { plan } => {
             let plan = match Plan::load(&plan) {
                 Ok(p) => p,

@@ -18,6 +18,7 @@ pub mod after_run;
 pub mod connectors;
 pub mod media;
 pub mod profile;
+pub mod readiness;
 pub mod run;
 pub mod vocab;
 
@@ -27,7 +28,7 @@ pub use after_run::cutover::env_file as cutover;
 pub(crate) use after_run::reconnect;
 pub use after_run::{cutover as cutover_run, rollback, validate};
 pub use connectors::langfuse::{experiments, otlp};
-pub use connectors::{self as connector, archive, http, langfuse};
+pub use connectors::{self as connector, archive, http, langfuse, langsmith};
 #[allow(unused_imports)]
 pub(crate) use run::{alloc, pipeline, runner};
 pub use run::{control, journal, plan, progress, trace_scope};
@@ -46,6 +47,7 @@ pub use after_run::validate::{
 };
 pub use connectors::langfuse::LangfuseEndpoint;
 pub use connectors::langfuse::{Capabilities, ConnectionInfo, check_connection};
+pub use connectors::langsmith::{LangsmithEndpoint, LangsmithInfo};
 pub use run::alloc::tune_allocator;
 pub use run::control::RunControl;
 pub use run::journal::Journal;

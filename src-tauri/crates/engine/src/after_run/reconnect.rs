@@ -14,8 +14,10 @@ use std::time::Duration;
 /// The endpoint with the caller's secret filled in, when one was given.
 pub(crate) fn with_secret(spec: &EndpointSpec, secret: Option<&SecretString>) -> EndpointSpec {
     let mut spec = spec.clone();
-    if let (EndpointSpec::Langfuse(l), Some(s)) = (&mut spec, secret) {
-        l.secret_key = Some(s.clone());
+    match (&mut spec, secret) {
+        (EndpointSpec::Langfuse(l), Some(s)) => l.secret_key = Some(s.clone()),
+        (EndpointSpec::Langsmith(l), Some(s)) => l.api_key = Some(s.clone()),
+        _ => {}
     }
     spec
 }
@@ -36,6 +38,7 @@ pub(crate) async fn langfuse(l: &LangfuseEndpoint, plan: &Plan) -> Result<Langfu
 pub(crate) enum Side {
     Langfuse(Arc<Langfuse>),
     Archive(Arc<ArchiveReader>),
+    Langsmith(Arc<crate::langsmith::LangSmith>),
 }
 
 impl Side {
@@ -47,6 +50,15 @@ impl Side {
                     ArchiveReader::open(path)
                 })?))
             }
+            EndpointSpec::Langsmith(l) => Side::Langsmith(Arc::new(
+                crate::langsmith::LangSmith::connect(
+                    l,
+                    Duration::from_secs(plan.options.request_timeout_secs),
+                    plan.options.concurrency,
+                    Arc::new(Counters::default()),
+                )
+                .await?,
+            )),
         })
     }
 
@@ -54,6 +66,7 @@ impl Side {
         match self {
             Side::Langfuse(l) => l.clone(),
             Side::Archive(a) => a.clone(),
+            Side::Langsmith(l) => l.clone(),
         }
     }
 }

@@ -127,7 +127,10 @@ impl AdaptiveLimit {
 pub struct HttpClient {
     pub base: String,
     client: reqwest::Client,
-    /// `Basic base64(public:secret)`, marked sensitive so no log or `Debug` output shows it.
+    /// The authentication header's name (`Authorization`, `x-api-key`).
+    auth_name: &'static str,
+    /// Its value (`Basic base64(public:secret)`, an API key), marked sensitive so no log or
+    /// `Debug` output shows it.
     auth_header: HeaderValue,
     limiters: Vec<(Bucket, DefaultDirectRateLimiter)>,
     pub concurrency: AdaptiveLimit,
@@ -156,6 +159,38 @@ impl HttpClient {
         use base64::Engine;
         let token =
             base64::engine::general_purpose::STANDARD.encode(format!("{public_key}:{secret}"));
+        // Langfuse Cloud counts requests per minute window, so a whole minute's quota may go at
+        // once; where our refill and the server's window disagree, the 429 handling
+        // (Retry-After) absorbs the difference.
+        let quotas = Bucket::ALL
+            .into_iter()
+            .filter_map(|b| Some((b, budget.per_minute(b)?, Duration::from_secs(60))))
+            .collect();
+        Self::with_header(
+            base,
+            "Authorization",
+            &format!("Basic {token}"),
+            timeout,
+            quotas,
+            budget.time_scale,
+            concurrency,
+            counters,
+        )
+    }
+
+    /// A client that authenticates with one header (LangSmith: `x-api-key`) and stays within
+    /// `quotas`: per bucket, so many requests per window (the window shortened by `time_scale`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn with_header(
+        base: &str,
+        header: &'static str,
+        value: &str,
+        timeout: Duration,
+        quotas: Vec<(Bucket, u32, Duration)>,
+        time_scale: f64,
+        concurrency: usize,
+        counters: Arc<Counters>,
+    ) -> Self {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(10))
@@ -163,28 +198,23 @@ impl HttpClient {
             .user_agent(concat!("langfuse-migrator/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("http client builds");
-        let limiters = Bucket::ALL
+        let limiters = quotas
             .into_iter()
-            .filter_map(|b| {
-                let n = NonZeroU32::new(budget.per_minute(b)?)?;
-                // Langfuse Cloud counts requests per minute window, so a whole minute's quota
-                // may go at once; where our refill and the server's window disagree, the 429
-                // handling (Retry-After) absorbs the difference.
-                let burst = n;
-                let period =
-                    Duration::from_secs_f64(60.0 / budget.time_scale.max(0.001) / n.get() as f64);
+            .filter_map(|(b, n, window)| {
+                let n = NonZeroU32::new(n)?;
+                let period = window.div_f64(time_scale.max(0.001) * n.get() as f64);
                 let quota = Quota::with_period(period)
                     .expect("non-zero period")
-                    .allow_burst(burst);
+                    .allow_burst(n);
                 Some((b, RateLimiter::direct(quota)))
             })
             .collect();
         Self {
             base: base.trim_end_matches('/').to_string(),
             client,
+            auth_name: header,
             auth_header: {
-                let mut v = HeaderValue::from_str(&format!("Basic {token}"))
-                    .expect("base64 is a valid header value");
+                let mut v = HeaderValue::from_str(value).expect("a valid header value");
                 v.set_sensitive(true);
                 v
             },
@@ -202,25 +232,25 @@ impl HttpClient {
     pub fn get(&self, path: &str) -> RequestBuilder {
         self.client
             .get(self.url(path))
-            .header("Authorization", self.auth_header.clone())
+            .header(self.auth_name, self.auth_header.clone())
     }
 
     pub fn post(&self, path: &str) -> RequestBuilder {
         self.client
             .post(self.url(path))
-            .header("Authorization", self.auth_header.clone())
+            .header(self.auth_name, self.auth_header.clone())
     }
 
     pub fn patch(&self, path: &str) -> RequestBuilder {
         self.client
             .patch(self.url(path))
-            .header("Authorization", self.auth_header.clone())
+            .header(self.auth_name, self.auth_header.clone())
     }
 
     pub fn delete(&self, path: &str) -> RequestBuilder {
         self.client
             .delete(self.url(path))
-            .header("Authorization", self.auth_header.clone())
+            .header(self.auth_name, self.auth_header.clone())
     }
 
     /// The client without credentials, for presigned storage URLs (media).

@@ -4,7 +4,8 @@
 //! - [`langfuse`]: a Langfuse project over HTTP (v2, v3, v4; reads, ingestion, OTLP, REST,
 //!   experiments, generation detection);
 //! - [`archive`]: a folder of gzip JSON Lines files with a manifest;
-//! - `langsmith/` (to come): a LangSmith workspace as a source.
+//! - [`langsmith`]: a LangSmith workspace as a source (runs, feedback, datasets, experiments,
+//!   prompts).
 //!
 //! [`http`] is the transport every HTTP platform shares (budget, concurrency, retries).
 //! Connectors use the vocabulary below them and nothing of the run machinery above them.
@@ -12,6 +13,7 @@
 pub mod archive;
 pub mod http;
 pub mod langfuse;
+pub mod langsmith;
 pub mod traits;
 
 pub use traits::{

@@ -24,7 +24,11 @@ pub struct Plan {
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum EndpointSpec {
     Langfuse(LangfuseEndpoint),
-    Archive { path: PathBuf },
+    Archive {
+        path: PathBuf,
+    },
+    /// A LangSmith workspace (a source only).
+    Langsmith(crate::langsmith::LangsmithEndpoint),
 }
 
 impl EndpointSpec {
@@ -32,6 +36,7 @@ impl EndpointSpec {
         match self {
             EndpointSpec::Langfuse(l) => format!("Langfuse at {}", l.url),
             EndpointSpec::Archive { path } => format!("archive folder {}", path.display()),
+            EndpointSpec::Langsmith(l) => format!("LangSmith at {}", l.url),
         }
     }
 }
@@ -106,8 +111,11 @@ impl Default for Options {
 
 impl Plan {
     pub fn from_toml(text: &str) -> Result<Plan, EngineError> {
-        let plan: Plan =
+        let mut plan: Plan =
             toml::from_str(text).map_err(|e| EngineError::InvalidPlan(e.message().to_string()))?;
+        if let Some(start) = plan.scope.fan_out_started_at {
+            plan.scope.to = plan.scope.to.min(start);
+        }
         plan.validate()?;
         Ok(plan)
     }
@@ -132,13 +140,21 @@ impl Plan {
                 "source and target are both archives; copy the folder instead".into(),
             ));
         }
+        if let EndpointSpec::Langsmith(_) = &self.target {
+            return Err(EngineError::InvalidPlan(
+                "LangSmith can only be a source; the target must be Langfuse or an archive folder"
+                    .into(),
+            ));
+        }
         for side in [&self.source, &self.target] {
-            if let EndpointSpec::Langfuse(l) = side
-                && !(l.url.starts_with("http://") || l.url.starts_with("https://"))
-            {
+            let url = match side {
+                EndpointSpec::Langfuse(l) => &l.url,
+                EndpointSpec::Langsmith(l) => &l.url,
+                EndpointSpec::Archive { .. } => continue,
+            };
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(EngineError::InvalidPlan(format!(
-                    "the URL \"{}\" must start with http:// or https://",
-                    l.url
+                    "the URL \"{url}\" must start with http:// or https://"
                 )));
             }
         }
@@ -200,6 +216,33 @@ to = "2030-01-01T00:00:00Z"
         // round trip through JSON keeps the hash
         let again: Plan = serde_json::from_str(&p.canonical_json()).unwrap();
         assert_eq!(again.hash(), p.hash());
+    }
+
+    #[test]
+    fn a_langsmith_source_parses_and_cannot_be_a_target() {
+        let text = r#"
+[source]
+kind = "langsmith"
+url = "https://api.smith.langchain.com"
+api_key_env = "LANGSMITH_API_KEY"
+projects = ["support-bot"]
+[target]
+kind = "archive"
+path = "/tmp/x"
+"#;
+        let p = Plan::from_toml(text).unwrap();
+        match &p.source {
+            EndpointSpec::Langsmith(l) => {
+                assert_eq!(l.projects, vec!["support-bot".to_string()]);
+                assert!(l.cloud_limits(), "Cloud limits on for smith.langchain.com");
+            }
+            _ => panic!("source kind"),
+        }
+        let swapped = text
+            .replace("[source]", "[tmp]")
+            .replace("[target]", "[source]")
+            .replace("[tmp]", "[target]");
+        assert!(Plan::from_toml(&swapped).is_err());
     }
 
     #[test]

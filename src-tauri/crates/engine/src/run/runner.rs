@@ -140,6 +140,10 @@ async fn connect(
             Arc::new(tokio::task::block_in_place(|| ArchiveReader::open(path))?),
             None,
         ),
+        EndpointSpec::Langsmith(l) => (
+            Arc::new(crate::langsmith::LangSmith::connect(l, timeout, c, counters.clone()).await?),
+            None,
+        ),
     };
     let source = crate::run::trace_scope::scoped_source(source, &plan.scope).await?;
     let source_dialect = source.payloads().dialect;
@@ -158,6 +162,11 @@ async fn connect(
             )?),
             None,
         ),
+        EndpointSpec::Langsmith(_) => {
+            return Err(EngineError::InvalidPlan(
+                "LangSmith can only be a source".into(),
+            ));
+        }
     };
     Ok(Sides {
         source,
@@ -294,8 +303,10 @@ pub async fn resume(
         Some(p) => p,
         None => stored,
     };
-    if let (EndpointSpec::Langfuse(l), Some(s)) = (&mut plan.source, secrets.source) {
-        l.secret_key = Some(s);
+    match (&mut plan.source, secrets.source) {
+        (EndpointSpec::Langfuse(l), Some(s)) => l.secret_key = Some(s),
+        (EndpointSpec::Langsmith(l), Some(s)) => l.api_key = Some(s),
+        _ => {}
     }
     if let (EndpointSpec::Langfuse(l), Some(s)) = (&mut plan.target, secrets.target) {
         l.secret_key = Some(s);

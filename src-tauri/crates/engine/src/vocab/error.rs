@@ -70,4 +70,12 @@ pub enum ConnectionError {
     Timeout(String),
     #[error("{0} is unhealthy right now ({1}). Try again later.")]
     Unhealthy(String, String),
+    #[error("{0} answered, but it is not a LangSmith server: {1}")]
+    NotLangsmith(String, String),
+    #[error("The API key was rejected by {0} (401). Check the LangSmith API key.")]
+    LangsmithKeyRejected(String),
+    #[error(
+        "The API key is not allowed to read {0} (403). It may belong to another region (US or EU) or another workspace."
+    )]
+    LangsmithForbidden(String),
 }

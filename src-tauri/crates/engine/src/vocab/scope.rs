@@ -21,6 +21,11 @@ pub struct Scope {
     pub trace_names: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// When dual export (the OpenTelemetry Collector fan-out) started sending to the target.
+    /// Everything after it reaches the target through the fan-out, so the copy stops there:
+    /// loading a plan moves `to` back to this moment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fan_out_started_at: Option<DateTime<Utc>>,
 }
 
 fn default_from() -> DateTime<Utc> {
@@ -41,6 +46,7 @@ impl Default for Scope {
             environments: vec![],
             trace_names: vec![],
             tags: vec![],
+            fan_out_started_at: None,
         }
     }
 }

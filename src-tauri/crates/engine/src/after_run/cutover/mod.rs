@@ -53,7 +53,9 @@ fn target_values(
             public_key: l.public_key.clone(),
             secret_key: l.resolve_secret()?.expose_secret().to_string(),
         }),
-        EndpointSpec::Archive { .. } => Err(CutoverRunError::ArchiveTarget(run_id.to_string())),
+        EndpointSpec::Archive { .. } | EndpointSpec::Langsmith(_) => {
+            Err(CutoverRunError::ArchiveTarget(run_id.to_string()))
+        }
     }
 }
 

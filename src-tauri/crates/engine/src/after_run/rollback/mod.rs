@@ -66,6 +66,12 @@ fn open(run_id: &str, data_dir: &Path, options: &RollbackOptions) -> Result<Open
                 path.display().to_string(),
             ));
         }
+        EndpointSpec::Langsmith(l) => {
+            return Err(RollbackError::ArchiveTarget(
+                run_id.to_string(),
+                l.url.clone(),
+            ));
+        }
     };
     let store = RollbackStore::open(&journal.path)?;
     Ok(Opened {

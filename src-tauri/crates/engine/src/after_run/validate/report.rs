@@ -365,7 +365,7 @@ impl ValidationReport {
     }
 }
 
-const STYLE: &str = "<style>body{font:14px/1.5 system-ui,sans-serif;max-width:960px;margin:2em auto;color:#111}\
+pub(crate) const STYLE: &str = "<style>body{font:14px/1.5 system-ui,sans-serif;max-width:960px;margin:2em auto;color:#111}\
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}\
 tr.bad td{background:#fee2e2}.verdict{font-weight:600;padding:.5em;border-radius:4px}.ok{background:#dcfce7}.bad{background:#fee2e2}\
 .note{background:#fef3c7;padding:.5em}dt{font-weight:600;float:left;width:7em}dd{margin-left:8em}.src{color:#2563eb}.tgt{color:#b45309}\
@@ -399,14 +399,14 @@ fn html_ids(html: &mut String, title: &str, ids: &[String], count: u64) {
     html.push_str("</ul>");
 }
 
-fn md_cell(value: Option<&str>) -> String {
+pub(crate) fn md_cell(value: Option<&str>) -> String {
     value
         .unwrap_or("—")
         .replace('|', "\\|")
         .replace(['\n', '\r'], " ")
 }
 
-fn esc(text: &str) -> String {
+pub(crate) fn esc(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

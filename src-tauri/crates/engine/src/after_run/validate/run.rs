@@ -141,7 +141,8 @@ pub async fn validate_run(
             )
             .await?
         }
-        Side::Archive(_) => SettleOutcome {
+        // A LangSmith side is never a target (plans refuse it); nothing to settle.
+        Side::Archive(_) | Side::Langsmith(_) => SettleOutcome {
             waited_ms: 0,
             settled: true,
             note: None,

@@ -89,27 +89,12 @@ impl LangfuseEndpoint {
 
     /// The secret, from the caller or from the named environment variable.
     pub fn resolve_secret(&self) -> Result<SecretString, EngineError> {
-        if let Some(s) = &self.secret_key {
-            return Ok(s.clone());
-        }
-        if let Some(var) = &self.secret_key_env {
-            return match std::env::var(var) {
-                Ok(v) if !v.is_empty() => Ok(SecretString::from(v)),
-                _ => Err(EngineError::MissingSecret(format!(
-                    "the environment variable {var} (named in the plan for {}) is not set",
-                    self.url
-                ))),
-            };
-        }
-        if let Some(p) = &self.keychain_profile {
-            return Err(EngineError::MissingSecret(format!(
-                "the secret for {} lives in the keychain profile \"{p}\", which only the app can read",
-                self.url
-            )));
-        }
-        Err(EngineError::MissingSecret(format!(
-            "no secret key source is configured for {} (set secret_key_env in the plan)",
-            self.url
-        )))
+        crate::vocab::secret::resolve(
+            &self.secret_key,
+            &self.secret_key_env,
+            &self.keychain_profile,
+            &self.url,
+            ("secret", "secret key", "secret_key_env"),
+        )
     }
 }

@@ -136,6 +136,28 @@ struct Health {
     status: Option<String>,
 }
 
+/// Reads a Langfuse server's version and generation from its health endpoint, which needs no
+/// keys (the application readiness check uses it).
+pub async fn server_generation(url: &str) -> Result<(String, Generation), EngineError> {
+    let url = base_url(url);
+    let http = HttpClient::new(
+        &url,
+        "",
+        "",
+        Duration::from_secs(15),
+        Budget {
+            plan: crate::vocab::CloudPlan::None,
+            time_scale: 1.0,
+            requests_per_minute: None,
+        },
+        1,
+        Arc::new(Counters::default()),
+    );
+    let version = server_version(&http, &url).await?;
+    let generation = generation_of(&version);
+    Ok((version, generation))
+}
+
 /// Checks a Langfuse endpoint: reachable, a Langfuse server, keys accepted. Returns the project,
 /// server version, generation and capabilities.
 pub async fn check_connection(endpoint: &LangfuseEndpoint) -> Result<ConnectionInfo, EngineError> {

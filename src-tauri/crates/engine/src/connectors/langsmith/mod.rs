@@ -1,0 +1,18 @@
+//! LangSmith as a source: runs (whole trees), feedback, feedback configs, datasets, examples,
+//! experiments and prompt commits, mapped onto Langfuse's shapes. The mapping table is in the
+//! engine README ("LangSmith → Langfuse").
+//!
+//! - [`endpoint`]: what a plan says (`kind = "langsmith"`);
+//! - [`source`]: the connection and one page at a time of each entity, within LangSmith's limits;
+//! - [`runs`], [`others`], [`template`]: the mapping, as pure functions;
+//! - [`ids`]: the deterministic ids that make a re-run write nothing.
+
+pub mod endpoint;
+pub mod ids;
+pub mod others;
+pub mod runs;
+pub mod source;
+pub mod template;
+
+pub use endpoint::LangsmithEndpoint;
+pub use source::{LangSmith, LangsmithInfo, ProjectInfo};

@@ -1,0 +1,331 @@
+//! LangSmith → Langfuse through the engine over HTTP: `langsmith-sandbox` (sample workspace) to
+//! `langfuse-sandbox` v4 and v3. The expectations are computed from the LangSmith side's own dump
+//! (ids by the documented functions, written out here independently of the connector).
+
+mod common;
+use common::*;
+use langfuse_sandbox::ServerProfile;
+use langsmith_sandbox::{SampleSpec, Sandbox as LsSandbox, SandboxConfig as LsConfig};
+use migrator_engine::{EndpointSpec, Entity, LangsmithEndpoint, NoProgress, RunControl};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+
+async fn langsmith(traces: usize) -> LsSandbox {
+    LsSandbox::start(LsConfig {
+        sample: Some(SampleSpec { seed: 5, traces }),
+        ..LsConfig::default()
+    })
+    .await
+    .expect("langsmith sandbox starts")
+}
+
+fn ls(s: &LsSandbox) -> EndpointSpec {
+    EndpointSpec::Langsmith(LangsmithEndpoint::new(&s.url(), s.api_key()))
+}
+
+/// The documented ids: trace = UUID without dashes; observation = sha256("langsmith-run:" + hex)[..8].
+fn hex(uuid: &str) -> String {
+    uuid.replace('-', "").to_lowercase()
+}
+fn obs_id(run: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(format!("langsmith-run:{}", hex(run)).as_bytes());
+    h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn json_field(v: &Value) -> Value {
+    match v {
+        Value::String(s) => serde_json::from_str(s).unwrap_or(v.clone()),
+        other => other.clone(),
+    }
+}
+
+/// Checks the target against the LangSmith dump; returns the observations by id.
+fn check_copy(src: &Value, tgt: &Value, profile: ServerProfile) {
+    let runs = src["runs"].as_array().unwrap();
+    let obs: HashMap<String, &Value> = tgt["observations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["id"].as_str().unwrap().to_string(), o))
+        .collect();
+    for r in runs {
+        let id = r["id"].as_str().unwrap();
+        let o = obs
+            .get(&obs_id(id))
+            .unwrap_or_else(|| panic!("run {id} ({}) has no observation", r["name"]));
+        assert_eq!(
+            o["traceId"],
+            hex(r["trace_id"].as_str().unwrap()),
+            "trace of {id}"
+        );
+        let parent = o["parentObservationId"].as_str();
+        match r["parent_run_id"].as_str() {
+            Some(p) => assert_eq!(parent, Some(obs_id(p).as_str()), "parent of {id}"),
+            None => assert!(
+                parent.is_none_or(|p| p.starts_with("t-")),
+                "a root hangs under its trace: {parent:?}"
+            ),
+        }
+        let meta = json_field(&o["metadata"]);
+        assert_eq!(
+            json_field(&meta["langsmith_run_id"]),
+            json!(id),
+            "a user finds the run by its id"
+        );
+        let model = matches!(r["run_type"].as_str(), Some("llm" | "embedding"));
+        let usage = json_field(&o["usageDetails"]);
+        if model {
+            if let Some(p) = r["prompt_tokens"].as_i64().filter(|p| *p > 0) {
+                assert_eq!(
+                    usage["input"].as_f64(),
+                    Some(p as f64),
+                    "usage of {id}: {usage}"
+                );
+            }
+        } else {
+            assert!(
+                usage.as_object().is_none_or(|u| u.is_empty()),
+                "no usage on a {} ({usage})",
+                r["run_type"]
+            );
+            let cost = json_field(&o["costDetails"]);
+            assert!(
+                cost.as_object().is_none_or(|u| u.is_empty()),
+                "no cost on a {}",
+                r["run_type"]
+            );
+        }
+        if r["end_time"].is_null() {
+            assert_eq!(json_field(&meta["langsmith_status"]), json!("pending"));
+            if profile != ServerProfile::V4 {
+                // v4 ingests OTLP, where every span ends (Langfuse uses the start time).
+                assert!(o["endTime"].is_null(), "a pending run keeps no end time");
+            }
+        }
+        if r["status"] == "error" {
+            assert_eq!(o["level"], "ERROR");
+            assert!(
+                o["statusMessage"]
+                    .as_str()
+                    .unwrap()
+                    .contains("ToolException")
+            );
+        }
+    }
+    if profile != ServerProfile::V4 {
+        let traces: HashMap<&str, &Value> = tgt["traces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["id"].as_str().unwrap(), t))
+            .collect();
+        for root in runs.iter().filter(|r| r["parent_run_id"].is_null()) {
+            let t = traces[hex(root["id"].as_str().unwrap()).as_str()];
+            let m = &root["extra"]["metadata"];
+            let conversation = ["thread_id", "session_id", "conversation_id"]
+                .iter()
+                .find_map(|k| m[*k].as_str());
+            assert_eq!(
+                t["sessionId"].as_str(),
+                conversation,
+                "the conversation, not the LangSmith project"
+            );
+            assert_eq!(t["userId"].as_str(), m["user_id"].as_str());
+            assert_eq!(t["release"].as_str(), m["revision_id"].as_str());
+            let tags: Vec<&str> = t["tags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_str().unwrap())
+                .collect();
+            assert!(
+                tags.iter().any(|x| x.starts_with("langsmith-project:")),
+                "the project is a tag: {tags:?}"
+            );
+            for tag in root["tags"].as_array().into_iter().flatten() {
+                assert!(tags.contains(&tag.as_str().unwrap()));
+            }
+        }
+    }
+    let feedback = src["feedback"].as_array().unwrap();
+    let scores: HashSet<&str> = tgt["scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    for f in feedback {
+        assert!(
+            scores.contains(f["id"].as_str().unwrap()),
+            "feedback {} became a score with its id",
+            f["id"]
+        );
+    }
+    let items: HashSet<&str> = tgt["dataset_items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    for e in src["examples"].as_array().unwrap() {
+        assert!(
+            items.contains(e["id"].as_str().unwrap()),
+            "example {} became an item with its id",
+            e["id"]
+        );
+    }
+    let prompts = tgt["prompts"].as_array().unwrap();
+    assert_eq!(
+        prompts.len(),
+        src["commits"].as_array().unwrap().len(),
+        "one version per commit"
+    );
+}
+
+async fn to_langfuse(profile: ServerProfile) {
+    let source = langsmith(12).await;
+    let target = sandbox(profile, None).await;
+    let data = tempfile::tempdir().unwrap();
+    let report = migrator_engine::run(
+        plan(ls(&source), lf(&target)),
+        data.path(),
+        NoProgress,
+        RunControl::new(),
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.failed_total(), 0, "{report:#?}");
+    target.settle();
+    check_copy(&source.dump(), &target.dump(), profile);
+    let counts = source.counts();
+    assert_eq!(
+        report.entities[&Entity::Observations].written as usize,
+        counts["runs"]
+    );
+    assert_eq!(
+        report.entities[&Entity::Scores].written as usize,
+        counts["feedback"]
+    );
+    assert_eq!(
+        report.entities[&Entity::DatasetItems].written as usize,
+        counts["examples"]
+    );
+    assert_eq!(
+        report.entities[&Entity::DatasetRunItems].written,
+        6,
+        "one run item per experiment root"
+    );
+
+    let again = migrator_engine::run(
+        plan(ls(&source), lf(&target)),
+        data.path(),
+        NoProgress,
+        RunControl::new(),
+        false,
+    )
+    .await
+    .unwrap();
+    let written: u64 = again.entities.values().map(|e| e.written).sum();
+    assert_eq!(written, 0, "a second run writes nothing: {again:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn langsmith_to_v4_keeps_trees_usage_feedback_datasets_and_prompts() {
+    to_langfuse(ServerProfile::V4).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn langsmith_to_v3_keeps_trees_usage_feedback_datasets_and_prompts() {
+    to_langfuse(ServerProfile::V3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_key_wrong_region_and_a_server_that_is_not_langsmith_are_plain_sentences() {
+    let source = langsmith(1).await;
+    let target = sandbox(ServerProfile::V4, None).await;
+    let data = tempfile::tempdir().unwrap();
+    let attempt = |spec: EndpointSpec| {
+        let p = plan(spec, lf(&target));
+        let dir = data.path().to_path_buf();
+        async move {
+            migrator_engine::run(p, &dir, NoProgress, RunControl::new(), false)
+                .await
+                .expect_err("the run cannot start")
+                .to_string()
+        }
+    };
+    let wrong = attempt(EndpointSpec::Langsmith(LangsmithEndpoint::new(
+        &source.url(),
+        "not-a-key",
+    )))
+    .await;
+    assert!(
+        wrong.contains("rejected") && wrong.contains("401"),
+        "{wrong}"
+    );
+    let region = attempt(EndpointSpec::Langsmith(LangsmithEndpoint::new(
+        &source.url(),
+        "lsv2_pt_eu_key",
+    )))
+    .await;
+    assert!(
+        region.contains("403") && region.contains("region"),
+        "{region}"
+    );
+    let not_ls = attempt(EndpointSpec::Langsmith(LangsmithEndpoint::new(
+        &target.url(),
+        "lsv2_sk_sandbox",
+    )))
+    .await;
+    assert!(not_ls.contains("not a LangSmith server"), "{not_ls}");
+    assert!(
+        !format!("{wrong}{region}{not_ls}").contains("lsv2_pt_eu_key"),
+        "no key in messages"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn langsmith_cloud_limits_slow_the_run_and_never_fail_it() {
+    let source = LsSandbox::start(LsConfig {
+        // v1 pages of 100 runs: about 18 run queries, more than the 15 a 10 s window allows,
+        // so the run meets at least one 429 whatever the machine's speed.
+        sample: Some(SampleSpec {
+            seed: 5,
+            traces: 220,
+        }),
+        plan: true,
+        v2_queries: false,
+        ..LsConfig::default()
+    })
+    .await
+    .unwrap();
+    let target = sandbox(ServerProfile::V4, None).await;
+    let mut endpoint = LangsmithEndpoint::new(&source.url(), source.api_key());
+    // The migrator's own budget is off, so the server's 429s are what slows it down.
+    endpoint.cloud_limits = Some(false);
+    let data = tempfile::tempdir().unwrap();
+    let report = migrator_engine::run(
+        plan(EndpointSpec::Langsmith(endpoint), lf(&target)),
+        data.path(),
+        NoProgress,
+        RunControl::new(),
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.failed_total(), 0, "{report:#?}");
+    assert!(
+        report.rate_limit_waits > 0,
+        "the server's 429s were met: {report:#?}"
+    );
+    assert_eq!(
+        report.entities[&Entity::Observations].written as usize,
+        source.counts()["runs"]
+    );
+}
