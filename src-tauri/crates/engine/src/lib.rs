@@ -10,13 +10,10 @@
 //! - [`connectors`]: the source/target traits and one folder per platform;
 //! - [`run`]: plan, journal, pipeline, runner, control, progress;
 //! - [`after_run`]: validation, rollback, `.env` cutover;
-//! - [`media`]: attachments behind media references (found in records, copied by the run,
-//!   checked after it; its Langfuse and archive sides implement the connector's media traits);
 //! - [`profile`]: saved connection profiles (stands alone).
 
 pub mod after_run;
 pub mod connectors;
-pub mod media;
 pub mod profile;
 pub mod readiness;
 pub mod run;
@@ -28,7 +25,7 @@ pub use after_run::cutover::env_file as cutover;
 pub(crate) use after_run::reconnect;
 pub use after_run::{cutover as cutover_run, rollback, validate};
 pub use connectors::langfuse::{experiments, otlp};
-pub use connectors::{self as connector, archive, http, langfuse, langsmith};
+pub use connectors::{self as connector, archive, http, langfuse, langsmith, media};
 #[allow(unused_imports)]
 pub(crate) use run::{alloc, pipeline, runner};
 pub use run::{control, journal, plan, progress, trace_scope};

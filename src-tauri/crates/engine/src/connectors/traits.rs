@@ -31,8 +31,8 @@ pub trait SourceConnector: Send + Sync {
     ) -> Result<Page, EngineError>;
     /// How many objects the scope holds, when the source can tell cheaply.
     async fn count(&self, entity: Entity, scope: &Scope) -> Result<Option<u64>, EngineError>;
-    /// Where media bytes come from, when this source has media (see `crate::media`).
-    fn media_source(&self) -> Option<&dyn crate::media::MediaSource> {
+    /// Where media bytes come from, when this source has media (see `crate::connectors::media`).
+    fn media_source(&self) -> Option<&dyn crate::connectors::media::MediaSource> {
         None
     }
     /// A count good enough to plan work by (validation's time slices): the exact count, or an
@@ -99,8 +99,8 @@ pub trait TargetConnector: Send + Sync {
         entity: Entity,
         records: &[Record],
     ) -> Result<HashSet<String>, EngineError>;
-    /// Where media bytes go, when this target takes media (see `crate::media`).
-    fn media_target(&self) -> Option<&dyn crate::media::MediaTarget> {
+    /// Where media bytes go, when this target takes media (see `crate::connectors::media`).
+    fn media_target(&self) -> Option<&dyn crate::connectors::media::MediaTarget> {
         None
     }
     /// Called once everything was written (the archive writes its manifest here).

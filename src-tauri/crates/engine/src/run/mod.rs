@@ -7,6 +7,7 @@
 pub mod alloc;
 pub mod control;
 pub mod journal;
+pub mod media_copy;
 pub(crate) mod pipeline;
 pub mod plan;
 pub mod progress;

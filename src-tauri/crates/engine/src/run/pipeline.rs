@@ -36,7 +36,7 @@ pub struct Ctx {
     pub experiments: std::sync::OnceLock<ExperimentIndex>,
     /// Copies the media a batch refers to before it is written (`None`: media not in scope, or
     /// a side without media).
-    pub media: Option<crate::media::MediaCopier>,
+    pub media: Option<crate::run::media_copy::MediaCopier>,
 }
 
 /// Tracks which pages of a stream are fully handled, to move the checkpoint safely.

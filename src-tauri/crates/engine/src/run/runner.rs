@@ -357,7 +357,7 @@ async fn execute(
     }
     let entities = selected(&plan, &sides);
     let media = if plan.scope.entities.includes(Entity::Media) {
-        crate::media::MediaCopier::new(
+        crate::run::media_copy::MediaCopier::new(
             journal.clone(),
             sides.source.clone(),
             sides.target.clone(),

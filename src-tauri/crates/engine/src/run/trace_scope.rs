@@ -180,7 +180,7 @@ impl SourceConnector for TraceScoped {
         self.inner.supports(entity)
     }
 
-    fn media_source(&self) -> Option<&dyn crate::media::MediaSource> {
+    fn media_source(&self) -> Option<&dyn crate::connectors::media::MediaSource> {
         self.inner.media_source()
     }
 

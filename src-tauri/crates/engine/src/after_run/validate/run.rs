@@ -193,11 +193,17 @@ pub async fn validate_run(
         report.per_day.extend(coalesce_days(days));
     }
     if plan.scope.entities.includes(Entity::Media) {
-        let resolver: &dyn crate::media::MediaTarget = match &target {
-            Side::Langfuse(lf) => lf.as_ref(),
-            Side::Archive(a) => a.as_ref(),
+        // LangSmith is only ever a source, so a target there has no media to check.
+        let resolver: Option<&dyn crate::connectors::media::MediaTarget> = match &target {
+            Side::Langfuse(lf) => Some(lf.as_ref()),
+            Side::Archive(a) => Some(a.as_ref()),
+            Side::Langsmith(_) => None,
         };
-        if let Some(rec) = crate::media::validate::reconcile_media(&journal, resolver).await? {
+        let rec = match resolver {
+            Some(resolver) => super::media::reconcile_media(&journal, resolver).await?,
+            None => None,
+        };
+        if let Some(rec) = rec {
             progress(ValidationProgress::Compared {
                 entity: Entity::Media,
                 discrepancies: rec.missing_count + rec.extra_count + rec.differing_count,

@@ -6,6 +6,8 @@
 //! valid gzip file), dropping any object a resumed run wrote twice, and writes the manifest.
 //! Reading verifies each file's sha256 against the manifest before the first record is used.
 
+pub mod media;
+
 use crate::connectors::{Page, SourceConnector, TargetConnector, WriteOutcome};
 use crate::vocab::files;
 use crate::vocab::{Dialect, EngineError, Entity, Generation, Payloads, RawObject, Record, Scope};
@@ -246,7 +248,7 @@ fn sha256_file(p: &Path) -> std::io::Result<String> {
 
 #[async_trait]
 impl TargetConnector for ArchiveWriter {
-    fn media_target(&self) -> Option<&dyn crate::media::MediaTarget> {
+    fn media_target(&self) -> Option<&dyn crate::connectors::media::MediaTarget> {
         Some(self)
     }
     fn describe(&self) -> String {
@@ -307,8 +309,7 @@ impl TargetConnector for ArchiveWriter {
                 entities.insert(e.as_str().to_string(), f);
             }
         }
-        let media = crate::media::archive::written_media(&self.dir)
-            .map_err(|e| archive_err(&self.dir, e))?;
+        let media = media::written_media(&self.dir).map_err(|e| archive_err(&self.dir, e))?;
         let m = Manifest {
             schema_version: SCHEMA_VERSION,
             created_at: chrono::Utc::now().to_rfc3339(),
@@ -418,7 +419,7 @@ impl ArchiveReader {
 
 #[async_trait]
 impl SourceConnector for ArchiveReader {
-    fn media_source(&self) -> Option<&dyn crate::media::MediaSource> {
+    fn media_source(&self) -> Option<&dyn crate::connectors::media::MediaSource> {
         Some(self)
     }
     fn describe(&self) -> String {

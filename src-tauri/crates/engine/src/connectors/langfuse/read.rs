@@ -410,7 +410,7 @@ impl Langfuse {
 
 #[async_trait]
 impl SourceConnector for Langfuse {
-    fn media_source(&self) -> Option<&dyn crate::media::MediaSource> {
+    fn media_source(&self) -> Option<&dyn crate::connectors::media::MediaSource> {
         Some(self)
     }
     fn describe(&self) -> String {

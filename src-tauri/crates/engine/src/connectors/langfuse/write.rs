@@ -364,7 +364,7 @@ pub(crate) fn failure_outcome(f: &HttpFailure) -> WriteOutcome {
 
 #[async_trait]
 impl TargetConnector for Langfuse {
-    fn media_target(&self) -> Option<&dyn crate::media::MediaTarget> {
+    fn media_target(&self) -> Option<&dyn crate::connectors::media::MediaTarget> {
         Some(self)
     }
     fn describe(&self) -> String {

@@ -1,9 +1,11 @@
 //! The media API of a Langfuse project (`/api/public/media`) as a media source and target.
 
-use super::transfer::{self, TransferFailure};
-use super::{MediaError, MediaLink, MediaMeta, MediaSource, MediaTarget};
-use crate::http::{Bucket, HttpFailure, Idempotency};
-use crate::langfuse::Langfuse;
+use super::Langfuse;
+use crate::connectors::http::{Bucket, HttpFailure, Idempotency};
+use crate::connectors::media::transfer::{self, TransferFailure};
+use crate::connectors::media::{
+    MediaError, MediaLink, MediaMeta, MediaSource, MediaTarget, is_hash_derived, media_id_for_hash,
+};
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -43,7 +45,7 @@ fn message_of(body: &str) -> String {
                 .or_else(|| v.get("message").and_then(Value::as_str))
                 .map(str::to_string)
         })
-        .unwrap_or_else(|| crate::http::truncate(body, 200))
+        .unwrap_or_else(|| crate::connectors::http::truncate(body, 200))
 }
 
 async fn backoff(attempt: u32) {
@@ -99,7 +101,7 @@ impl Langfuse {
                             ),
                         });
                     }
-                    if super::is_hash_derived(id) && super::media_id_for_hash(&sha256) != id {
+                    if is_hash_derived(id) && media_id_for_hash(&sha256) != id {
                         return Err(MediaError::Integrity {
                             id: id.to_string(),
                             detail: format!("their sha256 is {sha256}, which is not this id's"),
@@ -253,7 +255,7 @@ impl MediaTarget for Langfuse {
         meta: &MediaMeta,
         file: Option<&Path>,
     ) -> Result<String, MediaError> {
-        let id = super::media_id_for_hash(&meta.sha256);
+        let id = media_id_for_hash(&meta.sha256);
         let mut last = String::new();
         for attempt in 0..ATTEMPTS {
             let answer = self.upload_url(link, meta, &id).await?;

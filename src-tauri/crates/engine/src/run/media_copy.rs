@@ -1,13 +1,12 @@
 //! Copies the media a batch refers to, once per media object per run, before the batch is
 //! written (see the module docs).
 
-use super::refs::{MediaLink, MediaRef, record_references, rewrite_id};
-use super::{MediaError, MediaMeta};
-use crate::connector::{SourceConnector, TargetConnector};
-use crate::error::EngineError;
-use crate::journal::{Journal, ObjectState, RowUpdate};
-use crate::model::{Entity, Record};
-use crate::progress::{Counters, ProgressEvent, ProgressSink};
+use crate::connectors::media::refs::{MediaLink, MediaRef, record_references, rewrite_id};
+use crate::connectors::media::{MediaError, MediaMeta};
+use crate::connectors::{SourceConnector, TargetConnector};
+use crate::run::journal::{Journal, ObjectState, RowUpdate};
+use crate::run::progress::{Counters, ProgressEvent, ProgressSink};
+use crate::vocab::{EngineError, Entity, Record};
 use futures::StreamExt;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -4,7 +4,7 @@
 //! the bytes separately. They are found in the raw JSON text of a field (payloads are never
 //! parsed: a reference contains no character JSON escapes, so it appears verbatim).
 
-use crate::model::{Entity, Record};
+use crate::vocab::{Entity, Record};
 use serde_json::value::RawValue;
 
 const OPEN: &str = "@@@langfuseMedia:";
@@ -137,7 +137,7 @@ pub fn rewrite_id(record: &mut Record, from: &str, to: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::RawObject;
+    use crate::vocab::RawObject;
 
     fn obs(input: &str) -> Record {
         let body = RawObject::from_json(&format!(

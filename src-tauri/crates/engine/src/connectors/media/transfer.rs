@@ -38,14 +38,12 @@ pub async fn download(
     file: Option<&Path>,
     max_len: u64,
 ) -> Result<(u64, String), TransferFailure> {
-    let resp = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| TransferFailure::Transient(crate::http::describe_reqwest_error(&e)))?;
+    let resp = client.get(url).send().await.map_err(|e| {
+        TransferFailure::Transient(crate::connectors::http::describe_reqwest_error(&e))
+    })?;
     let status = resp.status();
     if !status.is_success() {
-        let body = crate::http::truncate(&resp.text().await.unwrap_or_default(), 300);
+        let body = crate::connectors::http::truncate(&resp.text().await.unwrap_or_default(), 300);
         return Err(match status.as_u16() {
             403 => TransferFailure::Expired,
             404 => TransferFailure::NotFound,
@@ -67,8 +65,9 @@ pub async fn download(
     let mut n = 0u64;
     let mut stream = resp.bytes_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk
-            .map_err(|e| TransferFailure::Transient(crate::http::describe_reqwest_error(&e)))?;
+        let chunk = chunk.map_err(|e| {
+            TransferFailure::Transient(crate::connectors::http::describe_reqwest_error(&e))
+        })?;
         n += chunk.len() as u64;
         if n > max_len {
             return Err(TransferFailure::TooLong(n));
@@ -122,15 +121,14 @@ pub async fn upload(
             .header("x-ms-blob-type", "BlockBlob")
             .header("x-amz-checksum-sha256", sha256);
     }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| TransferFailure::Transient(crate::http::describe_reqwest_error(&e)))?;
+    let resp = req.send().await.map_err(|e| {
+        TransferFailure::Transient(crate::connectors::http::describe_reqwest_error(&e))
+    })?;
     let status = resp.status();
     if status.is_success() {
         return Ok(status.as_u16());
     }
-    let body = crate::http::truncate(&resp.text().await.unwrap_or_default(), 300);
+    let body = crate::connectors::http::truncate(&resp.text().await.unwrap_or_default(), 300);
     Err(match status.as_u16() {
         s if status.is_server_error() || s == 408 || s == 429 => {
             TransferFailure::Transient(format!("storage answered {s}"))

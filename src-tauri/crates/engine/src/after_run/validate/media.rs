@@ -1,12 +1,11 @@
 //! Validation of media: every media object the run met must resolve in the target to bytes
 //! with the source's sha256 (recorded in the journal when the source's bytes were checked).
 
-use super::{MediaMeta, MediaTarget};
-use crate::error::EngineError;
-use crate::journal::Journal;
-use crate::model::Entity;
-use crate::validate::diff::{DiffKind, FieldDiff};
-use crate::validate::report::{Discrepancy, EntityReconciliation};
+use super::diff::{DiffKind, FieldDiff};
+use super::report::{Discrepancy, EntityReconciliation};
+use crate::connectors::media::{MediaMeta, MediaTarget};
+use crate::run::journal::Journal;
+use crate::vocab::{EngineError, Entity};
 
 /// How many ids a report lists per kind (the counts stay exact).
 const LISTED: usize = 100;

@@ -1,5 +1,10 @@
 //! Media attachments: the bytes behind `@@@langfuseMedia:…@@@` references.
 //!
+//! Here live what both sides share: the references found in records, the media traits a
+//! connector implements, and the streaming transfer. The Langfuse and archive sides are in their
+//! connector folders, the copier in `run::media_copy`, the check after a run in
+//! `after_run::validate::media`.
+//!
 //! A copied trace, observation or dataset item keeps its reference strings; the bytes live in
 //! the source project's blob storage. Before a batch holding references is written, each
 //! referenced media object is copied once per run: its record is read at the source, the bytes
@@ -10,14 +15,9 @@
 //! that cannot be copied fails alone, with a reason naming the reference; the object that
 //! refers to it is still written.
 
-pub mod archive;
-mod copy;
-mod langfuse;
 pub mod refs;
-mod transfer;
-pub mod validate;
+pub(crate) mod transfer;
 
-pub use copy::MediaCopier;
 pub use refs::{MediaLink, MediaRef, record_references};
 
 use async_trait::async_trait;

@@ -2,9 +2,9 @@
 //! length, sha256); `finish` lists them in the manifest, and reading checks each file's sha256
 //! against the manifest as it is copied.
 
-use super::transfer::b64;
-use super::{MediaError, MediaLink, MediaMeta, MediaSource, MediaTarget};
-use crate::archive::{ArchiveReader, ArchiveWriter, ManifestMedia};
+use super::{ArchiveReader, ArchiveWriter, ManifestMedia};
+use crate::connectors::media::transfer::b64;
+use crate::connectors::media::{MediaError, MediaLink, MediaMeta, MediaSource, MediaTarget};
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
