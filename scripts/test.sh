@@ -60,6 +60,14 @@ step "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 # regenerates the TypeScript bindings.
 step "rust tests" env LANGFUSE_MIGRATOR_REQUIRE_KEYCHAIN=1 \
   scripts/lib/keychain-session.sh cargo test --workspace --locked --no-fail-fast
+# The official SDKs (tests/sdk/requirements.txt, in a virtualenv under the target dir) against
+# the sandbox binary the Rust tests just built.
+sdk_fidelity() {
+  local venv
+  venv=$(scripts/lib/sdk-venv.sh)
+  SANDBOX_BIN_DIR="$CARGO_TARGET_DIR/debug" "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/sdk
+}
+step "sdk fidelity" sdk_fidelity
 step "bindings fresh" bindings_fresh
 step "ui type check" bash -c 'cd ui && npm run --silent check'
 step "ui unit tests" bash -c 'cd ui && npx vitest run'

@@ -498,7 +498,7 @@ fn experiment(store: &mut Store, l: &Lookup, o: &ObsRow, visible_at: u64) {
 pub fn ingest(st: &AppState, spans: Vec<SpanIn>) {
     let now = now_ms();
     let visible_at = st.visible_at_for_new_write();
-    let v4 = st.profile() == ServerProfile::V4;
+    let v4 = st.profile().is_v4();
     let mut store = st.store.write();
     let full_trace_ids: HashSet<String> = spans
         .iter()

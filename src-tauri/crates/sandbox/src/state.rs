@@ -34,9 +34,14 @@ pub struct Inner {
     delay_ms: u64,
     pub faults: Mutex<Faults>,
     pub limits: Mutex<RateLimiter>,
+    /// Requests that broke the API description (only with `validate_requests`).
+    pub violations: Mutex<Vec<String>>,
 }
 
 pub type AppState = Arc<Inner>;
+
+/// The visibility of rows a fault dropped: never, until they are removed.
+pub const NEVER: u64 = u64::MAX;
 
 impl Inner {
     pub fn new(config: SandboxConfig) -> AppState {
@@ -47,12 +52,19 @@ impl Inner {
             delay_ms,
             faults: Mutex::new(Faults::new(config.faults.clone())),
             limits: Mutex::new(RateLimiter::new(config.plan, config.time_scale)),
+            violations: Mutex::new(Vec::new()),
             config,
         })
     }
 
-    /// When a write to an asynchronously ingested entity (ClickHouse in Langfuse) becomes visible.
+    /// When a write to an asynchronously ingested entity (ClickHouse in Langfuse) becomes visible
+    /// (`NEVER` for a write a fault drops: its rows are removed after the request).
     pub fn visible_at_for_new_write(&self) -> u64 {
+        match crate::faults::WRITE_FATE.try_with(|f| *f) {
+            Ok(crate::faults::WriteFate::Dropped) => return NEVER,
+            Ok(crate::faults::WriteFate::DelayedMs(ms)) => return self.clock.now() + ms,
+            Err(_) => {}
+        }
         if self.delay_ms == 0 {
             0
         } else {

@@ -7,7 +7,7 @@ use axum::extract::{Path, RawQuery, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{get_by_id, list_newest};
+use super::list_newest;
 use crate::error::{ApiError, ApiResult};
 use crate::params::{DEFAULT_PAGE_CAP, Page, Params, paged};
 use crate::state::AppState;
@@ -172,7 +172,17 @@ pub async fn items_create(State(st): State<AppState>, body: Body) -> ApiResult<J
             row
         }
     };
-    Ok(Json(to_value(&row)))
+    Ok(Json(item_view(&st, &row)))
+}
+
+/// A dataset item as the API returns it; the current API adds `version`, when this version of
+/// the item became current (its last write).
+fn item_view(st: &AppState, row: &DatasetItemRow) -> Value {
+    let mut v = to_value(row);
+    if st.profile().is_current() {
+        v["version"] = Value::String(crate::timefmt::fmt(row.updated_at));
+    }
+    v
 }
 
 pub async fn items_list(
@@ -209,7 +219,7 @@ pub async fn items_list(
         });
     let (rows, total) = page.take(rows);
     Ok(Json(paged(
-        rows.into_iter().map(to_value).collect(),
+        rows.into_iter().map(|r| item_view(&st, r)).collect(),
         &page,
         total,
     )))
@@ -219,7 +229,13 @@ pub async fn items_get(
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    get_by_id(&st.store.read().dataset_items, &id, "Dataset item")
+    let store = st.store.read();
+    let row = store
+        .dataset_items
+        .first_of(&id)
+        .and_then(|s| store.dataset_items.get(s))
+        .ok_or_else(|| ApiError::not_found("Dataset item not found"))?;
+    Ok(Json(item_view(&st, row)))
 }
 
 pub async fn items_delete(
