@@ -36,9 +36,10 @@ async fn copy_and_validate(from: ServerProfile, to: ServerProfile) {
     let expected = without_run_items_sharing_a_trace(&s, &report);
     assert_no_differences_from_v4(&expected, &t, ALL);
 
-    let v = migrator_engine::validate_run(&report.run_id, data.path(), &validate_options(), &|_| {})
-        .await
-        .unwrap();
+    let v =
+        migrator_engine::validate_run(&report.run_id, data.path(), &validate_options(), &|_| {})
+            .await
+            .unwrap();
     let unclean: Vec<_> = v
         .entities
         .iter()

@@ -64,7 +64,10 @@ async fn writes_accepted_then_dropped_are_reported_missing() {
         .cloned()
         .collect();
     assert!(!lost.is_empty(), "the fault dropped some accepted writes");
-    assert!(!report.is_clean(), "a copy with dropped writes is not clean");
+    assert!(
+        !report.is_clean(),
+        "a copy with dropped writes is not clean"
+    );
     assert_eq!(missing(&report, "observations"), lost);
     let lost_scores: BTreeSet<String> = ids(&s, "scores")
         .difference(&ids(&t, "scores"))

@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::config::ServerProfile;
 use crate::error::ApiResult;
 use crate::faults::{Fired, partial_failures};
 use crate::merge;

@@ -329,7 +329,12 @@ impl ApiSpec {
 
     /// Every way `body` breaks `op`'s response schema for `status`; `Err` when the API describes
     /// no such answer.
-    pub fn check_response(&self, op: &str, status: u16, body: &Value) -> Result<Vec<String>, String> {
+    pub fn check_response(
+        &self,
+        op: &str,
+        status: u16,
+        body: &Value,
+    ) -> Result<Vec<String>, String> {
         let schema = self
             .response_schema(op, status)
             .ok_or_else(|| format!("the API has no {status} JSON response for {op}"))?;

@@ -81,7 +81,10 @@ fn target_metadata(entity: &str, target: Option<&Value>, source: Option<&Value>)
     };
     let mut m = target.clone();
     let tag = m.remove(RUN_TAG);
-    let tagged = tag.as_ref().and_then(Value::as_str).is_some_and(|s| !s.is_empty());
+    let tagged = tag
+        .as_ref()
+        .and_then(Value::as_str)
+        .is_some_and(|s| !s.is_empty());
     if must_be_tagged && !tagged {
         return json!({"(run tag missing)": Value::Object(m)});
     }

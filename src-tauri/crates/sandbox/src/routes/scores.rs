@@ -191,8 +191,11 @@ pub async fn create(State(st): State<AppState>, body: Body) -> ApiResult<Json<Va
 /// all were taken, else 207 with the counts and one message per rejected score (those are not
 /// stored). Anything but a non-empty array is a 400, as the 4.16 single-score body is refused.
 pub async fn create_batch(State(st): State<AppState>, body: Body) -> ApiResult<Response> {
-    let items: Vec<Value> = crate::body::json(body).await.map_err(|_| {
-        ApiError::bad("Expected an array of scores (POST /api/public/scores creates a batch)")
+    let items: Vec<Value> = crate::body::json(body).await.map_err(|e| match e {
+        ApiError::BadRequest(_) => {
+            ApiError::bad("Expected an array of scores (POST /api/public/scores creates a batch)")
+        }
+        other => other,
     })?;
     if items.is_empty() {
         return Err(ApiError::bad("Array must contain at least 1 score"));
@@ -205,7 +208,11 @@ pub async fn create_batch(State(st): State<AppState>, body: Body) -> ApiResult<R
         let built = serde_json::from_value::<ScoreInput>(item)
             .map_err(|e| e.to_string())
             .and_then(|input| {
-                if input.source.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("EVAL")) {
+                if input
+                    .source
+                    .as_deref()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("EVAL"))
+                {
                     return Err("source: EVAL is not accepted on this endpoint".into());
                 }
                 build(input, None)

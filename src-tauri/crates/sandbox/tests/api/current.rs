@@ -26,7 +26,8 @@ async fn v4_creates_scores_in_batches() {
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
     assert_eq!(r.body, json!({"message": "Accepted"}));
     // One bad score is rejected on its own; the others are stored.
-    let bad = json!({"id": "s-4", "traceId": "t-1", "name": "q", "value": "x", "dataType": "NUMERIC"});
+    let bad =
+        json!({"id": "s-4", "traceId": "t-1", "name": "q", "value": "x", "dataType": "NUMERIC"});
     let r = api
         .op(
             "scores_create",
@@ -36,7 +37,10 @@ async fn v4_creates_scores_in_batches() {
         )
         .await;
     assert_eq!(r.status, StatusCode::MULTI_STATUS, "{}", r.body);
-    assert_eq!((r.body["accepted"].clone(), r.body["rejected"].clone()), (json!(1), json!(1)));
+    assert_eq!(
+        (r.body["accepted"].clone(), r.body["rejected"].clone()),
+        (json!(1), json!(1))
+    );
     assert_eq!(r.body["errors"].as_array().unwrap().len(), 1);
     let page = api
         .get("scoresV3_getManyV3", "/api/public/v3/scores?limit=10")
@@ -51,7 +55,11 @@ async fn v4_creates_scores_in_batches() {
     assert_eq!(ids, ["s-1", "s-2", "s-3"]);
     // The 4.16 single-score body is refused.
     let r = api
-        .send(Method::POST, "/api/public/scores", Some(score("s-5", json!(1))))
+        .send(
+            Method::POST,
+            "/api/public/scores",
+            Some(score("s-5", json!(1))),
+        )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     api.sb.stop().await;
@@ -61,11 +69,19 @@ async fn v4_creates_scores_in_batches() {
 async fn v4_4_16_creates_one_score_per_request() {
     let api = start_profile(ServerProfile::V4_16).await;
     let body = api
-        .post("scores_create", "/api/public/scores", score("s-1", json!(0.5)))
+        .post(
+            "scores_create",
+            "/api/public/scores",
+            score("s-1", json!(0.5)),
+        )
         .await;
     assert_eq!(body, json!({"id": "s-1"}));
     let r = api
-        .send(Method::POST, "/api/public/scores", Some(json!([score("s-2", json!(1))])))
+        .send(
+            Method::POST,
+            "/api/public/scores",
+            Some(json!([score("s-2", json!(1))])),
+        )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     api.sb.stop().await;
@@ -129,12 +145,24 @@ async fn the_request_check_records_what_langfuse_would_refuse_or_ignore() {
     assert_eq!(api.sb.take_request_violations(), Vec::<String>::new());
     // A query parameter the API does not know, a limit that is not a number, a body without a
     // required field, the 4.16 single score on the current API: each is recorded.
-    api.send(Method::GET, "/api/public/v2/observations?limit=ten&fieldz=core", None)
-        .await;
-    api.send(Method::POST, "/api/public/v2/datasets", Some(json!({"nam": "d"})))
-        .await;
-    api.send(Method::POST, "/api/public/scores", Some(score("s-2", json!(1))))
-        .await;
+    api.send(
+        Method::GET,
+        "/api/public/v2/observations?limit=ten&fieldz=core",
+        None,
+    )
+    .await;
+    api.send(
+        Method::POST,
+        "/api/public/v2/datasets",
+        Some(json!({"nam": "d"})),
+    )
+    .await;
+    api.send(
+        Method::POST,
+        "/api/public/scores",
+        Some(score("s-2", json!(1))),
+    )
+    .await;
     let found = api.sb.take_request_violations().join("\n");
     for needle in [
         "unknown query parameter `fieldz`",

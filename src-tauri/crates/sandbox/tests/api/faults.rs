@@ -181,7 +181,11 @@ async fn drop_after_accept_answers_2xx_and_keeps_nothing() {
     let api = start_profile(ServerProfile::V4).await;
     api.sb.set_faults(only(FaultKind::DropAfterAccept));
     let r = api
-        .send(Method::POST, "/api/public/scores", Some(json!([score("s")])))
+        .send(
+            Method::POST,
+            "/api/public/scores",
+            Some(json!([score("s")])),
+        )
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
     api.sb.settle();
@@ -202,7 +206,11 @@ async fn long_delay_keeps_a_write_invisible_for_its_delay() {
     });
     let t = Instant::now();
     let r = api
-        .send(Method::POST, "/api/public/scores", Some(json!([score("s")])))
+        .send(
+            Method::POST,
+            "/api/public/scores",
+            Some(json!([score("s")])),
+        )
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
     api.sb.set_faults(FaultConfig::default());
@@ -216,5 +224,8 @@ async fn long_delay_keeps_a_write_invisible_for_its_delay() {
         assert!(t.elapsed() < Duration::from_secs(10), "visible in the end");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(t.elapsed() >= Duration::from_millis(1_500), "not before its delay");
+    assert!(
+        t.elapsed() >= Duration::from_millis(1_500),
+        "not before its delay"
+    );
 }
