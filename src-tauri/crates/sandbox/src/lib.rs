@@ -9,7 +9,7 @@ mod auth;
 mod body;
 pub mod config;
 mod error;
-mod faults;
+pub mod faults;
 mod filter;
 mod ingestion;
 mod merge;

@@ -1,0 +1,135 @@
+//! Feedback: create (`POST /feedback`, and `feedback.<run>` multipart parts), list with
+//! FastAPI's offset paging (`limit` ≤ 100), read one, and feedback configs.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use serde_json::{Value, json};
+
+use super::json_body;
+use crate::error::{ApiError, ApiResult};
+use crate::params::{Params, slice};
+use crate::state::AppState;
+use crate::store::Store;
+use crate::timefmt;
+
+/// Stores one feedback (`FeedbackCreateSchema`) and answers it as `FeedbackSchema`; the project,
+/// trace and root flag come from the run, as LangSmith fills them.
+pub fn insert(store: &mut Store, b: Value) -> ApiResult<Value> {
+    let key = b["key"]
+        .as_str()
+        .ok_or_else(|| ApiError::invalid_body("key", "Field required", b.clone()))?
+        .to_string();
+    let id = b["id"]
+        .as_str()
+        .map(String::from)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    if store.feedback.contains_key(&id) {
+        return Err(ApiError::conflict(format!("Feedback {id} already exists")));
+    }
+    let run_id = b["run_id"].as_str().map(String::from);
+    let run = run_id.as_deref().and_then(|r| store.run(r));
+    let now = timefmt::format_us(timefmt::now_us());
+    let source = match &b["feedback_source"] {
+        Value::Object(m) => json!({
+            "type": m.get("type").cloned().unwrap_or(json!("api")),
+            "metadata": m.get("metadata").cloned().unwrap_or(Value::Null),
+            "user_id": m.get("user_id").cloned().unwrap_or(Value::Null),
+        }),
+        _ => json!({"type": "api", "metadata": null, "user_id": null}),
+    };
+    let created = b["created_at"]
+        .as_str()
+        .and_then(timefmt::parse_us)
+        .map(timefmt::format_us)
+        .unwrap_or(now.clone());
+    let f = json!({
+        "id": id,
+        "created_at": created,
+        "modified_at": b["modified_at"].as_str().and_then(timefmt::parse_us).map(timefmt::format_us).unwrap_or(created.clone()),
+        "key": key,
+        "score": b["score"],
+        "value": b["value"],
+        "comment": b["comment"],
+        "correction": b["correction"],
+        "feedback_group_id": b["feedback_group_id"],
+        "comparative_experiment_id": b["comparative_experiment_id"],
+        "run_id": run_id,
+        "session_id": run.and_then(|r| r.str("session_id")).map(String::from).or_else(|| b["session_id"].as_str().map(String::from)),
+        "trace_id": run.and_then(|r| r.str("trace_id")).map(String::from).or_else(|| b["trace_id"].as_str().map(String::from)),
+        "start_time": run.and_then(|r| r.str("start_time")).map(String::from),
+        "is_root": run.is_some_and(|r| r.is_root()),
+        "feedback_source": source,
+        "extra": b["extra"],
+        "feedback_thread_id": null,
+    });
+    store.feedback.insert(id, f.clone());
+    Ok(f)
+}
+
+pub async fn create(State(st): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
+    let b = json_body(&body)?;
+    Ok(Json(insert(&mut st.store.write(), b)?))
+}
+
+pub async fn read(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let store = st.store.read();
+    store
+        .feedback
+        .get(&id)
+        .cloned()
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("Feedback not found"))
+}
+
+pub async fn list(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+    let p = Params::parse(q.as_deref());
+    let (offset, limit) = p.page(100, 100)?;
+    let runs = p.all("run");
+    let keys = p.all("key");
+    let sessions = p.all("session");
+    let sources = p.all("source");
+    let has_comment = p.bool("has_comment")?;
+    let has_score = p.bool("has_score")?;
+    let min_created = p.get("min_created_at").and_then(timefmt::parse_us);
+    let max_created = p.get("max_created_at").and_then(timefmt::parse_us);
+    let store = st.store.read();
+    let mut items: Vec<&Value> = store
+        .feedback
+        .values()
+        .filter(|f| runs.is_empty() || runs.iter().any(|r| f["run_id"] == *r))
+        .filter(|f| keys.is_empty() || keys.iter().any(|k| f["key"] == *k))
+        .filter(|f| sessions.is_empty() || sessions.iter().any(|s| f["session_id"] == *s))
+        .filter(|f| {
+            sources.is_empty() || sources.iter().any(|s| f["feedback_source"]["type"] == *s)
+        })
+        .filter(|f| has_comment.is_none_or(|h| h == f["comment"].is_string()))
+        .filter(|f| has_score.is_none_or(|h| h != f["score"].is_null()))
+        .filter(|f| {
+            let c = f["created_at"]
+                .as_str()
+                .and_then(timefmt::parse_us)
+                .unwrap_or(0);
+            min_created.is_none_or(|m| c >= m) && max_created.is_none_or(|m| c <= m)
+        })
+        .collect();
+    // Newest first, id as tie-break so offsets are stable.
+    items.sort_by(|a, b| {
+        (b["created_at"].as_str(), b["id"].as_str())
+            .cmp(&(a["created_at"].as_str(), a["id"].as_str()))
+    });
+    Ok(Json(json!(slice(&items, offset, limit))))
+}
+
+pub async fn configs(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+    let p = Params::parse(q.as_deref());
+    let (offset, limit) = p.page(100, 100)?;
+    let keys = p.all("key");
+    let store = st.store.read();
+    let items: Vec<&Value> = store
+        .feedback_configs
+        .values()
+        .filter(|c| keys.is_empty() || keys.iter().any(|k| c["feedback_key"] == *k))
+        .collect();
+    Ok(Json(json!(slice(&items, offset, limit))))
+}
