@@ -23,6 +23,7 @@ fn ids(dump: &Value, entity: &str) -> BTreeSet<String> {
 
 async fn validate(run_id: &str, data: &Path, settle_quiet: Duration) -> ValidationReport {
     let options = ValidateOptions {
+        secrets: sandbox_secrets(),
         settle_limit: Duration::from_secs(60),
         settle_first_poll: Duration::from_millis(100),
         settle_quiet,
