@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The one test command (CI runs exactly this): format, lint, type check, generated bindings,
+# The one test command (CI runs exactly this): installs what is missing on a fresh machine, then
+# format, lint, type check, generated bindings,
 # Rust tests against a real Secret Service, UI unit tests, and end-to-end tests in the real
 # window under Xvfb. One cargo target dir and one dev profile, so nothing is built twice.
 set -Eeuo pipefail
@@ -21,18 +22,13 @@ step() {
   summary+=("$current $(( $(date +%s) - t0 ))s")
 }
 
-missing=$(missing_apt_packages | tr '\n' ' ')
-if [ -n "$missing" ]; then
-  echo "Missing system packages: $missing(run .ci/run as root, or scripts/run.sh, to install them)" >&2
-  exit 1
+# A fresh machine gets what the tests need (system packages through sudo when not root, Rust
+# components, tauri-driver, cargo-modules, node packages), as scripts/run.sh does for the app.
+step "setup" ensure_test_deps
+if [ "${1:-}" = "--setup" ]; then
+  echo "test.sh: setup done (--setup stops before the tests)"
+  exit 0
 fi
-command -v tauri-driver >/dev/null || { echo "tauri-driver missing: cargo install tauri-driver --locked" >&2; exit 1; }
-cargo modules --version 2>/dev/null | grep -q "$CARGO_MODULES_VERSION" || {
-  echo "cargo-modules $CARGO_MODULES_VERSION missing: cargo install cargo-modules --version $CARGO_MODULES_VERSION --locked" >&2
-  exit 1
-}
-ensure_npm_deps ui
-ensure_npm_deps tests/e2e
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -54,6 +50,7 @@ engine_has_no_gui_deps() {
   fi
 }
 
+step "scripts" bash scripts/tests/setup-installs-missing.sh
 step "format" cargo fmt --all --check
 step "engine has no GUI deps" engine_has_no_gui_deps
 step "engine modules: no cycles, layers one way" scripts/lib/engine-modules.sh
@@ -77,9 +74,10 @@ step "bindings fresh" bindings_fresh
 step "ui type check" bash -c 'cd ui && npm run --silent check'
 step "ui unit tests" bash -c 'cd ui && npx vitest run'
 rm -rf tests/e2e/artifacts
+# tests/e2e/package.json holds the runner's options, its per-test timeout included.
 step "e2e" env LANGFUSE_MIGRATOR_BINARY="$CARGO_TARGET_DIR/debug/langfuse-migrator" \
   xvfb-run -a -s "-screen 0 1400x1000x24" \
-  scripts/lib/keychain-session.sh bash -c 'cd tests/e2e && node --test --test-force-exit --test-concurrency=1 --test-timeout=180000 specs/'
+  scripts/lib/keychain-session.sh bash -c 'cd tests/e2e && npm test --silent'
 
 echo
 echo "Steps: ${summary[*]}"

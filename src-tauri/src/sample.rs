@@ -136,6 +136,7 @@ async fn start_side(
         connection: Connection::Langfuse(LangfuseSettings {
             host: sandbox.url(),
             public_key,
+            cloud_plan: Default::default(),
         }),
     };
     Ok(SampleSide {

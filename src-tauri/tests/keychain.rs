@@ -124,6 +124,7 @@ fn saving_a_profile_puts_the_secret_in_the_keychain_and_nowhere_in_the_config_di
         connection: Connection::Langfuse(LangfuseSettings {
             host: "https://cloud.langfuse.com/".into(),
             public_key: "pk-lf-abc".into(),
+            cloud_plan: Default::default(),
         }),
     };
     let result = service

@@ -58,6 +58,7 @@ fn with_no_secret_service_nothing_is_stored_and_the_user_is_told_why() {
         connection: Connection::Langfuse(LangfuseSettings {
             host: "https://cloud.langfuse.com".into(),
             public_key: "pk-lf-1".into(),
+            cloud_plan: Default::default(),
         }),
     };
     // Refused, not silently kept somewhere else, and no profile without its key is left.

@@ -561,6 +561,16 @@ impl From<&CutoverStatus> for CutoverView {
     }
 }
 
+/// The sample servers' keys are made up for one session: no application should point at them.
+async fn refuse_sample_cutover(migrations: &Migrations, run_id: &str) -> Result<()> {
+    let (dir, id) = (migrations.data_dir.clone(), run_id.to_owned());
+    let plan = blocking(move || Ok(Journal::open(&dir, &id)?.plan()?)).await?;
+    if super::touches_sample(&plan) {
+        return Err(MigrationError::SampleCutover);
+    }
+    Ok(())
+}
+
 /// The lines a `.env` cutover would change (secrets masked), without writing.
 #[tauri::command]
 pub async fn cutover_preview(
@@ -569,6 +579,7 @@ pub async fn cutover_preview(
     run_id: String,
     env_path: PathBuf,
 ) -> Result<Vec<EnvChange>> {
+    refuse_sample_cutover(&migrations, &run_id).await?;
     let secrets = run_secrets(&app, &migrations, &run_id).await?;
     let dir = migrations.data_dir.clone();
     blocking(move || {
@@ -596,6 +607,7 @@ pub async fn cutover_apply(
     run_id: String,
     env_path: PathBuf,
 ) -> Result<CutoverView> {
+    refuse_sample_cutover(&migrations, &run_id).await?;
     let secrets = run_secrets(&app, &migrations, &run_id).await?;
     let dir = migrations.data_dir.clone();
     blocking(move || {

@@ -75,6 +75,10 @@ pub enum MigrationError {
         "This run used the sample servers of an earlier session; they stopped when the app quit, and their data with them. Start a new sample migration instead."
     )]
     SampleRunGone,
+    #[error(
+        "This run went to a sample server, whose keys are made up for this session; no application's .env should point at it."
+    )]
+    SampleCutover,
     #[error("The file could not be written: {0}")]
     Write(String),
     #[error("{0}")]
@@ -144,6 +148,18 @@ async fn plan_for(
 fn touches_sample(plan: &Plan) -> bool {
     let (s, t) = request::plan_profiles(plan);
     [s, t].iter().flatten().any(sample::is_sample_id)
+}
+
+/// What the sides of a run's plan mean for the window: sample data, and whether pointing an
+/// application's `.env` at the target makes sense (a real Langfuse project, not an archive
+/// folder and not a sample server whose keys are made up for one session).
+fn describe_sides(view: &mut RunView, plan: &Plan) {
+    view.sample = touches_sample(plan);
+    view.cutover_applies = cutover_applies(plan);
+}
+
+pub(crate) fn cutover_applies(plan: &Plan) -> bool {
+    matches!(plan.target, EndpointSpec::Langfuse(_)) && !touches_sample(plan)
 }
 
 /// Starts the two sample sandboxes (once per session) and returns their profiles.
@@ -225,6 +241,7 @@ pub async fn test_connection(
             host,
             public_key,
             secret_key,
+            ..
         } => {
             let endpoint =
                 migrator_engine::LangfuseEndpoint::with_secret(&host, &public_key, secret_key);
@@ -256,6 +273,7 @@ pub async fn preflight(
     let report = migrator_engine::preflight(&plan).await?;
     Ok(PreflightView::from_report(
         &report,
+        &plan.scope,
         request::rollback_warnings(&plan),
     ))
 }
@@ -278,7 +296,7 @@ pub async fn start_run(
         plan.target.describe(),
         dry_run,
     );
-    view.sample = touches_sample(&plan);
+    describe_sides(&mut view, &plan);
     let run = Arc::new(ActiveRun::new(view, Some(on_event), expected));
     let data_dir = migrations.data_dir.clone();
     launch(&migrations.hub, run, move |sink, control| async move {
@@ -320,7 +338,7 @@ pub async fn resume_run(
     let mut view = RunView::from_summary(&summary);
     view.phase = RunPhase::Starting;
     view.live = true;
-    view.sample = sample_run;
+    describe_sides(&mut view, &plan);
     let run = Arc::new(ActiveRun::new(view, Some(on_event), HashMap::new()));
     migrations.hub.insert(run_id.clone(), Arc::clone(&run));
     launch(&migrations.hub, run, move |sink, control| async move {
@@ -442,7 +460,7 @@ fn stored_view(data_dir: &Path, run_id: &str) -> Result<RunView> {
         .ok_or_else(|| migrator_engine::EngineError::UnknownRun(run_id.to_owned()))?;
     let journal = Journal::open(data_dir, run_id)?;
     let mut view = RunView::from_summary(&summary);
-    view.sample = touches_sample(&journal.plan()?);
+    describe_sides(&mut view, &journal.plan()?);
     view.validation = after::validation_summary(data_dir, run_id);
     view.rollback = after::rollback_summary(data_dir, run_id);
     view.failures = journal
@@ -499,9 +517,9 @@ pub async fn list_runs(migrations: State<'_, Arc<Migrations>>) -> Result<Vec<Run
                 Some(run) => run.view(),
                 None => {
                     let mut v = RunView::from_summary(s);
-                    v.sample = Journal::open(&dir, &s.run_id)
-                        .and_then(|j| j.plan())
-                        .is_ok_and(|p| touches_sample(&p));
+                    if let Ok(plan) = Journal::open(&dir, &s.run_id).and_then(|j| j.plan()) {
+                        describe_sides(&mut v, &plan);
+                    }
                     v
                 }
             })

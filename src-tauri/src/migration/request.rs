@@ -2,7 +2,7 @@
 //! engine [`Plan`] with the secrets the app looked up itself.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use migrator_engine::plan::EntitySelection;
+use migrator_engine::plan::{CloudPlan, EntitySelection};
 use migrator_engine::profile::{Credentials, ProfileId};
 use migrator_engine::{EndpointSpec, Entity, LangfuseEndpoint, OnExisting, Options, Plan, Scope};
 use secrecy::SecretString;
@@ -29,14 +29,22 @@ pub struct PlanRequest {
     pub entities: Vec<String>,
     /// First day included, `YYYY-MM-DD` (UTC); `null` = from the beginning.
     pub from_day: Option<String>,
-    /// Last day included, `YYYY-MM-DD` (UTC); `null` = up to now and beyond.
+    /// Last day included, `YYYY-MM-DD` (UTC); `null` = up to `window_end`.
     pub to_day: Option<String>,
+    /// When `to_day` is empty: the instant (RFC 3339) the window ends, pinned by the window
+    /// when the plan was made; `null` = the moment this request becomes a plan. Either way the
+    /// window is fixed, so validation later compares the same window the run copied.
+    pub window_end: Option<String>,
     pub environments: Vec<String>,
     pub trace_names: Vec<String>,
     pub tags: Vec<String>,
     pub on_existing: ExistingPolicy,
     /// Mark every migrated object with metadata naming the run.
     pub run_tag: bool,
+    /// The Langfuse Cloud plan of each side, as the user set it in the plan; `null` = the one
+    /// saved with the connection.
+    pub source_cloud_plan: Option<CloudPlan>,
+    pub target_cloud_plan: Option<CloudPlan>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -47,6 +55,8 @@ pub enum PlanRequestError {
     UnknownEntity(String),
     #[error("“{0}” is not a date (expected YYYY-MM-DD).")]
     BadDate(String),
+    #[error("“{0}” is not a moment in time (expected RFC 3339, such as 2026-01-31T12:00:00Z).")]
+    BadInstant(String),
     #[error("The date range is empty: the first day is after the last day.")]
     EmptyRange,
     #[error("Source and target are the same connection. Pick two different ones.")]
@@ -73,15 +83,22 @@ fn clean(list: &[String]) -> Vec<String> {
 
 /// One side of the plan. Langfuse sides carry the secret (filled in, never serialised) and
 /// name their profile so a resume after a restart can find the secret again.
-fn endpoint(id: &ProfileId, creds: &Credentials) -> Result<EndpointSpec, PlanRequestError> {
+fn endpoint(
+    id: &ProfileId,
+    creds: &Credentials,
+    plan_override: Option<CloudPlan>,
+) -> Result<EndpointSpec, PlanRequestError> {
     Ok(match creds {
         Credentials::Langfuse {
             host,
             public_key,
             secret_key,
+            cloud_plan,
         } => {
             let mut l = LangfuseEndpoint::with_secret(host, public_key, secret_key.clone());
             l.keychain_profile = Some(id.as_str().to_owned());
+            // The run stays within the plan's request limits; a rollback plans its deletes with it.
+            l.cloud_plan = plan_override.unwrap_or(*cloud_plan);
             EndpointSpec::Langfuse(l)
         }
         Credentials::Archive { folder } => EndpointSpec::Archive {
@@ -120,14 +137,19 @@ impl PlanRequest {
                     .succ_opt()
                     .ok_or(PlanRequestError::EmptyRange)?,
             ),
-            None => defaults.to,
+            None => match self.window_end.as_deref().filter(|s| !s.trim().is_empty()) {
+                Some(t) => DateTime::parse_from_rfc3339(t.trim())
+                    .map_err(|_| PlanRequestError::BadInstant(t.to_owned()))?
+                    .with_timezone(&Utc),
+                None => Utc::now(),
+            },
         };
         if from >= to {
             return Err(PlanRequestError::EmptyRange);
         }
         Ok(Plan {
-            source: endpoint(&self.source_id, source)?,
-            target: endpoint(&self.target_id, target)?,
+            source: endpoint(&self.source_id, source, self.source_cloud_plan)?,
+            target: endpoint(&self.target_id, target, self.target_cloud_plan)?,
             scope: Scope {
                 entities: EntitySelection::Only(entities),
                 from,
@@ -151,15 +173,31 @@ impl PlanRequest {
 
 /// Warnings the app adds to the engine's pre-flight: what a later rollback will cost.
 pub fn rollback_warnings(plan: &Plan) -> Vec<String> {
+    const MANUAL: &str = "Datasets, comments and score configs cannot be deleted through the Langfuse API: a rollback lists them for you to remove by hand.";
     match &plan.target {
-        EndpointSpec::Langfuse(l) if l.url.contains("langfuse.com") => vec![
-            "Langfuse Cloud limits requests per minute and deletes per day (hobby: tens of deletes a day). A rollback of a large run may take several days under that budget.".into(),
-            "Datasets, comments and score configs cannot be deleted through the Langfuse API: a rollback lists them for you to remove by hand.".into(),
-        ],
-        EndpointSpec::Langfuse(_) => vec![
-            "Datasets, comments and score configs cannot be deleted through the Langfuse API: a rollback lists them for you to remove by hand.".into(),
-        ],
+        EndpointSpec::Langfuse(l) => {
+            let budget = match (l.cloud_plan, migrator_engine::rollback::daily_delete_budget(l.cloud_plan)) {
+                (p, Some(n)) => Some(format!(
+                    "The target is on Langfuse Cloud's {} plan, which allows {n} deletes a day: a rollback of a large run may take several days under that budget.",
+                    plan_name(p)
+                )),
+                (_, None) if l.url.contains("langfuse.com") => Some(
+                    "The target is Langfuse Cloud, which limits deletes per day by plan (hobby: 25 a day). Say which plan the target is on, so a rollback can plan within its budget.".into(),
+                ),
+                _ => None,
+            };
+            budget.into_iter().chain([MANUAL.to_owned()]).collect()
+        }
         EndpointSpec::Archive { .. } | EndpointSpec::Langsmith(_) => vec![],
+    }
+}
+
+fn plan_name(p: CloudPlan) -> &'static str {
+    match p {
+        CloudPlan::None => "no",
+        CloudPlan::Hobby => "hobby",
+        CloudPlan::Core => "core",
+        CloudPlan::Pro => "pro",
     }
 }
 
@@ -191,6 +229,7 @@ mod tests {
             host: host.into(),
             public_key: "pk-lf-1".into(),
             secret_key: SecretString::from("sk-lf-secret"),
+            cloud_plan: CloudPlan::None,
         }
     }
 
@@ -206,7 +245,83 @@ mod tests {
             tags: vec![],
             on_existing: ExistingPolicy::Skip,
             run_tag: true,
+            window_end: None,
+            source_cloud_plan: None,
+            target_cloud_plan: None,
         }
+    }
+
+    #[test]
+    fn each_side_runs_within_its_cloud_plan_from_the_connection_or_the_plan() {
+        let source = Credentials::Langfuse {
+            host: "https://cloud.langfuse.com".into(),
+            public_key: "pk-lf-1".into(),
+            secret_key: SecretString::from("sk-lf-secret"),
+            cloud_plan: CloudPlan::Hobby,
+        };
+        let target = langfuse("https://us.cloud.langfuse.com");
+        let plan_of = |side: &EndpointSpec| match side {
+            EndpointSpec::Langfuse(l) => l.cloud_plan,
+            _ => panic!("a Langfuse side"),
+        };
+        let plan = request().to_plan(&source, &target).unwrap();
+        assert_eq!(
+            plan_of(&plan.source),
+            CloudPlan::Hobby,
+            "the connection's plan"
+        );
+        assert_eq!(plan_of(&plan.target), CloudPlan::None);
+        let mut r = request();
+        r.source_cloud_plan = Some(CloudPlan::Pro);
+        r.target_cloud_plan = Some(CloudPlan::Core);
+        let plan = r.to_plan(&source, &target).unwrap();
+        assert_eq!(
+            plan_of(&plan.source),
+            CloudPlan::Pro,
+            "the plan's choice wins"
+        );
+        assert_eq!(plan_of(&plan.target), CloudPlan::Core);
+        // The rollback's delete budget follows the target's plan, as the CLI's does.
+        assert_eq!(
+            migrator_engine::rollback::daily_delete_budget(plan_of(&plan.target)),
+            Some(100)
+        );
+        assert!(
+            rollback_warnings(&plan)
+                .iter()
+                .any(|w| w.contains("core") && w.contains("100 deletes a day")),
+            "{:?}",
+            rollback_warnings(&plan)
+        );
+    }
+
+    #[test]
+    fn an_open_end_is_pinned_to_the_moment_the_plan_is_made() {
+        let (s, t) = (langfuse("http://src"), langfuse("http://dst"));
+        let mut r = request();
+        r.to_day = None;
+        let before = Utc::now();
+        let plan = r.to_plan(&s, &t).unwrap();
+        let after = Utc::now();
+        assert!(
+            plan.scope.to >= before && plan.scope.to <= after,
+            "an open window ends at {}, not when the plan was made",
+            plan.scope.to
+        );
+        // The window's own pinned end wins, so pre-flight and run count the same window.
+        r.window_end = Some("2026-03-04T05:06:07.890Z".into());
+        let plan = r.to_plan(&s, &t).unwrap();
+        assert_eq!(plan.scope.to.to_rfc3339(), "2026-03-04T05:06:07.890+00:00");
+        // A last day beats a pinned end.
+        r.to_day = Some("2026-01-31".into());
+        let plan = r.to_plan(&s, &t).unwrap();
+        assert_eq!(plan.scope.to.to_rfc3339(), "2026-02-01T00:00:00+00:00");
+        r.to_day = None;
+        r.window_end = Some("yesterday".into());
+        assert_eq!(
+            r.to_plan(&s, &t),
+            Err(PlanRequestError::BadInstant("yesterday".into()))
+        );
     }
 
     #[test]

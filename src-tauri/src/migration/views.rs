@@ -3,7 +3,7 @@
 
 use migrator_engine::{
     ConnectionInfo, EntityCounts, EntityProgress, FailedObject, PreflightReport, RunState,
-    RunSummary,
+    RunSummary, Scope,
 };
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -147,6 +147,9 @@ pub struct RunView {
     pub live: bool,
     /// Runs between the sample sandboxes: their data is gone once the app quits.
     pub sample: bool,
+    /// The `.env` cutover applies: the target is a Langfuse project with real keys (not an
+    /// archive folder, not a sample server).
+    pub cutover_applies: bool,
     pub seconds: f64,
     /// The last validation: `null` when the run was not validated.
     pub validation: Option<ValidationSummary>,
@@ -195,6 +198,7 @@ impl RunView {
             message: None,
             live: true,
             sample: false,
+            cutover_applies: false,
             seconds: 0.0,
             validation: None,
             rollback: None,
@@ -302,11 +306,16 @@ pub struct PreflightView {
     pub entities: Vec<PreflightEntity>,
     pub eta_seconds: Option<f64>,
     pub warnings: Vec<String>,
+    /// The window the plan covers (RFC 3339): `null` = from the beginning; the end is excluded.
+    pub window_from: Option<String>,
+    pub window_end: String,
 }
 
 impl PreflightView {
-    pub fn from_report(r: &PreflightReport, extra_warnings: Vec<String>) -> Self {
+    pub fn from_report(r: &PreflightReport, scope: &Scope, extra_warnings: Vec<String>) -> Self {
         PreflightView {
+            window_from: (scope.from.timestamp() > 0).then(|| scope.from.to_rfc3339()),
+            window_end: scope.to.to_rfc3339(),
             source: r.source.description.clone(),
             target: r.target.description.clone(),
             source_check: r.source.connection.as_ref().map(ConnectionCheck::from_info),

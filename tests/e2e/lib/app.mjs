@@ -201,6 +201,12 @@ export async function startSandbox(args) {
     url,
     /** Rows per entity, from the sandbox's admin surface. */
     counts: async () => (await fetch(`${url}/_sandbox/counts`)).json(),
+    /** Every stored row per entity, raw, from the sandbox's admin surface. */
+    dump: async () => {
+      const r = await fetch(`${url}/_sandbox/dump`);
+      if (!r.ok) throw new Error(`reading the sandbox dump failed: ${r.status}`);
+      return r.json();
+    },
     /** Replaces the sandbox's fault injection (e.g. a delay on every request). */
     setFaults: async (faults) => {
       const r = await fetch(`${url}/_sandbox/faults`, {
@@ -221,7 +227,8 @@ export async function startSandbox(args) {
 
 /**
  * SIGKILLs the app process of a session (found by the config dir it was started with), as a
- * crash or a power cut would end it, then ends the driver.
+ * crash would end it (not a power cut: the OS still writes what the app had handed it), then
+ * ends the driver.
  */
 export async function killApp(session, configDir) {
   const killed = [];

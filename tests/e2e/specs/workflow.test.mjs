@@ -8,52 +8,13 @@ import path from "node:path";
 import { test } from "node:test";
 
 import { AppSession, killApp, startSandbox } from "../lib/app.mjs";
+import { assertSameObjects, cell, chooseScenario, createConnection, planServerMove, rowCells, sandboxKeys, waitForPhase } from "../lib/steps.mjs";
 
 const newConfigDir = () => mkdtemp(path.join(tmpdir(), "lfm-e2e-"));
 
-/** The number in a progress-table cell. */
-async function cell(browser, entity, column) {
-  const text = await browser.$(`[data-testid="run-progress"] tr[data-entity="${entity}"] td[data-col="${column}"]`).getText();
-  return Number(text.replace(/[^\d]/g, ""));
-}
-
-/** The texts of a table row's data cells. */
-async function rowCells(row) {
-  const out = [];
-  // Thousands separators depend on the window's locale.
-  for (const td of await row.$$("td")) out.push((await td.getText()).trim().replace(/(\d)[,.\u00a0\u202f](?=\d{3}\b)/g, "$1"));
-  return out;
-}
-
-async function waitForPhase(browser, phases, timeout) {
-  const progress = browser.$('[data-testid="run-progress"]');
-  await browser.waitUntil(async () => phases.includes(await progress.getAttribute("data-phase")), {
-    timeout,
-    timeoutMsg: `the run did not reach ${phases.join("/")} in ${timeout / 1000} s`,
-  });
-  return progress.getAttribute("data-phase");
-}
-
-async function selectByValue(browser, selector, value) {
-  await browser.$(selector).selectByAttribute("value", value);
-}
-
-/** Creates a self-hosted Langfuse connection through the Connections screen. */
-async function createConnection(b, { name, url, publicKey, secret }) {
-  await b.$('button[data-screen="connections"]').click();
-  await b.$("button=New connection").click();
-  await b.$("#profile-name").setValue(name);
-  await selectByValue(b, "#langfuse-host-preset", "custom");
-  await b.$("#langfuse-host").setValue(url);
-  await b.$("#public-key").setValue(publicKey);
-  await b.$("#secret").setValue(secret);
-  await b.$("button=Save connection").click();
-  await b.$(`//tr[th[normalize-space()="${name}"]]`).waitForDisplayed({ timeout: 15_000 });
-}
-
 /** Two sandbox processes with the same made-up keys: a large source and an empty target. */
 async function largeSandboxPair() {
-  const keys = ["--public-key", "pk-lf-e2e", "--secret-key", "sk-lf-e2e-secret", "--visibility-delay-ms", "0"];
+  const keys = sandboxKeys;
   // v4 on both sides: a re-sent id would show as a second row, so a duplicate cannot hide.
   // Large enough that the run is still going when the test steps in.
   const source = await startSandbox([...keys, "--traces", "20000", "--observations-per-trace", "4"]);
@@ -64,32 +25,16 @@ async function largeSandboxPair() {
   return { source, target };
 }
 
-/** Saves both as connections, plans a server move between them and starts it; returns once objects arrive. */
+/** Plans a server move between the two and starts it; returns once objects arrive. */
 async function startLargeCopy(b, source, target) {
-  await createConnection(b, { name: "Old server", url: source.url, publicKey: "pk-lf-e2e", secret: "sk-lf-e2e-secret" });
-  await createConnection(b, { name: "New server", url: target.url, publicKey: "pk-lf-e2e", secret: "sk-lf-e2e-secret" });
-  await chooseScenario(b, "self-hosted-to-self-hosted");
-  await b.$('[data-testid="pick-source"]').selectByVisibleText("Old server");
-  await b.$('[data-testid="pick-target"]').selectByVisibleText("New server");
-  // A v4 target takes dataset run items only as experiment attributes on a trace's root span,
-  // one item per trace; the sample data links several items to one trace, which v4 cannot hold.
-  await b.$('input[data-entity="dataset_run_items"]').click();
-  await b.$('[data-testid="run-preflight"]').click();
-  await b.$('[data-testid="preflight"]').waitForDisplayed({ timeout: 120_000 });
+  await planServerMove(b, source, target);
   await b.$('[data-testid="start-run"]').click();
   await b.$('[data-testid="run-progress"]').waitForDisplayed({ timeout: 30_000 });
-  await b.waitUntil(async () => (await cell(b, "observations", "written").catch(() => 0)) > 0, {
+  // The cell appears with the first progress; until then reading it throws and waitUntil retries.
+  await b.waitUntil(async () => (await cell(b, "observations", "written")) > 0, {
     timeout: 120_000,
     timeoutMsg: "no observation was written",
   });
-}
-
-async function chooseScenario(b, id) {
-  await b.$('button[data-screen="newMigration"]').click();
-  const card = b.$(`[data-scenario="${id}"]`);
-  await card.waitForDisplayed({ timeout: 15_000 });
-  await card.$("button=Choose").click();
-  await b.$('[data-testid="pick-source"]').waitForDisplayed();
 }
 
 test("sample data: from the first-start offer and the scenario picker through pre-flight and progress to a clean validation and a verified rollback", async () => {
@@ -257,8 +202,12 @@ test("a run killed with the app shows up under Runs as interrupted and resumes t
       await b.refresh();
       await b.$('[data-testid="run-progress"]').waitForDisplayed({ timeout: 30_000 });
       assert.equal(await b.$('[data-testid="run-progress"] h2 code').getText(), runId);
-      const before = await cell(b, "observations", "written").catch(() => 0);
-      await b.waitUntil(async () => (await cell(b, "observations", "written").catch(() => 0)) > before, {
+      let before;
+      await b.waitUntil(async () => (before = await cell(b, "observations", "written")) >= 0, {
+        timeout: 30_000,
+        timeoutMsg: "the reloaded window shows no progress",
+      });
+      await b.waitUntil(async () => (await cell(b, "observations", "written")) > before, {
         timeout: 60_000,
         timeoutMsg: "the reloaded window did not see the run go on",
       });
@@ -285,11 +234,8 @@ test("a run killed with the app shows up under Runs as interrupted and resumes t
     } finally {
       await app.stop();
     }
-    // Nothing lost, nothing written twice.
-    const [want, got] = [await source.counts(), await target.counts()];
-    for (const entity of ["observations", "traces", "scores", "prompts", "dataset_items", "comments"]) {
-      assert.equal(got[entity], want[entity], `${entity}: target ${got[entity]}, source ${want[entity]}`);
-    }
+    // Nothing lost, nothing written twice, and a sample of each kind field by field.
+    await assertSameObjects(assert, source, target, ["observations", "traces", "scores", "prompts", "dataset_items", "comments"]);
   } finally {
     await Promise.all([source.stop(), target.stop()]);
   }

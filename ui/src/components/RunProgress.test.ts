@@ -72,4 +72,58 @@ describe("RunProgress", () => {
     expect(actions).toEqual(["pause"]);
     expect(await screen.findByRole("button", { name: "Continue" })).toBeTruthy();
   });
+
+  it("offers the .env cutover only when the target is a Langfuse project with real keys", async () => {
+    for (const [what, overrides, offered] of [
+      ["a Langfuse target", { cutoverApplies: true }, true],
+      ["an archive folder", { target: "archive folder /tmp/export", cutoverApplies: false }, false],
+      ["the sample servers", { sample: true, cutoverApplies: false }, false],
+    ] as const) {
+      mockIPC((cmd) => {
+        if (cmd === "attach_run") return runView({ phase: "completed", live: false, ...overrides });
+        if (cmd === "run_checklist") return [];
+        if (cmd === "validation_report" || cmd === "rollback_report" || cmd === "cutover_state") return null;
+        throw new Error(`unexpected ${cmd}`);
+      });
+      const m = new RunMonitor();
+      await m.open("r");
+      render(RunProgress, { monitor: m });
+      expect(await screen.findByTestId("validation")).toBeTruthy();
+      expect(screen.queryByTestId("cutover") !== null, what).toBe(offered);
+      cleanup();
+      clearMocks();
+    }
+  });
+
+  it("a clean verdict claims field-by-field equality only for the pairs it compared", async () => {
+    const report = (sampleSize: number | null) => ({
+      runId: "r", generatedAt: "2026-11-30T10:00:00Z", source: "s", target: "t", windowFrom: null, windowTo: null,
+      sampleSize, settled: true, waitedMs: 0, settleNote: null, clean: true, discrepancyCount: 0, perDay: [],
+      entities: [{ entity: "traces", sourceCount: 200, targetCount: 200, compared: sampleSize ?? 200, missingCount: 0, extraCount: 0, differingCount: 0, missing: [], extra: [], differing: [] }],
+    });
+    for (const sampleSize of [50, null]) {
+      mockIPC((cmd) => {
+        if (cmd === "attach_run") return runView({ phase: "completed", live: false });
+        if (cmd === "validation_report") return report(sampleSize);
+        if (cmd === "run_checklist") return [];
+        if (cmd === "rollback_report" || cmd === "cutover_state") return null;
+        throw new Error(`unexpected ${cmd}`);
+      });
+      const m = new RunMonitor();
+      await m.open("r");
+      render(RunProgress, { monitor: m });
+      const verdict = (await screen.findByTestId("validation-verdict")).textContent ?? "";
+      if (sampleSize !== null) {
+        // Every id was checked, but only the sample's fields.
+        expect(verdict).not.toMatch(/field for field/);
+        expect(verdict).toMatch(/50 .*compared field by field/);
+      } else {
+        expect(verdict).toMatch(/every object/);
+        // What the comparison leaves out is named, so "the same" is not a bigger claim than it is.
+        expect(verdict).toMatch(/run tag/);
+      }
+      cleanup();
+      clearMocks();
+    }
+  });
 });

@@ -1,5 +1,6 @@
 // The scenario cards (the seed's table: what moves, complexity, downtime, risk) and which
 // connections fit each side of a scenario.
+import type { CloudPlan } from "./bindings/CloudPlan";
 import type { MigrationProfile } from "./bindings/MigrationProfile";
 
 export type Side = "cloud" | "selfHosted" | "langfuse" | "archive" | "langSmith";
@@ -22,16 +23,17 @@ const everything = "Traces, observations, scores, sessions, datasets with items 
 export const scenarios: Scenario[] = [
   { id: "cloud-to-self-hosted", title: "Langfuse Cloud → self-hosted", moves: everything, complexity: "Medium", downtime: "Minutes", risk: "Low", source: "cloud", target: "selfHosted", available: true },
   { id: "self-hosted-to-cloud", title: "Self-hosted → Langfuse Cloud", moves: everything, complexity: "Medium", downtime: "Minutes", risk: "Low", source: "selfHosted", target: "cloud", available: true },
-  { id: "cloud-to-cloud", title: "Cloud → Cloud (project or region move)", moves: everything, complexity: "Low", downtime: "None", risk: "None", source: "cloud", target: "cloud", available: true },
+  { id: "cloud-to-cloud", title: "Cloud → Cloud (project or region move)", moves: everything, complexity: "Low", downtime: "None", risk: "Low (the source is only read)", source: "cloud", target: "cloud", available: true },
   { id: "self-hosted-to-self-hosted", title: "Self-hosted → self-hosted (server move or upgrade)", moves: everything, complexity: "Medium", downtime: "Minutes", risk: "Low", source: "selfHosted", target: "selfHosted", available: true },
-  { id: "export-archive", title: "Export to an archive folder", moves: "Everything, as JSONL files with a checksummed manifest, for offline transfer or safekeeping", complexity: "Low", downtime: "None", risk: "None (read only)", source: "langfuse", target: "archive", available: true },
+  { id: "export-archive", title: "Export to an archive folder", moves: "Everything, as JSONL files with a checksummed manifest, for offline transfer or safekeeping", complexity: "Low", downtime: "None", risk: "None for your projects (the source is only read)", source: "langfuse", target: "archive", available: true },
   { id: "import-archive", title: "Import from an archive folder", moves: "Everything the archive holds, ids and trees intact", complexity: "Medium", downtime: "Minutes", risk: "Low", source: "archive", target: "langfuse", available: true },
   { id: "sdk-upgrade", title: "SDK version upgrade", moves: "Nothing: checks an application's SDK versions, changed API calls and settings against the target server, and writes a dual-export configuration", complexity: "Low", downtime: "None", risk: "None (read only)", source: "langfuse", target: "langfuse", available: true },
   { id: "langsmith", title: "LangSmith → Langfuse", moves: "Runs as traces and observations, feedback as scores, datasets", complexity: "High", downtime: "Hours", risk: "Medium", source: "langSmith", target: "langfuse", available: false },
   { id: "zero-downtime", title: "Zero-downtime cutover", moves: "Dual writing while history is copied, then a switch of the application's keys", complexity: "Medium", downtime: "None", risk: "Low", source: "langfuse", target: "langfuse", available: false },
 ];
 
-function isCloud(host: string): boolean {
+/** Whether a host is Langfuse Cloud (any region). */
+export function isCloud(host: string): boolean {
   try {
     const h = new URL(host).hostname;
     return h === "langfuse.com" || h.endsWith(".langfuse.com");
@@ -64,6 +66,14 @@ export const sideLabels: Record<Side, string> = {
   archive: "an archive folder",
   langSmith: "a LangSmith workspace",
 };
+
+/** Langfuse Cloud plans with what they mean for a migration (the engine holds the figures). */
+export const cloudPlans: { value: CloudPlan; label: string }[] = [
+  { value: "none", label: "Not set: no request budget (the server's 429 answers still slow the run down)" },
+  { value: "hobby", label: "Hobby" },
+  { value: "core", label: "Core" },
+  { value: "pro", label: "Pro" },
+];
 
 /** What can be migrated, in the order the engine copies it, with plain labels. */
 export const entities: { key: string; label: string }[] = [

@@ -1,7 +1,7 @@
 // The Runs screen in jsdom with Tauri's IPC mocked: empty, failed to load, and a history with an
 // interrupted run to resume and a validated one.
 import { afterEach, describe, expect, it } from "vitest";
-import { cleanup, fireEvent, render, screen, within } from "@testing-library/svelte";
+import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import Runs from "./Runs.svelte";
 import { runView } from "../lib/testing/runs";
@@ -70,5 +70,21 @@ describe("Runs screen", () => {
     await fireEvent.click(within(interrupted as HTMLElement).getByRole("button", { name: "Resume run r2" }));
     expect(resumed).toEqual(["r2"]);
     expect(await screen.findByTestId("run-progress")).toBeTruthy();
+  });
+
+  it("follows runs as they change state while the list is on screen", async () => {
+    let phase: "running" | "completed" = "running";
+    mockIPC((cmd) => {
+      if (cmd === "list_runs") return [runView({ runId: "r1", phase, live: phase === "running" })];
+      throw new Error(`unexpected ${cmd}`);
+    });
+    render(Runs, { onStartMigration: noop });
+    const row = (await screen.findByText("r1")).closest("tr")!;
+    expect(row.getAttribute("data-phase")).toBe("running");
+    phase = "completed";
+    // No click: the list refreshes itself within a few seconds.
+    await waitFor(() => expect(screen.getByText("r1").closest("tr")!.getAttribute("data-phase")).toBe("completed"), {
+      timeout: 5_000,
+    });
   });
 });

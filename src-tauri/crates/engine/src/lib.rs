@@ -28,7 +28,7 @@ pub use connectors::langfuse::{experiments, otlp};
 pub use connectors::{self as connector, archive, http, langfuse, langsmith};
 #[allow(unused_imports)]
 pub(crate) use run::{alloc, pipeline, runner};
-pub use run::{control, journal, plan, progress, trace_scope};
+pub use run::{control, eta, journal, plan, progress, trace_scope};
 pub use vocab::{error, filter, model};
 
 pub use after_run::cutover::{

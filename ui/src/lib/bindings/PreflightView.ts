@@ -2,4 +2,8 @@
 import type { ConnectionCheck } from "./ConnectionCheck";
 import type { PreflightEntity } from "./PreflightEntity";
 
-export type PreflightView = { source: string, target: string, sourceCheck: ConnectionCheck | null, targetCheck: ConnectionCheck | null, entities: Array<PreflightEntity>, etaSeconds: number | null, warnings: Array<string>, };
+export type PreflightView = { source: string, target: string, sourceCheck: ConnectionCheck | null, targetCheck: ConnectionCheck | null, entities: Array<PreflightEntity>, etaSeconds: number | null, warnings: Array<string>, 
+/**
+ * The window the plan covers (RFC 3339): `null` = from the beginning; the end is excluded.
+ */
+windowFrom: string | null, windowEnd: string, };

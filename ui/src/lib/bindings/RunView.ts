@@ -28,7 +28,12 @@ live: boolean,
 /**
  * Runs between the sample sandboxes: their data is gone once the app quits.
  */
-sample: boolean, seconds: number, 
+sample: boolean, 
+/**
+ * The `.env` cutover applies: the target is a Langfuse project with real keys (not an
+ * archive folder, not a sample server).
+ */
+cutoverApplies: boolean, seconds: number, 
 /**
  * The last validation: `null` when the run was not validated.
  */

@@ -7,7 +7,8 @@ import type { MigrationProfile } from "../bindings/MigrationProfile";
 import type { PlanRequest } from "../bindings/PlanRequest";
 import type { PreflightView } from "../bindings/PreflightView";
 import type { SampleInfo } from "../bindings/SampleInfo";
-import { entities, fits, type Scenario } from "../scenarios";
+import type { CloudPlan } from "../bindings/CloudPlan";
+import { entities, fits, isCloud, type Scenario } from "../scenarios";
 
 export type Api = typeof ipc;
 
@@ -18,6 +19,10 @@ function splitList(text: string): string[] {
     .split(",")
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
+}
+
+function sameRequest(a: PlanRequest, b: PlanRequest): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 export class PlanStore {
@@ -38,6 +43,9 @@ export class PlanStore {
   traceNames = $state("");
   tags = $state("");
   onExisting = $state<ExistingPolicy>("skip");
+  /** Each Cloud side's plan: preset from its connection when picked, editable in the plan. */
+  sourceCloudPlan = $state<CloudPlan>("none");
+  targetCloudPlan = $state<CloudPlan>("none");
   runTag = $state(true);
 
   sourceCheck = $state<Check>({ state: "idle" });
@@ -45,6 +53,13 @@ export class PlanStore {
   preflight = $state<PreflightView | null>(null);
   preflightRunning = $state(false);
   preflightError = $state<string | null>(null);
+  /** The request the shown pre-flight counted; a run starts with exactly this one. */
+  private counted = $state<PlanRequest | null>(null);
+  /**
+   * "Up to now" pinned to the moment the plan was made (its pre-flight), so the pre-flight, the
+   * run and its validation all cover one fixed window.
+   */
+  private windowEnd = $state<string | null>(null);
 
   constructor(private readonly api: Api = ipc) {}
 
@@ -93,7 +108,12 @@ export class PlanStore {
 
   back(): void {
     this.scenario = null;
+    this.clearPreflight();
+  }
+
+  clearPreflight(): void {
     this.preflight = null;
+    this.counted = null;
   }
 
   get sourceOptions(): MigrationProfile[] {
@@ -106,17 +126,30 @@ export class PlanStore {
     return s ? this.profiles.filter((p) => fits(p, s.target) && p.profile.id !== this.sourceId) : [];
   }
 
+  /** The picked connection on a side when it is a Langfuse Cloud project, else null. */
+  cloudProfile(side: "source" | "target"): MigrationProfile | null {
+    const id = side === "source" ? this.sourceId : this.targetId;
+    const p = this.profiles.find((x) => x.profile.id === id);
+    const c = p?.profile.connection;
+    return p && !p.sample && c?.kind === "langfuse" && isCloud(c.host) ? p : null;
+  }
+
+  private savedPlan(id: string): CloudPlan {
+    const c = this.profiles.find((x) => x.profile.id === id)?.profile.connection;
+    return c?.kind === "langfuse" ? (c.cloudPlan ?? "none") : "none";
+  }
+
   setSource(id: string): void {
     this.sourceId = id;
+    this.sourceCloudPlan = this.savedPlan(id);
     this.sourceCheck = { state: "idle" };
-    this.preflight = null;
     if (id && id === this.targetId) this.setTarget("");
   }
 
   setTarget(id: string): void {
     this.targetId = id;
+    this.targetCloudPlan = this.savedPlan(id);
     this.targetCheck = { state: "idle" };
-    this.preflight = null;
   }
 
   /** After a connection was created inline: reload and select it (names are unique) on that side. */
@@ -146,7 +179,6 @@ export class PlanStore {
 
   toggle(key: string, on: boolean): void {
     this.selected = on ? [...this.selected.filter((k) => k !== key), key] : this.selected.filter((k) => k !== key);
-    this.preflight = null;
   }
 
   get request(): PlanRequest {
@@ -161,7 +193,29 @@ export class PlanStore {
       tags: splitList(this.tags),
       onExisting: this.onExisting,
       runTag: this.runTag,
+      windowEnd: this.toDay ? null : this.windowEnd,
+      sourceCloudPlan: this.cloudProfile("source") ? this.sourceCloudPlan : null,
+      targetCloudPlan: this.cloudProfile("target") ? this.targetCloudPlan : null,
     };
+  }
+
+  /**
+   * The pre-flight, only while it still describes the plan on screen: any change to the plan
+   * (sides, kinds of object, days, filters, policy, run tag) makes it stale.
+   */
+  get currentPreflight(): PreflightView | null {
+    if (!this.preflight || !this.counted) return null;
+    return sameRequest(this.counted, this.request) ? this.preflight : null;
+  }
+
+  /** A pre-flight exists but the plan changed since. */
+  get preflightStale(): boolean {
+    return this.preflight !== null && this.currentPreflight === null;
+  }
+
+  /** The plan a Start runs: the one the current pre-flight counted, or none. */
+  get startRequest(): PlanRequest | null {
+    return this.currentPreflight ? this.counted : null;
   }
 
   /** What stops a pre-flight from running, in words; null when it can run. */
@@ -177,9 +231,12 @@ export class PlanStore {
     if (this.blocker) return;
     this.preflightRunning = true;
     this.preflightError = null;
-    this.preflight = null;
+    this.clearPreflight();
+    this.windowEnd = new Date().toISOString();
+    const request = this.request;
     try {
-      this.preflight = await this.api.preflight(this.request);
+      this.preflight = await this.api.preflight(request);
+      this.counted = request;
     } catch (e) {
       this.preflightError = errorMessage(e);
     } finally {
@@ -190,7 +247,7 @@ export class PlanStore {
   /** Pre-flight counts per entity, so progress bars have a total from the start. */
   get expected(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const e of this.preflight?.entities ?? []) if (e.count !== null) out[e.entity] = e.count;
+    for (const e of this.currentPreflight?.entities ?? []) if (e.count !== null) out[e.entity] = e.count;
     return out;
   }
 }

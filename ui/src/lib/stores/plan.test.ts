@@ -139,4 +139,82 @@ describe("PlanStore", () => {
     expect(p.targetId).toBe("n");
     expect(p.sourceId).toBe("c");
   });
+
+  it("any change to the plan clears the pre-flight, so Start never runs a plan under another plan's counts", async () => {
+    const counted: unknown[] = [];
+    backend({
+      preflight: (a) => {
+        counted.push(a.request);
+        return { source: "s", target: "t", sourceCheck: null, targetCheck: null, entities: [], etaSeconds: null, warnings: [] };
+      },
+    });
+    const p = new PlanStore();
+    await p.load();
+    p.pick(byId("cloud-to-self-hosted"));
+    const changes: [string, () => void][] = [
+      ["first day", () => (p.fromDay = "2026-01-01")],
+      ["last day", () => (p.toDay = "2026-01-31")],
+      ["environments", () => (p.environments = "production")],
+      ["trace names", () => (p.traceNames = "checkout")],
+      ["tags", () => (p.tags = "beta")],
+      ["existing-object policy", () => (p.onExisting = "stop")],
+      ["run tag", () => (p.runTag = false)],
+      ["kinds of object", () => p.toggle("scores", false)],
+      ["source", () => p.setSource("")],
+    ];
+    for (const [what, change] of changes) {
+      if (!p.sourceId) p.setSource("c");
+      await p.runPreflight();
+      expect(p.currentPreflight, what).not.toBeNull();
+      change();
+      expect(p.currentPreflight, `after changing the ${what}`).toBeNull();
+      expect(p.preflightStale, what).toBe(true);
+    }
+  });
+
+  it("starts exactly the plan the pre-flight counted, with the open end pinned when the plan was made", async () => {
+    const counted: Record<string, unknown>[] = [];
+    backend({
+      preflight: (a) => {
+        counted.push(a.request as Record<string, unknown>);
+        return { source: "s", target: "t", sourceCheck: null, targetCheck: null, entities: [], etaSeconds: null, warnings: [] };
+      },
+    });
+    const p = new PlanStore();
+    await p.load();
+    p.pick(byId("cloud-to-self-hosted"));
+    const before = Date.now();
+    await p.runPreflight();
+    const after = Date.now();
+    const end = Date.parse(String(counted[0]?.windowEnd));
+    expect(end).toBeGreaterThanOrEqual(before - 1000);
+    expect(end).toBeLessThanOrEqual(after + 1000);
+    // Later, the run starts with the same window, not a moving one.
+    await new Promise((r) => setTimeout(r, 20));
+    expect(p.startRequest).toEqual(counted[0]);
+    // A fixed last day needs no pinned end.
+    p.toDay = "2026-01-31";
+    await p.runPreflight();
+    expect(counted[1]?.windowEnd).toBeNull();
+  });
+
+  it("sends each Cloud side's plan, preset from its connection and changeable in the plan", async () => {
+    const onHobby: MigrationProfile = {
+      ...cloud,
+      profile: { ...cloud.profile, connection: { kind: "langfuse", host: "https://cloud.langfuse.com", publicKey: "pk-lf-1", cloudPlan: "hobby" } },
+    };
+    backend({
+      migration_profiles: () => [onHobby, selfHosted],
+      preflight: () => ({ source: "s", target: "t", sourceCheck: null, targetCheck: null, entities: [], etaSeconds: null, warnings: [], windowFrom: null, windowEnd: "x" }),
+    });
+    const p = new PlanStore();
+    await p.load();
+    p.pick(byId("cloud-to-self-hosted"));
+    expect(p.request).toMatchObject({ sourceCloudPlan: "hobby", targetCloudPlan: null });
+    await p.runPreflight();
+    p.sourceCloudPlan = "pro";
+    // Another plan means other limits: the pre-flight no longer describes it.
+    expect(p.currentPreflight).toBeNull();
+    expect(p.request.sourceCloudPlan).toBe("pro");
+  });
 });

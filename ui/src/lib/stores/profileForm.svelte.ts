@@ -1,6 +1,8 @@
 // The create/edit form for a connection profile. It turns what the user picked (a preset or a
 // custom URL, a kept or replaced secret) into the draft the Rust side validates and saves.
+import type { CloudPlan } from "../bindings/CloudPlan";
 import type { ConnectionKind } from "../bindings/ConnectionKind";
+import { isCloud } from "../scenarios";
 import type { EndpointPreset } from "../bindings/EndpointPreset";
 import type { Field } from "../bindings/Field";
 import type { Issue } from "../bindings/Issue";
@@ -24,6 +26,8 @@ export class ProfileForm {
   langfusePreset = $state("eu");
   langfuseCustomUrl = $state("");
   publicKey = $state("");
+  /** The Langfuse Cloud plan (only asked for Cloud hosts). */
+  cloudPlan = $state<CloudPlan>("none");
   langSmithPreset = $state("us");
   langSmithCustomUrl = $state("");
   folder = $state("");
@@ -54,6 +58,7 @@ export class ProfileForm {
       this.langfusePreset = presetFor(c.host, presets.langfuse);
       this.langfuseCustomUrl = this.langfusePreset === CUSTOM ? c.host : "";
       this.publicKey = c.publicKey;
+      this.cloudPlan = c.cloudPlan ?? "none";
     } else if (c.kind === "langSmith") {
       this.langSmithPreset = presetFor(c.endpoint, presets.langSmith);
       this.langSmithCustomUrl = this.langSmithPreset === CUSTOM ? c.endpoint : "";
@@ -80,6 +85,11 @@ export class ProfileForm {
     return urlFor(this.langfusePreset, this.langfuseCustomUrl, this.presets.langfuse);
   }
 
+  /** A Langfuse Cloud host: the form asks for the plan. */
+  get isCloud(): boolean {
+    return this.kind === "langfuse" && isCloud(this.langfuseHost);
+  }
+
   get langSmithEndpoint(): string {
     return urlFor(this.langSmithPreset, this.langSmithCustomUrl, this.presets.langSmith);
   }
@@ -97,7 +107,12 @@ export class ProfileForm {
   toDraft(): ProfileDraft {
     const connection =
       this.kind === "langfuse"
-        ? { kind: "langfuse" as const, host: this.langfuseHost, publicKey: this.publicKey }
+        ? {
+            kind: "langfuse" as const,
+            host: this.langfuseHost,
+            publicKey: this.publicKey,
+            cloudPlan: this.isCloud ? this.cloudPlan : ("none" as const),
+          }
         : this.kind === "langSmith"
           ? { kind: "langSmith" as const, endpoint: this.langSmithEndpoint }
           : { kind: "archive" as const, folder: this.folder };

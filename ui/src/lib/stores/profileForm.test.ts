@@ -17,9 +17,20 @@ describe("ProfileForm", () => {
     expect(form.toDraft()).toEqual({
       id: null,
       name: "New",
-      connection: { kind: "langfuse", host: "https://hipaa.cloud.langfuse.com", publicKey: "pk-lf-x" },
+      connection: { kind: "langfuse", host: "https://hipaa.cloud.langfuse.com", publicKey: "pk-lf-x", cloudPlan: "none" },
     });
     expect(form.newSecret()).toBe("sk-lf-y");
+  });
+
+  it("asks a Cloud connection for its plan and keeps none for a self-hosted one", () => {
+    const form = new ProfileForm(presets);
+    expect(form.isCloud).toBe(true);
+    form.cloudPlan = "core";
+    expect(form.toDraft().connection).toMatchObject({ cloudPlan: "core" });
+    form.langfusePreset = CUSTOM;
+    form.langfuseCustomUrl = "https://langfuse.internal";
+    expect(form.isCloud).toBe(false);
+    expect(form.toDraft().connection).toMatchObject({ cloudPlan: "none" });
   });
 
   it("uses the custom URL when no preset is chosen", () => {

@@ -21,6 +21,7 @@ export function runView(overrides: Partial<RunView> = {}): RunView {
     message: null,
     live: true,
     sample: false,
+    cutoverApplies: true,
     seconds: 0,
     validation: null,
     rollback: null,

@@ -12,6 +12,7 @@ pub enum Credentials {
         host: String,
         public_key: String,
         secret_key: SecretString,
+        cloud_plan: crate::vocab::CloudPlan,
     },
     LangSmith {
         endpoint: String,
@@ -40,6 +41,7 @@ impl Credentials {
                 host: s.host.clone(),
                 public_key: s.public_key.clone(),
                 secret_key: secret.ok_or_else(missing)?,
+                cloud_plan: s.cloud_plan,
             },
             Connection::LangSmith(s) => Credentials::LangSmith {
                 endpoint: s.endpoint.clone(),
@@ -66,6 +68,7 @@ mod tests {
             connection: Connection::Langfuse(LangfuseSettings {
                 host: "https://cloud.langfuse.com".into(),
                 public_key: "pk-lf-1".into(),
+                cloud_plan: Default::default(),
             }),
         };
         let creds =

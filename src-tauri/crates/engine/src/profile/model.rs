@@ -5,6 +5,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use crate::vocab::CloudPlan;
+
 /// Stable identifier of a profile. It also names the profile's keychain entry, so renaming a
 /// profile never orphans its secret.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS)]
@@ -58,6 +60,14 @@ pub struct LangfuseSettings {
     pub host: String,
     /// The public key (`pk-lf-…`). Not a secret: Langfuse shows it in plain text too.
     pub public_key: String,
+    /// The Langfuse Cloud plan of this project, whose request limits a run stays within and
+    /// whose daily delete budget a rollback plans with; `none` for self-hosted servers.
+    #[serde(default, skip_serializing_if = "is_no_plan")]
+    pub cloud_plan: CloudPlan,
+}
+
+fn is_no_plan(p: &CloudPlan) -> bool {
+    *p == CloudPlan::None
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -125,6 +135,7 @@ impl ProfileDraft {
             Connection::Langfuse(s) => Connection::Langfuse(LangfuseSettings {
                 host: trim_url(&s.host),
                 public_key: s.public_key.trim().to_owned(),
+                cloud_plan: s.cloud_plan,
             }),
             Connection::LangSmith(s) => Connection::LangSmith(LangSmithSettings {
                 endpoint: trim_url(&s.endpoint),
@@ -154,6 +165,7 @@ mod tests {
         let c = Connection::Langfuse(LangfuseSettings {
             host: "https://cloud.langfuse.com".into(),
             public_key: "pk-lf-1".into(),
+            cloud_plan: CloudPlan::None,
         });
         let json = serde_json::to_value(&c).unwrap();
         assert_eq!(
@@ -177,6 +189,7 @@ mod tests {
             connection: Connection::Langfuse(LangfuseSettings {
                 host: " https://cloud.langfuse.com/ ".into(),
                 public_key: " pk-lf-a ".into(),
+                cloud_plan: CloudPlan::Core,
             }),
         }
         .normalised();
@@ -185,7 +198,8 @@ mod tests {
             d.connection,
             Connection::Langfuse(LangfuseSettings {
                 host: "https://cloud.langfuse.com".into(),
-                public_key: "pk-lf-a".into()
+                public_key: "pk-lf-a".into(),
+                cloud_plan: CloudPlan::Core,
             })
         );
     }

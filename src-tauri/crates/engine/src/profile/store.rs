@@ -108,6 +108,7 @@ mod tests {
             connection: Connection::Langfuse(LangfuseSettings {
                 host: "https://cloud.langfuse.com".into(),
                 public_key: "pk-lf-1".into(),
+                cloud_plan: Default::default(),
             }),
         }
     }

@@ -243,6 +243,7 @@ mod tests {
             connection: Connection::Langfuse(LangfuseSettings {
                 host: host.into(),
                 public_key: pk.into(),
+                cloud_plan: Default::default(),
             }),
         }
     }

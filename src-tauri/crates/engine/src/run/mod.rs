@@ -6,6 +6,7 @@
 
 pub mod alloc;
 pub mod control;
+pub mod eta;
 pub mod journal;
 pub(crate) mod pipeline;
 pub mod plan;

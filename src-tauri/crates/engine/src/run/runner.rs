@@ -99,6 +99,8 @@ pub struct PreflightReport {
     pub existing_in_target: BTreeMap<Entity, u64>,
     /// A few of those ids per entity.
     pub existing_examples: BTreeMap<Entity, Vec<String>>,
+    /// The least time the request budgets allow (see [`crate::eta`]); `None` when no budget
+    /// applies and only the run's measured throughput can tell.
     pub eta_seconds: Option<f64>,
     pub warnings: Vec<String>,
 }
@@ -218,10 +220,8 @@ pub async fn preflight(plan: &Plan) -> Result<PreflightReport, EngineError> {
     let mut counts = BTreeMap::new();
     let mut existing_in_target = BTreeMap::new();
     let mut existing_examples = BTreeMap::new();
-    let mut total = 0u64;
     for e in selected(plan, &sides) {
         let c = sides.source.count(e, &plan.scope).await.unwrap_or(None);
-        total += c.unwrap_or(0);
         counts.insert(e, c);
         // Existing ids in the target that the source also has would be skipped; count what the
         // target holds in the window.
@@ -239,7 +239,13 @@ pub async fn preflight(plan: &Plan) -> Result<PreflightReport, EngineError> {
             existing_examples.insert(e, examples);
         }
     }
-    let eta_seconds = (total > 0).then(|| total as f64 / 5_000.0);
+    // From the request budgets that apply; without one, the run measures its own throughput.
+    // Only a Langfuse source has a read budget, and only its generation changes the read cost.
+    let source_gen = sides
+        .source_info
+        .as_ref()
+        .map_or(Generation::V3, |i| i.generation);
+    let eta_seconds = crate::eta::budget_eta(plan, source_gen, &counts);
     Ok(PreflightReport {
         source: EndpointReport {
             description: sides.source.describe(),

@@ -24,9 +24,13 @@ impl Bucket {
     ];
 }
 
-/// Requests per minute per bucket: from a Cloud plan, or one figure for everything.
-#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+/// Requests per minute per bucket: from a Cloud plan, or one figure for everything. `None`: not
+/// Langfuse Cloud, or the plan was not given (no budget beyond what the server answers with 429).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS,
+)]
 #[serde(rename_all = "lowercase")]
+#[ts(export)]
 pub enum CloudPlan {
     #[default]
     None,

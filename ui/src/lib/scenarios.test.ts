@@ -1,0 +1,13 @@
+// The scenario cards' claims: a card may say "no data-loss risk" only when nothing is written
+// into a Langfuse project.
+import { describe, expect, it } from "vitest";
+import { scenarios } from "./scenarios";
+
+describe("scenario cards", () => {
+  it("claim no data-loss risk only when the target is an archive folder", () => {
+    for (const s of scenarios) {
+      const writesIntoLangfuse = s.target !== "archive";
+      if (writesIntoLangfuse) expect(s.risk, s.title).not.toMatch(/^none/i);
+    }
+  });
+});
