@@ -156,6 +156,7 @@ impl ActiveRun {
                 view.rate_limit_waits = report.rate_limit_waits;
                 view.failure_count = report.failed_total();
                 view.failures = report.failures.iter().map(FailedItem::from).collect();
+                view.conflicts = report.conflicts.iter().map(FailedItem::from).collect();
                 view.seconds = report.seconds;
                 for w in &report.warnings {
                     if !view.warnings.contains(w) {
@@ -287,6 +288,7 @@ mod tests {
                     written,
                     skipped: 0,
                     failed: 0,
+                    conflicts: 0,
                 },
                 expected: None,
                 per_second: 5.0,
@@ -356,6 +358,7 @@ mod tests {
                     written: 9,
                     skipped: 0,
                     failed: 1,
+                    conflicts: 0,
                 },
             )]),
             would_write: BTreeMap::new(),
@@ -364,6 +367,7 @@ mod tests {
                 id: "t9".into(),
                 reason: "too large".into(),
             }],
+            conflicts: vec![],
             warnings: vec![],
             seconds: 1.5,
             retries: 3,

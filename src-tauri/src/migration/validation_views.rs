@@ -1,6 +1,6 @@
 //! The validation report as the window sees it, built from the engine's report.
 
-use migrator_engine::validate::{DiffKind, ValidationReport};
+use migrator_engine::validate::{DiffKind, Discrepancy, ValidationReport};
 use serde::Serialize;
 use ts_rs::TS;
 
@@ -43,6 +43,10 @@ pub struct EntityCheck {
     pub missing: Vec<String>,
     pub extra: Vec<String>,
     pub differing: Vec<DiscrepancyView>,
+    /// Objects the target held before the run under the same id with other content.
+    #[ts(type = "number")]
+    pub conflict_count: u64,
+    pub conflicts: Vec<DiscrepancyView>,
 }
 
 #[derive(Clone, Debug, Serialize, TS)]
@@ -89,6 +93,22 @@ fn kind(k: &DiffKind) -> &'static str {
     }
 }
 
+fn discrepancy(d: &Discrepancy) -> DiscrepancyView {
+    DiscrepancyView {
+        id: d.id.clone(),
+        fields: d
+            .fields
+            .iter()
+            .map(|f| FieldDiffView {
+                path: f.path.clone(),
+                kind: kind(&f.kind).to_owned(),
+                source: f.source.clone(),
+                target: f.target.clone(),
+            })
+            .collect(),
+    }
+}
+
 impl From<&ValidationReport> for ValidationView {
     fn from(r: &ValidationReport) -> Self {
         ValidationView {
@@ -117,23 +137,9 @@ impl From<&ValidationReport> for ValidationView {
                     differing_count: e.differing_count,
                     missing: e.missing.clone(),
                     extra: e.extra.clone(),
-                    differing: e
-                        .differing
-                        .iter()
-                        .map(|d| DiscrepancyView {
-                            id: d.id.clone(),
-                            fields: d
-                                .fields
-                                .iter()
-                                .map(|f| FieldDiffView {
-                                    path: f.path.clone(),
-                                    kind: kind(&f.kind).to_owned(),
-                                    source: f.source.clone(),
-                                    target: f.target.clone(),
-                                })
-                                .collect(),
-                        })
-                        .collect(),
+                    differing: e.differing.iter().map(discrepancy).collect(),
+                    conflict_count: e.conflict_count,
+                    conflicts: e.conflicts.iter().map(discrepancy).collect(),
                 })
                 .collect(),
             per_day: r

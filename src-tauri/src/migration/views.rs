@@ -70,6 +70,9 @@ pub struct EntityRow {
     pub skipped: u64,
     #[ts(type = "number")]
     pub failed: u64,
+    /// The target held other content under the same id: left alone, the user decides.
+    #[ts(type = "number")]
+    pub conflicts: u64,
     pub per_second: f64,
     pub eta_seconds: Option<f64>,
     /// Dry runs: how many objects a real run would write.
@@ -85,6 +88,7 @@ impl EntityRow {
             written: c.written,
             skipped: c.skipped,
             failed: c.failed,
+            conflicts: c.conflicts,
             ..EntityRow::default()
         }
     }
@@ -141,6 +145,9 @@ pub struct RunView {
     pub failures: Vec<FailedItem>,
     #[ts(type = "number")]
     pub failure_count: u64,
+    /// Objects the target held with other content under the same id (the run left them alone;
+    /// which one stays is the user's choice), with what differs.
+    pub conflicts: Vec<FailedItem>,
     /// Why the run stopped, when it stopped with an error.
     pub message: Option<String>,
     /// A run of this app session drives it right now (pause/cancel apply).
@@ -195,6 +202,7 @@ impl RunView {
             warnings: vec![],
             failures: vec![],
             failure_count: 0,
+            conflicts: vec![],
             message: None,
             live: true,
             sample: false,
@@ -295,6 +303,17 @@ pub struct PreflightEntity {
     pub existing_examples: Vec<String>,
 }
 
+/// An object the target holds under a source object's id with other content.
+#[derive(Clone, Debug, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ConflictItem {
+    pub entity: String,
+    pub id: String,
+    /// The fields that differ (`input`, `metadata.user`).
+    pub fields: Vec<String>,
+}
+
 #[derive(Clone, Debug, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
@@ -304,6 +323,8 @@ pub struct PreflightView {
     pub source_check: Option<ConnectionCheck>,
     pub target_check: Option<ConnectionCheck>,
     pub entities: Vec<PreflightEntity>,
+    /// Same id, other content: the run would leave these alone; the user decides.
+    pub conflicts: Vec<ConflictItem>,
     pub eta_seconds: Option<f64>,
     pub warnings: Vec<String>,
     /// The window the plan covers (RFC 3339): `null` = from the beginning; the end is excluded.
@@ -328,6 +349,15 @@ impl PreflightView {
                     count: *count,
                     existing_in_target: r.existing_in_target.get(e).copied().unwrap_or(0),
                     existing_examples: r.existing_examples.get(e).cloned().unwrap_or_default(),
+                })
+                .collect(),
+            conflicts: r
+                .conflicts
+                .iter()
+                .map(|c| ConflictItem {
+                    entity: c.entity.as_str().to_owned(),
+                    id: c.id.clone(),
+                    fields: c.fields.clone(),
                 })
                 .collect(),
             eta_seconds: r.eta_seconds,

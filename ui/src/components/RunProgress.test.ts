@@ -18,7 +18,7 @@ describe("RunProgress", () => {
         return runView({
           phase: "completedWithFailures",
           live: false,
-          entities: [{ entity: "traces", expected: 3, read: 3, written: 2, skipped: 0, failed: 1, perSecond: 0, etaSeconds: null, wouldWrite: null }],
+          entities: [{ entity: "traces", expected: 3, read: 3, written: 2, skipped: 0, failed: 1, conflicts: 0, perSecond: 0, etaSeconds: null, wouldWrite: null }],
           failureCount: 1,
           failures: [{ entity: "traces", id: "t-big", reason: "The object is larger than the largest request allowed" }],
         });
@@ -125,5 +125,39 @@ describe("RunProgress", () => {
       cleanup();
       clearMocks();
     }
+  });
+});
+
+describe("RunProgress conflicts", () => {
+  afterEach(() => {
+    cleanup();
+    clearMocks();
+  });
+
+  it("lists conflicts apart from skipped objects, with what differs", async () => {
+    mockIPC((cmd) => {
+      if (cmd === "attach_run")
+        return runView({
+          phase: "completed",
+          live: false,
+          entities: [
+            { entity: "scores", expected: 4, read: 4, written: 2, skipped: 1, failed: 0, conflicts: 1, perSecond: 0, etaSeconds: null, wouldWrite: null },
+          ],
+          conflicts: [{ entity: "scores", id: "score-7", reason: "the target already holds another score under this id, which differs in value" }],
+        });
+      if (cmd === "run_checklist") return [];
+      if (cmd === "validation_report" || cmd === "rollback_report" || cmd === "cutover_state") return null;
+      throw new Error(`unexpected ${cmd}`);
+    });
+    const m = new RunMonitor();
+    await m.open("r");
+    render(RunProgress, { monitor: m });
+    const row = document.querySelector('tr[data-entity="scores"]');
+    expect(row?.querySelector('[data-col="skipped"]')?.textContent).toBe("1");
+    expect(row?.querySelector('[data-col="conflicts"]')?.textContent).toBe("1");
+    const box = screen.getByTestId("conflicts");
+    expect(box.textContent).toContain("score-7");
+    expect(box.textContent).toMatch(/differs in value/);
+    expect(box.textContent).toMatch(/1 conflict:/);
   });
 });

@@ -23,12 +23,13 @@ pub mod vocab;
 pub use after_run::cutover::env_file as cutover;
 #[allow(unused_imports)]
 pub(crate) use after_run::reconnect;
-pub use after_run::{cutover as cutover_run, rollback, validate};
+pub use after_run::{conflicts, cutover as cutover_run, rollback, validate};
 pub use connectors::langfuse::{experiments, otlp};
 pub use connectors::{self as connector, archive, http, langfuse, langsmith};
 #[allow(unused_imports)]
 pub(crate) use run::{alloc, pipeline, runner};
 pub use run::{control, eta, journal, plan, progress, trace_scope};
+pub use vocab::conflict::Conflict;
 pub use vocab::{error, filter, model};
 
 pub use after_run::cutover::{
@@ -53,9 +54,55 @@ pub use run::plan::{EndpointSpec, OnExisting, Options, Plan};
 pub use run::progress::{EntityProgress, NoProgress, ProgressEvent, ProgressSink};
 pub use run::runner::{
     EndpointReport, FailedObject, PHASES, PreflightReport, RunReport, RunSummary, Secrets,
-    list_runs, preflight, resume, run,
+    list_runs,
 };
 pub use vocab::{
     ConnectionError, EngineError, Entity, EntityCounts, Generation, ObjectState, RunState, Scope,
     Secret,
 };
+
+/// Checks both sides of `plan` and what the target already holds, before a run.
+pub async fn preflight(plan: &Plan) -> Result<PreflightReport, EngineError> {
+    run::runner::preflight(plan, &after_run::conflicts::ByComparison).await
+}
+
+/// Starts a new run of `plan`, journaled under `data_dir/runs/<run_id>/`.
+pub async fn run(
+    plan: Plan,
+    data_dir: &std::path::Path,
+    sink: impl ProgressSink,
+    control: RunControl,
+    dry_run: bool,
+) -> Result<RunReport, EngineError> {
+    run::runner::run(
+        plan,
+        data_dir,
+        sink,
+        control,
+        dry_run,
+        &after_run::conflicts::ByComparison,
+    )
+    .await
+}
+
+/// Continues an interrupted or cancelled run. Refuses when the plan changed since (pass the
+/// current plan as `plan` to have it compared; `None` uses the journaled plan).
+pub async fn resume(
+    run_id: &str,
+    data_dir: &std::path::Path,
+    plan: Option<Plan>,
+    secrets: Secrets,
+    sink: impl ProgressSink,
+    control: RunControl,
+) -> Result<RunReport, EngineError> {
+    run::runner::resume(
+        run_id,
+        data_dir,
+        plan,
+        secrets,
+        sink,
+        control,
+        &after_run::conflicts::ByComparison,
+    )
+    .await
+}

@@ -46,8 +46,17 @@ async fn objects_already_in_the_target_are_skipped_reported_and_left_alone() {
     .unwrap();
     target.settle();
     let obs = &full.entities[&Entity::Observations];
-    assert_eq!(obs.skipped, copied, "{full:#?}");
-    assert_eq!(obs.written + obs.skipped, 120);
+    // The edited one is not "already copied": it is a conflict the user decides.
+    assert_eq!(obs.skipped, copied - 1, "{full:#?}");
+    assert_eq!(obs.conflicts, 1, "{full:#?}");
+    assert_eq!(obs.written + obs.skipped + obs.conflicts, 120);
+    assert!(
+        full.conflicts
+            .iter()
+            .any(|c| c.id == edited && c.reason.contains("name")),
+        "{:#?}",
+        full.conflicts
+    );
     let diffs = differences_from_v4(&source.dump(), &target.dump(), &v4_target_entities());
     assert_eq!(diffs.len(), 1, "{diffs:#?}");
     assert!(
@@ -156,4 +165,79 @@ async fn cancel_then_resume_completes_without_duplicates_and_a_changed_plan_is_r
     );
     target.settle();
     assert_no_differences_from_v4(&source.dump(), &target.dump(), &v4_target_entities());
+}
+
+/// The target holds one score exactly as the source has it, and another under a source score's
+/// id with another value. The first is already there; the second is a conflict, named as such
+/// in pre-flight, the run report and validation, and never counted as already copied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_id_different_object_is_a_conflict_in_preflight_the_report_and_validation() {
+    let source = sandbox(ServerProfile::V4, Some((33, 6, 2))).await;
+    let target = sandbox(ServerProfile::V4, None).await;
+    let scores = source.dump()["scores"].as_array().unwrap().clone();
+    let numeric: Vec<&serde_json::Value> = scores
+        .iter()
+        .filter(|s| s["dataType"] == "NUMERIC")
+        .collect();
+    let same = numeric[0].clone();
+    let mut other = numeric[1].clone();
+    other["value"] = json!(other["value"].as_f64().unwrap() + 1000.0);
+    let other_id = other["id"].as_str().unwrap().to_string();
+    target.insert_raw("scores", same).unwrap();
+    target.insert_raw("scores", other).unwrap();
+    target.settle();
+    let mut p = plan(lf(&source), lf(&target));
+    p.scope.entities = migrator_engine::plan::EntitySelection::Only(vec![
+        Entity::Traces,
+        Entity::Observations,
+        Entity::Scores,
+    ]);
+
+    let pre = migrator_engine::preflight(&p).await.unwrap();
+    let named: Vec<(Entity, String)> = pre
+        .conflicts
+        .iter()
+        .map(|c| (c.entity, c.id.clone()))
+        .collect();
+    assert_eq!(named, vec![(Entity::Scores, other_id.clone())], "{pre:#?}");
+    assert!(pre.conflicts[0].fields.iter().any(|f| f == "value"));
+
+    let data = tempfile::tempdir().unwrap();
+    let run = migrator_engine::run(p, data.path(), NoProgress, RunControl::new(), false)
+        .await
+        .unwrap();
+    let c = &run.entities[&Entity::Scores];
+    assert_eq!((c.skipped, c.conflicts), (1, 1), "{run:#?}");
+    assert_eq!(c.written + c.skipped + c.conflicts, scores.len() as u64);
+    assert_eq!(run.conflicts.len(), 1, "{run:#?}");
+    assert_eq!(run.conflicts[0].id, other_id);
+    assert!(
+        run.conflicts[0].reason.contains("value"),
+        "{:?}",
+        run.conflicts
+    );
+    target.settle();
+    // The target's own score is left as it was.
+    let kept = target.dump()["scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == other_id.as_str())
+        .cloned()
+        .unwrap();
+    assert!(kept["value"].as_f64().unwrap() >= 1000.0);
+
+    let report =
+        migrator_engine::validate_run(&run.run_id, data.path(), &validate_options(), &|_| {})
+            .await
+            .unwrap();
+    let scores = report
+        .entities
+        .iter()
+        .find(|e| e.entity == "scores")
+        .unwrap();
+    assert_eq!(scores.conflict_count, 1, "{scores:#?}");
+    assert_eq!(scores.conflicts[0].id, other_id);
+    assert_eq!(scores.differing_count, 0, "{scores:#?}");
+    assert!(report.to_markdown().contains("Conflicts"));
 }

@@ -135,3 +135,111 @@ async fn a_copy_within_a_cloud_plans_budget_completes() {
     }
     assert_no_differences_from_v4(&source.dump(), &target.dump(), &v4_target_entities());
 }
+
+/// A score config archived in the source is created, then archived, in the target. When the
+/// archiving fails, the run report says so (the config itself was created and is used).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_score_config_that_cannot_be_archived_is_reported() {
+    let source = sandbox(ServerProfile::V4, Some((5, 2, 1))).await;
+    let target = sandbox(ServerProfile::V4, None).await;
+    let archived: Vec<String> = source.dump()["score_configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["isArchived"] == true)
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(archived.len(), 1, "the sample has one archived config");
+    // Every PATCH fails; creating works.
+    target.set_faults(FaultConfig {
+        seed: 1,
+        rate: 1.0,
+        kinds: vec![langfuse_sandbox::FaultKind::Http503],
+        slow_ms: 0,
+        timeout_ms: 0,
+    });
+    target.set_fault_methods(&["PATCH"]);
+    let mut p = plan(lf(&source), lf(&target));
+    p.scope.entities = migrator_engine::plan::EntitySelection::Only(vec![Entity::ScoreConfigs]);
+    let data = tempfile::tempdir().unwrap();
+    let report = migrator_engine::run(p, data.path(), NoProgress, RunControl::new(), false)
+        .await
+        .unwrap();
+    let in_target = target.dump()["score_configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == archived[0].as_str())
+        .cloned()
+        .expect("the config was created");
+    assert_eq!(in_target["isArchived"], false, "the archiving failed");
+    let id = in_target["id"].as_str().unwrap();
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains(id) && w.contains("could not be archived")),
+        "the report names it: {:?}",
+        report.warnings
+    );
+}
+
+/// Two identical comments on one object are two comments. When one of their writes applied
+/// without an answer and the other never arrived, verification must not take the first for both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_identical_comments_on_one_object_both_arrive_after_unknown_outcomes() {
+    let source = sandbox(ServerProfile::V3, Some((12, 2, 1))).await;
+    let trace = source.dump()["traces"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for id in ["same-1", "same-2"] {
+        source
+            .insert_raw(
+                "comments",
+                serde_json::json!({"id": id, "objectType": "TRACE", "objectId": trace,
+                    "content": "Looks wrong, please check.", "createdAt": "2024-05-01T10:00:00.000Z"}),
+            )
+            .unwrap();
+    }
+    let target = std::sync::Arc::new(sandbox(ServerProfile::V3, None).await);
+    let mut p = plan(lf(&source), lf(&target));
+    p.scope.entities = migrator_engine::plan::EntitySelection::Only(vec![
+        Entity::Prompts,
+        Entity::Traces,
+        Entity::Observations,
+        Entity::Comments,
+    ]);
+    p.options.request_timeout_secs = 1;
+    // The first comment written applies but its answer is lost; the next is cut off unapplied.
+    let t = target.clone();
+    let sink = migrator_engine::progress::FnSink(move |e| {
+        if let migrator_engine::ProgressEvent::PhaseStarted {
+            entity: Entity::Comments,
+        } = e
+        {
+            t.set_faults(FaultConfig {
+                timeout_ms: 1_500,
+                ..FaultConfig::default()
+            });
+            t.set_fault_methods(&["POST"]);
+            t.script_faults(&[
+                langfuse_sandbox::FaultKind::TimeoutAfterApply,
+                langfuse_sandbox::FaultKind::ConnectionReset,
+            ]);
+        }
+    });
+    let data = tempfile::tempdir().unwrap();
+    let report = migrator_engine::run(p, data.path(), sink, RunControl::new(), false)
+        .await
+        .unwrap();
+    target.settle();
+    let same = target.dump()["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["objectId"] == trace.as_str() && c["content"] == "Looks wrong, please check.")
+        .count();
+    assert_eq!(same, 2, "both comments are in the target: {report:#?}");
+    assert_eq!(report.entities[&Entity::Comments].failed, 0, "{report:#?}");
+}

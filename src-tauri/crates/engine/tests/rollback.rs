@@ -593,3 +593,181 @@ fn prompt_id(s: &Sandbox, name: &str, version: i64) -> String {
         .unwrap()
         .to_string()
 }
+
+/// Every write of a tracing entity times out after the server applied it, or is cut off before:
+/// the copy cannot settle any of them and ends with them failed. Rollback must still find those
+/// that landed and delete them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_whose_outcome_was_never_settled_are_looked_up_and_removed() {
+    let source = sandbox(ServerProfile::V3, Some((31, 4, 2))).await;
+    // Writes show only after a minute, so the copy's checks never see them.
+    let target = std::sync::Arc::new(
+        Sandbox::start(SandboxConfig {
+            profile: ServerProfile::V4,
+            visibility_delay: Some(Duration::from_secs(60)),
+            ..SandboxConfig::default()
+        })
+        .await
+        .unwrap(),
+    );
+    target.set_fault_methods(&["POST", "PUT", "PATCH", "DELETE"]);
+    let before = target.dump();
+    let data = tempfile::tempdir().unwrap();
+    let mut p = plan(lf(&source), lf(&target));
+    p.options.request_timeout_secs = 1;
+    p.options.visibility_wait_ms = 50;
+    // Faults only while the tracing entities are written.
+    let t = target.clone();
+    let sink = FnSink(move |e| {
+        if let ProgressEvent::PhaseStarted { entity } = e {
+            if matches!(
+                entity,
+                Entity::Traces | Entity::Observations | Entity::Scores
+            ) {
+                t.set_faults(FaultConfig {
+                    seed: 7,
+                    rate: 1.0,
+                    kinds: vec![FaultKind::TimeoutAfterApply, FaultKind::ConnectionReset],
+                    slow_ms: 0,
+                    timeout_ms: 1_500,
+                });
+            } else {
+                t.set_faults(FaultConfig::default());
+            }
+        }
+    });
+    let copy = migrator_engine::run(p, data.path(), sink, RunControl::new(), false)
+        .await
+        .unwrap();
+    target.set_faults(FaultConfig::default());
+    target.settle();
+    let failed_tracing: u64 = [Entity::Traces, Entity::Observations, Entity::Scores]
+        .iter()
+        .map(|e| copy.entities.get(e).map_or(0, |c| c.failed))
+        .sum();
+    assert!(failed_tracing > 0, "the copy settled nothing: {copy:#?}");
+    assert!(
+        !ids(&target.dump(), "observations").is_empty(),
+        "yet some of those writes landed"
+    );
+
+    let report = rollback(&copy.run_id, data.path()).await;
+    assert_eq!(report.state, RollbackState::Completed, "{report:#?}");
+    target.settle();
+    assert_as_before(&before, &target.dump(), &report, "unsettled");
+}
+
+/// On v4 → v4 trace rows count as written without a request, and the target's keys are listed in
+/// the run's window only. A target trace whose own observations and scores all lie before the
+/// window must still not be deleted with the run's objects in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_whose_older_objects_lie_outside_the_window_is_kept_and_named() {
+    let source = sandbox(ServerProfile::V4, Some((41, 4, 2))).await;
+    let target = sandbox(ServerProfile::V4, None).await;
+    let first = source.dump()["observations"][0].clone();
+    let shared = first["traceId"].as_str().unwrap().to_string();
+    // The target holds that trace from long ago: one observation and one score, both in 2019.
+    let mut older = first.clone();
+    older["id"] = "older-observation".into();
+    older["parentObservationId"] = Value::Null;
+    older["startTime"] = "2019-03-01T10:00:00.000Z".into();
+    older["endTime"] = "2019-03-01T10:00:01.000Z".into();
+    older["completionStartTime"] = Value::Null;
+    target.insert_raw("observations", older).unwrap();
+    target
+        .insert_raw(
+            "scores",
+            serde_json::json!({"id": "older-score", "traceId": shared, "name": "kept",
+                "value": 1.0, "timestamp": "2019-03-01T10:00:02.000Z", "source": "API"}),
+        )
+        .unwrap();
+    target.settle();
+    let before = target.dump();
+    let data = tempfile::tempdir().unwrap();
+    // The window starts after 2019: the target's objects of that trace are outside it.
+    let run = copy(plan(lf(&source), lf(&target)), data.path()).await;
+    target.settle();
+    assert!(
+        ids(&target.dump(), "observations").len() > 1,
+        "the copy wrote into the target"
+    );
+
+    let report = rollback(&run.run_id, data.path()).await;
+    assert_eq!(report.state, RollbackState::Completed, "{report:#?}");
+    assert_eq!(
+        manual_ids(&report.manual, Entity::Traces),
+        BTreeSet::from([shared.clone()]),
+        "the kept trace is named: {:#?}",
+        report.manual
+    );
+    target.settle();
+    let after = target.dump();
+    assert!(
+        ids(&after, "observations").contains("older-observation"),
+        "the older observation stays"
+    );
+    assert!(
+        ids(&after, "scores").contains("older-score"),
+        "the older score stays"
+    );
+    // Everything else the run wrote is gone; its observations in the kept trace are listed.
+    let left: BTreeSet<String> = ids(&after, "observations")
+        .into_iter()
+        .filter(|id| id != "older-observation")
+        .collect();
+    assert_eq!(left, manual_ids(&report.manual, Entity::Observations));
+    assert_eq!(
+        ids(&after, "scores"),
+        BTreeSet::from(["older-score".to_string()]),
+        "the run's own scores are deleted one by one"
+    );
+    for e in ["dataset_items", "prompts", "models"] {
+        assert_eq!(before[e], after[e], "{e}");
+    }
+}
+
+/// The manual step for a dataset names it by its name, also when the target holds more than
+/// one page of datasets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn datasets_are_named_in_manual_steps_past_the_first_page() {
+    let source = sandbox(ServerProfile::V3, Some((72, 2, 1))).await;
+    let target = sandbox(ServerProfile::V3, None).await;
+    // 120 datasets that list before the run's (newest first).
+    for i in 0..120 {
+        target
+            .insert_raw(
+                "datasets",
+                serde_json::json!({"id": format!("later-{i:03}"), "name": format!("later-{i:03}"),
+                    "createdAt": "2099-01-01T00:00:00.000Z", "updatedAt": "2099-01-01T00:00:00.000Z"}),
+            )
+            .unwrap();
+    }
+    let data = tempfile::tempdir().unwrap();
+    let mut p = plan(lf(&source), lf(&target));
+    p.scope.entities = EntitySelection::Only(vec![Entity::Datasets]);
+    let run = copy(p, data.path()).await;
+    assert!(run.entities[&Entity::Datasets].written > 0);
+    let names: Vec<String> = source.dump()["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap().to_string())
+        .collect();
+    let preview = migrator_engine::rollback_preview(&run.run_id, data.path(), &options())
+        .await
+        .unwrap();
+    let steps: Vec<&ManualItem> = preview
+        .manual
+        .iter()
+        .filter(|m| m.entity == Entity::Datasets)
+        .collect();
+    assert_eq!(steps.len(), names.len(), "{steps:#?}");
+    for name in &names {
+        assert!(
+            steps
+                .iter()
+                .any(|m| m.instruction.contains(&format!("\"{name}\""))),
+            "{name} is named: {steps:#?}"
+        );
+    }
+}

@@ -9,6 +9,12 @@ use crate::config::{FaultConfig, FaultKind};
 pub struct Faults {
     config: FaultConfig,
     rng: ChaCha8Rng,
+    /// When not empty, faults fire only on requests with these methods (upper case).
+    methods: Vec<String>,
+    /// When not empty, faults fire only on requests whose path starts with one of these.
+    paths: Vec<String>,
+    /// Faults for the next requests, in order, before the seeded ones.
+    script: std::collections::VecDeque<FaultKind>,
 }
 
 /// A fault chosen for one request; `seed` drives per-event choices (Partial207).
@@ -23,11 +29,41 @@ impl Faults {
         Faults {
             rng: ChaCha8Rng::seed_from_u64(config.seed),
             config,
+            methods: vec![],
+            paths: vec![],
+            script: Default::default(),
         }
     }
 
     pub fn set(&mut self, config: FaultConfig) {
+        let methods = std::mem::take(&mut self.methods);
+        let paths = std::mem::take(&mut self.paths);
         *self = Faults::new(config);
+        self.methods = methods;
+        self.paths = paths;
+    }
+
+    /// Limits faults to requests with these methods (empty: every request), as when a server's
+    /// write path fails while its reads, served elsewhere, work.
+    pub fn set_methods(&mut self, methods: &[&str]) {
+        self.methods = methods.iter().map(|m| m.to_ascii_uppercase()).collect();
+    }
+
+    /// The next requests (that may meet a fault) meet these, one each, in this order.
+    pub fn script(&mut self, kinds: &[FaultKind]) {
+        self.script = kinds.iter().copied().collect();
+    }
+
+    /// Limits faults to requests whose path starts with one of these (empty: every path), as
+    /// when one backing service of the server fails.
+    pub fn set_paths(&mut self, prefixes: &[&str]) {
+        self.paths = prefixes.iter().map(|p| p.to_string()).collect();
+    }
+
+    /// Whether a request with this method and path may meet a fault at all.
+    pub fn applies_to(&self, method: &axum::http::Method, path: &str) -> bool {
+        (self.methods.is_empty() || self.methods.iter().any(|m| m == method.as_str()))
+            && (self.paths.is_empty() || self.paths.iter().any(|p| path.starts_with(p.as_str())))
     }
 
     pub fn config(&self) -> &FaultConfig {
@@ -37,6 +73,12 @@ impl Faults {
     /// Decides whether a fault fires for the next request. `Partial207` can only fire on a batch
     /// ingestion request, so it is not a candidate elsewhere.
     pub fn decide(&mut self, is_batch_ingestion: bool) -> Option<Fired> {
+        if let Some(kind) = self.script.pop_front() {
+            return Some(Fired {
+                kind,
+                seed: self.rng.random(),
+            });
+        }
         if self.config.rate <= 0.0 {
             return None;
         }

@@ -93,6 +93,24 @@ impl Sandbox {
         self.state.faults.lock().set(faults);
     }
 
+    /// Limits the configured faults to requests with these HTTP methods (empty: all requests),
+    /// e.g. `["POST", "PATCH", "DELETE"]` for a server whose writes fail while reads answer.
+    pub fn set_fault_methods(&self, methods: &[&str]) {
+        self.state.faults.lock().set_methods(methods);
+    }
+
+    /// Limits the configured faults to requests whose path starts with one of these prefixes
+    /// (empty: all paths).
+    pub fn set_fault_paths(&self, prefixes: &[&str]) {
+        self.state.faults.lock().set_paths(prefixes);
+    }
+
+    /// The next requests that may meet a fault (see [`Sandbox::set_fault_methods`]) meet these,
+    /// one each, in order; then the seeded faults apply again.
+    pub fn script_faults(&self, kinds: &[FaultKind]) {
+        self.state.faults.lock().script(kinds);
+    }
+
     /// Makes every pending (delayed) write visible now.
     pub fn settle(&self) {
         self.state.store.write().make_all_visible();

@@ -68,7 +68,11 @@ async fn serve_one(
     let is_batch = req.method() == Method::POST && path == "/api/public/ingestion";
     let (fired, slow_ms, timeout_ms) = {
         let mut f = st.faults.lock();
-        let fired = f.decide(is_batch);
+        let fired = if f.applies_to(req.method(), path) {
+            f.decide(is_batch)
+        } else {
+            None
+        };
         (fired, f.config().slow_ms, f.config().timeout_ms)
     };
     let Some(fired) = fired else {

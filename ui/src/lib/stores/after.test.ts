@@ -35,6 +35,8 @@ const dirty: ValidationView = {
       missing: ["o-10"],
       extra: [],
       differing: [{ id: "o-3", fields: [{ path: "usageDetails.input", kind: "missing", source: "12", target: null }] }],
+      conflictCount: 0,
+      conflicts: [],
     },
   ],
   perDay: [{ day: "2026-11-24", entity: "observations", source: 10, target: 9 }],

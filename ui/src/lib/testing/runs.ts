@@ -10,7 +10,7 @@ export function runView(overrides: Partial<RunView> = {}): RunView {
     target: "Langfuse at http://127.0.0.1:3002",
     createdAt: null,
     entities: [
-      { entity: "traces", expected: 200, read: 120, written: 100, skipped: 0, failed: 0, perSecond: 50, etaSeconds: 2, wouldWrite: null },
+      { entity: "traces", expected: 200, read: 120, written: 100, skipped: 0, failed: 0, conflicts: 0, perSecond: 50, etaSeconds: 2, wouldWrite: null },
     ],
     retries: 0,
     rateLimitWaits: 0,
@@ -18,6 +18,7 @@ export function runView(overrides: Partial<RunView> = {}): RunView {
     warnings: [],
     failures: [],
     failureCount: 0,
+    conflicts: [],
     message: null,
     live: true,
     sample: false,

@@ -3,6 +3,7 @@
 //! application's `.env` at the target and back. [`reconnect`] reopens a finished run's endpoints
 //! for them.
 
+pub mod conflicts;
 pub mod cutover;
 pub(crate) mod reconnect;
 pub mod rollback;

@@ -17,6 +17,6 @@ pub mod langsmith;
 pub mod traits;
 
 pub use traits::{
-    ExistingKey, Page, SourceConnector, TargetConnector, WriteOutcome, for_each_existing_key_page,
-    for_each_page,
+    ExistingKey, Page, SourceConnector, TargetConnector, TargetPromptVersion, WriteOutcome,
+    for_each_existing_key_page, for_each_page,
 };

@@ -43,6 +43,7 @@ impl WriteOutcome {
         WriteOutcome::Written {
             target_id: None,
             object_id: None,
+            warning: None,
         }
     }
 }
@@ -56,6 +57,9 @@ pub enum WriteOutcome {
     Written {
         target_id: Option<String>,
         object_id: Option<String>,
+        /// Written, but something that should have come with it did not (a plain sentence the
+        /// run report shows).
+        warning: Option<String>,
     },
     /// The target refused it; retrying will not help.
     Failed(String),
@@ -63,6 +67,16 @@ pub enum WriteOutcome {
     Unknown(String),
     /// Not sent at all because of a transient problem; safe to send again.
     Retry(String),
+}
+
+/// One version of a prompt in the target, identified by its content.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TargetPromptVersion {
+    pub version: i64,
+    /// The version's own id (what comments on it point at).
+    pub object_id: Option<String>,
+    /// `model::prompt_fingerprint` of the version.
+    pub fingerprint: String,
 }
 
 #[async_trait]
@@ -73,6 +87,15 @@ pub trait TargetConnector: Send + Sync {
     fn max_batch_bytes(&self, entity: Entity) -> usize;
     /// Largest number of objects per request for this entity.
     fn max_batch_items(&self, entity: Entity) -> usize;
+    /// The bytes `record` takes in a request body as this target sends it (batches are sized
+    /// by these, not by the record's own length).
+    fn wire_len(&self, _entity: Entity, record: &Record) -> usize {
+        record.body.approx_len()
+    }
+    /// The largest single object this target takes; `None` = no limit (a folder).
+    fn max_object_bytes(&self, entity: Entity) -> Option<usize> {
+        Some(self.max_batch_bytes(entity))
+    }
     /// One page of the keys (ids; natural keys for target-assigned entities, see
     /// `model::natural_key`) present in the target in `scope`. `None` cursor = first page; a
     /// `None` next cursor = last page.
@@ -98,6 +121,10 @@ pub trait TargetConnector: Send + Sync {
     /// Called once everything was written (the archive writes its manifest here).
     async fn finish(&self, _complete: bool) -> Result<(), EngineError> {
         Ok(())
+    }
+    /// Every version of prompt `name` the target holds (none where it has no prompts).
+    async fn prompt_versions(&self, _name: &str) -> Result<Vec<TargetPromptVersion>, EngineError> {
+        Ok(vec![])
     }
     /// For each of `labels`, the version of prompt `name` that holds it now (if any).
     async fn prompt_label_holders(

@@ -22,6 +22,9 @@ use std::sync::Mutex;
 
 const LABEL_MOVES: &str = "prompt_label_moves";
 
+/// The event level of problems the run report lists as warnings.
+pub const WARNING: &str = "warning";
+
 /// A prompt label that sat on `version` (a version the target had before the run) until the run
 /// moved it onto a version it created. Rollback moves it back.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +43,22 @@ pub struct ObjectRow {
     pub content_hash: Option<String>,
     pub state: ObjectState,
     pub reason: Option<String>,
+    /// A write carrying it had an unknown outcome (timeout, reset, 5xx) at least once: even if
+    /// it ended `failed`, it may have landed in the target.
+    #[serde(default)]
+    pub unsettled: bool,
+}
+
+impl ObjectRow {
+    /// Whether the run may have written it: confirmed, sent without an answer yet, or failed
+    /// after an unknown outcome (rollback looks those up).
+    pub fn may_have_landed(&self) -> bool {
+        match self.state {
+            ObjectState::Confirmed | ObjectState::Sent => true,
+            ObjectState::Failed => self.unsettled,
+            _ => false,
+        }
+    }
 }
 
 /// An update to one object's row.
@@ -67,6 +86,19 @@ CREATE TABLE IF NOT EXISTS id_map(entity TEXT NOT NULL, source_id TEXT NOT NULL,
 CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY, at TEXT NOT NULL, level TEXT NOT NULL, message TEXT NOT NULL);
 "#;
 
+/// Columns added after the first release, for journals written before them.
+fn add_later_columns(conn: &Connection) -> Result<(), EngineError> {
+    let has_unsettled: bool = conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM pragma_table_info('objects') WHERE name = 'unsettled')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_unsettled {
+        conn.execute_batch("ALTER TABLE objects ADD COLUMN unsettled INTEGER NOT NULL DEFAULT 0")?;
+    }
+    Ok(())
+}
+
 /// Where a run's files live inside the data folder.
 pub fn run_dir(data_dir: &Path, run_id: &str) -> PathBuf {
     data_dir.join("runs").join(run_id)
@@ -82,6 +114,7 @@ impl Journal {
              PRAGMA wal_autocheckpoint=20000; PRAGMA cache_size=-8000; PRAGMA temp_store=MEMORY;",
         )?;
         conn.execute_batch(SCHEMA)?;
+        add_later_columns(&conn)?;
         Ok(conn)
     }
 
@@ -324,6 +357,26 @@ impl Journal {
         Ok(())
     }
 
+    /// Notes that writes carrying these objects had an unknown outcome: whatever state they end
+    /// in, they may be in the target.
+    pub fn mark_unsettled(&self, entity: Entity, ids: &[&str]) -> Result<(), EngineError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut c = self.conn();
+        let tx = c.transaction()?;
+        {
+            let mut st = tx.prepare_cached(
+                "UPDATE objects SET unsettled = 1 WHERE entity = ?1 AND source_id = ?2",
+            )?;
+            for id in ids {
+                st.execute(params![entity.as_str(), id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Records that the source object id `source_id` is `target_id` in the target, for ids that
     /// are not the row's key (a prompt version's own id).
     pub fn map_id(
@@ -397,7 +450,7 @@ impl Journal {
     ) -> Result<Vec<ObjectRow>, EngineError> {
         let c = self.conn();
         let mut st = c.prepare(
-            "SELECT entity, source_id, target_id, content_hash, state, reason FROM objects
+            "SELECT entity, source_id, target_id, content_hash, state, reason, unsettled FROM objects
              WHERE (?1 IS NULL OR entity = ?1) AND (?2 IS NULL OR state = ?2) ORDER BY entity, source_id",
         )?;
         let rows = st
@@ -413,6 +466,7 @@ impl Journal {
                         content_hash: r.get(3)?,
                         state: ObjectState::parse(&s),
                         reason: r.get(5)?,
+                        unsettled: r.get::<_, i64>(6)? != 0,
                     })
                 },
             )?
@@ -443,6 +497,7 @@ impl Journal {
                 ObjectState::Confirmed => c.written += n,
                 ObjectState::SkippedExisting => c.skipped += n,
                 ObjectState::Failed => c.failed += n,
+                ObjectState::Conflict => c.conflicts += n,
                 _ => {}
             }
         }
@@ -467,6 +522,63 @@ impl Journal {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// The keys (ids; natural keys where the target assigns ids) of what the target held before
+    /// this run, as listed in the run's window.
+    pub fn preexisting_keys(&self, entity: Entity) -> Result<Vec<String>, EngineError> {
+        let c = self.conn();
+        let mut st = c.prepare_cached("SELECT id FROM target_existing WHERE entity = ?1")?;
+        let rows = st
+            .query_map([entity.as_str()], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Marks the rows the run skipped as "already there" whose key (as in `target_existing`)
+    /// turned out to hold other content as conflicts, with a reason each. Returns the source
+    /// ids marked.
+    pub fn mark_conflicts(
+        &self,
+        entity: Entity,
+        conflicts: &[(String, String)],
+    ) -> Result<Vec<String>, EngineError> {
+        let mut c = self.conn();
+        let tx = c.transaction()?;
+        let mut marked = vec![];
+        {
+            let mut find = tx.prepare_cached(
+                "SELECT o.source_id FROM objects o WHERE o.entity = ?1 AND o.state = 'skipped_existing'
+                 AND (o.source_id = ?2 OR o.target_id = (SELECT t.target_id FROM target_existing t WHERE t.entity = ?1 AND t.id = ?2))",
+            )?;
+            let mut set = tx.prepare_cached(
+                "UPDATE objects SET state = 'conflict', reason = ?3, updated_at = ?4 WHERE entity = ?1 AND source_id = ?2",
+            )?;
+            let t = now_iso_millis();
+            for (key, reason) in conflicts {
+                let ids = find
+                    .query_map(params![entity.as_str(), key], |r| r.get::<_, String>(0))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                for id in ids {
+                    set.execute(params![entity.as_str(), id, reason, t])?;
+                    marked.push(id);
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(marked)
+    }
+
+    /// The target's ids of the objects of `entity` it held before this run (target-assigned ids).
+    pub fn preexisting_target_ids(&self, entity: Entity) -> Result<Vec<String>, EngineError> {
+        let c = self.conn();
+        let mut st = c.prepare_cached(
+            "SELECT target_id FROM target_existing WHERE entity = ?1 AND target_id IS NOT NULL",
+        )?;
+        let rows = st
+            .query_map([entity.as_str()], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
     }
 
     /// Whether the target held `key` before this run (the caller has checked that this run did

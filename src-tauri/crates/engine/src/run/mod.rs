@@ -5,11 +5,13 @@
 //! the runner it would drive: `run/sync.rs` or `run/sync/`.
 
 pub mod alloc;
+pub mod conflict_check;
 pub mod control;
 pub mod eta;
 pub mod journal;
 pub(crate) mod pipeline;
 pub mod plan;
 pub mod progress;
+pub(crate) mod prompt_identity;
 pub(crate) mod runner;
 pub mod trace_scope;

@@ -5,14 +5,18 @@
 //! `2 × concurrency` batches are in flight, and nothing else holds records except the (small)
 //! list of writes waiting to be verified.
 
+use crate::connectors::TargetPromptVersion;
 use crate::connectors::langfuse::experiments::{ExperimentIndex, Settled};
 use crate::connectors::{Page, SourceConnector, TargetConnector, WriteOutcome};
 use crate::run::control::RunControl;
 use crate::run::journal::{Journal, ObjectState, RowUpdate};
 use crate::run::plan::{OnExisting, Plan};
 use crate::run::progress::{ProgressEvent, ProgressSink};
+use crate::run::prompt_identity::{PromptMatcher, target_key};
+use crate::vocab::bytes::human_bytes;
 use crate::vocab::{Counters, Dialect, EngineError, Entity, Record, natural_key};
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc};
@@ -87,14 +91,6 @@ impl PageTracker {
             journal.set_checkpoint(&self.stream, next.as_deref(), next.is_none())?;
         }
         Ok(())
-    }
-}
-
-fn human_bytes(n: usize) -> String {
-    if n >= 1_000_000 {
-        format!("{:.1} MB", n as f64 / 1e6)
-    } else {
-        format!("{:.0} KB", (n as f64 / 1e3).ceil())
     }
 }
 
@@ -182,6 +178,45 @@ struct PageOutcome {
     pending: Vec<String>,
     failed: Vec<(String, String)>,
     confirmed: Vec<String>,
+    /// Same id (or name), other content in the target: left as it is.
+    conflicts: Vec<(String, String)>,
+    /// Prompt versions whose write had an unknown outcome, found in the target by content.
+    arrived_prompts: Vec<(String, String)>,
+}
+
+/// A prompt page is one prompt's versions, matched by content with the target's.
+#[derive(Default)]
+struct PromptPage {
+    matches: HashMap<String, TargetPromptVersion>,
+    /// Why versions without a match are conflicts (the target holds versions the source lacks).
+    conflict: Option<String>,
+}
+
+/// Matches a prompt page's unsettled versions by content with the target's versions of that
+/// prompt; versions the target holds that match none make the unmatched ones conflicts.
+async fn prompt_page(
+    ctx: &Ctx,
+    page: &Page,
+    states: &HashMap<String, (ObjectState, Option<String>)>,
+) -> Result<PromptPage, EngineError> {
+    let mut out = PromptPage::default();
+    let Some(name) = page.records.first().and_then(|r| r.body.str("name")) else {
+        return Ok(out);
+    };
+    let mut m = PromptMatcher::load(ctx.target.as_ref(), &ctx.journal, &name).await?;
+    for r in &page.records {
+        if states.get(&r.id).is_some_and(|s| s.0.is_final()) {
+            continue;
+        }
+        if let Some(v) = m.take(&r.body) {
+            out.matches.insert(r.id.clone(), v);
+        }
+    }
+    let foreign = m.foreign();
+    if !foreign.is_empty() {
+        out.conflict = Some(m.conflict_reason(&foreign));
+    }
+    Ok(out)
 }
 
 /// One entity's phase while its pages stream in: the batch being filled, the writers in flight,
@@ -194,6 +229,8 @@ struct Phase {
     in_flight: Arc<Semaphore>,
     writers: JoinSet<Result<(), EngineError>>,
     max_bytes: usize,
+    /// One object larger than a batch goes alone; only the target's own limit refuses it.
+    max_object: Option<usize>,
     max_items: usize,
     batch: Batch,
     /// Prompt versions' labels, applied once every version exists.
@@ -223,6 +260,7 @@ impl Phase {
             .target
             .max_batch_items(entity)
             .min(ctx.plan.options.batch_items.max(1));
+        let max_object = ctx.target.max_object_bytes(entity);
         Ok(Phase {
             lookup_states: ctx.journal.has_rows(entity)?,
             lookup_existing: ctx.journal.has_target_existing(entity)?,
@@ -233,6 +271,7 @@ impl Phase {
             in_flight,
             writers: JoinSet::new(),
             max_bytes,
+            max_object,
             max_items,
             batch: Batch::default(),
             labels: vec![],
@@ -256,6 +295,11 @@ impl Phase {
         } else {
             Default::default()
         };
+        let prompts = if entity == Entity::Prompts {
+            prompt_page(&ctx, &page, &states).await?
+        } else {
+            PromptPage::default()
+        };
         let mut out = PageOutcome::default();
         let mut stop = None;
         for r in page.records {
@@ -269,6 +313,17 @@ impl Phase {
             }
             match states.get(&r.id).map(|s| s.0) {
                 Some(s) if s.is_final() => out.handled += 1,
+                // A version whose write had an unknown outcome, found in the target by content.
+                Some(ObjectState::Sent) if prompts.matches.contains_key(&r.id) && !ctx.dry_run => {
+                    let v = &prompts.matches[&r.id];
+                    let name = r.body.str("name").unwrap_or_default();
+                    if let (Some(src), Some(obj)) = (r.body.str("id"), &v.object_id) {
+                        ctx.journal.map_id(entity, &src, obj)?;
+                    }
+                    out.arrived_prompts
+                        .push((r.id.clone(), target_key(&name, v.version)));
+                    out.handled += 1;
+                }
                 // Mapped like a first send: a re-send must carry the same references.
                 Some(ObjectState::Sent) if !ctx.dry_run => self
                     .verify
@@ -276,7 +331,9 @@ impl Phase {
                     .expect("verify")
                     .push((seq, map_references(&ctx, r)?)),
                 _ => {
-                    stop = self.admit(seq, map_references(&ctx, r)?, &mut out).await?;
+                    stop = self
+                        .admit(seq, map_references(&ctx, r)?, &prompts, &mut out)
+                        .await?;
                     if stop.is_some() {
                         break;
                     }
@@ -301,10 +358,29 @@ impl Phase {
         &mut self,
         seq: u64,
         r: Record,
+        prompts: &PromptPage,
         out: &mut PageOutcome,
     ) -> Result<Option<EngineError>, EngineError> {
         let (ctx, entity) = (self.ctx.clone(), self.entity);
-        let existing = if self.lookup_existing {
+        let existing = if entity == Entity::Prompts {
+            match prompts.matches.get(&r.id) {
+                Some(v) => {
+                    let name = r.body.str("name").unwrap_or_default();
+                    if let (Some(src), Some(obj)) = (r.body.str("id"), &v.object_id) {
+                        ctx.journal.map_id(entity, &src, obj)?;
+                    }
+                    Some((r.id.clone(), Some(target_key(&name, v.version))))
+                }
+                None => {
+                    if let Some(reason) = &prompts.conflict {
+                        out.conflicts.push((r.id.clone(), reason.clone()));
+                        out.handled += 1;
+                        return Ok(None);
+                    }
+                    None
+                }
+            }
+        } else if self.lookup_existing {
             let key = natural_key(entity, &r.body).unwrap_or_else(|| r.id.clone());
             ctx.journal.preexisting(entity, &key)?.map(|t| (key, t))
         } else {
@@ -330,23 +406,20 @@ impl Phase {
                     "{entity} \"{key}\" already exists in the target and the plan says to stop"
                 ))));
             }
-            if let (Entity::Prompts, Some(t), Some(src)) = (entity, &target_id, r.body.str("id")) {
-                ctx.journal.map_id(entity, &src, t)?;
-            }
             out.skipped.push((r.id.clone(), target_id));
             out.handled += 1;
         } else if ctx.dry_run {
             out.pending.push(r.id.clone());
             out.handled += 1;
         } else {
-            let size = r.body.approx_len();
-            if size > self.max_bytes {
+            let size = ctx.target.wire_len(entity, &r);
+            if let Some(limit) = self.max_object.filter(|m| size > *m) {
                 out.failed.push((
                     r.id.clone(),
                     format!(
-                        "it is {}, more than the {} one request to the target may carry",
+                        "it is {} as sent, more than the {} one request to the target may carry",
                         human_bytes(size),
-                        human_bytes(self.max_bytes)
+                        human_bytes(limit)
                     ),
                 ));
                 out.handled += 1;
@@ -400,6 +473,33 @@ impl Phase {
         if !out.pending.is_empty() {
             ctx.journal
                 .mark(entity, ObjectState::Pending, &plain_rows(&out.pending))?;
+        }
+        if !out.conflicts.is_empty() && !ctx.dry_run {
+            let rows: Vec<RowUpdate> = out
+                .conflicts
+                .iter()
+                .map(|(id, reason)| RowUpdate {
+                    source_id: id,
+                    target_id: None,
+                    content_hash: None,
+                    reason: Some(reason),
+                })
+                .collect();
+            ctx.journal.mark(entity, ObjectState::Conflict, &rows)?;
+        }
+        if !out.arrived_prompts.is_empty() {
+            let rows: Vec<RowUpdate> = out
+                .arrived_prompts
+                .iter()
+                .map(|(id, t)| RowUpdate {
+                    source_id: id,
+                    target_id: Some(t),
+                    content_hash: None,
+                    reason: None,
+                })
+                .collect();
+            ctx.journal.mark(entity, ObjectState::Confirmed, &rows)?;
+            ctx.counters.add_written(entity, rows.len() as u64);
         }
         if !out.confirmed.is_empty() {
             ctx.journal
@@ -568,6 +668,10 @@ async fn write_items(
             .target
             .write_batch(entity, &records, ctx.source_dialect)
             .await;
+        let unsettled = maybe_applied(&records, &outcomes);
+        if !unsettled.is_empty() {
+            ctx.journal.mark_unsettled(entity, &unsettled)?;
+        }
         let mut sorted = Sorted::default();
         for (item, outcome) in seqs.into_iter().zip(records).zip(outcomes) {
             sorted.add(ctx, entity, item, outcome, round, verify)?;
@@ -628,8 +732,14 @@ impl Sorted {
             WriteOutcome::Written {
                 target_id,
                 object_id,
+                warning,
             } => {
                 *self.per_page.entry(item.0).or_default() += 1;
+                if let Some(w) = warning {
+                    // Kept in the journal so the run report lists it, also after a resume.
+                    ctx.journal.log(crate::journal::WARNING, &w)?;
+                    ctx.sink.emit(ProgressEvent::Warning { message: w });
+                }
                 if let (Some(obj), Some(src)) = (object_id, item.1.body.str("id")) {
                     ctx.journal.map_id(entity, &src, &obj)?;
                 }
@@ -693,13 +803,13 @@ async fn settle_now(
 ) -> Result<Vec<(u64, Record)>, EngineError> {
     tokio::time::sleep(Duration::from_millis(ctx.plan.options.visibility_wait_ms)).await;
     let records: Vec<Record> = unknown.iter().map(|(_, r)| r.clone()).collect();
-    let present = ctx.target.which_exist(entity, &records).await?;
+    let present = arrived(ctx, entity, &records).await?;
     let mut again = vec![];
     for item in unknown {
-        if present.contains(&item.1.id) {
+        if let Some(target) = present.get(&item.1.id) {
             let row = [RowUpdate {
                 source_id: &item.1.id,
-                target_id: Some(&item.1.id),
+                target_id: Some(target.as_deref().unwrap_or(&item.1.id)),
                 content_hash: None,
                 reason: None,
             }];
@@ -711,6 +821,17 @@ async fn settle_now(
         }
     }
     Ok(again)
+}
+
+/// Objects whose write may have applied without our knowing: unknown outcomes, and transient
+/// failures (a server can fail after applying a write).
+fn maybe_applied<'a>(records: &'a [Record], outcomes: &[WriteOutcome]) -> Vec<&'a str> {
+    records
+        .iter()
+        .zip(outcomes)
+        .filter(|(_, o)| matches!(o, WriteOutcome::Unknown(_) | WriteOutcome::Retry(_)))
+        .map(|(r, _)| r.id.as_str())
+        .collect()
 }
 
 /// Objects whose write had an unknown outcome: wait until the target shows writes, look them up,
@@ -734,16 +855,16 @@ async fn verify_unknown(
         }
         tokio::time::sleep(Duration::from_millis(ctx.plan.options.visibility_wait_ms)).await;
         let records: Vec<Record> = items.iter().map(|(_, r)| r.clone()).collect();
-        let present = ctx.target.which_exist(entity, &records).await?;
+        let present = arrived(ctx, entity, &records).await?;
         let (arrived, missing): (Vec<_>, Vec<_>) = items
             .into_iter()
-            .partition(|(_, r)| present.contains(&r.id));
+            .partition(|(_, r)| present.contains_key(&r.id));
         if !arrived.is_empty() {
             let rows: Vec<RowUpdate> = arrived
                 .iter()
                 .map(|(_, r)| RowUpdate {
                     source_id: &r.id,
-                    target_id: None,
+                    target_id: present.get(&r.id).and_then(|t| t.as_deref()),
                     content_hash: None,
                     reason: None,
                 })
@@ -774,6 +895,9 @@ async fn verify_unknown(
     }
     let left: Vec<(u64, Record)> = std::mem::take(&mut *verify.lock().expect("verify"));
     if !left.is_empty() {
+        // They may still arrive: rollback looks them up.
+        let ids: Vec<&str> = left.iter().map(|(_, r)| r.id.as_str()).collect();
+        ctx.journal.mark_unsettled(entity, &ids)?;
         let failed: Vec<(String, String)> = left
             .iter()
             .map(|(_, r)| {
@@ -786,6 +910,77 @@ async fn verify_unknown(
         mark_failed(ctx, entity, &failed)?;
     }
     Ok(())
+}
+
+/// Of these records, the ones the target shows, with the target's id where it is known.
+///
+/// Comments are found by what they say and where: two identical comments on one object share
+/// that key, so each target comment is claimed by one record only, and comments the journal
+/// already holds (written or there before) are claimed already.
+async fn arrived(
+    ctx: &Ctx,
+    entity: Entity,
+    records: &[Record],
+) -> Result<std::collections::HashMap<String, Option<String>>, EngineError> {
+    if entity == Entity::Prompts {
+        // By content: the number the target gave a version need not be the source's.
+        let mut out = std::collections::HashMap::new();
+        let mut names: Vec<String> = records.iter().filter_map(|r| r.body.str("name")).collect();
+        names.dedup();
+        for name in names {
+            let mut m = PromptMatcher::load(ctx.target.as_ref(), &ctx.journal, &name).await?;
+            for r in records
+                .iter()
+                .filter(|r| r.body.str("name").as_deref() == Some(&name))
+            {
+                if let Some(v) = m.take(&r.body) {
+                    if let (Some(src), Some(obj)) = (r.body.str("id"), &v.object_id) {
+                        ctx.journal.map_id(entity, &src, obj)?;
+                    }
+                    out.insert(r.id.clone(), Some(target_key(&name, v.version)));
+                }
+            }
+        }
+        return Ok(out);
+    }
+    if entity != Entity::Comments {
+        let found = ctx.target.which_exist(entity, records).await?;
+        return Ok(found.into_iter().map(|id| (id, None)).collect());
+    }
+    let mut claimed: std::collections::HashSet<String> = ctx
+        .journal
+        .rows_where(Some(entity), Some(ObjectState::Confirmed))?
+        .into_iter()
+        .filter_map(|r| r.target_id)
+        .collect();
+    claimed.extend(ctx.journal.preexisting_target_ids(entity)?);
+    let mut by_key: std::collections::HashMap<String, Vec<String>> = Default::default();
+    let mut cursor = None;
+    loop {
+        let (keys, next) = ctx
+            .target
+            .existing_keys_page(entity, &ctx.plan.scope, cursor)
+            .await?;
+        for k in keys {
+            if let Some(t) = k.target_id.filter(|t| !claimed.contains(t)) {
+                by_key.entry(k.key).or_default().push(t);
+            }
+        }
+        match next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    let mut out = std::collections::HashMap::new();
+    for r in records {
+        if let Some(t) = natural_key(entity, &r.body)
+            .and_then(|k| by_key.get_mut(&k))
+            .and_then(|ids| ids.pop())
+        {
+            out.insert(r.id.clone(), Some(t));
+        }
+    }
+    Ok(out)
 }
 
 /// Applies prompt labels once every version exists (labels name exactly one version each).

@@ -4,6 +4,7 @@ use crate::connectors::archive::{ArchiveReader, ArchiveWriter};
 use crate::connectors::langfuse::experiments::ExperimentIndex;
 use crate::connectors::langfuse::{ConnectionInfo, Langfuse};
 use crate::connectors::{SourceConnector, TargetConnector, for_each_existing_key_page};
+use crate::run::conflict_check::FindConflicts;
 use crate::run::control::RunControl;
 use crate::run::journal::{Journal, ObjectState, RunState, run_dir};
 use crate::run::pipeline::{Ctx, run_entity};
@@ -45,6 +46,10 @@ pub struct RunReport {
     pub would_write: BTreeMap<Entity, u64>,
     /// The first failures with their reasons.
     pub failures: Vec<FailedObject>,
+    /// Objects the target held with other content under the same id (or key): not written,
+    /// not counted as already copied; the user decides (the first 1000, with what differs).
+    #[serde(default)]
+    pub conflicts: Vec<FailedObject>,
     pub warnings: Vec<String>,
     pub seconds: f64,
     pub retries: u64,
@@ -99,6 +104,10 @@ pub struct PreflightReport {
     pub existing_in_target: BTreeMap<Entity, u64>,
     /// A few of those ids per entity.
     pub existing_examples: BTreeMap<Entity, Vec<String>>,
+    /// Objects the target holds under a source object's id (or key) with other content: the run
+    /// would leave them alone, and the user decides which one stays.
+    #[serde(default)]
+    pub conflicts: Vec<crate::vocab::conflict::Conflict>,
     /// The least time the request budgets allow (see [`crate::eta`]); `None` when no budget
     /// applies and only the run's measured throughput can tell.
     pub eta_seconds: Option<f64>,
@@ -213,13 +222,18 @@ fn selected(plan: &Plan, sides: &Sides) -> Vec<Entity> {
 
 /// Checks both sides and reports versions, counts, objects already in the target, an ETA and
 /// warnings. Writes nothing anywhere.
-pub async fn preflight(plan: &Plan) -> Result<PreflightReport, EngineError> {
+pub async fn preflight(
+    plan: &Plan,
+    conflicts: &dyn FindConflicts,
+) -> Result<PreflightReport, EngineError> {
     plan.validate()?;
     let counters = Arc::new(Counters::default());
     let sides = connect(plan, None, counters).await?;
     let mut counts = BTreeMap::new();
     let mut existing_in_target = BTreeMap::new();
     let mut existing_examples = BTreeMap::new();
+    let mut existing_keys: std::collections::HashMap<Entity, std::collections::HashSet<String>> =
+        Default::default();
     for e in selected(plan, &sides) {
         let c = sides.source.count(e, &plan.scope).await.unwrap_or(None);
         counts.insert(e, c);
@@ -227,10 +241,14 @@ pub async fn preflight(plan: &Plan) -> Result<PreflightReport, EngineError> {
         // target holds in the window.
         let mut n = 0u64;
         let mut examples = vec![];
+        let keys_of_e = existing_keys.entry(e).or_default();
         for_each_existing_key_page(sides.target.as_ref(), e, &plan.scope, |keys| {
             n += keys.len() as u64;
-            for k in keys.into_iter().take(5usize.saturating_sub(examples.len())) {
-                examples.push(k.key);
+            for k in keys {
+                if examples.len() < 5 {
+                    examples.push(k.key.clone());
+                }
+                keys_of_e.insert(k.key);
             }
         })
         .await?;
@@ -239,6 +257,8 @@ pub async fn preflight(plan: &Plan) -> Result<PreflightReport, EngineError> {
             existing_examples.insert(e, examples);
         }
     }
+    // Which of those hold other content than the source's object of the same id.
+    let conflicts = conflicts.find(plan, None, &existing_keys).await?;
     // From the request budgets that apply; without one, the run measures its own throughput.
     // Only a Langfuse source has a read budget, and only its generation changes the read cost.
     let source_gen = sides
@@ -258,6 +278,7 @@ pub async fn preflight(plan: &Plan) -> Result<PreflightReport, EngineError> {
         counts,
         existing_in_target,
         existing_examples,
+        conflicts,
         eta_seconds,
         warnings: warnings_for(plan, &sides),
     })
@@ -270,6 +291,7 @@ pub async fn run(
     sink: impl ProgressSink,
     control: RunControl,
     dry_run: bool,
+    conflicts: &dyn FindConflicts,
 ) -> Result<RunReport, EngineError> {
     plan.validate()?;
     let run_id = new_run_id();
@@ -283,8 +305,11 @@ pub async fn run(
         journal,
         Arc::new(sink),
         control,
-        dry_run,
-        false,
+        Start {
+            dry_run,
+            resumed: false,
+        },
+        conflicts,
     )
     .await
 }
@@ -298,6 +323,7 @@ pub async fn resume(
     secrets: Secrets,
     sink: impl ProgressSink,
     control: RunControl,
+    conflicts: &dyn FindConflicts,
 ) -> Result<RunReport, EngineError> {
     let journal = Journal::open(data_dir, run_id)?;
     let stored = journal.plan()?;
@@ -326,10 +352,19 @@ pub async fn resume(
         journal,
         Arc::new(sink),
         control,
-        dry_run,
-        true,
+        Start {
+            dry_run,
+            resumed: true,
+        },
+        conflicts,
     )
     .await
+}
+
+/// How a run starts: for real or as a dry run, new or resumed.
+struct Start {
+    dry_run: bool,
+    resumed: bool,
 }
 
 async fn execute(
@@ -338,9 +373,10 @@ async fn execute(
     journal: Journal,
     sink: Arc<dyn ProgressSink>,
     control: RunControl,
-    dry_run: bool,
-    resumed: bool,
+    start: Start,
+    conflicts: &dyn FindConflicts,
 ) -> Result<RunReport, EngineError> {
+    let Start { dry_run, resumed } = start;
     let started = Instant::now();
     let journal = Arc::new(journal);
     let counters = Arc::new(Counters::default());
@@ -382,7 +418,14 @@ async fn execute(
         sink.clone(),
         control.clone(),
     );
-    let outcome = run_phases(&ctx, &entities).await;
+    let mut outcome = run_phases(&ctx, &entities).await;
+    if outcome.is_ok()
+        && !dry_run
+        && !control.is_cancelled()
+        && let Err(e) = name_conflicts(&plan, &journal, &sink, conflicts).await
+    {
+        outcome = Err(e);
+    }
     reporter.abort();
     // A last snapshot, so the final counts always reach the UI.
     let (last_snapshot, _) = snapshot(
@@ -405,6 +448,47 @@ async fn execute(
         started.elapsed(),
         &counters,
     )
+}
+
+/// Objects the run skipped as already in the target are compared with the source's: those
+/// with other content are conflicts, not "already copied" (journaled as such, with what
+/// differs).
+async fn name_conflicts(
+    plan: &Plan,
+    journal: &Journal,
+    sink: &Arc<dyn ProgressSink>,
+    conflicts: &dyn FindConflicts,
+) -> Result<(), EngineError> {
+    let mut keys: std::collections::HashMap<Entity, std::collections::HashSet<String>> =
+        Default::default();
+    for e in PHASES {
+        if !journal
+            .rows_in_state(e, ObjectState::SkippedExisting)?
+            .is_empty()
+        {
+            keys.insert(e, journal.preexisting_keys(e)?.into_iter().collect());
+        }
+    }
+    let found = conflicts.find(plan, Some(journal), &keys).await?;
+    let mut per_entity: BTreeMap<Entity, Vec<(String, String)>> = BTreeMap::new();
+    for c in &found {
+        per_entity
+            .entry(c.entity)
+            .or_default()
+            .push((c.id.clone(), c.reason()));
+    }
+    for (entity, list) in per_entity {
+        let marked = journal.mark_conflicts(entity, &list)?;
+        if !marked.is_empty() {
+            let message = format!(
+                "{} {entity} in the target hold other content under the same id as in the source; the run left them as they were (see the conflicts in the report).",
+                marked.len()
+            );
+            journal.log("warning", &message)?;
+            sink.emit(ProgressEvent::Warning { message });
+        }
+    }
+    Ok(())
 }
 
 /// Copies the entities in phase order until one fails or the run is cancelled.
@@ -488,10 +572,26 @@ fn build_report(
             would_write.insert(*e, n);
         }
     }
+    let mut warnings = warnings;
+    for (_, level, message) in journal.events()? {
+        if level == crate::journal::WARNING && !warnings.contains(&message) {
+            warnings.push(message);
+        }
+    }
     let failures = journal
         .rows_where(None, Some(ObjectState::Failed))?
         .into_iter()
         .take(100)
+        .map(|r| FailedObject {
+            entity: r.entity,
+            id: r.source_id,
+            reason: r.reason.unwrap_or_default(),
+        })
+        .collect();
+    let conflicts = journal
+        .rows_where(None, Some(ObjectState::Conflict))?
+        .into_iter()
+        .take(1000)
         .map(|r| FailedObject {
             entity: r.entity,
             id: r.source_id,
@@ -507,6 +607,7 @@ fn build_report(
         entities,
         would_write,
         failures,
+        conflicts,
         warnings,
         seconds: elapsed.as_secs_f64(),
         retries: counters.retries(),

@@ -13,6 +13,9 @@ pub struct EntityCounts {
     pub written: u64,
     pub skipped: u64,
     pub failed: u64,
+    /// The target held other content under the same id before the run (see `ObjectState::Conflict`).
+    #[serde(default)]
+    pub conflicts: u64,
 }
 
 /// Live counters; cheap to bump from any task.
@@ -80,6 +83,7 @@ impl Counters {
             written: a[1].load(Ordering::Relaxed),
             skipped: a[2].load(Ordering::Relaxed),
             failed: a[3].load(Ordering::Relaxed),
+            conflicts: 0,
         }
     }
 

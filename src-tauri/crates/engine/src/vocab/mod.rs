@@ -5,6 +5,8 @@
 //! This layer imports nothing from the rest of the crate (see ARCHITECTURE.md, "Layers"); every
 //! other folder may use it.
 
+pub mod bytes;
+pub mod conflict;
 pub mod counts;
 pub mod error;
 pub mod files;

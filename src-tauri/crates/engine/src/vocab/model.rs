@@ -171,6 +171,30 @@ impl RawObject {
             .sum::<usize>()
             + 2
     }
+
+    /// An upper bound of the size once every value is written as a JSON string (as OTLP/JSON
+    /// carries input, output and metadata): quotes and backslashes double, control characters
+    /// become `\u00XX`.
+    pub fn escaped_len(&self) -> usize {
+        self.fields
+            .iter()
+            .map(|(k, v)| k.len() + escaped_len(v.get()) + 6)
+            .sum::<usize>()
+            + 2
+    }
+}
+
+/// The length of `text` written as the content of a JSON string.
+pub fn escaped_len(text: &str) -> usize {
+    text.len()
+        + text
+            .bytes()
+            .map(|b| match b {
+                b'"' | b'\\' => 1,
+                0..=0x1f => 5,
+                _ => 0,
+            })
+            .sum::<usize>()
 }
 
 impl Serialize for RawObject {
@@ -344,6 +368,39 @@ pub fn natural_key(entity: Entity, o: &RawObject) -> Option<String> {
         )),
         _ => o.str("id"),
     }
+}
+
+/// What makes a prompt version the same version in both projects: its type, text and config.
+/// Version numbers and ids are each project's own (a source with deleted versions has gaps the
+/// target does not), and labels move separately.
+pub fn prompt_fingerprint(o: &RawObject) -> String {
+    use sha2::{Digest, Sha256};
+    fn canonical(v: serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(m) => {
+                let sorted: std::collections::BTreeMap<String, serde_json::Value> =
+                    m.into_iter().map(|(k, v)| (k, canonical(v))).collect();
+                serde_json::Value::Object(sorted.into_iter().collect())
+            }
+            serde_json::Value::Array(a) => {
+                serde_json::Value::Array(a.into_iter().map(canonical).collect())
+            }
+            other => other,
+        }
+    }
+    let field = |k: &str| -> serde_json::Value {
+        o.get_present(k)
+            .and_then(|v| serde_json::from_str(v.get()).ok())
+            .map(canonical)
+            .unwrap_or(serde_json::Value::Null)
+    };
+    let config = match field("config") {
+        // No config and an empty one are the same to Langfuse.
+        serde_json::Value::Null => serde_json::json!({}),
+        c => c,
+    };
+    let text = serde_json::json!([field("type"), field("prompt"), config]).to_string();
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 #[cfg(test)]

@@ -12,6 +12,9 @@ pub enum ObjectState {
     Confirmed,
     SkippedExisting,
     Failed,
+    /// The target held another object under its id (or key) before the run: not written,
+    /// not skipped as "already there"; the user decides.
+    Conflict,
 }
 
 impl ObjectState {
@@ -22,10 +25,12 @@ impl ObjectState {
             ObjectState::Confirmed => "confirmed",
             ObjectState::SkippedExisting => "skipped_existing",
             ObjectState::Failed => "failed",
+            ObjectState::Conflict => "conflict",
         }
     }
     pub(crate) fn parse(s: &str) -> ObjectState {
         match s {
+            "conflict" => ObjectState::Conflict,
             "sent" => ObjectState::Sent,
             "confirmed" => ObjectState::Confirmed,
             "skipped_existing" => ObjectState::SkippedExisting,
@@ -36,7 +41,10 @@ impl ObjectState {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            ObjectState::Confirmed | ObjectState::SkippedExisting | ObjectState::Failed
+            ObjectState::Confirmed
+                | ObjectState::SkippedExisting
+                | ObjectState::Failed
+                | ObjectState::Conflict
         )
     }
 }

@@ -174,3 +174,47 @@ async fn a_fault_rate_is_seeded_and_switchable_over_http() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn faults_limited_to_some_methods_leave_the_others_alone() {
+    let api = start_profile(ServerProfile::V4).await;
+    api.sb.set_faults(only(FaultKind::Http503));
+    api.sb.set_fault_methods(&["POST", "PATCH", "DELETE"]);
+    let w = api
+        .send(Method::POST, "/api/public/scores", Some(score("s")))
+        .await;
+    assert_eq!(w.status.as_u16(), 503, "a write meets the fault");
+    let r = api.send(Method::GET, "/api/public/v3/scores", None).await;
+    assert_eq!(r.status, StatusCode::OK, "a read does not");
+    // A new fault configuration keeps the limit; an empty list lifts it.
+    api.sb.set_faults(only(FaultKind::Http500));
+    let r = api.send(Method::GET, "/api/public/v3/scores", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    api.sb.set_fault_methods(&[]);
+    let r = api.send(Method::GET, "/api/public/v3/scores", None).await;
+    assert_eq!(r.status.as_u16(), 500);
+    // Limited to a path, other paths answer.
+    api.sb.set_fault_paths(&["/api/public/v3/"]);
+    let r = api.send(Method::GET, "/api/public/models", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = api.send(Method::GET, "/api/public/v3/scores", None).await;
+    assert_eq!(r.status.as_u16(), 500);
+}
+
+#[tokio::test]
+async fn scripted_faults_hit_the_next_requests_in_order_then_stop() {
+    let api = start_profile(ServerProfile::V4).await;
+    api.sb.set_fault_methods(&["POST"]);
+    api.sb
+        .script_faults(&[FaultKind::Http503, FaultKind::Http500]);
+    let r = api.send(Method::GET, "/api/public/v3/scores", None).await;
+    assert_eq!(r.status, StatusCode::OK, "a read is not scripted");
+    let mut codes = vec![];
+    for id in ["a", "b", "c"] {
+        let r = api
+            .send(Method::POST, "/api/public/scores", Some(score(id)))
+            .await;
+        codes.push(r.status.as_u16());
+    }
+    assert_eq!(codes, vec![503, 500, 200]);
+}

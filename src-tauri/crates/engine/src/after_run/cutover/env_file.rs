@@ -48,6 +48,18 @@ pub enum CutoverError {
         "The backup {backup} is missing or damaged (its checksum does not match), so it cannot be restored."
     )]
     BackupDamaged { backup: PathBuf },
+    #[error(
+        "A file already exists at {backup}, where this run keeps its backup; it is never overwritten. Move it away (after checking what it holds) and try again."
+    )]
+    BackupExists { backup: PathBuf },
+    #[error(
+        "Run {later}'s cutover was applied to {path} after this one and is not restored yet; restore run {later}'s cutover first (its backup is {backup})."
+    )]
+    LaterCutover {
+        path: PathBuf,
+        later: String,
+        backup: PathBuf,
+    },
 }
 
 /// The values the application should use after the cutover.
@@ -96,13 +108,19 @@ pub fn preview(
     Ok(rewrite(&text, values).1)
 }
 
-/// Writes the target's host and keys into the `.env` file, keeping a backup of the original bytes.
-pub fn apply(env_path: &Path, values: &CutoverValues) -> Result<CutoverRecord, CutoverError> {
+/// Writes the target's host and keys into the `.env` file, keeping a backup of the original bytes
+/// named after the run (`<file>.langfuse-migrator.<run>.bak`), so cutovers of several runs keep
+/// one backup each. An existing file at that name is never overwritten.
+pub fn apply(
+    env_path: &Path,
+    values: &CutoverValues,
+    run_id: &str,
+) -> Result<CutoverRecord, CutoverError> {
     let original = read_bytes(env_path)?;
     let text = String::from_utf8(original.clone()).map_err(|_| CutoverError::NotText {
         path: env_path.to_path_buf(),
     })?;
-    let backup_path = backup_path_for(env_path);
+    let backup_path = backup_path_for(env_path, run_id);
     write_private(&backup_path, &original)?;
     let (rewritten, _) = rewrite(&text, values);
     write_atomically(env_path, rewritten.as_bytes())?;
@@ -114,8 +132,17 @@ pub fn apply(env_path: &Path, values: &CutoverValues) -> Result<CutoverRecord, C
     })
 }
 
-/// Puts the original bytes back. Refuses when the file changed since the cutover, unless `force`.
+/// Puts the original bytes back. Refuses when another run's cutover was applied on top of this
+/// one and is not restored yet (even with `force`: that one must go first, or its backup would
+/// later write back what this one wrote), and when the file changed since, unless `force`.
 pub fn restore(record: &CutoverRecord, force: bool) -> Result<(), CutoverError> {
+    if let Some((later, backup)) = later_cutover(record) {
+        return Err(CutoverError::LaterCutover {
+            path: record.env_path.clone(),
+            later,
+            backup,
+        });
+    }
     let backup = fs::read(&record.backup_path).map_err(|_| CutoverError::BackupDamaged {
         backup: record.backup_path.clone(),
     })?;
@@ -140,12 +167,63 @@ pub fn restore(record: &CutoverRecord, force: bool) -> Result<(), CutoverError> 
     })
 }
 
-fn backup_path_for(env_path: &Path) -> PathBuf {
-    let name = env_path
+const BACKUP_INFIX: &str = ".langfuse-migrator.";
+const BACKUP_SUFFIX: &str = ".bak";
+
+fn file_name(env_path: &Path) -> String {
+    env_path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| ".env".into());
-    env_path.with_file_name(format!("{name}.langfuse-migrator.bak"))
+        .unwrap_or_else(|| ".env".into())
+}
+
+fn backup_path_for(env_path: &Path, run_id: &str) -> PathBuf {
+    // Run ids are UUIDs; anything else is reduced to characters safe in a file name.
+    let run: String = run_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    env_path.with_file_name(format!(
+        "{}{BACKUP_INFIX}{run}{BACKUP_SUFFIX}",
+        file_name(env_path)
+    ))
+}
+
+/// Another run's backup next to the file that holds exactly what this cutover wrote: that run
+/// cut over on top of this one. Returns its run id and backup path.
+fn later_cutover(record: &CutoverRecord) -> Option<(String, PathBuf)> {
+    let dir = record.env_path.parent()?;
+    let prefix = format!("{}{BACKUP_INFIX}", file_name(&record.env_path));
+    for entry in fs::read_dir(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    })
+    .ok()?
+    .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(run) = name
+            .strip_prefix(&prefix)
+            .and_then(|r| r.strip_suffix(BACKUP_SUFFIX))
+        else {
+            continue;
+        };
+        let path = entry.path();
+        if run.is_empty() || path.file_name() == record.backup_path.file_name() {
+            continue;
+        }
+        if fs::read(&path).is_ok_and(|b| sha256_hex(&b) == record.written_sha256) {
+            return Some((run.to_string(), path));
+        }
+    }
+    None
 }
 
 /// Returns the new text and the changes. Lines are split keeping their own line ends, so a CRLF
@@ -331,13 +409,22 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CutoverError> {
         source,
     };
     let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    // Never over an existing file: a backup, once written, is only removed by its restore.
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path).map_err(error)?;
+    let mut file = options.open(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::AlreadyExists {
+            CutoverError::BackupExists {
+                backup: path.to_path_buf(),
+            }
+        } else {
+            error(source)
+        }
+    })?;
     file.write_all(bytes).map_err(error)?;
     file.sync_all().map_err(error)
 }
@@ -382,7 +469,7 @@ mod tests {
     fn apply_changes_only_the_langfuse_lines_and_keeps_their_style() {
         let dir = tempfile::tempdir().unwrap();
         let path = env_file(&dir, ORIGINAL);
-        apply(&path, &values()).unwrap();
+        apply(&path, &values(), "run-1").unwrap();
         let written = fs::read_to_string(&path).unwrap();
         assert_eq!(
             written,
@@ -394,7 +481,7 @@ mod tests {
     fn restore_round_trips_byte_for_byte() {
         let dir = tempfile::tempdir().unwrap();
         let path = env_file(&dir, ORIGINAL);
-        let record = apply(&path, &values()).unwrap();
+        let record = apply(&path, &values(), "run-1").unwrap();
         assert_ne!(fs::read(&path).unwrap(), ORIGINAL);
         restore(&record, false).unwrap();
         assert_eq!(fs::read(&path).unwrap(), ORIGINAL);
@@ -410,7 +497,7 @@ mod tests {
         let path = env_file(&dir, b"A=1");
         let changes = preview(&path, &values()).unwrap();
         assert!(changes.iter().all(|c| c.line.is_none()));
-        apply(&path, &values()).unwrap();
+        apply(&path, &values(), "run-1").unwrap();
         assert_eq!(
             fs::read_to_string(&path).unwrap(),
             "A=1\nLANGFUSE_HOST=https://langfuse.internal.example\nLANGFUSE_PUBLIC_KEY=pk-lf-target\nLANGFUSE_SECRET_KEY=sk-lf-target-secret-value\n"
@@ -424,7 +511,7 @@ mod tests {
             &dir,
             b"LANGFUSE_BASE_URL=https://cloud.langfuse.com\nLANGFUSE_HOST=x\n",
         );
-        apply(&path, &values()).unwrap();
+        apply(&path, &values(), "run-1").unwrap();
         let text = fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("LANGFUSE_BASE_URL=https://langfuse.internal.example\n"));
         assert!(!text.contains("cloud.langfuse.com"));
@@ -451,7 +538,7 @@ mod tests {
     fn restore_refuses_to_discard_later_edits_unless_forced() {
         let dir = tempfile::tempdir().unwrap();
         let path = env_file(&dir, ORIGINAL);
-        let record = apply(&path, &values()).unwrap();
+        let record = apply(&path, &values(), "run-1").unwrap();
         fs::write(&path, b"EDITED=1\n").unwrap();
         let err = restore(&record, false).unwrap_err();
         assert!(matches!(err, CutoverError::ChangedSinceCutover { .. }));
@@ -464,7 +551,7 @@ mod tests {
     fn damaged_backup_is_reported_not_restored() {
         let dir = tempfile::tempdir().unwrap();
         let path = env_file(&dir, ORIGINAL);
-        let record = apply(&path, &values()).unwrap();
+        let record = apply(&path, &values(), "run-1").unwrap();
         fs::write(&record.backup_path, b"garbage").unwrap();
         assert!(matches!(
             restore(&record, false).unwrap_err(),
@@ -478,7 +565,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = env_file(&dir, ORIGINAL);
-        let record = apply(&path, &values()).unwrap();
+        let record = apply(&path, &values(), "run-1").unwrap();
         let mode = fs::metadata(&record.backup_path)
             .unwrap()
             .permissions()

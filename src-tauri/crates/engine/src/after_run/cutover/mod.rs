@@ -37,6 +37,10 @@ pub enum CutoverRunError {
     ArchiveTarget(String),
     #[error("Run {0} has no .env cutover to restore.")]
     NothingToRestore(String),
+    #[error(
+        "The record of run {0}'s .env cutover is damaged, so it cannot tell what to restore; its backup next to the .env file (named with the run id) still holds the earlier bytes."
+    )]
+    DamagedStatus(String),
     #[error("Run {run} already has a cutover of {path} that was not restored; restore it first.")]
     AlreadyApplied { run: String, path: String },
 }
@@ -65,13 +69,18 @@ pub fn cutover_status(
     data_dir: &Path,
 ) -> Result<Option<CutoverStatus>, CutoverRunError> {
     let journal = Journal::open(data_dir, run_id)?;
-    status(&journal)
+    status(&journal, run_id)
 }
 
-fn status(journal: &Journal) -> Result<Option<CutoverStatus>, CutoverRunError> {
-    Ok(journal
+/// A status that cannot be read is an error: read as "no cutover", it would allow a second
+/// apply over the first and hide the backup that holds the earlier bytes.
+fn status(journal: &Journal, run_id: &str) -> Result<Option<CutoverStatus>, CutoverRunError> {
+    journal
         .meta(CUTOVER_META)?
-        .and_then(|t| serde_json::from_str(&t).ok()))
+        .map(|t| {
+            serde_json::from_str(&t).map_err(|_| CutoverRunError::DamagedStatus(run_id.into()))
+        })
+        .transpose()
 }
 
 /// Keeps the cutover's status (paths and hashes only) in the run and logs what happened.
@@ -106,7 +115,7 @@ pub fn cutover_apply(
     secrets: &Secrets,
 ) -> Result<CutoverStatus, CutoverRunError> {
     let journal = Journal::open(data_dir, run_id)?;
-    if let Some(s) = status(&journal)?
+    if let Some(s) = status(&journal, run_id)?
         && s.restored_at.is_none()
     {
         return Err(CutoverRunError::AlreadyApplied {
@@ -115,7 +124,7 @@ pub fn cutover_apply(
         });
     }
     let values = target_values(&journal, run_id, secrets)?;
-    let record = env_file::apply(env_path, &values)?;
+    let record = env_file::apply(env_path, &values, run_id)?;
     let s = CutoverStatus {
         record,
         applied_at: now_iso_secs(),
@@ -141,7 +150,7 @@ pub(crate) fn restore_in(
     run_id: &str,
     force: bool,
 ) -> Result<CutoverStatus, CutoverRunError> {
-    let mut s = match status(journal)? {
+    let mut s = match status(journal, run_id)? {
         Some(s) if s.restored_at.is_none() => s,
         _ => return Err(CutoverRunError::NothingToRestore(run_id.to_string())),
     };

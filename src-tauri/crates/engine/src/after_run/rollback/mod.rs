@@ -13,6 +13,7 @@ mod plan;
 mod store;
 mod types;
 mod verify;
+mod whole_trace;
 
 pub use types::{
     Action, FailedStep, Leftover, ManualItem, ObjectRef, RollbackError, RollbackOptions,
@@ -91,11 +92,11 @@ async fn build_plan(
     options: &RollbackOptions,
     progress: &(dyn Fn(RollbackProgress) + Send + Sync),
 ) -> Result<plan::Planned, RollbackError> {
-    let lacks_ids = o.journal.rows_where(None, None)?.iter().any(|r| {
-        r.entity.target_assigns_ids()
-            && r.target_id.is_none()
-            && matches!(r.state, ObjectState::Confirmed | ObjectState::Sent)
-    });
+    let lacks_ids = o
+        .journal
+        .rows_where(None, None)?
+        .iter()
+        .any(|r| r.entity.target_assigns_ids() && r.target_id.is_none() && r.may_have_landed());
     let source = if lacks_ids {
         let spec = with_secret(&o.plan.source, options.secrets.source.as_ref());
         Side::open(&spec, &o.plan).await.ok()
@@ -239,10 +240,10 @@ pub async fn rollback_preview(
             format!("{text}, unless another version holds it by then.")
         })
         .collect();
-    let untouched_preexisting = o
-        .journal
-        .rows_where(None, Some(ObjectState::SkippedExisting))?
-        .len() as u64;
+    let untouched_preexisting = [ObjectState::SkippedExisting, ObjectState::Conflict]
+        .into_iter()
+        .map(|s| o.journal.rows_where(None, Some(s)).map(|r| r.len() as u64))
+        .sum::<Result<u64, _>>()?;
     let mut warnings = vec![];
     if o.journal.state()? == crate::run::journal::RunState::Running {
         warnings.push("The run is marked as still running. If it is, cancel it first: objects it writes after the rollback starts are not removed.".into());

@@ -5,7 +5,8 @@
 
 use super::store::{RollbackStore, Step};
 use super::types::{Action, ManualItem, ObjectRef, RollbackProgress, StepState};
-use crate::connectors::http::{Bucket, Idempotency};
+use super::whole_trace;
+use crate::connectors::http::Bucket;
 use crate::connectors::langfuse::{Langfuse, q};
 use crate::connectors::{SourceConnector, for_each_existing_key_page, for_each_page};
 use crate::run::journal::{Journal, ObjectRow, ObjectState};
@@ -20,13 +21,17 @@ pub(crate) struct Planned {
     pub manual: Vec<ManualItem>,
 }
 
-/// Rows this run wrote or may have written (an unknown outcome counts: deleting is harmless).
+/// Rows this run wrote or may have written: confirmed, sent without an answer, and failed after
+/// an unknown outcome (those may have landed; each use looks them up before deleting).
 fn created(rows: &[ObjectRow], entity: Entity) -> Vec<&ObjectRow> {
     rows.iter()
-        .filter(|r| {
-            r.entity == entity && matches!(r.state, ObjectState::Confirmed | ObjectState::Sent)
-        })
+        .filter(|r| r.entity == entity && r.may_have_landed())
         .collect()
+}
+
+/// Whether the target may lack the object: its write was never acknowledged.
+fn unacknowledged(r: &ObjectRow) -> bool {
+    r.state != ObjectState::Confirmed
 }
 
 struct Planner<'a> {
@@ -54,14 +59,20 @@ impl Planner<'_> {
         });
     }
 
-    async fn get_json(&self, bucket: Bucket, path: &str) -> Option<serde_json::Value> {
-        let resp = self
-            .lf
-            .http
-            .send(bucket, || self.lf.http.get(path), Idempotency::Safe)
-            .await
-            .ok()?;
-        resp.json().await.ok()
+    /// GET `path`: `None` when the target answers 404. Transient failures are retried by the
+    /// client; what still fails stops the planning with its reason (planning again later
+    /// retries it), rather than turning into a step by hand.
+    async fn get_json(
+        &self,
+        bucket: Bucket,
+        path: &str,
+        what: &str,
+    ) -> Result<Option<serde_json::Value>, EngineError> {
+        match self.lf.get_json(bucket, path, what).await {
+            Ok(v) => Ok(Some(v)),
+            Err(EngineError::Http { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -104,11 +115,7 @@ async fn resolve_target_ids(
     for entity in ASSIGNED {
         let lacking: BTreeSet<String> = rows
             .iter()
-            .filter(|r| {
-                r.entity == entity
-                    && r.target_id.is_none()
-                    && matches!(r.state, ObjectState::Confirmed | ObjectState::Sent)
-            })
+            .filter(|r| r.entity == entity && r.target_id.is_none() && r.may_have_landed())
             .map(|r| r.source_id.clone())
             .collect();
         if lacking.is_empty() || !source.supports(entity) {
@@ -144,14 +151,25 @@ async fn resolve_target_ids(
             in_target.extend(page.into_iter().filter_map(|k| Some((k.key, k.target_id?))))
         })
         .await?;
+        // What was there before the run is never the run's, whatever its key.
+        let before: HashSet<String> = journal
+            .preexisting_target_ids(entity)?
+            .into_iter()
+            .collect();
         for r in rows
             .iter_mut()
-            .filter(|r| r.entity == entity && r.target_id.is_none())
+            .filter(|r| r.entity == entity && r.target_id.is_none() && r.may_have_landed())
         {
             r.target_id = keys
                 .get(&r.source_id)
                 .and_then(|k| in_target.get(k))
+                .filter(|t| !before.contains(*t))
                 .cloned();
+            // Looked up and not there: an unacknowledged write that did not land.
+            if r.target_id.is_none() && unacknowledged(r) && keys.contains_key(&r.source_id) {
+                r.state = ObjectState::Failed;
+                r.unsettled = false;
+            }
         }
     }
     Ok(())
@@ -176,7 +194,8 @@ pub(crate) async fn build(
     let tracing = tracing(&mut p, &rows, scope, v4, progress).await?;
     let mut tracing = tracing;
     dataset_runs(&mut p, &rows, store, v4, &mut tracing, progress).await?;
-    tracing_deletes(&mut p, &rows, tracing);
+    let items = dataset_items(&p, &rows).await?;
+    tracing_deletes(&mut p, items, tracing);
     versioned_and_config_deletes(&mut p, &rows);
     // After the versions are gone, the labels they took go back where they were.
     for mv in journal.label_moves()? {
@@ -189,7 +208,7 @@ pub(crate) async fn build(
             vec![],
         );
     }
-    undeletable(&mut p, &rows).await;
+    undeletable(&mut p, &rows).await?;
     Ok(Planned {
         steps: p.steps,
         manual: p.manual,
@@ -213,14 +232,10 @@ async fn tracing(
     progress: &(dyn Fn(RollbackProgress) + Send + Sync),
 ) -> Result<Tracing, EngineError> {
     let lf = p.lf;
-    // Traces this run created: deleting one takes its observations and scores along.
-    let mut traces: BTreeSet<String> = created(rows, Entity::Traces)
-        .into_iter()
-        .map(|r| r.source_id.clone())
-        .collect();
+    let trace_rows = created(rows, Entity::Traces);
     let observations = created(rows, Entity::Observations);
     let scores = created(rows, Entity::Scores);
-    let obs_index = if observations.is_empty() && traces.is_empty() {
+    let obs_index = if observations.is_empty() && trace_rows.is_empty() {
         HashMap::new()
     } else {
         progress(RollbackProgress::Planning {
@@ -228,7 +243,7 @@ async fn tracing(
         });
         target_index(lf, Entity::Observations, scope).await?
     };
-    let score_index = if scores.is_empty() && traces.is_empty() {
+    let score_index = if scores.is_empty() && trace_rows.is_empty() {
         HashMap::new()
     } else {
         progress(RollbackProgress::Planning {
@@ -237,22 +252,48 @@ async fn tracing(
         target_index(lf, Entity::Scores, scope).await?
     };
 
+    // Before any trace delete, the whole trace in the target (not only the run's window): a
+    // trace that also holds observations or scores the run did not write stays, because
+    // deleting it would take those along.
     let our_observations: HashSet<&str> =
         observations.iter().map(|r| r.source_id.as_str()).collect();
     let our_scores: HashSet<&str> = scores.iter().map(|r| r.source_id.as_str()).collect();
-    let shared = shared_traces(
-        &traces,
-        &obs_index,
-        &score_index,
-        &our_observations,
-        &our_scores,
-    );
+    if !trace_rows.is_empty() {
+        progress(RollbackProgress::Planning {
+            entity: Entity::Traces,
+        });
+    }
+    let mut traces: BTreeSet<String> = BTreeSet::new();
+    let mut shared = BTreeSet::new();
+    for r in &trace_rows {
+        let t = &r.source_id;
+        match whole_trace::contents(lf, t).await? {
+            // A write that failed after an unknown outcome and is not there: nothing to remove.
+            None if r.state == ObjectState::Failed => {}
+            // Acknowledged but not shown (yet): a delete of a missing trace is harmless.
+            None => {
+                traces.insert(t.clone());
+            }
+            Some(c) => {
+                let span = crate::otlp::trace_span_id(t);
+                let foreign = c
+                    .observations
+                    .iter()
+                    .any(|o| *o != span && !our_observations.contains(o.as_str()))
+                    || c.scores.iter().any(|s| !our_scores.contains(s.as_str()));
+                if foreign {
+                    shared.insert(t.clone());
+                } else {
+                    traces.insert(t.clone());
+                }
+            }
+        }
+    }
     for t in &shared {
-        traces.remove(t);
         p.by_hand(
             Entity::Traces,
             t,
-            "The run created this trace, but it also holds observations or scores that were in the target before; deleting the trace would delete them too, so it stays. The run's own scores in it are deleted; delete its observations in the Langfuse UI if they matter.".into(),
+            "The run wrote into this trace, but the trace also holds observations or scores the run did not write (they were in the target before, possibly outside the run's time window); deleting the trace would delete them too, so it stays. The run's own scores in it are deleted; delete its observations in the Langfuse UI if they matter.".into(),
         );
     }
 
@@ -297,7 +338,7 @@ fn observations_along(
                     "The run added this observation to trace {t}, which stays (it holds objects the run did not create). Langfuse's API deletes only whole traces; delete the observation in the Langfuse UI if it matters."
                 ),
             ),
-            None if r.state == ObjectState::Sent => {}
+            None if unacknowledged(r) => {}
             None => p.by_hand(
                 Entity::Observations,
                 &r.source_id,
@@ -317,7 +358,12 @@ fn scores_along(
 ) -> Vec<String> {
     let mut single = vec![];
     for r in scores {
-        let trace = index.get(&r.source_id).and_then(|(t, _)| t.clone());
+        let shown = index.get(&r.source_id);
+        if shown.is_none() && unacknowledged(r) {
+            // Never acknowledged and not in the target: nothing to remove.
+            continue;
+        }
+        let trace = shown.and_then(|(t, _)| t.clone());
         match trace {
             Some(t) if traces.contains(&t) => along.entry(t.clone()).or_default().push(ObjectRef {
                 entity: Entity::Scores,
@@ -332,36 +378,6 @@ fn scores_along(
 
 /// Id → (traceId, sessionId) of what the target holds.
 type TargetIndex = HashMap<String, (Option<String>, Option<String>)>;
-
-/// Traces the run created that also hold objects the run did not write (they were there
-/// before): deleting one would take those along, so it stays.
-fn shared_traces(
-    traces: &BTreeSet<String>,
-    observations: &TargetIndex,
-    scores: &TargetIndex,
-    our_observations: &HashSet<&str>,
-    our_scores: &HashSet<&str>,
-) -> BTreeSet<String> {
-    let mut shared = BTreeSet::new();
-    for (id, (trace, _)) in observations {
-        if let Some(t) = trace
-            && traces.contains(t)
-            && *id != format!("t-{t}")
-            && !our_observations.contains(id.as_str())
-        {
-            shared.insert(t.clone());
-        }
-    }
-    for (id, (trace, _)) in scores {
-        if let Some(t) = trace
-            && traces.contains(t)
-            && !our_scores.contains(id.as_str())
-        {
-            shared.insert(t.clone());
-        }
-    }
-    shared
-}
 
 /// Sessions that only the deleted traces name. On v2/v3 a session is a row of its own that no
 /// API deletes, so it stays behind empty (v4 derives sessions from traces).
@@ -442,8 +458,9 @@ async fn dataset_runs(
                 .get_json(
                     Bucket::Datasets,
                     &format!("/api/public/dataset-items/{}", q(item_id)),
+                    "finding the dataset of a run the rollback deletes",
                 )
-                .await
+                .await?
                 .and_then(|v| v.get("datasetName")?.as_str().map(String::from));
             let refs: Vec<ObjectRef> = items
                 .iter()
@@ -482,8 +499,29 @@ async fn dataset_runs(
     Ok(())
 }
 
+/// Dataset items the run may have created that are in the target (ids are kept, so the source
+/// id is the target id); one whose write was never acknowledged is looked up first.
+async fn dataset_items(p: &Planner<'_>, rows: &[ObjectRow]) -> Result<Vec<String>, EngineError> {
+    let mut out = vec![];
+    for r in created(rows, Entity::DatasetItems) {
+        if unacknowledged(r)
+            && p.get_json(
+                Bucket::Datasets,
+                &format!("/api/public/dataset-items/{}", q(&r.source_id)),
+                "looking up a dataset item whose write was not acknowledged",
+            )
+            .await?
+            .is_none()
+        {
+            continue;
+        }
+        out.push(r.source_id.clone());
+    }
+    Ok(out)
+}
+
 /// 2.–4. Scores whose trace stays, dataset items, then traces in bulk.
-fn tracing_deletes(p: &mut Planner<'_>, rows: &[ObjectRow], t: Tracing) {
+fn tracing_deletes(p: &mut Planner<'_>, items: Vec<String>, t: Tracing) {
     let Tracing {
         traces,
         mut along,
@@ -502,15 +540,13 @@ fn tracing_deletes(p: &mut Planner<'_>, rows: &[ObjectRow], t: Tracing) {
         );
     }
 
-    // 3. Dataset items (ids are kept, so the source id is the target id).
-    for r in created(rows, Entity::DatasetItems) {
+    // 3. Dataset items.
+    for id in items {
         p.push(
-            Action::DeleteDatasetItem {
-                id: r.source_id.clone(),
-            },
+            Action::DeleteDatasetItem { id: id.clone() },
             vec![ObjectRef {
                 entity: Entity::DatasetItems,
-                id: r.source_id.clone(),
+                id,
                 trace_id: None,
             }],
         );
@@ -622,24 +658,40 @@ fn versioned_and_config_deletes(p: &mut Planner<'_>, rows: &[ObjectRow]) {
     }
 }
 
+/// Every dataset of the target, id → name (all pages).
+async fn dataset_names(p: &Planner<'_>) -> Result<HashMap<String, String>, EngineError> {
+    let mut names = HashMap::new();
+    let mut page = 1u64;
+    loop {
+        let v = p
+            .get_json(
+                Bucket::Datasets,
+                &format!("/api/public/v2/datasets?limit=100&page={page}"),
+                "listing datasets to name them in the rollback's steps by hand",
+            )
+            .await?
+            .unwrap_or_default();
+        let data = v["data"].as_array().cloned().unwrap_or_default();
+        names.extend(data.iter().filter_map(|d| {
+            Some((
+                d["id"].as_str()?.to_string(),
+                d["name"].as_str()?.to_string(),
+            ))
+        }));
+        let total = v["meta"]["totalPages"].as_u64().unwrap_or(0);
+        if data.is_empty() || page >= total {
+            return Ok(names);
+        }
+        page += 1;
+    }
+}
+
 /// What no API deletes: datasets and comments.
-async fn undeletable(p: &mut Planner<'_>, rows: &[ObjectRow]) {
+async fn undeletable(p: &mut Planner<'_>, rows: &[ObjectRow]) -> Result<(), EngineError> {
     // Datasets and comments: no delete in the API.
     let datasets = created(rows, Entity::Datasets);
     if !datasets.is_empty() {
-        let names: HashMap<String, String> = p
-            .get_json(Bucket::Datasets, "/api/public/v2/datasets?limit=100")
-            .await
-            .and_then(|v| v.get("data")?.as_array().cloned())
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|d| {
-                Some((
-                    d["id"].as_str()?.to_string(),
-                    d["name"].as_str()?.to_string(),
-                ))
-            })
-            .collect();
+        let names = dataset_names(p).await?;
         for r in datasets {
             let Some(id) = r.target_id.clone() else {
                 p.by_hand(
@@ -672,6 +724,7 @@ async fn undeletable(p: &mut Planner<'_>, rows: &[ObjectRow]) {
             "Langfuse's API cannot delete comments. In the Langfuse UI open the trace, observation, session or prompt it is on and delete the comment there.".into(),
         );
     }
+    Ok(())
 }
 
 fn unknown_outcome(entity: Entity) -> String {

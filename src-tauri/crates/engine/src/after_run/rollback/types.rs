@@ -168,7 +168,7 @@ pub struct RollbackPreview {
     pub estimate: String,
     /// What the API cannot delete, with instructions.
     pub manual: Vec<ManualItem>,
-    /// Objects the run found already in the target: never touched.
+    /// Objects the run found already in the target (the same, or conflicting): not deleted.
     pub untouched_preexisting: u64,
     pub restores_cutover: bool,
     /// Prompt labels the run moved off older versions, which go back (plain sentences).

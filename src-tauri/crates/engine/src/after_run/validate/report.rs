@@ -52,11 +52,20 @@ pub struct EntityReconciliation {
     pub missing: Vec<String>,
     pub extra: Vec<String>,
     pub differing: Vec<Discrepancy>,
+    /// Objects the target held before the run under a source object's id (or key), with other
+    /// content: the run left them alone; which one stays is the user's choice.
+    #[serde(default)]
+    pub conflict_count: u64,
+    #[serde(default)]
+    pub conflicts: Vec<Discrepancy>,
 }
 
 impl EntityReconciliation {
     pub fn is_clean(&self) -> bool {
-        self.missing_count == 0 && self.extra_count == 0 && self.differing_count == 0
+        self.missing_count == 0
+            && self.extra_count == 0
+            && self.differing_count == 0
+            && self.conflict_count == 0
     }
 }
 
@@ -90,7 +99,7 @@ impl ValidationReport {
     pub fn discrepancy_count(&self) -> u64 {
         self.entities
             .iter()
-            .map(|e| e.missing_count + e.extra_count + e.differing_count)
+            .map(|e| e.missing_count + e.extra_count + e.differing_count + e.conflict_count)
             .sum()
     }
 
@@ -125,17 +134,18 @@ impl ValidationReport {
         for note in &self.notes {
             let _ = writeln!(md, "> {}\n", note);
         }
-        md.push_str("| Entity | Source | Target | Missing | Extra | Differing |\n|---|---:|---:|---:|---:|---:|\n");
+        md.push_str("| Entity | Source | Target | Missing | Extra | Differing | Conflicts |\n|---|---:|---:|---:|---:|---:|---:|\n");
         for e in &self.entities {
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} |",
                 e.entity,
                 e.source_count,
                 e.target_count,
                 e.missing_count,
                 e.extra_count,
-                e.differing_count
+                e.differing_count,
+                e.conflict_count
             );
         }
         if let Some(text) = self.preexisting_text() {
@@ -155,8 +165,19 @@ impl ValidationReport {
                 &e.extra,
                 e.extra_count,
             );
-            for d in &e.differing {
-                let _ = writeln!(md, "### `{}` differs\n", d.id);
+            if e.conflict_count > 0 {
+                let _ = writeln!(
+                    md,
+                    "**Conflicts** ({}): {CONFLICT_TEXT}\n",
+                    e.conflict_count
+                );
+            }
+            let conflicts = e
+                .conflicts
+                .iter()
+                .map(|d| (d, "conflicts with the target's"));
+            for (d, what) in e.differing.iter().map(|d| (d, "differs")).chain(conflicts) {
+                let _ = writeln!(md, "### `{}` {what}\n", d.id);
                 md.push_str("| Field | Kind | Source | Target |\n|---|---|---|---|\n");
                 for f in &d.fields {
                     let _ = writeln!(
@@ -213,18 +234,19 @@ impl ValidationReport {
         for note in self.settle.note.iter().chain(&self.notes) {
             let _ = write!(html, "<p class=\"note\">{}</p>", esc(note));
         }
-        html.push_str("<table><thead><tr><th>Entity</th><th>Source</th><th>Target</th><th>Missing</th><th>Extra</th><th>Differing</th></tr></thead><tbody>");
+        html.push_str("<table><thead><tr><th>Entity</th><th>Source</th><th>Target</th><th>Missing</th><th>Extra</th><th>Differing</th><th>Conflicts</th></tr></thead><tbody>");
         for e in &self.entities {
             let _ = write!(
                 html,
-                "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 if e.is_clean() { "" } else { "bad" },
                 esc(&e.entity),
                 e.source_count,
                 e.target_count,
                 e.missing_count,
                 e.extra_count,
-                e.differing_count
+                e.differing_count,
+                e.conflict_count
             );
         }
         html.push_str("</tbody></table>");
@@ -246,10 +268,22 @@ impl ValidationReport {
                 &e.extra,
                 e.extra_count,
             );
-            for d in &e.differing {
+            if e.conflict_count > 0 {
                 let _ = write!(
                     html,
-                    "<h3><code>{}</code> differs</h3><table><tr><th>Field</th><th>Kind</th><th>Source</th><th>Target</th></tr>",
+                    "<p class=\"note\"><strong>Conflicts ({}):</strong> {}</p>",
+                    e.conflict_count,
+                    esc(CONFLICT_TEXT)
+                );
+            }
+            let conflicts = e
+                .conflicts
+                .iter()
+                .map(|d| (d, "conflicts with the target's"));
+            for (d, what) in e.differing.iter().map(|d| (d, "differs")).chain(conflicts) {
+                let _ = write!(
+                    html,
+                    "<h3><code>{}</code> {what}</h3><table><tr><th>Field</th><th>Kind</th><th>Source</th><th>Target</th></tr>",
                     esc(&d.id)
                 );
                 for f in &d.fields {
@@ -365,6 +399,9 @@ impl ValidationReport {
     }
 }
 
+/// What a conflict is and what the user can do, in the reports.
+pub const CONFLICT_TEXT: &str = "the target already held an object under the same id (or name) with other content before the run, so the run left it as it was. Decide for each: keep the target's, or delete it in the target and run the copy again to bring the source's.";
+
 pub(crate) const STYLE: &str = "<style>body{font:14px/1.5 system-ui,sans-serif;max-width:960px;margin:2em auto;color:#111}\
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}\
 tr.bad td{background:#fee2e2}.verdict{font-weight:600;padding:.5em;border-radius:4px}.ok{background:#dcfce7}.bad{background:#fee2e2}\
@@ -457,6 +494,7 @@ mod tests {
                             target: None,
                         }],
                     }],
+                    ..Default::default()
                 },
             ],
             per_day: vec![

@@ -172,22 +172,29 @@ pub async fn validate_run(
         source: source_reader.as_ref(),
         target: target_reader.as_ref(),
         scope: &plan.scope,
-        journal: &journal,
+        journal: Some(&journal),
         context: Context::new(
             source_reader.payloads().dialect,
             target_reader.payloads().dialect,
         ),
-        options,
+        slice_objects: options.slice_objects,
+        sample: options.sample,
         progress,
     };
     let mut ids = IdMaps::from_journal(&journal)?;
+    let before = preexisting_keys(&journal)?;
     for entity in entities {
-        let Some((rec, days)) = compare.entity(entity, &mut ids, &mut report.notes).await? else {
+        let Some((mut rec, days)) = compare.entity(entity, &mut ids, &mut report.notes).await?
+        else {
             continue;
         };
+        set_apart_conflicts(&mut rec, before.get(&entity));
         progress(ValidationProgress::Compared {
             entity,
-            discrepancies: rec.missing_count + rec.extra_count + rec.differing_count,
+            discrepancies: rec.missing_count
+                + rec.extra_count
+                + rec.differing_count
+                + rec.conflict_count,
         });
         report.entities.push(rec);
         report.per_day.extend(coalesce_days(days));
@@ -225,34 +232,36 @@ struct Slices {
 }
 
 /// Comparing the two sides of one run, entity by entity and slice by slice.
-struct Compare<'a> {
-    source: &'a dyn SourceConnector,
-    target: &'a dyn SourceConnector,
-    scope: &'a Scope,
-    journal: &'a Journal,
-    context: Context,
-    options: &'a ValidateOptions,
-    progress: &'a (dyn Fn(ValidationProgress) + Send + Sync),
+pub(crate) struct Compare<'a> {
+    pub source: &'a dyn SourceConnector,
+    pub target: &'a dyn SourceConnector,
+    pub scope: &'a Scope,
+    /// The run's journal (references mapped back, objects from before the run set apart);
+    /// `None` before a run (pre-flight).
+    pub journal: Option<&'a Journal>,
+    pub context: Context,
+    pub slice_objects: u64,
+    pub sample: Option<usize>,
+    pub progress: &'a (dyn Fn(ValidationProgress) + Send + Sync),
 }
 
 impl Compare<'_> {
     /// One entity's reconciliation and per-day counts over all its time slices; `None` when
     /// the entity cannot be compared (the reason goes into `notes`).
-    async fn entity(
+    pub(crate) async fn entity(
         &self,
         entity: Entity,
         ids: &mut IdMaps,
         notes: &mut Vec<String>,
-    ) -> Result<Option<(EntityReconciliation, Vec<DayCount>)>, ValidationError> {
+    ) -> Result<Option<(EntityReconciliation, Vec<DayCount>)>, EngineError> {
         let windows =
-            super::slices::windows(self.source, entity, self.scope, self.options.slice_objects)
-                .await;
+            super::slices::windows(self.source, entity, self.scope, self.slice_objects).await;
         let mut acc = Slices {
             strays: Strays::default(),
             days: vec![],
             split: windows.len() > 1,
             // A sample is spread over the slices.
-            sample: self.options.sample.map(|n| n.div_ceil(windows.len())),
+            sample: self.sample.map(|n| n.div_ceil(windows.len())),
         };
         let mut merged: Option<EntityReconciliation> = None;
         for (from, to) in &windows {
@@ -272,7 +281,7 @@ impl Compare<'_> {
                     ));
                     return Ok(None);
                 }
-                (Err(e), _) | (_, Err(e)) => return Err(e.into()),
+                (Err(e), _) | (_, Err(e)) => return Err(e),
             };
             let rec = self.slice(entity, s, t, ids, &mut acc)?;
             merged = Some(match merged {
@@ -304,6 +313,9 @@ impl Compare<'_> {
         if entity == Entity::Comments {
             t = ids.rekey_prompt_comments(t);
         }
+        if entity == Entity::Prompts {
+            t = ids.rekey_prompt_versions(t);
+        }
         let slice_strays = if acc.split {
             acc.strays.collect(&s, &t)
         } else {
@@ -317,7 +329,10 @@ impl Compare<'_> {
         }
         // Per-day counts are what each side holds, like the totals.
         acc.days.extend(per_day(entity, &s, &t));
-        let preexisting = context.preexisting(self.journal, entity, &s, &mut t)?;
+        let preexisting = match self.journal {
+            Some(j) => context.preexisting(j, entity, &s, &mut t)?,
+            None => 0,
+        };
         acc.strays.keep_targets(slice_strays, &t);
         for v in s.values_mut() {
             strip_server_fields(v);
@@ -339,6 +354,38 @@ impl Compare<'_> {
         rec.target_count += preexisting;
         Ok(rec)
     }
+}
+
+/// Per entity, the keys the target held before the run (as the journal recorded them).
+pub(crate) fn preexisting_keys(
+    journal: &Journal,
+) -> Result<HashMap<Entity, std::collections::HashSet<String>>, EngineError> {
+    let mut out: HashMap<Entity, std::collections::HashSet<String>> = HashMap::new();
+    for e in Entity::ALL {
+        let keys = journal.preexisting_keys(e)?;
+        if !keys.is_empty() {
+            out.insert(e, keys.into_iter().collect());
+        }
+    }
+    Ok(out)
+}
+
+/// A differing object that the target held before the run is not the run's difference but a
+/// conflict: the target has another object under the source object's id (or key), which the
+/// run left alone. Moves those from `differing` to `conflicts`.
+pub(crate) fn set_apart_conflicts(
+    rec: &mut EntityReconciliation,
+    before: Option<&std::collections::HashSet<String>>,
+) {
+    let Some(before) = before else { return };
+    let (conflicts, differing): (Vec<_>, Vec<_>) = std::mem::take(&mut rec.differing)
+        .into_iter()
+        .partition(|d| before.contains(&d.id));
+    let n = conflicts.len() as u64;
+    rec.differing = differing;
+    rec.differing_count -= n.min(rec.differing_count);
+    rec.conflict_count += n;
+    rec.conflicts.extend(conflicts);
 }
 
 /// The report saved by the last validation of `run_id`, if any.
@@ -531,12 +578,23 @@ async fn read_side(
 
 /// Target ids of objects whose ids the target assigned, mapped back to the source's ids, so a
 /// reference (a score's `configId`, an item's `datasetId`) compares equal.
-struct IdMaps {
+pub(crate) struct IdMaps {
     target_to_source: HashMap<Entity, HashMap<String, String>>,
+    /// Prompt versions the target numbered differently (`name:2` there is `name:3` in a
+    /// source with a deleted version), from the journal.
+    prompt_versions: HashMap<String, String>,
 }
 
 impl IdMaps {
-    fn from_journal(journal: &Journal) -> Result<Self, EngineError> {
+    /// Without a journal (before a run): only what natural keys tell.
+    pub(crate) fn empty() -> Self {
+        Self {
+            target_to_source: HashMap::new(),
+            prompt_versions: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn from_journal(journal: &Journal) -> Result<Self, EngineError> {
         let mut target_to_source: HashMap<Entity, HashMap<String, String>> = HashMap::new();
         for e in [Entity::ScoreConfigs, Entity::Datasets] {
             for r in journal.rows_where(Some(e), None)? {
@@ -555,7 +613,47 @@ impl IdMaps {
             .map(|(source, target)| (target, source))
             .collect();
         target_to_source.insert(Entity::Prompts, prompts);
-        Ok(Self { target_to_source })
+        let prompt_versions = journal
+            .rows_where(Some(Entity::Prompts), None)?
+            .into_iter()
+            .filter_map(|r| {
+                let t = r.target_id?;
+                (t != r.source_id && t.contains(':')).then_some((t, r.source_id))
+            })
+            .collect();
+        Ok(Self {
+            target_to_source,
+            prompt_versions,
+        })
+    }
+
+    /// Keys the target's prompt versions by the source's numbers where the journal knows them.
+    fn rekey_prompt_versions(&self, target: BTreeMap<String, Value>) -> BTreeMap<String, Value> {
+        let mut out = BTreeMap::new();
+        let mut moved = vec![];
+        for (key, v) in target {
+            match self.prompt_versions.get(&key) {
+                Some(source_key) => moved.push((key, source_key.clone(), v)),
+                None => {
+                    out.insert(key, v);
+                }
+            }
+        }
+        for (key, source_key, mut v) in moved {
+            if out.contains_key(&source_key) {
+                out.insert(key, v);
+            } else {
+                // The version number is the target's own: compare the content, not it.
+                if let Some(n) = source_key
+                    .rsplit_once(':')
+                    .and_then(|(_, n)| n.parse::<i64>().ok())
+                {
+                    v["version"] = Value::from(n);
+                }
+                out.insert(source_key, v);
+            }
+        }
+        out
     }
 
     /// Adds what the journal does not know (objects that existed before the run) by natural key.
@@ -615,14 +713,14 @@ impl IdMaps {
     }
 }
 
-struct Context {
+pub(crate) struct Context {
     /// The dialects both sides are read in.
     source: Dialect,
     target: Dialect,
 }
 
 impl Context {
-    fn new(source: Dialect, target: Dialect) -> Self {
+    pub(crate) fn new(source: Dialect, target: Dialect) -> Self {
         Self { source, target }
     }
 

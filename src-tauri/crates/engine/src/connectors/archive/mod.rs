@@ -240,6 +240,10 @@ impl TargetConnector for ArchiveWriter {
     fn max_batch_items(&self, _: Entity) -> usize {
         5000
     }
+    fn max_object_bytes(&self, _: Entity) -> Option<usize> {
+        // A file has no request limit: an object of any size is exported.
+        None
+    }
     async fn existing_keys_page(
         &self,
         _: Entity,

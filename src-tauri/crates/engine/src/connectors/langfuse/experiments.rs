@@ -142,6 +142,9 @@ impl ExperimentIndex {
             Some(ObjectState::Confirmed) => Some(Settled::Written),
             _ if preexisting => None,
             Some(ObjectState::Pending) => Some(Settled::Pending),
+            Some(ObjectState::Conflict) => Some(Settled::Failed(format!(
+                "the target holds another trace under its trace's id, which the run left alone, and {WHY}"
+            ))),
             Some(ObjectState::SkippedExisting) => Some(Settled::Failed(format!(
                 "its trace already existed in the target, so it was not written again, and {WHY}"
             ))),

@@ -222,7 +222,7 @@ impl Langfuse {
     }
 
     /// GET a JSON body with the read retry policy.
-    async fn get_json<T: serde::de::DeserializeOwned>(
+    pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
         &self,
         bucket: Bucket,
         path_and_query: &str,

@@ -58,6 +58,14 @@ pub struct SpanData {
     pub attrs: Vec<(String, AttrValue)>,
 }
 
+/// Whether a span with these ids can go as protobuf (whose id bytes Langfuse stores as
+/// lowercase hex) without changing them.
+pub fn ids_fit_protobuf(span: &str, trace: Option<&str>, parent: Option<&str>) -> bool {
+    trace.is_some_and(|t| is_lower_hex(t, 32))
+        && is_lower_hex(span, 16)
+        && parent.is_none_or(|p| is_lower_hex(p, 16))
+}
+
 fn is_lower_hex(s: &str, len: usize) -> bool {
     s.len() == len
         && s.bytes()
@@ -68,9 +76,7 @@ impl SpanData {
     /// Protobuf carries ids as bytes, which Langfuse reads back as lowercase hex: it fits only
     /// ids that already are 32/16-character lowercase hex.
     pub fn fits_protobuf(&self) -> bool {
-        is_lower_hex(&self.trace_id, 32)
-            && is_lower_hex(&self.span_id, 16)
-            && self.parent.as_deref().is_none_or(|p| is_lower_hex(p, 16))
+        ids_fit_protobuf(&self.span_id, Some(&self.trace_id), self.parent.as_deref())
     }
 
     fn push_json(&self, out: &mut String) {

@@ -671,24 +671,13 @@ impl Langfuse {
                 .map(|v| format!("{}:{v}", resp.str("name").unwrap_or_default())),
             _ => resp.str("id"),
         };
-        if entity == Entity::ScoreConfigs
-            && r.body.bool("isArchived") == Some(true)
-            && let Some(id) = &target_id
-        {
-            let path = format!("/api/public/score-configs/{}", q(id));
-            let _ = self
-                .http
-                .send(
-                    Bucket::PublicApi,
-                    || {
-                        self.http
-                            .patch(&path)
-                            .json(&serde_json::json!({"isArchived": true}))
-                    },
-                    Idempotency::Safe,
-                )
-                .await;
-        }
+        let warning = match (
+            &target_id,
+            entity == Entity::ScoreConfigs && r.body.bool("isArchived") == Some(true),
+        ) {
+            (Some(id), true) => self.archive_score_config(id).await.err(),
+            _ => None,
+        };
         let object_id = if entity == Entity::Prompts {
             resp.str("id")
         } else {
@@ -697,7 +686,32 @@ impl Langfuse {
         WriteOutcome::Written {
             target_id,
             object_id,
+            warning,
         }
+    }
+
+    /// Archives a score config that is archived in the source; the error is a sentence for the
+    /// run report (the config itself was created).
+    async fn archive_score_config(&self, id: &str) -> Result<(), String> {
+        let path = format!("/api/public/score-configs/{}", q(id));
+        self.http
+            .send(
+                Bucket::PublicApi,
+                || {
+                    self.http
+                        .patch(&path)
+                        .json(&serde_json::json!({"isArchived": true}))
+                },
+                Idempotency::Safe,
+            )
+            .await
+            .map(|_| ())
+            .map_err(|f| {
+                format!(
+                    "Score config {id} was created in the target but could not be archived as it is in the source ({}); archive it in the Langfuse UI under Settings → Scores.",
+                    f.describe()
+                )
+            })
     }
 
     pub(crate) async fn write_rest(&self, entity: Entity, records: &[Record]) -> Vec<WriteOutcome> {
@@ -723,6 +737,47 @@ impl Langfuse {
             .filter(|r| natural_key(entity, &r.body).is_some_and(|k| keys.contains(&k)))
             .map(|r| r.id.clone())
             .collect())
+    }
+
+    /// Every version of prompt `name` in this project, with its content's fingerprint.
+    pub(crate) async fn prompt_versions_of(
+        &self,
+        name: &str,
+    ) -> Result<Vec<crate::connector::TargetPromptVersion>, EngineError> {
+        let metas = self
+            .list_all(
+                Bucket::Prompts,
+                &format!("/api/public/v2/prompts?name={}", q(name)),
+                "listing a prompt's versions in the target",
+            )
+            .await?;
+        let mut versions: Vec<i64> = metas
+            .iter()
+            .filter(|m| m.str("name").as_deref() == Some(name))
+            .flat_map(|m| {
+                m.get("versions")
+                    .and_then(|v| serde_json::from_str::<Vec<i64>>(v.get()).ok())
+                    .unwrap_or_default()
+            })
+            .collect();
+        versions.sort();
+        versions.dedup();
+        let mut out = vec![];
+        for v in versions {
+            let p: RawObject = self
+                .get_json(
+                    Bucket::Prompts,
+                    &format!("/api/public/v2/prompts/{}?version={v}", q(name)),
+                    "reading a prompt version in the target",
+                )
+                .await?;
+            out.push(crate::connector::TargetPromptVersion {
+                version: v,
+                object_id: p.str("id"),
+                fingerprint: crate::model::prompt_fingerprint(&p),
+            });
+        }
+        Ok(out)
     }
 
     /// The version of prompt `name` found by `key` (`label` or `version`) = `value`, with its

@@ -88,6 +88,21 @@ fn strip(mut o: RawObject, fields: &[&str]) -> RawObject {
     o
 }
 
+/// The outcome of an ingestion batch (boxed: the function splits and recurses).
+type IngestFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Vec<WriteOutcome>> + Send + 'a>>;
+
+/// Why one object alone was refused as too large.
+fn too_large(size: usize) -> String {
+    format!(
+        "it is {} as sent, and the target refused a request of that size as too large (413)",
+        crate::vocab::bytes::human_bytes(size)
+    )
+}
+
+/// Room for what a span adds around its fields (ids, times, attribute keys).
+const SPAN_OVERHEAD: usize = 2_048;
+
 /// The outcome of sending spans (boxed: the function splits and recurses).
 type SpanFuture<'a> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Vec<(usize, WriteOutcome)>> + Send + 'a>>;
@@ -155,16 +170,39 @@ impl Langfuse {
         ev
     }
 
-    /// Sends an ingestion batch; one outcome per event.
-    async fn ingest(&self, events: Vec<RawObject>, idem: Idempotency) -> Vec<WriteOutcome> {
+    /// Sends an ingestion batch; one outcome per event. A batch the server finds too large
+    /// (413) is split until each part fits; one event too large alone fails with its size.
+    fn ingest(&self, events: Vec<RawObject>, idem: Idempotency) -> IngestFuture<'_> {
+        Box::pin(async move {
+            let mut text = String::from("{\"batch\":");
+            text.push_str(&serde_json::to_string(&events).expect("events serialise"));
+            text.push('}');
+            match self.ingest_text(text, &events, idem).await {
+                Err(_) if events.len() > 1 => {
+                    let mut left = events;
+                    let right = left.split_off(left.len() / 2);
+                    let mut out = self.ingest(left, idem).await;
+                    out.extend(self.ingest(right, idem).await);
+                    out
+                }
+                Err(size) => vec![WriteOutcome::Failed(too_large(size))],
+                Ok(out) => out,
+            }
+        })
+    }
+
+    /// One ingestion request; `Err(size)` when the server refused it as too large.
+    async fn ingest_text(
+        &self,
+        text: String,
+        events: &[RawObject],
+        idem: Idempotency,
+    ) -> Result<Vec<WriteOutcome>, usize> {
         let ids: Vec<String> = events
             .iter()
             .map(|e| e.str("id").unwrap_or_default())
             .collect();
-        let mut text = String::from("{\"batch\":");
-        text.push_str(&serde_json::to_string(&events).expect("events serialise"));
-        text.push('}');
-        drop(events);
+        let size = text.len();
         // Shared, not copied, by every attempt.
         let body = bytes::Bytes::from(text);
         let result = self
@@ -180,14 +218,14 @@ impl Langfuse {
                 idem,
             )
             .await;
-        match result {
+        Ok(match result {
             Ok(resp) => {
                 let parsed: Result<IngestionResponse, _> = resp.json().await;
                 let Ok(parsed) = parsed else {
-                    return ids
+                    return Ok(ids
                         .iter()
                         .map(|_| WriteOutcome::Unknown("the answer could not be read".into()))
-                        .collect();
+                        .collect());
                 };
                 let mut by_id: HashMap<String, WriteOutcome> = HashMap::new();
                 for s in parsed.successes {
@@ -216,8 +254,9 @@ impl Langfuse {
                     })
                     .collect()
             }
+            Err(HttpFailure::Rejected { status: 413, .. }) => return Err(size),
             Err(f) => ids.iter().map(|_| failure_outcome(&f)).collect(),
-        }
+        })
     }
 
     /// Sends spans over OTLP (protobuf when every id fits, JSON otherwise); a rejected export
@@ -246,18 +285,27 @@ impl Langfuse {
                     Idempotency::Unsafe,
                 )
                 .await;
+            let size = body.len();
             drop(body);
             match result {
                 Ok(_) => spans
                     .into_iter()
                     .map(|(i, _)| (i, WriteOutcome::written()))
                     .collect(),
-                Err(HttpFailure::Rejected { status: 400, .. }) if spans.len() > 1 => {
+                // A rejected export is split to find the spans at fault; one too large for
+                // the server (413) is split until each part fits.
+                Err(HttpFailure::Rejected {
+                    status: 400 | 413, ..
+                }) if spans.len() > 1 => {
                     let mut spans = spans;
                     let right = spans.split_off(spans.len() / 2);
                     let mut out = self.send_spans(spans).await;
                     out.extend(self.send_spans(right).await);
                     out
+                }
+                Err(HttpFailure::Rejected { status: 413, .. }) => {
+                    let o = WriteOutcome::Failed(too_large(size));
+                    spans.into_iter().map(|(i, _)| (i, o.clone())).collect()
                 }
                 Err(f) => {
                     let o = failure_outcome(&f);
@@ -289,11 +337,15 @@ impl Langfuse {
                 Err(e) => outcomes[i] = Some(WriteOutcome::Failed(e.0)),
             }
         }
-        // One request per batch (a rate budget counts requests): protobuf when every id in it
-        // fits, JSON otherwise.
-        if !spans.is_empty() {
-            for (i, o) in self.send_spans(spans).await {
-                outcomes[i] = Some(o);
+        // One request per format (a rate budget counts requests): protobuf for the spans whose
+        // ids fit it, JSON for the rest, so each is as large as `wire_len` said.
+        let (proto, json): (Vec<_>, Vec<_>) =
+            spans.into_iter().partition(|(_, s)| s.fits_protobuf());
+        for part in [proto, json] {
+            if !part.is_empty() {
+                for (i, o) in self.send_spans(part).await {
+                    outcomes[i] = Some(o);
+                }
             }
         }
         outcomes
@@ -385,6 +437,27 @@ impl TargetConnector for Langfuse {
         match entity {
             Entity::Traces | Entity::Observations | Entity::Scores => 1000,
             _ => 1,
+        }
+    }
+    fn wire_len(&self, entity: Entity, record: &Record) -> usize {
+        match entity {
+            // OTLP/JSON writes input, output and metadata as strings, escaped once more;
+            // protobuf (spans whose ids are lowercase hex) carries them as they are.
+            Entity::Traces | Entity::Observations if self.info.generation == Generation::V4 => {
+                let protobuf = entity == Entity::Observations
+                    && otlp::ids_fit_protobuf(
+                        &record.id,
+                        record.body.str("traceId").as_deref(),
+                        record.body.str("parentObservationId").as_deref(),
+                    );
+                SPAN_OVERHEAD
+                    + if protobuf {
+                        record.body.approx_len()
+                    } else {
+                        record.body.escaped_len()
+                    }
+            }
+            _ => record.body.approx_len() + 256,
         }
     }
 
@@ -572,6 +645,13 @@ impl TargetConnector for Langfuse {
             Entity::Sessions => Ok(records.iter().map(|r| r.id.clone()).collect()),
             _ => self.which_exist_rest(entity, records).await,
         }
+    }
+
+    async fn prompt_versions(
+        &self,
+        name: &str,
+    ) -> Result<Vec<crate::connector::TargetPromptVersion>, EngineError> {
+        self.prompt_versions_of(name).await
     }
 
     async fn prompt_label_holders(

@@ -1,0 +1,60 @@
+// The plan form's pre-flight result in jsdom, Tauri's IPC mocked: conflicts are listed apart
+// from objects already in the target, each with what differs.
+import { afterEach, describe, expect, it } from "vitest";
+import { cleanup, render, screen } from "@testing-library/svelte";
+import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import PlanForm from "./PlanForm.svelte";
+import { PlanStore } from "../lib/stores/plan.svelte";
+import { scenarios } from "../lib/scenarios";
+import type { MigrationProfile } from "../lib/bindings/MigrationProfile";
+import type { PreflightView } from "../lib/bindings/PreflightView";
+
+const cloud: MigrationProfile = {
+  profile: { id: "c", name: "Cloud", connection: { kind: "langfuse", host: "https://cloud.langfuse.com", publicKey: "pk-lf-1" } },
+  secret: "inKeychain",
+  sample: false,
+};
+const own: MigrationProfile = {
+  profile: { id: "s", name: "Own", connection: { kind: "langfuse", host: "https://langfuse.example.org", publicKey: "pk-lf-2" } },
+  secret: "inKeychain",
+  sample: false,
+};
+
+const preflight: PreflightView = {
+  source: "Langfuse at https://cloud.langfuse.com",
+  target: "Langfuse at https://langfuse.example.org",
+  sourceCheck: null,
+  targetCheck: null,
+  entities: [{ entity: "scores", count: 4, existingInTarget: 2, existingExamples: ["score-1", "score-7"] }],
+  conflicts: [{ entity: "scores", id: "score-7", fields: ["value"] }],
+  etaSeconds: 1,
+  warnings: [],
+};
+
+describe("PlanForm pre-flight", () => {
+  afterEach(() => {
+    cleanup();
+    clearMocks();
+  });
+
+  it("lists each conflict with what differs and leaves the choice to the user", async () => {
+    mockIPC((cmd) => {
+      if (cmd === "sample_data") return null;
+      if (cmd === "migration_profiles") return [cloud, own];
+      if (cmd === "preflight") return preflight;
+      throw new Error(`unexpected ${cmd}`);
+    });
+    const plan = new PlanStore();
+    await plan.load();
+    plan.pick(scenarios.find((s) => s.id === "cloud-to-self-hosted")!);
+    plan.setSource("c");
+    plan.setTarget("s");
+    await plan.runPreflight();
+    render(PlanForm, { plan, starting: false, onStart: () => {} });
+    const box = screen.getByTestId("preflight-conflicts");
+    expect(box.textContent).toMatch(/1 conflict:/);
+    expect(box.textContent).toContain("score-7");
+    expect(box.textContent).toMatch(/differs in value/);
+    expect(box.textContent).toMatch(/your decision/);
+  });
+});
