@@ -255,6 +255,25 @@ impl RunHub {
     pub fn is_live(&self, run_id: &str) -> bool {
         self.get(run_id).is_some_and(|r| r.view().live)
     }
+
+    /// Registers `run` under `run_id` unless a live run holds that id already; checking and
+    /// registering under one lock, so two clicks on Resume cannot both get through.
+    pub fn claim(&self, run_id: &str, run: Arc<ActiveRun>) -> bool {
+        let mut runs = self.runs.lock().unwrap();
+        if runs.get(run_id).is_some_and(|r| r.view().live) {
+            return false;
+        }
+        runs.insert(run_id.to_owned(), run);
+        true
+    }
+
+    /// Forgets `run` if it is still the one registered under `run_id` (it never started).
+    pub fn release(&self, run_id: &str, run: &Arc<ActiveRun>) {
+        let mut runs = self.runs.lock().unwrap();
+        if runs.get(run_id).is_some_and(|r| Arc::ptr_eq(r, run)) {
+            runs.remove(run_id);
+        }
+    }
 }
 
 #[cfg(test)]

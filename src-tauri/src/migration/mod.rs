@@ -27,7 +27,7 @@ use crate::profiles::{ProfileError, SecretStatus};
 use crate::sample::{self, SampleError, SampleInfo, SampleSet};
 use checklist::{ChecklistError, ChecklistItem};
 use hub::{ActiveRun, HubSink, RunChannel, RunHub};
-use request::{PlanRequest, PlanRequestError};
+use request::{OperatingSettings, PlanRequest, PlanRequestError};
 use views::{ConnectionCheck, PreflightView, RunPhase, RunView};
 
 /// State of the workflow, next to [`AppState`].
@@ -312,39 +312,68 @@ pub async fn resume_run(
     app: State<'_, Arc<AppState>>,
     migrations: State<'_, Arc<Migrations>>,
     run_id: String,
+    settings: Option<OperatingSettings>,
+    on_event: RunChannel,
+) -> Result<RunView> {
+    resume(&app, &migrations, run_id, settings, on_event).await
+}
+
+/// [`resume_run`] without Tauri's state wrappers.
+pub async fn resume(
+    app: &Arc<AppState>,
+    migrations: &Migrations,
+    run_id: String,
+    settings: Option<OperatingSettings>,
     on_event: RunChannel,
 ) -> Result<RunView> {
     if migrations.hub.is_live(&run_id) {
         return Err(MigrationError::AlreadyRunning);
     }
     let data_dir = migrations.data_dir.clone();
-    let (plan, summary) = {
+    let summary = {
         let (dir, id) = (data_dir.clone(), run_id.clone());
         blocking(move || {
-            let journal = Journal::open(&dir, &id)?;
-            let summary = migrator_engine::list_runs(&dir)?
+            Ok(migrator_engine::list_runs(&dir)?
                 .into_iter()
                 .find(|s| s.run_id == id)
-                .ok_or_else(|| migrator_engine::EngineError::UnknownRun(id.clone()))?;
-            Ok((journal.plan()?, summary))
+                .ok_or(migrator_engine::EngineError::UnknownRun(id))?)
         })
         .await?
     };
+    if summary.locked {
+        return Err(migrator_engine::EngineError::RunBusy(run_id).into());
+    }
+    let plan = {
+        let (dir, id) = (data_dir.clone(), run_id.clone());
+        blocking(move || Ok(Journal::open(&dir, &id)?.plan()?)).await?
+    };
     let sample_run = touches_sample(&plan);
-    if sample_run && !sample_matches(&migrations, &plan).await {
+    if sample_run && !sample_matches(migrations, &plan).await {
         return Err(MigrationError::SampleRunGone);
     }
-    let secrets = secrets_for(&app, &migrations, &plan).await?;
+    let secrets = secrets_for(app, migrations, &plan).await?;
     let mut view = RunView::from_summary(&summary);
     view.phase = RunPhase::Starting;
     view.live = true;
     describe_sides(&mut view, &plan);
     let run = Arc::new(ActiveRun::new(view, Some(on_event), HashMap::new()));
-    migrations.hub.insert(run_id.clone(), Arc::clone(&run));
-    launch(&migrations.hub, run, move |sink, control| async move {
-        migrator_engine::resume(&run_id, &data_dir, None, secrets, sink, control).await
+    // The engine's run lock keeps other processes out; this keeps a second click out.
+    if !migrations.hub.claim(&run_id, Arc::clone(&run)) {
+        return Err(MigrationError::AlreadyRunning);
+    }
+    // Other operating settings travel as a plan the engine compares with the journaled one.
+    let plan = settings.map(|s| s.apply(plan));
+    let started = launch(&migrations.hub, Arc::clone(&run), {
+        let run_id = run_id.clone();
+        move |sink, control| async move {
+            migrator_engine::resume(&run_id, &data_dir, plan, secrets, sink, control).await
+        }
     })
-    .await
+    .await;
+    if started.is_err() {
+        migrations.hub.release(&run_id, &run);
+    }
+    started
 }
 
 /// The secrets of the profiles a journaled plan names, looked up again (keychain or session).
@@ -508,6 +537,11 @@ pub fn control_run(
 /// Every run in the data folder, newest first; runs of this session show their live state.
 #[tauri::command]
 pub async fn list_runs(migrations: State<'_, Arc<Migrations>>) -> Result<Vec<RunView>> {
+    run_views(&migrations).await
+}
+
+/// [`list_runs`] without Tauri's state wrappers.
+pub async fn run_views(migrations: &Migrations) -> Result<Vec<RunView>> {
     let dir = migrations.data_dir.clone();
     let hub = Arc::clone(&migrations.hub);
     blocking(move || {

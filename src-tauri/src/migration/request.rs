@@ -171,6 +171,40 @@ impl PlanRequest {
     }
 }
 
+/// How a resumed run works, without changing what it copies: `null` keeps the run's setting.
+/// Gentler settings get a run past a storm of 429s.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct OperatingSettings {
+    /// Concurrent write requests to start with.
+    pub concurrency: Option<u32>,
+    /// Seconds one request may take.
+    pub request_timeout_secs: Option<u32>,
+    /// Requests per minute on each Langfuse side.
+    pub requests_per_minute: Option<u32>,
+}
+
+impl OperatingSettings {
+    /// The journaled plan with these settings applied.
+    pub fn apply(&self, mut plan: Plan) -> Plan {
+        if let Some(c) = self.concurrency {
+            plan.options.concurrency = c.max(1) as usize;
+        }
+        if let Some(t) = self.request_timeout_secs {
+            plan.options.request_timeout_secs = u64::from(t.max(1));
+        }
+        if let Some(r) = self.requests_per_minute {
+            for side in [&mut plan.source, &mut plan.target] {
+                if let EndpointSpec::Langfuse(l) = side {
+                    l.requests_per_minute = Some(r.max(1));
+                }
+            }
+        }
+        plan
+    }
+}
+
 /// Warnings the app adds to the engine's pre-flight: what a later rollback will cost.
 pub fn rollback_warnings(plan: &Plan) -> Vec<String> {
     const MANUAL: &str = "Datasets, comments and score configs cannot be deleted through the Langfuse API: a rollback lists them for you to remove by hand.";

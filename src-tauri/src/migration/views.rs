@@ -8,8 +8,9 @@ use migrator_engine::{
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-/// Where a run is. `Interrupted` is a journal that says "running" while no run of this process
-/// drives it: the app was closed, crashed or the machine slept. It can be resumed.
+/// Where a run is. `Interrupted` is a journal that says "running" while no process drives it:
+/// the app was closed, crashed or the machine slept. It can be resumed. `RunningElsewhere` is
+/// one another window or process drives right now (it holds the run's lock): never resumed here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
@@ -23,6 +24,7 @@ pub enum RunPhase {
     Failed,
     DryRun,
     Interrupted,
+    RunningElsewhere,
 }
 
 impl RunPhase {
@@ -40,7 +42,7 @@ impl RunPhase {
     pub fn is_final(self) -> bool {
         !matches!(
             self,
-            RunPhase::Starting | RunPhase::Running | RunPhase::Paused
+            RunPhase::Starting | RunPhase::Running | RunPhase::Paused | RunPhase::RunningElsewhere
         )
     }
 
@@ -217,7 +219,11 @@ impl RunView {
     pub fn from_summary(s: &RunSummary) -> Self {
         let mut phase = RunPhase::from_state(s.state);
         if phase == RunPhase::Running {
-            phase = RunPhase::Interrupted;
+            phase = if s.locked {
+                RunPhase::RunningElsewhere
+            } else {
+                RunPhase::Interrupted
+            };
         }
         let entities: Vec<EntityRow> = s
             .entities

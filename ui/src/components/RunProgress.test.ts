@@ -54,6 +54,48 @@ describe("RunProgress", () => {
     expect(await screen.findByRole("button", { name: "Pause" })).toBeTruthy();
   });
 
+  it("says a run another window drives is running there, with no Resume and no Cancel", async () => {
+    mockIPC((cmd) => {
+      if (cmd === "attach_run") return runView({ phase: "runningElsewhere", live: false });
+      if (cmd === "run_checklist") return [];
+      throw new Error(`unexpected ${cmd}`);
+    });
+    const m = new RunMonitor();
+    await m.open("r");
+    render(RunProgress, { monitor: m });
+    expect(screen.getByTestId("run-phase").textContent).toBe("Running in another window or process");
+    expect(screen.getByText(/Another window or process drives this run right now/)).toBeTruthy();
+    expect(screen.queryByRole("button", { name: "Resume" })).toBeNull();
+    expect(screen.queryByRole("button", { name: "Cancel" })).toBeNull();
+  });
+
+  it("resumes a stopped run more gently when asked, and plainly otherwise", async () => {
+    const resumed: unknown[] = [];
+    mockIPC((cmd, args) => {
+      if (cmd === "attach_run") return runView({ phase: "failed", live: false, message: "Too many requests (429)" });
+      if (cmd === "resume_run") {
+        resumed.push((args as Record<string, unknown>).settings);
+        return runView({ phase: "running" });
+      }
+      if (cmd === "run_checklist") return [];
+      throw new Error(`unexpected ${cmd}`);
+    });
+    const m = new RunMonitor();
+    await m.open("r");
+    render(RunProgress, { monitor: m });
+    await fireEvent.click(screen.getByText("Resume with gentler settings"));
+    await fireEvent.input(screen.getByLabelText("Concurrent requests"), { target: { value: "1" } });
+    await fireEvent.input(screen.getByLabelText("Requests per minute"), { target: { value: "120" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Resume with these settings" }));
+    expect(resumed).toEqual([{ concurrency: 1, requestTimeoutSecs: null, requestsPerMinute: 120 }]);
+
+    cleanup();
+    await m.open("r");
+    render(RunProgress, { monitor: m });
+    await fireEvent.click(screen.getByRole("button", { name: "Resume" }));
+    expect(resumed[1]).toBeNull();
+  });
+
   it("pauses a live run", async () => {
     const actions: unknown[] = [];
     mockIPC((cmd, args) => {

@@ -3,6 +3,7 @@
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { open, save } from "@tauri-apps/plugin-dialog";
 
+import type { OperatingSettings } from "./bindings/OperatingSettings";
 import type { AppInfo } from "./bindings/AppInfo";
 import type { AppReport } from "./bindings/AppReport";
 import type { AppTarget } from "./bindings/AppTarget";
@@ -64,8 +65,9 @@ export const ipc = {
     expected: Record<string, number>,
     onView: (event: RunEvent<RunView>) => void,
   ) => invoke<RunView>("start_run", { request, dryRun, expected, onEvent: channel(onView) }),
-  resumeRun: (runId: string, onView: (event: RunEvent<RunView>) => void) =>
-    invoke<RunView>("resume_run", { runId, onEvent: channel(onView) }),
+  /** Continues a run; `settings` (or `null` to keep them) change how it works, not what it copies. */
+  resumeRun: (runId: string, settings: OperatingSettings | null, onView: (event: RunEvent<RunView>) => void) =>
+    invoke<RunView>("resume_run", { runId, settings, onEvent: channel(onView) }),
   /** Follows a run again (after a reload or from Runs); a finished run is read from its journal. */
   attachRun: (runId: string, onView: (event: RunEvent<RunView>) => void) =>
     invoke<RunView>("attach_run", { runId, onEvent: channel(onView) }),

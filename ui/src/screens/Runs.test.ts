@@ -87,4 +87,15 @@ describe("Runs screen", () => {
       timeout: 5_000,
     });
   });
+
+  it("shows a run another window or process drives, and offers no Resume for it", async () => {
+    mockIPC((cmd) => {
+      if (cmd === "list_runs") return [runView({ runId: "r9", phase: "runningElsewhere", live: false })];
+      throw new Error(`unexpected ${cmd}`);
+    });
+    render(Runs, { onStartMigration: noop });
+    const row = (await screen.findByText("r9")).closest("tr")! as HTMLElement;
+    expect(within(row).getByText("Running in another window or process")).toBeTruthy();
+    expect(within(row).queryByRole("button", { name: /Resume/ })).toBeNull();
+  });
 });

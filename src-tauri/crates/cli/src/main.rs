@@ -284,7 +284,7 @@ async fn main() -> ExitCode {
                         println!(
                             "{}  {:<24} {}{} → {}  written {} skipped {} failed {}",
                             r.run_id,
-                            r.state.to_string(),
+                            r.state_words(),
                             if r.dry_run { "(dry run) " } else { "" },
                             r.source,
                             r.target,

@@ -30,7 +30,7 @@ pub use connectors::{self as connector, archive, http, langfuse, langsmith};
 pub(crate) use run::{alloc, pipeline, runner};
 pub use run::{control, eta, journal, plan, progress, trace_scope};
 pub use vocab::conflict::Conflict;
-pub use vocab::{error, filter, model};
+pub use vocab::{error, filter, model, url_credentials};
 
 pub use after_run::cutover::{
     CutoverRunError, CutoverStatus, cutover_apply, cutover_preview, cutover_restore, cutover_status,
@@ -52,6 +52,7 @@ pub use run::journal::Journal;
 pub use run::journal::ObjectRow;
 pub use run::plan::{EndpointSpec, OnExisting, Options, Plan};
 pub use run::progress::{EntityProgress, NoProgress, ProgressEvent, ProgressSink};
+pub use run::run_lock::RunLock;
 pub use run::runner::{
     EndpointReport, FailedObject, PHASES, PreflightReport, RunReport, RunSummary, Secrets,
     list_runs,

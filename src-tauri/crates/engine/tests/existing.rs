@@ -133,8 +133,9 @@ async fn cancel_then_resume_completes_without_duplicates_and_a_changed_plan_is_r
     let run_id = report.run_id.clone();
     target.set_faults(langfuse_sandbox::FaultConfig::default());
 
+    // Another filter is another copy: refused.
     let mut changed = p.clone();
-    changed.options.concurrency = 3;
+    changed.scope.tags = vec!["only-these".into()];
     let err = migrator_engine::resume(
         &run_id,
         data.path(),
@@ -147,12 +148,16 @@ async fn cancel_then_resume_completes_without_duplicates_and_a_changed_plan_is_r
     .unwrap_err();
     assert!(matches!(err, EngineError::PlanChanged(_)), "{err}");
 
-    let secrets = sandbox_secrets();
+    // Gentler operating knobs are how a run gets past a storm of 429s: accepted.
+    let mut gentler = p.clone();
+    gentler.options.concurrency = 1;
+    gentler.options.request_timeout_secs = 90;
+    gentler.options.batch_items = 50;
     let done = migrator_engine::resume(
         &run_id,
         data.path(),
-        None,
-        secrets,
+        Some(gentler),
+        Secrets::default(),
         NoProgress,
         RunControl::new(),
     )

@@ -140,6 +140,12 @@ pub struct SandboxConfig {
     pub faults: FaultConfig,
     /// None = empty project.
     pub sample: Option<SampleSpec>,
+    /// What `/api/public/health` reports as the version; `None` = the profile's release.
+    /// Development builds report `dev` or a git sha.
+    pub health_version: Option<String>,
+    /// Requests whose path starts with one of these always get that status (a broken route
+    /// behind a proxy, say), before faults and routing.
+    pub failing_paths: Vec<(String, u16)>,
 }
 
 impl Default for SandboxConfig {
@@ -155,6 +161,8 @@ impl Default for SandboxConfig {
             time_scale: 1.0,
             faults: FaultConfig::default(),
             sample: None,
+            health_version: None,
+            failing_paths: vec![],
         }
     }
 }

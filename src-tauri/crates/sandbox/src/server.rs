@@ -65,6 +65,14 @@ async fn serve_one(
             .await
             .unwrap_or_else(|e: Infallible| match e {}));
     }
+    if let Some((_, code)) = st
+        .config
+        .failing_paths
+        .iter()
+        .find(|(prefix, _)| path.starts_with(prefix.as_str()))
+    {
+        return Ok(status_response(*code));
+    }
     let is_batch = req.method() == Method::POST && path == "/api/public/ingestion";
     let (fired, slow_ms, timeout_ms) = {
         let mut f = st.faults.lock();

@@ -2,6 +2,7 @@
 // Snapshots arrive on a channel; the last one wins (they carry the whole view).
 import { errorMessage, ipc } from "../ipc";
 import type { ChecklistItem } from "../bindings/ChecklistItem";
+import type { OperatingSettings } from "../bindings/OperatingSettings";
 import type { PlanRequest } from "../bindings/PlanRequest";
 import type { RunAction } from "../bindings/RunAction";
 import type { RunEvent } from "../bindings/RunEvent";
@@ -32,8 +33,8 @@ export class RunMonitor {
     return this.begin(() => this.api.startRun(request, dryRun, expected, this.onEvent));
   }
 
-  async resume(runId: string): Promise<boolean> {
-    return this.begin(() => this.api.resumeRun(runId, this.onEvent));
+  async resume(runId: string, settings: OperatingSettings | null = null): Promise<boolean> {
+    return this.begin(() => this.api.resumeRun(runId, settings, this.onEvent));
   }
 
   /** Shows a run: live ones keep streaming, finished ones come from their journal. */
@@ -115,7 +116,7 @@ export class RunMonitor {
 }
 
 export function isFinal(phase: RunView["phase"]): boolean {
-  return !["starting", "running", "paused"].includes(phase);
+  return !["starting", "running", "paused", "runningElsewhere"].includes(phase);
 }
 
 export function canResume(phase: RunView["phase"]): boolean {
@@ -132,6 +133,7 @@ export const phaseLabels: Record<RunView["phase"], string> = {
   failed: "Failed",
   dryRun: "Dry run finished",
   interrupted: "Interrupted",
+  runningElsewhere: "Running in another window or process",
 };
 
 /** The one run the window follows, shared by New migration and Runs. */

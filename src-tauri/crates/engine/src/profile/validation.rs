@@ -145,6 +145,17 @@ fn check_url(raw: &str, field: Field, what: &str, report: &mut ValidationReport)
         return;
     }
     let example = "for example https://langfuse.example.com";
+    // Checked first: every later message shows the address, and it must not show a password.
+    if crate::url_credentials::has_credentials(raw) {
+        report.error(
+            field,
+            format!(
+                "Remove the user name and password from the address (“{}”): the {what} is just the server address, and the keys go in their own fields, where they are kept safe.",
+                crate::url_credentials::redacted(raw)
+            ),
+        );
+        return;
+    }
     let url = match Url::parse(raw) {
         Ok(url) => url,
         Err(_) => {

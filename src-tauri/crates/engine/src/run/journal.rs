@@ -25,6 +25,21 @@ const LABEL_MOVES: &str = "prompt_label_moves";
 /// The event level of problems the run report lists as warnings.
 pub const WARNING: &str = "warning";
 
+/// The journal layout this version writes and reads. A newer version that changes what rows
+/// mean raises it, and this version then refuses the journal instead of misreading it.
+const FORMAT: u32 = 1;
+
+fn unknown(what: &str, value: &str) -> EngineError {
+    EngineError::NewerJournal {
+        what: what.to_owned(),
+        value: value.to_owned(),
+    }
+}
+
+fn parse_entity(s: &str) -> Result<Entity, EngineError> {
+    Entity::parse(s).ok_or_else(|| unknown("the kind of object", s))
+}
+
 /// A prompt label that sat on `version` (a version the target had before the run) until the run
 /// moved it onto a version it created. Rollback moves it back.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,7 +124,8 @@ impl Journal {
         let conn = Connection::open(path)?;
         conn.execute_batch(
             // WAL + NORMAL survives a killed process (not a power cut) and commits without an
-            // fsync per transaction; rarer checkpoints keep the hot path out of fsync.
+            // fsync per transaction; rarer checkpoints keep the hot path out of fsync. Commits
+            // of `sent` rows switch to FULL (see `mark`), which survives a power cut too.
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;
              PRAGMA wal_autocheckpoint=20000; PRAGMA cache_size=-8000; PRAGMA temp_store=MEMORY;",
         )?;
@@ -118,16 +134,35 @@ impl Journal {
         Ok(conn)
     }
 
-    /// Creates the journal of a new run.
-    pub fn create(data_dir: &Path, run_id: &str, plan: &Plan) -> Result<Journal, EngineError> {
+    /// Creates the journal of a new run. Everything that says what the run is (its plan,
+    /// whether it is a dry run, its sides) lands in one statement, so a process killed at any
+    /// instant leaves either no run or the whole description: a dry run never resumes as a
+    /// real one.
+    pub fn create(
+        data_dir: &Path,
+        run_id: &str,
+        plan: &Plan,
+        dry_run: bool,
+    ) -> Result<Journal, EngineError> {
         let dir = run_dir(data_dir, run_id);
         std::fs::create_dir_all(&dir)
             .map_err(|e| EngineError::Journal(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join("journal.sqlite");
         let conn = Self::open_file(&path)?;
         conn.execute(
-            "INSERT OR REPLACE INTO meta(key, value) VALUES ('run_id', ?1), ('plan', ?2), ('plan_hash', ?3), ('state', 'running'), ('created_at', ?4)",
-            params![run_id, plan.canonical_json(), plan.hash(), now_iso_millis()],
+            "INSERT OR REPLACE INTO meta(key, value) VALUES ('run_id', ?1), ('plan', ?2),
+             ('plan_hash', ?3), ('state', 'running'), ('created_at', ?4), ('format', ?5),
+             ('dry_run', ?6), ('source', ?7), ('target', ?8)",
+            params![
+                run_id,
+                plan.canonical_json(),
+                plan.hash(),
+                now_iso_millis(),
+                FORMAT.to_string(),
+                if dry_run { "1" } else { "0" },
+                plan.source.describe(),
+                plan.target.describe()
+            ],
         )?;
         Ok(Journal {
             conn: Mutex::new(conn),
@@ -135,17 +170,24 @@ impl Journal {
         })
     }
 
-    /// Opens an existing run's journal.
+    /// Opens an existing run's journal; one written by a newer version is refused.
     pub fn open(data_dir: &Path, run_id: &str) -> Result<Journal, EngineError> {
         let path = run_dir(data_dir, run_id).join("journal.sqlite");
         if !path.exists() {
             return Err(EngineError::UnknownRun(run_id.to_string()));
         }
         let conn = Self::open_file(&path)?;
-        Ok(Journal {
+        let journal = Journal {
             conn: Mutex::new(conn),
             path,
-        })
+        };
+        // Journals from before the format number are format 1.
+        if let Some(f) = journal.meta("format")?
+            && !f.parse::<u32>().is_ok_and(|n| n <= FORMAT)
+        {
+            return Err(unknown("the journal format", &f));
+        }
+        Ok(journal)
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -200,9 +242,7 @@ impl Journal {
     }
 
     pub fn state(&self) -> Result<RunState, EngineError> {
-        Ok(RunState::parse(
-            &self.meta("state")?.unwrap_or_else(|| "running".into()),
-        ))
+        RunState::parse(&self.meta("state")?.unwrap_or_else(|| "running".into()))
     }
 
     pub fn set_state(&self, s: RunState) -> Result<(), EngineError> {
@@ -288,7 +328,7 @@ impl Journal {
                 })
                 .optional()?
             {
-                out.insert(id.to_string(), (ObjectState::parse(&s), t));
+                out.insert(id.to_string(), (ObjectState::parse(&s)?, t));
             }
         }
         Ok(out)
@@ -302,6 +342,15 @@ impl Journal {
         rows: &[RowUpdate<'_>],
     ) -> Result<(), EngineError> {
         let mut c = self.conn();
+        // A `sent` row is the promise that a request may have reached the target: it must
+        // survive a power cut or an OS crash too, not only a killed process, or a resume after
+        // one could send again what already landed. FULL in WAL mode syncs the log (and every
+        // earlier commit in it) before the commit returns: one fsync per batch. The pragma is
+        // set outside the transaction, where SQLite takes it.
+        let durable = state == ObjectState::Sent;
+        if durable {
+            c.execute_batch("PRAGMA synchronous=FULL")?;
+        }
         let tx = c.transaction()?;
         if state == ObjectState::Confirmed
             && rows
@@ -354,6 +403,9 @@ impl Journal {
             }
         }
         tx.commit()?;
+        if durable {
+            c.execute_batch("PRAGMA synchronous=NORMAL")?;
+        }
         Ok(())
     }
 
@@ -457,21 +509,32 @@ impl Journal {
             .query_map(
                 params![entity.map(|e| e.as_str()), state.map(|s| s.as_str())],
                 |r| {
-                    let e: String = r.get(0)?;
-                    let s: String = r.get(4)?;
-                    Ok(ObjectRow {
-                        entity: Entity::parse(&e).unwrap_or(Entity::Traces),
-                        source_id: r.get(1)?,
-                        target_id: r.get(2)?,
-                        content_hash: r.get(3)?,
-                        state: ObjectState::parse(&s),
-                        reason: r.get(5)?,
-                        unsettled: r.get::<_, i64>(6)? != 0,
-                    })
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get(5)?,
+                        r.get::<_, i64>(6)? != 0,
+                    ))
                 },
             )?
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        // Parsed outside SQLite's callback so an unknown word becomes the engine's own error.
+        rows.into_iter()
+            .map(|(e, source_id, target_id, content_hash, s, reason, unsettled)| {
+                Ok(ObjectRow {
+                    entity: parse_entity(&e)?,
+                    source_id,
+                    target_id,
+                    content_hash,
+                    state: ObjectState::parse(&s)?,
+                    reason,
+                    unsettled,
+                })
+            })
+            .collect()
     }
 
     /// Per entity and state, how many rows.
@@ -489,11 +552,10 @@ impl Journal {
         })?;
         for row in rows {
             let (e, s, n) = row?;
-            let Some(e) = Entity::parse(&e) else { continue };
-            let c = out.entry(e).or_default();
+            let c = out.entry(parse_entity(&e)?).or_default();
             let n = n as u64;
             c.read += n;
-            match ObjectState::parse(&s) {
+            match ObjectState::parse(&s)? {
                 ObjectState::Confirmed => c.written += n,
                 ObjectState::SkippedExisting => c.skipped += n,
                 ObjectState::Failed => c.failed += n,
@@ -634,7 +696,7 @@ path = "/tmp/x"
     #[test]
     fn rows_move_through_states_and_survive_reopen() {
         let dir = tempfile::tempdir().unwrap();
-        let j = Journal::create(dir.path(), "r1", &plan()).unwrap();
+        let j = Journal::create(dir.path(), "r1", &plan(), false).unwrap();
         let rows = [RowUpdate {
             source_id: "o1",
             target_id: None,
@@ -675,7 +737,7 @@ path = "/tmp/x"
     #[test]
     fn preexisting_keys_remember_target_ids() {
         let dir = tempfile::tempdir().unwrap();
-        let j = Journal::create(dir.path(), "r1", &plan()).unwrap();
+        let j = Journal::create(dir.path(), "r1", &plan(), false).unwrap();
         j.add_target_existing(Entity::Scores, &[ExistingKey::id("a".into())])
             .unwrap();
         j.add_target_existing(

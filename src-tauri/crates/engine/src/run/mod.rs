@@ -13,5 +13,6 @@ pub(crate) mod pipeline;
 pub mod plan;
 pub mod progress;
 pub(crate) mod prompt_identity;
+pub mod run_lock;
 pub(crate) mod runner;
 pub mod trace_scope;

@@ -32,6 +32,19 @@ pub enum EndpointSpec {
 }
 
 impl EndpointSpec {
+    /// Which project or folder this side is, without how it is reached.
+    fn identity(&self) -> serde_json::Value {
+        match self {
+            EndpointSpec::Langfuse(l) => serde_json::json!({
+                "url": l.url.trim_end_matches('/'),
+                "public_key": l.public_key,
+            }),
+            // Its workspace and project filters are part of its settings (no secret is serialised).
+            EndpointSpec::Langsmith(l) => serde_json::json!({ "langsmith": l }),
+            EndpointSpec::Archive { path } => serde_json::json!({ "path": path }),
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             EndpointSpec::Langfuse(l) => format!("Langfuse at {}", l.url),
@@ -146,12 +159,18 @@ impl Plan {
                     .into(),
             ));
         }
-        for side in [&self.source, &self.target] {
+        for (name, side) in [("source", &self.source), ("target", &self.target)] {
             let url = match side {
                 EndpointSpec::Langfuse(l) => &l.url,
                 EndpointSpec::Langsmith(l) => &l.url,
                 EndpointSpec::Archive { .. } => continue,
             };
+            if crate::url_credentials::has_credentials(url) {
+                return Err(EngineError::InvalidPlan(format!(
+                    "the {name} URL \"{}\" carries a user name or password (the part before @); remove it. The server is reached with the keys the plan names, and a password in a URL would be written into the run's journal.",
+                    crate::url_credentials::redacted(url)
+                )));
+            }
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(EngineError::InvalidPlan(format!(
                     "the URL \"{url}\" must start with http:// or https://"
@@ -171,10 +190,20 @@ impl Plan {
         serde_json::to_string(self).expect("plan serialises")
     }
 
-    /// Hash that resume compares to refuse a changed plan.
+    /// Hash of what defines the data a run copies: both sides, the scope (entities, window,
+    /// filters) and how objects land (existing-object policy, run tag). A resume must match it.
+    /// Operating knobs (concurrency, batch sizes, timeouts, rate budgets, where a secret lives)
+    /// stay out, so a run can go on more gently after a storm of 429s.
     pub fn hash(&self) -> String {
         use sha2::{Digest, Sha256};
-        hex::encode(Sha256::digest(self.canonical_json().as_bytes()))
+        let definition = serde_json::json!({
+            "source": self.source.identity(),
+            "target": self.target.identity(),
+            "scope": self.scope,
+            "on_existing": self.options.on_existing,
+            "run_tag": self.options.run_tag,
+        });
+        hex::encode(Sha256::digest(definition.to_string().as_bytes()))
     }
 }
 
@@ -271,6 +300,59 @@ path = "/tmp/x"
         ))
         .unwrap_err();
         assert!(!e.to_string().contains("sk-lf-x"), "{e}");
+    }
+
+    #[test]
+    fn the_hash_covers_what_is_copied_not_how_gently() {
+        let p = Plan::from_toml(MINIMAL).unwrap();
+        let mut knobs = p.clone();
+        knobs.options.concurrency = 1;
+        knobs.options.batch_items = 10;
+        knobs.options.batch_bytes = 100_000;
+        knobs.options.request_timeout_secs = 120;
+        knobs.options.visibility_wait_ms = 1;
+        if let EndpointSpec::Langfuse(l) = &mut knobs.target {
+            l.requests_per_minute = Some(60);
+            l.cloud_plan = CloudPlan::Hobby;
+            l.secret_key_env = Some("OTHER_VAR".into());
+        }
+        assert_eq!(knobs.hash(), p.hash());
+        type Change = Box<dyn Fn(&mut Plan)>;
+        let data_changes: Vec<Change> = vec![
+            Box::new(|p| p.scope.tags = vec!["x".into()]),
+            Box::new(|p| p.scope.environments = vec!["prod".into()]),
+            Box::new(|p| p.scope.trace_names = vec!["n".into()]),
+            Box::new(|p| p.scope.from = Scope::default().from + chrono::Duration::days(1)),
+            Box::new(|p| p.scope.entities = EntitySelection::Only(vec![Entity::Traces])),
+            Box::new(|p| p.options.on_existing = OnExisting::Stop),
+            Box::new(|p| p.options.run_tag = false),
+            Box::new(|p| {
+                if let EndpointSpec::Langfuse(l) = &mut p.target {
+                    l.url = "http://127.0.0.1:9999".into();
+                }
+            }),
+            Box::new(|p| {
+                if let EndpointSpec::Langfuse(l) = &mut p.source {
+                    l.public_key = "pk-lf-other".into();
+                }
+            }),
+        ];
+        for (i, change) in data_changes.iter().enumerate() {
+            let mut changed = p.clone();
+            change(&mut changed);
+            assert_ne!(changed.hash(), p.hash(), "change {i} is not seen");
+        }
+    }
+
+    #[test]
+    fn a_url_with_a_password_is_refused_without_repeating_it() {
+        let e = Plan::from_toml(&MINIMAL.replace(
+            "http://127.0.0.1:3001",
+            "https://admin:hunter2@127.0.0.1:3001",
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("user name or password"), "{e}");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
     }
 
     #[test]

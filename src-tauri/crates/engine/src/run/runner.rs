@@ -10,6 +10,7 @@ use crate::run::journal::{Journal, ObjectState, RunState, run_dir};
 use crate::run::pipeline::{Ctx, run_entity};
 use crate::run::plan::{EndpointSpec, Plan};
 use crate::run::progress::{Counters, EntityCounts, EntityProgress, ProgressEvent, ProgressSink};
+use crate::run::run_lock::RunLock;
 use crate::vocab::{Dialect, EngineError, Entity, Generation, SecretString};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -83,6 +84,20 @@ pub struct RunSummary {
     pub target: String,
     pub dry_run: bool,
     pub entities: BTreeMap<Entity, EntityCounts>,
+    /// A process (possibly this one) drives the run right now: it must not be resumed.
+    #[serde(default)]
+    pub locked: bool,
+}
+
+impl RunSummary {
+    /// The state in words for a reader that does not drive the run itself (the CLI).
+    pub fn state_words(&self) -> String {
+        match (self.state, self.locked) {
+            (RunState::Running, true) => "running in another process".into(),
+            (RunState::Running, false) => "interrupted".into(),
+            (state, _) => state.to_string(),
+        }
+    }
 }
 
 /// Secrets supplied by the caller (the app's keychain) for a resume; the plan stored in the
@@ -134,8 +149,10 @@ struct Sides {
     target_info: Option<ConnectionInfo>,
 }
 
+/// Connects both sides. `run_id` is `None` for a pre-flight, which writes nothing anywhere.
 async fn connect(
     plan: &Plan,
+    run_id: Option<&str>,
     run_tag: Option<String>,
     counters: Arc<Counters>,
 ) -> Result<Sides, EngineError> {
@@ -170,6 +187,7 @@ async fn connect(
                 source.describe(),
                 source.payloads(),
                 &plan.scope,
+                run_id,
             )?),
             None,
         ),
@@ -179,6 +197,15 @@ async fn connect(
             ));
         }
     };
+    if let (Some(s), Some(t)) = (&source_info, &target_info)
+        && same_project(s, t).await
+    {
+        return Err(EngineError::InvalidPlan(format!(
+            "the source and the target are the same project ({} at {}); a copy onto itself would skip or duplicate everything, and a rollback would delete the source's data. Pick two different projects",
+            s.project_name.as_deref().unwrap_or("unnamed"),
+            s.url
+        )));
+    }
     Ok(Sides {
         source,
         target,
@@ -186,6 +213,41 @@ async fn connect(
         source_info,
         target_info,
     })
+}
+
+/// Whether two connections reach one project: the same project id on the same server, however
+/// the two addresses spell it (`localhost` and `127.0.0.1`, say). A restored copy of a database
+/// on another server has the same project ids and is a legitimate target.
+async fn same_project(a: &ConnectionInfo, b: &ConnectionInfo) -> bool {
+    if a.project_id.is_none() || a.project_id != b.project_id {
+        return false;
+    }
+    if a.url == b.url {
+        return true;
+    }
+    let (Ok(ua), Ok(ub)) = (url::Url::parse(&a.url), url::Url::parse(&b.url)) else {
+        return false;
+    };
+    let (Some(pa), Some(pb)) = (ua.port_or_known_default(), ub.port_or_known_default()) else {
+        return false;
+    };
+    let (Some(ha), Some(hb)) = (ua.host_str(), ub.host_str()) else {
+        return false;
+    };
+    if pa != pb {
+        return false;
+    }
+    let resolve = |h: &str| {
+        let h = h.trim_start_matches('[').trim_end_matches(']').to_owned();
+        async move {
+            tokio::net::lookup_host((h.as_str(), pa))
+                .await
+                .map(|it| it.map(|sa| sa.ip()).collect::<Vec<_>>())
+                .unwrap_or_default()
+        }
+    };
+    let (ia, ib) = (resolve(ha).await, resolve(hb).await);
+    ia.iter().any(|ip| ib.contains(ip))
 }
 
 fn warnings_for(plan: &Plan, sides: &Sides) -> Vec<String> {
@@ -228,7 +290,7 @@ pub async fn preflight(
 ) -> Result<PreflightReport, EngineError> {
     plan.validate()?;
     let counters = Arc::new(Counters::default());
-    let sides = connect(plan, None, counters).await?;
+    let sides = connect(plan, None, None, counters).await?;
     let mut counts = BTreeMap::new();
     let mut existing_in_target = BTreeMap::new();
     let mut existing_examples = BTreeMap::new();
@@ -295,14 +357,16 @@ pub async fn run(
 ) -> Result<RunReport, EngineError> {
     plan.validate()?;
     let run_id = new_run_id();
-    let journal = Journal::create(data_dir, &run_id, &plan)?;
-    journal.set_meta("dry_run", if dry_run { "1" } else { "0" })?;
-    journal.set_meta("source", &plan.source.describe())?;
-    journal.set_meta("target", &plan.target.describe())?;
+    // Locked before the journal exists: no other process ever sees this run undriven.
+    let dir = run_dir(data_dir, &run_id);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| EngineError::Journal(format!("cannot create {}: {e}", dir.display())))?;
+    let lock = RunLock::acquire(data_dir, &run_id)?;
+    let journal = Journal::create(data_dir, &run_id, &plan, dry_run)?;
     execute(
         plan,
         run_id,
-        journal,
+        (journal, lock),
         Arc::new(sink),
         control,
         Start {
@@ -326,13 +390,22 @@ pub async fn resume(
     conflicts: &dyn FindConflicts,
 ) -> Result<RunReport, EngineError> {
     let journal = Journal::open(data_dir, run_id)?;
+    // Before anything is read or changed: one driver per run.
+    let lock = RunLock::acquire(data_dir, run_id)?;
+    // Every row in words this version knows (a newer version's journal is refused here).
+    journal.state()?;
+    journal.counts()?;
     let stored = journal.plan()?;
-    let stored_hash = journal.meta("plan_hash")?.unwrap_or_default();
     let mut plan = match plan {
-        Some(p) if p.hash() != stored_hash => {
+        Some(p) if p.hash() != stored.hash() => {
             return Err(EngineError::PlanChanged(run_id.to_string()));
         }
-        Some(p) => p,
+        // Same data, maybe other operating knobs: they apply from now on.
+        Some(p) => {
+            p.validate()?;
+            journal.set_meta("plan", &p.canonical_json())?;
+            p
+        }
         None => stored,
     };
     match (&mut plan.source, secrets.source) {
@@ -349,7 +422,7 @@ pub async fn resume(
     execute(
         plan,
         run_id.to_string(),
-        journal,
+        (journal, lock),
         Arc::new(sink),
         control,
         Start {
@@ -370,7 +443,9 @@ struct Start {
 async fn execute(
     plan: Plan,
     run_id: String,
-    journal: Journal,
+    // The lock is held until the run's last journal write; released on return (or by the OS
+    // on a crash).
+    (journal, _lock): (Journal, RunLock),
     sink: Arc<dyn ProgressSink>,
     control: RunControl,
     start: Start,
@@ -385,7 +460,7 @@ async fn execute(
         resumed,
     });
     let run_tag = plan.options.run_tag.then(|| run_id.clone());
-    let sides = match connect(&plan, run_tag, counters.clone()).await {
+    let sides = match connect(&plan, Some(&run_id), run_tag, counters.clone()).await {
         Ok(s) => s,
         Err(e) => {
             journal.set_state(RunState::Failed)?;
@@ -712,6 +787,7 @@ pub fn list_runs(data_dir: &Path) -> Result<Vec<RunSummary>, EngineError> {
             target: j.meta("target")?.unwrap_or_default(),
             dry_run: j.meta("dry_run")?.as_deref() == Some("1"),
             entities: j.counts()?,
+            locked: RunLock::is_held(data_dir, &id),
             run_id: id,
         });
     }

@@ -28,12 +28,20 @@ pub enum EngineError {
     Archive { path: String, detail: String },
     #[error("The run journal could not be used: {0}")]
     Journal(String),
+    #[error(
+        "This run's journal was written by a newer version of Langfuse Migrator: it names {what} \"{value}\", which this version does not know. Open the run with that newer version."
+    )]
+    NewerJournal { what: String, value: String },
     #[error("Run {0} does not exist in this data folder")]
     UnknownRun(String),
     #[error(
-        "The plan of run {0} has changed since the run started; start a new run instead of resuming"
+        "The plan of run {0} has changed since the run started in what it copies (sides, kinds of objects, time window, filters, existing-object policy or run tag); start a new run instead of resuming. Concurrency, batch sizes, timeouts and rate budgets may change on resume."
     )]
     PlanChanged(String),
+    #[error(
+        "Run {0} is running in another window or process right now. Let it finish there, or stop it there before resuming it here."
+    )]
+    RunBusy(String),
     #[error("The run was stopped because {0}")]
     Stopped(String),
     #[error("The run was cancelled")]
@@ -66,6 +74,14 @@ pub enum ConnectionError {
     Tls(String, String),
     #[error("{0} answered, but it is not a Langfuse server: {1}")]
     NotLangfuse(String, String),
+    #[error(
+        "The address {0} carries a user name or password (the part before @). Remove it: Langfuse is reached with the project's public and secret key."
+    )]
+    CredentialsInUrl(String),
+    #[error(
+        "{0} could not say which project the keys belong to (it answered {1} to /api/public/projects). Check the server, or the proxy in front of it, and try again."
+    )]
+    ProjectLookup(String, String),
     #[error("{0} did not answer in time. Check the network or try again later.")]
     Timeout(String),
     #[error("{0} is unhealthy right now ({1}). Try again later.")]

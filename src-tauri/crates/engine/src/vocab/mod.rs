@@ -18,6 +18,7 @@ pub mod scope;
 pub mod secret;
 pub mod state;
 pub mod time;
+pub mod url_credentials;
 
 pub use counts::{Counters, EntityCounts};
 pub use error::{ConnectionError, EngineError};

@@ -1,6 +1,15 @@
 //! The states of a run and of each object in it, as the journal keeps them.
 
+use super::error::EngineError;
 use serde::{Deserialize, Serialize};
+
+/// A word this version never wrote: the journal comes from a newer version.
+fn newer(what: &str, value: &str) -> EngineError {
+    EngineError::NewerJournal {
+        what: what.to_owned(),
+        value: value.to_owned(),
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -28,15 +37,17 @@ impl ObjectState {
             ObjectState::Conflict => "conflict",
         }
     }
-    pub(crate) fn parse(s: &str) -> ObjectState {
-        match s {
+    /// A state this version wrote; anything else is a newer journal, never a guess.
+    pub(crate) fn parse(s: &str) -> Result<ObjectState, EngineError> {
+        Ok(match s {
+            "pending" => ObjectState::Pending,
             "conflict" => ObjectState::Conflict,
             "sent" => ObjectState::Sent,
             "confirmed" => ObjectState::Confirmed,
             "skipped_existing" => ObjectState::SkippedExisting,
             "failed" => ObjectState::Failed,
-            _ => ObjectState::Pending,
-        }
+            _ => return Err(newer("the object state", s)),
+        })
     }
     pub fn is_final(self) -> bool {
         matches!(
@@ -86,14 +97,15 @@ impl RunState {
             RunState::DryRun => "dry_run",
         }
     }
-    pub(crate) fn parse(s: &str) -> RunState {
-        match s {
+    pub(crate) fn parse(s: &str) -> Result<RunState, EngineError> {
+        Ok(match s {
+            "running" => RunState::Running,
             "completed" => RunState::Completed,
             "completed_with_failures" => RunState::CompletedWithFailures,
             "cancelled" => RunState::Cancelled,
             "failed" => RunState::Failed,
             "dry_run" => RunState::DryRun,
-            _ => RunState::Running,
-        }
+            _ => return Err(newer("the run state", s)),
+        })
     }
 }

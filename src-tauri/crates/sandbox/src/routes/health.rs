@@ -7,7 +7,12 @@ use serde_json::{Value, json};
 use crate::state::AppState;
 
 pub async fn health(State(st): State<AppState>) -> Json<Value> {
-    Json(json!({"status": "OK", "version": st.profile().version()}))
+    let version = st
+        .config
+        .health_version
+        .clone()
+        .unwrap_or_else(|| st.profile().version().to_owned());
+    Json(json!({"status": "OK", "version": version}))
 }
 
 pub async fn projects(State(st): State<AppState>) -> Json<Value> {

@@ -131,7 +131,7 @@ impl RollbackStore {
                     seq,
                     action: serde_json::from_str(&action).map_err(json_err)?,
                     removes: serde_json::from_str(&removes).map_err(json_err)?,
-                    state: StepState::parse(&state),
+                    state: StepState::parse(&state)?,
                     detail,
                 })
             })
@@ -151,16 +151,18 @@ impl RollbackStore {
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(e, id, instruction)| {
-                Some(ManualItem {
-                    entity: Entity::parse(&e)?,
+        rows.into_iter()
+            .map(|(e, id, instruction)| {
+                Ok(ManualItem {
+                    entity: Entity::parse(&e).ok_or_else(|| EngineError::NewerJournal {
+                        what: "the kind of object".into(),
+                        value: e.clone(),
+                    })?,
                     id,
                     instruction,
                 })
             })
-            .collect())
+            .collect()
     }
 
     pub fn mark(

@@ -109,12 +109,19 @@ impl StepState {
             StepState::Failed => "failed",
         }
     }
-    pub fn parse(s: &str) -> StepState {
-        match s {
+    /// A state this version wrote; anything else comes from a newer version and is refused.
+    pub fn parse(s: &str) -> Result<StepState, crate::error::EngineError> {
+        Ok(match s {
+            "pending" => StepState::Pending,
             "done" => StepState::Done,
             "failed" => StepState::Failed,
-            _ => StepState::Pending,
-        }
+            _ => {
+                return Err(crate::error::EngineError::NewerJournal {
+                    what: "the rollback step state".into(),
+                    value: s.into(),
+                });
+            }
+        })
     }
 }
 

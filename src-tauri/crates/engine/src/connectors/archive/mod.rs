@@ -23,6 +23,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub const SCHEMA_VERSION: u32 = 1;
 const PAGE: usize = 1000;
+/// The longest line (one object) read from an archive. Langfuse's own request limit is a few
+/// MB; a longer line is a damaged or hostile file (a gzip bomb is one endless line), and
+/// reading it whole would exhaust memory. With at most one line per object the manifest lists,
+/// this also bounds how much a file may decompress to.
+pub const MAX_LINE_BYTES: usize = 32 << 20;
+/// Names the run that writes an unfinished archive, so another run does not merge into it.
+const OWNER_FILE: &str = "export-run";
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Manifest {
@@ -71,37 +78,113 @@ fn record_key(r: &Record) -> &str {
     &r.id
 }
 
+enum Line {
+    End,
+    Text,
+    TooLong,
+}
+
+/// Reads the next line into `buf`, never more than [`MAX_LINE_BYTES`] of it.
+fn next_line<R: BufRead + ?Sized>(r: &mut R, buf: &mut String) -> std::io::Result<Line> {
+    buf.clear();
+    let n = (&mut *r).take(MAX_LINE_BYTES as u64 + 1).read_line(buf)?;
+    Ok(if n == 0 {
+        Line::End
+    } else if n > MAX_LINE_BYTES && !buf.ends_with('\n') {
+        Line::TooLong
+    } else {
+        Line::Text
+    })
+}
+
+fn too_long(line: u64, file: &str) -> String {
+    format!(
+        "line {line} of {file} is longer than {} MiB; the file is damaged or was not written by this program",
+        MAX_LINE_BYTES >> 20
+    )
+}
+
+/// Reads every line of a gzip file, each capped in length.
+fn for_each_line(
+    path: &Path,
+    mut f: impl FnMut(u64, &str) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut r = BufReader::new(MultiGzDecoder::new(std::fs::File::open(path)?));
+    let mut buf = String::new();
+    let mut n = 0u64;
+    loop {
+        n += 1;
+        match next_line(&mut r, &mut buf)? {
+            Line::End => return Ok(()),
+            Line::TooLong => {
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                return Err(std::io::Error::other(too_long(n, name)));
+            }
+            Line::Text => f(n, buf.trim_end_matches('\n'))?,
+        }
+    }
+}
+
 // ---------------------------------------------------------------- writing
 
 pub struct ArchiveWriter {
     dir: PathBuf,
+    /// The run writing the archive; `None` for a pre-flight, which never writes.
+    run_id: Option<String>,
+    /// Whether the folder, its `parts/` and the owner file exist yet (made at the first write,
+    /// so pre-flights and dry runs leave the folder untouched).
+    started: Mutex<bool>,
     source: ManifestSource,
     window: ManifestWindow,
     part_seq: AtomicU64,
 }
 
 impl ArchiveWriter {
+    /// Prepares writing into `dir` for `run_id`, creating nothing yet. Refuses a complete
+    /// archive, and an unfinished one that another run wrote (resume that run instead).
     pub fn new(
         dir: &Path,
         source_description: String,
         payloads: Payloads,
         scope: &Scope,
+        run_id: Option<&str>,
     ) -> Result<Self, EngineError> {
-        std::fs::create_dir_all(dir.join("parts")).map_err(|e| archive_err(dir, e))?;
-        if let Ok(text) = std::fs::read_to_string(dir.join("manifest.json"))
-            && let Ok(m) = serde_json::from_str::<Manifest>(&text)
-            && m.complete
-        {
+        let manifest = std::fs::read_to_string(dir.join("manifest.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str::<Manifest>(&text).ok());
+        if manifest.as_ref().is_some_and(|m| m.complete) {
             return Err(archive_err(
                 dir,
                 "the folder already holds a complete archive; choose an empty folder",
             ));
         }
-        let existing = std::fs::read_dir(dir.join("parts"))
-            .map_err(|e| archive_err(dir, e))?
-            .count() as u64;
+        let existing = match std::fs::read_dir(dir.join("parts")) {
+            Ok(entries) => entries.count() as u64,
+            Err(_) => 0,
+        };
+        if existing > 0 || manifest.is_some() {
+            let owner = std::fs::read_to_string(dir.join(OWNER_FILE))
+                .ok()
+                .map(|s| s.trim().to_owned());
+            if owner.is_none() || owner.as_deref() != run_id {
+                let whose = match &owner {
+                    Some(id) => format!(
+                        "run {id}; resume that run (in the app's Runs, or `langfuse-migrator-cli resume {id}`)"
+                    ),
+                    None => "another run; resume that run".into(),
+                };
+                return Err(archive_err(
+                    dir,
+                    format!(
+                        "the folder holds an unfinished export of {whose}, or choose an empty folder"
+                    ),
+                ));
+            }
+        }
         Ok(Self {
             dir: dir.to_path_buf(),
+            run_id: run_id.map(str::to_owned),
+            started: Mutex::new(false),
             source: ManifestSource {
                 description: source_description,
                 generation: payloads.dialect.generation(),
@@ -114,7 +197,21 @@ impl ArchiveWriter {
         })
     }
 
+    /// Creates the folder and names this run its writer, once, before the first part.
+    fn start(&self) -> std::io::Result<()> {
+        let mut started = self.started.lock().expect("archive lock");
+        if !*started {
+            std::fs::create_dir_all(self.dir.join("parts"))?;
+            if let Some(id) = &self.run_id {
+                std::fs::write(self.dir.join(OWNER_FILE), id)?;
+            }
+            *started = true;
+        }
+        Ok(())
+    }
+
     fn write_part(&self, entity: Entity, records: &[Record]) -> std::io::Result<()> {
+        self.start()?;
         let seq = self.part_seq.fetch_add(1, Ordering::SeqCst);
         let parts = self.dir.join("parts");
         let name = format!("{}.{:09}.{}", entity.as_str(), seq, std::process::id());
@@ -132,7 +229,11 @@ impl ArchiveWriter {
 
     fn parts_of(&self, entity: Entity) -> std::io::Result<Vec<PathBuf>> {
         let prefix = format!("{}.", entity.as_str());
-        let mut v: Vec<PathBuf> = std::fs::read_dir(self.dir.join("parts"))?
+        let parts = self.dir.join("parts");
+        if !parts.exists() {
+            return Ok(vec![]);
+        }
+        let mut v: Vec<PathBuf> = std::fs::read_dir(parts)?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
                 let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -146,14 +247,14 @@ impl ArchiveWriter {
     fn ids_in_parts(&self, entity: Entity) -> std::io::Result<HashSet<u128>> {
         let mut ids = HashSet::new();
         for p in self.parts_of(entity)? {
-            for line in BufReader::new(MultiGzDecoder::new(std::fs::File::open(&p)?)).lines() {
-                let line = line?;
-                if let Ok(o) = RawObject::from_json(&line)
+            for_each_line(&p, |_, line| {
+                if let Ok(o) = RawObject::from_json(line)
                     && let Some(id) = archived_id(entity, &o)
                 {
                     ids.insert(id_digest(&id));
                 }
-            }
+                Ok(())
+            })?;
         }
         Ok(ids)
     }
@@ -170,19 +271,25 @@ impl ArchiveWriter {
         let tmp = self.dir.join(format!("{}.tmp", file_name(entity)));
         let mut gz = GzEncoder::new(std::fs::File::create(&tmp)?, Compression::fast());
         let mut count = 0u64;
-        for p in &parts {
-            for line in BufReader::new(MultiGzDecoder::new(std::fs::File::open(p)?)).lines() {
-                let line = line?;
-                let id = RawObject::from_json(&line)
+        // What an earlier, unfinished end of this run consolidated (a cancelled export that is
+        // resumed) comes first; the parts written since follow.
+        let earlier = out_path.exists().then(|| out_path.clone());
+        for p in earlier.iter().chain(&parts) {
+            for_each_line(p, |n, line| {
+                // Objects without an id would all collapse into one: refuse them by line.
+                let id = RawObject::from_json(line)
                     .ok()
                     .and_then(|o| archived_id(entity, &o))
-                    .unwrap_or_default();
+                    .ok_or_else(|| {
+                        std::io::Error::other(format!("line {n} of {} has no id", p.display()))
+                    })?;
                 if seen.insert(id_digest(&id)) {
                     gz.write_all(line.as_bytes())?;
                     gz.write_all(b"\n")?;
                     count += 1;
                 }
-            }
+                Ok(())
+            })?;
         }
         gz.finish()?.sync_all()?;
         std::fs::rename(&tmp, &out_path)?;
@@ -203,12 +310,16 @@ fn id_digest(id: &str) -> u128 {
     u128::from_le_bytes(h[..16].try_into().expect("16 bytes"))
 }
 
-/// The id stored in an archived object (prompt versions: `name:version`).
+/// The id stored in an archived object (prompt versions: `name:version`); an empty id is none.
 fn archived_id(entity: Entity, o: &RawObject) -> Option<String> {
     match entity {
         Entity::Prompts => Some(format!("{}:{}", o.str("name")?, o.i64("version")?)),
         // Run items read from v4 experiments have no id of their own: their natural key.
-        _ => o.str("id").or_else(|| crate::vocab::natural_key(entity, o)),
+        _ => match o.str("id") {
+            Some(id) if id.is_empty() => None,
+            Some(id) => Some(id),
+            None => crate::vocab::natural_key(entity, o),
+        },
     }
 }
 
@@ -282,6 +393,8 @@ impl TargetConnector for ArchiveWriter {
             .collect())
     }
     async fn finish(&self, complete: bool) -> Result<(), EngineError> {
+        // A run that wrote nothing still leaves a manifest (and its name, to be resumed).
+        self.start().map_err(|e| archive_err(&self.dir, e))?;
         let mut entities = BTreeMap::new();
         for e in Entity::ALL {
             if let Some(f) = tokio::task::block_in_place(|| self.consolidate(e))
@@ -305,6 +418,7 @@ impl TargetConnector for ArchiveWriter {
         .map_err(|e| archive_err(&self.dir, e))?;
         if complete {
             let _ = std::fs::remove_dir(self.dir.join("parts"));
+            let _ = std::fs::remove_file(self.dir.join(OWNER_FILE));
         }
         Ok(())
     }
@@ -339,6 +453,22 @@ impl ArchiveReader {
         }
         if !manifest.complete {
             return Err(archive_err(dir, "the export that wrote it did not finish"));
+        }
+        for f in manifest.entities.values() {
+            // A bare file name: `../x` or `/etc/x` would read outside the folder.
+            let mut parts = Path::new(&f.file).components();
+            if !matches!(
+                (parts.next(), parts.next()),
+                (Some(std::path::Component::Normal(_)), None)
+            ) {
+                return Err(archive_err(
+                    dir,
+                    format!(
+                        "manifest.json names a file outside the archive folder (\"{}\"); the archive is damaged or was tampered with",
+                        f.file
+                    ),
+                ));
+            }
         }
         for f in manifest.entities.values() {
             let p = dir.join(&f.file);
@@ -382,11 +512,13 @@ impl ArchiveReader {
         let mut skipped = 0;
         let mut buf = String::new();
         while skipped < line {
-            buf.clear();
-            if r.read_line(&mut buf)? == 0 {
-                break;
+            match next_line(&mut r, &mut buf)? {
+                Line::End => break,
+                Line::TooLong => {
+                    return Err(std::io::Error::other(too_long(skipped + 1, &f.file)));
+                }
+                Line::Text => skipped += 1,
             }
-            skipped += 1;
         }
         Ok(Some((skipped, r)))
     }
@@ -423,16 +555,32 @@ impl SourceConnector for ArchiveReader {
             else {
                 return Ok(Page::default());
             };
+            let listed = self.manifest.entities[entity.as_str()].count;
             let mut records = Vec::with_capacity(PAGE);
             let mut line = String::new();
             let mut eof = false;
             while records.len() < PAGE {
-                line.clear();
-                if r.read_line(&mut line).map_err(|e| archive_err(&dir, e))? == 0 {
-                    eof = true;
-                    break;
-                }
+                let read = next_line(&mut r, &mut line).map_err(|e| archive_err(&dir, e))?;
                 pos += 1;
+                match read {
+                    Line::End => {
+                        eof = true;
+                        break;
+                    }
+                    Line::TooLong => {
+                        return Err(archive_err(&dir, too_long(pos, &file_name(entity))));
+                    }
+                    Line::Text => {}
+                }
+                if pos > listed {
+                    return Err(archive_err(
+                        &dir,
+                        format!(
+                            "{} holds more lines than the {listed} objects its manifest lists",
+                            file_name(entity)
+                        ),
+                    ));
+                }
                 let text = line.trim_end();
                 if text.is_empty() {
                     continue;
@@ -501,6 +649,7 @@ mod tests {
             "test".into(),
             Payloads::langfuse(Dialect::LangfuseV4),
             &Scope::default(),
+            Some("r1"),
         )
         .unwrap();
         let first: Vec<Record> = ["a", "b", "c"].into_iter().map(observation).collect();

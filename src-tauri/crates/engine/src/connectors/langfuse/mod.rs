@@ -130,6 +130,30 @@ async fn send_checked(
     }
 }
 
+/// The generation a release version names (`3.120.0`, `v4.16.0`); `None` for anything that is
+/// not a release, such as `dev` or a git sha.
+fn release_generation(version: &str) -> Option<Generation> {
+    let mut parts = version.trim().trim_start_matches('v').split('.');
+    let major: u32 = parts.next()?.parse().ok()?;
+    let minor = parts.next()?;
+    if minor.is_empty() || !minor.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(match major {
+        0..=2 => Generation::V2,
+        3 => Generation::V3,
+        _ => Generation::V4,
+    })
+}
+
+/// Whether the OTLP route exists: a GET there is 405 (POST only) where it does, 404 where not.
+async fn has_otlp(http: &HttpClient) -> bool {
+    match http.get("/api/public/otel/v1/traces").send().await {
+        Ok(r) => r.status().as_u16() != 404,
+        Err(_) => false,
+    }
+}
+
 #[derive(Deserialize)]
 struct Health {
     version: Option<String>,
@@ -154,7 +178,8 @@ pub async fn server_generation(url: &str) -> Result<(String, Generation), Engine
         Arc::new(Counters::default()),
     );
     let version = server_version(&http, &url).await?;
-    let generation = generation_of(&version);
+    // Without keys the endpoints cannot be probed: a development build counts as the newest.
+    let generation = release_generation(&version).unwrap_or(Generation::V4);
     Ok((version, generation))
 }
 
@@ -177,6 +202,13 @@ impl Langfuse {
         run_tag: Option<String>,
         counters: Arc<Counters>,
     ) -> Result<Langfuse, EngineError> {
+        // Before any request: a password in the address would be sent, logged and shown.
+        if crate::url_credentials::has_credentials(&endpoint.url) {
+            return Err(
+                ConnectionError::CredentialsInUrl(crate::url_credentials::redacted(&endpoint.url))
+                    .into(),
+            );
+        }
         let url = base_url(&endpoint.url);
         let secret = endpoint.resolve_secret()?;
         let http = HttpClient::new(
@@ -193,8 +225,12 @@ impl Langfuse {
             counters.clone(),
         );
         let version = server_version(&http, &url).await?;
-        let generation = generation_of(&version);
         let (project_id, project_name) = project(&http, &url).await?;
+        let generation = match release_generation(&version) {
+            Some(g) => g,
+            // A development build ("dev", a git sha): what it serves says what it is.
+            None => generation_by_probes(&http, &url, &version).await?,
+        };
         let capabilities = probe_capabilities(&http, generation).await;
         let info = ConnectionInfo {
             url,
@@ -298,13 +334,27 @@ async fn server_version(http: &HttpClient, url: &str) -> Result<String, EngineEr
     }
 }
 
-/// The API generation of a server version (`3.1.0`, `v4.0.0-rc.1`, ...); unknown majors are
-/// taken for the newest.
-fn generation_of(version: &str) -> Generation {
-    match version.trim_start_matches('v').split('.').next() {
-        Some("2") | Some("1") => Generation::V2,
-        Some("3") => Generation::V3,
-        _ => Generation::V4,
+/// A development build's generation, from the endpoints it serves.
+async fn generation_by_probes(
+    http: &HttpClient,
+    url: &str,
+    version: &str,
+) -> Result<Generation, EngineError> {
+    let c = probe_capabilities(http, Generation::V4).await;
+    if c.cursor_observations && !c.legacy_reads {
+        Ok(Generation::V4)
+    } else if has_otlp(http).await {
+        Ok(Generation::V3)
+    } else if c.legacy_reads {
+        Ok(Generation::V2)
+    } else {
+        Err(ConnectionError::NotLangfuse(
+            url.to_string(),
+            format!(
+                "its version is \"{version}\", and it serves neither the v2/v3 nor the v4 read endpoints"
+            ),
+        )
+        .into())
     }
 }
 
@@ -317,6 +367,10 @@ async fn project(
     match resp.status().as_u16() {
         401 => return Err(ConnectionError::WrongKeys(url.to_string()).into()),
         403 => return Err(ConnectionError::Forbidden(url.to_string()).into()),
+        // Without the project the keys are not proven: a failing lookup fails the check.
+        s if !(200..300).contains(&s) => {
+            return Err(ConnectionError::ProjectLookup(url.to_string(), s.to_string()).into());
+        }
         _ => {}
     }
     let projects: serde_json::Value = resp.json().await.unwrap_or_default();
@@ -327,6 +381,13 @@ async fn project(
             .and_then(|v| v.as_str())
             .map(String::from)
     };
+    if field("id").is_none() {
+        return Err(ConnectionError::ProjectLookup(
+            url.to_string(),
+            "an answer without a project".into(),
+        )
+        .into());
+    }
     Ok((field("id"), field("name")))
 }
 
