@@ -84,6 +84,7 @@ export const entities: { key: string; label: string }[] = [
   { key: "traces", label: "Traces" },
   { key: "observations", label: "Observations" },
   { key: "dataset_items", label: "Dataset items" },
+  { key: "media", label: "Media attachments (images, audio, files in traces and dataset items)" },
   { key: "scores", label: "Scores" },
   { key: "dataset_run_items", label: "Dataset runs and run items" },
   { key: "comments", label: "Comments" },

@@ -25,7 +25,7 @@ pub use after_run::cutover::env_file as cutover;
 pub(crate) use after_run::reconnect;
 pub use after_run::{conflicts, cutover as cutover_run, rollback, validate};
 pub use connectors::langfuse::{experiments, otlp};
-pub use connectors::{self as connector, archive, http, langfuse, langsmith};
+pub use connectors::{self as connector, archive, http, langfuse, langsmith, media};
 #[allow(unused_imports)]
 pub(crate) use run::{alloc, pipeline, runner};
 pub use run::{control, eta, journal, plan, progress, trace_scope};

@@ -253,6 +253,11 @@ impl HttpClient {
             .header(self.auth_name, self.auth_header.clone())
     }
 
+    /// The client without credentials, for presigned storage URLs (media).
+    pub fn plain(&self) -> &reqwest::Client {
+        &self.client
+    }
+
     /// A request without credentials (health check).
     pub fn get_anonymous(&self, path: &str) -> RequestBuilder {
         self.client.get(self.url(path))

@@ -14,6 +14,7 @@ pub mod archive;
 pub mod http;
 pub mod langfuse;
 pub mod langsmith;
+pub mod media;
 pub mod traits;
 
 pub use traits::{

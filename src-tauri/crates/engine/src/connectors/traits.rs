@@ -31,6 +31,10 @@ pub trait SourceConnector: Send + Sync {
     ) -> Result<Page, EngineError>;
     /// How many objects the scope holds, when the source can tell cheaply.
     async fn count(&self, entity: Entity, scope: &Scope) -> Result<Option<u64>, EngineError>;
+    /// Where media bytes come from, when this source has media (see `crate::connectors::media`).
+    fn media_source(&self) -> Option<&dyn crate::connectors::media::MediaSource> {
+        None
+    }
     /// A count good enough to plan work by (validation's time slices): the exact count, or an
     /// estimate where the source has no exact total.
     async fn estimate(&self, entity: Entity, scope: &Scope) -> Result<Option<u64>, EngineError> {
@@ -118,6 +122,10 @@ pub trait TargetConnector: Send + Sync {
         entity: Entity,
         records: &[Record],
     ) -> Result<HashSet<String>, EngineError>;
+    /// Where media bytes go, when this target takes media (see `crate::connectors::media`).
+    fn media_target(&self) -> Option<&dyn crate::connectors::media::MediaTarget> {
+        None
+    }
     /// Called once everything was written (the archive writes its manifest here).
     async fn finish(&self, _complete: bool) -> Result<(), EngineError> {
         Ok(())

@@ -486,6 +486,27 @@ impl Journal {
             .flatten())
     }
 
+    /// One object's row, if the journal has it.
+    pub fn row(&self, entity: Entity, source_id: &str) -> Result<Option<ObjectRow>, EngineError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT target_id, content_hash, state, reason FROM objects WHERE entity = ?1 AND source_id = ?2",
+                params![entity.as_str(), source_id],
+                |r| {
+                    Ok(ObjectRow {
+                        entity,
+                        source_id: source_id.to_string(),
+                        target_id: r.get(0)?,
+                        content_hash: r.get(1)?,
+                        state: ObjectState::parse(&r.get::<_, String>(2)?),
+                        reason: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
     pub fn rows_in_state(
         &self,
         entity: Entity,

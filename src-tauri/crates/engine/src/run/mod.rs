@@ -9,6 +9,7 @@ pub mod conflict_check;
 pub mod control;
 pub mod eta;
 pub mod journal;
+pub mod media_copy;
 pub(crate) mod pipeline;
 pub mod plan;
 pub mod progress;

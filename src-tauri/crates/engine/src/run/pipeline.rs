@@ -38,6 +38,9 @@ pub struct Ctx {
     pub dry_run: bool,
     /// Run items that ride on root spans (a v4 target with run items in scope; see `experiments`).
     pub experiments: std::sync::OnceLock<ExperimentIndex>,
+    /// Copies the media a batch refers to before it is written (`None`: media not in scope, or
+    /// a side without media).
+    pub media: Option<crate::run::media_copy::MediaCopier>,
 }
 
 /// Tracks which pages of a stream are fully handled, to move the checkpoint safely.
@@ -654,6 +657,15 @@ async fn write_items(
     tracker: &PageTracker,
     verify: &Mutex<Vec<(u64, Record)>>,
 ) -> Result<(), EngineError> {
+    let mut items = items;
+    // Media first, so a reference the target renames is rewritten before the object is sent.
+    if let Some(media) = &ctx.media
+        && !ctx.dry_run
+    {
+        media
+            .carry(items.iter_mut().map(|(_, r)| r).collect())
+            .await?;
+    }
     // Journal first: a crash from here on finds the rows `sent` and checks the target.
     journal_sent(ctx, entity, &items)?;
     let mut pending = items;

@@ -473,6 +473,17 @@ async fn execute(
         sink.emit(ProgressEvent::Warning { message: w.clone() });
     }
     let entities = selected(&plan, &sides);
+    let media = if plan.scope.entities.includes(Entity::Media) {
+        crate::run::media_copy::MediaCopier::new(
+            journal.clone(),
+            sides.source.clone(),
+            sides.target.clone(),
+            counters.clone(),
+            sink.clone(),
+        )?
+    } else {
+        None
+    };
     let ctx = Arc::new(Ctx {
         run_id: run_id.clone(),
         plan: plan.clone(),
@@ -485,6 +496,7 @@ async fn execute(
         control: control.clone(),
         dry_run,
         experiments: Default::default(),
+        media,
     });
 
     let reporter = spawn_reporter(

@@ -180,6 +180,10 @@ impl SourceConnector for TraceScoped {
         self.inner.supports(entity)
     }
 
+    fn media_source(&self) -> Option<&dyn crate::connectors::media::MediaSource> {
+        self.inner.media_source()
+    }
+
     async fn read_page(
         &self,
         entity: Entity,

@@ -21,13 +21,13 @@ pub struct EntityCounts {
 /// Live counters; cheap to bump from any task.
 #[derive(Debug, Default)]
 pub struct Counters {
-    per_entity: [[AtomicU64; 4]; 11],
+    per_entity: [[AtomicU64; 4]; Entity::ALL.len()],
     retries: AtomicU64,
     rate_limit_waits: AtomicU64,
     /// Requests sent, per rate-limit bucket (see `Bucket::ALL`).
     requests: [AtomicU64; 5],
     /// Expected totals per entity (0 = unknown), from the source's count.
-    expected: [AtomicU64; 11],
+    expected: [AtomicU64; Entity::ALL.len()],
 }
 
 fn idx(e: Entity) -> usize {

@@ -26,10 +26,13 @@ pub enum Entity {
     Scores,
     DatasetRunItems,
     Comments,
+    /// Attachments behind `@@@langfuseMedia:…@@@` references; copied with the objects that
+    /// refer to them (no phase of their own).
+    Media,
 }
 
 impl Entity {
-    pub const ALL: [Entity; 11] = [
+    pub const ALL: [Entity; 12] = [
         Entity::ScoreConfigs,
         Entity::Models,
         Entity::Datasets,
@@ -41,6 +44,7 @@ impl Entity {
         Entity::Scores,
         Entity::DatasetRunItems,
         Entity::Comments,
+        Entity::Media,
     ];
 
     /// The key used in journals, archives, reports and the sandbox dump.
@@ -57,6 +61,7 @@ impl Entity {
             Entity::Scores => "scores",
             Entity::DatasetRunItems => "dataset_run_items",
             Entity::Comments => "comments",
+            Entity::Media => "media",
         }
     }
 

@@ -724,6 +724,15 @@ async fn undeletable(p: &mut Planner<'_>, rows: &[ObjectRow]) -> Result<(), Engi
             "Langfuse's API cannot delete comments. In the Langfuse UI open the trace, observation, session or prompt it is on and delete the comment there.".into(),
         );
     }
+    // Media: the API has no delete. The trace deletions above take the traces that showed it.
+    for r in created(rows, Entity::Media) {
+        let id = r.target_id.clone().unwrap_or_else(|| r.source_id.clone());
+        p.by_hand(
+            Entity::Media,
+            &id,
+            format!("Langfuse's API cannot delete media files. This one stays in the target project's media storage; on a self-hosted Langfuse delete the object named {id} under the project's folder in the media bucket, or let the project's data retention remove it."),
+        );
+    }
     Ok(())
 }
 

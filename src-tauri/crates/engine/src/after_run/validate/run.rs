@@ -199,6 +199,25 @@ pub async fn validate_run(
         report.entities.push(rec);
         report.per_day.extend(coalesce_days(days));
     }
+    if plan.scope.entities.includes(Entity::Media) {
+        // LangSmith is only ever a source, so a target there has no media to check.
+        let resolver: Option<&dyn crate::connectors::media::MediaTarget> = match &target {
+            Side::Langfuse(lf) => Some(lf.as_ref()),
+            Side::Archive(a) => Some(a.as_ref()),
+            Side::Langsmith(_) => None,
+        };
+        let rec = match resolver {
+            Some(resolver) => super::media::reconcile_media(&journal, resolver).await?,
+            None => None,
+        };
+        if let Some(rec) = rec {
+            progress(ValidationProgress::Compared {
+                entity: Entity::Media,
+                discrepancies: rec.missing_count + rec.extra_count + rec.differing_count,
+            });
+            report.entities.push(rec);
+        }
+    }
     if options.save {
         save_report(&report, &journal, data_dir)?;
     }

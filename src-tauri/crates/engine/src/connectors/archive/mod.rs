@@ -6,6 +6,8 @@
 //! valid gzip file), dropping any object a resumed run wrote twice, and writes the manifest.
 //! Reading verifies each file's sha256 against the manifest before the first record is used.
 
+pub mod media;
+
 use crate::connectors::{Page, SourceConnector, TargetConnector, WriteOutcome};
 use crate::vocab::files;
 use crate::vocab::{Dialect, EngineError, Entity, Generation, Payloads, RawObject, Record, Scope};
@@ -38,7 +40,21 @@ pub struct Manifest {
     pub source: ManifestSource,
     pub window: ManifestWindow,
     pub entities: BTreeMap<String, ManifestFile>,
+    /// Media files under `media/`, by media id (absent in archives written before media).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub media: BTreeMap<String, ManifestMedia>,
     pub complete: bool,
+}
+
+/// One media file of an archive: where it is, what it is, and its sha256 (standard base64, as
+/// the media API carries it).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestMedia {
+    pub file: String,
+    pub content_type: String,
+    pub length: u64,
+    pub sha256: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -210,6 +226,10 @@ impl ArchiveWriter {
         Ok(())
     }
 
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn write_part(&self, entity: Entity, records: &[Record]) -> std::io::Result<()> {
         self.start()?;
         let seq = self.part_seq.fetch_add(1, Ordering::SeqCst);
@@ -339,6 +359,9 @@ fn sha256_file(p: &Path) -> std::io::Result<String> {
 
 #[async_trait]
 impl TargetConnector for ArchiveWriter {
+    fn media_target(&self) -> Option<&dyn crate::connectors::media::MediaTarget> {
+        Some(self)
+    }
     fn describe(&self) -> String {
         format!("archive folder {}", self.dir.display())
     }
@@ -403,12 +426,14 @@ impl TargetConnector for ArchiveWriter {
                 entities.insert(e.as_str().to_string(), f);
             }
         }
+        let media = media::written_media(&self.dir).map_err(|e| archive_err(&self.dir, e))?;
         let m = Manifest {
             schema_version: SCHEMA_VERSION,
             created_at: chrono::Utc::now().to_rfc3339(),
             source: self.source.clone(),
             window: self.window.clone(),
             entities,
+            media,
             complete,
         };
         files::write_atomically(
@@ -491,6 +516,10 @@ impl ArchiveReader {
         })
     }
 
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn reader_at(
         &self,
         entity: Entity,
@@ -526,6 +555,9 @@ impl ArchiveReader {
 
 #[async_trait]
 impl SourceConnector for ArchiveReader {
+    fn media_source(&self) -> Option<&dyn crate::connectors::media::MediaSource> {
+        Some(self)
+    }
     fn describe(&self) -> String {
         format!(
             "archive folder {} ({})",

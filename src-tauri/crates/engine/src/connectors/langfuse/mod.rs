@@ -10,6 +10,7 @@
 
 pub mod endpoint;
 pub mod experiments;
+mod media;
 pub mod otlp;
 mod read;
 mod rest;

@@ -410,6 +410,9 @@ impl Langfuse {
 
 #[async_trait]
 impl SourceConnector for Langfuse {
+    fn media_source(&self) -> Option<&dyn crate::connectors::media::MediaSource> {
+        Some(self)
+    }
     fn describe(&self) -> String {
         format!(
             "Langfuse {} at {} ({})",

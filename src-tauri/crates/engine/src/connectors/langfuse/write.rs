@@ -416,6 +416,9 @@ pub(crate) fn failure_outcome(f: &HttpFailure) -> WriteOutcome {
 
 #[async_trait]
 impl TargetConnector for Langfuse {
+    fn media_target(&self) -> Option<&dyn crate::connectors::media::MediaTarget> {
+        Some(self)
+    }
     fn describe(&self) -> String {
         SourceDescribe::describe(self)
     }
