@@ -11,6 +11,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_langfuse-migrator-cli");
 
 async fn start(profile: ServerProfile, pk: &str, sk: &str, sample: Option<SampleSpec>) -> Sandbox {
     Sandbox::start(SandboxConfig {
+        // Every request the migrator sends is checked against the API description.
+        validate_requests: true,
         profile,
         public_key: pk.into(),
         secret_key: sk.into(),

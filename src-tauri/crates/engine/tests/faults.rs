@@ -17,6 +17,7 @@ fn faults(seed: u64, rate: f64) -> FaultConfig {
         kinds: vec![],
         slow_ms: 300,
         timeout_ms: 2_500,
+        ..FaultConfig::default()
     }
 }
 
@@ -68,6 +69,8 @@ async fn faults_into_a_v3_target_lose_nothing() {
 
 async fn hobby_sandbox(time_scale: f64, sample: Option<SampleSpec>) -> Sandbox {
     Sandbox::start(SandboxConfig {
+        // Every request the migrator sends is checked against the API description.
+        validate_requests: true,
         profile: ServerProfile::V4,
         plan: CloudPlan::Hobby,
         time_scale,

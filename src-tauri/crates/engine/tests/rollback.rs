@@ -134,6 +134,7 @@ fn faults(seed: u64) -> FaultConfig {
         ],
         slow_ms: 0,
         timeout_ms: 2_500,
+        ..FaultConfig::default()
     }
 }
 
@@ -202,6 +203,8 @@ async fn under_the_hobby_delete_budget_it_stops_says_when_and_completes_after_re
     let scale = 4_320.0;
     let source = sandbox(ServerProfile::V3, Some((3, 10, 2))).await;
     let target = Sandbox::start(SandboxConfig {
+        // Every request the migrator sends is checked against the API description.
+        validate_requests: true,
         profile: ServerProfile::V3,
         plan: SandboxPlan::Hobby,
         time_scale: scale,

@@ -18,6 +18,8 @@ async fn with_delay(
     delay_ms: u64,
 ) -> Sandbox {
     Sandbox::start(SandboxConfig {
+        // Every request the migrator sends is checked against the API description.
+        validate_requests: true,
         profile,
         visibility_delay: Some(Duration::from_millis(delay_ms)),
         sample: sample.map(|(seed, traces, observations_per_trace)| SampleSpec {

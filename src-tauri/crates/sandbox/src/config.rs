@@ -13,9 +13,14 @@ pub enum ServerProfile {
     V2,
     /// Legacy endpoints plus v2 observations/scores and OTLP; asynchronous upserts.
     V3,
-    /// The v4 API: OTLP-only traces, cursor reads, immutable rows.
+    /// The current v4 API (Langfuse Cloud, servers ≥ 4.59 that the official SDKs 5.x/6.x need):
+    /// OTLP-only traces, cursor reads, immutable rows, batch score creation. Where it differs
+    /// from the 4.16 spec it follows the SDK's generated client (see `spec/README.md`).
     #[default]
     V4,
+    /// A 4.16-era self-hosted v4 server, exactly as `spec/langfuse-openapi.yml` describes it.
+    #[serde(rename = "v4-4.16")]
+    V4_16,
 }
 
 impl ServerProfile {
@@ -24,7 +29,8 @@ impl ServerProfile {
         match self {
             ServerProfile::V2 => "2.95.11",
             ServerProfile::V3 => "3.120.0",
-            ServerProfile::V4 => "4.16.0",
+            ServerProfile::V4 => "4.59.0",
+            ServerProfile::V4_16 => "4.16.0",
         }
     }
 
@@ -32,8 +38,18 @@ impl ServerProfile {
     pub fn default_visibility_delay(self) -> Duration {
         match self {
             ServerProfile::V2 => Duration::ZERO,
-            ServerProfile::V3 | ServerProfile::V4 => Duration::from_secs(3),
+            ServerProfile::V3 | ServerProfile::V4 | ServerProfile::V4_16 => Duration::from_secs(3),
         }
+    }
+
+    /// Either v4 generation: OTLP-only traces, derived trace reads, no legacy endpoints.
+    pub fn is_v4(self) -> bool {
+        matches!(self, ServerProfile::V4 | ServerProfile::V4_16)
+    }
+
+    /// The current API (SDK 5.x shapes) rather than the 4.16 spec where the two differ.
+    pub fn is_current(self) -> bool {
+        self == ServerProfile::V4
     }
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -41,6 +57,7 @@ impl ServerProfile {
             "v2" => Some(Self::V2),
             "v3" => Some(Self::V3),
             "v4" => Some(Self::V4),
+            "v4-4.16" => Some(Self::V4_16),
             _ => None,
         }
     }
@@ -86,9 +103,18 @@ pub enum FaultKind {
     Slow,
     /// On `POST /api/public/ingestion`: some events fail with 500 inside the 207 and are not applied.
     Partial207,
+    /// The write is answered as accepted (2xx), then dropped before it became visible: the
+    /// rows it would have added to the asynchronously ingested entities (traces, observations,
+    /// scores, dataset run items) never show. Only when named in `kinds`.
+    DropAfterAccept,
+    /// The write's rows become visible only after `long_delay_ms` instead of the profile's
+    /// visibility delay. Only when named in `kinds`.
+    LongDelay,
 }
 
 impl FaultKind {
+    /// The transient kinds an empty `kinds` list means; the data-loss and delay kinds
+    /// (`DropAfterAccept`, `LongDelay`) fire only when named.
     pub const ALL: [FaultKind; 8] = [
         FaultKind::Http500,
         FaultKind::Http502,
@@ -108,12 +134,14 @@ pub struct FaultConfig {
     pub seed: u64,
     /// Probability per request that some fault fires (0.0 = off).
     pub rate: f64,
-    /// Which faults may fire; empty = all kinds.
+    /// Which faults may fire; empty = every kind in `FaultKind::ALL`.
     pub kinds: Vec<FaultKind>,
     /// Delay for the Slow kind.
     pub slow_ms: u64,
     /// How long a TimeoutAfterApply response is held (should exceed the client timeout).
     pub timeout_ms: u64,
+    /// How long the rows of a LongDelay write stay invisible.
+    pub long_delay_ms: u64,
 }
 
 /// What the deterministic sample-data generator produces.
@@ -146,6 +174,10 @@ pub struct SandboxConfig {
     /// Requests whose path starts with one of these always get that status (a broken route
     /// behind a proxy, say), before faults and routing.
     pub failing_paths: Vec<(String, u16)>,
+    /// Check every `/api/public` request (query parameters, JSON body) against the API
+    /// description of the profile and record what breaks it (`Sandbox::request_violations`).
+    /// Needs the `request-validation` feature.
+    pub validate_requests: bool,
 }
 
 impl Default for SandboxConfig {
@@ -163,6 +195,7 @@ impl Default for SandboxConfig {
             sample: None,
             health_version: None,
             failing_paths: vec![],
+            validate_requests: false,
         }
     }
 }

@@ -13,6 +13,8 @@ pub enum SandboxError {
     UnknownEntity(String),
     #[error("no {entity} row with id `{id}`")]
     NotFound { entity: String, id: String },
+    #[error("request validation needs the sandbox built with the `request-validation` feature")]
+    ValidationUnavailable,
     #[error("the row is not valid for {entity}: {reason}")]
     InvalidRow { entity: String, reason: String },
 }

@@ -6,6 +6,20 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::config::{FaultConfig, FaultKind};
 
+/// What becomes of the rows one request writes, when a fault decides it (a task-local around
+/// the request, read where a handler stamps its rows' visibility).
+#[derive(Clone, Copy, Debug)]
+pub enum WriteFate {
+    /// Accepted, then dropped: the rows are removed once the answer is made.
+    Dropped,
+    /// Visible only after this many milliseconds.
+    DelayedMs(u64),
+}
+
+tokio::task_local! {
+    pub static WRITE_FATE: WriteFate;
+}
+
 pub struct Faults {
     config: FaultConfig,
     rng: ChaCha8Rng,

@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::config::ServerProfile;
 use crate::error::ApiResult;
 use crate::faults::{Fired, partial_failures};
 use crate::merge;
@@ -261,7 +260,7 @@ fn apply_event(st: &AppState, store: &mut Store, ev: &Envelope) -> Outcome {
         return invalid("body: Required".into());
     };
     let is_trace_or_obs = kind == "trace-create" || observation_event(kind).is_some();
-    if profile == ServerProfile::V4 && is_trace_or_obs {
+    if profile.is_v4() && is_trace_or_obs {
         return Err((
             400,
             "Event type not accepted".into(),

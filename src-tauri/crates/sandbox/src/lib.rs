@@ -18,9 +18,12 @@ mod otel_map;
 mod otlp;
 mod params;
 mod ratelimit;
+mod request_check;
 mod routes;
 mod sample;
 mod server;
+#[cfg(feature = "request-validation")]
+pub mod spec_check;
 mod state;
 mod store;
 mod timefmt;
@@ -60,6 +63,9 @@ impl Sandbox {
                     port: config.port,
                     source,
                 })?;
+        if config.validate_requests && !cfg!(feature = "request-validation") {
+            return Err(SandboxError::ValidationUnavailable);
+        }
         let sample = config.sample.clone();
         let state = state::Inner::new(config);
         if let Some(spec) = sample {
@@ -119,6 +125,12 @@ impl Sandbox {
     /// Every stored row, visible or not, per entity, sorted by id.
     pub fn dump(&self) -> serde_json::Value {
         self.state.store.read().dump()
+    }
+
+    /// What the request check found wrong in the requests received so far (empty unless
+    /// `validate_requests` is on), one sentence each; they count as seen (see `Drop`).
+    pub fn take_request_violations(&self) -> Vec<String> {
+        std::mem::take(&mut *self.state.violations.lock())
     }
 
     pub fn counts(&self) -> BTreeMap<String, usize> {
@@ -218,7 +230,18 @@ impl Sandbox {
 }
 
 impl Drop for Sandbox {
+    /// With `validate_requests` on, a request that broke the API description and was not taken
+    /// with `take_request_violations` fails the test that owns the sandbox: no client test can
+    /// forget to look.
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
+        let left = std::mem::take(&mut *self.state.violations.lock());
+        if !left.is_empty() && !std::thread::panicking() {
+            panic!(
+                "the sandbox received {} request(s) Langfuse's API does not describe:\n{}",
+                left.len(),
+                left.join("\n")
+            );
+        }
     }
 }

@@ -36,7 +36,8 @@ struct Args {
 }
 
 fn parse_profile(s: &str) -> Result<ServerProfile, String> {
-    ServerProfile::parse(s).ok_or_else(|| format!("unknown profile `{s}` (expected v2, v3 or v4)"))
+    ServerProfile::parse(s)
+        .ok_or_else(|| format!("unknown profile `{s}` (expected v2, v3, v4 or v4-4.16)"))
 }
 
 fn parse_plan(s: &str) -> Result<CloudPlan, String> {

@@ -7,7 +7,6 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value, json};
 
-use crate::config::ServerProfile;
 use crate::ingestion::{self, OBSERVATION_TYPES};
 use crate::otlp::{Attrs, SpanIn};
 use crate::routes::scores::valid_environment;
@@ -18,6 +17,8 @@ use crate::timefmt::{self, now_ms};
 struct Lookup<'a> {
     span: &'a Attrs,
     resource: &'a Attrs,
+    /// Metadata values are JSON text to decode (the current API, spans of SDK 5.x or newer).
+    json_metadata_values: bool,
 }
 
 impl<'a> Lookup<'a> {
@@ -51,14 +52,21 @@ impl<'a> Lookup<'a> {
         let mut out = Map::new();
         let mut found = false;
         for p in prefixes {
-            if let Some(Value::Object(m)) = self.get(p).map(parse_json_str) {
+            let value = |v: &Value| {
+                if self.json_metadata_values {
+                    decode_json_text(v)
+                } else {
+                    parse_json_str(v)
+                }
+            };
+            if let Some(Value::Object(m)) = self.get(p).map(value) {
                 out.extend(m);
                 found = true;
             }
             let dotted = format!("{p}.");
             for (k, v) in self.span.iter().chain(self.resource.iter()) {
                 if let Some(rest) = k.strip_prefix(&dotted) {
-                    out.insert(rest.to_string(), parse_json_str(v));
+                    out.insert(rest.to_string(), value(v));
                     found = true;
                 }
             }
@@ -88,6 +96,26 @@ fn parse_json_str(v: &Value) -> Value {
         }
         other => other.clone(),
     }
+}
+
+/// The SDKs 5.x JSON-encode every metadata value, strings included ("123" and 123 stay
+/// distinct), and the current server decodes them; text that is not JSON stays as it is.
+fn decode_json_text(v: &Value) -> Value {
+    match v {
+        Value::String(s) => serde_json::from_str(s).unwrap_or_else(|_| v.clone()),
+        other => other.clone(),
+    }
+}
+
+/// Spans of the official SDK at major version 5 or newer (scope `langfuse-sdk`).
+fn from_sdk_5_or_newer(span: &SpanIn) -> bool {
+    span.scope_name.as_deref() == Some("langfuse-sdk")
+        && span
+            .scope_version
+            .as_deref()
+            .and_then(|v| v.split('.').next())
+            .and_then(|major| major.parse::<u32>().ok())
+            .is_some_and(|major| major >= 5)
 }
 
 /// I/O attribute values are stored as-is: JSON text as JSON, other strings as strings.
@@ -422,9 +450,13 @@ fn observation(span: &SpanIn, l: &Lookup, now: i64) -> ObsRow {
     } else if let Some(c) = l.get("gen_ai.usage.cost").and_then(Value::as_f64) {
         o.cost_details.insert("total".into(), c);
     }
+    // The Python SDKs (3.x and newer) send it JSON-encoded, quotes included.
     o.completion_start_time = l
         .str("langfuse.observation.completion_start_time")
-        .and_then(|s| timefmt::parse(&s));
+        .and_then(|s| {
+            let unquoted = serde_json::from_str::<String>(&s).unwrap_or(s);
+            timefmt::parse(&unquoted)
+        });
     if o.kind == "GENERATION" {
         o.prompt_name = l.first(&["langfuse.observation.prompt.name", "langfuse.prompt.name"]);
         o.prompt_version = [
@@ -498,7 +530,7 @@ fn experiment(store: &mut Store, l: &Lookup, o: &ObsRow, visible_at: u64) {
 pub fn ingest(st: &AppState, spans: Vec<SpanIn>) {
     let now = now_ms();
     let visible_at = st.visible_at_for_new_write();
-    let v4 = st.profile() == ServerProfile::V4;
+    let v4 = st.profile().is_v4();
     let mut store = st.store.write();
     let full_trace_ids: HashSet<String> = spans
         .iter()
@@ -509,6 +541,7 @@ pub fn ingest(st: &AppState, spans: Vec<SpanIn>) {
         let l = Lookup {
             span: &span.attributes,
             resource: &span.resource,
+            json_metadata_values: st.profile().is_current() && from_sdk_5_or_newer(span),
         };
         let mut o = observation(span, &l, now);
         o.visible_at = visible_at;

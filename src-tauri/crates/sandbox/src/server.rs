@@ -22,6 +22,7 @@ use tower::ServiceExt;
 
 use crate::config::FaultKind;
 use crate::error::ApiError;
+use crate::faults::{WRITE_FATE, WriteFate};
 use crate::state::AppState;
 use crate::{admin, auth, ratelimit, routes};
 
@@ -57,14 +58,15 @@ async fn serve_one(
     router: Router,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, InjectedReset> {
-    let mut req = req.map(Body::new);
-    let path = req.uri().path();
-    if !path.starts_with("/api/public/") {
+    let req = req.map(Body::new);
+    if !req.uri().path().starts_with("/api/public/") {
         return Ok(router
             .oneshot(req)
             .await
             .unwrap_or_else(|e: Infallible| match e {}));
     }
+    let mut req = crate::request_check::check(&st, req).await;
+    let path = req.uri().path();
     if let Some((_, code)) = st
         .config
         .failing_paths
@@ -74,14 +76,15 @@ async fn serve_one(
         return Ok(status_response(*code));
     }
     let is_batch = req.method() == Method::POST && path == "/api/public/ingestion";
-    let (fired, slow_ms, timeout_ms) = {
+    let (fired, slow_ms, timeout_ms, long_delay_ms) = {
         let mut f = st.faults.lock();
         let fired = if f.applies_to(req.method(), path) {
             f.decide(is_batch)
         } else {
             None
         };
-        (fired, f.config().slow_ms, f.config().timeout_ms)
+        let c = f.config();
+        (fired, c.slow_ms, c.timeout_ms, c.long_delay_ms)
     };
     let Some(fired) = fired else {
         return Ok(router
@@ -110,6 +113,18 @@ async fn serve_one(
             tokio::time::sleep(Duration::from_millis(timeout_ms)).await;
             Ok(resp)
         }
+        FaultKind::DropAfterAccept => {
+            let resp = WRITE_FATE
+                .scope(WriteFate::Dropped, router.oneshot(req))
+                .await
+                .unwrap_or_else(|e: Infallible| match e {});
+            st.store.write().purge_dropped();
+            Ok(resp)
+        }
+        FaultKind::LongDelay => Ok(WRITE_FATE
+            .scope(WriteFate::DelayedMs(long_delay_ms), router.oneshot(req))
+            .await
+            .unwrap_or_else(|e: Infallible| match e {})),
         FaultKind::Partial207 => {
             req.extensions_mut().insert(fired);
             Ok(router

@@ -36,9 +36,14 @@ pub struct Inner {
     pub limits: Mutex<RateLimiter>,
     /// Media records and bytes (their own lock: uploads never wait for the row store).
     pub media: Mutex<crate::media::MediaStore>,
+    /// Requests that broke the API description (only with `validate_requests`).
+    pub violations: Mutex<Vec<String>>,
 }
 
 pub type AppState = Arc<Inner>;
+
+/// The visibility of rows a fault dropped: never, until they are removed.
+pub const NEVER: u64 = u64::MAX;
 
 impl Inner {
     pub fn new(config: SandboxConfig) -> AppState {
@@ -50,12 +55,19 @@ impl Inner {
             faults: Mutex::new(Faults::new(config.faults.clone())),
             limits: Mutex::new(RateLimiter::new(config.plan, config.time_scale)),
             media: Mutex::new(Default::default()),
+            violations: Mutex::new(Vec::new()),
             config,
         })
     }
 
-    /// When a write to an asynchronously ingested entity (ClickHouse in Langfuse) becomes visible.
+    /// When a write to an asynchronously ingested entity (ClickHouse in Langfuse) becomes visible
+    /// (`NEVER` for a write a fault drops: its rows are removed after the request).
     pub fn visible_at_for_new_write(&self) -> u64 {
+        match crate::faults::WRITE_FATE.try_with(|f| *f) {
+            Ok(crate::faults::WriteFate::Dropped) => return NEVER,
+            Ok(crate::faults::WriteFate::DelayedMs(ms)) => return self.clock.now() + ms,
+            Err(_) => {}
+        }
         if self.delay_ms == 0 {
             0
         } else {

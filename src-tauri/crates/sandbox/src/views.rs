@@ -225,6 +225,8 @@ pub struct ObsV2<'a> {
     pub fields: ObsV2Fields,
     pub project_id: &'a str,
     pub expand: &'a [&'a str],
+    /// `model` on the current API, `providedModelName` on 4.16.
+    pub model_key: &'static str,
 }
 
 impl Serialize for ObsV2<'_> {
@@ -272,7 +274,7 @@ impl Serialize for ObsV2<'_> {
             m.serialize_entry("metadata", &meta)?;
         }
         if f.model {
-            m.serialize_entry("providedModelName", &o.model)?;
+            m.serialize_entry(self.model_key, &o.model)?;
             m.serialize_entry("internalModelId", &None::<String>)?;
             m.serialize_entry("modelParameters", &o.model_parameters)?;
         }

@@ -3,12 +3,14 @@
 
 use langfuse_sandbox::{FaultConfig, SampleSpec, Sandbox, SandboxConfig, ServerProfile};
 use migrator_engine::{EndpointSpec, Entity, LangfuseEndpoint, Plan, RunReport};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 pub async fn sandbox(profile: ServerProfile, sample: Option<(u64, usize, usize)>) -> Sandbox {
     Sandbox::start(SandboxConfig {
+        // Every request the migrator sends is checked against the API description.
+        validate_requests: true,
         profile,
         visibility_delay: Some(Duration::from_millis(30)),
         sample: sample.map(|(seed, traces, observations_per_trace)| SampleSpec {
@@ -57,34 +59,51 @@ pub fn lf(s: &Sandbox) -> EndpointSpec {
     EndpointSpec::Langfuse(endpoint(s))
 }
 
-fn strip_run_tag(v: &mut Value, source: Option<&Value>) {
-    if let Value::Object(m) = v {
-        let tagged = m.remove("langfuse_migrator_run").is_some();
-        let source_keys = source.and_then(|s| s.as_object());
-        // Langfuse v4 adds these to the metadata of every OTLP span.
-        for k in ["resourceAttributes", "scope"] {
-            if source_keys.is_none_or(|s| !s.contains_key(k)) {
-                m.remove(k);
-            }
-        }
-        // Metadata that held only the run tag stands for no metadata.
-        if m.is_empty()
-            && (tagged || source.is_none_or(Value::is_null))
-            && source.is_none_or(Value::is_null)
-        {
-            *v = Value::Null;
+/// The key the migrator adds to the metadata of every observation and score it writes (the
+/// plan's `run_tag` option, on by default), naming the run.
+const RUN_TAG: &str = "langfuse_migrator_run";
+
+/// Keys Langfuse's OTLP mapping adds to the metadata of every span it stores
+/// (shared/specs/langfuse-otel-mapping.md §3, "Metadata shape").
+const OTLP_METADATA_KEYS: [&str; 2] = ["resourceAttributes", "scope"];
+
+/// The target's metadata as the source's should compare with it: the run tag must be there
+/// (on observations and scores) and is taken out; keys the OTLP mapping adds and the source
+/// lacks are taken out; what is left must be the source's metadata, `{}` standing for none.
+fn target_metadata(entity: &str, target: Option<&Value>, source: Option<&Value>) -> Value {
+    let must_be_tagged = matches!(entity, "observations" | "scores");
+    let Some(Value::Object(target)) = target else {
+        return match target {
+            _ if must_be_tagged => json!({"(run tag missing)": target}),
+            Some(v) => v.clone(),
+            None => Value::Null,
+        };
+    };
+    let mut m = target.clone();
+    let tag = m.remove(RUN_TAG);
+    let tagged = tag
+        .as_ref()
+        .and_then(Value::as_str)
+        .is_some_and(|s| !s.is_empty());
+    if must_be_tagged && !tagged {
+        return json!({"(run tag missing)": Value::Object(m)});
+    }
+    let source_keys = source.and_then(Value::as_object);
+    for k in OTLP_METADATA_KEYS {
+        if source_keys.is_none_or(|s| !s.contains_key(k)) {
+            m.remove(k);
         }
     }
+    if m.is_empty() && source.is_none_or(Value::is_null) {
+        return source.cloned().unwrap_or(Value::Null);
+    }
+    Value::Object(m)
 }
 
-/// Equal, with floats compared to 12 significant digits (the sandbox's JSON parser is not
-/// round-trip exact for every f64; Langfuse's is).
+/// Equal JSON, numbers by value (`1` and `1.0` are one number; nothing else is forgiven).
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => match (x.as_f64(), y.as_f64()) {
-            (Some(x), Some(y)) => x == y || (x - y).abs() <= 1e-12 * x.abs().max(y.abs()),
-            _ => x == y,
-        },
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
         (Value::Array(x), Value::Array(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
         }
@@ -275,8 +294,11 @@ pub fn differences(source: &Value, target: &Value, entities: &[&str]) -> Vec<Str
                 None => diffs.push(format!("{e} {k}: missing in target")),
                 Some(tv) => {
                     let mut tv = tv.clone();
-                    if let Some(tm) = tv.get_mut("metadata") {
-                        strip_run_tag(tm, sv.get("metadata"));
+                    if let Some(o) = tv.as_object_mut() {
+                        let m = target_metadata(e, o.get("metadata"), sv.get("metadata"));
+                        if !(m.is_null() && !o.contains_key("metadata")) {
+                            o.insert("metadata".into(), m);
+                        }
                     }
                     if !same(&tv, sv) {
                         let (so, to) = (sv.as_object().unwrap(), tv.as_object().unwrap());
@@ -320,28 +342,40 @@ pub const ALL: &[&str] = &[
     "comments",
 ];
 
-/// A v4 target written from a v2/v3 source carries each trace as a root span `t-<trace id>`;
-/// fold it back: drop those spans and read a parent `t-<trace id>` as "no parent".
-pub fn fold_trace_spans(dump: &mut Value) {
-    // Run items ride on the trace span: they link the trace, no observation.
-    for i in dump["dataset_run_items"].as_array_mut().unwrap() {
-        if i["observationId"]
-            .as_str()
-            .is_some_and(|p| p.starts_with("t-"))
-        {
-            i["observationId"] = Value::Null;
+/// A v2/v3 trace written to v4 becomes a root span `t-<trace id>` that carries the trace, and
+/// the source's top-level observations hang under it. Asserts one such span per source trace
+/// (in that trace, without a parent) in the target, takes them out of the target, and returns
+/// the source as the target must then hold it: top-level observations with the parent
+/// `t-<trace id>`.
+pub fn expect_trace_spans(source: &Value, target: &mut Value) -> Value {
+    let traces: std::collections::BTreeSet<String> = source["traces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect();
+    let mut spans = std::collections::BTreeSet::new();
+    target["observations"].as_array_mut().unwrap().retain(|o| {
+        let id = o["id"].as_str().unwrap();
+        let Some(trace) = id.strip_prefix("t-") else {
+            return true;
+        };
+        assert_eq!(o["traceId"], trace, "the trace span {id} is in its trace");
+        assert!(
+            o["parentObservationId"].is_null(),
+            "the trace span {id} has no parent"
+        );
+        spans.insert(trace.to_string());
+        false
+    });
+    assert_eq!(spans, traces, "one root span per source trace");
+    let mut expected = source.clone();
+    for o in expected["observations"].as_array_mut().unwrap() {
+        if o["parentObservationId"].is_null() {
+            o["parentObservationId"] = format!("t-{}", o["traceId"].as_str().unwrap()).into();
         }
     }
-    let obs = dump["observations"].as_array_mut().unwrap();
-    obs.retain(|o| !o["id"].as_str().unwrap().starts_with("t-"));
-    for o in obs.iter_mut() {
-        if o["parentObservationId"]
-            .as_str()
-            .is_some_and(|p| p.starts_with("t-"))
-        {
-            o["parentObservationId"] = Value::Null;
-        }
-    }
+    expected
 }
 
 /// The start time that halves the source's observations (for copies in two windows).

@@ -7,7 +7,7 @@ use axum::extract::{Path, RawQuery, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{get_by_id, list_newest};
+use super::list_newest;
 use crate::error::{ApiError, ApiResult};
 use crate::params::{DEFAULT_PAGE_CAP, Page, Params, paged};
 use crate::state::AppState;
@@ -172,7 +172,17 @@ pub async fn items_create(State(st): State<AppState>, body: Body) -> ApiResult<J
             row
         }
     };
-    Ok(Json(to_value(&row)))
+    Ok(Json(item_view(&st, &row)))
+}
+
+/// A dataset item as the API returns it; the current API adds `version`, when this version of
+/// the item became current (its last write).
+fn item_view(st: &AppState, row: &DatasetItemRow) -> Value {
+    let mut v = to_value(row);
+    if st.profile().is_current() {
+        v["version"] = Value::String(crate::timefmt::fmt(row.updated_at));
+    }
+    v
 }
 
 pub async fn items_list(
@@ -211,7 +221,7 @@ pub async fn items_list(
     let (rows, total) = page.take(rows);
     let items = rows
         .into_iter()
-        .map(|r| crate::media::item_with_references(&st, &headers, to_value(r)))
+        .map(|r| crate::media::item_with_references(&st, &headers, item_view(&st, r)))
         .collect();
     Ok(Json(paged(items, &page, total)))
 }
@@ -221,9 +231,16 @@ pub async fn items_get(
     Path(id): Path<String>,
     headers: axum::http::HeaderMap,
 ) -> ApiResult<Json<Value>> {
-    let Json(item) = get_by_id(&st.store.read().dataset_items, &id, "Dataset item")?;
+    let store = st.store.read();
+    let row = store
+        .dataset_items
+        .first_of(&id)
+        .and_then(|s| store.dataset_items.get(s))
+        .ok_or_else(|| ApiError::not_found("Dataset item not found"))?;
     Ok(Json(crate::media::item_with_references(
-        &st, &headers, item,
+        &st,
+        &headers,
+        item_view(&st, row),
     )))
 }
 

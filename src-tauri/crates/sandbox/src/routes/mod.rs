@@ -76,11 +76,18 @@ pub fn get_by_id<T: Row + Serialize>(
 /// Routes that need Basic auth.
 pub fn authed(profile: ServerProfile) -> Router<AppState> {
     use ServerProfile::*;
-    let legacy = profile != V4;
+    let legacy = !profile.is_v4();
     let mut r = Router::new()
         .route("/api/public/projects", get(health::projects))
         .route("/api/public/ingestion", post(crate::ingestion::handle))
-        .route("/api/public/scores", post(scores::create))
+        .route(
+            "/api/public/scores",
+            if profile.is_current() {
+                post(scores::create_batch)
+            } else {
+                post(scores::create)
+            },
+        )
         .route("/api/public/scores/{id}", delete(scores::delete))
         .route(
             "/api/public/v2/datasets",
@@ -140,7 +147,7 @@ pub fn authed(profile: ServerProfile) -> Router<AppState> {
                 get(traces::get).delete(traces::delete_one),
             ),
         // v4 keeps trace deletion but not the trace reads.
-        V4 => r
+        V4 | V4_16 => r
             .route(
                 "/api/public/traces",
                 delete(traces::delete_many).fallback(no_route),
@@ -174,7 +181,7 @@ pub fn authed(profile: ServerProfile) -> Router<AppState> {
             .route("/api/public/v3/scores", get(scores::list_v3))
             .route("/api/public/otel/v1/traces", post(crate::otlp::handle));
     }
-    if profile == V4 {
+    if profile.is_v4() {
         r = r
             .route("/api/public/experiments", get(experiments::list))
             .route("/api/public/experiment-items", get(experiments::list_items))

@@ -26,7 +26,7 @@ pub(crate) fn ctx<'a>(store: &'a Store, o: &'a ObsRow) -> TraceCtx<'a> {
         .unwrap_or_default()
 }
 
-const COLUMNS: [&str; 31] = [
+const COLUMNS: [&str; 32] = [
     "id",
     "type",
     "name",
@@ -43,6 +43,7 @@ const COLUMNS: [&str; 31] = [
     "sessionId",
     "traceName",
     "traceTags",
+    "tags",
     "traceEnvironment",
     "model",
     "providedModelName",
@@ -80,7 +81,7 @@ pub(crate) fn column(o: &ObsRow, c: &TraceCtx, col: &str) -> Field {
         "userId" => s(c.user_id),
         "sessionId" => s(c.session_id),
         "traceName" => s(c.trace_name),
-        "traceTags" => Field::List(c.tags.to_vec()),
+        "traceTags" | "tags" => Field::List(c.tags.to_vec()),
         "model" | "providedModelName" => s(o.model.as_deref()),
         "promptName" => s(o.prompt_name.as_deref()),
         "promptVersion" => Field::Num(o.prompt_version.map(|v| v as f64)),
@@ -340,6 +341,12 @@ pub async fn list_v2(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiRe
     let more = it.next().is_some();
     let cursor = if more { last.map(encode_cursor) } else { None };
     let project_id = store.project_id.as_str();
+    // The current API renamed the 4.16 `providedModelName` to `model` (SDK 5.x `ObservationV2`).
+    let model_key = if st.profile().is_current() {
+        "model"
+    } else {
+        "providedModelName"
+    };
     let data = rows
         .into_iter()
         .map(|o| ObsV2 {
@@ -348,6 +355,7 @@ pub async fn list_v2(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiRe
             fields,
             project_id,
             expand: &expand,
+            model_key,
         })
         .collect();
     Ok(json_body(&V2Page {

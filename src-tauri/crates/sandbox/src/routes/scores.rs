@@ -4,6 +4,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -183,6 +184,57 @@ pub async fn create(State(st): State<AppState>, body: Body) -> ApiResult<Json<Va
     apply_config(&store, &mut row).map_err(ApiError::bad)?;
     upsert(&mut store, row);
     Ok(Json(json!({"id": id})))
+}
+
+/// `POST /scores` on the current API: a JSON array of scores (the SDK 5.x client's
+/// `CreateScoresRequest`). Each score is checked on its own; 202 `{"message": "Accepted"}` when
+/// all were taken, else 207 with the counts and one message per rejected score (those are not
+/// stored). Anything but a non-empty array is a 400, as the 4.16 single-score body is refused.
+pub async fn create_batch(State(st): State<AppState>, body: Body) -> ApiResult<Response> {
+    let items: Vec<Value> = crate::body::json(body).await.map_err(|e| match e {
+        ApiError::BadRequest(_) => {
+            ApiError::bad("Expected an array of scores (POST /api/public/scores creates a batch)")
+        }
+        other => other,
+    })?;
+    if items.is_empty() {
+        return Err(ApiError::bad("Array must contain at least 1 score"));
+    }
+    let total = items.len();
+    let visible_at = st.visible_at_for_new_write();
+    let mut errors = Vec::new();
+    let mut store = st.store.write();
+    for (i, item) in items.into_iter().enumerate() {
+        let built = serde_json::from_value::<ScoreInput>(item)
+            .map_err(|e| e.to_string())
+            .and_then(|input| {
+                if input
+                    .source
+                    .as_deref()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("EVAL"))
+                {
+                    return Err("source: EVAL is not accepted on this endpoint".into());
+                }
+                build(input, None)
+            })
+            .and_then(|mut row| {
+                row.visible_at = visible_at;
+                apply_config(&store, &mut row).map(|_| row)
+            });
+        match built {
+            Ok(row) => upsert(&mut store, row),
+            Err(message) => errors.push(json!({"message": format!("[{i}] {message}")})),
+        }
+    }
+    if errors.is_empty() {
+        return Ok((StatusCode::ACCEPTED, Json(json!({"message": "Accepted"}))).into_response());
+    }
+    let body = json!({
+        "accepted": total - errors.len(),
+        "rejected": errors.len(),
+        "errors": errors,
+    });
+    Ok((StatusCode::MULTI_STATUS, Json(body)).into_response())
 }
 
 pub async fn delete(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {

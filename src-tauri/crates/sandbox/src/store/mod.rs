@@ -133,6 +133,15 @@ impl Store {
         self.comments.make_all_visible();
     }
 
+    /// Removes what a dropped write added (rows stamped `NEVER`).
+    pub fn purge_dropped(&mut self) {
+        self.traces.purge_never();
+        self.observations.purge_never();
+        self.scores.purge_never();
+        self.sessions.purge_never();
+        self.dataset_run_items.purge_never();
+    }
+
     /// Langfuse links a generation to the prompt version it names.
     pub fn link_prompt(&self, o: &mut ObsRow) {
         if o.prompt_id.is_some() {
@@ -149,7 +158,7 @@ impl Store {
 
     /// True when traces are derived from observation rows (the v4 events model).
     pub fn derived_traces(&self) -> bool {
-        self.profile == ServerProfile::V4
+        self.profile.is_v4()
     }
 
     pub fn counts(&self) -> BTreeMap<String, usize> {

@@ -170,6 +170,29 @@ impl<T: Row> Table<T> {
             .filter_map(|(i, r)| r.as_ref().map(|r| (i as Slot, r)))
     }
 
+    /// Removes the rows that will never be visible (a dropped write); returns how many.
+    pub fn purge_never(&mut self) -> usize {
+        if self.max_visible_at != crate::state::NEVER {
+            return 0;
+        }
+        let slots: Vec<Slot> = self
+            .iter()
+            .filter(|(_, r)| r.visible_at() == crate::state::NEVER)
+            .map(|(s, _)| s)
+            .collect();
+        for s in &slots {
+            self.remove(*s);
+        }
+        self.max_visible_at = self
+            .rows
+            .iter()
+            .flatten()
+            .map(Row::visible_at)
+            .max()
+            .unwrap_or(0);
+        slots.len()
+    }
+
     pub fn make_all_visible(&mut self) {
         for r in self.rows.iter_mut().flatten() {
             r.set_visible_at(0);

@@ -109,7 +109,7 @@ async fn admin_http_surface_dumps_counts_patches_resets() {
 #[tokio::test]
 async fn settle_makes_delayed_writes_visible_now() {
     let api = start(SandboxConfig {
-        profile: ServerProfile::V4,
+        profile: ServerProfile::V4_16,
         visibility_delay: Some(Duration::from_secs(60)),
         ..SandboxConfig::default()
     })

@@ -37,7 +37,8 @@ async fn health_reports_the_profile_version_without_auth() {
     for (profile, prefix) in [
         (ServerProfile::V2, "2."),
         (ServerProfile::V3, "3."),
-        (ServerProfile::V4, "4.16.0"),
+        (ServerProfile::V4_16, "4.16.0"),
+        (ServerProfile::V4, "4.59.0"),
     ] {
         let api = start_profile(profile).await;
         let r = api

@@ -1,151 +1,39 @@
 //! Test harness: a sandbox on a free port, a reqwest client with Basic auth, and validation of
 //! every 2xx body against the response schema of its operation in the OpenAPI spec.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
-
+use langfuse_sandbox::spec_check::ApiSpec;
 use langfuse_sandbox::{Sandbox, SandboxConfig, ServerProfile};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 pub const PK: &str = "pk-lf-sandbox";
 pub const SK: &str = "sk-lf-sandbox";
 
-/// The spec's component schemas turned into JSON Schema (OpenAPI 3.0 `nullable` becomes
-/// `anyOf [.., null]`), and each operation's JSON response schemas.
-pub struct Spec {
-    components: Value,
-    responses: HashMap<(String, String), Value>,
-    /// (METHOD, path template segments, operationId) for finding a request's operation.
-    routes: Vec<(String, Vec<String>, String)>,
+/// The 4.16 spec as validators (what `spec().check` uses where no sandbox is involved).
+pub fn spec() -> Spec {
+    Spec(ApiSpec::for_profile(ServerProfile::V4_16))
 }
 
-fn convert(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            let mut out = Map::new();
-            for (k, val) in m {
-                if k == "nullable" || k == "discriminator" || k == "example" {
-                    continue;
-                }
-                if k == "$ref" {
-                    let r = val
-                        .as_str()
-                        .unwrap_or_default()
-                        .replace("#/components/schemas/", "#/$defs/");
-                    out.insert(k.clone(), Value::String(r));
-                    continue;
-                }
-                if k == "properties" {
-                    let props: Map<String, Value> = val
-                        .as_object()
-                        .map(|p| p.iter().map(|(pk, pv)| (pk.clone(), convert(pv))).collect())
-                        .unwrap_or_default();
-                    out.insert(k.clone(), Value::Object(props));
-                    continue;
-                }
-                out.insert(k.clone(), convert(val));
-            }
-            let out = Value::Object(out);
-            if m.get("nullable") == Some(&Value::Bool(true)) {
-                json!({"anyOf": [out, {"type": "null"}]})
-            } else {
-                out
-            }
-        }
-        Value::Array(a) => Value::Array(a.iter().map(convert).collect()),
-        other => other.clone(),
-    }
-}
-
-pub fn spec() -> &'static Spec {
-    static SPEC: OnceLock<Spec> = OnceLock::new();
-    SPEC.get_or_init(|| {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/spec/langfuse-openapi.yml");
-        let text = std::fs::read_to_string(path).expect("spec copied into the crate");
-        let doc: Value = serde_yaml::from_str(&text).expect("spec parses");
-        let components = convert(&doc["components"]["schemas"]);
-        let mut responses = HashMap::new();
-        let mut routes = Vec::new();
-        for (path, ops) in doc["paths"].as_object().expect("paths") {
-            for (method, op) in ops.as_object().expect("ops") {
-                let Some(id) = op["operationId"].as_str() else {
-                    continue;
-                };
-                let segments = path.split('/').map(String::from).collect();
-                routes.push((method.to_uppercase(), segments, id.to_string()));
-                for (status, r) in op["responses"].as_object().into_iter().flatten() {
-                    let schema = &r["content"]["application/json"]["schema"];
-                    if !schema.is_null() {
-                        responses.insert((id.to_string(), status.clone()), convert(schema));
-                    }
-                }
-            }
-        }
-        Spec {
-            components,
-            responses,
-            routes,
-        }
-    })
-}
+/// A profile's API description: the 4.16 spec, with the current-API overlay for `v4`.
+#[derive(Clone, Copy)]
+pub struct Spec(pub &'static ApiSpec);
 
 impl Spec {
-    /// The operation a request goes to: literal segments must match, `{param}` matches any one;
-    /// the template with the most literal matches wins.
-    pub fn operation(&self, method: &str, path: &str) -> Option<&str> {
-        let path = path.split('?').next().unwrap_or_default();
-        let segs: Vec<&str> = path.split('/').collect();
-        self.routes
-            .iter()
-            .filter(|(m, t, _)| m == method && t.len() == segs.len())
-            .filter(|(_, t, _)| {
-                t.iter()
-                    .zip(&segs)
-                    .all(|(a, b)| a.starts_with('{') || a == b)
-            })
-            .max_by_key(|(_, t, _)| t.iter().filter(|s| !s.starts_with('{')).count())
-            .map(|(_, _, id)| id.as_str())
+    pub fn of(profile: ServerProfile) -> Spec {
+        Spec(ApiSpec::for_profile(profile))
+    }
+
+    pub fn operation(&self, method: &str, path: &str) -> Option<&'static str> {
+        self.0.operation(method, path)
     }
 
     /// Panics with every schema violation when `body` does not match the operation's response.
-    /// Compiling a schema with all components takes a while; each is compiled once per run.
-    fn validator(&self, op: &str, status: u16, schema: &Value) -> Arc<jsonschema::Validator> {
-        static CACHE: OnceLock<Mutex<ValidatorCache>> = OnceLock::new();
-        let cache = CACHE.get_or_init(Default::default);
-        if let Some(v) = cache.lock().unwrap().get(&(op.to_string(), status)) {
-            return v.clone();
-        }
-        let mut root = schema.clone();
-        if let Value::Object(m) = &mut root {
-            m.insert("$defs".into(), self.components.clone());
-        } else {
-            root = json!({"allOf": [schema], "$defs": self.components});
-        }
-        let v = Arc::new(
-            jsonschema::draft202012::options()
-                .should_validate_formats(true)
-                .build(&root)
-                .unwrap_or_else(|e| panic!("schema of {op} does not compile: {e}")),
-        );
-        cache
-            .lock()
-            .unwrap()
-            .insert((op.to_string(), status), v.clone());
-        v
-    }
-
     pub fn check(&self, op: &str, status: u16, body: &Value) {
-        let schema = self
-            .responses
-            .get(&(op.to_string(), status.to_string()))
-            .unwrap_or_else(|| panic!("the spec has no {status} JSON response for {op}"));
-        let v = self.validator(op, status, schema);
-        let errors: Vec<String> = v
-            .iter_errors(body)
-            .map(|e| format!("{} at {}", e, e.instance_path()))
-            .collect();
+        let errors = self
+            .0
+            .check_response(op, status, body)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(
             errors.is_empty(),
             "{op} {status} body violates the spec:\n{}\nbody: {}",
@@ -158,9 +46,6 @@ impl Spec {
 fn truncate(s: &str) -> String {
     s.chars().take(2000).collect()
 }
-
-/// Compiled response validators by (operationId, status).
-type ValidatorCache = HashMap<(String, u16), Arc<jsonschema::Validator>>;
 
 pub struct Resp {
     pub status: StatusCode,
@@ -194,6 +79,11 @@ pub async fn start_profile(profile: ServerProfile) -> Api {
 }
 
 impl Api {
+    /// The API description this sandbox's profile answers to.
+    pub fn spec(&self) -> Spec {
+        Spec::of(self.sb.config().profile)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -220,9 +110,9 @@ impl Api {
         if status.is_success()
             && !body.is_null()
             && path.starts_with("/api/public/")
-            && let Some(op) = spec().operation(method_name.as_str(), path)
+            && let Some(op) = self.spec().operation(method_name.as_str(), path)
         {
-            spec().check(op, status.as_u16(), &body);
+            self.spec().check(op, status.as_u16(), &body);
         }
         Resp {
             status,
@@ -234,13 +124,13 @@ impl Api {
     /// A call whose 2xx body is validated against `op`'s response schema.
     pub async fn op(&self, op: &str, method: Method, path: &str, body: Option<Value>) -> Resp {
         assert_eq!(
-            spec().operation(method.as_str(), path),
+            self.spec().operation(method.as_str(), path),
             Some(op),
             "{method} {path} is not {op}"
         );
         let r = self.send(method, path, body).await;
         if r.status.is_success() && r.status != StatusCode::NO_CONTENT {
-            spec().check(op, r.status.as_u16(), &r.body);
+            self.spec().check(op, r.status.as_u16(), &r.body);
         }
         r
     }

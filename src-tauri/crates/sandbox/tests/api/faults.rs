@@ -13,6 +13,7 @@ fn only(kind: FaultKind) -> FaultConfig {
         kinds: vec![kind],
         slow_ms: 300,
         timeout_ms: 1_000,
+        ..FaultConfig::default()
     }
 }
 
@@ -22,7 +23,7 @@ fn score(id: &str) -> serde_json::Value {
 
 #[tokio::test]
 async fn http_error_faults_answer_their_status_without_applying() {
-    let api = start_profile(ServerProfile::V4).await;
+    let api = start_profile(ServerProfile::V4_16).await;
     for (kind, code) in [
         (FaultKind::Http500, 500),
         (FaultKind::Http502, 502),
@@ -47,7 +48,7 @@ async fn http_error_faults_answer_their_status_without_applying() {
 
 #[tokio::test]
 async fn connection_reset_drops_the_connection_and_loses_the_write() {
-    let api = start_profile(ServerProfile::V4).await;
+    let api = start_profile(ServerProfile::V4_16).await;
     api.sb.set_faults(only(FaultKind::ConnectionReset));
     let r = api
         .http
@@ -63,7 +64,7 @@ async fn connection_reset_drops_the_connection_and_loses_the_write() {
 
 #[tokio::test]
 async fn timeout_after_apply_applies_the_write_then_outlasts_the_client() {
-    let api = start_profile(ServerProfile::V4).await;
+    let api = start_profile(ServerProfile::V4_16).await;
     api.sb.set_faults(only(FaultKind::TimeoutAfterApply));
     let client = reqwest::Client::builder()
         .timeout(Duration::from_millis(300))
@@ -217,4 +218,58 @@ async fn scripted_faults_hit_the_next_requests_in_order_then_stop() {
         codes.push(r.status.as_u16());
     }
     assert_eq!(codes, vec![503, 500, 200]);
+}
+
+#[tokio::test]
+async fn drop_after_accept_answers_2xx_and_keeps_nothing() {
+    let api = start_profile(ServerProfile::V4).await;
+    api.sb.set_faults(only(FaultKind::DropAfterAccept));
+    let r = api
+        .send(
+            Method::POST,
+            "/api/public/scores",
+            Some(json!([score("s")])),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    api.sb.settle();
+    assert_eq!(api.sb.counts()["scores"], 0, "accepted, then dropped");
+    api.sb.set_faults(FaultConfig::default());
+    let page = api
+        .get("scoresV3_getManyV3", "/api/public/v3/scores?id=s")
+        .await;
+    assert_eq!(page["data"], json!([]));
+}
+
+#[tokio::test]
+async fn long_delay_keeps_a_write_invisible_for_its_delay() {
+    let api = start_profile(ServerProfile::V4).await;
+    api.sb.set_faults(FaultConfig {
+        long_delay_ms: 1_500,
+        ..only(FaultKind::LongDelay)
+    });
+    let t = Instant::now();
+    let r = api
+        .send(
+            Method::POST,
+            "/api/public/scores",
+            Some(json!([score("s")])),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    api.sb.set_faults(FaultConfig::default());
+    let read = || api.get("scoresV3_getManyV3", "/api/public/v3/scores?id=s");
+    assert_eq!(read().await["data"], json!([]), "not visible at first");
+    loop {
+        let seen = read().await["data"].as_array().unwrap().len() == 1;
+        if seen {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "visible in the end");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        t.elapsed() >= Duration::from_millis(1_500),
+        "not before its delay"
+    );
 }

@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod common;
+mod current;
 mod faults;
 mod ingestion;
 mod limits;

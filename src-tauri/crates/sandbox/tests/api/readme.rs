@@ -40,11 +40,12 @@ async fn readme_endpoint_table_is_generated_from_the_spec() {
     let apis = [
         start_profile(ServerProfile::V2).await,
         start_profile(ServerProfile::V3).await,
+        start_profile(ServerProfile::V4_16).await,
         start_profile(ServerProfile::V4).await,
     ];
     let mut rows = vec![
-        "| operationId | method | path | v2 | v3 | v4 |".to_string(),
-        "|---|---|---|---|---|---|".to_string(),
+        "| operationId | method | path | v2 | v3 | v4-4.16 | v4 |".to_string(),
+        "|---|---|---|---|---|---|---|".to_string(),
     ];
     let (mut any, mut total) = (0, 0);
     for (m, path, id, deprecated) in &ops {
@@ -67,8 +68,8 @@ async fn readme_endpoint_table_is_generated_from_the_spec() {
         }
         let dep = if *deprecated { " (deprecated)" } else { "" };
         rows.push(format!(
-            "| `{id}`{dep} | {m} | `{path}` | {} | {} | {} |",
-            marks[0], marks[1], marks[2]
+            "| `{id}`{dep} | {m} | `{path}` | {} | {} | {} | {} |",
+            marks[0], marks[1], marks[2], marks[3]
         ));
     }
     rows.push(String::new());

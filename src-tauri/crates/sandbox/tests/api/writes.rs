@@ -137,7 +137,7 @@ async fn datasets_items_and_run_items_are_created_and_items_deleted() {
 
 #[tokio::test]
 async fn scores_configs_models_comments_are_created() {
-    let api = start_profile(ServerProfile::V4).await;
+    let api = start_profile(ServerProfile::V4_16).await;
     let s = api.post("scores_create", "/api/public/scores", json!({"id": "sc-1", "traceId": "t", "name": "n", "value": "good", "dataType": "CATEGORICAL"})).await;
     assert_eq!(s["id"], "sc-1");
     let v3 = api

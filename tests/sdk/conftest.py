@@ -1,0 +1,55 @@
+"""Shared by the SDK fidelity tests: a sandbox server of its own for each test.
+
+The sandbox binary comes from `$SANDBOX_BIN_DIR` (scripts/test.sh passes
+`$CARGO_TARGET_DIR/debug`); it binds a free port (`--port 0`) and names it on its first
+stdout line: `listening on http://127.0.0.1:PORT`.
+"""
+
+import os
+import re
+import subprocess
+
+import pytest
+
+
+class RunningSandbox:
+    def __init__(self, args):
+        bin_dir = os.environ.get("SANDBOX_BIN_DIR")
+        if not bin_dir:
+            raise RuntimeError("SANDBOX_BIN_DIR is not set (scripts/test.sh sets it)")
+        self.proc = subprocess.Popen(
+            [os.path.join(bin_dir, "langfuse-sandbox"), "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        first = self.proc.stdout.readline().strip()
+        m = re.fullmatch(r"listening on (http://127\.0\.0\.1:\d+)", first)
+        if not m:
+            self.stop()
+            raise RuntimeError(f"the sandbox did not start: {first!r}")
+        self.url = m.group(1)
+        self.public_key = "pk-lf-sandbox"
+        self.secret_key = "sk-lf-sandbox"
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def start_sandbox():
+    """Starts sandboxes with the given command-line arguments; stops them after the test."""
+    started = []
+
+    def start(*args):
+        sb = RunningSandbox(list(args))
+        started.append(sb)
+        return sb
+
+    yield start
+    for sb in started:
+        sb.stop()
