@@ -34,6 +34,7 @@ fn an_address_with_a_password_is_refused_without_repeating_it_and_never_saved() 
             connection: Connection::Langfuse(LangfuseSettings {
                 host: host.into(),
                 public_key: "pk-lf-1".into(),
+                cloud_plan: Default::default(),
             }),
         };
         let result = profiles

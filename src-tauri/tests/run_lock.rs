@@ -34,6 +34,7 @@ fn save(app: &AppState, name: &str, url: &str) -> ProfileId {
         connection: Connection::Langfuse(LangfuseSettings {
             host: url.into(),
             public_key: "pk-lf-sandbox".into(),
+            cloud_plan: Default::default(),
         }),
     };
     let saved = app
@@ -82,6 +83,9 @@ async fn setup(seed: u64) -> Setup {
         tags: vec![],
         on_existing: ExistingPolicy::Skip,
         run_tag: true,
+        window_end: None,
+        source_cloud_plan: None,
+        target_cloud_plan: None,
     };
     let plan = request
         .to_plan(

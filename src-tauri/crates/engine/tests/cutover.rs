@@ -24,7 +24,7 @@ secret_key_env = "UNUSED_CUTOVER_SECRET"
 "#
     ))
     .unwrap();
-    Journal::create(data, run_id, &plan).unwrap();
+    Journal::create(data, run_id, &plan, false).unwrap();
 }
 
 fn secrets(run_id: &str) -> Secrets {

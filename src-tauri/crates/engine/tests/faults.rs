@@ -158,8 +158,7 @@ async fn a_score_config_that_cannot_be_archived_is_reported() {
         seed: 1,
         rate: 1.0,
         kinds: vec![langfuse_sandbox::FaultKind::Http503],
-        slow_ms: 0,
-        timeout_ms: 0,
+        ..Default::default()
     });
     target.set_fault_methods(&["PATCH"]);
     let mut p = plan(lf(&source), lf(&target));

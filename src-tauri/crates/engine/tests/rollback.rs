@@ -631,8 +631,8 @@ async fn objects_whose_outcome_was_never_settled_are_looked_up_and_removed() {
                     seed: 7,
                     rate: 1.0,
                     kinds: vec![FaultKind::TimeoutAfterApply, FaultKind::ConnectionReset],
-                    slow_ms: 0,
                     timeout_ms: 1_500,
+                    ..Default::default()
                 });
             } else {
                 t.set_faults(FaultConfig::default());

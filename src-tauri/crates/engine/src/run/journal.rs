@@ -488,23 +488,36 @@ impl Journal {
 
     /// One object's row, if the journal has it.
     pub fn row(&self, entity: Entity, source_id: &str) -> Result<Option<ObjectRow>, EngineError> {
-        Ok(self
+        let found = self
             .conn()
             .query_row(
-                "SELECT target_id, content_hash, state, reason FROM objects WHERE entity = ?1 AND source_id = ?2",
+                "SELECT target_id, content_hash, state, reason, unsettled FROM objects WHERE entity = ?1 AND source_id = ?2",
                 params![entity.as_str(), source_id],
                 |r| {
-                    Ok(ObjectRow {
-                        entity,
-                        source_id: source_id.to_string(),
-                        target_id: r.get(0)?,
-                        content_hash: r.get(1)?,
-                        state: ObjectState::parse(&r.get::<_, String>(2)?),
-                        reason: r.get(3)?,
-                    })
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, i64>(4)? != 0,
+                    ))
                 },
             )
-            .optional()?)
+            .optional()?;
+        // Parsed outside SQLite's callback so an unknown word becomes the engine's own error.
+        found
+            .map(|(target_id, content_hash, state, reason, unsettled)| {
+                Ok(ObjectRow {
+                    entity,
+                    source_id: source_id.to_string(),
+                    target_id,
+                    content_hash,
+                    state: ObjectState::parse(&state)?,
+                    reason,
+                    unsettled,
+                })
+            })
+            .transpose()
     }
 
     pub fn rows_in_state(
@@ -544,17 +557,19 @@ impl Journal {
             .collect::<Result<Vec<_>, _>>()?;
         // Parsed outside SQLite's callback so an unknown word becomes the engine's own error.
         rows.into_iter()
-            .map(|(e, source_id, target_id, content_hash, s, reason, unsettled)| {
-                Ok(ObjectRow {
-                    entity: parse_entity(&e)?,
-                    source_id,
-                    target_id,
-                    content_hash,
-                    state: ObjectState::parse(&s)?,
-                    reason,
-                    unsettled,
-                })
-            })
+            .map(
+                |(e, source_id, target_id, content_hash, s, reason, unsettled)| {
+                    Ok(ObjectRow {
+                        entity: parse_entity(&e)?,
+                        source_id,
+                        target_id,
+                        content_hash,
+                        state: ObjectState::parse(&s)?,
+                        reason,
+                        unsettled,
+                    })
+                },
+            )
             .collect()
     }
 
