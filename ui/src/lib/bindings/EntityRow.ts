@@ -7,7 +7,11 @@ export type EntityRow = { entity: string,
 /**
  * From the pre-flight count, when known.
  */
-expected: number | null, read: number, written: number, skipped: number, failed: number, perSecond: number, etaSeconds: number | null, 
+expected: number | null, read: number, written: number, skipped: number, failed: number, 
+/**
+ * The target held other content under the same id: left alone, the user decides.
+ */
+conflicts: number, perSecond: number, etaSeconds: number | null, 
 /**
  * Dry runs: how many objects a real run would write.
  */

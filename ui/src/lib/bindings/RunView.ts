@@ -18,6 +18,11 @@ throughput: Array<number>, warnings: Array<string>,
  */
 failures: Array<FailedItem>, failureCount: number, 
 /**
+ * Objects the target held with other content under the same id (the run left them alone;
+ * which one stays is the user's choice), with what differs.
+ */
+conflicts: Array<FailedItem>, 
+/**
  * Why the run stopped, when it stopped with an error.
  */
 message: string | null, 

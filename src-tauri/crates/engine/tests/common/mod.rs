@@ -296,7 +296,7 @@ pub fn differences(source: &Value, target: &Value, entities: &[&str]) -> Vec<Str
                     let mut tv = tv.clone();
                     if let Some(o) = tv.as_object_mut() {
                         let m = target_metadata(e, o.get("metadata"), sv.get("metadata"));
-                        if !(m.is_null() && !o.contains_key("metadata")) {
+                        if !m.is_null() || o.contains_key("metadata") {
                             o.insert("metadata".into(), m);
                         }
                     }
