@@ -15,6 +15,9 @@ fn service(dir: &std::path::Path) -> ProfileService {
         Arc::new(SessionStore::default()),
         Duration::from_secs(5),
     ));
+    // An in-memory "keychain" that persists nothing counts as unavailable once checked; then the
+    // user's choice of session-only secrets applies.
+    secrets.check(|_| {});
     secrets.use_session_only();
     ProfileService::new(ProfileFile::in_dir(dir), secrets)
 }

@@ -66,6 +66,9 @@ async fn setup(seed: u64) -> Setup {
         Arc::new(SessionStore::default()),
         Duration::from_secs(5),
     ));
+    // An in-memory "keychain" that persists nothing counts as unavailable once checked; then the
+    // user's choice of session-only secrets applies.
+    secrets.check(|_| {});
     secrets.use_session_only();
     let app = Arc::new(AppState::new(dir.path().to_path_buf(), secrets));
     let (s, t) = (

@@ -115,12 +115,12 @@ fn exit_codes_ready_changes_needed_and_could_not_check() {
 #[tokio::test(flavor = "multi_thread")]
 async fn target_url_reads_the_servers_version_from_its_health_endpoint() {
     let v4 = Sandbox::start(SandboxConfig {
-        profile: ServerProfile::V4,
+        profile: ServerProfile::V4_16,
         ..SandboxConfig::default()
     })
     .await
     .unwrap();
-    // The sandbox reports 4.16.0: Python SDK v5 needs 4.59.0 or later.
+    // This profile reports 4.16.0: Python SDK v5 needs 4.59.0 or later.
     let url = v4.url();
     let out = tokio::task::spawn_blocking(move || {
         run(&[&fixture("up-to-date"), "--target-url", &url, "--json"])

@@ -58,7 +58,8 @@ fn merge_patch(target: &mut Value, patch: &Value) {
     }
 }
 
-/// OpenAPI 3.0 schema to JSON Schema: `nullable` becomes `anyOf [.., null]`, refs point at `$defs`.
+/// OpenAPI 3.0 schema to JSON Schema: `nullable` becomes `anyOf [.., null]`, `oneOf` becomes
+/// `anyOf`, refs point at `$defs`.
 fn convert(v: &Value) -> Value {
     match v {
         Value::Object(m) => {
@@ -66,6 +67,13 @@ fn convert(v: &Value) -> Value {
             for (k, val) in m {
                 match k.as_str() {
                     "nullable" | "discriminator" | "example" => {}
+                    // Langfuse checks bodies with zod unions, where the first matching member
+                    // wins. The generated description lists overlapping members (`MapValue`:
+                    // integer and number), which JSON Schema's exclusive `oneOf` would refuse
+                    // for every whole number.
+                    "oneOf" => {
+                        out.insert("anyOf".into(), convert(val));
+                    }
                     "$ref" => {
                         let r = val
                             .as_str()

@@ -346,7 +346,7 @@ pub const ALL: &[&str] = &[
 /// the source's top-level observations hang under it. Asserts one such span per source trace
 /// (in that trace, without a parent) in the target, takes them out of the target, and returns
 /// the source as the target must then hold it: top-level observations with the parent
-/// `t-<trace id>`.
+/// `t-<trace id>`, and run items of whole traces on that span.
 pub fn expect_trace_spans(source: &Value, target: &mut Value) -> Value {
     let traces: std::collections::BTreeSet<String> = source["traces"]
         .as_array()
@@ -373,6 +373,14 @@ pub fn expect_trace_spans(source: &Value, target: &mut Value) -> Value {
     for o in expected["observations"].as_array_mut().unwrap() {
         if o["parentObservationId"].is_null() {
             o["parentObservationId"] = format!("t-{}", o["traceId"].as_str().unwrap()).into();
+        }
+    }
+    // A run item that linked a whole trace rides on that trace's span, so it names the span.
+    if let Some(items) = expected["dataset_run_items"].as_array_mut() {
+        for i in items {
+            if i["observationId"].is_null() {
+                i["observationId"] = format!("t-{}", i["traceId"].as_str().unwrap()).into();
+            }
         }
     }
     expected

@@ -1027,6 +1027,8 @@ fn diff_options(entity: Entity, cross_generation: bool) -> DiffOptions {
         // The annotating user of the source organisation; the public API cannot set it.
         Entity::Scores => &["authorUserId"],
         Entity::DatasetRunItems => &["datasetRunId", "datasetId"],
+        // The current API stamps each item with the dataset version (a time) it was written in.
+        Entity::DatasetItems => &["version"],
         _ => &[],
     };
     for p in extra {

@@ -112,7 +112,9 @@ impl SpanData {
                 } else {
                     "{\"boolValue\":false}"
                 }),
-                AttrValue::Int(n) => out.push_str(&format!("{{\"intValue\":\"{n}\"}}")),
+                // Langfuse's API describes `intValue` as a JSON integer (its server also reads the
+                // proto3-JSON string form, but the description is the contract).
+                AttrValue::Int(n) => out.push_str(&format!("{{\"intValue\":{n}}}")),
                 AttrValue::Strings(values) => {
                     out.push_str("{\"arrayValue\":{\"values\":[");
                     for (j, s) in values.iter().enumerate() {
