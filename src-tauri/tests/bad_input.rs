@@ -35,6 +35,8 @@ fn an_address_with_a_password_is_refused_without_repeating_it_and_never_saved() 
                 host: host.into(),
                 public_key: "pk-lf-1".into(),
                 cloud_plan: Default::default(),
+                ca_file: None,
+                allow_plain_http: false,
             }),
         };
         let result = profiles
