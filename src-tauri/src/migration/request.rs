@@ -321,7 +321,8 @@ mod tests {
             allow_plain_http: false,
         };
         let plan = request().to_plan(&source, &target).unwrap();
-        plan.validate().expect("the confirmed plain-http side is accepted");
+        plan.validate()
+            .expect("the confirmed plain-http side is accepted");
         let (EndpointSpec::Langfuse(s), EndpointSpec::Langfuse(t)) = (&plan.source, &plan.target)
         else {
             panic!("Langfuse sides")

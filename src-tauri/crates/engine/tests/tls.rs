@@ -126,7 +126,10 @@ async fn a_self_signed_certificate_is_not_trusted_and_the_sentence_says_what_to_
     let s = sandbox(ServerProfile::V4, None).await;
     let url = tls_proxy(&s.url(), server_cert(&["127.0.0.1"], None, CURRENT)).await;
     let e = refusal(&langfuse_at(&url, None)).await;
-    assert!(matches!(e, ConnectionError::UntrustedCertificate(..)), "{e:?}");
+    assert!(
+        matches!(e, ConnectionError::UntrustedCertificate(..)),
+        "{e:?}"
+    );
     let text = e.to_string();
     assert!(text.contains(host_port(&url)), "names the host: {text}");
     assert!(text.contains("self-signed"), "{text}");
@@ -141,9 +144,16 @@ async fn an_expired_certificate_says_it_expired() {
     let dir = tempfile::tempdir().unwrap();
     // The CA is trusted, so the date is the only thing wrong.
     let ca_file = write_pem(dir.path(), "ca.pem", &ca.pem());
-    let url = tls_proxy(&s.url(), server_cert(&["127.0.0.1"], Some(&ca), (2019, 2021))).await;
+    let url = tls_proxy(
+        &s.url(),
+        server_cert(&["127.0.0.1"], Some(&ca), (2019, 2021)),
+    )
+    .await;
     let e = refusal(&langfuse_at(&url, Some(&ca_file))).await;
-    assert!(matches!(e, ConnectionError::ExpiredCertificate(..)), "{e:?}");
+    assert!(
+        matches!(e, ConnectionError::ExpiredCertificate(..)),
+        "{e:?}"
+    );
     let text = e.to_string();
     assert!(text.contains(host_port(&url)), "{text}");
     assert!(text.contains("expired"), "{text}");
@@ -175,11 +185,18 @@ async fn a_private_ca_is_trusted_through_its_ca_file_and_a_copy_works() {
     let ca = private_ca();
     let dir = tempfile::tempdir().unwrap();
     let ca_file = write_pem(dir.path(), "company-ca.pem", &ca.pem());
-    let url = tls_proxy(&source.url(), server_cert(&["127.0.0.1"], Some(&ca), CURRENT)).await;
+    let url = tls_proxy(
+        &source.url(),
+        server_cert(&["127.0.0.1"], Some(&ca), CURRENT),
+    )
+    .await;
 
     // Without the CA file the private CA is unknown, like a self-signed certificate.
     let e = refusal(&langfuse_at(&url, None)).await;
-    assert!(matches!(e, ConnectionError::UntrustedCertificate(..)), "{e:?}");
+    assert!(
+        matches!(e, ConnectionError::UntrustedCertificate(..)),
+        "{e:?}"
+    );
 
     let info = check_connection(&langfuse_at(&url, Some(&ca_file)))
         .await
@@ -213,10 +230,9 @@ to = "2030-01-01T00:00:00Z"
     let data = tempfile::tempdir().unwrap();
     let report = copy(p, data.path()).await;
     assert_eq!(report.failed_total(), 0, "{report:#?}");
-    let manifest: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(dir.path().join("export/manifest.json")).unwrap(),
-    )
-    .unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("export/manifest.json")).unwrap())
+            .unwrap();
     assert_eq!(manifest["complete"], true);
     for entity in ["observations", "scores", "datasets"] {
         assert_eq!(

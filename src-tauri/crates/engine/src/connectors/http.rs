@@ -192,9 +192,7 @@ impl HttpClient {
         concurrency: usize,
         counters: Arc<Counters>,
     ) -> Self {
-        let client = client_builder(timeout)
-            .build()
-            .expect("http client builds");
+        let client = client_builder(timeout).build().expect("http client builds");
         let limiters = quotas
             .into_iter()
             .filter_map(|(b, n, window)| {

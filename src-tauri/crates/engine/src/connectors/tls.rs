@@ -40,10 +40,9 @@ pub fn certificate_problem(
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
                 ConnectionError::CertificateForOtherName(url)
             }
-            other => ConnectionError::Tls(
-                url,
-                format!("the certificate was not accepted ({other:?})"),
-            ),
+            other => {
+                ConnectionError::Tls(url, format!("the certificate was not accepted ({other:?})"))
+            }
         },
         _ => return None,
     })

@@ -402,7 +402,12 @@ mod tests {
             "http://127.0.0.1:3000",
             "http://[::1]:3000",
         ] {
-            let r = validate(&langfuse("x", local, "pk-lf-1"), Some("sk-lf-1"), false, &[]);
+            let r = validate(
+                &langfuse("x", local, "pk-lf-1"),
+                Some("sk-lf-1"),
+                false,
+                &[],
+            );
             assert_eq!(r.issues, vec![], "{local}");
         }
     }
@@ -422,7 +427,10 @@ mod tests {
         assert_eq!(with_ca(pem.to_str().unwrap()).issues, vec![]);
         assert_eq!(with_ca("  ").issues, vec![], "blank means none");
         let r = with_ca("company-ca.pem");
-        assert!(messages(&r, Field::CaFile)[0].1.contains("full path"), "{r:?}");
+        assert!(
+            messages(&r, Field::CaFile)[0].1.contains("full path"),
+            "{r:?}"
+        );
         let missing = dir.path().join("gone.pem");
         let r = with_ca(missing.to_str().unwrap());
         let ca = messages(&r, Field::CaFile);

@@ -115,7 +115,10 @@ fn classify_transport(url: &str, e: &reqwest::Error) -> ConnectionError {
 }
 
 /// The client, also trusting the private certificate authority in `ca_file`.
-fn trust_ca_file(http: HttpClient, ca_file: &std::path::Path) -> Result<HttpClient, ConnectionError> {
+fn trust_ca_file(
+    http: HttpClient,
+    ca_file: &std::path::Path,
+) -> Result<HttpClient, ConnectionError> {
     let roots = crate::connectors::tls::load_ca_file(ca_file)?;
     http.trusting(roots).map_err(|_| {
         ConnectionError::CaFile(
