@@ -137,19 +137,21 @@ async fn a_self_signed_certificate_is_not_trusted_and_the_sentence_says_what_to_
     assert!(!text.contains(SECRET), "{text}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_expired_certificate_says_it_expired() {
+/// The connection check's refusal of a certificate for `names`, valid in `years`, signed by a
+/// private CA the client trusts (its CA file is given), so only the name or date can be wrong.
+/// Returns the refusal and the server's address.
+async fn refusal_with_a_trusted_ca(names: &[&str], years: (i32, i32)) -> (ConnectionError, String) {
     let s = sandbox(ServerProfile::V4, None).await;
     let ca = private_ca();
     let dir = tempfile::tempdir().unwrap();
-    // The CA is trusted, so the date is the only thing wrong.
     let ca_file = write_pem(dir.path(), "ca.pem", &ca.pem());
-    let url = tls_proxy(
-        &s.url(),
-        server_cert(&["127.0.0.1"], Some(&ca), (2019, 2021)),
-    )
-    .await;
-    let e = refusal(&langfuse_at(&url, Some(&ca_file))).await;
+    let url = tls_proxy(&s.url(), server_cert(names, Some(&ca), years)).await;
+    (refusal(&langfuse_at(&url, Some(&ca_file))).await, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_certificate_says_it_expired() {
+    let (e, url) = refusal_with_a_trusted_ca(&["127.0.0.1"], (2019, 2021)).await;
     assert!(
         matches!(e, ConnectionError::ExpiredCertificate(..)),
         "{e:?}"
@@ -162,20 +164,12 @@ async fn an_expired_certificate_says_it_expired() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_certificate_for_another_name_says_so() {
-    let s = sandbox(ServerProfile::V4, None).await;
-    let ca = private_ca();
-    let dir = tempfile::tempdir().unwrap();
-    let ca_file = write_pem(dir.path(), "ca.pem", &ca.pem());
-    let url = tls_proxy(
-        &s.url(),
-        server_cert(&["langfuse.example.com"], Some(&ca), CURRENT),
-    )
-    .await;
-    let e = refusal(&langfuse_at(&url, Some(&ca_file))).await;
+    let (e, url) = refusal_with_a_trusted_ca(&["langfuse.example.com"], CURRENT).await;
     assert!(
         matches!(e, ConnectionError::CertificateForOtherName(..)),
         "{e:?}"
     );
+    assert!(e.to_string().contains(host_port(&url)), "{e}");
     assert!(e.to_string().contains("different host name"), "{e}");
 }
 
