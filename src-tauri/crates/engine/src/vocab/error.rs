@@ -93,7 +93,7 @@ pub enum ConnectionError {
     )]
     CaFile(String, String),
     #[error(
-        "{0} uses plain http://, so the keys would travel unencrypted to another computer. Use https://, or confirm that plain http is intended (allow_plain_http = true in a plan file)."
+        "{0} uses plain http://, so the keys would travel unencrypted to another computer. Use https://, or confirm plain http for this connection (the checkbox in the connection form; allow_plain_http = true in a plan file)."
     )]
     PlainHttp(String),
     #[error("{0} answered, but it is not a Langfuse server: {1}")]
