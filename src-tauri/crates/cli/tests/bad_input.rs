@@ -107,6 +107,46 @@ path = "{}"
     assert!(files_under(&dir.path().join("archive")).is_empty());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_sending_keys_over_plain_http_to_another_computer_needs_its_confirmation() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let plan = dir.path().join("plan.toml");
+    let write = |extra: &str| {
+        std::fs::write(
+            &plan,
+            format!(
+                r#"[source]
+kind = "langfuse"
+url = "http://langfuse.invalid:3000"
+public_key = "pk-lf-sandbox"
+secret_key_env = "SECRET"
+{extra}
+[target]
+kind = "archive"
+path = "{}"
+"#,
+                dir.path().join("archive").display()
+            ),
+        )
+        .unwrap()
+    };
+    write("");
+    let out = cli(&["preflight", "--plan", plan.to_str().unwrap()], &data).await;
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(all.contains("unencrypted"), "{all}");
+    assert!(all.contains("allow_plain_http"), "{all}");
+    assert!(!all.contains("sk-lf-sandbox"), "{all}");
+
+    // Confirmed, the plan is accepted and the CLI goes on to the server (which does not exist).
+    write("allow_plain_http = true");
+    let out = cli(&["preflight", "--plan", plan.to_str().unwrap()], &data).await;
+    let all = text(&out);
+    assert!(!all.contains("unencrypted"), "{all}");
+    assert!(all.contains("could not be reached"), "{all}");
+}
+
 // ---------------------------------------------------------------- archives
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
