@@ -80,7 +80,7 @@ describe("Connections screen", () => {
     await waitFor(() => expect(caFile.value).toBe("/etc/ssl/corp-ca.pem"));
     await fireEvent.click(screen.getByRole("button", { name: "Save connection" }));
     await waitFor(() => expect(saves).toHaveLength(1));
-    expect(saves[0].draft.connection).toMatchObject({
+    expect(saves[0]?.draft.connection).toMatchObject({
       host: "http://langfuse.internal:3000",
       caFile: "/etc/ssl/corp-ca.pem",
       allowPlainHttp: true,
