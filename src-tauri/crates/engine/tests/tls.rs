@@ -40,6 +40,7 @@ fn private_ca() -> CertifiedIssuer<'static, KeyPair> {
 /// `not_before` to `not_after` (years).
 struct ServerCert {
     der: rustls::pki_types::CertificateDer<'static>,
+    pem: String,
     key: KeyPair,
 }
 
@@ -59,6 +60,7 @@ fn server_cert(
     };
     ServerCert {
         der: cert.der().clone(),
+        pem: cert.pem(),
         key,
     }
 }
@@ -124,7 +126,10 @@ fn host_port(url: &str) -> &str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_self_signed_certificate_is_not_trusted_and_the_sentence_says_what_to_do() {
     let s = sandbox(ServerProfile::V4, None).await;
-    let url = tls_proxy(&s.url(), server_cert(&["127.0.0.1"], None, CURRENT)).await;
+    let cert = server_cert(&["127.0.0.1"], None, CURRENT);
+    let dir = tempfile::tempdir().unwrap();
+    let own_cert = write_pem(dir.path(), "server.pem", &cert.pem);
+    let url = tls_proxy(&s.url(), cert).await;
     let e = refusal(&langfuse_at(&url, None)).await;
     assert!(
         matches!(e, ConnectionError::UntrustedCertificate(..)),
@@ -135,6 +140,9 @@ async fn a_self_signed_certificate_is_not_trusted_and_the_sentence_says_what_to_
     assert!(text.contains("self-signed"), "{text}");
     assert!(text.contains("CA file"), "suggests the CA file: {text}");
     assert!(!text.contains(SECRET), "{text}");
+    // Doing what the sentence says works: a self-signed certificate is its own authority.
+    let info = check_connection(&langfuse_at(&url, Some(&own_cert))).await;
+    assert!(info.is_ok(), "{info:?}");
 }
 
 /// The connection check's refusal of a certificate for `names`, valid in `years`, signed by a

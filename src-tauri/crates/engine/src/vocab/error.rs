@@ -73,7 +73,7 @@ pub enum ConnectionError {
     )]
     Tls(String, String),
     #[error(
-        "The certificate of {0} is not signed by an authority this computer trusts: it is self-signed or issued by a private certificate authority. If the server uses a private authority, choose its CA file (a PEM file) for this connection (ca_file in a plan file)."
+        "The certificate of {0} is not signed by an authority this computer trusts: it is self-signed or issued by a private certificate authority. To trust it, choose that authority's certificate (for a self-signed one, the server's own certificate) as this connection's CA file, a PEM file (ca_file in a plan file)."
     )]
     UntrustedCertificate(String),
     #[error(
