@@ -171,6 +171,18 @@ async fn an_expired_certificate_says_it_expired() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_not_valid_yet_says_to_check_the_date() {
+    let (e, url) = refusal_with_a_trusted_ca(&["127.0.0.1"], (2090, 2100)).await;
+    assert!(
+        matches!(e, ConnectionError::CertificateNotYetValid(..)),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains(host_port(&url)), "{e}");
+    assert!(e.to_string().contains("not valid yet"), "{e}");
+    assert!(e.to_string().contains("date and time"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_certificate_for_another_name_says_so() {
     let (e, url) = refusal_with_a_trusted_ca(&["langfuse.example.com"], CURRENT).await;
     assert!(
@@ -261,6 +273,16 @@ async fn a_ca_file_that_is_missing_or_not_pem_is_named_in_the_sentence() {
     assert!(matches!(e, ConnectionError::CaFile(..)), "{e:?}");
     assert!(e.to_string().contains("notes.txt"), "{e}");
     assert!(e.to_string().contains("PEM"), "{e}");
+
+    // PEM armour around something that is not a certificate.
+    let broken = write_pem(
+        dir.path(),
+        "broken.pem",
+        "-----BEGIN CERTIFICATE-----\nAAECAwQF\n-----END CERTIFICATE-----\n",
+    );
+    let e = refusal(&langfuse_at(&url, Some(&broken))).await;
+    assert!(matches!(e, ConnectionError::CaFile(..)), "{e:?}");
+    assert!(e.to_string().contains("broken.pem"), "{e}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
