@@ -181,7 +181,7 @@ impl Plan {
                 && !l.allow_plain_http
             {
                 return Err(EngineError::InvalidPlan(format!(
-                    "the {name} URL \"{url}\" uses plain http:// to another computer, so the keys would travel unencrypted. Use https://, or add allow_plain_http = true to [{name}] to confirm it."
+                    "the {name} URL \"{url}\" uses plain http:// to another computer, so the keys would travel unencrypted. Use https://, or confirm it: allow_plain_http = true under [{name}] in a plan file, or the checkbox in the connection form."
                 )));
             }
         }
