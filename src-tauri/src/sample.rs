@@ -137,6 +137,8 @@ async fn start_side(
             host: sandbox.url(),
             public_key,
             cloud_plan: Default::default(),
+            ca_file: None,
+            allow_plain_http: false,
         }),
     };
     Ok(SampleSide {

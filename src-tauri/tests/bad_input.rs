@@ -1,13 +1,16 @@
 //! What the connection form refuses, through the app's profile service and its real
 //! `profiles.json`: an address with a user name and password in it is not saved, and the
-//! sentence that says why does not repeat the password.
+//! sentence that says why does not repeat the password; plain http to another computer is
+//! saved only once the user confirmed it, and the chosen CA file travels on to the engine.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use langfuse_migrator::profiles::ProfileService;
 use langfuse_migrator::secrets::{Secrets, SessionStore};
-use migrator_engine::profile::{Connection, Field, LangfuseSettings, ProfileDraft, ProfileFile};
+use migrator_engine::profile::{
+    Connection, Credentials, Field, LangfuseSettings, ProfileDraft, ProfileFile,
+};
 use secrecy::SecretString;
 
 fn service(dir: &std::path::Path) -> ProfileService {
@@ -38,6 +41,8 @@ fn an_address_with_a_password_is_refused_without_repeating_it_and_never_saved() 
                 host: host.into(),
                 public_key: "pk-lf-1".into(),
                 cloud_plan: Default::default(),
+                ca_file: None,
+                allow_plain_http: false,
             }),
         };
         let result = profiles
@@ -68,4 +73,64 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+#[test]
+fn plain_http_to_another_computer_is_saved_only_once_confirmed_and_the_ca_file_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("corp-ca.pem");
+    std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
+    let secrets = Arc::new(Secrets::new(
+        Arc::new(SessionStore::default()),
+        Duration::from_secs(5),
+    ));
+    secrets.check(|_| {});
+    secrets.use_session_only();
+    let profiles = ProfileService::new(ProfileFile::in_dir(dir.path()), secrets);
+    let draft = |host: &str, allow_plain_http: bool| ProfileDraft {
+        id: None,
+        name: "self-hosted".into(),
+        connection: Connection::Langfuse(LangfuseSettings {
+            host: host.into(),
+            public_key: "pk-lf-1".into(),
+            cloud_plan: Default::default(),
+            ca_file: Some(ca.display().to_string()),
+            allow_plain_http,
+        }),
+    };
+    let secret = || Some(SecretString::from("sk-lf-1"));
+
+    let refused = profiles
+        .save(draft("http://langfuse.internal:3000", false), secret())
+        .unwrap();
+    assert!(refused.saved.is_none(), "saved without a confirmation");
+    let host: Vec<_> = refused.report.for_field(Field::Host).collect();
+    assert!(host[0].message.contains("unencrypted"), "{host:?}");
+    assert!(profiles.list().unwrap().is_empty());
+
+    let saved = profiles
+        .save(draft("http://langfuse.internal:3000", true), secret())
+        .unwrap()
+        .saved
+        .expect("saved once confirmed");
+    // What the engine gets from profiles.json carries both settings.
+    let reloaded = ProfileFile::in_dir(dir.path()).load().unwrap();
+    let profile = reloaded.iter().find(|p| p.id == saved.profile.id).unwrap();
+    let Credentials::Langfuse {
+        ca_file,
+        allow_plain_http,
+        ..
+    } = Credentials::for_profile(profile, secret()).unwrap()
+    else {
+        panic!("a Langfuse connection")
+    };
+    assert_eq!(ca_file.as_deref(), Some(ca.as_path()));
+    assert!(allow_plain_http);
+
+    // This computer needs no confirmation.
+    let local = ProfileDraft {
+        name: "local".into(),
+        ..draft("http://localhost:3000", false)
+    };
+    assert!(profiles.save(local, secret()).unwrap().saved.is_some());
 }

@@ -125,6 +125,8 @@ fn saving_a_profile_puts_the_secret_in_the_keychain_and_nowhere_in_the_config_di
             host: "https://cloud.langfuse.com/".into(),
             public_key: "pk-lf-abc".into(),
             cloud_plan: Default::default(),
+            ca_file: None,
+            allow_plain_http: false,
         }),
     };
     let result = service

@@ -59,6 +59,8 @@ fn with_no_secret_service_nothing_is_stored_and_the_user_is_told_why() {
             host: "https://cloud.langfuse.com".into(),
             public_key: "pk-lf-1".into(),
             cloud_plan: Default::default(),
+            ca_file: None,
+            allow_plain_http: false,
         }),
     };
     // Refused, not silently kept somewhere else, and no profile without its key is left.

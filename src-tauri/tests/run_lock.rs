@@ -35,6 +35,8 @@ fn save(app: &AppState, name: &str, url: &str) -> ProfileId {
             host: url.into(),
             public_key: "pk-lf-sandbox".into(),
             cloud_plan: Default::default(),
+            ca_file: None,
+            allow_plain_http: false,
         }),
     };
     let saved = app

@@ -237,14 +237,8 @@ pub async fn test_connection(
         }
     };
     Ok(match creds {
-        Credentials::Langfuse {
-            host,
-            public_key,
-            secret_key,
-            ..
-        } => {
-            let endpoint =
-                migrator_engine::LangfuseEndpoint::with_secret(&host, &public_key, secret_key);
+        Credentials::Langfuse { .. } => {
+            let endpoint = request::langfuse_endpoint(&creds).expect("a Langfuse connection");
             match migrator_engine::check_connection(&endpoint).await {
                 Ok(info) => ConnectionCheck::from_info(&info),
                 Err(e) => ConnectionCheck::Failed {

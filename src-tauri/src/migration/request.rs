@@ -89,13 +89,8 @@ fn endpoint(
     plan_override: Option<CloudPlan>,
 ) -> Result<EndpointSpec, PlanRequestError> {
     Ok(match creds {
-        Credentials::Langfuse {
-            host,
-            public_key,
-            secret_key,
-            cloud_plan,
-        } => {
-            let mut l = LangfuseEndpoint::with_secret(host, public_key, secret_key.clone());
+        Credentials::Langfuse { cloud_plan, .. } => {
+            let mut l = langfuse_endpoint(creds).expect("a Langfuse connection");
             l.keychain_profile = Some(id.as_str().to_owned());
             // The run stays within the plan's request limits; a rollback plans its deletes with it.
             l.cloud_plan = plan_override.unwrap_or(*cloud_plan);
@@ -106,6 +101,26 @@ fn endpoint(
         },
         Credentials::LangSmith { .. } => return Err(PlanRequestError::LangSmithNotYet),
     })
+}
+
+/// How the engine reaches a Langfuse connection: its address and keys, the CA file it trusts and
+/// whether plain http was confirmed. `None` for other kinds of connection.
+pub fn langfuse_endpoint(creds: &Credentials) -> Option<LangfuseEndpoint> {
+    let Credentials::Langfuse {
+        host,
+        public_key,
+        secret_key,
+        ca_file,
+        allow_plain_http,
+        ..
+    } = creds
+    else {
+        return None;
+    };
+    let mut l = LangfuseEndpoint::with_secret(host, public_key, secret_key.clone());
+    l.ca_file = ca_file.clone();
+    l.allow_plain_http = *allow_plain_http;
+    Some(l)
 }
 
 impl PlanRequest {
@@ -264,6 +279,8 @@ mod tests {
             public_key: "pk-lf-1".into(),
             secret_key: SecretString::from("sk-lf-secret"),
             cloud_plan: CloudPlan::None,
+            ca_file: None,
+            allow_plain_http: false,
         }
     }
 
@@ -286,12 +303,47 @@ mod tests {
     }
 
     #[test]
+    fn the_ca_file_and_the_plain_http_confirmation_reach_the_plan() {
+        let source = Credentials::Langfuse {
+            host: "http://langfuse.internal:3000".into(),
+            public_key: "pk-lf-1".into(),
+            secret_key: SecretString::from("sk-lf-secret"),
+            cloud_plan: CloudPlan::None,
+            ca_file: None,
+            allow_plain_http: true,
+        };
+        let target = Credentials::Langfuse {
+            host: "https://langfuse.corp.example".into(),
+            public_key: "pk-lf-2".into(),
+            secret_key: SecretString::from("sk-lf-secret"),
+            cloud_plan: CloudPlan::None,
+            ca_file: Some("/etc/ssl/corp-ca.pem".into()),
+            allow_plain_http: false,
+        };
+        let plan = request().to_plan(&source, &target).unwrap();
+        plan.validate()
+            .expect("the confirmed plain-http side is accepted");
+        let (EndpointSpec::Langfuse(s), EndpointSpec::Langfuse(t)) = (&plan.source, &plan.target)
+        else {
+            panic!("Langfuse sides")
+        };
+        assert!(s.allow_plain_http && s.ca_file.is_none());
+        assert_eq!(
+            t.ca_file.as_deref(),
+            Some(std::path::Path::new("/etc/ssl/corp-ca.pem"))
+        );
+        assert!(!t.allow_plain_http);
+    }
+
+    #[test]
     fn each_side_runs_within_its_cloud_plan_from_the_connection_or_the_plan() {
         let source = Credentials::Langfuse {
             host: "https://cloud.langfuse.com".into(),
             public_key: "pk-lf-1".into(),
             secret_key: SecretString::from("sk-lf-secret"),
             cloud_plan: CloudPlan::Hobby,
+            ca_file: None,
+            allow_plain_http: false,
         };
         let target = langfuse("https://us.cloud.langfuse.com");
         let plan_of = |side: &EndpointSpec| match side {

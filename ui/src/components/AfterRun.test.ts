@@ -78,7 +78,7 @@ describe("AfterRun", () => {
 
   it("names a conflict apart from differences, with its id and what differs", async () => {
     mock(withConflict);
-    render(AfterRun, { runId: "r" });
+    render(AfterRun, { runId: "r", cutover: false });
     const row = await waitFor(() => {
       const r = document.querySelector('tr[data-entity="scores"] td[data-col="conflicts"]');
       if (!r) throw new Error("no row yet");
@@ -94,7 +94,7 @@ describe("AfterRun", () => {
 
   it("says which traces a rollback keeps and promises nothing untrue", async () => {
     mock(null);
-    render(AfterRun, { runId: "r" });
+    render(AfterRun, { runId: "r", cutover: false });
     const promise = screen.getByTestId("rollback-promise").textContent ?? "";
     expect(promise).not.toMatch(/never/);
     expect(promise).toMatch(/kept and listed/);

@@ -29,6 +29,8 @@ const preflight: PreflightView = {
   conflicts: [{ entity: "scores", id: "score-7", fields: ["value"] }],
   etaSeconds: 1,
   warnings: [],
+  windowFrom: null,
+  windowEnd: "2026-02-01T00:00:00Z",
 };
 
 describe("PlanForm pre-flight", () => {

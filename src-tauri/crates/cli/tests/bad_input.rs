@@ -58,6 +58,24 @@ fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
     out
 }
 
+/// A plan file from a Langfuse source at `url` (with `extra` lines in its table) to an archive.
+fn write_plan(plan: &Path, url: &str, extra: &str, archive: &Path) {
+    let text = format!(
+        r#"[source]
+kind = "langfuse"
+url = "{url}"
+public_key = "pk-lf-sandbox"
+secret_key_env = "SECRET"
+{extra}
+[target]
+kind = "archive"
+path = "{}"
+"#,
+        archive.display()
+    );
+    std::fs::write(plan, text).unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_with_a_password_in_a_url_is_refused_without_repeating_it() {
     let source = start(None).await;
@@ -65,23 +83,7 @@ async fn a_plan_with_a_password_in_a_url_is_refused_without_repeating_it() {
     let data = dir.path().join("data");
     let with_password = source.url().replace("http://", "http://admin:hunter2@");
     let plan = dir.path().join("plan.toml");
-    std::fs::write(
-        &plan,
-        format!(
-            r#"[source]
-kind = "langfuse"
-url = "{with_password}"
-public_key = "pk-lf-sandbox"
-secret_key_env = "SECRET"
-
-[target]
-kind = "archive"
-path = "{}"
-"#,
-            dir.path().join("archive").display()
-        ),
-    )
-    .unwrap();
+    write_plan(&plan, &with_password, "", &dir.path().join("archive"));
     let plan_s = plan.to_str().unwrap();
     for args in [
         vec!["run", "--plan", plan_s],
@@ -105,6 +107,29 @@ path = "{}"
         );
     }
     assert!(files_under(&dir.path().join("archive")).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_sending_keys_over_plain_http_to_another_computer_needs_its_confirmation() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let plan = dir.path().join("plan.toml");
+    let archive = dir.path().join("archive");
+    let write = |extra: &str| write_plan(&plan, "http://langfuse.invalid:3000", extra, &archive);
+    write("");
+    let out = cli(&["preflight", "--plan", plan.to_str().unwrap()], &data).await;
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(all.contains("unencrypted"), "{all}");
+    assert!(all.contains("allow_plain_http"), "{all}");
+    assert!(!all.contains("sk-lf-sandbox"), "{all}");
+
+    // Confirmed, the plan is accepted and the CLI goes on to the server (which does not exist).
+    write("allow_plain_http = true");
+    let out = cli(&["preflight", "--plan", plan.to_str().unwrap()], &data).await;
+    let all = text(&out);
+    assert!(!all.contains("unencrypted"), "{all}");
+    assert!(all.contains("could not be reached"), "{all}");
 }
 
 // ---------------------------------------------------------------- archives

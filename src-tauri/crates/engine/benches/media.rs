@@ -83,7 +83,7 @@ fn env_usize(name: &str, default: usize) -> usize {
 
 fn plan(source: &str, target: &str) -> Plan {
     let mut p = Plan::from_toml(
-        "[source]\nkind = \"archive\"\npath = \"/x\"\n[target]\nkind = \"langfuse\"\nurl = \"http://x\"\npublic_key = \"pk\"\n[scope]\nentities = [\"traces\", \"observations\", \"media\"]\nfrom = \"2020-01-01T00:00:00Z\"\nto = \"2030-01-01T00:00:00Z\"\n[options]\nconcurrency = 4\nvisibility_wait_ms = 200\n",
+        "[source]\nkind = \"archive\"\npath = \"/x\"\n[target]\nkind = \"langfuse\"\nurl = \"http://127.0.0.1:1\"\npublic_key = \"pk\"\n[scope]\nentities = [\"traces\", \"observations\", \"media\"]\nfrom = \"2020-01-01T00:00:00Z\"\nto = \"2030-01-01T00:00:00Z\"\n[options]\nconcurrency = 4\nvisibility_wait_ms = 200\n",
     )
     .unwrap();
     p.source = EndpointSpec::Langfuse(LangfuseEndpoint::new(

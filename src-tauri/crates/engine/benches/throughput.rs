@@ -111,7 +111,7 @@ visibility_wait_ms = 200
     .unwrap_or_else(|_| {
         // Two archives are refused; build the plan field by field instead.
         Plan::from_toml(
-            "[source]\nkind = \"archive\"\npath = \"/x\"\n[target]\nkind = \"langfuse\"\nurl = \"http://x\"\npublic_key = \"pk\"\n[scope]\nentities = [\"traces\", \"observations\", \"scores\"]\n[options]\nconcurrency = 4\nvisibility_wait_ms = 200\n",
+            "[source]\nkind = \"archive\"\npath = \"/x\"\n[target]\nkind = \"langfuse\"\nurl = \"http://127.0.0.1:1\"\npublic_key = \"pk\"\n[scope]\nentities = [\"traces\", \"observations\", \"scores\"]\n[options]\nconcurrency = 4\nvisibility_wait_ms = 200\n",
         )
         .unwrap()
     });

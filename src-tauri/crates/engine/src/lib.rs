@@ -30,7 +30,7 @@ pub use connectors::{self as connector, archive, http, langfuse, langsmith, medi
 pub(crate) use run::{alloc, pipeline, runner};
 pub use run::{control, eta, journal, plan, progress, trace_scope};
 pub use vocab::conflict::Conflict;
-pub use vocab::{error, filter, model, url_credentials};
+pub use vocab::{error, filter, model, plain_http, url_credentials};
 
 pub use after_run::cutover::{
     CutoverRunError, CutoverStatus, cutover_apply, cutover_preview, cutover_restore, cutover_status,

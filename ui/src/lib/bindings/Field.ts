@@ -3,4 +3,4 @@
 /**
  * The form field an issue belongs to, so the UI can show it next to that field.
  */
-export type Field = "name" | "host" | "publicKey" | "secret" | "endpoint" | "folder";
+export type Field = "name" | "host" | "publicKey" | "secret" | "endpoint" | "folder" | "caFile";

@@ -14,4 +14,13 @@ publicKey: string,
  * The Langfuse Cloud plan of this project, whose request limits a run stays within and
  * whose daily delete budget a rollback plans with; `none` for self-hosted servers.
  */
-cloudPlan?: CloudPlan, };
+cloudPlan?: CloudPlan, 
+/**
+ * A PEM file with the private certificate authority a self-hosted server's certificate is
+ * signed by; trusted next to the system's authorities. Not a secret.
+ */
+caFile?: string, 
+/**
+ * The user confirmed that the keys may travel over plain `http://` to another computer.
+ */
+allowPlainHttp?: boolean, };

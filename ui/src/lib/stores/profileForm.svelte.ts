@@ -28,6 +28,10 @@ export class ProfileForm {
   publicKey = $state("");
   /** The Langfuse Cloud plan (only asked for Cloud hosts). */
   cloudPlan = $state<CloudPlan>("none");
+  /** A self-hosted server's private certificate authority (PEM file); empty for none. */
+  caFile = $state("");
+  /** The user confirmed sending the keys over plain http to another computer. */
+  allowPlainHttp = $state(false);
   langSmithPreset = $state("us");
   langSmithCustomUrl = $state("");
   folder = $state("");
@@ -59,6 +63,8 @@ export class ProfileForm {
       this.langfuseCustomUrl = this.langfusePreset === CUSTOM ? c.host : "";
       this.publicKey = c.publicKey;
       this.cloudPlan = c.cloudPlan ?? "none";
+      this.caFile = c.caFile ?? "";
+      this.allowPlainHttp = c.allowPlainHttp ?? false;
     } else if (c.kind === "langSmith") {
       this.langSmithPreset = presetFor(c.endpoint, presets.langSmith);
       this.langSmithCustomUrl = this.langSmithPreset === CUSTOM ? c.endpoint : "";
@@ -90,6 +96,17 @@ export class ProfileForm {
     return this.kind === "langfuse" && isCloud(this.langfuseHost);
   }
 
+  /** Cloud certificates are signed by public authorities; a self-hosted server may use its own. */
+  get asksForCaFile(): boolean {
+    return this.kind === "langfuse" && !this.isCloud;
+  }
+
+  /** Keys would travel unencrypted to another computer: saving needs the user's confirmation.
+   *  (The Rust validation enforces it; this only decides when the checkbox shows.) */
+  get asksPlainHttpConfirmation(): boolean {
+    return this.kind === "langfuse" && plainHttpToAnotherHost(this.langfuseHost);
+  }
+
   get langSmithEndpoint(): string {
     return urlFor(this.langSmithPreset, this.langSmithCustomUrl, this.presets.langSmith);
   }
@@ -112,6 +129,8 @@ export class ProfileForm {
             host: this.langfuseHost,
             publicKey: this.publicKey,
             cloudPlan: this.isCloud ? this.cloudPlan : ("none" as const),
+            ...(this.asksForCaFile && this.caFile.trim() ? { caFile: this.caFile.trim() } : {}),
+            allowPlainHttp: this.asksPlainHttpConfirmation && this.allowPlainHttp,
           }
         : this.kind === "langSmith"
           ? { kind: "langSmith" as const, endpoint: this.langSmithEndpoint }
@@ -137,6 +156,19 @@ export class ProfileForm {
   clearSecret(): void {
     this.secret = "";
   }
+}
+
+/** An http:// address of a host other than this computer (localhost, 127.x, ::1). */
+function plainHttpToAnotherHost(raw: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    return false;
+  }
+  const host = url.hostname.toLowerCase();
+  const loopback = host === "localhost" || host === "[::1]" || /^127(\.\d{1,3}){3}$/.test(host);
+  return url.protocol === "http:" && !loopback;
 }
 
 function urlFor(preset: string, custom: string, presets: EndpointPreset[]): string {

@@ -17,7 +17,13 @@ describe("ProfileForm", () => {
     expect(form.toDraft()).toEqual({
       id: null,
       name: "New",
-      connection: { kind: "langfuse", host: "https://hipaa.cloud.langfuse.com", publicKey: "pk-lf-x", cloudPlan: "none" },
+      connection: {
+        kind: "langfuse",
+        host: "https://hipaa.cloud.langfuse.com",
+        publicKey: "pk-lf-x",
+        cloudPlan: "none",
+        allowPlainHttp: false,
+      },
     });
     expect(form.newSecret()).toBe("sk-lf-y");
   });
@@ -68,6 +74,49 @@ describe("ProfileForm", () => {
     const form = new ProfileForm(presets, saved("inKeychain", "https://langfuse.corp.example"));
     expect(form.langfusePreset).toBe(CUSTOM);
     expect(form.langfuseCustomUrl).toBe("https://langfuse.corp.example");
+  });
+
+  it("sends a self-hosted server's CA file, and none for Cloud or when left blank", () => {
+    const form = new ProfileForm(presets);
+    form.langfusePreset = CUSTOM;
+    form.langfuseCustomUrl = "https://langfuse.corp.example";
+    expect(form.asksForCaFile).toBe(true);
+    form.caFile = "  /etc/ssl/corp-ca.pem ";
+    expect(form.toDraft().connection).toMatchObject({ caFile: "/etc/ssl/corp-ca.pem" });
+    form.caFile = "   ";
+    expect(form.toDraft().connection).not.toHaveProperty("caFile");
+    form.caFile = "/etc/ssl/corp-ca.pem";
+    form.langfusePreset = "eu";
+    expect(form.asksForCaFile).toBe(false);
+    expect(form.toDraft().connection).not.toHaveProperty("caFile");
+  });
+
+  it("asks to confirm plain http to another computer, not to this one", () => {
+    const form = new ProfileForm(presets);
+    form.langfusePreset = CUSTOM;
+    for (const local of ["http://localhost:3000", "http://127.0.0.1:3000", "http://[::1]:3000", "https://langfuse.internal"]) {
+      form.langfuseCustomUrl = local;
+      expect(form.asksPlainHttpConfirmation, local).toBe(false);
+    }
+    form.langfuseCustomUrl = "http://langfuse.internal:3000";
+    expect(form.asksPlainHttpConfirmation).toBe(true);
+    expect(form.toDraft().connection).toMatchObject({ allowPlainHttp: false });
+    form.allowPlainHttp = true;
+    expect(form.toDraft().connection).toMatchObject({ allowPlainHttp: true });
+    // A confirmation does not outlive the address it was given for.
+    form.langfuseCustomUrl = "https://langfuse.internal";
+    expect(form.toDraft().connection).toMatchObject({ allowPlainHttp: false });
+  });
+
+  it("loads the saved CA file and confirmation when editing", () => {
+    const view = saved("inKeychain", "http://langfuse.internal:3000");
+    if (view.profile.connection.kind !== "langfuse") throw new Error("fixture kind");
+    view.profile.connection.caFile = "/etc/ssl/corp-ca.pem";
+    view.profile.connection.allowPlainHttp = true;
+    const form = new ProfileForm(presets, view);
+    expect(form.caFile).toBe("/etc/ssl/corp-ca.pem");
+    expect(form.allowPlainHttp).toBe(true);
+    expect(form.toDraft().connection).toMatchObject({ caFile: "/etc/ssl/corp-ca.pem", allowPlainHttp: true });
   });
 
   it("sorts issues by field and knows whether any blocks saving", () => {

@@ -136,6 +136,7 @@ pub struct HttpClient {
     pub concurrency: AdaptiveLimit,
     counters: Arc<Counters>,
     max_attempts: usize,
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -191,13 +192,7 @@ impl HttpClient {
         concurrency: usize,
         counters: Arc<Counters>,
     ) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(10))
-            .pool_max_idle_per_host(64)
-            .user_agent(concat!("langfuse-migrator/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("http client builds");
+        let client = client_builder(timeout).build().expect("http client builds");
         let limiters = quotas
             .into_iter()
             .filter_map(|(b, n, window)| {
@@ -222,7 +217,17 @@ impl HttpClient {
             concurrency: AdaptiveLimit::new(concurrency, concurrency.max(1) * 4),
             counters,
             max_attempts: 8,
+            timeout,
         }
+    }
+
+    /// The same client, also trusting `roots` (a private certificate authority) next to the
+    /// system's. Certificates are still verified.
+    pub fn trusting(mut self, roots: Vec<reqwest::Certificate>) -> Result<Self, reqwest::Error> {
+        self.client = client_builder(self.timeout)
+            .tls_certs_merge(roots)
+            .build()?;
+        Ok(self)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -331,6 +336,14 @@ impl HttpClient {
             tokio::time::sleep(wait.map(|w| w.max(delay / 4)).unwrap_or(delay)).await;
         }
     }
+}
+
+fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(64)
+        .user_agent(concat!("langfuse-migrator/", env!("CARGO_PKG_VERSION")))
 }
 
 /// The longest `Retry-After` a request waits out before trying again.

@@ -7,7 +7,8 @@
 //! - [`langsmith`]: a LangSmith workspace as a source (runs, feedback, datasets, experiments,
 //!   prompts).
 //!
-//! [`http`] is the transport every HTTP platform shares (budget, concurrency, retries).
+//! [`http`] is the transport every HTTP platform shares (budget, concurrency, retries);
+//! [`tls`] trusts a private CA file and names certificate problems.
 //! Connectors use the vocabulary below them and nothing of the run machinery above them.
 
 pub mod archive;
@@ -15,6 +16,7 @@ pub mod http;
 pub mod langfuse;
 pub mod langsmith;
 pub mod media;
+pub mod tls;
 pub mod traits;
 
 pub use traits::{

@@ -13,6 +13,10 @@ pub enum Credentials {
         public_key: String,
         secret_key: SecretString,
         cloud_plan: crate::vocab::CloudPlan,
+        /// The private certificate authority to trust for this server, if one was chosen.
+        ca_file: Option<std::path::PathBuf>,
+        /// The user confirmed sending the keys over plain http to another computer.
+        allow_plain_http: bool,
     },
     LangSmith {
         endpoint: String,
@@ -42,6 +46,8 @@ impl Credentials {
                 public_key: s.public_key.clone(),
                 secret_key: secret.ok_or_else(missing)?,
                 cloud_plan: s.cloud_plan,
+                ca_file: s.ca_file.as_ref().map(Into::into),
+                allow_plain_http: s.allow_plain_http,
             },
             Connection::LangSmith(s) => Credentials::LangSmith {
                 endpoint: s.endpoint.clone(),
@@ -69,6 +75,8 @@ mod tests {
                 host: "https://cloud.langfuse.com".into(),
                 public_key: "pk-lf-1".into(),
                 cloud_plan: Default::default(),
+                ca_file: None,
+                allow_plain_http: false,
             }),
         };
         let creds =

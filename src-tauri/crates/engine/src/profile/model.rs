@@ -64,6 +64,18 @@ pub struct LangfuseSettings {
     /// whose daily delete budget a rollback plans with; `none` for self-hosted servers.
     #[serde(default, skip_serializing_if = "is_no_plan")]
     pub cloud_plan: CloudPlan,
+    /// A PEM file with the private certificate authority a self-hosted server's certificate is
+    /// signed by; trusted next to the system's authorities. Not a secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub ca_file: Option<String>,
+    /// The user confirmed that the keys may travel over plain `http://` to another computer.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub allow_plain_http: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn is_no_plan(p: &CloudPlan) -> bool {
@@ -136,6 +148,15 @@ impl ProfileDraft {
                 host: trim_url(&s.host),
                 public_key: s.public_key.trim().to_owned(),
                 cloud_plan: s.cloud_plan,
+                ca_file: s
+                    .ca_file
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|f| !f.is_empty())
+                    .map(str::to_owned),
+                // Kept only where it means something: an unencrypted address of another computer.
+                allow_plain_http: s.allow_plain_http
+                    && crate::vocab::plain_http::to_another_host(&trim_url(&s.host)),
             }),
             Connection::LangSmith(s) => Connection::LangSmith(LangSmithSettings {
                 endpoint: trim_url(&s.endpoint),
@@ -166,6 +187,8 @@ mod tests {
             host: "https://cloud.langfuse.com".into(),
             public_key: "pk-lf-1".into(),
             cloud_plan: CloudPlan::None,
+            ca_file: None,
+            allow_plain_http: false,
         });
         let json = serde_json::to_value(&c).unwrap();
         assert_eq!(
@@ -190,6 +213,8 @@ mod tests {
                 host: " https://cloud.langfuse.com/ ".into(),
                 public_key: " pk-lf-a ".into(),
                 cloud_plan: CloudPlan::Core,
+                ca_file: Some("  ".into()),
+                allow_plain_http: true,
             }),
         }
         .normalised();
@@ -200,6 +225,9 @@ mod tests {
                 host: "https://cloud.langfuse.com".into(),
                 public_key: "pk-lf-a".into(),
                 cloud_plan: CloudPlan::Core,
+                // A blank CA file is none; https needs no plain-http confirmation.
+                ca_file: None,
+                allow_plain_http: false,
             })
         );
     }

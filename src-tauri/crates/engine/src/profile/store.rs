@@ -109,6 +109,8 @@ mod tests {
                 host: "https://cloud.langfuse.com".into(),
                 public_key: "pk-lf-1".into(),
                 cloud_plan: Default::default(),
+                ca_file: None,
+                allow_plain_http: false,
             }),
         }
     }

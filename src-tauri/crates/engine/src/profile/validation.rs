@@ -19,6 +19,7 @@ pub enum Field {
     Secret,
     Endpoint,
     Folder,
+    CaFile,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
@@ -87,7 +88,10 @@ pub fn validate(
     check_name(&draft, others, &mut report);
     match &draft.connection {
         Connection::Langfuse(s) => {
-            check_url(&s.host, Field::Host, "Langfuse host", &mut report);
+            if check_url(&s.host, Field::Host, "Langfuse host", &mut report) {
+                check_plain_http(&s.host, s.allow_plain_http, &mut report);
+            }
+            check_ca_file(s.ca_file.as_deref(), &mut report);
             check_public_key(&s.public_key, &mut report);
             check_secret(
                 new_secret,
@@ -99,12 +103,15 @@ pub fn validate(
             );
         }
         Connection::LangSmith(s) => {
-            check_url(
+            let valid = check_url(
                 &s.endpoint,
                 Field::Endpoint,
                 "LangSmith endpoint",
                 &mut report,
             );
+            if valid && crate::vocab::plain_http::to_another_host(&s.endpoint) {
+                report.warning(Field::Endpoint, UNENCRYPTED);
+            }
             check_secret(
                 new_secret,
                 has_saved_secret,
@@ -139,10 +146,11 @@ fn check_name(draft: &ProfileDraft, others: &[Profile], report: &mut ValidationR
     }
 }
 
-fn check_url(raw: &str, field: Field, what: &str, report: &mut ValidationReport) {
+/// Whether the address is a usable http(s) URL; if not, the reason is reported.
+fn check_url(raw: &str, field: Field, what: &str, report: &mut ValidationReport) -> bool {
     if raw.is_empty() {
         report.error(field, format!("Enter the {what} URL."));
-        return;
+        return false;
     }
     let example = "for example https://langfuse.example.com";
     // Checked first: every later message shows the address, and it must not show a password.
@@ -154,7 +162,7 @@ fn check_url(raw: &str, field: Field, what: &str, report: &mut ValidationReport)
                 crate::url_credentials::redacted(raw)
             ),
         );
-        return;
+        return false;
     }
     let url = match Url::parse(raw) {
         Ok(url) => url,
@@ -163,7 +171,7 @@ fn check_url(raw: &str, field: Field, what: &str, report: &mut ValidationReport)
                 field,
                 format!("“{raw}” is not a valid URL. Enter the full address, {example}."),
             );
-            return;
+            return false;
         }
     };
     if !matches!(url.scheme(), "http" | "https") {
@@ -171,27 +179,57 @@ fn check_url(raw: &str, field: Field, what: &str, report: &mut ValidationReport)
             field,
             format!("The {what} must start with https:// (or http:// for a local server)."),
         );
-        return;
+        return false;
     }
     if url.host_str().is_none_or(str::is_empty) {
         report.error(
             field,
             format!("“{raw}” has no host name. Enter the full address, {example}."),
         );
-        return;
+        return false;
     }
     if url.query().is_some() || url.fragment().is_some() {
         report.error(
             field,
             format!("Remove the ?… or #… part: the {what} is just the server address."),
         );
+        return false;
+    }
+    true
+}
+
+const UNENCRYPTED: &str = "This address uses http://, so your keys would travel unencrypted to another computer. Use https:// unless the server is on your own network.";
+
+/// Langfuse keys go in a Basic auth header: over plain http to another computer that needs
+/// the user's explicit confirmation. This computer (localhost) needs none.
+fn check_plain_http(host: &str, confirmed: bool, report: &mut ValidationReport) {
+    if !crate::vocab::plain_http::to_another_host(host) {
         return;
     }
-    let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-    if url.scheme() == "http" && !local {
-        report.warning(
-            field,
-            "This address uses http://, so your keys would travel unencrypted. Use https:// unless the server is on your own network.",
+    if confirmed {
+        report.warning(Field::Host, UNENCRYPTED);
+    } else {
+        report.error(
+            Field::Host,
+            "This address uses http://, so your keys would travel unencrypted to another computer. Use https://, or confirm below that plain http is intended.",
+        );
+    }
+}
+
+/// The CA file, when one is chosen, is a file given by its full path. (Whether it holds
+/// certificates is told by “Test connection”, with the engine's sentence.)
+fn check_ca_file(ca_file: Option<&str>, report: &mut ValidationReport) {
+    let Some(file) = ca_file else { return };
+    let path = std::path::Path::new(file);
+    if !path.is_absolute() {
+        report.error(
+            Field::CaFile,
+            "Use the full path of the CA file (choose it with “Browse…”).",
+        );
+    } else if !path.is_file() {
+        report.error(
+            Field::CaFile,
+            format!("There is no file at {file}. Choose the CA file (a .pem or .crt file) again."),
         );
     }
 }
@@ -255,6 +293,8 @@ mod tests {
                 host: host.into(),
                 public_key: pk.into(),
                 cloud_plan: Default::default(),
+                ca_file: None,
+                allow_plain_http: false,
             }),
         }
     }
@@ -341,23 +381,63 @@ mod tests {
     }
 
     #[test]
-    fn plain_http_is_allowed_but_warned_about_unless_local() {
-        let r = validate(
-            &langfuse("x", "http://langfuse.internal:3000", "pk-lf-1"),
-            Some("sk-lf-1"),
-            false,
-            &[],
-        );
-        assert!(!r.has_errors());
+    fn plain_http_to_another_computer_needs_a_confirmation_but_localhost_does_not() {
+        let mut draft = langfuse("x", "http://langfuse.internal:3000", "pk-lf-1");
+        let r = validate(&draft, Some("sk-lf-1"), false, &[]);
+        assert!(r.has_errors(), "{r:?}");
+        let host = messages(&r, Field::Host);
+        assert_eq!(host[0].0, Severity::Error);
+        assert!(host[0].1.contains("unencrypted"), "{host:?}");
+
+        let Connection::Langfuse(s) = &mut draft.connection else {
+            unreachable!()
+        };
+        s.allow_plain_http = true;
+        let r = validate(&draft, Some("sk-lf-1"), false, &[]);
+        assert!(!r.has_errors(), "{r:?}");
         assert_eq!(messages(&r, Field::Host)[0].0, Severity::Warning);
 
-        let r = validate(
-            &langfuse("x", "http://localhost:3000", "pk-lf-1"),
-            Some("sk-lf-1"),
-            false,
-            &[],
+        for local in [
+            "http://localhost:3000",
+            "http://127.0.0.1:3000",
+            "http://[::1]:3000",
+        ] {
+            let r = validate(
+                &langfuse("x", local, "pk-lf-1"),
+                Some("sk-lf-1"),
+                false,
+                &[],
+            );
+            assert_eq!(r.issues, vec![], "{local}");
+        }
+    }
+
+    #[test]
+    fn a_ca_file_must_be_a_file_given_by_its_full_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let pem = dir.path().join("company-ca.pem");
+        std::fs::write(&pem, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        let with_ca = |file: &str| {
+            let mut d = langfuse("x", "https://langfuse.internal", "pk-lf-1");
+            if let Connection::Langfuse(s) = &mut d.connection {
+                s.ca_file = Some(file.into());
+            }
+            validate(&d, Some("sk-lf-1"), false, &[])
+        };
+        assert_eq!(with_ca(pem.to_str().unwrap()).issues, vec![]);
+        assert_eq!(with_ca("  ").issues, vec![], "blank means none");
+        let r = with_ca("company-ca.pem");
+        assert!(
+            messages(&r, Field::CaFile)[0].1.contains("full path"),
+            "{r:?}"
         );
-        assert_eq!(r.issues, vec![]);
+        let missing = dir.path().join("gone.pem");
+        let r = with_ca(missing.to_str().unwrap());
+        let ca = messages(&r, Field::CaFile);
+        assert_eq!(ca[0].0, Severity::Error);
+        assert!(ca[0].1.contains(missing.to_str().unwrap()), "{ca:?}");
+        let r = with_ca(dir.path().to_str().unwrap());
+        assert!(r.has_errors(), "a folder is not a CA file");
     }
 
     #[test]

@@ -718,7 +718,7 @@ mod tests {
         Plan::from_toml(
             r#"[source]
 kind = "langfuse"
-url = "http://a"
+url = "http://127.0.0.1:1"
 public_key = "pk"
 secret_key_env = "S"
 [target]

@@ -176,6 +176,14 @@ impl Plan {
                     "the URL \"{url}\" must start with http:// or https://"
                 )));
             }
+            if let EndpointSpec::Langfuse(l) = side
+                && crate::plain_http::to_another_host(url)
+                && !l.allow_plain_http
+            {
+                return Err(EngineError::InvalidPlan(format!(
+                    "the {name} URL \"{url}\" uses plain http:// to another computer, so the keys would travel unencrypted. Use https://, or confirm it: allow_plain_http = true under [{name}] in a plan file, or the checkbox in the connection form."
+                )));
+            }
         }
         if self.options.concurrency == 0 {
             return Err(EngineError::InvalidPlan(
@@ -315,6 +323,8 @@ path = "/tmp/x"
             l.requests_per_minute = Some(60);
             l.cloud_plan = CloudPlan::Hobby;
             l.secret_key_env = Some("OTHER_VAR".into());
+            l.ca_file = Some("/etc/company-ca.pem".into());
+            l.allow_plain_http = true;
         }
         assert_eq!(knobs.hash(), p.hash());
         type Change = Box<dyn Fn(&mut Plan)>;
@@ -353,6 +363,45 @@ path = "/tmp/x"
         .unwrap_err();
         assert!(e.to_string().contains("user name or password"), "{e}");
         assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn a_ca_file_and_the_plain_http_confirmation_parse_per_side() {
+        let p = Plan::from_toml(&MINIMAL.replace(
+            "secret_key_env = \"TARGET_SECRET_KEY\"",
+            "secret_key_env = \"TARGET_SECRET_KEY\"\nca_file = \"/etc/ssl/company-ca.pem\"\nallow_plain_http = true",
+        ))
+        .unwrap();
+        let EndpointSpec::Langfuse(t) = &p.target else {
+            panic!("target kind")
+        };
+        assert_eq!(
+            t.ca_file.as_deref(),
+            Some(std::path::Path::new("/etc/ssl/company-ca.pem"))
+        );
+        assert!(t.allow_plain_http);
+        let EndpointSpec::Langfuse(s) = &p.source else {
+            panic!("source kind")
+        };
+        assert_eq!((s.ca_file.as_ref(), s.allow_plain_http), (None, false));
+        // The journal keeps them, so a resume trusts the same CA.
+        let again: Plan = serde_json::from_str(&p.canonical_json()).unwrap();
+        assert_eq!(again, p);
+    }
+
+    #[test]
+    fn plain_http_to_another_host_needs_the_sides_confirmation() {
+        let far = MINIMAL.replace("http://127.0.0.1:3002", "http://langfuse.internal:3000");
+        let e = Plan::from_toml(&far).unwrap_err();
+        assert!(e.to_string().contains("the target URL"), "{e}");
+        assert!(e.to_string().contains("unencrypted"), "{e}");
+        let confirmed = far.replace(
+            "secret_key_env = \"TARGET_SECRET_KEY\"",
+            "secret_key_env = \"TARGET_SECRET_KEY\"\nallow_plain_http = true",
+        );
+        Plan::from_toml(&confirmed).unwrap();
+        // This computer needs no confirmation.
+        Plan::from_toml(&MINIMAL.replace("127.0.0.1", "localhost")).unwrap();
     }
 
     #[test]

@@ -72,6 +72,30 @@ pub enum ConnectionError {
         "A secure (TLS) connection to {0} failed: {1}. Check the certificate or use the right http/https scheme."
     )]
     Tls(String, String),
+    #[error(
+        "The certificate of {0} is not signed by an authority this computer trusts: it is self-signed or issued by a private certificate authority. To trust it, choose that authority's certificate (for a self-signed one, the server's own certificate) as this connection's CA file, a PEM file (ca_file in a plan file)."
+    )]
+    UntrustedCertificate(String),
+    #[error(
+        "The certificate of {0} has expired. Ask the server's administrator to renew it, and check that this computer's date is right."
+    )]
+    ExpiredCertificate(String),
+    #[error(
+        "The certificate of {0} is not valid yet. Check that this computer's date and time are right."
+    )]
+    CertificateNotYetValid(String),
+    #[error(
+        "The certificate of {0} was issued for a different host name. Use the address the certificate names, or ask the server's administrator for a certificate for this one."
+    )]
+    CertificateForOtherName(String),
+    #[error(
+        "The CA file {0} cannot be used: {1}. Choose the PEM file with the certificate of the authority that signed the server's certificate."
+    )]
+    CaFile(String, String),
+    #[error(
+        "{0} uses plain http://, so the keys would travel unencrypted to another computer. Use https://, or confirm plain http for this connection (the checkbox in the connection form; allow_plain_http = true in a plan file)."
+    )]
+    PlainHttp(String),
     #[error("{0} answered, but it is not a Langfuse server: {1}")]
     NotLangfuse(String, String),
     #[error(

@@ -13,6 +13,7 @@ pub mod files;
 pub mod filter;
 pub mod keys;
 pub mod model;
+pub mod plain_http;
 pub mod rate;
 pub mod scope;
 pub mod secret;

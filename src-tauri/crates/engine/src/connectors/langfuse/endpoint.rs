@@ -2,6 +2,7 @@
 
 use crate::vocab::{CloudPlan, EngineError, ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 
 /// A Langfuse project reached over HTTP. The secret key is looked up at run time from the
 /// environment variable `secret_key_env`, or supplied by the app (keychain) via `secret_key`.
@@ -27,6 +28,14 @@ pub struct LangfuseEndpoint {
     /// with a compressed clock); 1.0 for real servers.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub budget_time_scale: f64,
+    /// A PEM file with the certificate authority that signed the server's certificate (a
+    /// self-hosted server behind a private CA). Added to the trusted roots; verification stays on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// The user confirmed that the keys may travel over plain `http://` to a host other than
+    /// this computer.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub allow_plain_http: bool,
 }
 
 /// Two endpoints are equal when every field is, the secrets compared by value. (Listing the
@@ -42,6 +51,8 @@ impl PartialEq for LangfuseEndpoint {
             cloud_plan,
             requests_per_minute,
             budget_time_scale,
+            ca_file,
+            allow_plain_http,
         } = self;
         let same_secret = match (secret_key, &other.secret_key) {
             (Some(a), Some(b)) => a.expose_secret() == b.expose_secret(),
@@ -55,6 +66,8 @@ impl PartialEq for LangfuseEndpoint {
             && *cloud_plan == other.cloud_plan
             && *requests_per_minute == other.requests_per_minute
             && *budget_time_scale == other.budget_time_scale
+            && *ca_file == other.ca_file
+            && *allow_plain_http == other.allow_plain_http
     }
 }
 
@@ -84,6 +97,8 @@ impl LangfuseEndpoint {
             cloud_plan: CloudPlan::None,
             requests_per_minute: None,
             budget_time_scale: 1.0,
+            ca_file: None,
+            allow_plain_http: false,
         }
     }
 

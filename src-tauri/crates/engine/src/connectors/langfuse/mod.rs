@@ -69,6 +69,9 @@ fn base_url(url: &str) -> String {
 
 /// Describes a transport error in terms of what the user should fix.
 fn classify_transport(url: &str, e: &reqwest::Error) -> ConnectionError {
+    if let Some(problem) = crate::connectors::tls::certificate_problem(url, e) {
+        return problem;
+    }
     let mut chain = String::new();
     let mut src: Option<&dyn std::error::Error> = Some(e);
     while let Some(s) = src {
@@ -109,6 +112,20 @@ fn classify_transport(url: &str, e: &reqwest::Error) -> ConnectionError {
             crate::connectors::http::describe_reqwest_error(e),
         )
     }
+}
+
+/// The client, also trusting the private certificate authority in `ca_file`.
+fn trust_ca_file(
+    http: HttpClient,
+    ca_file: &std::path::Path,
+) -> Result<HttpClient, ConnectionError> {
+    let roots = crate::connectors::tls::load_ca_file(ca_file)?;
+    http.trusting(roots).map_err(|_| {
+        ConnectionError::CaFile(
+            ca_file.display().to_string(),
+            "its certificates are not usable as a certificate authority".into(),
+        )
+    })
 }
 
 /// Sends a connection-check request, retrying a few times on resets and 502/503/504 (a
@@ -210,9 +227,13 @@ impl Langfuse {
                     .into(),
             );
         }
+        // Before any request too: the keys would cross the network unencrypted.
+        if crate::plain_http::to_another_host(&endpoint.url) && !endpoint.allow_plain_http {
+            return Err(ConnectionError::PlainHttp(endpoint.url.clone()).into());
+        }
         let url = base_url(&endpoint.url);
         let secret = endpoint.resolve_secret()?;
-        let http = HttpClient::new(
+        let mut http = HttpClient::new(
             &url,
             &endpoint.public_key,
             secret.expose_secret(),
@@ -225,6 +246,9 @@ impl Langfuse {
             concurrency,
             counters.clone(),
         );
+        if let Some(ca_file) = &endpoint.ca_file {
+            http = trust_ca_file(http, ca_file)?;
+        }
         let version = server_version(&http, &url).await?;
         let (project_id, project_name) = project(&http, &url).await?;
         let generation = match release_generation(&version) {
