@@ -122,11 +122,14 @@ pub fn run_dir(data_dir: &Path, run_id: &str) -> PathBuf {
 impl Journal {
     fn open_file(path: &Path) -> Result<Connection, EngineError> {
         let conn = Connection::open(path)?;
+        // First: a run another process drives holds the write lock for moments at a time, and
+        // every statement below (even switching to WAL) may have to wait for it.
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(
             // WAL + NORMAL survives a killed process (not a power cut) and commits without an
             // fsync per transaction; rarer checkpoints keep the hot path out of fsync. Commits
             // of `sent` rows switch to FULL (see `mark`), which survives a power cut too.
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;
              PRAGMA wal_autocheckpoint=20000; PRAGMA cache_size=-8000; PRAGMA temp_store=MEMORY;",
         )?;
         conn.execute_batch(SCHEMA)?;

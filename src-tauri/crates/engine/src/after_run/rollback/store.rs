@@ -42,7 +42,9 @@ impl RollbackStore {
     /// Opens the rollback tables inside the run's journal file (creating them on first use).
     pub fn open(journal_path: &Path) -> Result<Self, EngineError> {
         let conn = Connection::open(journal_path)?;
-        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=5000;")?;
+        // Before anything else, so that switching to WAL also waits for a writer.
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch("PRAGMA journal_mode=WAL;")?;
         conn.execute_batch(SCHEMA)?;
         Ok(Self { conn })
     }
