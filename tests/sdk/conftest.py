@@ -5,6 +5,7 @@ The sandbox binary comes from `$SANDBOX_BIN_DIR` (scripts/test.sh passes
 stdout line: `listening on http://127.0.0.1:PORT`.
 """
 
+import itertools
 import os
 import re
 import subprocess
@@ -12,13 +13,31 @@ import subprocess
 import pytest
 
 
+# The Langfuse SDK keeps one client (and its exporter) per public key for the life of the
+# process, so two sandboxes sharing a key would share a client: a later test would then flush to
+# a server an earlier test stopped, and hang. Each sandbox gets keys of its own.
+_numbers = itertools.count(1)
+
+
 class RunningSandbox:
     def __init__(self, args):
+        n = next(_numbers)
+        self.public_key = f"pk-lf-sandbox-{n}"
+        self.secret_key = f"sk-lf-sandbox-{n}"
         bin_dir = os.environ.get("SANDBOX_BIN_DIR")
         if not bin_dir:
             raise RuntimeError("SANDBOX_BIN_DIR is not set (scripts/test.sh sets it)")
         self.proc = subprocess.Popen(
-            [os.path.join(bin_dir, "langfuse-sandbox"), "--port", "0", *args],
+            [
+                os.path.join(bin_dir, "langfuse-sandbox"),
+                "--port",
+                "0",
+                "--public-key",
+                self.public_key,
+                "--secret-key",
+                self.secret_key,
+                *args,
+            ],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -28,8 +47,6 @@ class RunningSandbox:
             self.stop()
             raise RuntimeError(f"the sandbox did not start: {first!r}")
         self.url = m.group(1)
-        self.public_key = "pk-lf-sandbox"
-        self.secret_key = "sk-lf-sandbox"
 
     def stop(self):
         self.proc.terminate()
