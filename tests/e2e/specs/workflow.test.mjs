@@ -102,9 +102,9 @@ test("sample data: from the first-start offer and the scenario picker through pr
     const verdict = b.$('[data-testid="validation-verdict"]');
     await verdict.waitForDisplayed({ timeout: 180_000 });
     assert.equal(await verdict.getAttribute("data-clean"), "true", await verdict.getText());
-    // source, target, compared, missing, extra, differing
+    // source, target, compared, missing, extra, differing, conflicts
     const tracesRow = b.$('[data-testid="validation"] tr[data-entity="traces"]');
-    assert.deepEqual(await rowCells(tracesRow), ["200", "200", "200", "0", "0", "0"]);
+    assert.deepEqual(await rowCells(tracesRow), ["200", "200", "200", "0", "0", "0", "0"]);
     await b.waitUntil(() => b.$('[data-testid="checklist"] input[data-step="verify-counts"]').isSelected(), { timeout: 10_000 });
     await app.screenshot("workflow-14-validation-clean");
 
