@@ -669,11 +669,8 @@ impl Journal {
         let mut c = self.conn();
         let tx = c.transaction()?;
         {
-            // A key the run holds a row for is its own write (a live-sync pass lists a window
-            // it has written into), not something the target held before it.
             let mut st = tx.prepare_cached(
-                "INSERT OR IGNORE INTO target_existing(entity, id, target_id) SELECT ?1, ?2, ?3
-                 WHERE NOT EXISTS (SELECT 1 FROM objects WHERE entity = ?1 AND source_id = ?2)",
+                "INSERT OR IGNORE INTO target_existing(entity, id, target_id) VALUES (?1, ?2, ?3)",
             )?;
             for k in keys {
                 st.execute(params![entity.as_str(), k.key, k.target_id])?;

@@ -3,8 +3,8 @@
 //!
 //! An object is settled when
 //! - it has ended: an observation has an end time; a trace has no observation known to be
-//!   still open (observations are read before traces in each pass, so the gate knows them);
-//!   scores and traces otherwise have no end of their own;
+//!   still open (known from earlier passes: a trace first seen now waits at least one pass,
+//!   and its observations are read in that pass); scores have no end of their own;
 //! - and it has rested: it has been visible, unchanged (same content hash), for `settle`
 //!   seconds, or its own time is older than the lookback (history: nothing that old is still
 //!   expected to change).

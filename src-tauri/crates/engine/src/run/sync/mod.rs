@@ -152,7 +152,7 @@ async fn follow(
     for w in &warnings {
         sink.emit(ProgressEvent::Warning { message: w.clone() });
     }
-    let entities = pass_order(runner::selected(&plan, &sides));
+    let entities = runner::selected(&plan, &sides);
     let base = Ctx {
         run_id: run_id.clone(),
         plan: plan.clone(),
@@ -210,30 +210,12 @@ async fn follow(
     Ok(report)
 }
 
-/// The phases of a pass: observations before traces, so the gate knows which traces still have
-/// an open observation when it judges them.
-fn pass_order(mut entities: Vec<Entity>) -> Vec<Entity> {
-    if let (Some(t), Some(o)) = (
-        entities.iter().position(|e| *e == Entity::Traces),
-        entities.iter().position(|e| *e == Entity::Observations),
-    ) && o > t
-    {
-        entities.swap(t, o);
-    }
-    entities
-}
-
-/// The read checkpoints a new pass starts afresh: each entity's stream, and the listing of
-/// what the target holds for the entities read by time (the others were listed once, whole).
+/// The read checkpoints a new pass starts afresh: each entity's stream. What the target held
+/// is listed once, before the backfill writes (as a run does): listing it again per pass would
+/// take the traces a v4 target derives from the sync's own spans for someone else's. A sync
+/// therefore assumes nothing else writes the same objects into the target while it follows.
 fn pass_streams(entities: &[Entity]) -> Vec<String> {
-    let mut streams: Vec<String> = entities.iter().map(|e| e.as_str().to_string()).collect();
-    streams.extend(
-        entities
-            .iter()
-            .filter(|e| gate::timed(**e))
-            .map(|e| format!("existing:{}", e.as_str())),
-    );
-    streams
+    entities.iter().map(|e| e.as_str().to_string()).collect()
 }
 
 /// The errors a pass is tried again after: a side that cannot be reached or answers with a
