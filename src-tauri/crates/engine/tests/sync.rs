@@ -447,7 +447,21 @@ async fn a_source_that_cannot_be_reached_mid_sync_is_waited_for_and_no_pass_is_l
         ..FaultConfig::default()
     });
     write_v4(Writer::new(&src), 6).await;
-    tokio::time::sleep(Duration::from_secs(30)).await;
+    // Until the sync has given a pass up and said it tries again (the HTTP layer's own retries
+    // take up to a minute with their jitter).
+    let run = migrator_engine::list_runs(data.path()).unwrap()[0].run_id.clone();
+    let gave_up = |j: Journal| {
+        j.events()
+            .unwrap()
+            .iter()
+            .any(|(_, _, m)| m.contains("trying it again"))
+    };
+    for _ in 0..120 {
+        if gave_up(Journal::open(data.path(), &run).unwrap()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     src.set_faults(FaultConfig::default());
     let report = sync.await.unwrap();
 

@@ -225,7 +225,10 @@ fn passing(e: &EngineError) -> bool {
     use crate::vocab::ConnectionError as C;
     match e {
         EngineError::Connection(c) => matches!(c, C::Unreachable(..) | C::Timeout(..) | C::Unhealthy(..)),
-        EngineError::Http { status, .. } => *status >= 500 || *status == 429 || *status == 408,
+        // Status 0: no answer at all (refused, reset, timed out).
+        EngineError::Http { status, .. } => {
+            *status == 0 || *status >= 500 || *status == 429 || *status == 408
+        }
         EngineError::Protocol { .. } => true,
         _ => false,
     }
