@@ -392,6 +392,7 @@ mod tests {
             retries: 3,
             rate_limit_waits: 1,
             requests: BTreeMap::new(),
+            sync: None,
         };
         run.finish(&Ok(report));
         let view = run.view();

@@ -138,7 +138,8 @@ async fn source_with_history(traces: u64) -> Sandbox {
 fn id_counts(dump: &Value, entity: &str) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
     for o in dump[entity].as_array().unwrap() {
-        *out.entry(o["id"].as_str().unwrap().to_string()).or_default() += 1;
+        *out.entry(o["id"].as_str().unwrap().to_string())
+            .or_default() += 1;
     }
     out
 }
@@ -187,11 +188,26 @@ async fn sync_until_idle_survives_kill_9_in_the_backfill_and_in_a_follow_pass_an
     let plan = dir.path().join("plan.toml");
     std::fs::write(&plan, plan_text(&source, &target)).unwrap();
     let data = dir.path().join("data");
-    let writer = tokio::spawn(write(source.url(), 0..30, Duration::from_millis(300), false));
+    let writer = tokio::spawn(write(
+        source.url(),
+        0..30,
+        Duration::from_millis(300),
+        false,
+    ));
 
     let args = [
-        "sync", "--plan", plan.to_str().unwrap(), "--poll", "0.5", "--settle", "1",
-        "--lookback", "60", "--until-idle", "4", "--json",
+        "sync",
+        "--plan",
+        plan.to_str().unwrap(),
+        "--poll",
+        "0.5",
+        "--settle",
+        "1",
+        "--lookback",
+        "60",
+        "--until-idle",
+        "4",
+        "--json",
     ];
     let ended = kill_when(cli(&args, &data), || target.counts()["observations"] >= 100).await;
     assert!(!ended, "the backfill was killed");
@@ -215,7 +231,12 @@ async fn sync_until_idle_survives_kill_9_in_the_backfill_and_in_a_follow_pass_an
     assert_eq!(report["run_id"], id.as_str());
     assert_eq!(report["state"], "completed");
     assert_eq!(report["failures"], json!([]));
-    assert!(report["entities"]["observations"]["written"].as_u64().unwrap() > history as u64);
+    assert!(
+        report["entities"]["observations"]["written"]
+            .as_u64()
+            .unwrap()
+            > history as u64
+    );
     let sync = &report["sync"];
     assert!(sync["passes"].as_u64().unwrap() >= 3, "{sync:#}");
     assert_eq!(sync["waiting"], 0, "{sync:#}");
@@ -239,7 +260,16 @@ async fn sigterm_ends_a_sync_after_its_pass_and_prints_the_report() {
     std::fs::write(&plan, plan_text(&source, &target)).unwrap();
     let data = dir.path().join("data");
     let child = cli(
-        &["sync", "--plan", plan.to_str().unwrap(), "--poll", "0.3", "--settle", "1", "--json"],
+        &[
+            "sync",
+            "--plan",
+            plan.to_str().unwrap(),
+            "--poll",
+            "0.3",
+            "--settle",
+            "1",
+            "--json",
+        ],
         &data,
     )
     .spawn()
@@ -266,7 +296,10 @@ async fn sigterm_ends_a_sync_after_its_pass_and_prints_the_report() {
     // Exit codes as `run`: a cancelled run is 1 (it can be resumed).
     assert_eq!(out.status.code(), Some(1), "{report:#}");
     assert_eq!(report["state"], "cancelled");
-    assert!(report["sync"]["last_pass"]["ended_at"].is_string(), "{report:#}");
+    assert!(
+        report["sync"]["last_pass"]["ended_at"].is_string(),
+        "{report:#}"
+    );
     let id = report["run_id"].as_str().unwrap();
     let listed = &runs(&data)[0];
     assert_eq!(listed["run_id"], id);

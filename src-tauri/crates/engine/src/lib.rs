@@ -26,9 +26,9 @@ pub(crate) use after_run::reconnect;
 pub use after_run::{conflicts, cutover as cutover_run, rollback, validate};
 pub use connectors::langfuse::{experiments, otlp};
 pub use connectors::{self as connector, archive, http, langfuse, langsmith, media};
+pub use run::sync::{SyncPass, SyncSettings, SyncStatus, SyncTiming};
 #[allow(unused_imports)]
 pub(crate) use run::{alloc, pipeline, runner};
-pub use run::sync::{SyncPass, SyncSettings, SyncStatus, SyncTiming};
 pub use run::{control, eta, journal, plan, progress, sync as live_sync, trace_scope};
 pub use vocab::conflict::Conflict;
 pub use vocab::{error, filter, model, url_credentials};

@@ -11,9 +11,7 @@ use chrono::{DateTime, Duration as Span, Utc};
 use common::*;
 use langfuse_sandbox::{FaultConfig, FaultKind, Sandbox, SandboxConfig, ServerProfile};
 use migrator_engine::plan::EntitySelection;
-use migrator_engine::{
-    Journal, NoProgress, Plan, RunControl, RunReport, RunState, SyncSettings,
-};
+use migrator_engine::{Journal, NoProgress, Plan, RunControl, RunReport, RunState, SyncSettings};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -163,7 +161,11 @@ async fn write_v3(w: Writer, rounds: u64) -> Finished {
     for n in 0..rounds {
         let now = Utc::now();
         let (tid, a, b) = (trace_id(n), obs_id(n, 1), obs_id(n, 2));
-        let at = if n % 3 == 1 { now - Span::seconds(20) } else { now };
+        let at = if n % 3 == 1 {
+            now - Span::seconds(20)
+        } else {
+            now
+        };
         let mut events = vec![
             (
                 "trace-create",
@@ -254,18 +256,30 @@ async fn write_v4(w: Writer, rounds: u64) {
         match n % 3 {
             0 => {
                 let start = now - Span::seconds(1);
-                w.export(vec![span(&tid, &a, None, start, now), span(&tid, &b, Some(&a), start, now)])
-                    .await
+                w.export(vec![
+                    span(&tid, &a, None, start, now),
+                    span(&tid, &b, Some(&a), start, now),
+                ])
+                .await
             }
             1 => {
                 let start = now - Span::seconds(20);
                 let end = start + Span::seconds(1);
-                w.export(vec![span(&tid, &a, None, start, end), span(&tid, &b, Some(&a), start, end)])
-                    .await
+                w.export(vec![
+                    span(&tid, &a, None, start, end),
+                    span(&tid, &b, Some(&a), start, end),
+                ])
+                .await
             }
             _ => {
-                w.export(vec![span(&tid, &b, Some(&a), now - Span::milliseconds(500), now)])
-                    .await;
+                w.export(vec![span(
+                    &tid,
+                    &b,
+                    Some(&a),
+                    now - Span::milliseconds(500),
+                    now,
+                )])
+                .await;
                 roots_to_end.push((tid, a, now - Span::seconds(1)));
             }
         }
@@ -274,13 +288,15 @@ async fn write_v4(w: Writer, rounds: u64) {
             .partition(|(_, _, t)| Utc::now() - *t >= Span::seconds(4));
         roots_to_end = still;
         for (tid, a, start) in done {
-            w.export(vec![span(&tid, &a, None, start, Utc::now())]).await;
+            w.export(vec![span(&tid, &a, None, start, Utc::now())])
+                .await;
         }
         tokio::time::sleep(Duration::from_millis(400)).await;
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     for (tid, a, start) in roots_to_end {
-        w.export(vec![span(&tid, &a, None, start, Utc::now())]).await;
+        w.export(vec![span(&tid, &a, None, start, Utc::now())])
+            .await;
     }
 }
 
@@ -294,7 +310,8 @@ async fn run_sync(plan: Plan, data: &Path, settings: SyncSettings) -> RunReport 
 fn ids(dump: &Value, entity: &str) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
     for o in dump[entity].as_array().unwrap() {
-        *out.entry(o["id"].as_str().unwrap().to_string()).or_default() += 1;
+        *out.entry(o["id"].as_str().unwrap().to_string())
+            .or_default() += 1;
     }
     out
 }
@@ -308,7 +325,11 @@ fn once(ids: impl IntoIterator<Item = String>) -> BTreeMap<String, usize> {
 fn assert_exactly_once(source: &Value, target: &Value, legacy_source: bool) {
     for entity in ["traces", "scores"] {
         let want = once(ids(source, entity).into_keys());
-        assert_eq!(ids(target, entity), want, "{entity}: each source object once");
+        assert_eq!(
+            ids(target, entity),
+            want,
+            "{entity}: each source object once"
+        );
     }
     let mut want: BTreeSet<String> = ids(source, "observations").into_keys().collect();
     if legacy_source {
@@ -329,7 +350,11 @@ async fn assert_validation_clean(run: &str, data: &Path) {
     let v = migrator_engine::validate_run(run, data, &validate_options(), &|_| {})
         .await
         .unwrap();
-    assert!(v.is_clean(), "validation: {}", serde_json::to_string_pretty(&v).unwrap());
+    assert!(
+        v.is_clean(),
+        "validation: {}",
+        serde_json::to_string_pretty(&v).unwrap()
+    );
 }
 
 /// Validation of a v4 → v4 copy: nothing missing, nothing extra, and no field differs except
@@ -419,14 +444,16 @@ async fn a_sync_follows_a_v4_source_whose_spans_arrive_when_they_end() {
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     let all = passes(data.path(), &report.run_id);
     assert!(all.len() >= 3, "{all:?}");
-    assert!(all[1..].iter().map(|p| p.copied).sum::<u64>() > 0, "{all:?}");
+    assert!(
+        all[1..].iter().map(|p| p.copied).sum::<u64>() > 0,
+        "{all:?}"
+    );
     assert_exactly_once(&src.dump(), &dst.dump(), false);
     assert_validation_clean_but_the_otel_envelope(&report.run_id, data.path()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_source_that_cannot_be_reached_mid_sync_is_waited_for_and_no_pass_is_left_half_written()
-{
+async fn a_source_that_cannot_be_reached_mid_sync_is_waited_for_and_no_pass_is_left_half_written() {
     let src = source(ServerProfile::V4, Duration::from_millis(300)).await;
     history(&src, 5).await;
     let dst = sandbox(ServerProfile::V4, None).await;
@@ -449,7 +476,9 @@ async fn a_source_that_cannot_be_reached_mid_sync_is_waited_for_and_no_pass_is_l
     write_v4(Writer::new(&src), 6).await;
     // Until the sync has given a pass up and said it tries again (the HTTP layer's own retries
     // take up to a minute with their jitter).
-    let run = migrator_engine::list_runs(data.path()).unwrap()[0].run_id.clone();
+    let run = migrator_engine::list_runs(data.path()).unwrap()[0]
+        .run_id
+        .clone();
     let gave_up = |j: Journal| {
         j.events()
             .unwrap()
@@ -467,7 +496,10 @@ async fn a_source_that_cannot_be_reached_mid_sync_is_waited_for_and_no_pass_is_l
 
     assert_eq!(report.state, RunState::Completed, "{report:?}");
     assert!(
-        report.warnings.iter().any(|w| w.contains("trying it again")),
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("trying it again")),
         "the wait is shown: {:?}",
         report.warnings
     );

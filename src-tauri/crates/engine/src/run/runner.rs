@@ -636,7 +636,10 @@ pub(crate) async fn run_phases(ctx: &Arc<Ctx>, entities: &[Entity]) -> Result<()
 
 /// The run's final state from how the phases ended; lets the target finish (the archive writes
 /// its manifest), journals the state and tells the UI.
-pub(crate) async fn end_run(ctx: &Ctx, outcome: &Result<(), EngineError>) -> Result<RunState, EngineError> {
+pub(crate) async fn end_run(
+    ctx: &Ctx,
+    outcome: &Result<(), EngineError>,
+) -> Result<RunState, EngineError> {
     let failed: u64 = ctx.journal.counts()?.values().map(|c| c.failed).sum();
     let state = match outcome {
         Err(_) => RunState::Failed,

@@ -147,7 +147,10 @@ async fn follow(
     let timing = settings.resolve(sides.source_info.as_ref().map(|i| i.generation));
     let mut warnings = runner::warnings_for(&plan, &sides);
     if plan.scope.to != crate::vocab::Scope::default().to {
-        warnings.push("A sync follows the source past the plan's `to`: its window has no end until it stops.".into());
+        warnings.push(
+            "A sync follows the source past the plan's `to`: its window has no end until it stops."
+                .into(),
+        );
     }
     for w in &warnings {
         sink.emit(ProgressEvent::Warning { message: w.clone() });
@@ -224,7 +227,9 @@ fn pass_streams(entities: &[Entity]) -> Vec<String> {
 fn passing(e: &EngineError) -> bool {
     use crate::vocab::ConnectionError as C;
     match e {
-        EngineError::Connection(c) => matches!(c, C::Unreachable(..) | C::Timeout(..) | C::Unhealthy(..)),
+        EngineError::Connection(c) => {
+            matches!(c, C::Unreachable(..) | C::Timeout(..) | C::Unhealthy(..))
+        }
         // Status 0: no answer at all (refused, reset, timed out).
         EngineError::Http { status, .. } => {
             *status == 0 || *status >= 500 || *status == 429 || *status == 408

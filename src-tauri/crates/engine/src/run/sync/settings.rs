@@ -87,7 +87,10 @@ mod tests {
             v4.lookback_secs > v3.lookback_secs,
             "v4 spans arrive when they end"
         );
-        assert!(v3.settle_secs >= 15.0, "v3's ingestion queue takes up to ~15 s");
+        assert!(
+            v3.settle_secs >= 15.0,
+            "v3's ingestion queue takes up to ~15 s"
+        );
         let mine = SyncSettings {
             poll_secs: Some(1.0),
             settle_secs: Some(2.0),
@@ -96,7 +99,12 @@ mod tests {
         }
         .resolve(Some(Generation::V3));
         assert_eq!(
-            (mine.poll_secs, mine.settle_secs, mine.lookback_secs, mine.until_idle_secs),
+            (
+                mine.poll_secs,
+                mine.settle_secs,
+                mine.lookback_secs,
+                mine.until_idle_secs
+            ),
             (1.0, 2.0, 3.0, Some(4.0))
         );
     }

@@ -156,7 +156,9 @@ pub fn validation_end(journal: &Journal) -> Result<Option<DateTime<Utc>>, Engine
         return Ok(None);
     }
     ensure_tables(journal)?;
-    Ok(Some(watermark(journal)?.unwrap_or(DateTime::<Utc>::MIN_UTC)))
+    Ok(Some(
+        watermark(journal)?.unwrap_or(DateTime::<Utc>::MIN_UTC),
+    ))
 }
 
 /// Starts pass `n` over `[from, to)`: its row, and the read checkpoints of `streams` reset, in
@@ -227,7 +229,8 @@ pub(crate) fn finish_pass(
 ) -> Result<SyncPass, EngineError> {
     let window_to = parse(&pass.window_to).unwrap_or_else(Utc::now);
     let earliest_waiting = journal.with_conn(|c| {
-        let mut st = c.prepare("SELECT start_time FROM sync_waiting WHERE start_time IS NOT NULL")?;
+        let mut st =
+            c.prepare("SELECT start_time FROM sync_waiting WHERE start_time IS NOT NULL")?;
         let times = st
             .query_map([], |r| r.get::<_, String>(0))?
             .collect::<Result<Vec<_>, _>>()?;
@@ -331,7 +334,11 @@ pub(crate) fn set_waiting(journal: &Journal, w: &Unsettled<'_>) -> Result<(), En
     })
 }
 
-pub(crate) fn clear_waiting(journal: &Journal, entity: Entity, id: &str) -> Result<(), EngineError> {
+pub(crate) fn clear_waiting(
+    journal: &Journal,
+    entity: Entity,
+    id: &str,
+) -> Result<(), EngineError> {
     journal.with_conn(|c| {
         c.prepare_cached("DELETE FROM sync_waiting WHERE entity = ?1 AND source_id = ?2")?
             .execute(params![entity.as_str(), id])
@@ -349,9 +356,8 @@ pub fn status(
     }
     ensure_tables(journal)?;
     let last = last_pass(journal, true)?;
-    let passes: i64 = journal.with_conn(|c| {
-        c.query_row("SELECT COUNT(*) FROM sync_passes", [], |r| r.get(0))
-    })?;
+    let passes: i64 =
+        journal.with_conn(|c| c.query_row("SELECT COUNT(*) FROM sync_passes", [], |r| r.get(0)))?;
     let (waiting, waiting_open) = count_waiting(journal)?;
     Ok(Some(SyncStatus {
         passes: passes as u64,
