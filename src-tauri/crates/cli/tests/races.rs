@@ -5,10 +5,10 @@
 use langfuse_sandbox::{FaultConfig, FaultKind, SampleSpec, Sandbox, SandboxConfig, ServerProfile};
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_langfuse-migrator-cli");
+mod common;
+use common::*;
 
 async fn start(pk: &str, sk: &str, sample: Option<SampleSpec>) -> Sandbox {
     Sandbox::start(SandboxConfig {
@@ -47,35 +47,6 @@ entities = "all"
         source.url(),
         target.url()
     )
-}
-
-fn cli(args: &[&str], data: &Path) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .env("SOURCE_SECRET_KEY", "sk-lf-source-secret")
-        .env("TARGET_SECRET_KEY", "sk-lf-target-secret")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
-}
-
-async fn output(mut c: Command) -> Output {
-    tokio::task::spawn_blocking(move || c.output().unwrap())
-        .await
-        .unwrap()
-}
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 /// Sorted ids of the observations and scores in a dump: what "exact" means here.

@@ -6,10 +6,11 @@ use langfuse_sandbox::{FaultConfig, FaultKind, Sandbox, SandboxConfig, ServerPro
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-const BIN: &str = env!("CARGO_BIN_EXE_langfuse-migrator-cli");
+mod common;
+use common::*;
 
 async fn start(pk: &str, sk: &str, delay_ms: u64) -> Sandbox {
     Sandbox::start(SandboxConfig {
@@ -50,34 +51,6 @@ visibility_wait_ms = 100
         source.url(),
         target.url()
     )
-}
-
-fn cli(args: &[&str], data: &Path) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .env("SOURCE_SECRET_KEY", "sk-lf-source-secret")
-        .env("TARGET_SECRET_KEY", "sk-lf-target-secret")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
-}
-
-async fn output(mut c: Command) -> Output {
-    tokio::task::spawn_blocking(move || c.output().unwrap())
-        .await
-        .unwrap()
-}
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 fn runs(data: &Path) -> Value {

@@ -141,7 +141,18 @@ pub struct EndpointReport {
     pub connection: Option<ConnectionInfo>,
 }
 
-pub(crate) fn new_run_id() -> String {
+/// A new run's id and folder, locked before its journal exists: no other process ever sees the
+/// run undriven.
+pub(crate) fn claim_new_run(data_dir: &Path) -> Result<(String, RunLock), EngineError> {
+    let run_id = new_run_id();
+    let dir = run_dir(data_dir, &run_id);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| EngineError::Journal(format!("cannot create {}: {e}", dir.display())))?;
+    let lock = RunLock::acquire(data_dir, &run_id)?;
+    Ok((run_id, lock))
+}
+
+fn new_run_id() -> String {
     let t = chrono::Utc::now().format("%Y%m%d-%H%M%S");
     let u = uuid::Uuid::new_v4().simple().to_string();
     format!("{t}-{}", &u[..6])
@@ -362,12 +373,7 @@ pub async fn run(
     conflicts: &dyn FindConflicts,
 ) -> Result<RunReport, EngineError> {
     plan.validate()?;
-    let run_id = new_run_id();
-    // Locked before the journal exists: no other process ever sees this run undriven.
-    let dir = run_dir(data_dir, &run_id);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| EngineError::Journal(format!("cannot create {}: {e}", dir.display())))?;
-    let lock = RunLock::acquire(data_dir, &run_id)?;
+    let (run_id, lock) = claim_new_run(data_dir)?;
     let journal = Journal::create(data_dir, &run_id, &plan, dry_run)?;
     execute(
         plan,

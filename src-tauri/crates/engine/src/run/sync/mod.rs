@@ -24,7 +24,7 @@ pub use status::{SyncPass, SyncStatus};
 
 use crate::run::conflict_check::FindConflicts;
 use crate::run::control::RunControl;
-use crate::run::journal::{Journal, run_dir};
+use crate::run::journal::Journal;
 use crate::run::pipeline::Ctx;
 use crate::run::plan::{EndpointSpec, Plan};
 use crate::run::progress::{Counters, ProgressEvent, ProgressSink};
@@ -50,11 +50,7 @@ pub async fn sync(
 ) -> Result<RunReport, EngineError> {
     plan.validate()?;
     refuse_unsyncable(&plan)?;
-    let run_id = runner::new_run_id();
-    let dir = run_dir(data_dir, &run_id);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| EngineError::Journal(format!("cannot create {}: {e}", dir.display())))?;
-    let lock = RunLock::acquire(data_dir, &run_id)?;
+    let (run_id, lock) = runner::claim_new_run(data_dir)?;
     let settings_json = serde_json::to_string(&settings).expect("settings serialise");
     let journal = Journal::create_sync(data_dir, &run_id, &plan, &settings_json)?;
     follow(
