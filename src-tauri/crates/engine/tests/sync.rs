@@ -512,3 +512,31 @@ async fn a_source_that_cannot_be_reached_mid_sync_is_waited_for_and_no_pass_is_l
     assert_exactly_once(&src.dump(), &dst.dump(), false);
     assert_validation_clean_but_the_otel_envelope(&report.run_id, data.path()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sync_whose_target_fails_and_times_out_after_applying_still_copies_each_object_once() {
+    let src = source(ServerProfile::V4, Duration::from_millis(500)).await;
+    history(&src, 10).await;
+    let dst = sandbox(ServerProfile::V4, None).await;
+    // 5xx, resets, slow answers and writes applied whose answer never comes in time (the
+    // plan's request timeout is 2 s): a blind re-send would leave a second row on v4.
+    dst.set_faults(FaultConfig {
+        seed: 7,
+        rate: 0.15,
+        timeout_ms: 2_500,
+        slow_ms: 200,
+        ..FaultConfig::default()
+    });
+    let data = tempfile::tempdir().unwrap();
+    let writer = tokio::spawn(write_v4(Writer::new(&src), 12));
+    let report = run_sync(sync_plan(&src, &dst), data.path(), quick(4.0)).await;
+    writer.await.unwrap();
+    dst.set_faults(FaultConfig::default());
+
+    assert_eq!(report.state, RunState::Completed, "{report:?}");
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(report.retries > 0, "the faults fired: {report:?}");
+    dst.settle();
+    assert_exactly_once(&src.dump(), &dst.dump(), false);
+    assert_validation_clean_but_the_otel_envelope(&report.run_id, data.path()).await;
+}

@@ -249,7 +249,13 @@ impl Follower<'_> {
         let control = &self.base.control;
         let mut last_news = Instant::now();
         let mut outage: u32 = 0;
+        // Follow passes pause with the run but finish when it is cancelled.
+        let follow_control = control.shielded();
         loop {
+            // Paused: no new pass starts until the run goes on.
+            if !control.proceed().await {
+                return Ok(());
+            }
             let pass = match status::open_pass(journal)? {
                 Some(p) => {
                     status::again(journal, p.pass)?;
@@ -266,7 +272,7 @@ impl Follower<'_> {
             let pass_control = if backfill {
                 control.clone()
             } else {
-                RunControl::new()
+                follow_control.clone()
             };
             let gate = Arc::new(SettleGate::new(
                 self.sides.source.clone(),
