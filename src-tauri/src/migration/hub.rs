@@ -73,7 +73,8 @@ impl ActiveRun {
                 s.view.run_id = run_id.clone();
                 s.view.phase = RunPhase::Running;
             }
-            ProgressEvent::PhaseStarted { .. } => {}
+            // A sync's passes have no place in the run view yet (issue 12's UI card).
+            ProgressEvent::PhaseStarted { .. } | ProgressEvent::SyncPassEnded { .. } => {}
             ProgressEvent::Progress {
                 entities,
                 retries,

@@ -157,6 +157,23 @@ fn spawn_progress(
                 ProgressEvent::Warning { message } if !quiet => {
                     let _ = multi.println(format!("warning: {message}"));
                 }
+                ProgressEvent::SyncPassEnded {
+                    pass,
+                    waiting,
+                    waiting_open,
+                    ..
+                } if !quiet => {
+                    let _ = multi.println(format!(
+                        "sync pass {}: read {} → {}, {} seen, {} copied, {} skipped, {waiting} waiting to settle ({waiting_open} open), {:.0} s behind",
+                        pass.pass,
+                        pass.window_from,
+                        pass.window_to,
+                        pass.seen,
+                        pass.copied,
+                        pass.skipped,
+                        pass.lag_seconds.unwrap_or_default()
+                    ));
+                }
                 ProgressEvent::ObjectFailed { entity, id, reason } if !quiet => {
                     let _ = multi.println(format!("failed: {entity} {id}: {reason}"));
                 }

@@ -437,13 +437,30 @@ async fn a_sync_follows_a_v4_source_whose_spans_arrive_when_they_end() {
     let dst = sandbox(ServerProfile::V4, None).await;
     let data = tempfile::tempdir().unwrap();
     let writer = tokio::spawn(write_v4(Writer::new(&src), 15));
-    let report = run_sync(sync_plan(&src, &dst), data.path(), quick(4.0)).await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let report = migrator_engine::sync(
+        sync_plan(&src, &dst),
+        data.path(),
+        quick(4.0),
+        tx,
+        RunControl::new(),
+    )
+    .await
+    .unwrap();
     writer.await.unwrap();
 
     assert_eq!(report.state, RunState::Completed, "{report:?}");
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     let all = passes(data.path(), &report.run_id);
     assert!(all.len() >= 3, "{all:?}");
+    // Each pass reached the progress stream as journaled.
+    let mut streamed = vec![];
+    while let Ok(e) = rx.try_recv() {
+        if let migrator_engine::ProgressEvent::SyncPassEnded { pass, .. } = e {
+            streamed.push(pass);
+        }
+    }
+    assert_eq!(streamed, all);
     assert!(
         all[1..].iter().map(|p| p.copied).sum::<u64>() > 0,
         "{all:?}"

@@ -306,6 +306,13 @@ impl Follower<'_> {
                             done.pass, done.window_from, done.window_to, done.seen, done.copied, done.skipped, done.waiting
                         ),
                     )?;
+                    let (waiting, waiting_open) = status::count_waiting(journal)?;
+                    self.base.sink.emit(ProgressEvent::SyncPassEnded {
+                        run_id: self.base.run_id.clone(),
+                        pass: done,
+                        waiting,
+                        waiting_open,
+                    });
                     if copied > 0 || gate.counts.new.load(Ordering::Relaxed) > 0 {
                         last_news = Instant::now();
                     }
