@@ -557,3 +557,45 @@ async fn a_sync_whose_target_fails_and_times_out_after_applying_still_copies_eac
     assert_exactly_once(&src.dump(), &dst.dump(), false);
     assert_validation_clean_but_the_otel_envelope(&report.run_id, data.path()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_run_resumes_with_another_end_of_window_but_not_another_start() {
+    let src = source(ServerProfile::V4, Duration::from_millis(100)).await;
+    history(&src, 3).await;
+    let dst = sandbox(ServerProfile::V4, None).await;
+    let data = tempfile::tempdir().unwrap();
+    let plan = sync_plan(&src, &dst);
+    let first = run_sync(plan.clone(), data.path(), quick(1.0)).await;
+    assert_eq!(first.state, RunState::Completed);
+    let passes_before = passes(data.path(), &first.run_id).len();
+
+    let resume = |p: Plan| {
+        migrator_engine::resume(
+            &first.run_id,
+            data.path(),
+            Some(p),
+            sandbox_secrets(),
+            NoProgress,
+            RunControl::new(),
+        )
+    };
+    let mut later_end = plan.clone();
+    later_end.scope.to = plan.scope.to + Span::days(365);
+    let again = resume(later_end)
+        .await
+        .expect("the end of a sync's window is open");
+    assert_eq!(again.state, RunState::Completed);
+    assert!(
+        passes(data.path(), &first.run_id).len() > passes_before,
+        "it followed again"
+    );
+
+    let mut later_start = plan.clone();
+    later_start.scope.from = plan.scope.from + Span::days(1);
+    let e = resume(later_start).await.unwrap_err();
+    assert!(
+        matches!(e, migrator_engine::EngineError::PlanChanged(_)),
+        "{e}"
+    );
+    assert_exactly_once(&src.dump(), &dst.dump(), false);
+}
