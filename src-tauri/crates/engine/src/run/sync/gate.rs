@@ -10,8 +10,10 @@
 //!   expected to change).
 //!
 //! Objects the journal already holds pass through untouched (the pipeline skips what is final
-//! and looks up what was `sent`). An object read twice in one pass (pages shift while new
-//! objects arrive) goes through once.
+//! and looks up what was `sent`). An object read twice in one pass goes through once: while
+//! objects arrive, numbered pages shift, and the first objects of a page are the last of the
+//! one before. The ids of the last few pages are kept for that (memory stays bounded; what is
+//! older is in the journal by then or far from a page boundary).
 
 use super::status::{self, Unsettled};
 use crate::connectors::{Page, SourceConnector};
@@ -20,10 +22,13 @@ use crate::vocab::filter::{parse_time, time_field};
 use crate::vocab::{EngineError, Entity, Payloads, Record, Scope};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// How many pages back an object read again is recognised.
+const RECENT_PAGES: usize = 4;
 
 /// What one pass's reads saw.
 #[derive(Default)]
@@ -41,7 +46,8 @@ pub(crate) struct SettleGate {
     journal: Arc<Journal>,
     settle: Duration,
     lookback: Duration,
-    passed: Mutex<HashSet<(Entity, String)>>,
+    /// Per entity, the ids of the last pages let through.
+    passed: Mutex<HashMap<Entity, VecDeque<HashSet<String>>>>,
     pub counts: GateCounts,
 }
 
@@ -146,10 +152,17 @@ impl SourceConnector for SettleGate {
         let now = Utc::now();
         let fresh: Vec<Record> = {
             let mut passed = self.passed.lock().expect("gate");
-            page.records
+            let recent = passed.entry(entity).or_default();
+            let fresh: Vec<Record> = page
+                .records
                 .into_iter()
-                .filter(|r| passed.insert((entity, r.id.clone())))
-                .collect()
+                .filter(|r| !recent.iter().any(|ids| ids.contains(&r.id)))
+                .collect();
+            recent.push_back(fresh.iter().map(|r| r.id.clone()).collect());
+            if recent.len() > RECENT_PAGES {
+                recent.pop_front();
+            }
+            fresh
         };
         self.counts
             .seen
@@ -183,5 +196,131 @@ impl SourceConnector for SettleGate {
     /// window's total says nothing about what is left to copy.
     async fn count(&self, _entity: Entity, _scope: &Scope) -> Result<Option<u64>, EngineError> {
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocab::{Dialect, Platform, RawObject};
+
+    /// A source whose pages are given (numbered pages of a list that shifts while it is read).
+    struct Pages(Vec<Vec<(&'static str, &'static str)>>);
+
+    #[async_trait]
+    impl SourceConnector for Pages {
+        fn describe(&self) -> String {
+            "pages".into()
+        }
+        fn payloads(&self) -> Payloads {
+            Payloads {
+                platform: Platform::Langfuse,
+                dialect: Dialect::LangfuseV4,
+            }
+        }
+        fn supports(&self, _: Entity) -> bool {
+            true
+        }
+        async fn read_page(
+            &self,
+            entity: Entity,
+            _: &Scope,
+            cursor: Option<String>,
+        ) -> Result<Page, EngineError> {
+            let n: usize = cursor.map_or(0, |c| c.parse().unwrap());
+            let records = self.0[n]
+                .iter()
+                .map(|(id, end)| {
+                    let body = format!(
+                        r#"{{"id":"{id}","startTime":"2020-01-01T00:00:00Z","endTime":{end}}}"#
+                    );
+                    Record::new(entity, id.to_string(), RawObject::from_json(&body).unwrap())
+                })
+                .collect();
+            let next = (n + 1 < self.0.len()).then(|| (n + 1).to_string());
+            Ok(Page { records, next })
+        }
+        async fn count(&self, _: Entity, _: &Scope) -> Result<Option<u64>, EngineError> {
+            Ok(None)
+        }
+    }
+
+    fn journal(dir: &std::path::Path) -> Arc<Journal> {
+        let plan = crate::run::plan::Plan::from_toml(
+            "[source]\nkind = \"langfuse\"\nurl = \"http://a\"\npublic_key = \"pk\"\n[target]\nkind = \"archive\"\npath = \"/tmp/x\"\n",
+        )
+        .unwrap();
+        let j = Journal::create_sync(dir, "r", &plan, "{}").unwrap();
+        status::ensure_tables(&j).unwrap();
+        Arc::new(j)
+    }
+
+    async fn ids_through(gate: &SettleGate, pages: usize) -> Vec<Vec<String>> {
+        let mut out = vec![];
+        let mut cursor = None;
+        for _ in 0..pages {
+            let p = gate
+                .read_page(Entity::Observations, &Scope::default(), cursor)
+                .await
+                .unwrap();
+            out.push(p.records.into_iter().map(|r| r.id).collect());
+            cursor = p.next;
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn an_object_read_again_on_a_shifted_page_goes_through_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let end = "\"2020-01-01T00:00:01Z\"";
+        // `b` is read again at the top of the next page, as when an object arrived meanwhile.
+        let source = Pages(vec![
+            vec![("a", end), ("b", end)],
+            vec![("b", end), ("c", end)],
+        ]);
+        let gate = SettleGate::new(
+            Arc::new(source),
+            journal(dir.path()),
+            Duration::from_secs(5),
+            Duration::from_secs(60),
+        );
+        assert_eq!(ids_through(&gate, 2).await, vec![vec!["a", "b"], vec!["c"]]);
+        assert_eq!(gate.counts.seen.load(Ordering::Relaxed), 3);
+    }
+
+    #[tokio::test]
+    async fn an_open_or_fresh_object_waits_and_holds_the_watermark() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Utc::now();
+        let recent: &'static str = Box::leak(format!("\"{}\"", now.to_rfc3339()).into_boxed_str());
+        // Old and ended: history, copied at once. Open: waits. Ended just now: waits `settle`.
+        let source = Pages(vec![vec![
+            ("old", "\"2020-01-01T00:00:01Z\""),
+            ("open", "null"),
+            ("fresh", recent),
+        ]]);
+        let j = journal(dir.path());
+        let gate = SettleGate::new(
+            Arc::new(source),
+            j.clone(),
+            Duration::from_secs(5),
+            Duration::from_secs(60),
+        );
+        let pass = status::start_pass(&j, now - chrono::Duration::hours(1), now, &[]).unwrap();
+        assert_eq!(ids_through(&gate, 1).await, vec![vec!["old"]]);
+        assert_eq!(status::count_waiting(&j).unwrap(), (2, 1));
+        // Every first sighting is news: the source is not idle.
+        assert_eq!(gate.counts.new.load(Ordering::Relaxed), 3);
+        let outcome = status::PassOutcome {
+            seen: 3,
+            copied: 1,
+            skipped: 0,
+        };
+        let done = status::finish_pass(&j, &pass, &outcome).unwrap();
+        assert_eq!(
+            done.watermark.as_deref(),
+            Some("2020-01-01T00:00:00.000Z"),
+            "the watermark stays at the earliest object still waiting"
+        );
     }
 }
