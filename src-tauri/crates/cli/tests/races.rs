@@ -23,29 +23,13 @@ async fn start(pk: &str, sk: &str, sample: Option<SampleSpec>) -> Sandbox {
     .unwrap()
 }
 
-fn plan_text(source: &Sandbox, target: &Sandbox, scope: &str, options: &str) -> String {
-    format!(
-        r#"[source]
-kind = "langfuse"
-url = "{}"
-public_key = "pk-lf-source"
-secret_key_env = "SOURCE_SECRET_KEY"
-
-[target]
-kind = "langfuse"
-url = "{}"
-public_key = "pk-lf-target"
-secret_key_env = "TARGET_SECRET_KEY"
-
-[scope]
-entities = "all"
-{scope}
-
-[options]
-{options}
-"#,
-        source.url(),
-        target.url()
+/// A plan of every entity (`scope`: the window lines).
+fn plan_all(source: &Sandbox, target: &Sandbox, scope: &str, options: &str) -> String {
+    plan_text(
+        source,
+        target,
+        &format!("entities = \"all\"\n{scope}"),
+        options,
     )
 }
 
@@ -101,7 +85,7 @@ async fn resuming_a_run_another_process_drives_is_refused_and_the_copy_ends_exac
     let plan = dir.path().join("plan.toml");
     std::fs::write(
         &plan,
-        plan_text(
+        plan_all(
             &source,
             &target,
             "",
@@ -176,7 +160,7 @@ async fn a_killed_run_resumes_with_gentler_settings_but_not_with_another_window(
     let plan = dir.path().join("plan.toml");
     std::fs::write(
         &plan,
-        plan_text(
+        plan_all(
             &source,
             &target,
             window,
@@ -201,7 +185,7 @@ async fn a_killed_run_resumes_with_gentler_settings_but_not_with_another_window(
     let other = dir.path().join("other.toml");
     std::fs::write(
         &other,
-        plan_text(
+        plan_all(
             &source,
             &target,
             "from = \"2021-01-01T00:00:00Z\"\nto = \"2030-01-01T00:00:00Z\"",
@@ -225,7 +209,7 @@ async fn a_killed_run_resumes_with_gentler_settings_but_not_with_another_window(
     let gentle = dir.path().join("gentle.toml");
     std::fs::write(
         &gentle,
-        plan_text(
+        plan_all(
             &source,
             &target,
             window,

@@ -25,31 +25,12 @@ async fn start(pk: &str, sk: &str, delay_ms: u64) -> Sandbox {
     .unwrap()
 }
 
-fn plan_text(source: &Sandbox, target: &Sandbox) -> String {
-    format!(
-        r#"[source]
-kind = "langfuse"
-url = "{}"
-public_key = "pk-lf-source"
-secret_key_env = "SOURCE_SECRET_KEY"
-
-[target]
-kind = "langfuse"
-url = "{}"
-public_key = "pk-lf-target"
-secret_key_env = "TARGET_SECRET_KEY"
-
-[scope]
-entities = ["traces", "observations", "scores"]
-from = "2020-01-01T00:00:00Z"
-
-[options]
-batch_items = 20
-concurrency = 2
-visibility_wait_ms = 100
-"#,
-        source.url(),
-        target.url()
+fn sync_plan(source: &Sandbox, target: &Sandbox) -> String {
+    plan_text(
+        source,
+        target,
+        "entities = [\"traces\", \"observations\", \"scores\"]\nfrom = \"2020-01-01T00:00:00Z\"",
+        "batch_items = 20\nconcurrency = 2\nvisibility_wait_ms = 100",
     )
 }
 
@@ -159,7 +140,7 @@ async fn sync_until_idle_survives_kill_9_in_the_backfill_and_in_a_follow_pass_an
     let history = source.counts()["observations"];
     let dir = tempfile::tempdir().unwrap();
     let plan = dir.path().join("plan.toml");
-    std::fs::write(&plan, plan_text(&source, &target)).unwrap();
+    std::fs::write(&plan, sync_plan(&source, &target)).unwrap();
     let data = dir.path().join("data");
     let writer = tokio::spawn(write(
         source.url(),
@@ -230,7 +211,7 @@ async fn sigterm_ends_a_sync_after_its_pass_and_prints_the_report() {
     let target = start("pk-lf-target", "sk-lf-target-secret", 30).await;
     let dir = tempfile::tempdir().unwrap();
     let plan = dir.path().join("plan.toml");
-    std::fs::write(&plan, plan_text(&source, &target)).unwrap();
+    std::fs::write(&plan, sync_plan(&source, &target)).unwrap();
     let data = dir.path().join("data");
     let child = cli(
         &[

@@ -2,6 +2,7 @@
 //! secrets in its environment, its output, its JSON report.
 #![allow(dead_code)]
 
+use langfuse_sandbox::Sandbox;
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -38,4 +39,31 @@ pub fn json_of(out: &Output) -> Value {
             String::from_utf8_lossy(&out.stderr)
         )
     })
+}
+
+/// A plan from `source` to `target` (both Langfuse, the keys in `SOURCE_SECRET_KEY` and
+/// `TARGET_SECRET_KEY`) with these `[scope]` and `[options]` lines.
+pub fn plan_text(source: &Sandbox, target: &Sandbox, scope: &str, options: &str) -> String {
+    format!(
+        r#"[source]
+kind = "langfuse"
+url = "{}"
+public_key = "pk-lf-source"
+secret_key_env = "SOURCE_SECRET_KEY"
+
+[target]
+kind = "langfuse"
+url = "{}"
+public_key = "pk-lf-target"
+secret_key_env = "TARGET_SECRET_KEY"
+
+[scope]
+{scope}
+
+[options]
+{options}
+"#,
+        source.url(),
+        target.url()
+    )
 }
