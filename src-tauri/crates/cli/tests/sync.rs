@@ -3,6 +3,8 @@
 //! `resume` (nothing lost, nothing twice), and SIGTERM ending a sync after its pass.
 
 use langfuse_sandbox::{FaultConfig, FaultKind, Sandbox, SandboxConfig, ServerProfile};
+use migrator_engine::Journal;
+use migrator_engine::live_sync::status::passes;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -166,12 +168,25 @@ async fn sync_until_idle_survives_kill_9_in_the_backfill_and_in_a_follow_pass_an
     let ended = kill_when(cli(&args, &data), || target.counts()["observations"] >= 100).await;
     assert!(!ended, "the backfill was killed");
     let id = runs(&data)[0]["run_id"].as_str().unwrap().to_string();
-    // Killed again once a follow pass writes what the application sent meanwhile.
-    let ended = kill_when(cli(&["resume", &id, "--json"], &data), || {
-        target.counts()["observations"] >= history + 6
-    })
-    .await;
+    // Killed again in the middle of a follow pass (the journal shows pass 2 or later begun and
+    // not finished), once the application's traces are being copied.
+    let in_follow_pass = || {
+        target.counts()["observations"] > history
+            && Journal::open(&data, &id).is_ok_and(|j| {
+                passes(&j)
+                    .unwrap_or_default()
+                    .last()
+                    .is_some_and(|p| p.pass >= 2 && p.ended_at.is_none())
+            })
+    };
+    let ended = kill_when(cli(&["resume", &id, "--json"], &data), in_follow_pass).await;
     assert!(!ended, "a follow pass was killed");
+    let left = passes(&Journal::open(&data, &id).unwrap()).unwrap();
+    let open = left.last().unwrap();
+    assert!(
+        open.pass >= 2 && open.ended_at.is_none(),
+        "the kill left a follow pass unfinished: {left:?}"
+    );
 
     let out = output(cli(&["resume", &id, "--json"], &data)).await;
     let report = json_of(&out);
@@ -197,6 +212,13 @@ async fn sync_until_idle_survives_kill_9_in_the_backfill_and_in_a_follow_pass_an
     assert!(sync["last_pass"]["ended_at"].is_string(), "{sync:#}");
     assert!(sync["lag_seconds"].is_number(), "{sync:#}");
 
+    // Both killed passes were finished on resume, over their own windows.
+    let all = passes(&Journal::open(&data, &id).unwrap()).unwrap();
+    assert!(all.iter().all(|p| p.ended_at.is_some()), "{all:?}");
+    assert!(
+        all[0].attempts >= 2 && all.iter().skip(1).any(|p| p.attempts >= 2),
+        "{all:?}"
+    );
     target.settle();
     assert_exactly_once(&source.dump(), &target.dump());
     // `runs` lists it with its passes and lag.
