@@ -73,7 +73,8 @@ impl ActiveRun {
                 s.view.run_id = run_id.clone();
                 s.view.phase = RunPhase::Running;
             }
-            ProgressEvent::PhaseStarted { .. } => {}
+            // A sync's passes have no place in the run view yet (issue 12's UI card).
+            ProgressEvent::PhaseStarted { .. } | ProgressEvent::SyncPassEnded { .. } => {}
             ProgressEvent::Progress {
                 entities,
                 retries,
@@ -392,6 +393,7 @@ mod tests {
             retries: 3,
             rate_limit_waits: 1,
             requests: BTreeMap::new(),
+            sync: None,
         };
         run.finish(&Ok(report));
         let view = run.view();

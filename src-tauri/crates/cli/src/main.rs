@@ -40,7 +40,30 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Continue an interrupted or cancelled run.
+    /// Copy the plan's history, then follow the source: every --poll seconds copy what has
+    /// arrived and settled, until Ctrl-C (the pass in progress finishes) or --until-idle.
+    Sync {
+        #[arg(long)]
+        plan: PathBuf,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Seconds between two passes (default: from the source's Langfuse version).
+        #[arg(long, value_name = "SECS")]
+        poll: Option<f64>,
+        /// Seconds an object must have been visible, unchanged and ended before it is copied.
+        #[arg(long, value_name = "SECS")]
+        settle: Option<f64>,
+        /// Seconds before the watermark each pass reads again, for objects that arrive late.
+        #[arg(long, value_name = "SECS")]
+        lookback: Option<f64>,
+        /// Stop once the source has had nothing new for this many seconds.
+        #[arg(long, value_name = "SECS")]
+        until_idle: Option<f64>,
+        /// Print the final report as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Continue an interrupted or cancelled run (a sync run goes on following).
     Resume {
         run_id: String,
         #[arg(long)]
@@ -134,6 +157,23 @@ fn spawn_progress(
                 ProgressEvent::Warning { message } if !quiet => {
                     let _ = multi.println(format!("warning: {message}"));
                 }
+                ProgressEvent::SyncPassEnded {
+                    pass,
+                    waiting,
+                    waiting_open,
+                    ..
+                } if !quiet => {
+                    let _ = multi.println(format!(
+                        "sync pass {}: read {} → {}, {} seen, {} copied, {} skipped, {waiting} waiting to settle ({waiting_open} open), {:.0} s behind",
+                        pass.pass,
+                        pass.window_from,
+                        pass.window_to,
+                        pass.seen,
+                        pass.copied,
+                        pass.skipped,
+                        pass.lag_seconds.unwrap_or_default()
+                    ));
+                }
                 ProgressEvent::ObjectFailed { entity, id, reason } if !quiet => {
                     let _ = multi.println(format!("failed: {entity} {id}: {reason}"));
                 }
@@ -170,6 +210,22 @@ fn print_report(r: &RunReport, json: bool) {
     for f in r.failures.iter().take(20) {
         eprintln!("  failed {} {}: {}", f.entity, f.id, f.reason);
     }
+    if let Some(s) = &r.sync {
+        eprintln!("  sync: {}", sync_words(s));
+    }
+}
+
+/// A sync's standing in one line: passes, watermark, lag, what waits.
+fn sync_words(s: &migrator_engine::SyncStatus) -> String {
+    format!(
+        "{} passes, copied up to {}, {} behind, {} waiting to settle ({} still open)",
+        s.passes,
+        s.watermark.as_deref().unwrap_or("(nothing yet)"),
+        s.lag_seconds
+            .map_or("?".to_string(), |l| format!("{l:.0} s")),
+        s.waiting,
+        s.waiting_open
+    )
 }
 
 async fn with_progress<F, Fut>(json: bool, f: F) -> (Result<RunReport, EngineError>, Option<String>)
@@ -182,14 +238,31 @@ where
     let control = RunControl::new();
     let c = control.clone();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("cancelling: letting requests in flight finish…");
-            c.cancel();
-        }
+        stop_requested().await;
+        eprintln!("cancelling: letting requests in flight (and a sync's pass) finish…");
+        c.cancel();
     });
     let result = f(tx, control).await;
     let run_id = ui.await.unwrap_or(None);
     (result, run_id)
+}
+
+/// Ctrl-C, or SIGTERM (a service manager or `kill` stopping the process).
+async fn stop_requested() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn finish(result: Result<RunReport, EngineError>, run_id: Option<String>, json: bool) -> ExitCode {
@@ -245,6 +318,32 @@ async fn main() -> ExitCode {
             .await;
             finish(r, id, json)
         }
+        Command::Sync {
+            plan,
+            data_dir,
+            poll,
+            settle,
+            lookback,
+            until_idle,
+            json,
+        } => {
+            let plan = match Plan::load(&plan) {
+                Ok(p) => p,
+                Err(e) => return finish(Err(e), None, json),
+            };
+            let settings = migrator_engine::SyncSettings {
+                poll_secs: poll,
+                settle_secs: settle,
+                lookback_secs: lookback,
+                until_idle_secs: until_idle,
+            };
+            let dir = data_dir.unwrap_or_else(default_data_dir);
+            let (r, id) = with_progress(json, |tx, control| async move {
+                migrator_engine::sync(plan, &dir, settings, tx, control).await
+            })
+            .await;
+            finish(r, id, json)
+        }
         Command::Resume {
             run_id,
             data_dir,
@@ -282,7 +381,7 @@ async fn main() -> ExitCode {
                             (a.0 + c.written, a.1 + c.skipped, a.2 + c.failed)
                         });
                         println!(
-                            "{}  {:<24} {}{} → {}  written {} skipped {} failed {}",
+                            "{}  {:<24} {}{} → {}  written {} skipped {} failed {}{}",
                             r.run_id,
                             r.state_words(),
                             if r.dry_run { "(dry run) " } else { "" },
@@ -290,7 +389,11 @@ async fn main() -> ExitCode {
                             r.target,
                             totals.0,
                             totals.1,
-                            totals.2
+                            totals.2,
+                            r.sync
+                                .as_ref()
+                                .map(|s| format!("  (sync: {})", sync_words(s)))
+                                .unwrap_or_default()
                         );
                     }
                     ExitCode::SUCCESS

@@ -3,11 +3,10 @@
 
 use langfuse_sandbox::{FaultConfig, FaultKind, SampleSpec, Sandbox, SandboxConfig, ServerProfile};
 use serde_json::{Value, json};
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_langfuse-migrator-cli");
+mod common;
+use common::*;
 
 async fn start(profile: ServerProfile, pk: &str, sk: &str, sample: Option<SampleSpec>) -> Sandbox {
     Sandbox::start(SandboxConfig {
@@ -47,28 +46,6 @@ to = "2030-01-01T00:00:00Z"
         source.url(),
         target.url()
     )
-}
-
-fn cli(args: &[&str], data: &Path) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .env("SOURCE_SECRET_KEY", "sk-lf-source-secret")
-        .env("TARGET_SECRET_KEY", "sk-lf-target-secret")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
-}
-
-fn json_of(out: &std::process::Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,10 +5,10 @@
 use langfuse_sandbox::{FaultConfig, FaultKind, SampleSpec, Sandbox, SandboxConfig, ServerProfile};
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_langfuse-migrator-cli");
+mod common;
+use common::*;
 
 async fn start(pk: &str, sk: &str, sample: Option<SampleSpec>) -> Sandbox {
     Sandbox::start(SandboxConfig {
@@ -23,59 +23,14 @@ async fn start(pk: &str, sk: &str, sample: Option<SampleSpec>) -> Sandbox {
     .unwrap()
 }
 
-fn plan_text(source: &Sandbox, target: &Sandbox, scope: &str, options: &str) -> String {
-    format!(
-        r#"[source]
-kind = "langfuse"
-url = "{}"
-public_key = "pk-lf-source"
-secret_key_env = "SOURCE_SECRET_KEY"
-
-[target]
-kind = "langfuse"
-url = "{}"
-public_key = "pk-lf-target"
-secret_key_env = "TARGET_SECRET_KEY"
-
-[scope]
-entities = "all"
-{scope}
-
-[options]
-{options}
-"#,
-        source.url(),
-        target.url()
+/// A plan of every entity (`scope`: the window lines).
+fn plan_all(source: &Sandbox, target: &Sandbox, scope: &str, options: &str) -> String {
+    plan_text(
+        source,
+        target,
+        &format!("entities = \"all\"\n{scope}"),
+        options,
     )
-}
-
-fn cli(args: &[&str], data: &Path) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .env("SOURCE_SECRET_KEY", "sk-lf-source-secret")
-        .env("TARGET_SECRET_KEY", "sk-lf-target-secret")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
-}
-
-async fn output(mut c: Command) -> Output {
-    tokio::task::spawn_blocking(move || c.output().unwrap())
-        .await
-        .unwrap()
-}
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
 }
 
 /// Sorted ids of the observations and scores in a dump: what "exact" means here.
@@ -130,7 +85,7 @@ async fn resuming_a_run_another_process_drives_is_refused_and_the_copy_ends_exac
     let plan = dir.path().join("plan.toml");
     std::fs::write(
         &plan,
-        plan_text(
+        plan_all(
             &source,
             &target,
             "",
@@ -205,7 +160,7 @@ async fn a_killed_run_resumes_with_gentler_settings_but_not_with_another_window(
     let plan = dir.path().join("plan.toml");
     std::fs::write(
         &plan,
-        plan_text(
+        plan_all(
             &source,
             &target,
             window,
@@ -230,7 +185,7 @@ async fn a_killed_run_resumes_with_gentler_settings_but_not_with_another_window(
     let other = dir.path().join("other.toml");
     std::fs::write(
         &other,
-        plan_text(
+        plan_all(
             &source,
             &target,
             "from = \"2021-01-01T00:00:00Z\"\nto = \"2030-01-01T00:00:00Z\"",
@@ -254,7 +209,7 @@ async fn a_killed_run_resumes_with_gentler_settings_but_not_with_another_window(
     let gentle = dir.path().join("gentle.toml");
     std::fs::write(
         &gentle,
-        plan_text(
+        plan_all(
             &source,
             &target,
             window,

@@ -26,9 +26,10 @@ pub(crate) use after_run::reconnect;
 pub use after_run::{conflicts, cutover as cutover_run, rollback, validate};
 pub use connectors::langfuse::{experiments, otlp};
 pub use connectors::{self as connector, archive, http, langfuse, langsmith, media};
+pub use run::sync::{SyncPass, SyncSettings, SyncStatus, SyncTiming};
 #[allow(unused_imports)]
 pub(crate) use run::{alloc, pipeline, runner};
-pub use run::{control, eta, journal, plan, progress, trace_scope};
+pub use run::{control, eta, journal, plan, progress, sync as live_sync, trace_scope};
 pub use vocab::conflict::Conflict;
 pub use vocab::{error, filter, model, plain_http, url_credentials};
 
@@ -86,8 +87,29 @@ pub async fn run(
     .await
 }
 
-/// Continues an interrupted or cancelled run. Refuses when the plan changed since (pass the
-/// current plan as `plan` to have it compared; `None` uses the journaled plan).
+/// Starts a live sync of `plan` (journaled like a run): backfill, then copy what arrives at the
+/// source, pass after pass, until `control` is cancelled or the source stays idle.
+pub async fn sync(
+    plan: Plan,
+    data_dir: &std::path::Path,
+    settings: SyncSettings,
+    sink: impl ProgressSink,
+    control: RunControl,
+) -> Result<RunReport, EngineError> {
+    run::sync::sync(
+        plan,
+        data_dir,
+        settings,
+        sink,
+        control,
+        &after_run::conflicts::ByComparison,
+    )
+    .await
+}
+
+/// Continues an interrupted or cancelled run (a sync run goes on following). Refuses when the
+/// plan changed since (pass the current plan as `plan` to have it compared; `None` uses the
+/// journaled plan).
 pub async fn resume(
     run_id: &str,
     data_dir: &std::path::Path,
@@ -96,6 +118,18 @@ pub async fn resume(
     sink: impl ProgressSink,
     control: RunControl,
 ) -> Result<RunReport, EngineError> {
+    if run::sync::is_sync_run(data_dir, run_id)? {
+        return run::sync::resume(
+            run_id,
+            data_dir,
+            plan,
+            secrets,
+            sink,
+            control,
+            &after_run::conflicts::ByComparison,
+        )
+        .await;
+    }
     run::runner::resume(
         run_id,
         data_dir,

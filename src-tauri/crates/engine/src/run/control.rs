@@ -59,6 +59,27 @@ impl RunControl {
     pub fn is_paused(&self) -> bool {
         *self.tx.borrow() == State::Paused
     }
+    /// A control that pauses and resumes with this one but is not cancelled by it, for work
+    /// that must finish once started (a sync's follow pass): when this one is cancelled, the
+    /// other runs on. Needs a Tokio runtime (a task forwards the changes while this one lives).
+    pub fn shielded(&self) -> RunControl {
+        let follower = RunControl::new();
+        let mut rx = self.tx.subscribe();
+        let out = follower.clone();
+        tokio::spawn(async move {
+            loop {
+                match *rx.borrow_and_update() {
+                    State::Paused => out.pause(),
+                    State::Running | State::Cancelled => out.resume(),
+                }
+                if rx.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+        follower
+    }
+
     /// Waits while paused. Returns `false` when the run was cancelled.
     pub async fn proceed(&self) -> bool {
         let mut rx = self.tx.subscribe();
@@ -92,5 +113,27 @@ mod tests {
         c.cancel();
         c.resume();
         assert!(!c.proceed().await);
+    }
+
+    #[tokio::test]
+    async fn a_shielded_control_pauses_along_but_outlives_a_cancel() {
+        let c = RunControl::new();
+        let s = c.shielded();
+        let settle = || tokio::time::sleep(std::time::Duration::from_millis(20));
+        c.pause();
+        settle().await;
+        assert!(s.is_paused());
+        c.resume();
+        settle().await;
+        assert!(!s.is_paused());
+        c.pause();
+        settle().await;
+        c.cancel();
+        settle().await;
+        assert!(
+            !s.is_cancelled() && !s.is_paused(),
+            "a cancel lets it finish"
+        );
+        assert!(s.proceed().await);
     }
 }

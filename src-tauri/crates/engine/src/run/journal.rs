@@ -25,9 +25,17 @@ const LABEL_MOVES: &str = "prompt_label_moves";
 /// The event level of problems the run report lists as warnings.
 pub const WARNING: &str = "warning";
 
-/// The journal layout this version writes and reads. A newer version that changes what rows
+/// The journal layout this version writes for a run. A newer version that changes what rows
 /// mean raises it, and this version then refuses the journal instead of misreading it.
 const FORMAT: u32 = 1;
+
+/// The layout of a live-sync run (its passes and the objects waiting to settle): a version that
+/// knows only format 1 would resume it as a plain run and copy unsettled objects, so it must
+/// refuse it.
+pub const SYNC_FORMAT: u32 = 2;
+
+/// The newest layout this version reads.
+const READ_FORMAT: u32 = SYNC_FORMAT;
 
 fn unknown(what: &str, value: &str) -> EngineError {
     EngineError::NewerJournal {
@@ -147,6 +155,45 @@ impl Journal {
         plan: &Plan,
         dry_run: bool,
     ) -> Result<Journal, EngineError> {
+        Self::create_described(
+            data_dir,
+            run_id,
+            plan,
+            dry_run,
+            &plan.hash(),
+            FORMAT,
+            ("mode", "run"),
+        )
+    }
+
+    /// Creates the journal of a live-sync run: its plan hash leaves the window's end open, and
+    /// its timing overrides (`settings`, JSON) land with the rest of its description.
+    pub fn create_sync(
+        data_dir: &Path,
+        run_id: &str,
+        plan: &Plan,
+        settings: &str,
+    ) -> Result<Journal, EngineError> {
+        Self::create_described(
+            data_dir,
+            run_id,
+            plan,
+            false,
+            &plan.open_end_hash(),
+            SYNC_FORMAT,
+            ("sync", settings),
+        )
+    }
+
+    fn create_described(
+        data_dir: &Path,
+        run_id: &str,
+        plan: &Plan,
+        dry_run: bool,
+        hash: &str,
+        format: u32,
+        (extra_key, extra_value): (&str, &str),
+    ) -> Result<Journal, EngineError> {
         let dir = run_dir(data_dir, run_id);
         std::fs::create_dir_all(&dir)
             .map_err(|e| EngineError::Journal(format!("cannot create {}: {e}", dir.display())))?;
@@ -155,16 +202,18 @@ impl Journal {
         conn.execute(
             "INSERT OR REPLACE INTO meta(key, value) VALUES ('run_id', ?1), ('plan', ?2),
              ('plan_hash', ?3), ('state', 'running'), ('created_at', ?4), ('format', ?5),
-             ('dry_run', ?6), ('source', ?7), ('target', ?8)",
+             ('dry_run', ?6), ('source', ?7), ('target', ?8), (?9, ?10)",
             params![
                 run_id,
                 plan.canonical_json(),
-                plan.hash(),
+                hash,
                 now_iso_millis(),
-                FORMAT.to_string(),
+                format.to_string(),
                 if dry_run { "1" } else { "0" },
                 plan.source.describe(),
-                plan.target.describe()
+                plan.target.describe(),
+                extra_key,
+                extra_value
             ],
         )?;
         Ok(Journal {
@@ -186,7 +235,7 @@ impl Journal {
         };
         // Journals from before the format number are format 1.
         if let Some(f) = journal.meta("format")?
-            && !f.parse::<u32>().is_ok_and(|n| n <= FORMAT)
+            && !f.parse::<u32>().is_ok_and(|n| n <= READ_FORMAT)
         {
             return Err(unknown("the journal format", &f));
         }
@@ -195,6 +244,15 @@ impl Journal {
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().expect("journal lock")
+    }
+
+    /// Runs `f` on the journal's connection, for the tables of a part of the run machinery that
+    /// keeps its own SQL (live sync's passes).
+    pub(crate) fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, rusqlite::Error>,
+    ) -> Result<T, EngineError> {
+        Ok(f(&mut self.conn())?)
     }
 
     pub fn meta(&self, key: &str) -> Result<Option<String>, EngineError> {

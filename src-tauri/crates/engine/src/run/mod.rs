@@ -1,8 +1,8 @@
 //! The run machinery: a plan, its journal, the streaming pipeline per entity, the runner that
 //! orders the phases, pause/cancel, progress events, and the trace-name/tag scope.
 //!
-//! A live-sync loop (copying what arrives after a run, again and again) belongs here, next to
-//! the runner it would drive: `run/sync.rs` or `run/sync/`.
+//! The live sync (backfill, then copy what arrives, pass after pass) is `sync/`; it drives the
+//! runner's phases with a moving window.
 
 pub mod alloc;
 pub mod conflict_check;
@@ -16,4 +16,5 @@ pub mod progress;
 pub(crate) mod prompt_identity;
 pub mod run_lock;
 pub(crate) mod runner;
+pub mod sync;
 pub mod trace_scope;

@@ -203,11 +203,25 @@ impl Plan {
     /// Operating knobs (concurrency, batch sizes, timeouts, rate budgets, where a secret lives)
     /// stay out, so a run can go on more gently after a storm of 429s.
     pub fn hash(&self) -> String {
+        self.definition_hash(&self.scope)
+    }
+
+    /// The hash of a live-sync run: the same definition with the window's end left open, since
+    /// a sync follows the source past any end the plan names (its passes and watermark live in
+    /// the journal, not in the plan).
+    pub fn open_end_hash(&self) -> String {
+        let mut scope = self.scope.clone();
+        scope.to = Scope::default().to;
+        scope.fan_out_started_at = None;
+        self.definition_hash(&scope)
+    }
+
+    fn definition_hash(&self, scope: &Scope) -> String {
         use sha2::{Digest, Sha256};
         let definition = serde_json::json!({
             "source": self.source.identity(),
             "target": self.target.identity(),
-            "scope": self.scope,
+            "scope": scope,
             "on_existing": self.options.on_existing,
             "run_tag": self.options.run_tag,
         });
@@ -352,6 +366,21 @@ path = "/tmp/x"
             change(&mut changed);
             assert_ne!(changed.hash(), p.hash(), "change {i} is not seen");
         }
+    }
+
+    #[test]
+    fn a_sync_runs_hash_leaves_the_window_end_open_but_not_the_rest() {
+        let p = Plan::from_toml(MINIMAL).unwrap();
+        let mut later_end = p.clone();
+        later_end.scope.to = p.scope.to + chrono::Duration::days(30);
+        assert_ne!(later_end.hash(), p.hash(), "a plain run's window is fixed");
+        assert_eq!(later_end.open_end_hash(), p.open_end_hash());
+        let mut later_start = p.clone();
+        later_start.scope.from = p.scope.from + chrono::Duration::days(1);
+        assert_ne!(later_start.open_end_hash(), p.open_end_hash());
+        let mut other_entities = p.clone();
+        other_entities.scope.entities = EntitySelection::Only(vec![Entity::Traces]);
+        assert_ne!(other_entities.open_end_hash(), p.open_end_hash());
     }
 
     #[test]

@@ -52,6 +52,13 @@ pub enum ProgressEvent {
         run_id: String,
         state: RunState,
     },
+    /// A live sync finished a pass (as journaled), with what still waits to settle.
+    SyncPassEnded {
+        run_id: String,
+        pass: crate::run::sync::status::SyncPass,
+        waiting: u64,
+        waiting_open: u64,
+    },
 }
 
 /// Where progress goes. Implemented for tokio channels and closures.

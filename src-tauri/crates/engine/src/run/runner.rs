@@ -58,6 +58,9 @@ pub struct RunReport {
     /// Requests sent per rate-limit bucket (`ingestion`, `legacy_read`, `datasets`, `prompts`,
     /// `public_api`), both sides together.
     pub requests: BTreeMap<String, u64>,
+    /// A live sync's passes, watermark and lag (`None` for a plain run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<crate::run::sync::status::SyncStatus>,
 }
 
 impl RunReport {
@@ -87,6 +90,9 @@ pub struct RunSummary {
     /// A process (possibly this one) drives the run right now: it must not be resumed.
     #[serde(default)]
     pub locked: bool,
+    /// A live sync's passes, watermark and lag (`None` for a plain run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<crate::run::sync::status::SyncStatus>,
 }
 
 impl RunSummary {
@@ -135,22 +141,33 @@ pub struct EndpointReport {
     pub connection: Option<ConnectionInfo>,
 }
 
+/// A new run's id and folder, locked before its journal exists: no other process ever sees the
+/// run undriven.
+pub(crate) fn claim_new_run(data_dir: &Path) -> Result<(String, RunLock), EngineError> {
+    let run_id = new_run_id();
+    let dir = run_dir(data_dir, &run_id);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| EngineError::Journal(format!("cannot create {}: {e}", dir.display())))?;
+    let lock = RunLock::acquire(data_dir, &run_id)?;
+    Ok((run_id, lock))
+}
+
 fn new_run_id() -> String {
     let t = chrono::Utc::now().format("%Y%m%d-%H%M%S");
     let u = uuid::Uuid::new_v4().simple().to_string();
     format!("{t}-{}", &u[..6])
 }
 
-struct Sides {
-    source: Arc<dyn SourceConnector>,
-    target: Arc<dyn TargetConnector>,
-    source_dialect: Dialect,
-    source_info: Option<ConnectionInfo>,
-    target_info: Option<ConnectionInfo>,
+pub(crate) struct Sides {
+    pub source: Arc<dyn SourceConnector>,
+    pub target: Arc<dyn TargetConnector>,
+    pub source_dialect: Dialect,
+    pub source_info: Option<ConnectionInfo>,
+    pub target_info: Option<ConnectionInfo>,
 }
 
 /// Connects both sides. `run_id` is `None` for a pre-flight, which writes nothing anywhere.
-async fn connect(
+pub(crate) async fn connect(
     plan: &Plan,
     run_id: Option<&str>,
     run_tag: Option<String>,
@@ -250,7 +267,7 @@ async fn same_project(a: &ConnectionInfo, b: &ConnectionInfo) -> bool {
     ia.iter().any(|ip| ib.contains(ip))
 }
 
-fn warnings_for(plan: &Plan, sides: &Sides) -> Vec<String> {
+pub(crate) fn warnings_for(plan: &Plan, sides: &Sides) -> Vec<String> {
     let mut w = vec![];
     if let Some(t) = &sides.target_info {
         if t.url.contains("langfuse.com") {
@@ -275,7 +292,7 @@ fn warnings_for(plan: &Plan, sides: &Sides) -> Vec<String> {
     w
 }
 
-fn selected(plan: &Plan, sides: &Sides) -> Vec<Entity> {
+pub(crate) fn selected(plan: &Plan, sides: &Sides) -> Vec<Entity> {
     PHASES
         .into_iter()
         .filter(|e| plan.scope.entities.includes(*e) && sides.source.supports(*e))
@@ -356,12 +373,7 @@ pub async fn run(
     conflicts: &dyn FindConflicts,
 ) -> Result<RunReport, EngineError> {
     plan.validate()?;
-    let run_id = new_run_id();
-    // Locked before the journal exists: no other process ever sees this run undriven.
-    let dir = run_dir(data_dir, &run_id);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| EngineError::Journal(format!("cannot create {}: {e}", dir.display())))?;
-    let lock = RunLock::acquire(data_dir, &run_id)?;
+    let (run_id, lock) = claim_new_run(data_dir)?;
     let journal = Journal::create(data_dir, &run_id, &plan, dry_run)?;
     execute(
         plan,
@@ -389,6 +401,44 @@ pub async fn resume(
     control: RunControl,
     conflicts: &dyn FindConflicts,
 ) -> Result<RunReport, EngineError> {
+    let Resumable {
+        plan,
+        journal,
+        lock,
+        dry_run,
+    } = reopen(run_id, data_dir, plan, secrets)?;
+    execute(
+        plan,
+        run_id.to_string(),
+        (journal, lock),
+        Arc::new(sink),
+        control,
+        Start {
+            dry_run,
+            resumed: true,
+        },
+        conflicts,
+    )
+    .await
+}
+
+/// A run reopened for resuming: locked, its plan checked and given the secrets.
+pub(crate) struct Resumable {
+    pub plan: Plan,
+    pub journal: Journal,
+    pub lock: RunLock,
+    pub dry_run: bool,
+}
+
+/// Opens run `run_id` to resume it: one driver per run, every row in words this version
+/// knows, the plan unchanged in what it copies (a sync run's window end is open), the secrets
+/// set, the state back to running.
+pub(crate) fn reopen(
+    run_id: &str,
+    data_dir: &Path,
+    plan: Option<Plan>,
+    secrets: Secrets,
+) -> Result<Resumable, EngineError> {
     let journal = Journal::open(data_dir, run_id)?;
     // Before anything is read or changed: one driver per run.
     let lock = RunLock::acquire(data_dir, run_id)?;
@@ -396,8 +446,13 @@ pub async fn resume(
     journal.state()?;
     journal.counts()?;
     let stored = journal.plan()?;
+    let hash = if crate::run::sync::status::is_sync(&journal)? {
+        Plan::open_end_hash
+    } else {
+        Plan::hash
+    };
     let mut plan = match plan {
-        Some(p) if p.hash() != stored.hash() => {
+        Some(p) if hash(&p) != hash(&stored) => {
             return Err(EngineError::PlanChanged(run_id.to_string()));
         }
         // Same data, maybe other operating knobs: they apply from now on.
@@ -419,19 +474,12 @@ pub async fn resume(
     let dry_run = journal.meta("dry_run")?.as_deref() == Some("1");
     journal.set_state(RunState::Running)?;
     journal.log("info", "run resumed")?;
-    execute(
+    Ok(Resumable {
         plan,
-        run_id.to_string(),
-        (journal, lock),
-        Arc::new(sink),
-        control,
-        Start {
-            dry_run,
-            resumed: true,
-        },
-        conflicts,
-    )
-    .await
+        journal,
+        lock,
+        dry_run,
+    })
 }
 
 /// How a run starts: for real or as a dry run, new or resumed.
@@ -540,7 +588,7 @@ async fn execute(
 /// Objects the run skipped as already in the target are compared with the source's: those
 /// with other content are conflicts, not "already copied" (journaled as such, with what
 /// differs).
-async fn name_conflicts(
+pub(crate) async fn name_conflicts(
     plan: &Plan,
     journal: &Journal,
     sink: &Arc<dyn ProgressSink>,
@@ -579,7 +627,7 @@ async fn name_conflicts(
 }
 
 /// Copies the entities in phase order until one fails or the run is cancelled.
-async fn run_phases(ctx: &Arc<Ctx>, entities: &[Entity]) -> Result<(), EngineError> {
+pub(crate) async fn run_phases(ctx: &Arc<Ctx>, entities: &[Entity]) -> Result<(), EngineError> {
     for &e in entities {
         if ctx.control.is_cancelled() {
             break;
@@ -594,7 +642,10 @@ async fn run_phases(ctx: &Arc<Ctx>, entities: &[Entity]) -> Result<(), EngineErr
 
 /// The run's final state from how the phases ended; lets the target finish (the archive writes
 /// its manifest), journals the state and tells the UI.
-async fn end_run(ctx: &Ctx, outcome: &Result<(), EngineError>) -> Result<RunState, EngineError> {
+pub(crate) async fn end_run(
+    ctx: &Ctx,
+    outcome: &Result<(), EngineError>,
+) -> Result<RunState, EngineError> {
     let failed: u64 = ctx.journal.counts()?.values().map(|c| c.failed).sum();
     let state = match outcome {
         Err(_) => RunState::Failed,
@@ -642,7 +693,7 @@ async fn index_experiments(ctx: &Ctx, e: Entity, entities: &[Entity]) -> Result<
     Ok(())
 }
 
-fn build_report(
+pub(crate) fn build_report(
     journal: &Journal,
     run_id: &str,
     state: RunState,
@@ -710,11 +761,12 @@ fn build_report(
         .map(String::from)
         .zip(counters.requests())
         .collect(),
+        sync: None,
     })
 }
 
 /// One progress snapshot; `last` and `dt` give the rates since the previous one.
-fn snapshot(
+pub(crate) fn snapshot(
     run_id: &str,
     counters: &Counters,
     control: &RunControl,
@@ -755,7 +807,7 @@ fn snapshot(
 }
 
 /// Emits a progress snapshot four times a second.
-fn spawn_reporter(
+pub(crate) fn spawn_reporter(
     run_id: String,
     counters: Arc<Counters>,
     sink: Arc<dyn ProgressSink>,
@@ -800,6 +852,7 @@ pub fn list_runs(data_dir: &Path) -> Result<Vec<RunSummary>, EngineError> {
             dry_run: j.meta("dry_run")?.as_deref() == Some("1"),
             entities: j.counts()?,
             locked: RunLock::is_held(data_dir, &id),
+            sync: crate::run::sync::status::status(&j, None)?,
             run_id: id,
         });
     }

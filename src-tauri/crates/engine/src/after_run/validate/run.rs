@@ -120,7 +120,12 @@ pub async fn validate_run(
     if journal.meta("dry_run")?.as_deref() == Some("1") {
         return Err(ValidationError::DryRun(run_id.to_string()));
     }
-    let plan = plan_with_secrets(journal.plan()?, &options.secrets);
+    let mut plan = plan_with_secrets(journal.plan()?, &options.secrets);
+    // A sync run's window has no end: compare up to its watermark (after it, objects may
+    // still be waiting to settle at the source).
+    if let Some(end) = crate::run::sync::status::validation_end(&journal)? {
+        plan.scope.to = plan.scope.to.min(end);
+    }
     let source = Side::open(&plan.source, &plan).await?;
     let target = Side::open(&plan.target, &plan).await?;
     let (source_reader, target_reader) = readers(source.reader(), target.reader(), &plan).await?;

@@ -1,0 +1,69 @@
+//! Helpers the CLI's test files share: the binary with a data folder and the sandboxes'
+//! secrets in its environment, its output, its JSON report.
+#![allow(dead_code)]
+
+use langfuse_sandbox::Sandbox;
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_langfuse-migrator-cli");
+
+/// The CLI with `args`, `--data-dir data`, and the secrets the plans name in its environment.
+pub fn cli(args: &[&str], data: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .env("SOURCE_SECRET_KEY", "sk-lf-source-secret")
+        .env("TARGET_SECRET_KEY", "sk-lf-target-secret")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+/// Runs `c` to its end off the async runtime's threads.
+pub async fn output(mut c: Command) -> Output {
+    tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap()
+}
+
+/// The JSON on stdout, or a failure that shows both streams.
+pub fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// A plan from `source` to `target` (both Langfuse, the keys in `SOURCE_SECRET_KEY` and
+/// `TARGET_SECRET_KEY`) with these `[scope]` and `[options]` lines.
+pub fn plan_text(source: &Sandbox, target: &Sandbox, scope: &str, options: &str) -> String {
+    format!(
+        r#"[source]
+kind = "langfuse"
+url = "{}"
+public_key = "pk-lf-source"
+secret_key_env = "SOURCE_SECRET_KEY"
+
+[target]
+kind = "langfuse"
+url = "{}"
+public_key = "pk-lf-target"
+secret_key_env = "TARGET_SECRET_KEY"
+
+[scope]
+{scope}
+
+[options]
+{options}
+"#,
+        source.url(),
+        target.url()
+    )
+}

@@ -1,0 +1,326 @@
+//! The settle gate: a source reader that lets an object through to the pipeline only once it is
+//! settled, so a target that cannot change an object afterwards (v4) never gets it early.
+//!
+//! An object is settled when
+//! - it has ended: an observation has an end time; a trace has no observation known to be
+//!   still open (known from earlier passes: a trace first seen now waits at least one pass,
+//!   and its observations are read in that pass); scores have no end of their own;
+//! - and it has rested: it has been visible, unchanged (same content hash), for `settle`
+//!   seconds, or its own time is older than the lookback (history: nothing that old is still
+//!   expected to change).
+//!
+//! Objects the journal already holds pass through untouched (the pipeline skips what is final
+//! and looks up what was `sent`). An object read twice in one pass goes through once: while
+//! objects arrive, numbered pages shift, and the first objects of a page are the last of the
+//! one before. The ids of the last few pages are kept for that (memory stays bounded; what is
+//! older is in the journal by then or far from a page boundary).
+
+use super::status::{self, Unsettled};
+use crate::connectors::{Page, SourceConnector};
+use crate::run::journal::Journal;
+use crate::vocab::filter::{parse_time, time_field};
+use crate::vocab::{EngineError, Entity, Payloads, Record, Scope};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How many pages back an object read again is recognised.
+const RECENT_PAGES: usize = 4;
+
+/// What one pass's reads saw.
+#[derive(Default)]
+pub(crate) struct GateCounts {
+    /// Objects read in the window (each once).
+    pub seen: AtomicU64,
+    /// Objects seen for the first time, or changed since last seen: the source is not idle.
+    pub new: AtomicU64,
+    /// Objects the journal already held.
+    pub held: AtomicU64,
+}
+
+pub(crate) struct SettleGate {
+    inner: Arc<dyn SourceConnector>,
+    journal: Arc<Journal>,
+    settle: Duration,
+    lookback: Duration,
+    /// Per entity, the ids of the last pages let through.
+    passed: Mutex<HashMap<Entity, VecDeque<HashSet<String>>>>,
+    pub counts: GateCounts,
+}
+
+impl SettleGate {
+    pub fn new(
+        inner: Arc<dyn SourceConnector>,
+        journal: Arc<Journal>,
+        settle: Duration,
+        lookback: Duration,
+    ) -> Self {
+        SettleGate {
+            inner,
+            journal,
+            settle,
+            lookback,
+            passed: Mutex::default(),
+            counts: GateCounts::default(),
+        }
+    }
+
+    /// Whether `r` may be copied now; records it as waiting when not.
+    fn admit(&self, r: &Record, now: DateTime<Utc>) -> Result<bool, EngineError> {
+        let entity = r.entity;
+        let start = time_field(entity)
+            .and_then(|f| r.body.str(f))
+            .and_then(|t| parse_time(&t));
+        let end = match entity {
+            Entity::Observations => r.body.str("endTime").and_then(|t| parse_time(&t)),
+            _ => start,
+        };
+        let open = match entity {
+            Entity::Observations => end.is_none(),
+            Entity::Traces => status::trace_has_open_observation(&self.journal, &r.id)?,
+            _ => false,
+        };
+        let hash = r.content_hash();
+        let before = status::waiting(&self.journal, entity, &r.id)?;
+        let first_seen = match &before {
+            Some(w) if w.content_hash == hash => w.first_seen,
+            _ => {
+                self.counts.new.fetch_add(1, Ordering::Relaxed);
+                now
+            }
+        };
+        let rested = (now - first_seen).to_std().unwrap_or_default() >= self.settle
+            || end.is_some_and(|t| (now - t).to_std().unwrap_or_default() >= self.lookback);
+        if !open && rested {
+            if before.is_some() {
+                status::clear_waiting(&self.journal, entity, &r.id)?;
+            }
+            return Ok(true);
+        }
+        status::set_waiting(
+            &self.journal,
+            &Unsettled {
+                entity,
+                id: &r.id,
+                first_seen,
+                content_hash: &hash,
+                start_time: start,
+                trace_id: r.body.str("traceId").as_deref().or(
+                    // A trace is its own trace.
+                    (entity == Entity::Traces).then_some(r.id.as_str()),
+                ),
+                open,
+            },
+        )?;
+        Ok(false)
+    }
+}
+
+/// Entities whose objects keep arriving and carry a time: the ones the gate holds back.
+pub(crate) fn timed(entity: Entity) -> bool {
+    time_field(entity).is_some()
+}
+
+#[async_trait]
+impl SourceConnector for SettleGate {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+
+    fn payloads(&self) -> Payloads {
+        self.inner.payloads()
+    }
+
+    fn supports(&self, entity: Entity) -> bool {
+        self.inner.supports(entity)
+    }
+
+    fn media_source(&self) -> Option<&dyn crate::connectors::media::MediaSource> {
+        self.inner.media_source()
+    }
+
+    async fn read_page(
+        &self,
+        entity: Entity,
+        scope: &Scope,
+        cursor: Option<String>,
+    ) -> Result<Page, EngineError> {
+        let page = self.inner.read_page(entity, scope, cursor).await?;
+        let now = Utc::now();
+        let fresh: Vec<Record> = {
+            let mut passed = self.passed.lock().expect("gate");
+            let recent = passed.entry(entity).or_default();
+            let fresh: Vec<Record> = page
+                .records
+                .into_iter()
+                .filter(|r| !recent.iter().any(|ids| ids.contains(&r.id)))
+                .collect();
+            recent.push_back(fresh.iter().map(|r| r.id.clone()).collect());
+            if recent.len() > RECENT_PAGES {
+                recent.pop_front();
+            }
+            fresh
+        };
+        self.counts
+            .seen
+            .fetch_add(fresh.len() as u64, Ordering::Relaxed);
+        if !timed(entity) {
+            return Ok(Page {
+                records: fresh,
+                next: page.next,
+            });
+        }
+        let ids: Vec<&str> = fresh.iter().map(|r| r.id.as_str()).collect();
+        let known = self.journal.states(entity, &ids)?;
+        let mut records = Vec::with_capacity(fresh.len());
+        for r in fresh {
+            if let Some((state, _)) = known.get(&r.id) {
+                if state.is_final() {
+                    self.counts.held.fetch_add(1, Ordering::Relaxed);
+                }
+                records.push(r);
+            } else if self.admit(&r, now)? {
+                records.push(r);
+            }
+        }
+        Ok(Page {
+            records,
+            next: page.next,
+        })
+    }
+
+    /// Not counted per pass: a count would cost a request per entity and pass, and the
+    /// window's total says nothing about what is left to copy.
+    async fn count(&self, _entity: Entity, _scope: &Scope) -> Result<Option<u64>, EngineError> {
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocab::{Dialect, Platform, RawObject};
+
+    /// A source whose pages are given (numbered pages of a list that shifts while it is read).
+    struct Pages(Vec<Vec<(&'static str, &'static str)>>);
+
+    #[async_trait]
+    impl SourceConnector for Pages {
+        fn describe(&self) -> String {
+            "pages".into()
+        }
+        fn payloads(&self) -> Payloads {
+            Payloads {
+                platform: Platform::Langfuse,
+                dialect: Dialect::LangfuseV4,
+            }
+        }
+        fn supports(&self, _: Entity) -> bool {
+            true
+        }
+        async fn read_page(
+            &self,
+            entity: Entity,
+            _: &Scope,
+            cursor: Option<String>,
+        ) -> Result<Page, EngineError> {
+            let n: usize = cursor.map_or(0, |c| c.parse().unwrap());
+            let records = self.0[n]
+                .iter()
+                .map(|(id, end)| {
+                    let body = format!(
+                        r#"{{"id":"{id}","startTime":"2020-01-01T00:00:00Z","endTime":{end}}}"#
+                    );
+                    Record::new(entity, id.to_string(), RawObject::from_json(&body).unwrap())
+                })
+                .collect();
+            let next = (n + 1 < self.0.len()).then(|| (n + 1).to_string());
+            Ok(Page { records, next })
+        }
+        async fn count(&self, _: Entity, _: &Scope) -> Result<Option<u64>, EngineError> {
+            Ok(None)
+        }
+    }
+
+    fn journal(dir: &std::path::Path) -> Arc<Journal> {
+        let plan = crate::run::plan::Plan::from_toml(
+            "[source]\nkind = \"langfuse\"\nurl = \"http://a\"\npublic_key = \"pk\"\n[target]\nkind = \"archive\"\npath = \"/tmp/x\"\n",
+        )
+        .unwrap();
+        let j = Journal::create_sync(dir, "r", &plan, "{}").unwrap();
+        status::ensure_tables(&j).unwrap();
+        Arc::new(j)
+    }
+
+    async fn ids_through(gate: &SettleGate, pages: usize) -> Vec<Vec<String>> {
+        let mut out = vec![];
+        let mut cursor = None;
+        for _ in 0..pages {
+            let p = gate
+                .read_page(Entity::Observations, &Scope::default(), cursor)
+                .await
+                .unwrap();
+            out.push(p.records.into_iter().map(|r| r.id).collect());
+            cursor = p.next;
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn an_object_read_again_on_a_shifted_page_goes_through_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let end = "\"2020-01-01T00:00:01Z\"";
+        // `b` is read again at the top of the next page, as when an object arrived meanwhile.
+        let source = Pages(vec![
+            vec![("a", end), ("b", end)],
+            vec![("b", end), ("c", end)],
+        ]);
+        let gate = SettleGate::new(
+            Arc::new(source),
+            journal(dir.path()),
+            Duration::from_secs(5),
+            Duration::from_secs(60),
+        );
+        assert_eq!(ids_through(&gate, 2).await, vec![vec!["a", "b"], vec!["c"]]);
+        assert_eq!(gate.counts.seen.load(Ordering::Relaxed), 3);
+    }
+
+    #[tokio::test]
+    async fn an_open_or_fresh_object_waits_and_holds_the_watermark() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Utc::now();
+        let recent: &'static str = Box::leak(format!("\"{}\"", now.to_rfc3339()).into_boxed_str());
+        // Old and ended: history, copied at once. Open: waits. Ended just now: waits `settle`.
+        let source = Pages(vec![vec![
+            ("old", "\"2020-01-01T00:00:01Z\""),
+            ("open", "null"),
+            ("fresh", recent),
+        ]]);
+        let j = journal(dir.path());
+        let gate = SettleGate::new(
+            Arc::new(source),
+            j.clone(),
+            Duration::from_secs(5),
+            Duration::from_secs(60),
+        );
+        let pass = status::start_pass(&j, now - chrono::Duration::hours(1), now, &[]).unwrap();
+        assert_eq!(ids_through(&gate, 1).await, vec![vec!["old"]]);
+        assert_eq!(status::count_waiting(&j).unwrap(), (2, 1));
+        // Every first sighting is news: the source is not idle.
+        assert_eq!(gate.counts.new.load(Ordering::Relaxed), 3);
+        let outcome = status::PassOutcome {
+            seen: 3,
+            copied: 1,
+            skipped: 0,
+        };
+        let done = status::finish_pass(&j, &pass, &outcome).unwrap();
+        assert_eq!(
+            done.watermark.as_deref(),
+            Some("2020-01-01T00:00:00.000Z"),
+            "the watermark stays at the earliest object still waiting"
+        );
+    }
+}

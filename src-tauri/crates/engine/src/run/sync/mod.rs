@@ -1,0 +1,439 @@
+//! Live sync: copy the history as a run does, then follow the source. Every `poll` seconds a
+//! pass reads the time window `[watermark − lookback, now)`, lets through only what has settled
+//! (see `gate`), and copies it through the same journal and pipeline as a run, so what the
+//! journal holds is never written twice.
+//!
+//! - Each pass is journaled (`status`): started in one transaction with its window and fresh
+//!   read checkpoints, finished with what it saw, copied and skipped, what waits, the watermark
+//!   and the lag. A pass a crash or an outage interrupted is finished on resume, over the same
+//!   window, before a new one starts.
+//! - The watermark is the window's end, or the earliest time of an object still waiting to
+//!   settle: everything before it is copied. Validation of a sync run stops there.
+//! - Cancelling lets a follow pass finish and journals it (the first pass, the backfill, stops
+//!   at once and is finished on resume); `until_idle` ends the sync once nothing new has
+//!   arrived for that long and nothing is about to settle.
+//! - An unreachable side does not end the sync: the pass is tried again, backing off, and the
+//!   wait is reported.
+
+pub mod gate;
+pub mod settings;
+pub mod status;
+
+pub use settings::{SyncSettings, SyncTiming};
+pub use status::{SyncPass, SyncStatus};
+
+use crate::run::conflict_check::FindConflicts;
+use crate::run::control::RunControl;
+use crate::run::journal::Journal;
+use crate::run::pipeline::Ctx;
+use crate::run::plan::{EndpointSpec, Plan};
+use crate::run::progress::{Counters, ProgressEvent, ProgressSink};
+use crate::run::run_lock::RunLock;
+use crate::run::runner::{self, RunReport, Secrets, Sides};
+use crate::vocab::{EngineError, Entity};
+use chrono::{DateTime, Utc};
+use gate::SettleGate;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// Starts a live sync of `plan`: backfill, then follow until cancelled or idle.
+pub async fn sync(
+    plan: Plan,
+    data_dir: &Path,
+    settings: SyncSettings,
+    sink: impl ProgressSink,
+    control: RunControl,
+    conflicts: &dyn FindConflicts,
+) -> Result<RunReport, EngineError> {
+    plan.validate()?;
+    refuse_unsyncable(&plan)?;
+    let (run_id, lock) = runner::claim_new_run(data_dir)?;
+    let settings_json = serde_json::to_string(&settings).expect("settings serialise");
+    let journal = Journal::create_sync(data_dir, &run_id, &plan, &settings_json)?;
+    follow(
+        plan,
+        run_id,
+        (journal, lock),
+        Arc::new(sink),
+        control,
+        false,
+        conflicts,
+    )
+    .await
+}
+
+/// Continues a sync run that was interrupted, cancelled or ended idle: the unfinished pass
+/// first, then following again with the journaled timing.
+pub async fn resume(
+    run_id: &str,
+    data_dir: &Path,
+    plan: Option<Plan>,
+    secrets: Secrets,
+    sink: impl ProgressSink,
+    control: RunControl,
+    conflicts: &dyn FindConflicts,
+) -> Result<RunReport, EngineError> {
+    let r = runner::reopen(run_id, data_dir, plan, secrets)?;
+    follow(
+        r.plan,
+        run_id.to_string(),
+        (r.journal, r.lock),
+        Arc::new(sink),
+        control,
+        true,
+        conflicts,
+    )
+    .await
+}
+
+/// Whether `run_id` in `data_dir` is a sync run (resume dispatches on it).
+pub fn is_sync_run(data_dir: &Path, run_id: &str) -> Result<bool, EngineError> {
+    status::is_sync(&Journal::open(data_dir, run_id)?)
+}
+
+fn refuse_unsyncable(plan: &Plan) -> Result<(), EngineError> {
+    if matches!(plan.source, EndpointSpec::Archive { .. }) {
+        return Err(EngineError::InvalidPlan(
+            "an archive folder receives nothing new, so there is nothing to follow; copy it with a run instead of a sync".into(),
+        ));
+    }
+    if crate::run::trace_scope::filters_traces(&plan.scope) {
+        return Err(EngineError::InvalidPlan(
+            "a sync cannot follow trace-name or tag filters yet (they choose traces once, at the start); remove them or copy with a run".into(),
+        ));
+    }
+    Ok(())
+}
+
+async fn follow(
+    plan: Plan,
+    run_id: String,
+    (journal, _lock): (Journal, RunLock),
+    sink: Arc<dyn ProgressSink>,
+    control: RunControl,
+    resumed: bool,
+    conflicts: &dyn FindConflicts,
+) -> Result<RunReport, EngineError> {
+    let started = Instant::now();
+    let journal = Arc::new(journal);
+    status::ensure_tables(&journal)?;
+    let settings: SyncSettings = journal
+        .meta("sync")?
+        .map(|s| serde_json::from_str(&s))
+        .transpose()
+        .map_err(|e| EngineError::Journal(format!("the sync settings cannot be read: {e}")))?
+        .unwrap_or_default();
+    let counters = Arc::new(Counters::default());
+    sink.emit(ProgressEvent::RunStarted {
+        run_id: run_id.clone(),
+        resumed,
+    });
+    let run_tag = plan.options.run_tag.then(|| run_id.clone());
+    let sides = match runner::connect(&plan, Some(&run_id), run_tag, counters.clone()).await {
+        Ok(s) => s,
+        Err(e) => {
+            journal.set_state(crate::vocab::RunState::Failed)?;
+            journal.log("error", &e.to_string())?;
+            return Err(e);
+        }
+    };
+    let timing = settings.resolve(sides.source_info.as_ref().map(|i| i.generation));
+    let mut warnings = runner::warnings_for(&plan, &sides);
+    if plan.scope.to != crate::vocab::Scope::default().to {
+        warnings.push(
+            "A sync follows the source past the plan's `to`: its window has no end until it stops."
+                .into(),
+        );
+    }
+    for w in &warnings {
+        sink.emit(ProgressEvent::Warning { message: w.clone() });
+    }
+    let entities = runner::selected(&plan, &sides);
+    let base = Ctx {
+        run_id: run_id.clone(),
+        plan: plan.clone(),
+        journal: journal.clone(),
+        source: sides.source.clone(),
+        target: sides.target.clone(),
+        source_dialect: sides.source_dialect,
+        counters: counters.clone(),
+        sink: sink.clone(),
+        control: control.clone(),
+        dry_run: false,
+        experiments: Default::default(),
+        media: None,
+    };
+    let reporter = runner::spawn_reporter(
+        run_id.clone(),
+        counters.clone(),
+        sink.clone(),
+        control.clone(),
+    );
+    let follower = Follower {
+        base: &base,
+        sides: &sides,
+        timing: &timing,
+        entities: &entities,
+    };
+    let mut outcome = follower.run().await;
+    if outcome.is_ok()
+        && !control.is_cancelled()
+        && let Err(e) = runner::name_conflicts(&plan, &journal, &sink, conflicts).await
+    {
+        outcome = Err(e);
+    }
+    reporter.abort();
+    let (last_snapshot, _) = runner::snapshot(
+        &run_id,
+        &counters,
+        &control,
+        &BTreeMap::new(),
+        f64::INFINITY,
+    );
+    sink.emit(last_snapshot);
+    let state = runner::end_run(&base, &outcome).await?;
+    outcome?;
+    let mut report = runner::build_report(
+        &journal,
+        &run_id,
+        state,
+        false,
+        warnings,
+        started.elapsed(),
+        &counters,
+    )?;
+    report.sync = status::status(&journal, Some(timing))?;
+    Ok(report)
+}
+
+/// The read checkpoints a new pass starts afresh: each entity's stream. What the target held
+/// is listed once, before the backfill writes (as a run does): listing it again per pass would
+/// take the traces a v4 target derives from the sync's own spans for someone else's. A sync
+/// therefore assumes nothing else writes the same objects into the target while it follows.
+fn pass_streams(entities: &[Entity]) -> Vec<String> {
+    entities.iter().map(|e| e.as_str().to_string()).collect()
+}
+
+/// The errors a pass is tried again after: a side that cannot be reached or answers with a
+/// server error for a while. Anything else (wrong keys, a refused plan, the journal) ends the
+/// sync with its sentence.
+fn passing(e: &EngineError) -> bool {
+    use crate::vocab::ConnectionError as C;
+    match e {
+        EngineError::Connection(c) => {
+            matches!(c, C::Unreachable(..) | C::Timeout(..) | C::Unhealthy(..))
+        }
+        // Status 0: no answer at all (refused, reset, timed out).
+        EngineError::Http { status, .. } => {
+            *status == 0 || *status >= 500 || *status == 429 || *status == 408
+        }
+        EngineError::Protocol { .. } => true,
+        _ => false,
+    }
+}
+
+struct Follower<'a> {
+    base: &'a Ctx,
+    sides: &'a Sides,
+    timing: &'a SyncTiming,
+    entities: &'a [Entity],
+}
+
+impl Follower<'_> {
+    /// Passes until cancelled (`end_run` then says `cancelled`) or idle (`completed`).
+    async fn run(&self) -> Result<(), EngineError> {
+        let journal = &self.base.journal;
+        let control = &self.base.control;
+        let mut last_news = Instant::now();
+        let mut outage: u32 = 0;
+        // Follow passes pause with the run but finish when it is cancelled.
+        let follow_control = control.shielded();
+        loop {
+            // Paused: no new pass starts until the run goes on.
+            if !control.proceed().await {
+                return Ok(());
+            }
+            let pass = match status::open_pass(journal)? {
+                Some(p) => {
+                    status::again(journal, p.pass)?;
+                    p
+                }
+                None => {
+                    let (from, to) = self.next_window()?;
+                    status::start_pass(journal, from, to, &pass_streams(self.entities))?
+                }
+            };
+            let backfill = pass.pass == 1;
+            // A follow pass is small and finishes even when cancelled; the backfill may be
+            // long, so it stops at once and is finished on resume.
+            let pass_control = if backfill {
+                control.clone()
+            } else {
+                follow_control.clone()
+            };
+            let gate = Arc::new(SettleGate::new(
+                self.sides.source.clone(),
+                journal.clone(),
+                self.timing.settle(),
+                self.timing.lookback(),
+            ));
+            let ctx = Arc::new(self.pass_ctx(&pass, gate.clone(), pass_control)?);
+            let before = journal.counts()?;
+            match runner::run_phases(&ctx, self.entities).await {
+                Ok(()) if backfill && control.is_cancelled() => return Ok(()),
+                Ok(()) => {
+                    outage = 0;
+                    let after = journal.counts()?;
+                    let copied = total(&after, |c| c.written) - total(&before, |c| c.written);
+                    let skipped_existing =
+                        total(&after, |c| c.skipped) - total(&before, |c| c.skipped);
+                    let done = status::finish_pass(
+                        journal,
+                        &pass,
+                        &status::PassOutcome {
+                            seen: gate.counts.seen.load(Ordering::Relaxed),
+                            copied,
+                            skipped: gate.counts.held.load(Ordering::Relaxed) + skipped_existing,
+                        },
+                    )?;
+                    journal.log(
+                        "info",
+                        &format!(
+                            "sync pass {} read {} → {}: {} seen, {} copied, {} skipped, {} waiting to settle",
+                            done.pass, done.window_from, done.window_to, done.seen, done.copied, done.skipped, done.waiting
+                        ),
+                    )?;
+                    let (waiting, waiting_open) = status::count_waiting(journal)?;
+                    self.base.sink.emit(ProgressEvent::SyncPassEnded {
+                        run_id: self.base.run_id.clone(),
+                        pass: done,
+                        waiting,
+                        waiting_open,
+                    });
+                    if copied > 0 || gate.counts.new.load(Ordering::Relaxed) > 0 {
+                        last_news = Instant::now();
+                    }
+                }
+                Err(e) if passing(&e) => {
+                    outage += 1;
+                    let wait = Duration::from_secs(1u64 << outage.min(5));
+                    let message = format!(
+                        "sync pass {} could not finish ({e}); trying it again in {} s",
+                        pass.pass,
+                        wait.as_secs()
+                    );
+                    journal.log(crate::journal::WARNING, &message)?;
+                    self.base.sink.emit(ProgressEvent::Warning { message });
+                    if !wait_or_cancel(control, wait).await {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            if control.is_cancelled() {
+                return Ok(());
+            }
+            if let Some(idle) = self.timing.until_idle() {
+                let (waiting, open) = status::count_waiting(journal)?;
+                // Objects that have ended and only wait out the settle time are about to
+                // arrive; open ones may stay open for any time and do not keep a sync alive.
+                if last_news.elapsed() >= idle && waiting == open {
+                    journal.log(
+                        "info",
+                        &format!(
+                            "the source had nothing new for {} s: the sync stopped",
+                            idle.as_secs_f64()
+                        ),
+                    )?;
+                    return Ok(());
+                }
+            }
+            if !wait_or_cancel(control, self.timing.poll()).await {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The next pass's window: from the watermark less the lookback (never before the plan's
+    /// `from`) to now.
+    fn next_window(&self) -> Result<(DateTime<Utc>, DateTime<Utc>), EngineError> {
+        let from = self.base.plan.scope.from;
+        let start = match status::watermark(&self.base.journal)? {
+            Some(w) => {
+                let back = chrono::Duration::from_std(self.timing.lookback())
+                    .unwrap_or(chrono::Duration::MAX);
+                w.checked_sub_signed(back).unwrap_or(from).max(from)
+            }
+            None => from,
+        };
+        let now = Utc::now();
+        Ok((start, now.max(start + chrono::Duration::milliseconds(1))))
+    }
+
+    /// The run's context for one pass: the pass's window, the gated source, the pass's control.
+    fn pass_ctx(
+        &self,
+        pass: &SyncPass,
+        gate: Arc<SettleGate>,
+        control: RunControl,
+    ) -> Result<Ctx, EngineError> {
+        let base = self.base;
+        let mut plan = base.plan.clone();
+        let when = |s: &str| {
+            crate::vocab::filter::parse_time(s).ok_or_else(|| {
+                EngineError::Journal(format!("sync pass {} has an unreadable window", pass.pass))
+            })
+        };
+        plan.scope.from = when(&pass.window_from)?;
+        plan.scope.to = when(&pass.window_to)?;
+        let source: Arc<dyn crate::connectors::SourceConnector> = gate;
+        let media = if plan.scope.entities.includes(Entity::Media) {
+            crate::run::media_copy::MediaCopier::new(
+                base.journal.clone(),
+                source.clone(),
+                base.target.clone(),
+                base.counters.clone(),
+                base.sink.clone(),
+            )?
+        } else {
+            None
+        };
+        Ok(Ctx {
+            run_id: base.run_id.clone(),
+            plan,
+            journal: base.journal.clone(),
+            source,
+            target: base.target.clone(),
+            source_dialect: base.source_dialect,
+            counters: base.counters.clone(),
+            sink: base.sink.clone(),
+            control,
+            dry_run: false,
+            experiments: Default::default(),
+            media,
+        })
+    }
+}
+
+fn total(
+    counts: &BTreeMap<Entity, crate::vocab::EntityCounts>,
+    f: impl Fn(&crate::vocab::EntityCounts) -> u64,
+) -> u64 {
+    counts.values().map(f).sum()
+}
+
+/// Sleeps `d` unless the run is cancelled first; `false` when it was.
+async fn wait_or_cancel(control: &RunControl, d: Duration) -> bool {
+    let until = Instant::now() + d;
+    while Instant::now() < until {
+        if control.is_cancelled() {
+            return false;
+        }
+        tokio::time::sleep((until - Instant::now()).min(Duration::from_millis(100))).await;
+    }
+    !control.is_cancelled()
+}

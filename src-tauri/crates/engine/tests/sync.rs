@@ -1,0 +1,601 @@
+//! Live sync (issue 12) against sandboxes over HTTP: a writer adds traces and observations the
+//! way an SDK does (legacy ingestion on v3, OTLP on v4) while the sync follows; some arrive late
+//! (their time is behind the watermark, they show only now), some stay open for a while and
+//! end later. Every object must arrive in the target exactly once and complete, and validation
+//! must be clean. A source that cannot be reached for a while must not end the sync or leave a
+//! pass half-written.
+
+mod common;
+
+use chrono::{DateTime, Duration as Span, Utc};
+use common::*;
+use langfuse_sandbox::{FaultConfig, FaultKind, Sandbox, SandboxConfig, ServerProfile};
+use migrator_engine::plan::EntitySelection;
+use migrator_engine::{Journal, NoProgress, Plan, RunControl, RunReport, RunState, SyncSettings};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+const PK: &str = "pk-lf-sandbox";
+const SK: &str = "sk-lf-sandbox";
+
+/// A source whose writes show only after `delay` (Langfuse's ingestion queue).
+async fn source(profile: ServerProfile, delay: Duration) -> Sandbox {
+    Sandbox::start(SandboxConfig {
+        validate_requests: true,
+        profile,
+        visibility_delay: Some(delay),
+        ..SandboxConfig::default()
+    })
+    .await
+    .expect("sandbox starts")
+}
+
+/// History for the backfill, written by the application two hours ago (older than any
+/// lookback), visible by now.
+async fn history(s: &Sandbox, traces: u64) {
+    let w = Writer::new(s);
+    let at = Utc::now() - Span::hours(2);
+    for n in 0..traces {
+        let (tid, a) = (trace_id(1000 + n), obs_id(1000 + n, 1));
+        if s.config().profile.is_v4() {
+            w.export(vec![otlp_span(&tid, &a, None, at, at + Span::seconds(1))])
+                .await;
+        } else {
+            w.ingest(vec![
+                (
+                    "trace-create",
+                    json!({"id": tid, "name": "old", "timestamp": iso(at), "output": {"n": n}}),
+                ),
+                (
+                    "span-create",
+                    json!({"id": a, "traceId": tid, "name": "old", "startTime": iso(at),
+                           "endTime": iso(at + Span::seconds(1))}),
+                ),
+                (
+                    "score-create",
+                    json!({"id": format!("score-{n}"), "traceId": tid, "name": "quality", "value": 0.5}),
+                ),
+            ])
+            .await;
+        }
+    }
+    s.settle();
+}
+
+fn sync_plan(source: &Sandbox, target: &Sandbox) -> Plan {
+    let mut p = plan(lf(source), lf(target));
+    p.scope.entities = EntitySelection::Only(vec![
+        migrator_engine::Entity::Traces,
+        migrator_engine::Entity::Observations,
+        migrator_engine::Entity::Scores,
+    ]);
+    p
+}
+
+fn quick(until_idle: f64) -> SyncSettings {
+    SyncSettings {
+        poll_secs: Some(0.5),
+        settle_secs: Some(1.0),
+        lookback_secs: Some(60.0),
+        until_idle_secs: Some(until_idle),
+    }
+}
+
+fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn nanos(t: DateTime<Utc>) -> String {
+    t.timestamp_nanos_opt().unwrap().to_string()
+}
+
+/// Writes like an application's SDK does, over the public API.
+struct Writer {
+    http: reqwest::Client,
+    url: String,
+}
+
+impl Writer {
+    fn new(s: &Sandbox) -> Self {
+        Writer {
+            http: reqwest::Client::new(),
+            url: s.url(),
+        }
+    }
+
+    /// `POST /api/public/ingestion` (Python SDK v2, JS v3 on a v3 server).
+    async fn ingest(&self, events: Vec<(&str, Value)>) {
+        let batch: Vec<Value> = events
+            .into_iter()
+            .map(|(kind, body)| {
+                json!({"id": uuid::Uuid::new_v4().to_string(), "type": kind,
+                       "timestamp": iso(Utc::now()), "body": body})
+            })
+            .collect();
+        let r = self
+            .http
+            .post(format!("{}/api/public/ingestion", self.url))
+            .basic_auth(PK, Some(SK))
+            .json(&json!({ "batch": batch }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 207, "{}", r.text().await.unwrap());
+    }
+
+    /// `POST /api/public/otel/v1/traces` as OTLP/JSON (SDKs 3.x+ on v4): ended spans only.
+    async fn export(&self, spans: Vec<Value>) {
+        // No resource attributes or instrumentation scope: a v4 → v4 copy does not carry the
+        // source's (a limit of copies in general, not of the sync; see the report).
+        let body = json!({"resourceSpans": [{"resource": {}, "scopeSpans": [{"spans": spans}]}]});
+        let r = self
+            .http
+            .post(format!("{}/api/public/otel/v1/traces", self.url))
+            .basic_auth(PK, Some(SK))
+            .header("x-langfuse-ingestion-version", "4")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    }
+}
+
+fn trace_id(n: u64) -> String {
+    format!("{:032x}", 0x5eed_0000_0000u64 + n)
+}
+fn obs_id(n: u64, k: u64) -> String {
+    format!("{:016x}", 0x0b5e_0000_0000u64 + n * 16 + k)
+}
+
+/// What the v3 writer sent that must arrive complete: observation id → (end time, output).
+type Finished = BTreeMap<String, (String, Value)>;
+
+/// Traces on a v3 server: on time, late (20 s behind, arriving now), and open (a span without
+/// an end, then 3 s later its end and output, and the trace's output).
+async fn write_v3(w: Writer, rounds: u64) -> Finished {
+    let mut finished = Finished::new();
+    let mut open = vec![];
+    for n in 0..rounds {
+        let now = Utc::now();
+        let (tid, a, b) = (trace_id(n), obs_id(n, 1), obs_id(n, 2));
+        let at = if n % 3 == 1 {
+            now - Span::seconds(20)
+        } else {
+            now
+        };
+        let mut events = vec![
+            (
+                "trace-create",
+                json!({"id": tid, "name": format!("chat-{n}"), "timestamp": iso(at), "input": {"q": n}}),
+            ),
+            (
+                "span-create",
+                json!({"id": a, "traceId": tid, "name": "handle", "startTime": iso(at),
+                       "endTime": iso(at + Span::milliseconds(300))}),
+            ),
+        ];
+        if n % 3 == 2 {
+            // Still running: no end yet.
+            events.push((
+                "generation-create",
+                json!({"id": b, "traceId": tid, "parentObservationId": a, "name": "llm",
+                       "startTime": iso(at), "model": "gpt-4o"}),
+            ));
+            open.push((tid.clone(), b.clone(), now));
+        } else {
+            events.push((
+                "generation-create",
+                json!({"id": b, "traceId": tid, "parentObservationId": a, "name": "llm",
+                       "startTime": iso(at), "endTime": iso(at + Span::milliseconds(200)),
+                       "model": "gpt-4o", "output": {"a": n}}),
+            ));
+        }
+        w.ingest(events).await;
+        // Spans that have run for 3 s end now.
+        let (done, still): (Vec<_>, Vec<_>) = open
+            .into_iter()
+            .partition(|(_, _, t)| Utc::now() - *t >= Span::seconds(3));
+        open = still;
+        for (tid, b, _) in done {
+            end_v3(&w, &tid, &b, &mut finished).await;
+        }
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for (tid, b, _) in open {
+        end_v3(&w, &tid, &b, &mut finished).await;
+    }
+    finished
+}
+
+async fn end_v3(w: &Writer, tid: &str, b: &str, finished: &mut Finished) {
+    let end = iso(Utc::now());
+    let output = json!({"answer": b});
+    w.ingest(vec![
+        (
+            "generation-update",
+            json!({"id": b, "traceId": tid, "endTime": end, "output": output}),
+        ),
+        ("trace-create", json!({"id": tid, "output": output})),
+    ])
+    .await;
+    finished.insert(b.to_string(), (end, output));
+}
+
+/// An ended OTLP span as an SDK exports it (a child is a generation).
+fn otlp_span(
+    tid: &str,
+    id: &str,
+    parent: Option<&str>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Value {
+    let mut s = json!({"traceId": tid, "spanId": id, "name": if parent.is_some() {"llm"} else {"handle"},
+        "startTimeUnixNano": nanos(start), "endTimeUnixNano": nanos(end),
+        "attributes": [{"key": "langfuse.observation.input", "value": {"stringValue": "{\"q\":1}"}}]});
+    if let Some(p) = parent {
+        s["parentSpanId"] = json!(p);
+        s["attributes"].as_array_mut().unwrap().push(
+            json!({"key": "langfuse.observation.type", "value": {"stringValue": "generation"}}),
+        );
+    }
+    s
+}
+
+/// Traces on a v4 server through OTLP: on time, late (started 20 s ago, exported now), and a
+/// child exported when it ends while its root is still open (the root follows 3 s later).
+async fn write_v4(w: Writer, rounds: u64) {
+    let span = otlp_span;
+    let mut roots_to_end = vec![];
+    for n in 0..rounds {
+        let now = Utc::now();
+        let (tid, a, b) = (trace_id(n), obs_id(n, 1), obs_id(n, 2));
+        match n % 3 {
+            0 => {
+                let start = now - Span::seconds(1);
+                w.export(vec![
+                    span(&tid, &a, None, start, now),
+                    span(&tid, &b, Some(&a), start, now),
+                ])
+                .await
+            }
+            1 => {
+                let start = now - Span::seconds(20);
+                let end = start + Span::seconds(1);
+                w.export(vec![
+                    span(&tid, &a, None, start, end),
+                    span(&tid, &b, Some(&a), start, end),
+                ])
+                .await
+            }
+            _ => {
+                w.export(vec![span(
+                    &tid,
+                    &b,
+                    Some(&a),
+                    now - Span::milliseconds(500),
+                    now,
+                )])
+                .await;
+                roots_to_end.push((tid, a, now - Span::seconds(1)));
+            }
+        }
+        let (done, still): (Vec<_>, Vec<_>) = roots_to_end
+            .into_iter()
+            .partition(|(_, _, t)| Utc::now() - *t >= Span::seconds(4));
+        roots_to_end = still;
+        for (tid, a, start) in done {
+            w.export(vec![span(&tid, &a, None, start, Utc::now())])
+                .await;
+        }
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for (tid, a, start) in roots_to_end {
+        w.export(vec![span(&tid, &a, None, start, Utc::now())])
+            .await;
+    }
+}
+
+async fn run_sync(plan: Plan, data: &Path, settings: SyncSettings) -> RunReport {
+    migrator_engine::sync(plan, data, settings, NoProgress, RunControl::new())
+        .await
+        .expect("the sync ends by itself")
+}
+
+/// Ids per entity with how often each is there.
+fn ids(dump: &Value, entity: &str) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for o in dump[entity].as_array().unwrap() {
+        *out.entry(o["id"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    out
+}
+
+fn once(ids: impl IntoIterator<Item = String>) -> BTreeMap<String, usize> {
+    ids.into_iter().map(|i| (i, 1)).collect()
+}
+
+/// The target holds each source object exactly once (a legacy source's traces also as their
+/// root span `t-<id>` on v4), and nothing else.
+fn assert_exactly_once(source: &Value, target: &Value, legacy_source: bool) {
+    for entity in ["traces", "scores"] {
+        let want = once(ids(source, entity).into_keys());
+        assert_eq!(
+            ids(target, entity),
+            want,
+            "{entity}: each source object once"
+        );
+    }
+    let mut want: BTreeSet<String> = ids(source, "observations").into_keys().collect();
+    if legacy_source {
+        want.extend(ids(source, "traces").into_keys().map(|t| format!("t-{t}")));
+    }
+    assert_eq!(
+        ids(target, "observations"),
+        once(want),
+        "observations: each source object once"
+    );
+}
+
+fn passes(data: &Path, run: &str) -> Vec<migrator_engine::SyncPass> {
+    migrator_engine::live_sync::status::passes(&Journal::open(data, run).unwrap()).unwrap()
+}
+
+async fn assert_validation_clean(run: &str, data: &Path) {
+    let v = migrator_engine::validate_run(run, data, &validate_options(), &|_| {})
+        .await
+        .unwrap();
+    assert!(
+        v.is_clean(),
+        "validation: {}",
+        serde_json::to_string_pretty(&v).unwrap()
+    );
+}
+
+/// Validation of a v4 → v4 copy: nothing missing, nothing extra, and no field differs except
+/// the OpenTelemetry envelope v4 keeps in metadata (`scope`, `resourceAttributes`), which a
+/// copy does not carry yet from a v4 source (a limit of every v4 → v4 copy, found here).
+async fn assert_validation_clean_but_the_otel_envelope(run: &str, data: &Path) {
+    let v = migrator_engine::validate_run(run, data, &validate_options(), &|_| {})
+        .await
+        .unwrap();
+    let v = serde_json::to_value(&v).unwrap();
+    for e in v["entities"].as_array().unwrap() {
+        assert_eq!(e["missing_count"], 0, "{e}");
+        assert_eq!(e["extra_count"], 0, "{e}");
+        for d in e["differing"].as_array().unwrap() {
+            for f in d["fields"].as_array().unwrap() {
+                let path = f["path"].as_str().unwrap();
+                assert!(
+                    path.starts_with("metadata.scope.")
+                        || path.starts_with("metadata.resourceAttributes."),
+                    "{d}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sync_follows_a_v3_source_under_load_and_copies_each_object_once_complete() {
+    let src = source(ServerProfile::V3, Duration::from_millis(1500)).await;
+    history(&src, 10).await;
+    let dst = sandbox(ServerProfile::V4, None).await;
+    let data = tempfile::tempdir().unwrap();
+    let writer = tokio::spawn(write_v3(Writer::new(&src), 15));
+    let report = run_sync(sync_plan(&src, &dst), data.path(), quick(4.0)).await;
+    let finished = writer.await.unwrap();
+
+    assert_eq!(report.state, RunState::Completed, "{report:?}");
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let sync = report.sync.as_ref().expect("a sync reports its passes");
+    assert_eq!(sync.waiting, 0, "nothing left waiting: {sync:?}");
+    assert!(sync.lag_seconds.is_some());
+    let all = passes(data.path(), &report.run_id);
+    assert!(all.len() >= 3, "backfill and follow passes: {all:?}");
+    assert!(all.iter().all(|p| p.ended_at.is_some()), "{all:?}");
+    assert!(
+        all[1..].iter().map(|p| p.copied).sum::<u64>() > 0,
+        "passes after the backfill copied what arrived: {all:?}"
+    );
+
+    let (s, t) = (src.dump(), dst.dump());
+    assert_exactly_once(&s, &t, true);
+    // The spans that were open arrived with their end and output, and their traces with the
+    // output written at the end.
+    assert_eq!(finished.len(), 5);
+    for (id, (_, output)) in &finished {
+        let o = t["observations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["id"] == id.as_str())
+            .unwrap();
+        assert!(!o["endTime"].is_null(), "{o}");
+        assert_eq!(&o["output"], output, "{o}");
+        let tid = o["traceId"].as_str().unwrap();
+        let root = t["observations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == format!("t-{tid}"))
+            .unwrap();
+        assert_eq!(&root["output"], output, "the trace's final output: {root}");
+    }
+    assert_validation_clean(&report.run_id, data.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sync_follows_a_v4_source_whose_spans_arrive_when_they_end() {
+    let src = source(ServerProfile::V4, Duration::from_millis(1000)).await;
+    history(&src, 10).await;
+    let dst = sandbox(ServerProfile::V4, None).await;
+    let data = tempfile::tempdir().unwrap();
+    let writer = tokio::spawn(write_v4(Writer::new(&src), 15));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let report = migrator_engine::sync(
+        sync_plan(&src, &dst),
+        data.path(),
+        quick(4.0),
+        tx,
+        RunControl::new(),
+    )
+    .await
+    .unwrap();
+    writer.await.unwrap();
+
+    assert_eq!(report.state, RunState::Completed, "{report:?}");
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let all = passes(data.path(), &report.run_id);
+    assert!(all.len() >= 3, "{all:?}");
+    // Each pass reached the progress stream as journaled.
+    let mut streamed = vec![];
+    while let Ok(e) = rx.try_recv() {
+        if let migrator_engine::ProgressEvent::SyncPassEnded { pass, .. } = e {
+            streamed.push(pass);
+        }
+    }
+    assert_eq!(streamed, all);
+    assert!(
+        all[1..].iter().map(|p| p.copied).sum::<u64>() > 0,
+        "{all:?}"
+    );
+    assert_exactly_once(&src.dump(), &dst.dump(), false);
+    assert_validation_clean_but_the_otel_envelope(&report.run_id, data.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_source_that_cannot_be_reached_mid_sync_is_waited_for_and_no_pass_is_left_half_written() {
+    let src = source(ServerProfile::V4, Duration::from_millis(300)).await;
+    history(&src, 5).await;
+    let dst = sandbox(ServerProfile::V4, None).await;
+    let data = tempfile::tempdir().unwrap();
+    let sync = tokio::spawn(run_sync(
+        sync_plan(&src, &dst),
+        Box::leak(data.path().to_path_buf().into_boxed_path()),
+        quick(6.0),
+    ));
+    // Let the backfill finish, then cut the source's reads off for longer than the HTTP
+    // layer's own retries last, while the application keeps writing.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    src.set_fault_methods(&["GET"]);
+    src.set_faults(FaultConfig {
+        seed: 1,
+        rate: 1.0,
+        kinds: vec![FaultKind::ConnectionReset],
+        ..FaultConfig::default()
+    });
+    write_v4(Writer::new(&src), 6).await;
+    // Until the sync has given a pass up and said it tries again (the HTTP layer's own retries
+    // take up to a minute with their jitter).
+    let run = migrator_engine::list_runs(data.path()).unwrap()[0]
+        .run_id
+        .clone();
+    let gave_up = |j: Journal| {
+        j.events()
+            .unwrap()
+            .iter()
+            .any(|(_, _, m)| m.contains("trying it again"))
+    };
+    for _ in 0..120 {
+        if gave_up(Journal::open(data.path(), &run).unwrap()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    src.set_faults(FaultConfig::default());
+    let report = sync.await.unwrap();
+
+    assert_eq!(report.state, RunState::Completed, "{report:?}");
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("trying it again")),
+        "the wait is shown: {:?}",
+        report.warnings
+    );
+    let all = passes(data.path(), &report.run_id);
+    assert!(all.iter().all(|p| p.ended_at.is_some()), "{all:?}");
+    assert!(
+        all.iter().any(|p| p.attempts > 1),
+        "a pass was tried again: {all:?}"
+    );
+    assert_exactly_once(&src.dump(), &dst.dump(), false);
+    assert_validation_clean_but_the_otel_envelope(&report.run_id, data.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sync_whose_target_fails_and_times_out_after_applying_still_copies_each_object_once() {
+    let src = source(ServerProfile::V4, Duration::from_millis(500)).await;
+    history(&src, 10).await;
+    let dst = sandbox(ServerProfile::V4, None).await;
+    // 5xx, resets, slow answers and writes applied whose answer never comes in time (the
+    // plan's request timeout is 2 s): a blind re-send would leave a second row on v4.
+    dst.set_faults(FaultConfig {
+        seed: 7,
+        rate: 0.15,
+        timeout_ms: 2_500,
+        slow_ms: 200,
+        ..FaultConfig::default()
+    });
+    let data = tempfile::tempdir().unwrap();
+    let writer = tokio::spawn(write_v4(Writer::new(&src), 12));
+    let report = run_sync(sync_plan(&src, &dst), data.path(), quick(4.0)).await;
+    writer.await.unwrap();
+    dst.set_faults(FaultConfig::default());
+
+    assert_eq!(report.state, RunState::Completed, "{report:?}");
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(report.retries > 0, "the faults fired: {report:?}");
+    dst.settle();
+    assert_exactly_once(&src.dump(), &dst.dump(), false);
+    assert_validation_clean_but_the_otel_envelope(&report.run_id, data.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_run_resumes_with_another_end_of_window_but_not_another_start() {
+    let src = source(ServerProfile::V4, Duration::from_millis(100)).await;
+    history(&src, 3).await;
+    let dst = sandbox(ServerProfile::V4, None).await;
+    let data = tempfile::tempdir().unwrap();
+    let plan = sync_plan(&src, &dst);
+    let first = run_sync(plan.clone(), data.path(), quick(1.0)).await;
+    assert_eq!(first.state, RunState::Completed);
+    let passes_before = passes(data.path(), &first.run_id).len();
+
+    let resume = |p: Plan| {
+        migrator_engine::resume(
+            &first.run_id,
+            data.path(),
+            Some(p),
+            sandbox_secrets(),
+            NoProgress,
+            RunControl::new(),
+        )
+    };
+    let mut later_end = plan.clone();
+    later_end.scope.to = plan.scope.to + Span::days(365);
+    let again = resume(later_end)
+        .await
+        .expect("the end of a sync's window is open");
+    assert_eq!(again.state, RunState::Completed);
+    assert!(
+        passes(data.path(), &first.run_id).len() > passes_before,
+        "it followed again"
+    );
+
+    let mut later_start = plan.clone();
+    later_start.scope.from = plan.scope.from + Span::days(1);
+    let e = resume(later_start).await.unwrap_err();
+    assert!(
+        matches!(e, migrator_engine::EngineError::PlanChanged(_)),
+        "{e}"
+    );
+    assert_exactly_once(&src.dump(), &dst.dump(), false);
+}
