@@ -5,6 +5,7 @@ pub mod comments;
 pub mod datasets;
 pub mod experiments;
 pub mod health;
+pub mod llm_connections;
 pub mod media;
 pub mod metrics;
 pub mod models;
@@ -179,7 +180,16 @@ pub fn authed(profile: ServerProfile) -> Router<AppState> {
         r = r
             .route("/api/public/v2/observations", get(observations::list_v2))
             .route("/api/public/v3/scores", get(scores::list_v3))
-            .route("/api/public/otel/v1/traces", post(crate::otlp::handle));
+            .route("/api/public/otel/v1/traces", post(crate::otlp::handle))
+            // Project settings that Langfuse v2's public API did not offer.
+            .route(
+                "/api/public/llm-connections",
+                get(llm_connections::list).put(llm_connections::upsert),
+            )
+            .route(
+                "/api/public/llm-connections/{id}",
+                delete(llm_connections::delete),
+            );
     }
     if profile.is_v4() {
         r = r

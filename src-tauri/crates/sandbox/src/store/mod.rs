@@ -17,7 +17,7 @@ pub use rows::*;
 pub use table::{Row, Slot, Table};
 
 /// The dump keys, in the order the contract lists them (`dataset_runs` is an addition).
-pub const ENTITIES: [&str; 12] = [
+pub const ENTITIES: [&str; 13] = [
     "traces",
     "observations",
     "scores",
@@ -30,6 +30,7 @@ pub const ENTITIES: [&str; 12] = [
     "score_configs",
     "models",
     "comments",
+    "llm_connections",
 ];
 
 pub struct Store {
@@ -48,6 +49,7 @@ pub struct Store {
     pub score_configs: Table<ScoreConfigRow>,
     pub models: Table<ModelRow>,
     pub comments: Table<CommentRow>,
+    pub llm_connections: Table<LlmConnectionRow>,
 }
 
 impl Store {
@@ -68,6 +70,7 @@ impl Store {
             score_configs: Table::default(),
             models: Table::default(),
             comments: Table::default(),
+            llm_connections: Table::default(),
         };
         s.add_managed_models();
         s
@@ -131,6 +134,7 @@ impl Store {
         self.score_configs.make_all_visible();
         self.models.make_all_visible();
         self.comments.make_all_visible();
+        self.llm_connections.make_all_visible();
     }
 
     /// Removes what a dropped write added (rows stamped `NEVER`).
@@ -183,6 +187,7 @@ impl Store {
         c.insert("score_configs".into(), self.score_configs.len());
         c.insert("models".into(), self.models.len());
         c.insert("comments".into(), self.comments.len());
+        c.insert("llm_connections".into(), self.llm_connections.len());
         c
     }
 
@@ -238,6 +243,7 @@ impl Store {
         out.insert("score_configs".into(), dump_table(&self.score_configs));
         out.insert("models".into(), dump_table(&self.models));
         out.insert("comments".into(), dump_table(&self.comments));
+        out.insert("llm_connections".into(), dump_table(&self.llm_connections));
         Value::Object(out)
     }
 
@@ -267,6 +273,7 @@ impl Store {
             "score_configs" => self.score_configs.insert(parse_row(entity, &row)?),
             "models" => self.models.insert(parse_row(entity, &row)?),
             "comments" => self.comments.insert(parse_row(entity, &row)?),
+            "llm_connections" => self.llm_connections.insert(parse_row(entity, &row)?),
             other => return Err(SandboxError::UnknownEntity(other.to_string())),
         };
         Ok(())
@@ -317,6 +324,7 @@ impl Store {
             "score_configs" => apply(&mut self.score_configs, entity, id, &patch),
             "models" => apply(&mut self.models, entity, id, &patch),
             "comments" => apply(&mut self.comments, entity, id, &patch),
+            "llm_connections" => apply(&mut self.llm_connections, entity, id, &patch),
             "traces" | "sessions" => Err(invalid(
                 entity,
                 "on v4 this entity is derived from observations; patch the observations",
@@ -360,6 +368,7 @@ impl Store {
             "score_configs" => self.score_configs.remove_id(id).len(),
             "models" => self.models.remove_id(id).len(),
             "comments" => self.comments.remove_id(id).len(),
+            "llm_connections" => self.llm_connections.remove_id(id).len(),
             other => return Err(SandboxError::UnknownEntity(other.to_string())),
         };
         if removed == 0 {

@@ -8,6 +8,7 @@ mod current;
 mod faults;
 mod ingestion;
 mod limits;
+mod llm_connections;
 mod media;
 mod otlp;
 mod readme;
