@@ -19,7 +19,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The order entities are copied in: what others refer to goes first.
-pub const PHASES: [Entity; 10] = [
+pub const PHASES: [Entity; 11] = [
+    Entity::LlmConnections,
     Entity::ScoreConfigs,
     Entity::Models,
     Entity::Datasets,
@@ -321,6 +322,19 @@ pub async fn preflight(
     }
     // Which of those hold other content than the source's object of the same id.
     let conflicts = conflicts.find(plan, None, &existing_keys).await?;
+    let mut warnings = warnings_for(plan, &sides);
+    if selected(plan, &sides).contains(&Entity::LlmConnections) {
+        warnings.extend(
+            crate::connectors::langfuse::llm_connections::preflight_notes(
+                sides.source.as_ref(),
+                sides.source_info.as_ref(),
+                &plan.target,
+                sides.target_info.as_ref(),
+                &plan.scope,
+            )
+            .await?,
+        );
+    }
     // From the request budgets that apply; without one, the run measures its own throughput.
     // Only a Langfuse source has a read budget, and only its generation changes the read cost.
     let source_gen = sides
@@ -342,7 +356,7 @@ pub async fn preflight(
         existing_examples,
         conflicts,
         eta_seconds,
-        warnings: warnings_for(plan, &sides),
+        warnings,
     })
 }
 

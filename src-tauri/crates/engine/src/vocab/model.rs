@@ -15,6 +15,9 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Entity {
+    /// The project's connections to LLM providers (what evaluators and the playground use);
+    /// their secret keys are never readable, so the user supplies them.
+    LlmConnections,
     ScoreConfigs,
     Models,
     Datasets,
@@ -32,7 +35,8 @@ pub enum Entity {
 }
 
 impl Entity {
-    pub const ALL: [Entity; 12] = [
+    pub const ALL: [Entity; 13] = [
+        Entity::LlmConnections,
         Entity::ScoreConfigs,
         Entity::Models,
         Entity::Datasets,
@@ -50,6 +54,7 @@ impl Entity {
     /// The key used in journals, archives, reports and the sandbox dump.
     pub fn as_str(self) -> &'static str {
         match self {
+            Entity::LlmConnections => "llm_connections",
             Entity::ScoreConfigs => "score_configs",
             Entity::Models => "models",
             Entity::Datasets => "datasets",
@@ -73,7 +78,8 @@ impl Entity {
     pub fn target_assigns_ids(self) -> bool {
         matches!(
             self,
-            Entity::ScoreConfigs
+            Entity::LlmConnections
+                | Entity::ScoreConfigs
                 | Entity::Models
                 | Entity::Datasets
                 | Entity::Prompts
@@ -350,6 +356,8 @@ impl Payloads {
 pub fn natural_key(entity: Entity, o: &RawObject) -> Option<String> {
     match entity {
         Entity::Datasets | Entity::ScoreConfigs => o.str("name"),
+        // Langfuse upserts connections by provider, unique in a project.
+        Entity::LlmConnections => o.str("provider"),
         Entity::Models => Some(format!(
             "{}|{}",
             o.str("modelName")?,

@@ -95,7 +95,8 @@ async fn target_index(
 
 /// Entities whose target ids the journal may lack: a write whose answer was lost and that was
 /// found in the target afterwards is confirmed without the id the target gave it.
-const ASSIGNED: [Entity; 4] = [
+const ASSIGNED: [Entity; 5] = [
+    Entity::LlmConnections,
     Entity::ScoreConfigs,
     Entity::Models,
     Entity::Datasets,
@@ -614,7 +615,25 @@ fn versioned_and_config_deletes(p: &mut Planner<'_>, rows: &[ObjectRow]) {
         );
     }
 
-    // 6. Models, 7. score configs (archived: no delete exists).
+    // 6. LLM connections (Langfuse pauses the evaluators that used them), 7. models,
+    // 8. score configs (archived: no delete exists).
+    for r in created(rows, Entity::LlmConnections) {
+        match &r.target_id {
+            Some(id) => p.push(
+                Action::DeleteLlmConnection { id: id.clone() },
+                vec![ObjectRef {
+                    entity: Entity::LlmConnections,
+                    id: id.clone(),
+                    trace_id: None,
+                }],
+            ),
+            None => p.by_hand(
+                Entity::LlmConnections,
+                &r.source_id,
+                unknown_outcome(Entity::LlmConnections),
+            ),
+        }
+    }
     for r in created(rows, Entity::Models) {
         match &r.target_id {
             Some(id) => p.push(

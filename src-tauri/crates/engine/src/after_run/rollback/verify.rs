@@ -144,6 +144,22 @@ async fn present(
         )
         .await?
         .is_some(),
+        // No read by id: the target's listing.
+        Entity::LlmConnections => {
+            let mut found = false;
+            crate::connectors::for_each_existing_key_page(
+                lf,
+                o.entity,
+                &Scope::default(),
+                |keys| {
+                    found |= keys
+                        .iter()
+                        .any(|k| k.target_id.as_deref() == Some(o.id.as_str()));
+                },
+            )
+            .await?;
+            found
+        }
         // "Present" for an archived entity means: not archived.
         Entity::ScoreConfigs => fetch(
             lf,

@@ -1029,6 +1029,8 @@ fn diff_options(entity: Entity, cross_generation: bool) -> DiffOptions {
         Entity::DatasetRunItems => &["datasetRunId", "datasetId"],
         // The current API stamps each item with the dataset version (a time) it was written in.
         Entity::DatasetItems => &["version"],
+        // The tail of the key the user supplied, not a copied setting.
+        Entity::LlmConnections => &["displaySecretKey"],
         _ => &[],
     };
     for p in extra {

@@ -11,15 +11,15 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
 #[derive(Deserialize)]
-struct Paged {
-    data: Vec<RawObject>,
-    meta: PagedMeta,
+pub(super) struct Paged {
+    pub data: Vec<RawObject>,
+    pub meta: PagedMeta,
 }
 #[derive(Deserialize)]
-struct PagedMeta {
-    page: u64,
+pub(super) struct PagedMeta {
+    pub page: u64,
     #[serde(rename = "totalPages")]
-    total_pages: u64,
+    pub total_pages: u64,
 }
 
 /// Position inside a nested listing (dataset → run → page, prompt list page → index).
@@ -211,6 +211,7 @@ impl Langfuse {
             }
             Entity::DatasetRunItems => self.read_dataset_run_items_page(cursor).await,
             Entity::Prompts => self.read_prompts_page(cursor).await,
+            Entity::LlmConnections => self.read_llm_connections_page(cursor).await,
             _ => Ok(Page::default()),
         }
     }
@@ -505,6 +506,9 @@ impl Langfuse {
                 Err(e) => Err(e),
             };
         }
+        if entity == Entity::LlmConnections {
+            return self.existing_llm_connections_page(cursor).await;
+        }
         let page: u64 = cursor.as_deref().and_then(|c| c.parse().ok()).unwrap_or(1);
         let path = match entity {
             Entity::ScoreConfigs => "/api/public/score-configs",
@@ -586,6 +590,9 @@ impl Langfuse {
     }
 
     async fn write_rest_one(&self, entity: Entity, r: &Record) -> WriteOutcome {
+        if entity == Entity::LlmConnections {
+            return self.write_llm_connection(r).await;
+        }
         let Some((path, body, idem)) = self.create_request(entity, r) else {
             return WriteOutcome::Failed(format!("{entity} cannot be written over REST"));
         };
