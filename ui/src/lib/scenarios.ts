@@ -77,6 +77,7 @@ export const cloudPlans: { value: CloudPlan; label: string }[] = [
 
 /** What can be migrated, in the order the engine copies it, with plain labels. */
 export const entities: { key: string; label: string }[] = [
+  { key: "llm_connections", label: "LLM connections (settings only: Langfuse never hands out their keys, so you add each key in the target afterwards)" },
   { key: "score_configs", label: "Score configs" },
   { key: "models", label: "Custom models" },
   { key: "datasets", label: "Datasets" },
