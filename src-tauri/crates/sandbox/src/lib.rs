@@ -42,10 +42,10 @@ pub use media::{MediaInfo, MediaLink, MediaSettings};
 pub use ratelimit::{Bucket, deletes_per_day, per_minute};
 /// The sample data's timestamps lie in `[SAMPLE_START_MS, SAMPLE_END_MS]` (ms since the epoch).
 pub use sample::{SAMPLE_END_MS, SAMPLE_START_MS};
-pub use settings_sample::LLM_PROVIDERS;
+pub use settings_sample::{LLM_PROVIDERS, QUEUE_NAME};
 
 /// The dump keys (`dataset_runs` is an addition to the contract's list).
-pub const ENTITIES: [&str; 13] = store::ENTITIES;
+pub const ENTITIES: [&str; 15] = store::ENTITIES;
 
 /// A running sandbox server bound to 127.0.0.1.
 pub struct Sandbox {
@@ -205,7 +205,8 @@ impl Sandbox {
         sample::generate(&mut self.state.store.write(), spec);
     }
 
-    /// Adds the project-settings sample (LLM connections named in [`LLM_PROVIDERS`]).
+    /// Adds the project-settings sample: LLM connections named in [`LLM_PROVIDERS`], the
+    /// annotation queue [`QUEUE_NAME`] with items on the first traces (load the trace sample first).
     pub fn load_settings_sample(&self) {
         settings_sample::load(&mut self.state.store.write());
     }

@@ -1,6 +1,7 @@
 //! The public API routes, assembled per server generation: an endpoint a generation does not
 //! have is simply not routed and answers 404.
 
+pub mod annotation_queues;
 pub mod comments;
 pub mod datasets;
 pub mod experiments;
@@ -189,6 +190,29 @@ pub fn authed(profile: ServerProfile) -> Router<AppState> {
             .route(
                 "/api/public/llm-connections/{id}",
                 delete(llm_connections::delete),
+            )
+            .route(
+                "/api/public/annotation-queues",
+                get(annotation_queues::list_queues).post(annotation_queues::create_queue),
+            )
+            .route(
+                "/api/public/annotation-queues/{queue}",
+                get(annotation_queues::get_queue),
+            )
+            .route(
+                "/api/public/annotation-queues/{queue}/items",
+                get(annotation_queues::list_items).post(annotation_queues::create_item),
+            )
+            .route(
+                "/api/public/annotation-queues/{queue}/items/{item}",
+                get(annotation_queues::get_item)
+                    .patch(annotation_queues::update_item)
+                    .delete(annotation_queues::delete_item),
+            )
+            .route(
+                "/api/public/annotation-queues/{queue}/assignments",
+                post(annotation_queues::create_assignment)
+                    .delete(annotation_queues::delete_assignment),
             );
     }
     if profile.is_v4() {

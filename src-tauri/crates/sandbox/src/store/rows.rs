@@ -554,3 +554,49 @@ impl_row!(LlmConnectionRow, created_at, |_| None);
 fn yes() -> bool {
     true
 }
+
+/// An annotation queue; `assignedUserIds` is the sandbox's own record of assignments (the API
+/// has no read for them, see `routes::annotation_queues::view`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnnotationQueueRow {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub score_config_ids: Vec<String>,
+    #[serde(default)]
+    pub assigned_user_ids: Vec<String>,
+    #[serde(with = "iso", default = "now_ms")]
+    pub created_at: i64,
+    #[serde(with = "iso", default = "now_ms")]
+    pub updated_at: i64,
+    #[serde(skip)]
+    pub visible_at: u64,
+}
+impl_row!(AnnotationQueueRow, created_at, |_| None);
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnnotationQueueItemRow {
+    pub id: String,
+    pub queue_id: String,
+    pub object_id: String,
+    pub object_type: String,
+    #[serde(default = "pending")]
+    pub status: String,
+    #[serde(with = "iso_opt", default)]
+    pub completed_at: Option<i64>,
+    #[serde(with = "iso", default = "now_ms")]
+    pub created_at: i64,
+    #[serde(with = "iso", default = "now_ms")]
+    pub updated_at: i64,
+    #[serde(skip)]
+    pub visible_at: u64,
+}
+impl_row!(AnnotationQueueItemRow, created_at, |_| None);
+
+fn pending() -> String {
+    "PENDING".into()
+}

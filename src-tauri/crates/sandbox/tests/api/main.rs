@@ -2,6 +2,7 @@
 //! 2xx body validated against the Langfuse OpenAPI spec.
 
 mod admin;
+mod annotation_queues;
 mod auth;
 mod common;
 mod current;
