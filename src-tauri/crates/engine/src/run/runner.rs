@@ -19,9 +19,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The order entities are copied in: what others refer to goes first.
-pub const PHASES: [Entity; 11] = [
+pub const PHASES: [Entity; 13] = [
     Entity::LlmConnections,
     Entity::ScoreConfigs,
+    Entity::AnnotationQueues,
     Entity::Models,
     Entity::Datasets,
     Entity::Prompts,
@@ -31,6 +32,7 @@ pub const PHASES: [Entity; 11] = [
     Entity::Scores,
     Entity::DatasetRunItems,
     Entity::Comments,
+    Entity::AnnotationQueueItems,
 ];
 
 /// The final report of a run (CLI `--json`, the app's summary screen).
@@ -323,6 +325,15 @@ pub async fn preflight(
     // Which of those hold other content than the source's object of the same id.
     let conflicts = conflicts.find(plan, None, &existing_keys).await?;
     let mut warnings = warnings_for(plan, &sides);
+    if selected(plan, &sides).contains(&Entity::AnnotationQueues) {
+        warnings.extend(
+            crate::connectors::langfuse::annotation_queues::preflight_notes(
+                sides.source.as_ref(),
+                &plan.scope,
+            )
+            .await?,
+        );
+    }
     if selected(plan, &sides).contains(&Entity::LlmConnections) {
         warnings.extend(
             crate::connectors::langfuse::llm_connections::preflight_notes(

@@ -19,6 +19,8 @@ pub enum Entity {
     /// their secret keys are never readable, so the user supplies them.
     LlmConnections,
     ScoreConfigs,
+    /// Annotation queues (over the project's score configs); their items follow the comments.
+    AnnotationQueues,
     Models,
     Datasets,
     Prompts,
@@ -29,15 +31,18 @@ pub enum Entity {
     Scores,
     DatasetRunItems,
     Comments,
+    /// Traces, observations and sessions waiting in an annotation queue, with their status.
+    AnnotationQueueItems,
     /// Attachments behind `@@@langfuseMedia:…@@@` references; copied with the objects that
     /// refer to them (no phase of their own).
     Media,
 }
 
 impl Entity {
-    pub const ALL: [Entity; 13] = [
+    pub const ALL: [Entity; 15] = [
         Entity::LlmConnections,
         Entity::ScoreConfigs,
+        Entity::AnnotationQueues,
         Entity::Models,
         Entity::Datasets,
         Entity::Prompts,
@@ -48,6 +53,7 @@ impl Entity {
         Entity::Scores,
         Entity::DatasetRunItems,
         Entity::Comments,
+        Entity::AnnotationQueueItems,
         Entity::Media,
     ];
 
@@ -56,6 +62,8 @@ impl Entity {
         match self {
             Entity::LlmConnections => "llm_connections",
             Entity::ScoreConfigs => "score_configs",
+            Entity::AnnotationQueues => "annotation_queues",
+            Entity::AnnotationQueueItems => "annotation_queue_items",
             Entity::Models => "models",
             Entity::Datasets => "datasets",
             Entity::Prompts => "prompts",
@@ -80,6 +88,8 @@ impl Entity {
             self,
             Entity::LlmConnections
                 | Entity::ScoreConfigs
+                | Entity::AnnotationQueues
+                | Entity::AnnotationQueueItems
                 | Entity::Models
                 | Entity::Datasets
                 | Entity::Prompts
@@ -358,6 +368,14 @@ pub fn natural_key(entity: Entity, o: &RawObject) -> Option<String> {
         Entity::Datasets | Entity::ScoreConfigs => o.str("name"),
         // Langfuse upserts connections by provider, unique in a project.
         Entity::LlmConnections => o.str("provider"),
+        // Queue names are unique in a project; an item is its queue's name and its object.
+        Entity::AnnotationQueues => o.str("name"),
+        Entity::AnnotationQueueItems => Some(format!(
+            "{}|{}|{}",
+            o.str("queueName")?,
+            o.str("objectType")?,
+            o.str("objectId")?
+        )),
         Entity::Models => Some(format!(
             "{}|{}",
             o.str("modelName")?,

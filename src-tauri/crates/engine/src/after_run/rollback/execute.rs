@@ -53,6 +53,12 @@ fn request(lf: &Langfuse, action: &Action) -> RequestBuilder {
             q(name)
         )),
         Action::DeleteModel { id } => h.delete(&format!("/api/public/models/{}", q(id))),
+        Action::DeleteAnnotationQueueItem { queue, id } => h.delete(&format!(
+            "{}/{}/items/{}",
+            crate::connectors::langfuse::annotation_queues::PATH,
+            q(queue),
+            q(id)
+        )),
         Action::DeleteLlmConnection { id } => h.delete(&format!(
             "{}/{}",
             crate::connectors::langfuse::llm_connections::PATH,

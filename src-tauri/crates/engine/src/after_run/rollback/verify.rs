@@ -144,6 +144,21 @@ async fn present(
         )
         .await?
         .is_some(),
+        Entity::AnnotationQueueItems => match o.id.split_once('/') {
+            Some((queue, id)) => fetch(
+                lf,
+                Bucket::PublicApi,
+                &format!(
+                    "{}/{}/items/{}",
+                    crate::connectors::langfuse::annotation_queues::PATH,
+                    q(queue),
+                    q(id)
+                ),
+            )
+            .await?
+            .is_some(),
+            None => false,
+        },
         // No read by id: the target's listing.
         Entity::LlmConnections => {
             let mut found = false;

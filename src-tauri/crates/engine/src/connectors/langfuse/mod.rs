@@ -8,6 +8,7 @@
 //! | scores | `GET /v3/scores` (cursor) | `GET /v2/scores` pages | `POST /ingestion` (`score-create`) | `POST /ingestion` |
 //! | the rest | REST | REST | REST | REST |
 
+pub mod annotation_queues;
 pub mod endpoint;
 pub mod experiments;
 pub mod llm_connections;
