@@ -206,3 +206,70 @@ async fn rollback_deletes_the_queue_items_and_lists_the_queue_to_delete_by_hand(
     assert_eq!(manual.len(), 1, "{rb:#?}");
     assert!(manual[0].instruction.contains(QUEUE_NAME), "{manual:?}");
 }
+
+/// Connections by provider with what the API lets a client set.
+fn connection_settings(dump: &Value) -> BTreeMap<String, String> {
+    dump["llm_connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let keep = [
+                "adapter",
+                "baseURL",
+                "customModels",
+                "withDefaultModels",
+                "config",
+            ]
+            .map(|k| c[k].to_string())
+            .join(" ");
+            (c["provider"].as_str().unwrap().to_string(), keep)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queues_and_llm_connections_travel_through_an_archive() {
+    let source = source_with_a_queue(ServerProfile::V4).await;
+    let target = sandbox(ServerProfile::V4, None).await;
+    let data = tempfile::tempdir().unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    let archive = migrator_engine::EndpointSpec::Archive {
+        path: folder.path().join("export"),
+    };
+    let mut export_plan = queue_plan(&source, &target);
+    export_plan.target = archive.clone();
+    if let EntitySelection::Only(v) = &mut export_plan.scope.entities {
+        v.push(Entity::LlmConnections);
+    }
+    let export = copy(export_plan.clone(), data.path()).await;
+    assert_eq!(export.failed_total(), 0, "{export:#?}");
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(folder.path().join("export/manifest.json")).unwrap())
+            .unwrap();
+    for (e, n) in [
+        ("llm_connections", 3),
+        ("annotation_queues", 1),
+        ("annotation_queue_items", 4),
+    ] {
+        assert_eq!(manifest["entities"][e]["count"], n, "{manifest}");
+    }
+
+    let mut import_plan = export_plan;
+    import_plan.source = archive;
+    let mut t = endpoint(&target);
+    for p in langfuse_sandbox::LLM_PROVIDERS {
+        t.llm_keys.insert(
+            p.to_string(),
+            migrator_engine::Secret::new("sk-imported-0000"),
+        );
+    }
+    import_plan.target = migrator_engine::EndpointSpec::Langfuse(t);
+    let import = copy(import_plan, data.path()).await;
+    assert_eq!(import.failed_total(), 0, "{import:#?}");
+    target.settle();
+    let (s, t) = (source.dump(), target.dump());
+    assert_eq!(queues(&t), queues(&s));
+    assert_eq!(items(&t), items(&s));
+    assert_eq!(connection_settings(&t), connection_settings(&s));
+}
