@@ -7,10 +7,9 @@ mod common;
 use common::*;
 use langfuse_sandbox::{QUEUE_NAME, Sandbox, ServerProfile};
 use migrator_engine::plan::EntitySelection;
-use migrator_engine::{Entity, Plan, RollbackOptions, RunControl};
+use migrator_engine::{Entity, Plan, RunControl};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 fn queue_plan(source: &Sandbox, target: &Sandbox) -> Plan {
     let mut p = plan(lf(source), lf(target));
@@ -172,12 +171,7 @@ async fn rollback_deletes_the_queue_items_and_lists_the_queue_to_delete_by_hand(
         .len() as u64;
     assert!(copied > 0);
 
-    let options = RollbackOptions {
-        secrets: sandbox_secrets(),
-        max_wait: Duration::from_secs(2),
-        verify_limit: Duration::from_secs(20),
-        ..RollbackOptions::default()
-    };
+    let options = rollback_options();
     let rb = migrator_engine::rollback(
         &report.run_id,
         data.path(),

@@ -7,11 +7,10 @@ mod common;
 use common::*;
 use langfuse_sandbox::{LLM_PROVIDERS, Sandbox, ServerProfile};
 use migrator_engine::plan::EntitySelection;
-use migrator_engine::{EndpointSpec, Entity, Plan, RollbackOptions, RunControl, Secret};
+use migrator_engine::{EndpointSpec, Entity, Plan, RunControl, Secret};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
 /// The key a test supplies for each provider (unlike the source's own keys).
 fn key_for(provider: &str) -> String {
@@ -264,12 +263,7 @@ async fn rollback_deletes_the_connections_the_run_created_and_keeps_the_targets_
     let c = &report.entities[&Entity::LlmConnections];
     assert_eq!((c.written, c.skipped), (2, 1), "{report:#?}");
 
-    let options = RollbackOptions {
-        secrets: sandbox_secrets(),
-        max_wait: Duration::from_secs(2),
-        verify_limit: Duration::from_secs(20),
-        ..RollbackOptions::default()
-    };
+    let options = rollback_options();
     let rb = migrator_engine::rollback(
         &report.run_id,
         data.path(),

@@ -7,7 +7,6 @@
 
 use super::Langfuse;
 use super::q;
-use super::rest::Paged;
 use crate::connectors::SourceConnector;
 use crate::connectors::http::{Bucket, HttpFailure, Idempotency};
 use crate::connectors::traits::{ExistingKey, Page, WriteOutcome};
@@ -39,31 +38,12 @@ pub fn assignment_step(queues: &[String]) -> String {
 }
 
 impl Langfuse {
-    /// One page of a listing; `None` when the server has no annotation queue API (404).
-    async fn queue_listing(
-        &self,
-        path: &str,
-        page: u64,
-        what: &str,
-    ) -> Result<Option<(Vec<RawObject>, bool)>, EngineError> {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let url = format!("{path}{sep}limit=100&page={page}");
-        match self.get_json::<Paged>(Bucket::PublicApi, &url, what).await {
-            Ok(p) => {
-                let more = p.meta.page < p.meta.total_pages && !p.data.is_empty();
-                Ok(Some((p.data, more)))
-            }
-            Err(EngineError::Http { status: 404, .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
     /// Every queue of the project, oldest first (empty without the API).
     pub(crate) async fn annotation_queues(&self) -> Result<Vec<RawObject>, EngineError> {
         let mut out = vec![];
         let mut page = 1;
         while let Some((data, more)) = self
-            .queue_listing(PATH, page, "listing annotation queues")
+            .listing_if_served(PATH, page, "listing annotation queues")
             .await?
         {
             out.extend(data);
@@ -81,7 +61,7 @@ impl Langfuse {
     ) -> Result<Page, EngineError> {
         let page: u64 = cursor.as_deref().and_then(|c| c.parse().ok()).unwrap_or(1);
         let what = format!("reading {}", Entity::AnnotationQueues);
-        let Some((data, more)) = self.queue_listing(PATH, page, &what).await? else {
+        let Some((data, more)) = self.listing_if_served(PATH, page, &what).await? else {
             return Ok(Page::default());
         };
         Ok(Page {
@@ -113,7 +93,7 @@ impl Langfuse {
         let path = format!("{PATH}/{}/items", q(&queue_id));
         let what = format!("reading {}", Entity::AnnotationQueueItems);
         let (data, more) = self
-            .queue_listing(&path, page, &what)
+            .listing_if_served(&path, page, &what)
             .await?
             .unwrap_or_default();
         let records = data

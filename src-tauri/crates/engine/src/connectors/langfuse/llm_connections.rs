@@ -5,7 +5,6 @@
 
 use super::ConnectionInfo;
 use super::Langfuse;
-use super::rest::Paged;
 use crate::connectors::http::{Bucket, HttpFailure, Idempotency};
 use crate::connectors::traits::{ExistingKey, Page, WriteOutcome};
 use crate::connectors::{SourceConnector, for_each_page};
@@ -32,30 +31,13 @@ pub fn manual_step(provider: &str) -> String {
 }
 
 impl Langfuse {
-    /// One page of the connections; `None` when the server has no such API (404).
-    pub(crate) async fn llm_connections_page(
-        &self,
-        page: u64,
-        what: &str,
-    ) -> Result<Option<(Vec<RawObject>, bool)>, EngineError> {
-        let path = format!("{PATH}?limit=100&page={page}");
-        match self.get_json::<Paged>(Bucket::PublicApi, &path, what).await {
-            Ok(p) => {
-                let more = p.meta.page < p.meta.total_pages && !p.data.is_empty();
-                Ok(Some((p.data, more)))
-            }
-            Err(EngineError::Http { status: 404, .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
     pub(crate) async fn read_llm_connections_page(
         &self,
         cursor: Option<String>,
     ) -> Result<Page, EngineError> {
         let page: u64 = cursor.as_deref().and_then(|c| c.parse().ok()).unwrap_or(1);
         let what = format!("reading {}", Entity::LlmConnections);
-        let Some((data, more)) = self.llm_connections_page(page, &what).await? else {
+        let Some((data, more)) = self.listing_if_served(PATH, page, &what).await? else {
             return Ok(Page::default());
         };
         let records = data
@@ -74,7 +56,7 @@ impl Langfuse {
     ) -> Result<(Vec<ExistingKey>, Option<String>), EngineError> {
         let page: u64 = cursor.as_deref().and_then(|c| c.parse().ok()).unwrap_or(1);
         let what = "listing LLM connections in the target";
-        let Some((data, more)) = self.llm_connections_page(page, what).await? else {
+        let Some((data, more)) = self.listing_if_served(PATH, page, what).await? else {
             return Ok((vec![], None));
         };
         let keys = data

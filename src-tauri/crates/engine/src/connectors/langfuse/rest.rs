@@ -11,15 +11,15 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
 #[derive(Deserialize)]
-pub(super) struct Paged {
-    pub data: Vec<RawObject>,
-    pub meta: PagedMeta,
+struct Paged {
+    data: Vec<RawObject>,
+    meta: PagedMeta,
 }
 #[derive(Deserialize)]
-pub(super) struct PagedMeta {
-    pub page: u64,
+struct PagedMeta {
+    page: u64,
     #[serde(rename = "totalPages")]
-    pub total_pages: u64,
+    total_pages: u64,
 }
 
 /// Position inside a nested listing (dataset → run → page, prompt list page → index).
@@ -162,6 +162,21 @@ impl Langfuse {
                 return Ok(out);
             }
             page += 1;
+        }
+    }
+
+    /// One page of a listing that servers before a certain version lack (LLM connections,
+    /// annotation queues): `None` when the server answers 404.
+    pub(super) async fn listing_if_served(
+        &self,
+        path: &str,
+        page: u64,
+        what: &str,
+    ) -> Result<Option<(Vec<RawObject>, bool)>, EngineError> {
+        match self.one_page(Bucket::PublicApi, path, page, what).await {
+            Ok(p) => Ok(Some(p)),
+            Err(EngineError::Http { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
