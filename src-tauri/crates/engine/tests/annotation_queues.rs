@@ -267,3 +267,58 @@ async fn queues_and_llm_connections_travel_through_an_archive() {
     assert_eq!(items(&t), items(&s));
     assert_eq!(connection_settings(&t), connection_settings(&s));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_name_filter_copies_only_the_items_on_the_chosen_traces() {
+    let source = source_with_a_queue(ServerProfile::V4).await;
+    let target = sandbox(ServerProfile::V4, None).await;
+    let data = tempfile::tempdir().unwrap();
+    let s = source.dump();
+    let traces = s["traces"].as_array().unwrap();
+    let name_of = |id: &str| {
+        traces
+            .iter()
+            .find(|t| t["id"] == id)
+            .and_then(|t| t["name"].as_str())
+            .map(str::to_string)
+    };
+    // The name of the first trace an item is on: the filter chooses the traces of that name.
+    let first = s["annotation_queue_items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["objectType"] == "TRACE")
+        .unwrap();
+    let name =
+        name_of(first["objectId"].as_str().unwrap()).expect("the sample's traces have names");
+    let chosen: BTreeSet<String> = traces
+        .iter()
+        .filter(|t| t["name"].as_str() == Some(name.as_str()))
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect();
+    let in_chosen: BTreeSet<String> = s["observations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| chosen.contains(o["traceId"].as_str().unwrap_or_default()))
+        .map(|o| o["id"].as_str().unwrap().to_string())
+        .collect();
+    let expected: BTreeSet<_> = items(&s)
+        .into_iter()
+        .filter(|i| match i.1.as_str() {
+            "TRACE" => chosen.contains(&i.2),
+            _ => in_chosen.contains(&i.2),
+        })
+        .collect();
+    assert!(
+        !expected.is_empty() && expected.len() < items(&s).len(),
+        "{expected:?}"
+    );
+
+    let mut p = queue_plan(&source, &target);
+    p.scope.trace_names = vec![name];
+    let report = copy(p, data.path()).await;
+    assert_eq!(report.failed_total(), 0, "{report:#?}");
+    target.settle();
+    assert_eq!(items(&target.dump()), expected);
+}
