@@ -77,7 +77,9 @@ export const cloudPlans: { value: CloudPlan; label: string }[] = [
 
 /** What can be migrated, in the order the engine copies it, with plain labels. */
 export const entities: { key: string; label: string }[] = [
+  { key: "llm_connections", label: "LLM connections (settings only: Langfuse never hands out their keys, so you add each key in the target afterwards)" },
   { key: "score_configs", label: "Score configs" },
+  { key: "annotation_queues", label: "Annotation queues (reviewers are assigned again by hand: the API does not tell who they are)" },
   { key: "models", label: "Custom models" },
   { key: "datasets", label: "Datasets" },
   { key: "prompts", label: "Prompts (all versions and labels)" },
@@ -88,6 +90,7 @@ export const entities: { key: string; label: string }[] = [
   { key: "scores", label: "Scores" },
   { key: "dataset_run_items", label: "Dataset runs and run items" },
   { key: "comments", label: "Comments" },
+  { key: "annotation_queue_items", label: "Annotation queue items (with their status)" },
 ];
 
 export function entityLabel(key: string): string {

@@ -32,12 +32,7 @@ const DELETABLE: &[&str] = &[
 ];
 
 fn options() -> RollbackOptions {
-    RollbackOptions {
-        secrets: sandbox_secrets(),
-        max_wait: Duration::from_secs(2),
-        verify_limit: Duration::from_secs(20),
-        ..RollbackOptions::default()
-    }
+    rollback_options()
 }
 
 async fn copy(plan: Plan, data: &Path) -> migrator_engine::RunReport {

@@ -22,6 +22,7 @@ mod request_check;
 mod routes;
 mod sample;
 mod server;
+mod settings_sample;
 #[cfg(feature = "request-validation")]
 pub mod spec_check;
 mod state;
@@ -41,9 +42,10 @@ pub use media::{MediaInfo, MediaLink, MediaSettings};
 pub use ratelimit::{Bucket, deletes_per_day, per_minute};
 /// The sample data's timestamps lie in `[SAMPLE_START_MS, SAMPLE_END_MS]` (ms since the epoch).
 pub use sample::{SAMPLE_END_MS, SAMPLE_START_MS};
+pub use settings_sample::{LLM_PROVIDERS, QUEUE_NAME};
 
 /// The dump keys (`dataset_runs` is an addition to the contract's list).
-pub const ENTITIES: [&str; 12] = store::ENTITIES;
+pub const ENTITIES: [&str; 15] = store::ENTITIES;
 
 /// A running sandbox server bound to 127.0.0.1.
 pub struct Sandbox {
@@ -201,6 +203,12 @@ impl Sandbox {
     /// Adds the deterministic sample data to the project (visible at once).
     pub fn load_sample(&self, spec: &SampleSpec) {
         sample::generate(&mut self.state.store.write(), spec);
+    }
+
+    /// Adds the project-settings sample: LLM connections named in [`LLM_PROVIDERS`], the
+    /// annotation queue [`QUEUE_NAME`] with items on the first traces (load the trace sample first).
+    pub fn load_settings_sample(&self) {
+        settings_sample::load(&mut self.state.store.write());
     }
 
     pub fn insert_raw(&self, entity: &str, row: serde_json::Value) -> Result<(), SandboxError> {

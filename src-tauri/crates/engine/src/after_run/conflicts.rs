@@ -82,11 +82,26 @@ pub(crate) async fn find(
             continue;
         };
         set_apart_conflicts(&mut rec, Some(wanted));
-        out.extend(rec.conflicts.into_iter().map(|d| Conflict {
-            entity,
-            id: d.id,
-            fields: d.fields.into_iter().map(|f| f.path).collect(),
+        out.extend(rec.conflicts.into_iter().filter_map(|d| {
+            let fields: Vec<String> = d
+                .fields
+                .into_iter()
+                .map(|f| f.path)
+                .filter(|p| !never_copied(entity, p))
+                .collect();
+            (!fields.is_empty()).then_some(Conflict {
+                entity,
+                id: d.id,
+                fields,
+            })
         }));
     }
     Ok(out)
+}
+
+/// Fields no copy can carry, so a difference in them alone does not make the target's object
+/// another one: an LLM connection's extra headers (their values are never readable; the run
+/// report names them as a manual step and validation shows them missing).
+fn never_copied(entity: Entity, path: &str) -> bool {
+    entity == Entity::LlmConnections && path.starts_with("extraHeaderKeys")
 }

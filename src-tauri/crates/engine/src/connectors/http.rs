@@ -246,6 +246,12 @@ impl HttpClient {
             .header(self.auth_name, self.auth_header.clone())
     }
 
+    pub fn put(&self, path: &str) -> RequestBuilder {
+        self.client
+            .put(self.url(path))
+            .header(self.auth_name, self.auth_header.clone())
+    }
+
     pub fn patch(&self, path: &str) -> RequestBuilder {
         self.client
             .patch(self.url(path))

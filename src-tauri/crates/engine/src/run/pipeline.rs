@@ -597,6 +597,29 @@ fn map_references(ctx: &Ctx, mut r: Record) -> Result<Record, EngineError> {
     {
         r.body.set("objectId", &t);
     }
+    if r.entity == Entity::AnnotationQueues
+        && let Some(v) = r.body.get("scoreConfigIds")
+    {
+        let source: Vec<String> = serde_json::from_str(v.get()).unwrap_or_default();
+        let mut target = Vec::with_capacity(source.len());
+        for id in source {
+            target.push(
+                ctx.journal
+                    .target_id(Entity::ScoreConfigs, &id)?
+                    .unwrap_or(id),
+            );
+        }
+        r.body.set("scoreConfigIds", &target);
+    }
+    if r.entity == Entity::AnnotationQueueItems
+        && let Some(queue) = r.body.str("queueId")
+        && let Some(t) = ctx.journal.target_id(Entity::AnnotationQueues, &queue)?
+    {
+        r.body.set(
+            crate::connectors::langfuse::annotation_queues::TARGET_QUEUE_ID,
+            &t,
+        );
+    }
     if r.entity == Entity::Scores
         && let Some(cfg) = r.body.str("configId")
         && let Some(t) = ctx.journal.target_id(Entity::ScoreConfigs, &cfg)?

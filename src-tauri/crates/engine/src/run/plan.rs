@@ -270,6 +270,47 @@ to = "2030-01-01T00:00:00Z"
     }
 
     #[test]
+    fn llm_keys_are_named_by_environment_variable_and_the_callers_win() {
+        use crate::vocab::ExposeSecret;
+        let text = MINIMAL.replace(
+            "secret_key_env = \"TARGET_SECRET_KEY\"",
+            "secret_key_env = \"TARGET_SECRET_KEY\"\nllm_key_env = { openai = \"LFM_TEST_UNSET_OPENAI_KEY\", my-gateway = \"PATH\" }",
+        );
+        let p = Plan::from_toml(&text).unwrap();
+        let EndpointSpec::Langfuse(mut l) = p.target.clone() else {
+            panic!("target kind")
+        };
+        assert!(l.llm_key("openai").is_none(), "an unset variable is no key");
+        assert!(
+            l.llm_key("anthropic").is_none(),
+            "nor is an unnamed provider"
+        );
+        // Any variable the test process has: its value is the key.
+        let path = std::env::var("PATH").unwrap();
+        assert_eq!(
+            l.llm_key("my-gateway")
+                .map(|k| k.expose_secret().to_string()),
+            Some(path)
+        );
+        l.llm_keys.insert(
+            "my-gateway".into(),
+            crate::vocab::Secret::new("from-the-app"),
+        );
+        assert_eq!(
+            l.llm_key("my-gateway").unwrap().expose_secret(),
+            "from-the-app"
+        );
+        // The names travel with the plan, the keys never do.
+        let json = p.canonical_json();
+        assert!(json.contains("LFM_TEST_UNSET_OPENAI_KEY"), "{json}");
+        let EndpointSpec::Langfuse(back) = serde_json::from_str::<Plan>(&json).unwrap().target
+        else {
+            panic!("target kind")
+        };
+        assert!(back.llm_keys.is_empty());
+    }
+
+    #[test]
     fn a_langsmith_source_parses_and_cannot_be_a_target() {
         let text = r#"
 [source]

@@ -19,8 +19,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The order entities are copied in: what others refer to goes first.
-pub const PHASES: [Entity; 10] = [
+pub const PHASES: [Entity; 13] = [
+    Entity::LlmConnections,
     Entity::ScoreConfigs,
+    Entity::AnnotationQueues,
     Entity::Models,
     Entity::Datasets,
     Entity::Prompts,
@@ -30,6 +32,7 @@ pub const PHASES: [Entity; 10] = [
     Entity::Scores,
     Entity::DatasetRunItems,
     Entity::Comments,
+    Entity::AnnotationQueueItems,
 ];
 
 /// The final report of a run (CLI `--json`, the app's summary screen).
@@ -338,6 +341,28 @@ pub async fn preflight(
     }
     // Which of those hold other content than the source's object of the same id.
     let conflicts = conflicts.find(plan, None, &existing_keys).await?;
+    let mut warnings = warnings_for(plan, &sides);
+    if selected(plan, &sides).contains(&Entity::AnnotationQueues) {
+        warnings.extend(
+            crate::connectors::langfuse::annotation_queues::preflight_notes(
+                sides.source.as_ref(),
+                &plan.scope,
+            )
+            .await?,
+        );
+    }
+    if selected(plan, &sides).contains(&Entity::LlmConnections) {
+        warnings.extend(
+            crate::connectors::langfuse::llm_connections::preflight_notes(
+                sides.source.as_ref(),
+                sides.source_info.as_ref(),
+                &plan.target,
+                sides.target_info.as_ref(),
+                &plan.scope,
+            )
+            .await?,
+        );
+    }
     // From the request budgets that apply; without one, the run measures its own throughput.
     // Only a Langfuse source has a read budget, and only its generation changes the read cost.
     let source_gen = sides
@@ -359,7 +384,7 @@ pub async fn preflight(
         existing_examples,
         conflicts,
         eta_seconds,
-        warnings: warnings_for(plan, &sides),
+        warnings,
     })
 }
 

@@ -139,7 +139,8 @@ impl TraceScoped {
                     true
                 }
             }
-            Entity::Comments => {
+            // Both point at a trace, an observation or a session.
+            Entity::Comments | Entity::AnnotationQueueItems => {
                 let object = body.str("objectId").unwrap_or_default();
                 match body.str("objectType").as_deref() {
                     Some("TRACE") => self.selection.traces.contains(&object),
@@ -162,6 +163,7 @@ fn follows_traces(entity: Entity) -> bool {
             | Entity::Sessions
             | Entity::Scores
             | Entity::Comments
+            | Entity::AnnotationQueueItems
             | Entity::DatasetRunItems
     )
 }

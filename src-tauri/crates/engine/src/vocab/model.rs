@@ -15,7 +15,12 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Entity {
+    /// The project's connections to LLM providers (what evaluators and the playground use);
+    /// their secret keys are never readable, so the user supplies them.
+    LlmConnections,
     ScoreConfigs,
+    /// Annotation queues (over the project's score configs); their items follow the comments.
+    AnnotationQueues,
     Models,
     Datasets,
     Prompts,
@@ -26,14 +31,18 @@ pub enum Entity {
     Scores,
     DatasetRunItems,
     Comments,
+    /// Traces, observations and sessions waiting in an annotation queue, with their status.
+    AnnotationQueueItems,
     /// Attachments behind `@@@langfuseMedia:…@@@` references; copied with the objects that
     /// refer to them (no phase of their own).
     Media,
 }
 
 impl Entity {
-    pub const ALL: [Entity; 12] = [
+    pub const ALL: [Entity; 15] = [
+        Entity::LlmConnections,
         Entity::ScoreConfigs,
+        Entity::AnnotationQueues,
         Entity::Models,
         Entity::Datasets,
         Entity::Prompts,
@@ -44,13 +53,17 @@ impl Entity {
         Entity::Scores,
         Entity::DatasetRunItems,
         Entity::Comments,
+        Entity::AnnotationQueueItems,
         Entity::Media,
     ];
 
     /// The key used in journals, archives, reports and the sandbox dump.
     pub fn as_str(self) -> &'static str {
         match self {
+            Entity::LlmConnections => "llm_connections",
             Entity::ScoreConfigs => "score_configs",
+            Entity::AnnotationQueues => "annotation_queues",
+            Entity::AnnotationQueueItems => "annotation_queue_items",
             Entity::Models => "models",
             Entity::Datasets => "datasets",
             Entity::Prompts => "prompts",
@@ -73,7 +86,10 @@ impl Entity {
     pub fn target_assigns_ids(self) -> bool {
         matches!(
             self,
-            Entity::ScoreConfigs
+            Entity::LlmConnections
+                | Entity::ScoreConfigs
+                | Entity::AnnotationQueues
+                | Entity::AnnotationQueueItems
                 | Entity::Models
                 | Entity::Datasets
                 | Entity::Prompts
@@ -350,6 +366,16 @@ impl Payloads {
 pub fn natural_key(entity: Entity, o: &RawObject) -> Option<String> {
     match entity {
         Entity::Datasets | Entity::ScoreConfigs => o.str("name"),
+        // Langfuse upserts connections by provider, unique in a project.
+        Entity::LlmConnections => o.str("provider"),
+        // Queue names are unique in a project; an item is its queue's name and its object.
+        Entity::AnnotationQueues => o.str("name"),
+        Entity::AnnotationQueueItems => Some(format!(
+            "{}|{}|{}",
+            o.str("queueName")?,
+            o.str("objectType")?,
+            o.str("objectId")?
+        )),
         Entity::Models => Some(format!(
             "{}|{}",
             o.str("modelName")?,

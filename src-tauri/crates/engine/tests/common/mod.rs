@@ -508,6 +508,16 @@ pub fn sandbox_secrets() -> migrator_engine::Secrets {
     }
 }
 
+/// Rollback with the sandbox secrets and waits sized for the sandboxes' short delete delay.
+pub fn rollback_options() -> migrator_engine::RollbackOptions {
+    migrator_engine::RollbackOptions {
+        secrets: sandbox_secrets(),
+        max_wait: Duration::from_secs(2),
+        verify_limit: Duration::from_secs(20),
+        ..migrator_engine::RollbackOptions::default()
+    }
+}
+
 /// Validation with the sandbox secrets and waits sized for the sandboxes' short write delay.
 pub fn validate_options() -> migrator_engine::ValidateOptions {
     migrator_engine::ValidateOptions {

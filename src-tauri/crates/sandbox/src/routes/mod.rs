@@ -1,10 +1,12 @@
 //! The public API routes, assembled per server generation: an endpoint a generation does not
 //! have is simply not routed and answers 404.
 
+pub mod annotation_queues;
 pub mod comments;
 pub mod datasets;
 pub mod experiments;
 pub mod health;
+pub mod llm_connections;
 pub mod media;
 pub mod metrics;
 pub mod models;
@@ -179,7 +181,39 @@ pub fn authed(profile: ServerProfile) -> Router<AppState> {
         r = r
             .route("/api/public/v2/observations", get(observations::list_v2))
             .route("/api/public/v3/scores", get(scores::list_v3))
-            .route("/api/public/otel/v1/traces", post(crate::otlp::handle));
+            .route("/api/public/otel/v1/traces", post(crate::otlp::handle))
+            // Project settings that Langfuse v2's public API did not offer.
+            .route(
+                "/api/public/llm-connections",
+                get(llm_connections::list).put(llm_connections::upsert),
+            )
+            .route(
+                "/api/public/llm-connections/{id}",
+                delete(llm_connections::delete),
+            )
+            .route(
+                "/api/public/annotation-queues",
+                get(annotation_queues::list_queues).post(annotation_queues::create_queue),
+            )
+            .route(
+                "/api/public/annotation-queues/{queue}",
+                get(annotation_queues::get_queue),
+            )
+            .route(
+                "/api/public/annotation-queues/{queue}/items",
+                get(annotation_queues::list_items).post(annotation_queues::create_item),
+            )
+            .route(
+                "/api/public/annotation-queues/{queue}/items/{item}",
+                get(annotation_queues::get_item)
+                    .patch(annotation_queues::update_item)
+                    .delete(annotation_queues::delete_item),
+            )
+            .route(
+                "/api/public/annotation-queues/{queue}/assignments",
+                post(annotation_queues::create_assignment)
+                    .delete(annotation_queues::delete_assignment),
+            );
     }
     if profile.is_v4() {
         r = r

@@ -17,7 +17,7 @@ pub use rows::*;
 pub use table::{Row, Slot, Table};
 
 /// The dump keys, in the order the contract lists them (`dataset_runs` is an addition).
-pub const ENTITIES: [&str; 12] = [
+pub const ENTITIES: [&str; 15] = [
     "traces",
     "observations",
     "scores",
@@ -30,6 +30,9 @@ pub const ENTITIES: [&str; 12] = [
     "score_configs",
     "models",
     "comments",
+    "llm_connections",
+    "annotation_queues",
+    "annotation_queue_items",
 ];
 
 pub struct Store {
@@ -48,6 +51,9 @@ pub struct Store {
     pub score_configs: Table<ScoreConfigRow>,
     pub models: Table<ModelRow>,
     pub comments: Table<CommentRow>,
+    pub llm_connections: Table<LlmConnectionRow>,
+    pub annotation_queues: Table<AnnotationQueueRow>,
+    pub annotation_queue_items: Table<AnnotationQueueItemRow>,
 }
 
 impl Store {
@@ -68,6 +74,9 @@ impl Store {
             score_configs: Table::default(),
             models: Table::default(),
             comments: Table::default(),
+            llm_connections: Table::default(),
+            annotation_queues: Table::default(),
+            annotation_queue_items: Table::default(),
         };
         s.add_managed_models();
         s
@@ -131,6 +140,9 @@ impl Store {
         self.score_configs.make_all_visible();
         self.models.make_all_visible();
         self.comments.make_all_visible();
+        self.llm_connections.make_all_visible();
+        self.annotation_queues.make_all_visible();
+        self.annotation_queue_items.make_all_visible();
     }
 
     /// Removes what a dropped write added (rows stamped `NEVER`).
@@ -183,6 +195,12 @@ impl Store {
         c.insert("score_configs".into(), self.score_configs.len());
         c.insert("models".into(), self.models.len());
         c.insert("comments".into(), self.comments.len());
+        c.insert("llm_connections".into(), self.llm_connections.len());
+        c.insert("annotation_queues".into(), self.annotation_queues.len());
+        c.insert(
+            "annotation_queue_items".into(),
+            self.annotation_queue_items.len(),
+        );
         c
     }
 
@@ -238,6 +256,15 @@ impl Store {
         out.insert("score_configs".into(), dump_table(&self.score_configs));
         out.insert("models".into(), dump_table(&self.models));
         out.insert("comments".into(), dump_table(&self.comments));
+        out.insert("llm_connections".into(), dump_table(&self.llm_connections));
+        out.insert(
+            "annotation_queues".into(),
+            dump_table(&self.annotation_queues),
+        );
+        out.insert(
+            "annotation_queue_items".into(),
+            dump_table(&self.annotation_queue_items),
+        );
         Value::Object(out)
     }
 
@@ -267,6 +294,11 @@ impl Store {
             "score_configs" => self.score_configs.insert(parse_row(entity, &row)?),
             "models" => self.models.insert(parse_row(entity, &row)?),
             "comments" => self.comments.insert(parse_row(entity, &row)?),
+            "llm_connections" => self.llm_connections.insert(parse_row(entity, &row)?),
+            "annotation_queues" => self.annotation_queues.insert(parse_row(entity, &row)?),
+            "annotation_queue_items" => {
+                self.annotation_queue_items.insert(parse_row(entity, &row)?)
+            }
             other => return Err(SandboxError::UnknownEntity(other.to_string())),
         };
         Ok(())
@@ -317,6 +349,9 @@ impl Store {
             "score_configs" => apply(&mut self.score_configs, entity, id, &patch),
             "models" => apply(&mut self.models, entity, id, &patch),
             "comments" => apply(&mut self.comments, entity, id, &patch),
+            "llm_connections" => apply(&mut self.llm_connections, entity, id, &patch),
+            "annotation_queues" => apply(&mut self.annotation_queues, entity, id, &patch),
+            "annotation_queue_items" => apply(&mut self.annotation_queue_items, entity, id, &patch),
             "traces" | "sessions" => Err(invalid(
                 entity,
                 "on v4 this entity is derived from observations; patch the observations",
@@ -360,6 +395,9 @@ impl Store {
             "score_configs" => self.score_configs.remove_id(id).len(),
             "models" => self.models.remove_id(id).len(),
             "comments" => self.comments.remove_id(id).len(),
+            "llm_connections" => self.llm_connections.remove_id(id).len(),
+            "annotation_queues" => self.annotation_queues.remove_id(id).len(),
+            "annotation_queue_items" => self.annotation_queue_items.remove_id(id).len(),
             other => return Err(SandboxError::UnknownEntity(other.to_string())),
         };
         if removed == 0 {

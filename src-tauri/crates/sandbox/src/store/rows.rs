@@ -521,3 +521,82 @@ pub struct CommentRow {
     pub visible_at: u64,
 }
 impl_row!(CommentRow, created_at, |_| None);
+
+/// An LLM connection as the project stores it, secret included: the API never returns
+/// `secretKey` or the extra headers' values (see `routes::llm_connections::view`); the test dump
+/// does, so a test can see which key a copy supplied.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LlmConnectionRow {
+    pub id: String,
+    pub provider: String,
+    pub adapter: String,
+    pub secret_key: String,
+    #[serde(rename = "baseURL", default)]
+    pub base_url: Option<String>,
+    #[serde(default)]
+    pub custom_models: Vec<String>,
+    #[serde(default = "yes")]
+    pub with_default_models: bool,
+    #[serde(default)]
+    pub extra_headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub config: Option<serde_json::Value>,
+    #[serde(with = "iso", default = "now_ms")]
+    pub created_at: i64,
+    #[serde(with = "iso", default = "now_ms")]
+    pub updated_at: i64,
+    #[serde(skip)]
+    pub visible_at: u64,
+}
+impl_row!(LlmConnectionRow, created_at, |_| None);
+
+fn yes() -> bool {
+    true
+}
+
+/// An annotation queue; `assignedUserIds` is the sandbox's own record of assignments (the API
+/// has no read for them, see `routes::annotation_queues::view`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnnotationQueueRow {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub score_config_ids: Vec<String>,
+    #[serde(default)]
+    pub assigned_user_ids: Vec<String>,
+    #[serde(with = "iso", default = "now_ms")]
+    pub created_at: i64,
+    #[serde(with = "iso", default = "now_ms")]
+    pub updated_at: i64,
+    #[serde(skip)]
+    pub visible_at: u64,
+}
+impl_row!(AnnotationQueueRow, created_at, |_| None);
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnnotationQueueItemRow {
+    pub id: String,
+    pub queue_id: String,
+    pub object_id: String,
+    pub object_type: String,
+    #[serde(default = "pending")]
+    pub status: String,
+    #[serde(with = "iso_opt", default)]
+    pub completed_at: Option<i64>,
+    #[serde(with = "iso", default = "now_ms")]
+    pub created_at: i64,
+    #[serde(with = "iso", default = "now_ms")]
+    pub updated_at: i64,
+    #[serde(skip)]
+    pub visible_at: u64,
+}
+impl_row!(AnnotationQueueItemRow, created_at, |_| None);
+
+fn pending() -> String {
+    "PENDING".into()
+}

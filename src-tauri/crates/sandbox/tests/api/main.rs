@@ -2,12 +2,14 @@
 //! 2xx body validated against the Langfuse OpenAPI spec.
 
 mod admin;
+mod annotation_queues;
 mod auth;
 mod common;
 mod current;
 mod faults;
 mod ingestion;
 mod limits;
+mod llm_connections;
 mod media;
 mod otlp;
 mod readme;

@@ -53,6 +53,17 @@ fn request(lf: &Langfuse, action: &Action) -> RequestBuilder {
             q(name)
         )),
         Action::DeleteModel { id } => h.delete(&format!("/api/public/models/{}", q(id))),
+        Action::DeleteAnnotationQueueItem { queue, id } => h.delete(&format!(
+            "{}/{}/items/{}",
+            crate::connectors::langfuse::annotation_queues::PATH,
+            q(queue),
+            q(id)
+        )),
+        Action::DeleteLlmConnection { id } => h.delete(&format!(
+            "{}/{}",
+            crate::connectors::langfuse::llm_connections::PATH,
+            q(id)
+        )),
         Action::ArchiveScoreConfig { id } => h
             .patch(&format!("/api/public/score-configs/{}", q(id)))
             .json(&serde_json::json!({ "isArchived": true })),

@@ -95,7 +95,10 @@ async fn target_index(
 
 /// Entities whose target ids the journal may lack: a write whose answer was lost and that was
 /// found in the target afterwards is confirmed without the id the target gave it.
-const ASSIGNED: [Entity; 4] = [
+const ASSIGNED: [Entity; 7] = [
+    Entity::LlmConnections,
+    Entity::AnnotationQueues,
+    Entity::AnnotationQueueItems,
     Entity::ScoreConfigs,
     Entity::Models,
     Entity::Datasets,
@@ -197,6 +200,7 @@ pub(crate) async fn build(
     let items = dataset_items(&p, &rows).await?;
     tracing_deletes(&mut p, items, tracing);
     versioned_and_config_deletes(&mut p, &rows);
+    annotation_queue_steps(&mut p, &rows).await?;
     // After the versions are gone, the labels they took go back where they were.
     for mv in journal.label_moves()? {
         p.push(
@@ -580,6 +584,63 @@ fn tracing_deletes(p: &mut Planner<'_>, items: Vec<String>, t: Tracing) {
     }
 }
 
+/// Annotation queue items (deleted) and their queues (no delete exists: by hand, named).
+async fn annotation_queue_steps(
+    p: &mut Planner<'_>,
+    rows: &[ObjectRow],
+) -> Result<(), EngineError> {
+    for r in created(rows, Entity::AnnotationQueueItems) {
+        match r.target_id.as_deref().and_then(|t| t.split_once('/')) {
+            Some((queue, id)) => p.push(
+                Action::DeleteAnnotationQueueItem {
+                    queue: queue.to_string(),
+                    id: id.to_string(),
+                },
+                vec![ObjectRef {
+                    entity: Entity::AnnotationQueueItems,
+                    id: format!("{queue}/{id}"),
+                    trace_id: None,
+                }],
+            ),
+            None => p.by_hand(
+                Entity::AnnotationQueueItems,
+                &r.source_id,
+                unknown_outcome(Entity::AnnotationQueueItems),
+            ),
+        }
+    }
+    for r in created(rows, Entity::AnnotationQueues) {
+        let Some(id) = &r.target_id else {
+            p.by_hand(
+                Entity::AnnotationQueues,
+                &r.source_id,
+                unknown_outcome(Entity::AnnotationQueues),
+            );
+            continue;
+        };
+        let path = format!(
+            "{}/{}",
+            crate::connectors::langfuse::annotation_queues::PATH,
+            crate::connectors::langfuse::q(id)
+        );
+        let name = p
+            .get_json(
+                Bucket::PublicApi,
+                &path,
+                "reading an annotation queue to name it",
+            )
+            .await?
+            .and_then(|v| v["name"].as_str().map(str::to_string))
+            .unwrap_or_else(|| id.clone());
+        p.by_hand(
+            Entity::AnnotationQueues,
+            id,
+            format!("Langfuse's API cannot delete annotation queues: delete queue \"{name}\" in the Langfuse UI (Annotation Queues) if you want it gone. Its items were deleted."),
+        );
+    }
+    Ok(())
+}
+
 /// 5.–7. Prompt versions, models, score configs.
 fn versioned_and_config_deletes(p: &mut Planner<'_>, rows: &[ObjectRow]) {
     // 5. Prompt versions, newest first per prompt (so `latest` moves back step by step).
@@ -614,7 +675,25 @@ fn versioned_and_config_deletes(p: &mut Planner<'_>, rows: &[ObjectRow]) {
         );
     }
 
-    // 6. Models, 7. score configs (archived: no delete exists).
+    // 6. LLM connections (Langfuse pauses the evaluators that used them), 7. models,
+    // 8. score configs (archived: no delete exists).
+    for r in created(rows, Entity::LlmConnections) {
+        match &r.target_id {
+            Some(id) => p.push(
+                Action::DeleteLlmConnection { id: id.clone() },
+                vec![ObjectRef {
+                    entity: Entity::LlmConnections,
+                    id: id.clone(),
+                    trace_id: None,
+                }],
+            ),
+            None => p.by_hand(
+                Entity::LlmConnections,
+                &r.source_id,
+                unknown_outcome(Entity::LlmConnections),
+            ),
+        }
+    }
     for r in created(rows, Entity::Models) {
         match &r.target_id {
             Some(id) => p.push(

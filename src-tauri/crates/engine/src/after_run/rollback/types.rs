@@ -23,6 +23,10 @@ pub enum Action {
     DeletePromptVersion { name: String, version: i64 },
     /// `DELETE /api/public/models/{id}`.
     DeleteModel { id: String },
+    /// `DELETE /api/public/annotation-queues/{queue}/items/{id}`.
+    DeleteAnnotationQueueItem { queue: String, id: String },
+    /// `DELETE /api/public/llm-connections/{id}`.
+    DeleteLlmConnection { id: String },
     /// `PATCH /api/public/score-configs/{id}` with `isArchived: true` (no delete exists).
     ArchiveScoreConfig { id: String },
     /// Puts `label` back on `version` of `prompt` (a version from before the run), unless
@@ -52,6 +56,10 @@ impl std::fmt::Display for Action {
                 write!(f, "delete version {version} of prompt {name}")
             }
             Action::DeleteModel { id } => write!(f, "delete model {id}"),
+            Action::DeleteLlmConnection { id } => write!(f, "delete LLM connection {id}"),
+            Action::DeleteAnnotationQueueItem { queue, id } => {
+                write!(f, "delete item {id} of annotation queue {queue}")
+            }
             Action::ArchiveScoreConfig { id } => write!(f, "archive score config {id}"),
             Action::RestorePromptLabel {
                 prompt,

@@ -144,6 +144,37 @@ async fn present(
         )
         .await?
         .is_some(),
+        Entity::AnnotationQueueItems => match o.id.split_once('/') {
+            Some((queue, id)) => fetch(
+                lf,
+                Bucket::PublicApi,
+                &format!(
+                    "{}/{}/items/{}",
+                    crate::connectors::langfuse::annotation_queues::PATH,
+                    q(queue),
+                    q(id)
+                ),
+            )
+            .await?
+            .is_some(),
+            None => false,
+        },
+        // No read by id: the target's listing.
+        Entity::LlmConnections => {
+            let mut found = false;
+            crate::connectors::for_each_existing_key_page(
+                lf,
+                o.entity,
+                &Scope::default(),
+                |keys| {
+                    found |= keys
+                        .iter()
+                        .any(|k| k.target_id.as_deref() == Some(o.id.as_str()));
+                },
+            )
+            .await?;
+            found
+        }
         // "Present" for an archived entity means: not archived.
         Entity::ScoreConfigs => fetch(
             lf,

@@ -768,6 +768,16 @@ impl Context {
                 o.insert(field.into(), Value::String(sid.clone()));
             }
         }
+        if let Some(Value::Array(cfgs)) = o.get_mut("scoreConfigIds") {
+            for c in cfgs {
+                if let Some(sid) = c
+                    .as_str()
+                    .and_then(|id| ids.to_source(Entity::ScoreConfigs, id))
+                {
+                    *c = Value::String(sid.clone());
+                }
+            }
+        }
         if let Some(m) = o.get_mut("metadata") {
             strip_run_tag(m, s.and_then(|s| s.get("metadata")));
         }
@@ -1034,6 +1044,10 @@ fn diff_options(entity: Entity, cross_generation: bool) -> DiffOptions {
         Entity::DatasetRunItems => &["datasetRunId", "datasetId"],
         // The current API stamps each item with the dataset version (a time) it was written in.
         Entity::DatasetItems => &["version"],
+        // The tail of the key the user supplied, not a copied setting.
+        Entity::LlmConnections => &["displaySecretKey"],
+        // The target's own queue id, and the moment the target stamped a completed item.
+        Entity::AnnotationQueueItems => &["queueId", "completedAt"],
         _ => &[],
     };
     for p in extra {

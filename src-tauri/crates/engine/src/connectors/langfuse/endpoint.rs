@@ -2,6 +2,7 @@
 
 use crate::vocab::{CloudPlan, EngineError, ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// A Langfuse project reached over HTTP. The secret key is looked up at run time from the
@@ -36,6 +37,14 @@ pub struct LangfuseEndpoint {
     /// this computer.
     #[serde(default, skip_serializing_if = "is_default")]
     pub allow_plain_http: bool,
+    /// A target's LLM connections: per provider, the environment variable that holds its API key
+    /// (the API never returns keys, so a copied connection needs one supplied).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub llm_key_env: BTreeMap<String, String>,
+    /// The same keys supplied by the caller (never from a file, never serialised or journaled);
+    /// they win over `llm_key_env`.
+    #[serde(skip)]
+    pub llm_keys: BTreeMap<String, SecretString>,
 }
 
 /// Two endpoints are equal when every field is, the secrets compared by value. (Listing the
@@ -53,7 +62,16 @@ impl PartialEq for LangfuseEndpoint {
             budget_time_scale,
             ca_file,
             allow_plain_http,
+            llm_key_env,
+            llm_keys,
         } = self;
+        let same_llm_keys = llm_keys.len() == other.llm_keys.len()
+            && llm_keys.iter().all(|(p, k)| {
+                other
+                    .llm_keys
+                    .get(p)
+                    .is_some_and(|o| o.expose_secret() == k.expose_secret())
+            });
         let same_secret = match (secret_key, &other.secret_key) {
             (Some(a), Some(b)) => a.expose_secret() == b.expose_secret(),
             (a, b) => a.is_none() && b.is_none(),
@@ -68,6 +86,8 @@ impl PartialEq for LangfuseEndpoint {
             && *budget_time_scale == other.budget_time_scale
             && *ca_file == other.ca_file
             && *allow_plain_http == other.allow_plain_http
+            && *llm_key_env == other.llm_key_env
+            && same_llm_keys
     }
 }
 
@@ -99,7 +119,22 @@ impl LangfuseEndpoint {
             budget_time_scale: 1.0,
             ca_file: None,
             allow_plain_http: false,
+            llm_key_env: BTreeMap::new(),
+            llm_keys: BTreeMap::new(),
         }
+    }
+
+    /// The API key for the LLM connection of `provider`: the caller's, else the named
+    /// environment variable's; `None` when neither is there (a manual step for the user).
+    pub fn llm_key(&self, provider: &str) -> Option<SecretString> {
+        if let Some(k) = self.llm_keys.get(provider) {
+            return Some(k.clone());
+        }
+        let var = self.llm_key_env.get(provider)?;
+        std::env::var(var)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(SecretString::from)
     }
 
     /// The secret, from the caller or from the named environment variable.

@@ -8,8 +8,10 @@
 //! | scores | `GET /v3/scores` (cursor) | `GET /v2/scores` pages | `POST /ingestion` (`score-create`) | `POST /ingestion` |
 //! | the rest | REST | REST | REST | REST |
 
+pub mod annotation_queues;
 pub mod endpoint;
 pub mod experiments;
+pub mod llm_connections;
 mod media;
 pub mod otlp;
 mod read;
@@ -39,6 +41,9 @@ pub struct Capabilities {
     pub legacy_ingestion: bool,
     /// `POST /otel/v1/traces`.
     pub otlp: bool,
+    /// `GET|PUT /llm-connections` (Langfuse v3 and later).
+    #[serde(default)]
+    pub llm_connections: bool,
 }
 
 /// The result of a connection check, for the UI.
@@ -58,6 +63,9 @@ pub struct Langfuse {
     pub info: ConnectionInfo,
     pub run_tag: Option<String>,
     pub counters: Arc<Counters>,
+    /// The API keys for the target's LLM connections, by provider (see
+    /// [`LangfuseEndpoint::llm_key`]); held in memory for this run only.
+    pub(crate) llm_keys: std::collections::BTreeMap<String, crate::vocab::SecretString>,
 }
 
 fn base_url(url: &str) -> String {
@@ -265,11 +273,18 @@ impl Langfuse {
             generation,
             capabilities,
         };
+        let llm_keys = endpoint
+            .llm_keys
+            .keys()
+            .chain(endpoint.llm_key_env.keys())
+            .filter_map(|p| Some((p.clone(), endpoint.llm_key(p)?)))
+            .collect();
         Ok(Langfuse {
             http,
             info,
             run_tag,
             counters,
+            llm_keys,
         })
     }
 
@@ -431,7 +446,9 @@ async fn probe_capabilities(http: &HttpClient, generation: Generation) -> Capabi
     let cursor_observations = probe("/api/public/v2/observations?limit=1&fields=core").await;
     let scores_v3 = probe("/api/public/v3/scores?limit=1").await;
     let legacy_reads = probe("/api/public/traces?limit=1&fields=core").await;
+    let llm_connections = probe("/api/public/llm-connections?limit=1").await;
     Capabilities {
+        llm_connections,
         cursor_observations,
         scores_v3,
         legacy_reads,

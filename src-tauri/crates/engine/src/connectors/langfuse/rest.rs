@@ -165,6 +165,21 @@ impl Langfuse {
         }
     }
 
+    /// One page of a listing that servers before a certain version lack (LLM connections,
+    /// annotation queues): `None` when the server answers 404.
+    pub(super) async fn listing_if_served(
+        &self,
+        path: &str,
+        page: u64,
+        what: &str,
+    ) -> Result<Option<(Vec<RawObject>, bool)>, EngineError> {
+        match self.one_page(Bucket::PublicApi, path, page, what).await {
+            Ok(p) => Ok(Some(p)),
+            Err(EngineError::Http { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn one_page(
         &self,
         bucket: Bucket,
@@ -211,6 +226,9 @@ impl Langfuse {
             }
             Entity::DatasetRunItems => self.read_dataset_run_items_page(cursor).await,
             Entity::Prompts => self.read_prompts_page(cursor).await,
+            Entity::LlmConnections => self.read_llm_connections_page(cursor).await,
+            Entity::AnnotationQueues => self.read_annotation_queues_page(cursor).await,
+            Entity::AnnotationQueueItems => self.read_annotation_queue_items_page(cursor).await,
             _ => Ok(Page::default()),
         }
     }
@@ -505,6 +523,16 @@ impl Langfuse {
                 Err(e) => Err(e),
             };
         }
+        if entity == Entity::LlmConnections {
+            return self.existing_llm_connections_page(cursor).await;
+        }
+        if matches!(
+            entity,
+            Entity::AnnotationQueues | Entity::AnnotationQueueItems
+        ) {
+            // A project holds few queues: one listing of all of them.
+            return Ok((self.existing_queue_keys(entity).await?, None));
+        }
         let page: u64 = cursor.as_deref().and_then(|c| c.parse().ok()).unwrap_or(1);
         let path = match entity {
             Entity::ScoreConfigs => "/api/public/score-configs",
@@ -586,6 +614,12 @@ impl Langfuse {
     }
 
     async fn write_rest_one(&self, entity: Entity, r: &Record) -> WriteOutcome {
+        match entity {
+            Entity::LlmConnections => return self.write_llm_connection(r).await,
+            Entity::AnnotationQueues => return self.write_annotation_queue(r).await,
+            Entity::AnnotationQueueItems => return self.write_annotation_queue_item(r).await,
+            _ => {}
+        }
         let Some((path, body, idem)) = self.create_request(entity, r) else {
             return WriteOutcome::Failed(format!("{entity} cannot be written over REST"));
         };
