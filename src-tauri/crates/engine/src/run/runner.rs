@@ -356,7 +356,10 @@ pub async fn preflight(
             crate::connectors::langfuse::llm_connections::preflight_notes(
                 sides.source.as_ref(),
                 sides.source_info.as_ref(),
-                &plan.target,
+                match &plan.target {
+                    EndpointSpec::Langfuse(t) => Some(t),
+                    _ => None,
+                },
                 sides.target_info.as_ref(),
                 &plan.scope,
             )

@@ -8,7 +8,6 @@ use super::Langfuse;
 use crate::connectors::http::{Bucket, HttpFailure, Idempotency};
 use crate::connectors::traits::{ExistingKey, Page, WriteOutcome};
 use crate::connectors::{SourceConnector, for_each_page};
-use crate::run::plan::EndpointSpec;
 use crate::vocab::{EngineError, Entity, ExposeSecret, RawObject, Record, Scope, SecretString};
 
 pub(crate) const PATH: &str = "/api/public/llm-connections";
@@ -141,7 +140,9 @@ fn headers_left_behind(provider: &str, o: &RawObject) -> Option<String> {
 pub(crate) async fn preflight_notes(
     source: &dyn SourceConnector,
     source_info: Option<&ConnectionInfo>,
-    target: &EndpointSpec,
+    // `None`: an archive target, which keeps the connections' settings (keys are asked for when
+    // it is imported).
+    target: Option<&super::LangfuseEndpoint>,
     target_info: Option<&ConnectionInfo>,
     scope: &Scope,
 ) -> Result<Vec<String>, EngineError> {
@@ -166,8 +167,7 @@ pub(crate) async fn preflight_notes(
             quoted(&providers)
         )]);
     }
-    let EndpointSpec::Langfuse(t) = target else {
-        // An archive keeps the connections' settings; keys are asked for when it is imported.
+    let Some(t) = target else {
         return Ok(vec![]);
     };
     let keyless: Vec<String> = providers
