@@ -103,6 +103,7 @@ CREATE TABLE IF NOT EXISTS checkpoints(stream TEXT PRIMARY KEY, cursor TEXT, don
 CREATE TABLE IF NOT EXISTS objects(
   entity TEXT NOT NULL, source_id TEXT NOT NULL, target_id TEXT, content_hash TEXT,
   state TEXT NOT NULL, reason TEXT, updated_at TEXT NOT NULL,
+  unsettled INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY(entity, source_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS target_existing(entity TEXT NOT NULL, id TEXT NOT NULL, target_id TEXT, PRIMARY KEY(entity, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS id_map(entity TEXT NOT NULL, source_id TEXT NOT NULL, target_id TEXT NOT NULL, PRIMARY KEY(entity, source_id)) WITHOUT ROWID;
@@ -110,15 +111,24 @@ CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY, at TEXT NOT NULL, leve
 "#;
 
 /// Columns added after the first release, for journals written before them.
-fn add_later_columns(conn: &Connection) -> Result<(), EngineError> {
-    let has_unsettled: bool = conn.query_row(
-        "SELECT EXISTS(SELECT 1 FROM pragma_table_info('objects') WHERE name = 'unsettled')",
-        [],
-        |r| r.get(0),
-    )?;
-    if !has_unsettled {
-        conn.execute_batch("ALTER TABLE objects ADD COLUMN unsettled INTEGER NOT NULL DEFAULT 0")?;
+fn add_later_columns(conn: &mut Connection) -> Result<(), EngineError> {
+    let has_unsettled = |c: &Connection| -> Result<bool, rusqlite::Error> {
+        c.query_row(
+            "SELECT EXISTS(SELECT 1 FROM pragma_table_info('objects') WHERE name = 'unsettled')",
+            [],
+            |r| r.get(0),
+        )
+    };
+    if has_unsettled(conn)? {
+        return Ok(());
     }
+    // Another process may open the same older journal at the same moment (`runs` next to a
+    // resumed run): look again and add the column under one write lock, or both would add it.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    if !has_unsettled(&tx)? {
+        tx.execute_batch("ALTER TABLE objects ADD COLUMN unsettled INTEGER NOT NULL DEFAULT 0")?;
+    }
+    tx.commit()?;
     Ok(())
 }
 
@@ -129,7 +139,7 @@ pub fn run_dir(data_dir: &Path, run_id: &str) -> PathBuf {
 
 impl Journal {
     fn open_file(path: &Path) -> Result<Connection, EngineError> {
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
         // First: a run another process drives holds the write lock for moments at a time, and
         // every statement below (even switching to WAL) may have to wait for it.
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -141,7 +151,7 @@ impl Journal {
              PRAGMA wal_autocheckpoint=20000; PRAGMA cache_size=-8000; PRAGMA temp_store=MEMORY;",
         )?;
         conn.execute_batch(SCHEMA)?;
-        add_later_columns(&conn)?;
+        add_later_columns(&mut conn)?;
         Ok(conn)
     }
 

@@ -247,7 +247,7 @@ mod tests {
 
     fn journal(dir: &std::path::Path) -> Arc<Journal> {
         let plan = crate::run::plan::Plan::from_toml(
-            "[source]\nkind = \"langfuse\"\nurl = \"http://a\"\npublic_key = \"pk\"\n[target]\nkind = \"archive\"\npath = \"/tmp/x\"\n",
+            "[source]\nkind = \"langfuse\"\nurl = \"http://127.0.0.1:1\"\npublic_key = \"pk\"\n[target]\nkind = \"archive\"\npath = \"/tmp/x\"\n",
         )
         .unwrap();
         let j = Journal::create_sync(dir, "r", &plan, "{}").unwrap();
