@@ -314,6 +314,7 @@ async fn sigkill_at_random_points_then_resume_ends_exact() {
     ];
     let mut run_id: Option<String> = None;
     let mut killed = 0;
+    let mut last_output = String::new();
     for at in kills.iter() {
         let (p, d, id) = (plan_s.clone(), data.clone(), run_id.clone());
         let mut child = match &id {
@@ -338,7 +339,12 @@ async fn sigkill_at_random_points_then_resume_ends_exact() {
             }
             tokio::time::sleep(Duration::from_millis(3)).await;
         };
-        child.wait().unwrap();
+        let out = child.wait_with_output().unwrap();
+        last_output = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         if run_id.is_none() {
             let out = cli(&["runs", "--json"], &data).output().unwrap();
             let runs = json_of(&out);
@@ -354,7 +360,7 @@ async fn sigkill_at_random_points_then_resume_ends_exact() {
     }
     assert!(
         killed >= 3,
-        "only {killed} kills landed before the run finished"
+        "only {killed} kills landed before the run finished; its last output:\n{last_output}"
     );
     let id = run_id.expect("a run exists");
     target.set_faults(FaultConfig::default());

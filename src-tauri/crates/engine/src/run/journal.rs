@@ -208,7 +208,13 @@ impl Journal {
         std::fs::create_dir_all(&dir)
             .map_err(|e| EngineError::Journal(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join("journal.sqlite");
-        let conn = Self::open_file(&path)?;
+        // Built under another name and renamed into place whole: a process killed while it was
+        // being created leaves no journal that lists a run without its plan.
+        let building = dir.join("journal.sqlite.new");
+        for leftover in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{leftover}", building.display()));
+        }
+        let conn = Self::open_file(&building)?;
         conn.execute(
             "INSERT OR REPLACE INTO meta(key, value) VALUES ('run_id', ?1), ('plan', ?2),
              ('plan_hash', ?3), ('state', 'running'), ('created_at', ?4), ('format', ?5),
@@ -226,8 +232,12 @@ impl Journal {
                 extra_value
             ],
         )?;
+        // Closing the only connection folds the WAL into the file, so the rename moves it all.
+        conn.close().map_err(|(_, e)| e)?;
+        std::fs::rename(&building, &path)
+            .map_err(|e| EngineError::Journal(format!("cannot create {}: {e}", path.display())))?;
         Ok(Journal {
-            conn: Mutex::new(conn),
+            conn: Mutex::new(Self::open_file(&path)?),
             path,
         })
     }
