@@ -369,6 +369,42 @@ pub fn expect_trace_spans(source: &Value, target: &mut Value) -> Value {
         false
     });
     assert_eq!(spans, traces, "one root span per source trace");
+    // Each further run item of a trace gets a span of its own under the trace's span: a span
+    // the source does not have, named by exactly one run item of that trace.
+    let source_obs: std::collections::BTreeSet<&str> = source["observations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    let mut item_spans = BTreeMap::new();
+    target["observations"].as_array_mut().unwrap().retain(|o| {
+        let id = o["id"].as_str().unwrap();
+        let trace = o["traceId"].as_str().unwrap();
+        if source_obs.contains(id) || o["parentObservationId"] != format!("t-{trace}").as_str() {
+            return true;
+        }
+        assert_eq!(o["type"], "SPAN", "{o}");
+        item_spans.insert(id.to_string(), trace.to_string());
+        false
+    });
+    assert_eq!(
+        item_spans.len(),
+        run_items_sharing_a_trace(source),
+        "one span of its own per further run item of a trace: {item_spans:?}"
+    );
+    if let Some(items) = target["dataset_run_items"].as_array_mut() {
+        for i in items {
+            if let Some(trace) = i["observationId"].as_str().and_then(|o| item_spans.remove(o)) {
+                assert_eq!(i["traceId"], trace.as_str(), "{i}");
+                i["observationId"] = format!("t-{trace}").into();
+            }
+        }
+    }
+    assert!(
+        item_spans.is_empty(),
+        "every such span carries a run item: {item_spans:?}"
+    );
     let mut expected = source.clone();
     for o in expected["observations"].as_array_mut().unwrap() {
         if o["parentObservationId"].is_null() {
@@ -413,61 +449,31 @@ pub async fn copy(plan: Plan, data: &std::path::Path) -> RunReport {
     .unwrap()
 }
 
-/// Langfuse v4 creates a run item only with its trace's root span, which names one experiment
-/// item: the report must name every run item whose trace another item already carries, and
-/// only those. Returns a copy of the source dump without them (and without runs left empty),
-/// to compare the rest field for field.
-pub fn without_run_items_sharing_a_trace(source: &Value, report: &RunReport) -> Value {
+/// Every run item arrives, also where several dataset runs link one trace (on v4 the first rides
+/// on the trace's span, each further one on a span of its own in that trace): the report names
+/// no run item as failed. Returns the source dump to compare with.
+pub fn every_run_item_arrives(source: &Value, report: &RunReport) -> Value {
+    let failed: Vec<_> = report
+        .failures
+        .iter()
+        .filter(|f| f.entity == Entity::DatasetRunItems)
+        .collect();
+    assert!(failed.is_empty(), "no run item fails: {failed:#?}");
+    source.clone()
+}
+
+/// How many run items of the source link a trace that an earlier run item already links.
+pub fn run_items_sharing_a_trace(source: &Value) -> usize {
     let mut per_trace: BTreeMap<String, usize> = BTreeMap::new();
     for i in source["dataset_run_items"].as_array().unwrap() {
         *per_trace
             .entry(i["traceId"].as_str().unwrap().to_string())
             .or_default() += 1;
     }
-    let failed: std::collections::BTreeSet<String> = report
-        .failures
-        .iter()
-        .filter(|f| f.entity == Entity::DatasetRunItems)
-        .map(|f| {
-            assert!(
-                f.reason.contains("already carries another experiment item"),
-                "{f:?}"
-            );
-            f.id.clone()
-        })
-        .collect();
-    let expected: usize = per_trace.values().map(|n| n - 1).sum();
-    assert_eq!(
-        failed.len(),
-        expected,
-        "one run item per trace fails, no more"
-    );
-    let mut s = source.clone();
-    s["dataset_run_items"].as_array_mut().unwrap().retain(|i| {
-        let key = format!(
-            "{}|{}|{}",
-            i["datasetRunName"].as_str().unwrap(),
-            i["datasetItemId"].as_str().unwrap(),
-            i["traceId"].as_str().unwrap()
-        );
-        // Named by id where the source has run item ids, by natural key where not (v4).
-        !failed.contains(&key) && !failed.contains(i["id"].as_str().unwrap())
-    });
-    let runs_left: std::collections::BTreeSet<String> = s["dataset_run_items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["datasetRunId"].as_str().unwrap().to_string())
-        .collect();
-    s["dataset_runs"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|r| runs_left.contains(r["id"].as_str().unwrap()));
-    s
+    per_trace.values().map(|n| n - 1).sum()
 }
 
-/// Entities compared by tests about something other than run items (on v4 a run item whose
-/// trace another item carries fails by design; see `without_run_items_sharing_a_trace`).
+/// Entities compared by tests about something other than run items.
 pub fn v4_target_entities() -> Vec<&'static str> {
     ALL.iter()
         .copied()

@@ -259,8 +259,18 @@ async fn tracing(
     // Before any trace delete, the whole trace in the target (not only the run's window): a
     // trace that also holds observations or scores the run did not write stays, because
     // deleting it would take those along.
-    let our_observations: HashSet<&str> =
+    let mut our_observations: HashSet<&str> =
         observations.iter().map(|r| r.source_id.as_str()).collect();
+    // On v4 a run item beside another on one trace is a span of its own that the run wrote.
+    let item_spans: Vec<String> = if v4 {
+        created(rows, Entity::DatasetRunItems)
+            .iter()
+            .map(|r| crate::connectors::langfuse::experiments::item_span_id(&r.source_id))
+            .collect()
+    } else {
+        vec![]
+    };
+    our_observations.extend(item_spans.iter().map(String::as_str));
     let our_scores: HashSet<&str> = scores.iter().map(|r| r.source_id.as_str()).collect();
     if !trace_rows.is_empty() {
         progress(RollbackProgress::Planning {

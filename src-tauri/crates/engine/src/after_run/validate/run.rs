@@ -969,9 +969,14 @@ fn strip_run_tag(v: &mut Value, source: Option<&Value>) {
     }
 }
 
+/// Drops from a v4 target's observations what the migrator added for an older source: each
+/// trace's root span `t-<id>` and the spans of their own that extra run items got under it.
 fn fold_trace_spans(target: &mut BTreeMap<String, Value>) {
     target.retain(|id, o| {
-        !(id.starts_with("t-") && o.get("traceId").and_then(Value::as_str) == Some(&id[2..]))
+        let trace = o.get("traceId").and_then(Value::as_str);
+        let parent = o.get("parentObservationId").and_then(Value::as_str);
+        !(id.starts_with("t-") && trace == Some(&id[2..]))
+            && !crate::connectors::langfuse::experiments::is_item_span(id, trace, parent)
     });
     for o in target.values_mut() {
         if o.get("parentObservationId")
@@ -1119,11 +1124,25 @@ mod tests {
                 json!({"traceId": "abc", "parentObservationId": "t-abc"}),
             ),
             ("t-zzz".to_string(), json!({"traceId": "other"})),
+            // A further run item's span of its own under the trace's span.
+            (
+                "e-0123456789abcdef".to_string(),
+                json!({"traceId": "abc", "parentObservationId": "t-abc"}),
+            ),
+            // Named alike but elsewhere in the tree: a real span.
+            (
+                "e-fedcba9876543210".to_string(),
+                json!({"traceId": "abc", "parentObservationId": "o1"}),
+            ),
         ]
         .into_iter()
         .collect();
         fold_trace_spans(&mut t);
-        assert_eq!(t.len(), 2, "a real span named t-zzz stays");
+        assert_eq!(
+            t.keys().collect::<Vec<_>>(),
+            ["e-fedcba9876543210", "o1", "t-zzz"],
+            "a real span named t-zzz or e-… stays"
+        );
         assert_eq!(t["o1"]["parentObservationId"], Value::Null);
     }
 

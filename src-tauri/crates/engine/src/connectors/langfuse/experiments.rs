@@ -8,11 +8,17 @@
 //! trace's synthetic root span `t-<traceId>` (journaled as the trace) or, from a v4 source, the
 //! observation the source's experiment item names. The run-items phase then settles each item from
 //! its carrier's journal row: written with it, already there, or not creatable, with the reason.
+//!
+//! Langfuse reads experiment attributes from any span of a trace, not only the root (its OTel
+//! ingestion extracts them per span), but a span names one item. When several runs link one
+//! trace, the first item rides on the carrier and each further one gets a span of its own in
+//! that trace (`item_span`), written in the run-items phase, if this run wrote the carrier.
 
 use crate::connectors::traits::{SourceConnector, for_each_page};
 use crate::vocab::{Dialect, EngineError, Entity, ObjectState, RawObject, Record, Scope};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 
 /// What the index needs from the run's journal (the run machinery implements it).
 pub trait RunLookup: Sync {
@@ -47,10 +53,57 @@ pub fn carrier(item: &RawObject, source: Dialect) -> Option<(Entity, String)> {
     }
 }
 
+/// The record field that holds an extra run item's own span (an observation body) for the writer.
+pub const ITEM_SPAN_KEY: &str = "_migratorItemSpan";
+
+/// The id of the span of its own an extra run item gets: derived from the run item's id, so a
+/// resume finds and never re-sends it.
+pub fn item_span_id(run_item_id: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(run_item_id.as_bytes());
+    format!("e-{}", &hex::encode(digest)[..16])
+}
+
+/// Whether a target observation is such a span (under the legacy trace's root span `t-<id>`).
+pub fn is_item_span(id: &str, trace_id: Option<&str>, parent: Option<&str>) -> bool {
+    id.len() == 18
+        && id.starts_with("e-")
+        && id[2..].bytes().all(|b| b.is_ascii_hexdigit())
+        && trace_id.is_some_and(|t| parent == Some(super::otlp::trace_span_id(t).as_str()))
+}
+
 /// Run items in scope by carrier; one item per carrier (a span names one experiment item).
 #[derive(Default)]
 pub struct ExperimentIndex {
     by_carrier: HashMap<(Entity, String), (String, ExperimentAttrs)>,
+    /// Every item's attributes, by run item id (the extra items' spans carry theirs).
+    by_item: HashMap<String, ExperimentAttrs>,
+    /// Carriers that more than one item names.
+    shared: HashSet<(Entity, String)>,
+}
+
+/// When and in which environment a shared carrier span is, kept in the journal (under
+/// `place_key`) when it is written, so the items beside it join its trace there, also after a
+/// resume: a span of another environment or earlier time would change the trace v4 derives.
+#[derive(Default, Serialize, Deserialize)]
+pub struct CarrierPlace {
+    pub start: Option<String>,
+    pub environment: Option<String>,
+}
+
+impl CarrierPlace {
+    /// The place of a trace (legacy source) or observation (v4 source) record.
+    pub fn of(r: &Record) -> Self {
+        CarrierPlace {
+            start: r.body.str("timestamp").or_else(|| r.body.str("startTime")),
+            environment: r.body.str("environment"),
+        }
+    }
+}
+
+/// The journal key of a carrier's place.
+pub fn place_key(carrier: &(Entity, String)) -> String {
+    format!("experiment-carrier:{}:{}", carrier.0.as_str(), carrier.1)
 }
 
 impl ExperimentIndex {
@@ -100,9 +153,15 @@ impl ExperimentIndex {
                 .get_present("runMetadata")
                 .map(|m| m.get().to_string()),
         };
-        self.by_carrier
-            .entry(carrier)
-            .or_insert_with(|| (r.id.clone(), attrs));
+        self.by_item.insert(r.id.clone(), attrs.clone());
+        match self.by_carrier.entry(carrier) {
+            Entry::Occupied(e) => {
+                self.shared.insert(e.key().clone());
+            }
+            Entry::Vacant(e) => {
+                e.insert((r.id.clone(), attrs));
+            }
+        }
         Ok(())
     }
 
@@ -111,6 +170,53 @@ impl ExperimentIndex {
         self.by_carrier
             .get(&(entity, id.to_string()))
             .map(|(_, a)| a)
+    }
+
+    /// Whether more than one run item names this span record as carrier.
+    pub fn is_shared(&self, entity: Entity, id: &str) -> bool {
+        self.shared.contains(&(entity, id.to_string()))
+    }
+
+    /// The carrier of a run item that another item already rides on.
+    pub fn extra_carrier(&self, item: &Record, source: Dialect) -> Option<(Entity, String)> {
+        let carrier = carrier(&item.body, source)?;
+        let (owner, _) = self.by_carrier.get(&carrier)?;
+        (*owner != item.id).then_some(carrier)
+    }
+
+    /// The span of its own for a run item whose carrier already names another item: an
+    /// observation body under the carrier, at its place. `None` for the others.
+    pub fn item_span(
+        &self,
+        item: &Record,
+        source: Dialect,
+        place: &CarrierPlace,
+    ) -> Option<RawObject> {
+        let carrier = self.extra_carrier(item, source)?;
+        let attrs = self.by_item.get(&item.id)?;
+        let trace_id = item.body.str("traceId")?;
+        let parent = match carrier.0 {
+            Entity::Traces => super::otlp::trace_span_id(&carrier.1),
+            _ => carrier.1,
+        };
+        let at = place
+            .start
+            .clone()
+            .or_else(|| item.body.str("createdAt"))
+            .unwrap_or_else(crate::vocab::time::now_iso_millis);
+        let mut o = RawObject::new();
+        o.set("id", &item_span_id(&item.id));
+        o.set("traceId", &trace_id);
+        o.set("parentObservationId", &parent);
+        o.set("type", "SPAN");
+        o.set("name", "experiment item");
+        o.set("startTime", &at);
+        o.set("endTime", &at);
+        if let Some(e) = &place.environment {
+            o.set("environment", e);
+        }
+        o.set(BODY_KEY, attrs);
+        Some(o)
     }
 
     /// What became of a run item, from its carrier's journal row. `None`: the item is already
@@ -122,23 +228,21 @@ impl ExperimentIndex {
         journal: &dyn RunLookup,
         preexisting: bool,
     ) -> Result<Option<Settled>, EngineError> {
-        const WHY: &str = "Langfuse v4 creates an experiment item only together with its trace (the \
-             experiment attributes must be on the trace's root span when it is first written)";
+        const WHY: &str = "Langfuse v4 creates an experiment item only with a span, which the \
+             migrator adds only to traces this run wrote (their data cannot be changed afterwards)";
         let Some(carrier) = carrier(&item.body, source) else {
             return Ok(Some(Settled::Failed(format!(
                 "the source names no trace or root observation for it, and {WHY}"
             ))));
         };
-        match self.by_carrier.get(&carrier) {
-            Some((owner, _)) if *owner != item.id => {
-                return Ok(Some(Settled::Failed(format!(
-                    "its trace's root span already carries another experiment item ({owner}); a span names one"
-                ))));
-            }
-            _ => {}
-        }
+        let extra = self
+            .by_carrier
+            .get(&carrier)
+            .is_some_and(|(owner, _)| *owner != item.id);
         let state = journal.state(carrier.0, &carrier.1)?;
         Ok(match state {
+            // Another item rides on the carrier: this one gets a span of its own in the trace.
+            Some(ObjectState::Confirmed) if extra => Some(Settled::OwnSpan),
             Some(ObjectState::Confirmed) => Some(Settled::Written),
             _ if preexisting => None,
             Some(ObjectState::Pending) => Some(Settled::Pending),
@@ -165,6 +269,8 @@ impl ExperimentIndex {
 #[derive(Debug, PartialEq)]
 pub enum Settled {
     Written,
+    /// To be written as a span of its own (`ExperimentIndex::item_span`).
+    OwnSpan,
     Pending,
     Failed(String),
 }
