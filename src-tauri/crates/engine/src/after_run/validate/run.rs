@@ -15,7 +15,7 @@ use crate::vocab::filter::{parse_time, time_field};
 use crate::vocab::{Dialect, EngineError, Entity, Scope, natural_key};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -350,6 +350,13 @@ impl Compare<'_> {
         }
         if context.folds_trace_spans() && entity == Entity::Observations {
             fold_trace_spans(&mut t);
+        }
+        if entity == Entity::Observations
+            && context.target.is_v4()
+            && let Some(j) = self.journal
+        {
+            let spans = item_spans(j)?;
+            t.retain(|id, _| !spans.contains(id));
         }
         // Per-day counts are what each side holds, like the totals.
         acc.days.extend(per_day(entity, &s, &t));
@@ -969,14 +976,19 @@ fn strip_run_tag(v: &mut Value, source: Option<&Value>) {
     }
 }
 
-/// Drops from a v4 target's observations what the migrator added for an older source: each
-/// trace's root span `t-<id>` and the spans of their own that extra run items got under it.
+/// The spans of their own the run gave run items on a v4 target (see `experiments`): the
+/// migrator's carriers, not observations of the source.
+fn item_spans(journal: &Journal) -> Result<HashSet<String>, EngineError> {
+    Ok(journal
+        .rows_where(Some(Entity::DatasetRunItems), None)?
+        .iter()
+        .map(|r| crate::connectors::langfuse::experiments::item_span_id(&r.source_id))
+        .collect())
+}
+
 fn fold_trace_spans(target: &mut BTreeMap<String, Value>) {
     target.retain(|id, o| {
-        let trace = o.get("traceId").and_then(Value::as_str);
-        let parent = o.get("parentObservationId").and_then(Value::as_str);
-        !(id.starts_with("t-") && trace == Some(&id[2..]))
-            && !crate::connectors::langfuse::experiments::is_item_span(id, trace, parent)
+        !(id.starts_with("t-") && o.get("traceId").and_then(Value::as_str) == Some(&id[2..]))
     });
     for o in target.values_mut() {
         if o.get("parentObservationId")
@@ -1124,25 +1136,11 @@ mod tests {
                 json!({"traceId": "abc", "parentObservationId": "t-abc"}),
             ),
             ("t-zzz".to_string(), json!({"traceId": "other"})),
-            // A further run item's span of its own under the trace's span.
-            (
-                "e-0123456789abcdef".to_string(),
-                json!({"traceId": "abc", "parentObservationId": "t-abc"}),
-            ),
-            // Named alike but elsewhere in the tree: a real span.
-            (
-                "e-fedcba9876543210".to_string(),
-                json!({"traceId": "abc", "parentObservationId": "o1"}),
-            ),
         ]
         .into_iter()
         .collect();
         fold_trace_spans(&mut t);
-        assert_eq!(
-            t.keys().collect::<Vec<_>>(),
-            ["e-fedcba9876543210", "o1", "t-zzz"],
-            "a real span named t-zzz or e-… stays"
-        );
+        assert_eq!(t.len(), 2, "a real span named t-zzz stays");
         assert_eq!(t["o1"]["parentObservationId"], Value::Null);
     }
 

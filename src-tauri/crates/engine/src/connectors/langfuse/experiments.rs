@@ -64,14 +64,6 @@ pub fn item_span_id(run_item_id: &str) -> String {
     format!("e-{}", &hex::encode(digest)[..16])
 }
 
-/// Whether a target observation is such a span (under the legacy trace's root span `t-<id>`).
-pub fn is_item_span(id: &str, trace_id: Option<&str>, parent: Option<&str>) -> bool {
-    id.len() == 18
-        && id.starts_with("e-")
-        && id[2..].bytes().all(|b| b.is_ascii_hexdigit())
-        && trace_id.is_some_and(|t| parent == Some(super::otlp::trace_span_id(t).as_str()))
-}
-
 /// Run items in scope by carrier; one item per carrier (a span names one experiment item).
 #[derive(Default)]
 pub struct ExperimentIndex {
