@@ -351,6 +351,9 @@ impl Compare<'_> {
         if context.folds_trace_spans() && entity == Entity::Observations {
             fold_trace_spans(&mut t);
         }
+        if entity == Entity::DatasetRunItems && context.target.is_v4() {
+            same_carrier_for_item_spans(&s, &mut t);
+        }
         if entity == Entity::Observations
             && context.target.is_v4()
             && let Some(j) = self.journal
@@ -984,6 +987,20 @@ fn item_spans(journal: &Journal) -> Result<HashSet<String>, EngineError> {
         .iter()
         .map(|r| crate::connectors::langfuse::experiments::item_span_id(&r.source_id))
         .collect())
+}
+
+/// A run item that got a span of its own names that span in the target; it stands beside the
+/// source's carrier, so it is compared as naming that.
+fn same_carrier_for_item_spans(s: &BTreeMap<String, Value>, t: &mut BTreeMap<String, Value>) {
+    const FIELD: &str = "experimentObservationId";
+    for (key, v) in t.iter_mut() {
+        let own = crate::connectors::langfuse::experiments::item_span_id(key);
+        if v.get(FIELD).and_then(Value::as_str) == Some(own.as_str())
+            && let Some(carrier) = s.get(key).and_then(|s| s.get(FIELD))
+        {
+            v[FIELD] = carrier.clone();
+        }
+    }
 }
 
 fn fold_trace_spans(target: &mut BTreeMap<String, Value>) {
