@@ -79,9 +79,10 @@ async fn run_items_sharing_a_trace_all_arrive_validate_clean_and_roll_back() {
     assert_no_differences(&expected, &t, ALL);
 
     // Validation does not count the items' own spans as extra observations.
-    let v = migrator_engine::validate_run(&report.run_id, data.path(), &validate_options(), &|_| {})
-        .await
-        .unwrap();
+    let v =
+        migrator_engine::validate_run(&report.run_id, data.path(), &validate_options(), &|_| {})
+            .await
+            .unwrap();
     for e in [
         Entity::Traces,
         Entity::Observations,
@@ -176,7 +177,10 @@ async fn an_item_span_whose_answer_was_lost_is_looked_up_not_sent_twice() {
     every_run_item_arrives(&source.dump(), &resumed);
 
     let t = target.dump();
-    let twice: Vec<_> = span_counts(&t).into_iter().filter(|(_, n)| *n > 1).collect();
+    let twice: Vec<_> = span_counts(&t)
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .collect();
     assert!(twice.is_empty(), "spans sent twice: {twice:?}");
     assert_every_item_once(&source.dump(), &t);
 }

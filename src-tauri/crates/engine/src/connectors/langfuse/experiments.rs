@@ -64,7 +64,8 @@ pub fn item_span_id(run_item_id: &str) -> String {
     format!("e-{}", &hex::encode(digest)[..16])
 }
 
-/// Run items in scope by carrier; one item per carrier (a span names one experiment item).
+/// Run items in scope by carrier (a span names one experiment item: the first item of a
+/// carrier rides on it, further ones get spans of their own).
 #[derive(Default)]
 pub struct ExperimentIndex {
     by_carrier: HashMap<(Entity, String), (String, ExperimentAttrs)>,
@@ -265,4 +266,57 @@ pub enum Settled {
     OwnSpan,
     Pending,
     Failed(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(id: &str, run: &str) -> Record {
+        let body = RawObject::from_json(&format!(
+            r#"{{"traceId":"tr","datasetRunName":"{run}","datasetRunId":"{run}","datasetItemId":"di","createdAt":"2024-01-01T00:00:00.000Z"}}"#
+        ))
+        .unwrap();
+        Record::new(Entity::DatasetRunItems, id.into(), body)
+    }
+
+    #[test]
+    fn a_further_item_of_a_trace_gets_a_span_of_its_own_at_the_traces_place() {
+        struct NoJournal;
+        impl RunLookup for NoJournal {
+            fn target_id(&self, _: Entity, _: &str) -> Result<Option<String>, EngineError> {
+                Ok(None)
+            }
+            fn state(&self, _: Entity, _: &str) -> Result<Option<ObjectState>, EngineError> {
+                Ok(Some(ObjectState::Confirmed))
+            }
+        }
+        let mut ix = ExperimentIndex::default();
+        let (first, second) = (item("a", "run-1"), item("b", "run-2"));
+        for r in [&first, &second] {
+            ix.add(r, Dialect::LangfuseV3, &NoJournal).unwrap();
+        }
+        assert!(ix.is_shared(Entity::Traces, "tr"));
+        let place = CarrierPlace {
+            start: Some("2024-02-02T10:00:00.000Z".into()),
+            environment: Some("prod".into()),
+        };
+        assert!(ix.item_span(&first, Dialect::LangfuseV3, &place).is_none());
+        let span = ix.item_span(&second, Dialect::LangfuseV3, &place).unwrap();
+        assert_eq!(span.str("id"), Some(item_span_id("b")));
+        assert_eq!(span.str("parentObservationId").as_deref(), Some("t-tr"));
+        assert_eq!(
+            span.str("startTime").as_deref(),
+            Some("2024-02-02T10:00:00.000Z")
+        );
+        assert_eq!(span.str("environment").as_deref(), Some("prod"));
+        let settled = |r| {
+            ix.settle(r, Dialect::LangfuseV3, &NoJournal, false)
+                .unwrap()
+        };
+        assert_eq!(settled(&first), Some(Settled::Written));
+        assert_eq!(settled(&second), Some(Settled::OwnSpan));
+        assert_ne!(item_span_id("a"), item_span_id("b"));
+        assert_eq!(item_span_id("b").len(), 18);
+    }
 }
