@@ -36,10 +36,7 @@ async fn copy_and_validate(from: ServerProfile, to: ServerProfile) {
     let expected = every_run_item_arrives(&s, &report);
     assert_no_differences_from_v4(&expected, &t, ALL);
 
-    let v =
-        migrator_engine::validate_run(&report.run_id, data.path(), &validate_options(), &|_| {})
-            .await
-            .unwrap();
+    let v = validated(&report.run_id, data.path()).await;
     let unclean: Vec<_> = v
         .entities
         .iter()

@@ -89,10 +89,7 @@ async fn a_trace_name_filter_on_a_legacy_source_brings_the_chosen_traces_whole()
     assert_no_differences(&expected, &t, ALL);
 
     // Validation compares the same selection on both sides: nothing missing, nothing extra.
-    let v =
-        migrator_engine::validate_run(&report.run_id, data.path(), &validate_options(), &|_| {})
-            .await
-            .unwrap();
+    let v = validated(&report.run_id, data.path()).await;
     for e in &v.entities {
         let failed = report
             .entities

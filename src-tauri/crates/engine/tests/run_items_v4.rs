@@ -10,7 +10,7 @@ mod common;
 use common::*;
 use langfuse_sandbox::{FaultConfig, FaultKind, Sandbox, ServerProfile};
 use migrator_engine::progress::FnSink;
-use migrator_engine::{Entity, NoProgress, RollbackState, RunControl};
+use migrator_engine::{Entity, RollbackState, RunControl};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -79,10 +79,7 @@ async fn run_items_sharing_a_trace_all_arrive_validate_clean_and_roll_back() {
     assert_no_differences(&expected, &t, ALL);
 
     // Validation does not count the items' own spans as extra observations.
-    let v =
-        migrator_engine::validate_run(&report.run_id, data.path(), &validate_options(), &|_| {})
-            .await
-            .unwrap();
+    let v = validated(&report.run_id, data.path()).await;
     for e in [
         Entity::Traces,
         Entity::Observations,
@@ -163,16 +160,7 @@ async fn an_item_span_whose_answer_was_lost_is_looked_up_not_sent_twice() {
     every_run_item_arrives(&source.dump(), &report);
 
     // A resume sends no span again.
-    let resumed = migrator_engine::resume(
-        &report.run_id,
-        data.path(),
-        None,
-        sandbox_secrets(),
-        NoProgress,
-        RunControl::new(),
-    )
-    .await
-    .unwrap();
+    let resumed = resume(&report.run_id, data.path()).await;
     target.settle();
     every_run_item_arrives(&source.dump(), &resumed);
 

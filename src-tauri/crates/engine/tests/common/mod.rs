@@ -466,6 +466,30 @@ pub async fn copy(plan: Plan, data: &std::path::Path) -> RunReport {
     .unwrap()
 }
 
+/// Validates a finished run with the sandbox secrets and short waits.
+pub async fn validated(
+    run_id: &str,
+    data: &std::path::Path,
+) -> migrator_engine::validate::ValidationReport {
+    migrator_engine::validate_run(run_id, data, &validate_options(), &|_| {})
+        .await
+        .unwrap()
+}
+
+/// Resumes a run to its end with the sandbox secrets and its journaled plan.
+pub async fn resume(run_id: &str, data: &std::path::Path) -> RunReport {
+    migrator_engine::resume(
+        run_id,
+        data,
+        None,
+        sandbox_secrets(),
+        migrator_engine::NoProgress,
+        migrator_engine::RunControl::new(),
+    )
+    .await
+    .unwrap()
+}
+
 /// Every run item arrives, also where several dataset runs link one trace (on v4 the first rides
 /// on the trace's span, each further one on a span of its own in that trace): the report names
 /// no run item as failed. Returns the source dump to compare with.
