@@ -33,13 +33,10 @@ async fn copy_and_validate(from: ServerProfile, to: ServerProfile) {
         "the sample has generations with a model"
     );
     assert_eq!(models(&t), source_models);
-    let expected = without_run_items_sharing_a_trace(&s, &report);
+    let expected = every_run_item_arrives(&s, &report);
     assert_no_differences_from_v4(&expected, &t, ALL);
 
-    let v =
-        migrator_engine::validate_run(&report.run_id, data.path(), &validate_options(), &|_| {})
-            .await
-            .unwrap();
+    let v = validated(&report.run_id, data.path()).await;
     let unclean: Vec<_> = v
         .entities
         .iter()

@@ -74,7 +74,7 @@ async fn a_trace_name_filter_on_a_legacy_source_brings_the_chosen_traces_whole()
     let s = source.dump();
     let chosen = ids_where(&s, "traces", |t| t["name"] == "rag-query");
     assert!(!chosen.is_empty() && chosen.len() < s["traces"].as_array().unwrap().len());
-    let expected = without_run_items_sharing_a_trace(&chosen_part(&s, &chosen), &report);
+    let expected = every_run_item_arrives(&chosen_part(&s, &chosen), &report);
     assert!(
         !expected["observations"].as_array().unwrap().is_empty(),
         "the chosen traces have observations"
@@ -89,10 +89,7 @@ async fn a_trace_name_filter_on_a_legacy_source_brings_the_chosen_traces_whole()
     assert_no_differences(&expected, &t, ALL);
 
     // Validation compares the same selection on both sides: nothing missing, nothing extra.
-    let v =
-        migrator_engine::validate_run(&report.run_id, data.path(), &validate_options(), &|_| {})
-            .await
-            .unwrap();
+    let v = validated(&report.run_id, data.path()).await;
     for e in &v.entities {
         let failed = report
             .entities
@@ -149,7 +146,7 @@ async fn a_tag_filter_on_v4_moves_only_tagged_traces_and_theirs() {
         .await
         .unwrap();
     target.settle();
-    let expected = without_run_items_sharing_a_trace(&chosen_part(&s, &chosen), &report);
+    let expected = every_run_item_arrives(&chosen_part(&s, &chosen), &report);
     assert_no_differences_from_v4(&expected, &target.dump(), &v4_target_entities());
     assert_eq!(
         ids_where(&target.dump(), "traces", |_| true),

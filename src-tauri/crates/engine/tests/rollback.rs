@@ -314,16 +314,7 @@ async fn a_cancelled_copy_is_rolled_back_and_a_resumed_one_is_planned_again() {
 
     // ...then the copy is resumed and writes the rest: the next rollback plans again and
     // removes everything.
-    let resumed = migrator_engine::resume(
-        &copy.run_id,
-        data.path(),
-        None,
-        sandbox_secrets(),
-        NoProgress,
-        RunControl::new(),
-    )
-    .await
-    .unwrap();
+    let resumed = resume(&copy.run_id, data.path()).await;
     assert_ne!(resumed.state, migrator_engine::RunState::Cancelled);
     target.settle();
     assert!(

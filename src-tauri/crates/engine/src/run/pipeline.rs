@@ -399,6 +399,8 @@ impl Phase {
                 Settled::Written => out.confirmed.push(r.id.clone()),
                 Settled::Pending => out.pending.push(r.id.clone()),
                 Settled::Failed(reason) => out.failed.push((r.id.clone(), reason)),
+                // Written like any object: journaled as sent first, looked up on a resume.
+                Settled::OwnSpan => return self.enqueue(seq, r, out).await,
             }
             out.handled += 1;
             return Ok(None);
@@ -415,28 +417,40 @@ impl Phase {
             out.pending.push(r.id.clone());
             out.handled += 1;
         } else {
-            let size = ctx.target.wire_len(entity, &r);
-            if let Some(limit) = self.max_object.filter(|m| size > *m) {
-                out.failed.push((
-                    r.id.clone(),
-                    format!(
-                        "it is {} as sent, more than the {} one request to the target may carry",
-                        human_bytes(size),
-                        human_bytes(limit)
-                    ),
-                ));
-                out.handled += 1;
-                return Ok(None);
-            }
-            if !self.batch.items.is_empty()
-                && (self.batch.bytes + size > self.max_bytes
-                    || self.batch.items.len() >= self.max_items)
-            {
-                self.send_batch().await;
-            }
-            self.batch.bytes += size;
-            self.batch.items.push((seq, r));
+            return self.enqueue(seq, r, out).await;
         }
+        Ok(None)
+    }
+
+    /// Puts an object into the batch being filled (sending the batch first when it is full),
+    /// or fails it when it is too big for one request.
+    async fn enqueue(
+        &mut self,
+        seq: u64,
+        r: Record,
+        out: &mut PageOutcome,
+    ) -> Result<Option<EngineError>, EngineError> {
+        let size = self.ctx.target.wire_len(self.entity, &r);
+        if let Some(limit) = self.max_object.filter(|m| size > *m) {
+            out.failed.push((
+                r.id.clone(),
+                format!(
+                    "it is {} as sent, more than the {} one request to the target may carry",
+                    human_bytes(size),
+                    human_bytes(limit)
+                ),
+            ));
+            out.handled += 1;
+            return Ok(None);
+        }
+        if !self.batch.items.is_empty()
+            && (self.batch.bytes + size > self.max_bytes
+                || self.batch.items.len() >= self.max_items)
+        {
+            self.send_batch().await;
+        }
+        self.batch.bytes += size;
+        self.batch.items.push((seq, r));
         Ok(None)
     }
 
@@ -581,14 +595,32 @@ async fn load_existing(ctx: &Ctx, entity: Entity) -> Result<(), EngineError> {
 /// Rewrites references to objects whose ids the target assigned (score → score config,
 /// comment → prompt version) and puts run items on their root spans (v4 target).
 fn map_references(ctx: &Ctx, mut r: Record) -> Result<Record, EngineError> {
-    if matches!(r.entity, Entity::Traces | Entity::Observations)
-        && let Some(a) = ctx
-            .experiments
-            .get()
-            .and_then(|ix| ix.attrs_for(r.entity, &r.id))
-    {
-        r.body
-            .set(crate::connectors::langfuse::experiments::BODY_KEY, a);
+    use crate::connectors::langfuse::experiments::{self, CarrierPlace, place_key};
+    if let Some(ix) = ctx.experiments.get() {
+        if matches!(r.entity, Entity::Traces | Entity::Observations) {
+            if let Some(a) = ix.attrs_for(r.entity, &r.id) {
+                r.body.set(experiments::BODY_KEY, a);
+            }
+            // The items beside this one get spans of their own at its place.
+            if ix.is_shared(r.entity, &r.id) {
+                let place = serde_json::to_string(&CarrierPlace::of(&r))
+                    .map_err(|e| EngineError::Journal(e.to_string()))?;
+                ctx.journal
+                    .set_meta(&place_key(&(r.entity, r.id.clone())), &place)?;
+            }
+        }
+        if r.entity == Entity::DatasetRunItems
+            && let Some(carrier) = ix.extra_carrier(&r, ctx.source_dialect)
+        {
+            let place: CarrierPlace = ctx
+                .journal
+                .meta(&place_key(&carrier))?
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default();
+            if let Some(span) = ix.item_span(&r, ctx.source_dialect, &place) {
+                r.body.set(experiments::ITEM_SPAN_KEY, &span);
+            }
+        }
     }
     if r.entity == Entity::Comments
         && r.body.str("objectType").as_deref() == Some("PROMPT")

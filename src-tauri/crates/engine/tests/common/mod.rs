@@ -283,7 +283,9 @@ pub fn differences_from_v4(source: &Value, target: &Value, entities: &[&str]) ->
 /// Compares source and target for the given entities; returns readable differences.
 pub fn differences(source: &Value, target: &Value, entities: &[&str]) -> Vec<String> {
     let s = normalise(source);
-    let mut t = normalise(target);
+    let mut target = target.clone();
+    fold_item_spans(source, &mut target);
+    let mut t = normalise(&target);
     let mut diffs = vec![];
     for e in entities {
         let empty = BTreeMap::new();
@@ -369,6 +371,11 @@ pub fn expect_trace_spans(source: &Value, target: &mut Value) -> Value {
         false
     });
     assert_eq!(spans, traces, "one root span per source trace");
+    assert_eq!(
+        fold_item_spans(source, target),
+        run_items_sharing_a_trace(source),
+        "one span of its own per further run item of a trace"
+    );
     let mut expected = source.clone();
     for o in expected["observations"].as_array_mut().unwrap() {
         if o["parentObservationId"].is_null() {
@@ -384,6 +391,52 @@ pub fn expect_trace_spans(source: &Value, target: &mut Value) -> Value {
         }
     }
     expected
+}
+
+/// On v4 each further run item on one span gets a span of its own beside it: a span the source
+/// does not have, named by exactly one run item of the target, under an observation of its trace.
+/// Takes such spans out of the target and points their items at the span they hang under, as
+/// the source's items point at it. Returns how many there were.
+pub fn fold_item_spans(source: &Value, target: &mut Value) -> usize {
+    let source_obs: std::collections::BTreeSet<&str> = source["observations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    let Some(items) = target["dataset_run_items"].as_array() else {
+        return 0;
+    };
+    let mut named: BTreeMap<String, usize> = BTreeMap::new();
+    for i in items {
+        if let Some(o) = i["observationId"].as_str() {
+            *named.entry(o.to_string()).or_default() += 1;
+        }
+    }
+    let mut parents = BTreeMap::new();
+    target["observations"].as_array_mut().unwrap().retain(|o| {
+        let id = o["id"].as_str().unwrap();
+        if source_obs.contains(id) || id.starts_with("t-") || !named.contains_key(id) {
+            return true;
+        }
+        assert_eq!(named[id], 1, "the span {id} carries one run item");
+        assert_eq!(o["type"], "SPAN", "{o}");
+        let parent = o["parentObservationId"].as_str().unwrap_or_default();
+        let trace = o["traceId"].as_str().unwrap();
+        assert!(
+            parent == format!("t-{trace}") || source_obs.contains(parent),
+            "the span {id} hangs under an observation of its trace: {o}"
+        );
+        parents.insert(id.to_string(), parent.to_string());
+        false
+    });
+    let n = parents.len();
+    for i in target["dataset_run_items"].as_array_mut().unwrap() {
+        if let Some(p) = i["observationId"].as_str().and_then(|o| parents.remove(o)) {
+            i["observationId"] = p.into();
+        }
+    }
+    n
 }
 
 /// The start time that halves the source's observations (for copies in two windows).
@@ -413,61 +466,55 @@ pub async fn copy(plan: Plan, data: &std::path::Path) -> RunReport {
     .unwrap()
 }
 
-/// Langfuse v4 creates a run item only with its trace's root span, which names one experiment
-/// item: the report must name every run item whose trace another item already carries, and
-/// only those. Returns a copy of the source dump without them (and without runs left empty),
-/// to compare the rest field for field.
-pub fn without_run_items_sharing_a_trace(source: &Value, report: &RunReport) -> Value {
+/// Validates a finished run with the sandbox secrets and short waits.
+pub async fn validated(
+    run_id: &str,
+    data: &std::path::Path,
+) -> migrator_engine::validate::ValidationReport {
+    migrator_engine::validate_run(run_id, data, &validate_options(), &|_| {})
+        .await
+        .unwrap()
+}
+
+/// Resumes a run to its end with the sandbox secrets and its journaled plan.
+pub async fn resume(run_id: &str, data: &std::path::Path) -> RunReport {
+    migrator_engine::resume(
+        run_id,
+        data,
+        None,
+        sandbox_secrets(),
+        migrator_engine::NoProgress,
+        migrator_engine::RunControl::new(),
+    )
+    .await
+    .unwrap()
+}
+
+/// Every run item arrives, also where several dataset runs link one trace (on v4 the first rides
+/// on the trace's span, each further one on a span of its own in that trace): the report names
+/// no run item as failed. Returns the source dump to compare with.
+pub fn every_run_item_arrives(source: &Value, report: &RunReport) -> Value {
+    let failed: Vec<_> = report
+        .failures
+        .iter()
+        .filter(|f| f.entity == Entity::DatasetRunItems)
+        .collect();
+    assert!(failed.is_empty(), "no run item fails: {failed:#?}");
+    source.clone()
+}
+
+/// How many run items of the source link a trace that an earlier run item already links.
+pub fn run_items_sharing_a_trace(source: &Value) -> usize {
     let mut per_trace: BTreeMap<String, usize> = BTreeMap::new();
     for i in source["dataset_run_items"].as_array().unwrap() {
         *per_trace
             .entry(i["traceId"].as_str().unwrap().to_string())
             .or_default() += 1;
     }
-    let failed: std::collections::BTreeSet<String> = report
-        .failures
-        .iter()
-        .filter(|f| f.entity == Entity::DatasetRunItems)
-        .map(|f| {
-            assert!(
-                f.reason.contains("already carries another experiment item"),
-                "{f:?}"
-            );
-            f.id.clone()
-        })
-        .collect();
-    let expected: usize = per_trace.values().map(|n| n - 1).sum();
-    assert_eq!(
-        failed.len(),
-        expected,
-        "one run item per trace fails, no more"
-    );
-    let mut s = source.clone();
-    s["dataset_run_items"].as_array_mut().unwrap().retain(|i| {
-        let key = format!(
-            "{}|{}|{}",
-            i["datasetRunName"].as_str().unwrap(),
-            i["datasetItemId"].as_str().unwrap(),
-            i["traceId"].as_str().unwrap()
-        );
-        // Named by id where the source has run item ids, by natural key where not (v4).
-        !failed.contains(&key) && !failed.contains(i["id"].as_str().unwrap())
-    });
-    let runs_left: std::collections::BTreeSet<String> = s["dataset_run_items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["datasetRunId"].as_str().unwrap().to_string())
-        .collect();
-    s["dataset_runs"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|r| runs_left.contains(r["id"].as_str().unwrap()));
-    s
+    per_trace.values().map(|n| n - 1).sum()
 }
 
-/// Entities compared by tests about something other than run items (on v4 a run item whose
-/// trace another item carries fails by design; see `without_run_items_sharing_a_trace`).
+/// Entities compared by tests about something other than run items.
 pub fn v4_target_entities() -> Vec<&'static str> {
     ALL.iter()
         .copied()

@@ -259,6 +259,22 @@ async fn tracing(
     // Before any trace delete, the whole trace in the target (not only the run's window): a
     // trace that also holds observations or scores the run did not write stays, because
     // deleting it would take those along.
+    // On v4 a run item beside another on one span is a span of its own that the run wrote:
+    // an observation of the run's, where the target shows it.
+    let item_spans: Vec<ObjectRow> = if v4 {
+        created(rows, Entity::DatasetRunItems)
+            .into_iter()
+            .map(|r| ObjectRow {
+                entity: Entity::Observations,
+                source_id: crate::connectors::langfuse::experiments::item_span_id(&r.source_id),
+                ..r.clone()
+            })
+            .filter(|r| obs_index.contains_key(&r.source_id))
+            .collect()
+    } else {
+        vec![]
+    };
+    let observations: Vec<&ObjectRow> = observations.into_iter().chain(&item_spans).collect();
     let our_observations: HashSet<&str> =
         observations.iter().map(|r| r.source_id.as_str()).collect();
     let our_scores: HashSet<&str> = scores.iter().map(|r| r.source_id.as_str()).collect();

@@ -15,7 +15,7 @@ use crate::vocab::filter::{parse_time, time_field};
 use crate::vocab::{Dialect, EngineError, Entity, Scope, natural_key};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -350,6 +350,16 @@ impl Compare<'_> {
         }
         if context.folds_trace_spans() && entity == Entity::Observations {
             fold_trace_spans(&mut t);
+        }
+        if entity == Entity::DatasetRunItems && context.target.is_v4() {
+            same_carrier_for_item_spans(&s, &mut t);
+        }
+        if entity == Entity::Observations
+            && context.target.is_v4()
+            && let Some(j) = self.journal
+        {
+            let spans = item_spans(j)?;
+            t.retain(|id, _| !spans.contains(id));
         }
         // Per-day counts are what each side holds, like the totals.
         acc.days.extend(per_day(entity, &s, &t));
@@ -966,6 +976,30 @@ fn strip_run_tag(v: &mut Value, source: Option<&Value>) {
     }
     if m.is_empty() && tagged && source.is_none_or(Value::is_null) {
         *v = Value::Null;
+    }
+}
+
+/// The spans of their own the run gave run items on a v4 target (see `experiments`): the
+/// migrator's carriers, not observations of the source.
+fn item_spans(journal: &Journal) -> Result<HashSet<String>, EngineError> {
+    Ok(journal
+        .rows_where(Some(Entity::DatasetRunItems), None)?
+        .iter()
+        .map(|r| crate::connectors::langfuse::experiments::item_span_id(&r.source_id))
+        .collect())
+}
+
+/// A run item that got a span of its own names that span in the target; it stands beside the
+/// source's carrier, so it is compared as naming that.
+fn same_carrier_for_item_spans(s: &BTreeMap<String, Value>, t: &mut BTreeMap<String, Value>) {
+    const FIELD: &str = "experimentObservationId";
+    for (key, v) in t.iter_mut() {
+        let own = crate::connectors::langfuse::experiments::item_span_id(key);
+        if v.get(FIELD).and_then(Value::as_str) == Some(own.as_str())
+            && let Some(carrier) = s.get(key).and_then(|s| s.get(FIELD))
+        {
+            v[FIELD] = carrier.clone();
+        }
     }
 }
 

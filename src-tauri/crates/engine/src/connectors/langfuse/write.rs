@@ -3,6 +3,7 @@
 
 use super::{Langfuse, q};
 use crate::connectors::http::{Bucket, HttpFailure, Idempotency};
+use crate::connectors::langfuse::experiments;
 use crate::connectors::langfuse::otlp::{self, SpanOptions};
 use crate::connectors::{ExistingKey, TargetConnector, WriteOutcome};
 use crate::vocab::time::{iso_millis, now_iso_millis};
@@ -406,6 +407,23 @@ struct CoreMeta {
     total_pages: Option<u64>,
 }
 
+/// The spans of their own that run items carry to a v4 target (see `experiments`), as
+/// observation records; items without one are left out.
+fn item_spans(records: &[Record]) -> Vec<Record> {
+    records
+        .iter()
+        .filter_map(|r| {
+            let body = r.body.get_present(experiments::ITEM_SPAN_KEY)?;
+            let body = RawObject::from_json(body.get()).ok()?;
+            Some(Record {
+                entity: Entity::Observations,
+                id: body.str("id")?,
+                body,
+            })
+        })
+        .collect()
+}
+
 pub(crate) fn failure_outcome(f: &HttpFailure) -> WriteOutcome {
     match f {
         HttpFailure::Rejected { .. } => WriteOutcome::Failed(f.describe()),
@@ -571,6 +589,21 @@ impl TargetConnector for Langfuse {
                 .await
             }
             Entity::Sessions => records.iter().map(|_| WriteOutcome::written()).collect(),
+            // A run item that does not ride on its trace's span is a span of its own.
+            Entity::DatasetRunItems if v4 => {
+                let spans = item_spans(records);
+                if spans.len() < records.len() {
+                    return records
+                        .iter()
+                        .map(|_| {
+                            WriteOutcome::Failed(
+                                "Langfuse v4 creates experiment items only from spans".into(),
+                            )
+                        })
+                        .collect();
+                }
+                self.write_otlp(Entity::Observations, &spans, source).await
+            }
             _ => self.write_rest(entity, records).await,
         }
     }
@@ -646,6 +679,15 @@ impl TargetConnector for Langfuse {
                 Ok(found)
             }
             Entity::Sessions => Ok(records.iter().map(|r| r.id.clone()).collect()),
+            Entity::DatasetRunItems if v4 => {
+                let spans = item_spans(records);
+                let found = self.which_exist(Entity::Observations, &spans).await?;
+                Ok(records
+                    .iter()
+                    .filter(|r| found.contains(&experiments::item_span_id(&r.id)))
+                    .map(|r| r.id.clone())
+                    .collect())
+            }
             _ => self.which_exist_rest(entity, records).await,
         }
     }
