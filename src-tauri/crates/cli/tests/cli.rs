@@ -189,32 +189,25 @@ async fn dry_run_writes_nothing_and_says_what_it_would_write() {
     let report = json_of(&out);
     assert_eq!(report["state"], "dry_run");
     assert_eq!(report["would_write"]["observations"], 20);
-    // A dry run foresees failures too: on v4 a root span carries one experiment item, so run
-    // items sharing a trace with another would fail (and the exit code says so).
+    // Every run item would arrive, also those of traces several dataset runs share (each extra
+    // one on a span of its own in that trace), and nothing would fail.
+    let items = source.dump()["dataset_run_items"].as_array().unwrap().len();
     let traces: std::collections::HashSet<String> = source.dump()["dataset_run_items"]
         .as_array()
         .unwrap()
         .iter()
         .map(|i| i["traceId"].as_str().unwrap().to_string())
         .collect();
+    assert!(
+        items > traces.len(),
+        "the sample has traces that runs share"
+    );
     assert_eq!(
-        report["would_write"]["dataset_run_items"],
-        traces.len(),
+        report["would_write"]["dataset_run_items"], items,
         "{report:#}"
     );
-    let failures = report["failures"].as_array().unwrap();
-    for f in failures {
-        assert_eq!(f["entity"], "dataset_run_items", "{f}");
-        assert!(
-            f["reason"]
-                .as_str()
-                .unwrap()
-                .contains("already carries another experiment item"),
-            "{f}"
-        );
-    }
-    let expected_code = if failures.is_empty() { 0 } else { 1 };
-    assert_eq!(out.status.code(), Some(expected_code), "{report:#}");
+    assert_eq!(report["failures"], json!([]), "{report:#}");
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
     assert_eq!(target.counts(), before);
 }
 
