@@ -114,6 +114,15 @@ async fn preflight_counts_and_lists_what_the_target_already_holds() {
     // Neither side has a request budget: the time depends on the servers alone, so the
     // pre-flight gives no figure (the run measures one as it goes).
     assert_eq!(report.eta_seconds, None);
+    // What a Langfuse project holds that this version leaves behind is said before the run.
+    assert!(
+        report.warnings.iter().any(|w| w.contains("evaluators")
+            && w.contains("evaluation rules")
+            && w.contains("dashboards")
+            && w.contains("not copied")),
+        "{:?}",
+        report.warnings
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -286,6 +286,10 @@ pub(crate) fn warnings_for(plan: &Plan, sides: &Sides) -> Vec<String> {
     if sides.source_dialect.is_v4() {
         w.push("On Langfuse v4, `endTime` of an observation without one becomes its start time (OTLP spans always end).".into());
     }
+    // Langfuse sources only (the source connection is known): a LangSmith source has none of these.
+    if sides.source_info.is_some() && matches!(plan.target, EndpointSpec::Langfuse(_)) {
+        w.push("LLM-as-judge evaluators, their evaluation rules and dashboards are not copied by this version: recreate them in the target project after the run.".into());
+    }
     if plan.scope.entities.includes(Entity::Sessions) {
         w.push(
             "Sessions are not copied on their own: they arrive with the traces that name them."
