@@ -2,27 +2,14 @@
 //! Markdown), `cutover` / `cutover-restore` round-tripping an `.env` file byte for byte, and
 //! `rollback` (preview, refusal without confirmation, deletion, restoring the cutover).
 
-use langfuse_sandbox::{SampleSpec, Sandbox, SandboxConfig, ServerProfile};
-use serde_json::Value;
+use langfuse_sandbox::{SampleSpec, Sandbox, ServerProfile};
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
-use std::time::Duration;
+use std::process::Output;
 
-const BIN: &str = env!("CARGO_BIN_EXE_langfuse-migrator-cli");
+mod common;
+use common::*;
+
 const TARGET_SECRET: &str = "sk-lf-target-secret";
-
-async fn start(pk: &str, sk: &str, sample: Option<SampleSpec>) -> Sandbox {
-    Sandbox::start(SandboxConfig {
-        profile: ServerProfile::V3,
-        public_key: pk.into(),
-        secret_key: sk.into(),
-        visibility_delay: Some(Duration::from_millis(30)),
-        sample,
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap()
-}
 
 fn plan(source: &Sandbox, target: &Sandbox) -> String {
     format!(
@@ -43,30 +30,9 @@ secret_key_env = "TARGET_SECRET_KEY"
     )
 }
 
-/// Runs the CLI with the plan's secrets in the environment and stdin closed (not a terminal).
+/// Runs the CLI to its end (the plan's secrets in its environment, stdin closed: not a terminal).
 async fn cli(args: &[&str], data: &Path) -> Output {
-    let mut c = std::process::Command::new(BIN);
-    c.args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .env("SOURCE_SECRET_KEY", "sk-lf-source-secret")
-        .env("TARGET_SECRET_KEY", TARGET_SECRET)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    tokio::task::spawn_blocking(move || c.output().unwrap())
-        .await
-        .unwrap()
-}
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+    output(common::cli(args, data)).await
 }
 
 fn no_secret(out: &Output) {
@@ -91,8 +57,14 @@ async fn validate_cutover_and_rollback_through_the_cli() {
         traces: 8,
         observations_per_trace: 2,
     };
-    let source = start("pk-lf-source", "sk-lf-source-secret", Some(sample)).await;
-    let target = start("pk-lf-target", TARGET_SECRET, None).await;
+    let source = sandbox(
+        ServerProfile::V3,
+        "pk-lf-source",
+        "sk-lf-source-secret",
+        Some(sample),
+    )
+    .await;
+    let target = sandbox(ServerProfile::V3, "pk-lf-target", TARGET_SECRET, None).await;
     let before = target.dump();
     let dir = tempfile::tempdir().unwrap();
     let plan_path = dir.path().join("plan.toml");

@@ -1,27 +1,12 @@
 //! The CLI binary against sandboxes over real HTTP: the minimal plan, the JSON report and
 //! exit codes, `runs`, dry runs, and SIGKILL at random points followed by `resume`.
 
-use langfuse_sandbox::{FaultConfig, FaultKind, SampleSpec, Sandbox, SandboxConfig, ServerProfile};
+use langfuse_sandbox::{FaultConfig, FaultKind, SampleSpec, Sandbox, ServerProfile};
 use serde_json::{Value, json};
 use std::time::Duration;
 
 mod common;
 use common::*;
-
-async fn start(profile: ServerProfile, pk: &str, sk: &str, sample: Option<SampleSpec>) -> Sandbox {
-    Sandbox::start(SandboxConfig {
-        // Every request the migrator sends is checked against the API description.
-        validate_requests: true,
-        profile,
-        public_key: pk.into(),
-        secret_key: sk.into(),
-        visibility_delay: Some(Duration::from_millis(30)),
-        sample,
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap()
-}
 
 /// The minimal plan, verbatim but for the two ports.
 fn minimal_plan(source: &Sandbox, target: &Sandbox, extra: &str) -> String {
@@ -55,14 +40,14 @@ async fn minimal_plan_runs_reports_json_and_a_rerun_skips_everything() {
         traces: 30,
         observations_per_trace: 3,
     };
-    let source = start(
+    let source = sandbox(
         ServerProfile::V3,
         "pk-lf-source",
         "sk-lf-source-secret",
         Some(sample),
     )
     .await;
-    let target = start(
+    let target = sandbox(
         ServerProfile::V3,
         "pk-lf-target",
         "sk-lf-target-secret",
@@ -159,14 +144,14 @@ async fn dry_run_writes_nothing_and_says_what_it_would_write() {
         traces: 10,
         observations_per_trace: 2,
     };
-    let source = start(
+    let source = sandbox(
         ServerProfile::V4,
         "pk-lf-source",
         "sk-lf-source-secret",
         Some(sample),
     )
     .await;
-    let target = start(
+    let target = sandbox(
         ServerProfile::V4,
         "pk-lf-target",
         "sk-lf-target-secret",
@@ -213,14 +198,14 @@ async fn dry_run_writes_nothing_and_says_what_it_would_write() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_key_and_missing_secret_get_plain_errors_and_exit_2() {
-    let source = start(
+    let source = sandbox(
         ServerProfile::V4,
         "pk-lf-source",
         "sk-lf-source-secret",
         None,
     )
     .await;
-    let target = start(ServerProfile::V4, "pk-lf-target", "sk-lf-other", None).await;
+    let target = sandbox(ServerProfile::V4, "pk-lf-target", "sk-lf-other", None).await;
     let dir = tempfile::tempdir().unwrap();
     let plan = dir.path().join("plan.toml");
     std::fs::write(&plan, minimal_plan(&source, &target, "")).unwrap();
@@ -260,14 +245,14 @@ async fn sigkill_at_random_points_then_resume_ends_exact() {
         traces: 300,
         observations_per_trace: 5,
     };
-    let source = start(
+    let source = sandbox(
         ServerProfile::V4,
         "pk-lf-source",
         "sk-lf-source-secret",
         Some(sample),
     )
     .await;
-    let target = start(
+    let target = sandbox(
         ServerProfile::V4,
         "pk-lf-target",
         "sk-lf-target-secret",

@@ -1,39 +1,12 @@
 //! SIGKILL while media is being uploaded, then `resume`: every media object arrives, none is
 //! uploaded twice, and every reference in the target resolves.
 
-use langfuse_sandbox::{
-    FaultConfig, FaultKind, MediaSampleSpec, Sandbox, SandboxConfig, ServerProfile,
-};
+use langfuse_sandbox::{FaultConfig, FaultKind, MediaSampleSpec, Sandbox, ServerProfile};
 use serde_json::Value;
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_langfuse-migrator-cli");
-
-async fn start(pk: &str, sk: &str) -> Sandbox {
-    Sandbox::start(SandboxConfig {
-        profile: ServerProfile::V4,
-        public_key: pk.into(),
-        secret_key: sk.into(),
-        visibility_delay: Some(Duration::from_millis(30)),
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap()
-}
-
-fn cli(args: &[&str], data: &Path) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .env("SOURCE_SECRET_KEY", "sk-lf-source-secret")
-        .env("TARGET_SECRET_KEY", "sk-lf-target-secret")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
-}
+mod common;
+use common::*;
 
 /// Media the target holds as uploaded (status 200).
 fn uploaded(target: &Sandbox) -> usize {
@@ -46,7 +19,13 @@ fn uploaded(target: &Sandbox) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_media_uploads_then_resume_uploads_each_once() {
-    let source = start("pk-lf-source", "sk-lf-source-secret").await;
+    let source = sandbox(
+        ServerProfile::V4,
+        "pk-lf-source",
+        "sk-lf-source-secret",
+        None,
+    )
+    .await;
     let sample = source.load_media_sample(&MediaSampleSpec {
         seed: 3,
         traces: 60,
@@ -55,7 +34,13 @@ async fn sigkill_during_media_uploads_then_resume_uploads_each_once() {
     });
     let total = source.media().len();
     assert!(total > 100, "{total} media");
-    let target = start("pk-lf-target", "sk-lf-target-secret").await;
+    let target = sandbox(
+        ServerProfile::V4,
+        "pk-lf-target",
+        "sk-lf-target-secret",
+        None,
+    )
+    .await;
     // Each API request takes a few ms more, so the kills land between uploads.
     target.set_faults(FaultConfig {
         rate: 1.0,

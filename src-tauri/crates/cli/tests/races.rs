@@ -2,26 +2,13 @@
 //! resumed next to itself, and a resume may change how gently the run works but not what it
 //! copies.
 
-use langfuse_sandbox::{FaultConfig, FaultKind, SampleSpec, Sandbox, SandboxConfig, ServerProfile};
+use langfuse_sandbox::{FaultConfig, FaultKind, SampleSpec, Sandbox, ServerProfile};
 use serde_json::Value;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 mod common;
 use common::*;
-
-async fn start(pk: &str, sk: &str, sample: Option<SampleSpec>) -> Sandbox {
-    Sandbox::start(SandboxConfig {
-        profile: ServerProfile::V4,
-        public_key: pk.into(),
-        secret_key: sk.into(),
-        visibility_delay: Some(Duration::from_millis(30)),
-        sample,
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap()
-}
 
 /// A plan of every entity (`scope`: the window lines).
 fn plan_all(source: &Sandbox, target: &Sandbox, scope: &str, options: &str) -> String {
@@ -72,8 +59,20 @@ async fn resuming_a_run_another_process_drives_is_refused_and_the_copy_ends_exac
         traces: 120,
         observations_per_trace: 4,
     };
-    let source = start("pk-lf-source", "sk-lf-source-secret", Some(sample)).await;
-    let target = start("pk-lf-target", "sk-lf-target-secret", None).await;
+    let source = sandbox(
+        ServerProfile::V4,
+        "pk-lf-source",
+        "sk-lf-source-secret",
+        Some(sample),
+    )
+    .await;
+    let target = sandbox(
+        ServerProfile::V4,
+        "pk-lf-target",
+        "sk-lf-target-secret",
+        None,
+    )
+    .await;
     // Slow target requests keep the first run busy while the second process tries its luck.
     target.set_faults(FaultConfig {
         rate: 1.0,
@@ -147,8 +146,20 @@ async fn a_killed_run_resumes_with_gentler_settings_but_not_with_another_window(
         traces: 100,
         observations_per_trace: 4,
     };
-    let source = start("pk-lf-source", "sk-lf-source-secret", Some(sample)).await;
-    let target = start("pk-lf-target", "sk-lf-target-secret", None).await;
+    let source = sandbox(
+        ServerProfile::V4,
+        "pk-lf-source",
+        "sk-lf-source-secret",
+        Some(sample),
+    )
+    .await;
+    let target = sandbox(
+        ServerProfile::V4,
+        "pk-lf-target",
+        "sk-lf-target-secret",
+        None,
+    )
+    .await;
     target.set_faults(FaultConfig {
         rate: 1.0,
         kinds: vec![FaultKind::Slow],

@@ -2,10 +2,11 @@
 //! secrets in its environment, its output, its JSON report.
 #![allow(dead_code)]
 
-use langfuse_sandbox::Sandbox;
+use langfuse_sandbox::{SampleSpec, Sandbox, SandboxConfig, ServerProfile};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_langfuse-migrator-cli");
 
@@ -66,4 +67,25 @@ secret_key_env = "TARGET_SECRET_KEY"
         source.url(),
         target.url()
     )
+}
+
+/// A sandbox of `profile` with these keys and sample data, whose writes show after 30 ms and
+/// which checks every request the CLI sends against the API description.
+pub async fn sandbox(
+    profile: ServerProfile,
+    pk: &str,
+    sk: &str,
+    sample: Option<SampleSpec>,
+) -> Sandbox {
+    Sandbox::start(SandboxConfig {
+        validate_requests: true,
+        profile,
+        public_key: pk.into(),
+        secret_key: sk.into(),
+        visibility_delay: Some(Duration::from_millis(30)),
+        sample,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap()
 }
