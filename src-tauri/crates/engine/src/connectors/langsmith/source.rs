@@ -357,57 +357,47 @@ impl LangSmith {
         if projects.is_empty() {
             return Ok((vec![], None));
         }
-        let (items, next) = if self.info.v2_queries {
-            let mut body = json!({"project_ids": projects, "min_start_time": iso(min), "max_start_time": iso(max),
-                "page_size": 1000, "selects": V2_SELECTS});
-            if let Some(r) = is_root {
-                body["is_root"] = json!(r);
-            }
-            if let Some(t) = &trace_filter {
-                body["trace_filter"] = json!(t);
-            }
-            if let Some(c) = &cursor {
-                body["cursor"] = json!(c);
-            }
-            let page = self
-                .call(
-                    Bucket::LegacyRead,
-                    "POST",
-                    "/api/v2/runs/query",
-                    Some(&body),
-                    "querying runs (v2)",
-                )
-                .await?;
+        // v1 and v2 differ in the body's names, the path and where items and cursor come back.
+        let (mut body, path, what, items_at, next_at) = if self.info.v2_queries {
             (
-                page["items"].as_array().cloned().unwrap_or_default(),
-                page["next_cursor"].as_str().map(String::from),
+                json!({"project_ids": projects, "min_start_time": iso(min), "max_start_time": iso(max),
+                    "page_size": 1000, "selects": V2_SELECTS}),
+                "/api/v2/runs/query",
+                "querying runs (v2)",
+                "/items",
+                "/next_cursor",
             )
         } else {
-            let mut body = json!({"session": projects, "start_time": iso(min), "limit": 100, "select": V1_SELECT,
-                "filter": format!("lte(start_time, \"{}\")", iso(max))});
-            if let Some(r) = is_root {
-                body["is_root"] = json!(r);
-            }
-            if let Some(t) = &trace_filter {
-                body["trace_filter"] = json!(t);
-            }
-            if let Some(c) = &cursor {
-                body["cursor"] = json!(c);
-            }
-            let page = self
-                .call(
-                    Bucket::LegacyRead,
-                    "POST",
-                    "/api/v1/runs/query",
-                    Some(&body),
-                    "querying runs (v1)",
-                )
-                .await?;
             (
-                page["runs"].as_array().cloned().unwrap_or_default(),
-                page["cursors"]["next"].as_str().map(String::from),
+                json!({"session": projects, "start_time": iso(min), "limit": 100, "select": V1_SELECT,
+                    "filter": format!("lte(start_time, \"{}\")", iso(max))}),
+                "/api/v1/runs/query",
+                "querying runs (v1)",
+                "/runs",
+                "/cursors/next",
             )
         };
+        if let Some(r) = is_root {
+            body["is_root"] = json!(r);
+        }
+        if let Some(t) = &trace_filter {
+            body["trace_filter"] = json!(t);
+        }
+        if let Some(c) = &cursor {
+            body["cursor"] = json!(c);
+        }
+        let page = self
+            .call(Bucket::LegacyRead, "POST", path, Some(&body), what)
+            .await?;
+        let items = page
+            .pointer(items_at)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let next = page
+            .pointer(next_at)
+            .and_then(Value::as_str)
+            .map(String::from);
         let runs = items
             .into_iter()
             .filter_map(|v| match v {
