@@ -70,3 +70,37 @@ def start_sandbox():
     yield start
     for sb in started:
         sb.stop()
+
+
+def migrator_plan(source, target, entities='"all"'):
+    """A Langfuse → Langfuse plan between two sandboxes over all time; the secret keys come
+    from SOURCE_SECRET_KEY and TARGET_SECRET_KEY (see `migrator_env`)."""
+    return f"""[source]
+kind = "langfuse"
+url = "{source.url}"
+public_key = "{source.public_key}"
+secret_key_env = "SOURCE_SECRET_KEY"
+
+[target]
+kind = "langfuse"
+url = "{target.url}"
+public_key = "{target.public_key}"
+secret_key_env = "TARGET_SECRET_KEY"
+
+[scope]
+entities = {entities}
+from = "2020-01-01T00:00:00Z"
+to = "2100-01-01T00:00:00Z"
+"""
+
+
+def migrator_env(source, target):
+    return dict(os.environ, SOURCE_SECRET_KEY=source.secret_key, TARGET_SECRET_KEY=target.secret_key)
+
+
+def migrator_cli(*args, env):
+    """Runs the migrator's CLI that scripts/test.sh built next to the sandbox."""
+    return subprocess.run(
+        [os.path.join(os.environ["SANDBOX_BIN_DIR"], "langfuse-migrator-cli"), *args],
+        env=env, capture_output=True, text=True, timeout=300,
+    )

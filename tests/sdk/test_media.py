@@ -7,12 +7,13 @@ import base64
 import hashlib
 import json
 import os
-import subprocess
 import tempfile
 
 import httpx
 from langfuse import Langfuse
 from langfuse.media import LangfuseMedia
+
+from conftest import migrator_cli, migrator_env, migrator_plan
 
 # A 1×1 PNG plus a few bytes of its own, so the content is this test's.
 PNG = bytes.fromhex(
@@ -56,35 +57,12 @@ def references(value):
 
 
 def migrate(source, target):
-    bin_dir = os.environ["SANDBOX_BIN_DIR"]
     with tempfile.TemporaryDirectory() as d:
         plan = os.path.join(d, "plan.toml")
         with open(plan, "w") as f:
-            f.write(
-                f"""[source]
-kind = "langfuse"
-url = "{source.url}"
-public_key = "{source.public_key}"
-secret_key_env = "SOURCE_SECRET_KEY"
-
-[target]
-kind = "langfuse"
-url = "{target.url}"
-public_key = "{target.public_key}"
-secret_key_env = "TARGET_SECRET_KEY"
-
-[scope]
-entities = "all"
-from = "2020-01-01T00:00:00Z"
-to = "2100-01-01T00:00:00Z"
-"""
-            )
-        env = dict(os.environ, SOURCE_SECRET_KEY=source.secret_key, TARGET_SECRET_KEY=target.secret_key)
-        out = subprocess.run(
-            [os.path.join(bin_dir, "langfuse-migrator-cli"), "run", "--plan", plan, "--json",
-             "--data-dir", os.path.join(d, "data")],
-            env=env, capture_output=True, text=True, timeout=300,
-        )
+            f.write(migrator_plan(source, target))
+        out = migrator_cli("run", "--plan", plan, "--json", "--data-dir", os.path.join(d, "data"),
+                           env=migrator_env(source, target))
         assert out.returncode == 0, out.stdout + out.stderr
         report = json.loads(out.stdout)
         assert report["failures"] == [], report

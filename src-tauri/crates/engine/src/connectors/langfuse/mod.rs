@@ -14,6 +14,7 @@ pub mod experiments;
 pub mod llm_connections;
 mod media;
 pub mod otlp;
+mod provenance;
 mod read;
 mod rest;
 mod write;

@@ -13,6 +13,7 @@
 //! trace's top-level observations hang under it. Validation maps them back: a `t-<traceId>` span
 //! is the trace, a parent `t-<traceId>` means "no parent" in the source.
 
+use super::provenance::{self, Provenance};
 use crate::vocab::{Dialect, RawObject};
 use serde_json::value::RawValue;
 
@@ -43,6 +44,7 @@ pub enum AttrValue {
     Str(String),
     Bool(bool),
     Int(i64),
+    Double(f64),
     Strings(Vec<String>),
 }
 
@@ -56,6 +58,8 @@ pub struct SpanData {
     pub start_ns: u64,
     pub end_ns: Option<u64>,
     pub attrs: Vec<(String, AttrValue)>,
+    /// The source's resource and scope (v4 sources); `None`: the migrator's own.
+    pub provenance: Option<Provenance>,
 }
 
 /// Whether a span with these ids can go as protobuf (whose id bytes Langfuse stores as
@@ -93,44 +97,9 @@ impl SpanData {
         if let Some(e) = self.end_ns {
             out.push_str(&format!(",\"endTimeUnixNano\":\"{e}\""));
         }
-        out.push_str(",\"attributes\":[");
-        for (i, (k, v)) in self.attrs.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str("{\"key\":");
-            push_str_lit(out, k);
-            out.push_str(",\"value\":");
-            match v {
-                AttrValue::Str(s) => {
-                    out.push_str("{\"stringValue\":");
-                    push_str_lit(out, s);
-                    out.push('}');
-                }
-                AttrValue::Bool(b) => out.push_str(if *b {
-                    "{\"boolValue\":true}"
-                } else {
-                    "{\"boolValue\":false}"
-                }),
-                // Langfuse's API describes `intValue` as a JSON integer (its server also reads the
-                // proto3-JSON string form, but the description is the contract).
-                AttrValue::Int(n) => out.push_str(&format!("{{\"intValue\":{n}}}")),
-                AttrValue::Strings(values) => {
-                    out.push_str("{\"arrayValue\":{\"values\":[");
-                    for (j, s) in values.iter().enumerate() {
-                        if j > 0 {
-                            out.push(',');
-                        }
-                        out.push_str("{\"stringValue\":");
-                        push_str_lit(out, s);
-                        out.push('}');
-                    }
-                    out.push_str("]}}");
-                }
-            }
-            out.push('}');
-        }
-        out.push_str("],\"status\":{}}");
+        out.push_str(",\"attributes\":");
+        push_attrs_json(out, &self.attrs);
+        out.push_str(",\"status\":{}}");
     }
 
     /// The span as an OTLP/JSON object.
@@ -144,21 +113,6 @@ impl SpanData {
 
     fn into_proto(self) -> Span {
         let hex_bytes = |s: &str| hex::decode(s).unwrap_or_default();
-        let value = |v: AttrValue| AnyValue {
-            value: Some(match v {
-                AttrValue::Str(s) => any_value::Value::StringValue(s),
-                AttrValue::Bool(b) => any_value::Value::BoolValue(b),
-                AttrValue::Int(n) => any_value::Value::IntValue(n),
-                AttrValue::Strings(values) => any_value::Value::ArrayValue(ArrayValue {
-                    values: values
-                        .into_iter()
-                        .map(|s| AnyValue {
-                            value: Some(any_value::Value::StringValue(s)),
-                        })
-                        .collect(),
-                }),
-            }),
-        };
         Span {
             trace_id: hex_bytes(&self.trace_id),
             span_id: hex_bytes(&self.span_id),
@@ -167,15 +121,7 @@ impl SpanData {
             kind: 1,
             start_time_unix_nano: self.start_ns,
             end_time_unix_nano: self.end_ns.unwrap_or(0),
-            attributes: self
-                .attrs
-                .into_iter()
-                .map(|(key, v)| KeyValue {
-                    key,
-                    value: Some(value(v)),
-                    ..Default::default()
-                })
-                .collect(),
+            attributes: proto_attrs(self.attrs),
             ..Default::default()
         }
     }
@@ -187,47 +133,163 @@ fn push_str_lit(out: &mut String, s: &str) {
     out.push_str(&serde_json::to_string(s).expect("string serialises"));
 }
 
+/// An OTLP/JSON attribute list.
+fn push_attrs_json(out: &mut String, attrs: &[(String, AttrValue)]) {
+    out.push('[');
+    for (i, (k, v)) in attrs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"key\":");
+        push_str_lit(out, k);
+        out.push_str(",\"value\":");
+        match v {
+            AttrValue::Str(s) => {
+                out.push_str("{\"stringValue\":");
+                push_str_lit(out, s);
+                out.push('}');
+            }
+            AttrValue::Bool(b) => out.push_str(if *b {
+                "{\"boolValue\":true}"
+            } else {
+                "{\"boolValue\":false}"
+            }),
+            // Langfuse's API describes `intValue` as a JSON integer (its server also reads the
+            // proto3-JSON string form, but the description is the contract).
+            AttrValue::Int(n) => out.push_str(&format!("{{\"intValue\":{n}}}")),
+            AttrValue::Double(n) => out.push_str(&format!(
+                "{{\"doubleValue\":{}}}",
+                serde_json::Number::from_f64(*n).map_or("0".into(), |n| n.to_string())
+            )),
+            AttrValue::Strings(values) => {
+                out.push_str("{\"arrayValue\":{\"values\":[");
+                for (j, s) in values.iter().enumerate() {
+                    if j > 0 {
+                        out.push(',');
+                    }
+                    out.push_str("{\"stringValue\":");
+                    push_str_lit(out, s);
+                    out.push('}');
+                }
+                out.push_str("]}}");
+            }
+        }
+        out.push('}');
+    }
+    out.push(']');
+}
+fn proto_attrs(attrs: Vec<(String, AttrValue)>) -> Vec<KeyValue> {
+    let value = |v: AttrValue| AnyValue {
+        value: Some(match v {
+            AttrValue::Str(s) => any_value::Value::StringValue(s),
+            AttrValue::Bool(b) => any_value::Value::BoolValue(b),
+            AttrValue::Int(n) => any_value::Value::IntValue(n),
+            AttrValue::Double(n) => any_value::Value::DoubleValue(n),
+            AttrValue::Strings(values) => any_value::Value::ArrayValue(ArrayValue {
+                values: values
+                    .into_iter()
+                    .map(|s| AnyValue {
+                        value: Some(any_value::Value::StringValue(s)),
+                    })
+                    .collect(),
+            }),
+        }),
+    };
+    attrs
+        .into_iter()
+        .map(|(key, v)| KeyValue {
+            key,
+            value: Some(value(v)),
+            ..Default::default()
+        })
+        .collect()
+}
+
 fn scope_version() -> String {
     concat!("migrator-", env!("CARGO_PKG_VERSION")).to_string()
+}
+
+/// Spans grouped by where they came from, in first-seen order: one OTLP resource and scope
+/// per group (a copy of SDK-written v4 data carries the source's; the rest goes as the
+/// migrator's own).
+fn by_provenance<'a, S: std::borrow::Borrow<SpanData> + 'a>(
+    spans: impl Iterator<Item = S>,
+) -> Vec<(Option<Provenance>, Vec<S>)> {
+    let mut groups: Vec<(Option<Provenance>, Vec<S>)> = Vec::new();
+    for s in spans {
+        let p = &s.borrow().provenance;
+        match groups.iter_mut().find(|(g, _)| g == p) {
+            Some((_, members)) => members.push(s),
+            None => groups.push((p.clone(), vec![s])),
+        }
+    }
+    groups
+}
+
+fn scope_of(p: Option<&Provenance>) -> (String, String) {
+    match p.and_then(|p| p.scope.as_ref()) {
+        Some(s) => (s.name.clone(), s.version.clone()),
+        None => (SCOPE_NAME.to_string(), scope_version()),
+    }
 }
 
 /// One OTLP/JSON export request.
 pub fn export_json<'a>(spans: impl Iterator<Item = &'a SpanData>) -> String {
     let mut out = String::with_capacity(64 * 1024);
-    out.push_str("{\"resourceSpans\":[{\"resource\":{\"attributes\":[]},\"scopeSpans\":[{\"scope\":{\"name\":");
-    push_str_lit(&mut out, SCOPE_NAME);
-    out.push_str(",\"version\":");
-    push_str_lit(&mut out, &scope_version());
-    out.push_str("},\"spans\":[");
-    for (i, s) in spans.enumerate() {
-        if i > 0 {
+    out.push_str("{\"resourceSpans\":[");
+    for (g, (provenance, members)) in by_provenance(spans).into_iter().enumerate() {
+        if g > 0 {
             out.push(',');
         }
-        s.push_json(&mut out);
+        out.push_str("{\"resource\":{\"attributes\":");
+        push_attrs_json(
+            &mut out,
+            provenance.as_ref().map_or(&[][..], |p| &p.resource[..]),
+        );
+        let (name, version) = scope_of(provenance.as_ref());
+        out.push_str("},\"scopeSpans\":[{\"scope\":{\"name\":");
+        push_str_lit(&mut out, &name);
+        out.push_str(",\"version\":");
+        push_str_lit(&mut out, &version);
+        out.push_str("},\"spans\":[");
+        for (i, s) in members.into_iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            s.push_json(&mut out);
+        }
+        out.push_str("]}]}");
     }
-    out.push_str("]}]}]}");
+    out.push_str("]}");
     out
 }
 
 /// One OTLP protobuf export request, from the `opentelemetry-proto` types.
 pub fn export_protobuf(spans: impl Iterator<Item = SpanData>) -> Vec<u8> {
     use prost::Message;
-    let req = ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource::default()),
-            scope_spans: vec![ScopeSpans {
-                scope: Some(InstrumentationScope {
-                    name: SCOPE_NAME.into(),
-                    version: scope_version(),
+    let resource_spans = by_provenance(spans)
+        .into_iter()
+        .map(|(provenance, members)| {
+            let (name, version) = scope_of(provenance.as_ref());
+            ResourceSpans {
+                resource: Some(Resource {
+                    attributes: proto_attrs(provenance.map(|p| p.resource).unwrap_or_default()),
                     ..Default::default()
                 }),
-                spans: spans.map(SpanData::into_proto).collect(),
+                scope_spans: vec![ScopeSpans {
+                    scope: Some(InstrumentationScope {
+                        name,
+                        version,
+                        ..Default::default()
+                    }),
+                    spans: members.into_iter().map(SpanData::into_proto).collect(),
+                    schema_url: String::new(),
+                }],
                 schema_url: String::new(),
-            }],
-            schema_url: String::new(),
-        }],
-    };
-    req.encode_to_vec()
+            }
+        })
+        .collect();
+    ExportTraceServiceRequest { resource_spans }.encode_to_vec()
 }
 
 /// Attribute collector for one span.
@@ -310,6 +372,22 @@ fn metadata_attr(a: &mut Attrs, key: &str, o: &RawObject, run_tag: Option<&str>)
     }
 }
 
+/// Metadata without the keys the server fills itself. The run tag goes inside the object: a
+/// span under the SDK's scope has each dotted metadata value read as JSON, which would turn a
+/// tag that looks like JSON into another type.
+fn carried_metadata_attr(a: &mut Attrs, c: &provenance::Split, run_tag: Option<&str>) {
+    let mut m = c.metadata.clone();
+    if let Some(run) = run_tag {
+        m.insert(RUN_TAG_KEY.into(), serde_json::Value::String(run.into()));
+    }
+    if !m.is_empty() {
+        a.string(
+            "langfuse.observation.metadata",
+            &serde_json::Value::Object(m).to_string(),
+        );
+    }
+}
+
 /// `langfuse.experiment.*` on a span that carries a run item (see `experiments`).
 fn experiment_attrs(a: &mut Attrs, o: &RawObject) {
     let Some(e) = o
@@ -375,7 +453,15 @@ pub fn observation_span(o: &RawObject, opts: &SpanOptions<'_>) -> Result<SpanDat
     if let Some(v) = present(o, "output") {
         a.json("langfuse.observation.output", v);
     }
-    metadata_attr(&mut a, "langfuse.observation.metadata", o, opts.run_tag);
+    // v4 fills a span's resource and scope into its metadata itself: they travel as the
+    // request's resource and scope instead (see `provenance`).
+    let carried = present(o, "metadata")
+        .filter(|_| opts.source.is_v4())
+        .and_then(|m| provenance::split(m.get()));
+    match &carried {
+        Some(c) => carried_metadata_attr(&mut a, c, opts.run_tag),
+        None => metadata_attr(&mut a, "langfuse.observation.metadata", o, opts.run_tag),
+    }
     if let Some(m) = o.str("model") {
         a.string("langfuse.observation.model.name", &m);
     }
@@ -411,10 +497,21 @@ pub fn observation_span(o: &RawObject, opts: &SpanOptions<'_>) -> Result<SpanDat
         if o.get_present("parentObservationId").is_none()
             && let Some(m) = present(o, "metadata")
         {
-            a.json("langfuse.trace.metadata", m);
+            match &carried {
+                Some(c) => a.string(
+                    "langfuse.trace.metadata",
+                    &serde_json::Value::Object(c.metadata.clone()).to_string(),
+                ),
+                None => a.json("langfuse.trace.metadata", m),
+            }
         }
     }
     experiment_attrs(&mut a, o);
+    let (provenance, mut attrs) = match carried {
+        Some(c) => (Some(c.provenance), c.span_attrs),
+        None => (None, Vec::new()),
+    };
+    attrs.extend(a.0);
     Ok(SpanData {
         trace_id,
         span_id: id,
@@ -422,7 +519,8 @@ pub fn observation_span(o: &RawObject, opts: &SpanOptions<'_>) -> Result<SpanDat
         name: o.str("name").unwrap_or_default(),
         start_ns,
         end_ns,
-        attrs: a.0,
+        attrs,
+        provenance,
     })
 }
 
@@ -466,6 +564,7 @@ pub fn trace_span(t: &RawObject, opts: &SpanOptions<'_>) -> Result<SpanData, Map
         start_ns: nanos,
         end_ns: Some(nanos),
         attrs: a.0,
+        provenance: None,
     })
 }
 
@@ -582,5 +681,56 @@ mod tests {
         assert_eq!(hex::encode(&span.span_id), "00f067aa0ba902b7");
         assert_eq!(hex::encode(&span.parent_span_id), "00f067aa0ba902b8");
         assert_eq!(span.start_time_unix_nano, 1_709_287_200_000_000_000);
+    }
+
+    fn v4_span(id: &str, scope_version: &str) -> SpanData {
+        let o = RawObject::from_json(&format!(
+            r#"{{"id":"{id}","traceId":"4bf92f3577b34da6a3ce929d0e0e4736","startTime":"2024-03-01T10:00:00Z","metadata":{{"k":"v","resourceAttributes":"{{\"service.name\":\"api\"}}","scope":"{{\"name\":\"langfuse-sdk\",\"version\":\"{scope_version}\"}}"}}}}"#
+        ))
+        .unwrap();
+        let opts = SpanOptions {
+            run_tag: Some("7"),
+            source: Dialect::LangfuseV4,
+        };
+        observation_span(&o, &opts).unwrap()
+    }
+
+    #[test]
+    fn spans_travel_under_their_source_resource_and_scope() {
+        let spans = [
+            v4_span("00f067aa0ba902b1", "5.0.4"),
+            v4_span("00f067aa0ba902b2", "3.1.0"),
+            v4_span("00f067aa0ba902b3", "5.0.4"),
+        ];
+        let v: serde_json::Value = serde_json::from_str(&export_json(spans.iter())).unwrap();
+        let groups = v["resourceSpans"].as_array().unwrap();
+        assert_eq!(groups.len(), 2);
+        let first = &groups[0];
+        assert_eq!(
+            first["resource"]["attributes"][0],
+            serde_json::json!({"key": "service.name", "value": {"stringValue": "api"}})
+        );
+        let scope = &first["scopeSpans"][0];
+        assert_eq!(scope["scope"]["version"], "5.0.4");
+        assert_eq!(scope["spans"].as_array().unwrap().len(), 2);
+        // What the server fills itself is not in the metadata; the run tag is, as a string.
+        let meta = &attrs(&scope["spans"][0].to_string())["langfuse.observation.metadata"];
+        let meta: serde_json::Value =
+            serde_json::from_str(meta["stringValue"].as_str().unwrap()).unwrap();
+        assert_eq!(meta, serde_json::json!({"k": "v", RUN_TAG_KEY: "7"}));
+
+        use prost::Message;
+        let req =
+            ExportTraceServiceRequest::decode(&export_protobuf(spans.into_iter())[..]).unwrap();
+        let scopes: Vec<_> = req
+            .resource_spans
+            .iter()
+            .map(|r| r.scope_spans[0].scope.as_ref().unwrap().version.clone())
+            .collect();
+        assert_eq!(scopes, ["5.0.4", "3.1.0"]);
+        assert_eq!(
+            req.resource_spans[0].resource.as_ref().unwrap().attributes[0].key,
+            "service.name"
+        );
     }
 }
