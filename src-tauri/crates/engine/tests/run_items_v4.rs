@@ -117,8 +117,14 @@ async fn run_items_sharing_a_trace_all_arrive_validate_clean_and_roll_back() {
     let by_hand: Vec<_> = rb
         .manual
         .iter()
-        .filter(|m| matches!(m.entity, Entity::Traces | Entity::Observations))
+        .filter(|m| {
+            matches!(
+                m.entity,
+                Entity::Traces | Entity::Observations | Entity::DatasetRunItems
+            )
+        })
         .collect();
+    // Nothing is left to do by hand: the items went with their traces.
     assert!(by_hand.is_empty(), "{by_hand:#?}");
     let after = target.dump();
     for e in ["traces", "observations", "dataset_run_items"] {

@@ -196,7 +196,17 @@ pub(crate) async fn build(
     };
     let tracing = tracing(&mut p, &rows, scope, v4, progress).await?;
     let mut tracing = tracing;
-    dataset_runs(&mut p, &rows, store, v4, &mut tracing, progress).await?;
+    let run_item_keys = run_item_keys(&rows, source, scope).await?;
+    dataset_runs(
+        &mut p,
+        &rows,
+        &run_item_keys,
+        store,
+        v4,
+        &mut tracing,
+        progress,
+    )
+    .await?;
     let items = dataset_items(&p, &rows).await?;
     tracing_deletes(&mut p, items, tracing);
     versioned_and_config_deletes(&mut p, &rows);
@@ -424,20 +434,55 @@ async fn orphan_sessions(
     Ok(orphan)
 }
 
+/// Run items from a v2/v3 source are journaled under their own id; their natural key
+/// (`run|item|trace`) names the run and the trace that carries them on v4. Read from the source;
+/// without it those items go on the manual list.
+async fn run_item_keys(
+    rows: &[ObjectRow],
+    source: Option<&dyn SourceConnector>,
+    scope: &Scope,
+) -> Result<HashMap<String, String>, EngineError> {
+    let by_id: HashSet<&str> = created(rows, Entity::DatasetRunItems)
+        .into_iter()
+        .map(|r| r.source_id.as_str())
+        .filter(|id| !id.contains('|'))
+        .collect();
+    let mut keys = HashMap::new();
+    let Some(source) = source.filter(|s| !by_id.is_empty() && s.supports(Entity::DatasetRunItems))
+    else {
+        return Ok(keys);
+    };
+    for_each_page(source, Entity::DatasetRunItems, scope, |records| {
+        for r in records {
+            if by_id.contains(r.id.as_str())
+                && let Some(k) = crate::vocab::natural_key(Entity::DatasetRunItems, &r.body)
+            {
+                keys.insert(r.id, k);
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(keys)
+}
+
 /// 1. Dataset runs (their items reference dataset items and traces).
 async fn dataset_runs(
     p: &mut Planner<'_>,
     rows: &[ObjectRow],
+    keys: &HashMap<String, String>,
     store: &RollbackStore,
     v4: bool,
     tracing: &mut Tracing,
     progress: &(dyn Fn(RollbackProgress) + Send + Sync),
 ) -> Result<(), EngineError> {
+    let key_of = |r: &ObjectRow| keys.get(&r.source_id).unwrap_or(&r.source_id).clone();
     let mut run_items = created(rows, Entity::DatasetRunItems);
     if v4 {
         // On v4 a run item rides on its trace's root span: the trace delete takes it along.
         run_items.retain(|r| {
-            let trace = r.source_id.split('|').nth(2).unwrap_or_default();
+            let key = key_of(r);
+            let trace = key.split('|').nth(2).unwrap_or_default();
             if !tracing.traces.contains(trace) {
                 return true;
             }
@@ -464,16 +509,12 @@ async fn dataset_runs(
             .collect();
         let mut runs: BTreeMap<String, Vec<&ObjectRow>> = BTreeMap::new();
         for r in run_items {
-            let run = r
-                .source_id
-                .split('|')
-                .next()
-                .unwrap_or_default()
-                .to_string();
+            let run = key_of(r).split('|').next().unwrap_or_default().to_string();
             runs.entry(run).or_default().push(r);
         }
         for (run, items) in runs {
-            let item_id = items[0].source_id.split('|').nth(1).unwrap_or_default();
+            let first = key_of(items[0]);
+            let item_id = first.split('|').nth(1).unwrap_or_default();
             let dataset = p
                 .get_json(
                     Bucket::Datasets,
