@@ -450,6 +450,7 @@ pub async fn rollback_run(
     };
     let stream = Mutex::new(RunStream::new(on_event, Duration::from_millis(150)));
     let dir = migrations.data_dir.clone();
+    let run_id_kept = run_id.clone();
     let report = on_own_runtime(move || async move {
         let control = migrator_engine::RunControl::new();
         migrator_engine::rollback(&run_id, &dir, &options, &control, &|p| {
@@ -491,6 +492,12 @@ pub async fn rollback_run(
     })
     .await?
     .map_err(failed)?;
+    // Rolled back, the run will not be resumed: its LLM connection keys go.
+    let (dir, id) = (migrations.data_dir.clone(), run_id_kept.clone());
+    if let Ok(plan) = blocking(move || Ok(migrator_engine::Journal::open(&dir, &id)?.plan()?)).await
+    {
+        super::forget_llm_keys(&app, &migrations, &plan, &run_id_kept).await;
+    }
     Ok(RollbackView::from(&report))
 }
 

@@ -336,6 +336,20 @@ pub struct PreflightView {
     /// The window the plan covers (RFC 3339): `null` = from the beginning; the end is excluded.
     pub window_from: Option<String>,
     pub window_end: String,
+    /// The source's LLM connections, each needing its secret key (Langfuse never returns it).
+    pub llm_connections: Vec<LlmConnectionItem>,
+}
+
+/// An LLM connection of the source, for the plan's key row.
+#[derive(Clone, Debug, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct LlmConnectionItem {
+    pub provider: String,
+    pub adapter: Option<String>,
+    pub base_url: Option<String>,
+    /// A key is already at hand (never in the app, which has no plan file).
+    pub has_key: bool,
 }
 
 impl PreflightView {
@@ -368,6 +382,16 @@ impl PreflightView {
                 .collect(),
             eta_seconds: r.eta_seconds,
             warnings: r.warnings.iter().cloned().chain(extra_warnings).collect(),
+            llm_connections: r
+                .llm_connections
+                .iter()
+                .map(|c| LlmConnectionItem {
+                    provider: c.provider.clone(),
+                    adapter: c.adapter.clone(),
+                    base_url: c.base_url.clone(),
+                    has_key: c.has_key,
+                })
+                .collect(),
         }
     }
 }

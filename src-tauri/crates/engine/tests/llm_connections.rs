@@ -300,13 +300,24 @@ async fn a_resume_creates_the_connections_with_the_keys_the_caller_gives_it() {
     )
     .await
     .unwrap();
-    assert_eq!(stopped.state, migrator_engine::RunState::Cancelled, "{stopped:#?}");
-    assert!(target.dump()["llm_connections"].as_array().unwrap().is_empty());
+    assert_eq!(
+        stopped.state,
+        migrator_engine::RunState::Cancelled,
+        "{stopped:#?}"
+    );
+    assert!(
+        target.dump()["llm_connections"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 
     // The resume is handed the keys (the app reads them from the keychain), as a start is.
     let mut secrets = sandbox_secrets();
     for p in LLM_PROVIDERS {
-        secrets.llm_keys.insert(p.to_string(), Secret::new(&key_for(p)));
+        secrets
+            .llm_keys
+            .insert(p.to_string(), Secret::new(&key_for(p)));
     }
     let done = migrator_engine::resume(
         &stopped.run_id,

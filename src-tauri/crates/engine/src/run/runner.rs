@@ -374,18 +374,17 @@ pub async fn preflight(
     }
     let mut llm_connections = vec![];
     if selected(plan, &sides).contains(&Entity::LlmConnections) {
-        let (notes, found) =
-            crate::connectors::langfuse::llm_connections::preflight_notes(
-                sides.source.as_ref(),
-                sides.source_info.as_ref(),
-                match &plan.target {
-                    EndpointSpec::Langfuse(t) => Some(t),
-                    _ => None,
-                },
-                sides.target_info.as_ref(),
-                &plan.scope,
-            )
-            .await?;
+        let (notes, found) = crate::connectors::langfuse::llm_connections::preflight_notes(
+            sides.source.as_ref(),
+            sides.source_info.as_ref(),
+            match &plan.target {
+                EndpointSpec::Langfuse(t) => Some(t),
+                _ => None,
+            },
+            sides.target_info.as_ref(),
+            &plan.scope,
+        )
+        .await?;
         warnings.extend(notes);
         llm_connections = found;
     }

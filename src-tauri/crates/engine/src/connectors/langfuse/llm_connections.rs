@@ -172,10 +172,13 @@ pub(crate) async fn preflight_notes(
     }
     let providers: Vec<String> = found.iter().map(|c| c.provider.clone()).collect();
     if lacks(target_info) {
-        return Ok((vec![format!(
-            "The target Langfuse does not offer LLM connections through its API: {} cannot be copied; set them up in its settings by hand.",
-            quoted(&providers)
-        )], vec![]));
+        return Ok((
+            vec![format!(
+                "The target Langfuse does not offer LLM connections through its API: {} cannot be copied; set them up in its settings by hand.",
+                quoted(&providers)
+            )],
+            vec![],
+        ));
     }
     let Some(t) = target else {
         return Ok((vec![], vec![]));
