@@ -59,7 +59,7 @@ test("sample data: a typed LLM key creates the connection with it and stays out 
     await b.$('[data-testid="validate"]').click();
     const verdict = b.$('[data-testid="validation-verdict"]');
     await verdict.waitForDisplayed({ timeout: 180_000 });
-    assert.equal(await verdict.getAttribute("data-clean"), "true", await verdict.getText());
+    assert.equal(await verdict.getAttribute("data-clean"), "true", await b.$('[data-testid="validation"]').getText());
     const media = await rowCells(b.$('[data-testid="validation"] tr[data-entity="media"]'));
     // source, target, compared, missing, extra, differing, conflicts
     assert.ok(Number(media[0]) > 0, `media were compared: ${media}`);
