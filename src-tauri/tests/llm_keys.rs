@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use langfuse_migrator::AppState;
+use langfuse_migrator::migration::after::rollback;
 use langfuse_migrator::migration::llm_keys::entry_id;
 use langfuse_migrator::migration::request::{ExistingPolicy, PlanRequest};
 use langfuse_migrator::migration::views::RunPhase;
@@ -96,9 +97,19 @@ fn files_holding(dir: &std::path::Path, needle: &str) -> Vec<std::path::PathBuf>
     hits
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn typed_keys_wait_in_the_keychain_for_a_resume_which_creates_the_connection_and_then_they_go()
- {
+struct Stopped {
+    app: Arc<AppState>,
+    migrations: Migrations,
+    target: Sandbox,
+    target_id: ProfileId,
+    run_id: String,
+    dir: tempfile::TempDir,
+    _source: Sandbox,
+}
+
+/// A run started with a typed OpenAI key (the other connections skipped) that failed on a wrong
+/// target key before writing anything: a run a resume continues. `None` without a keychain.
+async fn stopped_run() -> Option<Stopped> {
     let secrets = Arc::new(Secrets::new(
         Arc::new(KeychainStore::with_service(&test_service())),
         Duration::from_secs(15),
@@ -110,12 +121,13 @@ async fn typed_keys_wait_in_the_keychain_for_a_resume_which_creates_the_connecti
             "scripts/test.sh provides a Secret Service"
         );
         eprintln!("SKIPPED: no Secret Service here; scripts/test.sh runs this test for real");
-        return;
+        return None;
     }
     let config = |sample| SandboxConfig {
         profile: ServerProfile::V3,
         visibility_delay: Some(Duration::from_millis(20)),
         sample,
+        project_name: "Keys target".into(),
         ..SandboxConfig::default()
     };
     let source = Sandbox::start(config(Some(SampleSpec {
@@ -167,7 +179,32 @@ async fn typed_keys_wait_in_the_keychain_for_a_resume_which_creates_the_connecti
     .unwrap();
     let run_id = view.run_id.clone();
     assert_eq!(finished(&migrations, &run_id).await, RunPhase::Failed);
+    Some(Stopped {
+        app,
+        migrations,
+        target,
+        target_id: t,
+        run_id,
+        dir,
+        _source: source,
+    })
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_keys_wait_in_the_keychain_for_a_resume_which_creates_the_connection_and_then_they_go()
+ {
+    let Some(Stopped {
+        app,
+        migrations,
+        target,
+        target_id: t,
+        run_id,
+        dir,
+        _source,
+    }) = stopped_run().await
+    else {
+        return;
+    };
     // Kept for the resume, in the keychain under the run's id: only what was typed.
     let kept: BTreeMap<String, String> =
         serde_json::from_str(&keychain_entry(&run_id).expect("an entry for the run")).unwrap();
@@ -221,4 +258,30 @@ async fn typed_keys_wait_in_the_keychain_for_a_resume_which_creates_the_connecti
             .all(|f| !f.reason.contains(TYPED) && f.reason.contains("Settings → LLM Connections")),
         "{failures:#?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolled_back_run_has_its_keys_deleted() {
+    let Some(s) = stopped_run().await else {
+        return;
+    };
+    assert!(keychain_entry(&s.run_id).is_some(), "kept for a resume");
+    save(
+        &s.app,
+        Some(s.target_id.clone()),
+        "target",
+        &s.target.url(),
+        "sk-lf-sandbox",
+    );
+    rollback(
+        &s.app,
+        &s.migrations,
+        s.run_id.clone(),
+        "Keys target".into(),
+        Channel::new(|_| Ok(())),
+    )
+    .await
+    .unwrap();
+    // Rolled back, the run is not resumed any more: its keys go.
+    assert_eq!(keychain_entry(&s.run_id), None);
 }
