@@ -9,7 +9,7 @@ import path from "node:path";
 import { test } from "node:test";
 
 import { AppSession, filesContaining } from "../lib/app.mjs";
-import { rowCells, sampleUrls, waitForPhase } from "../lib/steps.mjs";
+import { cell, rowCells, sampleUrls, waitForPhase } from "../lib/steps.mjs";
 
 const get = async (url) => {
   const r = await fetch(url);
@@ -49,6 +49,9 @@ test("sample data: a typed LLM key creates the connection with it and stays out 
     await b.$('[data-testid="run-progress"]').waitForDisplayed({ timeout: 30_000 });
     const phase = await waitForPhase(b, ["completed", "completedWithFailures", "failed"], 180_000);
     assert.equal(phase, "completed", await b.$('[data-testid="run-progress"]').getText());
+    // The progress view shows the media that moved.
+    assert.ok((await cell(b, "media", "written")) > 0, "media written");
+    assert.equal(await cell(b, "media", "failed"), 0);
 
     const urls = await sampleUrls(b);
     const target = await get(`${urls.target}/_sandbox/dump`);
