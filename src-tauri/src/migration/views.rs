@@ -354,6 +354,15 @@ pub struct LlmConnectionItem {
 
 impl PreflightView {
     pub fn from_report(r: &PreflightReport, scope: &Scope, extra_warnings: Vec<String>) -> Self {
+        // The plan asks for each of these keys in a row of its own, which says what happens
+        // without one; the engine's sentence would say "no key was supplied" next to the field.
+        let keyless: Vec<String> = r
+            .llm_connections
+            .iter()
+            .filter(|c| !c.has_key)
+            .map(|c| c.provider.clone())
+            .collect();
+        let keyless_note = migrator_engine::langfuse::llm_connections::keyless_note(&keyless);
         PreflightView {
             window_from: (scope.from.timestamp() > 0).then(|| scope.from.to_rfc3339()),
             window_end: scope.to.to_rfc3339(),
@@ -381,7 +390,13 @@ impl PreflightView {
                 })
                 .collect(),
             eta_seconds: r.eta_seconds,
-            warnings: r.warnings.iter().cloned().chain(extra_warnings).collect(),
+            warnings: r
+                .warnings
+                .iter()
+                .filter(|w| Some(w.as_str()) != keyless_note.as_deref())
+                .cloned()
+                .chain(extra_warnings)
+                .collect(),
             llm_connections: r
                 .llm_connections
                 .iter()

@@ -36,6 +36,8 @@ test("sample data: a typed LLM key creates the connection with it and stays out 
     await row.waitForDisplayed();
     assert.match(await b.$('[data-testid="llm-keys"]').getText(), /Langfuse never returns these keys/);
     assert.match(await b.$('[data-testid="llm-keys"]').getText(), /memory for this session only/);
+    // The row says what happens without a key; no sentence elsewhere claims none was supplied.
+    assert.doesNotMatch(await preflight.getText(), /No secret key was supplied/);
     assert.equal(await row.$('[data-testid="llm-key"]').getAttribute("type"), "password");
     // Undecided, a real run cannot start; a dry run can (it writes nothing).
     assert.equal(await b.$('[data-testid="start-run"]').isEnabled(), false);

@@ -191,20 +191,23 @@ pub(crate) async fn preflight_notes(
         .filter(|c| !c.has_key)
         .map(|c| c.provider.clone())
         .collect();
-    let notes = if keyless.is_empty() {
-        vec![]
-    } else {
-        vec![format!(
-            "No secret key was supplied for the LLM connection{} {}: Langfuse never returns keys, so {} will not be created. Supply the keys, or add {} with {} key{} in the target's Langfuse under Settings → LLM Connections after the run.",
-            if keyless.len() == 1 { "" } else { "s" },
-            quoted(&keyless),
-            if keyless.len() == 1 { "it" } else { "they" },
-            if keyless.len() == 1 { "it" } else { "them" },
-            if keyless.len() == 1 { "its" } else { "their" },
-            if keyless.len() == 1 { "" } else { "s" },
-        )]
-    };
+    let notes = keyless_note(&keyless).into_iter().collect();
     Ok((notes, found))
+}
+
+/// The pre-flight's sentence about connections without a key; `None` when every one has one.
+/// (The app shows a key field per connection instead, and leaves this sentence out.)
+pub fn keyless_note(keyless: &[String]) -> Option<String> {
+    let one = keyless.len() == 1;
+    (!keyless.is_empty()).then(|| format!(
+        "No secret key was supplied for the LLM connection{} {}: Langfuse never returns keys, so {} will not be created. Supply the keys, or add {} with {} key{} in the target's Langfuse under Settings → LLM Connections after the run.",
+        if one { "" } else { "s" },
+        quoted(keyless),
+        if one { "it" } else { "they" },
+        if one { "it" } else { "them" },
+        if one { "its" } else { "their" },
+        if one { "" } else { "s" },
+    ))
 }
 
 fn quoted(names: &[String]) -> String {
