@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use langfuse_sandbox::{SampleSpec, Sandbox, SandboxConfig, ServerProfile};
+use langfuse_sandbox::{MediaSampleSpec, SampleSpec, Sandbox, SandboxConfig, ServerProfile};
 use migrator_engine::profile::{Connection, LangfuseSettings, Profile, ProfileId};
 use secrecy::SecretString;
 use serde::Serialize;
@@ -15,6 +15,11 @@ use ts_rs::TS;
 
 /// Small enough that a whole migration, validation and rollback takes well under a minute.
 pub const SAMPLE_TRACES: usize = 200;
+/// Traces with media attachments (small images, audio, a PDF) on top, and a dataset item with
+/// media: what a multimodal project holds.
+pub const MEDIA_TRACES: usize = 3;
+/// The source's one LLM connection (its secret key is the sandbox's; a copy needs one typed).
+pub const LLM_PROVIDER: &str = "openai";
 const SAMPLE_OBSERVATIONS_PER_TRACE: usize = 5;
 /// Langfuse v3/v4 show writes after a delay; keep the sandbox's short so the demo stays quick
 /// while validation still has to wait for it.
@@ -65,6 +70,7 @@ impl SampleSet {
             }),
         )
         .await?;
+        add_media_and_llm_connection(&source.sandbox)?;
         let target = start_side(
             TARGET_ID,
             "Sample target (sandbox)",
@@ -80,7 +86,7 @@ impl SampleSet {
         SampleInfo {
             source: self.source.profile.clone(),
             target: self.target.profile.clone(),
-            traces: SAMPLE_TRACES as u32,
+            traces: (SAMPLE_TRACES + MEDIA_TRACES) as u32,
             observations_per_trace: SAMPLE_OBSERVATIONS_PER_TRACE as u32,
         }
     }
@@ -101,6 +107,27 @@ impl SampleSet {
         self.source.sandbox.stop().await;
         self.target.sandbox.stop().await;
     }
+}
+
+/// The multimodal traces and an LLM connection, so a sample copy shows media and asks for a key.
+fn add_media_and_llm_connection(source: &Sandbox) -> Result<(), SampleError> {
+    source.load_media_sample(&MediaSampleSpec {
+        traces: MEDIA_TRACES,
+        ..MediaSampleSpec::default()
+    });
+    source
+        .insert_raw(
+            "llm_connections",
+            serde_json::json!({
+                "id": "llm-sample-openai",
+                "provider": LLM_PROVIDER,
+                "adapter": "openai",
+                "secretKey": "sk-sample-source-not-copied",
+                "customModels": ["sample-model"],
+                "withDefaultModels": true,
+            }),
+        )
+        .map_err(|e| SampleError::Start(e.to_string()))
 }
 
 pub fn is_sample_id(id: &ProfileId) -> bool {

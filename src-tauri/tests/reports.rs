@@ -64,6 +64,7 @@ async fn the_saved_report_carries_the_checklist_and_a_clean_run_exports_no_failu
         secrets: Secrets {
             source: Some(Secret::new(secret)),
             target: Some(Secret::new(secret)),
+            ..Default::default()
         },
         settle_quiet: Duration::from_secs(1),
         ..ValidateOptions::default()

@@ -432,13 +432,24 @@ pub async fn rollback_run(
     confirmation: String,
     on_event: Channel<RunEvent<StepEvent>>,
 ) -> Result<RollbackView> {
+    rollback(&app, &migrations, run_id, confirmation, on_event).await
+}
+
+/// [`rollback_run`] without Tauri's state wrappers.
+pub async fn rollback(
+    app: &Arc<AppState>,
+    migrations: &Migrations,
+    run_id: String,
+    confirmation: String,
+    on_event: Channel<RunEvent<StepEvent>>,
+) -> Result<RollbackView> {
     if migrations.hub.is_live(&run_id) {
         return Err(MigrationError::Failed(
             "This run is still going. Cancel it first, then roll back what it wrote.".into(),
         ));
     }
-    let secrets = run_secrets(&app, &migrations, &run_id).await?;
-    let expected = confirm_text(&migrations, &run_id, &secrets).await?;
+    let secrets = run_secrets(app, migrations, &run_id).await?;
+    let expected = confirm_text(migrations, &run_id, &secrets).await?;
     if confirmation.trim() != expected {
         return Err(MigrationError::Failed(format!(
             "The confirmation does not match. Type the target project's name, “{expected}”, to roll back."
@@ -450,6 +461,7 @@ pub async fn rollback_run(
     };
     let stream = Mutex::new(RunStream::new(on_event, Duration::from_millis(150)));
     let dir = migrations.data_dir.clone();
+    let run_id_kept = run_id.clone();
     let report = on_own_runtime(move || async move {
         let control = migrator_engine::RunControl::new();
         migrator_engine::rollback(&run_id, &dir, &options, &control, &|p| {
@@ -491,6 +503,12 @@ pub async fn rollback_run(
     })
     .await?
     .map_err(failed)?;
+    // Rolled back, the run will not be resumed: its LLM connection keys go.
+    let (dir, id) = (migrations.data_dir.clone(), run_id_kept.clone());
+    if let Ok(plan) = blocking(move || Ok(migrator_engine::Journal::open(&dir, &id)?.plan()?)).await
+    {
+        super::forget_llm_keys(app, migrations, &plan, &run_id_kept).await;
+    }
     Ok(RollbackView::from(&report))
 }
 

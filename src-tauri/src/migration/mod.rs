@@ -7,6 +7,7 @@
 pub mod after;
 pub mod checklist;
 pub mod hub;
+pub mod llm_keys;
 pub mod request;
 pub mod validation_views;
 pub mod views;
@@ -38,6 +39,8 @@ pub struct Migrations {
     pub sample: tokio::sync::Mutex<Option<SampleSet>>,
     /// Sample info without taking the async lock (for profile lists).
     sample_info: Mutex<Option<SampleInfo>>,
+    /// LLM connection keys of sample runs: in memory, like the sample keys themselves.
+    sample_llm_keys: Arc<crate::secrets::SessionStore>,
 }
 
 impl Migrations {
@@ -47,6 +50,7 @@ impl Migrations {
             hub: Arc::new(RunHub::default()),
             sample: tokio::sync::Mutex::new(None),
             sample_info: Mutex::new(None),
+            sample_llm_keys: Arc::default(),
         }
     }
 }
@@ -273,17 +277,52 @@ pub async fn preflight(
 }
 
 /// Starts a run (or a dry run) off the UI thread and returns as soon as the engine has named
-/// and journaled it; progress then arrives on `on_event`.
+/// and journaled it; progress then arrives on `on_event`. `llm_keys` are the LLM connection keys
+/// the user typed (by provider; a skipped connection has none): they go to the engine in memory
+/// and, for a resume, to the secret store under the run's id (see [`llm_keys`]).
 #[tauri::command]
+#[allow(clippy::too_many_arguments)]
 pub async fn start_run(
     app: State<'_, Arc<AppState>>,
     migrations: State<'_, Arc<Migrations>>,
     request: PlanRequest,
     dry_run: bool,
     expected: HashMap<String, u64>,
+    llm_keys: Option<llm_keys::LlmKeys>,
     on_event: RunChannel,
 ) -> Result<RunView> {
-    let plan = plan_for(&app, &migrations, &request).await?;
+    start(
+        &app,
+        &migrations,
+        request,
+        dry_run,
+        expected,
+        llm_keys.unwrap_or_default(),
+        on_event,
+    )
+    .await
+}
+
+/// [`start_run`] without Tauri's state wrappers.
+pub async fn start(
+    app: &Arc<AppState>,
+    migrations: &Migrations,
+    request: PlanRequest,
+    dry_run: bool,
+    expected: HashMap<String, u64>,
+    keys: llm_keys::LlmKeys,
+    on_event: RunChannel,
+) -> Result<RunView> {
+    let mut plan = plan_for(app, migrations, &request).await?;
+    // A dry run writes nothing, so it needs no key and keeps none.
+    let keys = if dry_run {
+        llm_keys::LlmKeys::new()
+    } else {
+        llm_keys::typed(keys)
+    };
+    if let EndpointSpec::Langfuse(t) = &mut plan.target {
+        t.llm_keys.extend(keys.clone());
+    }
     let mut view = RunView::new(
         String::new(),
         plan.source.describe(),
@@ -291,12 +330,87 @@ pub async fn start_run(
         dry_run,
     );
     describe_sides(&mut view, &plan);
+    let key_store = (!keys.is_empty())
+        .then(|| llm_key_store(app, migrations, &plan))
+        .transpose();
     let run = Arc::new(ActiveRun::new(view, Some(on_event), expected));
     let data_dir = migrations.data_dir.clone();
-    launch(&migrations.hub, run, move |sink, control| async move {
-        migrator_engine::run(plan, &data_dir, sink, control, dry_run).await
-    })
-    .await
+    // The run waits with deleting the keys until they were stored (a quick run may end first).
+    let (stored_tx, stored_rx) = tokio::sync::oneshot::channel::<()>();
+    let forget_store = key_store.as_ref().ok().cloned().flatten();
+    let started = launch(
+        &migrations.hub,
+        Arc::clone(&run),
+        move |sink, control| async move {
+            let outcome = migrator_engine::run(plan, &data_dir, sink, control, dry_run).await;
+            if let Some(store) = forget_store {
+                let _ = stored_rx.await;
+                forget_when_done(store.as_ref(), &outcome);
+            }
+            outcome
+        },
+    )
+    .await?;
+    if !keys.is_empty() {
+        let kept = key_store.and_then(|s| {
+            let s = s.expect("keys were typed");
+            llm_keys::store(s.as_ref(), &started.run_id, &keys)
+        });
+        if let Err(e) = kept {
+            tracing::warn!(error = %e, "the LLM connection keys could not be kept for a resume");
+            run.apply(&migrator_engine::ProgressEvent::Warning {
+                message: format!(
+                    "The LLM connection keys you typed are used by this run, but could not be kept for a resume ({e}). If the run stops before it creates the connections, type the keys again in a new plan or add the connections in Langfuse by hand."
+                ),
+            });
+        }
+        let _ = stored_tx.send(());
+    }
+    Ok(run.view())
+}
+
+/// Where a run's LLM connection keys are kept: memory for sample runs, else the app's secret
+/// store (the keychain, or memory when the user chose that).
+fn llm_key_store(
+    app: &Arc<AppState>,
+    migrations: &Migrations,
+    plan: &Plan,
+) -> std::result::Result<Arc<dyn crate::secrets::SecretStore>, crate::secrets::SecretError> {
+    if touches_sample(plan) {
+        return Ok(migrations.sample_llm_keys.clone());
+    }
+    app.profiles.secrets().store()
+}
+
+/// Deletes a run's keys once the run ended in a state no resume continues.
+fn forget_when_done(
+    store: &dyn crate::secrets::SecretStore,
+    outcome: &std::result::Result<migrator_engine::RunReport, migrator_engine::EngineError>,
+) {
+    if let Ok(report) = outcome
+        && !llm_keys::still_needed(report.state)
+        && let Err(e) = llm_keys::forget(store, &report.run_id)
+    {
+        tracing::warn!(error = %e, run = %report.run_id, "the run's LLM connection keys could not be deleted");
+    }
+}
+
+/// Deletes a run's LLM connection keys (after a rollback); a failure is logged, not shown.
+pub(crate) async fn forget_llm_keys(
+    app: &Arc<AppState>,
+    migrations: &Migrations,
+    plan: &Plan,
+    run_id: &str,
+) {
+    if let Ok(store) = llm_key_store(app, migrations, plan) {
+        let run_id = run_id.to_owned();
+        let _ = tauri::async_runtime::spawn_blocking(move || {
+            if let Err(e) = llm_keys::forget(store.as_ref(), &run_id) {
+                tracing::warn!(error = %e, run = %run_id, "the run's LLM connection keys could not be deleted");
+            }
+        })
+        .await;
+    }
 }
 
 /// Continues a cancelled, failed or interrupted run with the secrets of the profiles its plan
@@ -345,7 +459,22 @@ pub async fn resume(
     if sample_run && !sample_matches(migrations, &plan).await {
         return Err(MigrationError::SampleRunGone);
     }
-    let secrets = secrets_for(app, migrations, &plan).await?;
+    let mut secrets = secrets_for(app, migrations, &plan).await?;
+    // The LLM connection keys typed when the run started, if it still has them.
+    let key_store = llm_key_store(app, migrations, &plan).ok();
+    if let Some(store) = &key_store {
+        let (store, id) = (Arc::clone(store), run_id.clone());
+        // Unreadable keys are no reason to refuse the resume: those connections become manual
+        // steps, as without keys.
+        secrets.llm_keys = blocking(move || {
+            Ok(llm_keys::load(store.as_ref(), &id).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the run's LLM connection keys could not be read");
+                llm_keys::LlmKeys::new()
+            }))
+        })
+        .await?;
+    }
+    let key_store = key_store.filter(|_| !secrets.llm_keys.is_empty());
     let mut view = RunView::from_summary(&summary);
     view.phase = RunPhase::Starting;
     view.live = true;
@@ -360,7 +489,12 @@ pub async fn resume(
     let started = launch(&migrations.hub, Arc::clone(&run), {
         let run_id = run_id.clone();
         move |sink, control| async move {
-            migrator_engine::resume(&run_id, &data_dir, plan, secrets, sink, control).await
+            let outcome =
+                migrator_engine::resume(&run_id, &data_dir, plan, secrets, sink, control).await;
+            if let Some(store) = key_store {
+                forget_when_done(store.as_ref(), &outcome);
+            }
+            outcome
         }
     })
     .await;

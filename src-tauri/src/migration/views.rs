@@ -336,10 +336,33 @@ pub struct PreflightView {
     /// The window the plan covers (RFC 3339): `null` = from the beginning; the end is excluded.
     pub window_from: Option<String>,
     pub window_end: String,
+    /// The source's LLM connections, each needing its secret key (Langfuse never returns it).
+    pub llm_connections: Vec<LlmConnectionItem>,
+}
+
+/// An LLM connection of the source, for the plan's key row.
+#[derive(Clone, Debug, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct LlmConnectionItem {
+    pub provider: String,
+    pub adapter: Option<String>,
+    pub base_url: Option<String>,
+    /// A key is already at hand (never in the app, which has no plan file).
+    pub has_key: bool,
 }
 
 impl PreflightView {
     pub fn from_report(r: &PreflightReport, scope: &Scope, extra_warnings: Vec<String>) -> Self {
+        // The plan asks for each of these keys in a row of its own, which says what happens
+        // without one; the engine's sentence would say "no key was supplied" next to the field.
+        let keyless: Vec<String> = r
+            .llm_connections
+            .iter()
+            .filter(|c| !c.has_key)
+            .map(|c| c.provider.clone())
+            .collect();
+        let keyless_note = migrator_engine::langfuse::llm_connections::keyless_note(&keyless);
         PreflightView {
             window_from: (scope.from.timestamp() > 0).then(|| scope.from.to_rfc3339()),
             window_end: scope.to.to_rfc3339(),
@@ -367,7 +390,23 @@ impl PreflightView {
                 })
                 .collect(),
             eta_seconds: r.eta_seconds,
-            warnings: r.warnings.iter().cloned().chain(extra_warnings).collect(),
+            warnings: r
+                .warnings
+                .iter()
+                .filter(|w| Some(w.as_str()) != keyless_note.as_deref())
+                .cloned()
+                .chain(extra_warnings)
+                .collect(),
+            llm_connections: r
+                .llm_connections
+                .iter()
+                .map(|c| LlmConnectionItem {
+                    provider: c.provider.clone(),
+                    adapter: c.adapter.clone(),
+                    base_url: c.base_url.clone(),
+                    has_key: c.has_key,
+                })
+                .collect(),
         }
     }
 }

@@ -18,7 +18,8 @@ export const appBinary =
   process.env.LANGFUSE_MIGRATOR_BINARY ??
   path.join(process.env.CARGO_TARGET_DIR ?? path.join(repoRoot, "target"), "debug/langfuse-migrator");
 
-let nextPort = 4444;
+// LFM_E2E_PORT: another base port when several e2e runs share a machine.
+let nextPort = Number(process.env.LFM_E2E_PORT ?? 4444);
 
 async function waitForDriver(port, driver, log) {
   const deadline = Date.now() + 30_000;

@@ -159,3 +159,23 @@ export async function assertSameObjects(assert, source, target, entities, { samp
     }
   }
 }
+
+/** Types a made-up key for every LLM connection the pre-flight asks about; returns them by provider. */
+export async function typeLlmKeys(b, prefix = "sk-e2e-llm") {
+  const typed = {};
+  for (const row of await b.$$('[data-testid="llm-keys"] tr[data-provider]')) {
+    const provider = await row.getAttribute("data-provider");
+    typed[provider] = `${prefix}-${provider}-${Math.random().toString(36).slice(2, 10)}`;
+    await row.$('[data-testid="llm-key"]').setValue(typed[provider]);
+  }
+  return typed;
+}
+
+/** The sample servers' URLs, as the app itself reports them. */
+export async function sampleUrls(b) {
+  const info = await b.executeAsync((done) => {
+    window.__TAURI_INTERNALS__.invoke("sample_data").then(done, (e) => done({ error: String(e) }));
+  });
+  if (!info || info.error) throw new Error(`no sample data: ${info?.error}`);
+  return { source: info.source.connection.host, target: info.target.connection.host };
+}

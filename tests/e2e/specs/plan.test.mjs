@@ -9,7 +9,7 @@ import path from "node:path";
 import { test } from "node:test";
 
 import { AppSession, savedProfiles, startSandbox } from "../lib/app.mjs";
-import { chooseScenario, createConnection, planServerMove, sandboxKeys, waitForPhase } from "../lib/steps.mjs";
+import { chooseScenario, createConnection, planServerMove, sandboxKeys, typeLlmKeys, waitForPhase } from "../lib/steps.mjs";
 
 const newConfigDir = () => mkdtemp(path.join(tmpdir(), "lfm-e2e-"));
 
@@ -82,6 +82,7 @@ test("every change to the plan clears the pre-flight; an open window ends when t
     assert.ok(pinned >= before - 60_000 && pinned <= after + 60_000, `the window ends at ${end}, not when the plan was made`);
     await app.screenshot("plan-01-preflight-window");
 
+    await typeLlmKeys(b);
     await b.$('[data-testid="start-run"]').click();
     await b.$('[data-testid="run-progress"]').waitForDisplayed({ timeout: 30_000 });
     assert.equal(await waitForPhase(b, ["completed", "completedWithFailures", "failed"], 120_000), "completed");

@@ -8,7 +8,7 @@ import path from "node:path";
 import { test } from "node:test";
 
 import { AppSession, killApp, startSandbox } from "../lib/app.mjs";
-import { assertSameObjects, cell, chooseScenario, createConnection, planServerMove, rowCells, sandboxKeys, waitForPhase } from "../lib/steps.mjs";
+import { assertSameObjects, cell, chooseScenario, createConnection, planServerMove, rowCells, sandboxKeys, typeLlmKeys, waitForPhase } from "../lib/steps.mjs";
 
 const newConfigDir = () => mkdtemp(path.join(tmpdir(), "lfm-e2e-"));
 
@@ -66,32 +66,35 @@ test("sample data: from the first-start offer and the scenario picker through pr
     await b.$('[data-testid="run-preflight"]').click();
     const preflight = b.$('[data-testid="preflight"]');
     await preflight.waitForDisplayed({ timeout: 60_000 });
-    // 200 traces of 5 observations each; the empty target holds none of them.
-    assert.deepEqual(await rowCells(preflight.$('tr[data-entity="traces"]')), ["200", "0"]);
-    assert.deepEqual(await rowCells(preflight.$('tr[data-entity="observations"]')), ["1000", "0"]);
+    // 200 traces of 5 observations each and 3 with media (2 observations each); the empty
+    // target holds none of them.
+    assert.deepEqual(await rowCells(preflight.$('tr[data-entity="traces"]')), ["203", "0"]);
+    assert.deepEqual(await rowCells(preflight.$('tr[data-entity="observations"]')), ["1006", "0"]);
     await app.screenshot("workflow-11-plan-preflight");
 
     // A dry run reads and checks everything and writes nothing.
     await b.$('[data-testid="dry-run"]').click();
     await b.$('[data-testid="run-progress"]').waitForDisplayed({ timeout: 30_000 });
     assert.equal(await waitForPhase(b, ["dryRun", "failed"], 120_000), "dryRun");
-    assert.equal(await cell(b, "traces", "written"), 200, "would write");
+    assert.equal(await cell(b, "traces", "written"), 203, "would write");
     await b.$('[data-testid="dry-run-note"]').waitForDisplayed();
     await app.screenshot("workflow-12-dry-run");
     await b.$("button=Plan another migration").click();
     await b.$('[data-testid="run-preflight"]').click();
     await b.$('[data-testid="preflight"]').waitForDisplayed({ timeout: 60_000 });
     // The dry run wrote nothing: the target still holds none of the traces.
-    assert.deepEqual(await rowCells(b.$('[data-testid="preflight"] tr[data-entity="traces"]')), ["200", "0"]);
+    assert.deepEqual(await rowCells(b.$('[data-testid="preflight"] tr[data-entity="traces"]')), ["203", "0"]);
 
+    // The sample's LLM connection needs a key (llm_media.test.mjs follows it into the target).
+    await typeLlmKeys(b);
     await b.$('[data-testid="start-run"]').click();
     await b.$('[data-testid="run-progress"]').waitForDisplayed({ timeout: 30_000 });
     await app.screenshot("workflow-12-progress");
     const phase = await waitForPhase(b, ["completed", "completedWithFailures", "failed"], 120_000);
     assert.equal(phase, "completed", await b.$('[data-testid="run-progress"]').getText());
-    assert.equal(await cell(b, "traces", "written"), 200);
+    assert.equal(await cell(b, "traces", "written"), 203);
     assert.equal(await cell(b, "traces", "failed"), 0);
-    assert.equal(await cell(b, "observations", "written"), 1000);
+    assert.equal(await cell(b, "observations", "written"), 1006);
     // The app's own steps ticked themselves.
     assert.equal(await b.$('[data-testid="checklist"] input[data-step="import"]').isSelected(), true);
     await b.$('[data-testid="checklist"] input[data-step="notify"]').click();
@@ -104,7 +107,7 @@ test("sample data: from the first-start offer and the scenario picker through pr
     assert.equal(await verdict.getAttribute("data-clean"), "true", await verdict.getText());
     // source, target, compared, missing, extra, differing, conflicts
     const tracesRow = b.$('[data-testid="validation"] tr[data-entity="traces"]');
-    assert.deepEqual(await rowCells(tracesRow), ["200", "200", "200", "0", "0", "0", "0"]);
+    assert.deepEqual(await rowCells(tracesRow), ["203", "203", "203", "0", "0", "0", "0"]);
     await b.waitUntil(() => b.$('[data-testid="checklist"] input[data-step="verify-counts"]').isSelected(), { timeout: 10_000 });
     await app.screenshot("workflow-14-validation-clean");
 
@@ -112,7 +115,7 @@ test("sample data: from the first-start offer and the scenario picker through pr
     await b.$('[data-testid="rollback-preview"]').click();
     const plan = b.$('[data-testid="rollback-plan"]');
     await plan.waitForDisplayed({ timeout: 60_000 });
-    assert.match(await plan.getText(), /Will delete:.*200 traces/s);
+    assert.match(await plan.getText(), /Will delete:.*203 traces/s);
     const go = b.$('[data-testid="rollback-run"]');
     await b.$('[data-testid="rollback-confirm"]').setValue("Sample target");
     assert.equal(await go.isEnabled(), false);

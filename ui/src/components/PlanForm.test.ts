@@ -1,7 +1,7 @@
 // The plan form's pre-flight result in jsdom, Tauri's IPC mocked: conflicts are listed apart
 // from objects already in the target, each with what differs.
 import { afterEach, describe, expect, it } from "vitest";
-import { cleanup, render, screen } from "@testing-library/svelte";
+import { cleanup, fireEvent, render, screen } from "@testing-library/svelte";
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import PlanForm from "./PlanForm.svelte";
 import { PlanStore } from "../lib/stores/plan.svelte";
@@ -31,6 +31,7 @@ const preflight: PreflightView = {
   warnings: [],
   windowFrom: null,
   windowEnd: "2026-02-01T00:00:00Z",
+  llmConnections: [],
 };
 
 describe("PlanForm pre-flight", () => {
@@ -58,5 +59,43 @@ describe("PlanForm pre-flight", () => {
     expect(box.textContent).toContain("score-7");
     expect(box.textContent).toMatch(/differs in value/);
     expect(box.textContent).toMatch(/your decision/);
+  });
+
+  it("asks for each LLM connection's key or a skip before a real run, and hands over only typed keys", async () => {
+    mockIPC((cmd) => {
+      if (cmd === "sample_data") return null;
+      if (cmd === "migration_profiles") return [cloud, own];
+      if (cmd === "preflight")
+        return {
+          ...preflight,
+          conflicts: [],
+          llmConnections: [
+            { provider: "openai", adapter: "openai", baseUrl: null, hasKey: false },
+            { provider: "my-gateway", adapter: "openai", baseUrl: "https://gw.example.com/v1", hasKey: false },
+          ],
+        };
+      throw new Error(`unexpected ${cmd}`);
+    });
+    const plan = new PlanStore();
+    await plan.load();
+    plan.pick(scenarios.find((s) => s.id === "cloud-to-self-hosted")!);
+    plan.setSource("c");
+    plan.setTarget("s");
+    await plan.runPreflight();
+    render(PlanForm, { plan, starting: false, onStart: () => {} });
+    const box = screen.getByTestId("llm-keys");
+    expect(box.textContent).toContain("https://gw.example.com/v1");
+    expect(box.textContent).toMatch(/system keychain for this run only/);
+    const start = screen.getByTestId("start-run") as HTMLButtonElement;
+    expect(start.disabled).toBe(true);
+    const openaiKey = screen.getAllByTestId("llm-key")[0] as HTMLInputElement;
+    expect(openaiKey.type).toBe("password");
+    await fireEvent.input(openaiKey, { target: { value: "sk-typed-1" } });
+    expect(start.disabled).toBe(true);
+    await fireEvent.click(screen.getAllByTestId("llm-skip")[1]!);
+    expect(start.disabled).toBe(false);
+    expect(plan.takeLlmKeys()).toEqual({ openai: "sk-typed-1" });
+    // Taken once: the window holds the key no longer.
+    expect(plan.llmKeys).toEqual({});
   });
 });

@@ -58,13 +58,17 @@ export const ipc = {
   migrationProfiles: () => invoke<MigrationProfile[]>("migration_profiles"),
   testConnection: (profileId: ProfileId) => invoke<ConnectionCheck>("test_connection", { profileId }),
   preflight: (request: PlanRequest) => invoke<PreflightView>("preflight", { request }),
-  /** Starts a run; snapshots of its progress arrive on `onView` until it ends. */
+  /**
+   * Starts a run; snapshots of its progress arrive on `onView` until it ends. `llmKeys` are the
+   * LLM connection keys the user typed, by provider (kept in the keychain for this run only).
+   */
   startRun: (
     request: PlanRequest,
     dryRun: boolean,
     expected: Record<string, number>,
     onView: (event: RunEvent<RunView>) => void,
-  ) => invoke<RunView>("start_run", { request, dryRun, expected, onEvent: channel(onView) }),
+    llmKeys: Record<string, string> = {},
+  ) => invoke<RunView>("start_run", { request, dryRun, expected, llmKeys, onEvent: channel(onView) }),
   /** Continues a run; `settings` (or `null` to keep them) change how it works, not what it copies. */
   resumeRun: (runId: string, settings: OperatingSettings | null, onView: (event: RunEvent<RunView>) => void) =>
     invoke<RunView>("resume_run", { runId, settings, onEvent: channel(onView) }),

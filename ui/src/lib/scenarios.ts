@@ -77,7 +77,7 @@ export const cloudPlans: { value: CloudPlan; label: string }[] = [
 
 /** What can be migrated, in the order the engine copies it, with plain labels. */
 export const entities: { key: string; label: string }[] = [
-  { key: "llm_connections", label: "LLM connections (settings only: Langfuse never hands out their keys, so you add each key in the target afterwards)" },
+  { key: "llm_connections", label: "LLM connections (Langfuse never hands out their secret keys: after the pre-flight, type each key or skip it and add it in Langfuse later)" },
   { key: "score_configs", label: "Score configs" },
   { key: "annotation_queues", label: "Annotation queues (reviewers are assigned again by hand: the API does not tell who they are)" },
   { key: "models", label: "Custom models" },

@@ -234,6 +234,7 @@ fn validate(
         secrets: migrator_engine::Secrets {
             source: Some(migrator_engine::Secret::new("sk-lf-sandbox")),
             target: Some(migrator_engine::Secret::new("sk-lf-sandbox")),
+            ..Default::default()
         },
         save: false,
         slice_objects,

@@ -56,7 +56,7 @@ pub use run::progress::{EntityProgress, NoProgress, ProgressEvent, ProgressSink}
 pub use run::run_lock::RunLock;
 pub use run::runner::{
     EndpointReport, FailedObject, PHASES, PreflightReport, RunReport, RunSummary, Secrets,
-    list_runs,
+    SourceLlmConnection, list_runs,
 };
 pub use vocab::{
     ConnectionError, EngineError, Entity, EntityCounts, Generation, ObjectState, RunState, Scope,

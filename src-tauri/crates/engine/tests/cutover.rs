@@ -31,6 +31,7 @@ fn secrets(run_id: &str) -> Secrets {
     Secrets {
         source: None,
         target: Some(Secret::new(&format!("sk-lf-{run_id}"))),
+        ..Default::default()
     }
 }
 
@@ -100,6 +101,7 @@ fn two_runs_with_the_same_target_still_restore_to_the_original() {
     let same = Secrets {
         source: None,
         target: Some(Secret::new("sk-lf-same")),
+        ..Default::default()
     };
     let a = migrator_engine::cutover_apply("run-a", data.path(), &env, &same).unwrap();
     let b = migrator_engine::cutover_apply("run-b", data.path(), &env, &same).unwrap();

@@ -281,3 +281,89 @@ async fn rollback_deletes_the_connections_the_run_created_and_keeps_the_targets_
         .expect("the rollback checks its deletes");
     assert!(v.checked >= 2 && v.still_present.is_empty(), "{v:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_creates_the_connections_with_the_keys_the_caller_gives_it() {
+    let source = sandbox(ServerProfile::V4, None).await;
+    source.load_settings_sample();
+    let target = sandbox(ServerProfile::V4, None).await;
+    let data = tempfile::tempdir().unwrap();
+    // The app's start: no key in the plan file; the run stops before writing anything.
+    let control = RunControl::new();
+    control.cancel();
+    let stopped = migrator_engine::run(
+        connections_plan(&source, &target, &[]),
+        data.path(),
+        migrator_engine::NoProgress,
+        control,
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        stopped.state,
+        migrator_engine::RunState::Cancelled,
+        "{stopped:#?}"
+    );
+    assert!(
+        target.dump()["llm_connections"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // The resume is handed the keys (the app reads them from the keychain), as a start is.
+    let mut secrets = sandbox_secrets();
+    for p in LLM_PROVIDERS {
+        secrets
+            .llm_keys
+            .insert(p.to_string(), Secret::new(&key_for(p)));
+    }
+    let done = migrator_engine::resume(
+        &stopped.run_id,
+        data.path(),
+        None,
+        secrets,
+        migrator_engine::NoProgress,
+        RunControl::new(),
+    )
+    .await
+    .unwrap();
+    let c = &done.entities[&Entity::LlmConnections];
+    assert_eq!((c.written, c.failed), (3, 0), "{done:#?}");
+    let supplied: BTreeMap<String, String> = LLM_PROVIDERS
+        .iter()
+        .map(|p| (p.to_string(), key_for(p)))
+        .collect();
+    assert_eq!(secrets_of(&target.dump()), supplied);
+    assert_nowhere_in(data.path(), &supplied.values().cloned().collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_preflight_lists_the_source_connections_a_key_can_be_given_for() {
+    let source = sandbox(ServerProfile::V4, None).await;
+    source.load_settings_sample();
+    let target = sandbox(ServerProfile::V4, None).await;
+    let pre = migrator_engine::preflight(&connections_plan(&source, &target, &["openai"]))
+        .await
+        .unwrap();
+    let listed: Vec<(String, Option<String>, bool)> = pre
+        .llm_connections
+        .iter()
+        .map(|c| (c.provider.clone(), c.base_url.clone(), c.has_key))
+        .collect();
+    let mut listed = listed;
+    listed.sort();
+    assert_eq!(
+        listed,
+        vec![
+            ("bedrock-eu".to_string(), None, false),
+            (
+                "my-gateway".to_string(),
+                Some("https://llm-gateway.example.com/v1".to_string()),
+                false
+            ),
+            ("openai".to_string(), None, true),
+        ]
+    );
+}

@@ -1,5 +1,6 @@
-// The New migration wizard: scenario, connections, what to move, pre-flight. No secret is ever
-// here: the window names profiles, Rust looks up their keys.
+// The New migration wizard: scenario, connections, what to move, pre-flight. The window names
+// profiles and Rust looks up their keys; the one secret typed here is an LLM connection's key
+// (Langfuse never returns it), held only until the run starts.
 import { errorMessage, ipc } from "../ipc";
 import type { ConnectionCheck } from "../bindings/ConnectionCheck";
 import type { ExistingPolicy } from "../bindings/ExistingPolicy";
@@ -53,6 +54,10 @@ export class PlanStore {
   preflight = $state<PreflightView | null>(null);
   preflightRunning = $state(false);
   preflightError = $state<string | null>(null);
+  /** Keys typed for the source's LLM connections, by provider; handed over at start, then cleared. */
+  llmKeys = $state<Record<string, string>>({});
+  /** LLM connections the user chose to add in Langfuse later. */
+  llmSkipped = $state<Record<string, boolean>>({});
   /** The request the shown pre-flight counted; a run starts with exactly this one. */
   private counted = $state<PlanRequest | null>(null);
   /**
@@ -242,6 +247,24 @@ export class PlanStore {
     } finally {
       this.preflightRunning = false;
     }
+  }
+
+  /** The pre-flight's LLM connections still needing a key or a "skip" before a real run. */
+  get llmUndecided(): string[] {
+    return (this.currentPreflight?.llmConnections ?? [])
+      .filter((c) => !c.hasKey && !this.llmSkipped[c.provider] && !(this.llmKeys[c.provider] ?? "").trim())
+      .map((c) => c.provider);
+  }
+
+  /** The typed keys of the connections not skipped; clears them from the window. */
+  takeLlmKeys(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const c of this.currentPreflight?.llmConnections ?? []) {
+      const key = (this.llmKeys[c.provider] ?? "").trim();
+      if (key && !this.llmSkipped[c.provider]) out[c.provider] = key;
+    }
+    this.llmKeys = {};
+    return out;
   }
 
   /** Pre-flight counts per entity, so progress bars have a total from the start. */

@@ -29,8 +29,13 @@ export class RunMonitor {
     if (isFinal(next.phase) && !wasFinal) void this.loadChecklist();
   };
 
-  async start(request: PlanRequest, dryRun: boolean, expected: Record<string, number>): Promise<boolean> {
-    return this.begin(() => this.api.startRun(request, dryRun, expected, this.onEvent));
+  async start(
+    request: PlanRequest,
+    dryRun: boolean,
+    expected: Record<string, number>,
+    llmKeys: Record<string, string> = {},
+  ): Promise<boolean> {
+    return this.begin(() => this.api.startRun(request, dryRun, expected, this.onEvent, llmKeys));
   }
 
   async resume(runId: string, settings: OperatingSettings | null = null): Promise<boolean> {

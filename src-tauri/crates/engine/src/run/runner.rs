@@ -115,6 +115,20 @@ impl RunSummary {
 pub struct Secrets {
     pub source: Option<SecretString>,
     pub target: Option<SecretString>,
+    /// The target's LLM connection keys by provider, as a start takes them in
+    /// [`crate::LangfuseEndpoint::llm_keys`] (they win over the plan's `llm_key_env`).
+    pub llm_keys: BTreeMap<String, SecretString>,
+}
+
+/// One LLM connection the source holds, as the pre-flight names it so the caller can ask for
+/// its key (the API never returns it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceLlmConnection {
+    pub provider: String,
+    pub adapter: Option<String>,
+    pub base_url: Option<String>,
+    /// A key for it is already at hand (the plan's `llm_key_env` or the caller's).
+    pub has_key: bool,
 }
 
 /// Everything the pre-flight found out.
@@ -136,6 +150,9 @@ pub struct PreflightReport {
     /// applies and only the run's measured throughput can tell.
     pub eta_seconds: Option<f64>,
     pub warnings: Vec<String>,
+    /// The source's LLM connections when they are selected and both sides offer them.
+    #[serde(default)]
+    pub llm_connections: Vec<SourceLlmConnection>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -355,20 +372,21 @@ pub async fn preflight(
             .await?,
         );
     }
+    let mut llm_connections = vec![];
     if selected(plan, &sides).contains(&Entity::LlmConnections) {
-        warnings.extend(
-            crate::connectors::langfuse::llm_connections::preflight_notes(
-                sides.source.as_ref(),
-                sides.source_info.as_ref(),
-                match &plan.target {
-                    EndpointSpec::Langfuse(t) => Some(t),
-                    _ => None,
-                },
-                sides.target_info.as_ref(),
-                &plan.scope,
-            )
-            .await?,
-        );
+        let (notes, found) = crate::connectors::langfuse::llm_connections::preflight_notes(
+            sides.source.as_ref(),
+            sides.source_info.as_ref(),
+            match &plan.target {
+                EndpointSpec::Langfuse(t) => Some(t),
+                _ => None,
+            },
+            sides.target_info.as_ref(),
+            &plan.scope,
+        )
+        .await?;
+        warnings.extend(notes);
+        llm_connections = found;
     }
     // From the request budgets that apply; without one, the run measures its own throughput.
     // Only a Langfuse source has a read budget, and only its generation changes the read cost.
@@ -392,6 +410,7 @@ pub async fn preflight(
         conflicts,
         eta_seconds,
         warnings,
+        llm_connections,
     })
 }
 
@@ -500,8 +519,11 @@ pub(crate) fn reopen(
         (EndpointSpec::Langsmith(l), Some(s)) => l.api_key = Some(s),
         _ => {}
     }
-    if let (EndpointSpec::Langfuse(l), Some(s)) = (&mut plan.target, secrets.target) {
-        l.secret_key = Some(s);
+    if let EndpointSpec::Langfuse(l) = &mut plan.target {
+        if let Some(s) = secrets.target {
+            l.secret_key = Some(s);
+        }
+        l.llm_keys.extend(secrets.llm_keys);
     }
     let dry_run = journal.meta("dry_run")?.as_deref() == Some("1");
     journal.set_state(RunState::Running)?;

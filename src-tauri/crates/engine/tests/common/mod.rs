@@ -552,6 +552,7 @@ pub fn sandbox_secrets() -> migrator_engine::Secrets {
     migrator_engine::Secrets {
         source: Some(migrator_engine::Secret::new("sk-lf-sandbox")),
         target: Some(migrator_engine::Secret::new("sk-lf-sandbox")),
+        ..Default::default()
     }
 }
 

@@ -1077,7 +1077,9 @@ fn diff_options(entity: Entity, cross_generation: bool) -> DiffOptions {
         Entity::Scores => &["authorUserId"],
         Entity::DatasetRunItems => &["datasetRunId", "datasetId"],
         // The current API stamps each item with the dataset version (a time) it was written in.
-        Entity::DatasetItems => &["version"],
+        // `mediaReferences` is the server's view of the media the item's fields reference, with
+        // its own signed download URLs: the fields are compared, and the media by content hash.
+        Entity::DatasetItems => &["version", "mediaReferences"],
         // The tail of the key the user supplied, not a copied setting.
         Entity::LlmConnections => &["displaySecretKey"],
         // The target's own queue id, and the moment the target stamped a completed item.

@@ -8,6 +8,7 @@ use super::Langfuse;
 use crate::connectors::http::{Bucket, HttpFailure, Idempotency};
 use crate::connectors::traits::{ExistingKey, Page, WriteOutcome};
 use crate::connectors::{SourceConnector, for_each_page};
+use crate::run::runner::SourceLlmConnection;
 use crate::vocab::{EngineError, Entity, ExposeSecret, RawObject, Record, Scope, SecretString};
 
 pub(crate) const PATH: &str = "/api/public/llm-connections";
@@ -135,8 +136,9 @@ fn headers_left_behind(provider: &str, o: &RawObject) -> Option<String> {
     })
 }
 
-/// What the pre-flight says about LLM connections: a side without the API, and each source
-/// connection the run cannot create for want of its key.
+/// What the pre-flight says about LLM connections (a side without the API, and each source
+/// connection the run cannot create for want of its key), and the source's connections a key
+/// can be given for (a Langfuse target that offers the API).
 pub(crate) async fn preflight_notes(
     source: &dyn SourceConnector,
     source_info: Option<&ConnectionInfo>,
@@ -145,48 +147,67 @@ pub(crate) async fn preflight_notes(
     target: Option<&super::LangfuseEndpoint>,
     target_info: Option<&ConnectionInfo>,
     scope: &Scope,
-) -> Result<Vec<String>, EngineError> {
+) -> Result<(Vec<String>, Vec<SourceLlmConnection>), EngineError> {
     let lacks = |i: Option<&ConnectionInfo>| i.is_some_and(|i| !i.capabilities.llm_connections);
     if lacks(source_info) {
-        return Ok(vec![
+        return Ok((vec![
             "The source Langfuse does not offer LLM connections through its API (Langfuse v2 does not): none are copied; set them up in the target by hand.".into(),
-        ]);
+        ], vec![]));
     }
-    let mut providers = vec![];
+    let mut found: Vec<SourceLlmConnection> = vec![];
     for_each_page(source, Entity::LlmConnections, scope, |records| {
-        providers.extend(records.iter().filter_map(|r| r.body.str("provider")));
+        found.extend(records.iter().filter_map(|r| {
+            Some(SourceLlmConnection {
+                provider: r.body.str("provider")?,
+                adapter: r.body.str("adapter"),
+                base_url: r.body.str("baseURL"),
+                has_key: false,
+            })
+        }));
         Ok(())
     })
     .await?;
-    if providers.is_empty() {
-        return Ok(vec![]);
+    if found.is_empty() {
+        return Ok((vec![], vec![]));
     }
+    let providers: Vec<String> = found.iter().map(|c| c.provider.clone()).collect();
     if lacks(target_info) {
-        return Ok(vec![format!(
-            "The target Langfuse does not offer LLM connections through its API: {} cannot be copied; set them up in its settings by hand.",
-            quoted(&providers)
-        )]);
+        return Ok((
+            vec![format!(
+                "The target Langfuse does not offer LLM connections through its API: {} cannot be copied; set them up in its settings by hand.",
+                quoted(&providers)
+            )],
+            vec![],
+        ));
     }
     let Some(t) = target else {
-        return Ok(vec![]);
+        return Ok((vec![], vec![]));
     };
-    let keyless: Vec<String> = providers
-        .into_iter()
-        .filter(|p| t.llm_key(p).is_none())
+    for c in &mut found {
+        c.has_key = t.llm_key(&c.provider).is_some();
+    }
+    let keyless: Vec<String> = found
+        .iter()
+        .filter(|c| !c.has_key)
+        .map(|c| c.provider.clone())
         .collect();
-    Ok(if keyless.is_empty() {
-        vec![]
-    } else {
-        vec![format!(
-            "No secret key was supplied for the LLM connection{} {}: Langfuse never returns keys, so {} will not be created. Supply the keys, or add {} with {} key{} in the target's Langfuse under Settings → LLM Connections after the run.",
-            if keyless.len() == 1 { "" } else { "s" },
-            quoted(&keyless),
-            if keyless.len() == 1 { "it" } else { "they" },
-            if keyless.len() == 1 { "it" } else { "them" },
-            if keyless.len() == 1 { "its" } else { "their" },
-            if keyless.len() == 1 { "" } else { "s" },
-        )]
-    })
+    let notes = keyless_note(&keyless).into_iter().collect();
+    Ok((notes, found))
+}
+
+/// The pre-flight's sentence about connections without a key; `None` when every one has one.
+/// (The app shows a key field per connection instead, and leaves this sentence out.)
+pub fn keyless_note(keyless: &[String]) -> Option<String> {
+    let one = keyless.len() == 1;
+    (!keyless.is_empty()).then(|| format!(
+        "No secret key was supplied for the LLM connection{} {}: Langfuse never returns keys, so {} will not be created. Supply the keys, or add {} with {} key{} in the target's Langfuse under Settings → LLM Connections after the run.",
+        if one { "" } else { "s" },
+        quoted(keyless),
+        if one { "it" } else { "they" },
+        if one { "it" } else { "them" },
+        if one { "its" } else { "their" },
+        if one { "" } else { "s" },
+    ))
 }
 
 fn quoted(names: &[String]) -> String {
