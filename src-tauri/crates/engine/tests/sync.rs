@@ -1026,3 +1026,58 @@ async fn copy_back_brings_back_exactly_what_the_application_wrote_to_the_target_
     src.settle();
     assert_eq!(ids(&src.dump(), "traces"), ids(&after, "traces"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revoked_source_key_stops_the_sync_with_a_sentence_and_resume_with_working_keys_ends_exact()
+ {
+    let src = source(ServerProfile::V4, Duration::from_millis(300)).await;
+    history(&src, 5).await;
+    let dst = sandbox(ServerProfile::V4, None).await;
+    let (dir, sync) = follow(&src, &dst, quick(0.0), NoProgress, RunControl::new());
+    let run = pass_started_after(dir, Utc::now()).await;
+    // The application writes, then the source's key is revoked before the sync copied it.
+    write_v4(Writer::new(&src), 3).await;
+    src.revoke_keys(true);
+    let e = tokio::time::timeout(Duration::from_secs(120), sync)
+        .await
+        .expect("a refused key ends the sync")
+        .unwrap()
+        .expect_err("the sync cannot go on without working keys");
+    let sentence = e.to_string();
+    assert!(
+        sentence.starts_with("The keys were rejected by") && sentence.contains("(401)"),
+        "{sentence}"
+    );
+    assert!(
+        !sentence.contains(SK),
+        "no secret in the sentence: {sentence}"
+    );
+    let listed = migrator_engine::list_runs(dir).unwrap();
+    assert_eq!(listed[0].state, RunState::Failed, "{listed:?}");
+    assert!(!listed[0].locked, "the process let go of the run");
+    let before = passes(dir, &run);
+    assert!(
+        before.iter().rev().skip(1).all(|p| p.ended_at.is_some()),
+        "only the pass the refusal cut short is open: {before:?}"
+    );
+
+    // The keys work again: resume goes on from the journal and finishes exact.
+    src.revoke_keys(false);
+    let control = RunControl::new();
+    let resumed = tokio::spawn(migrator_engine::resume(
+        Box::leak(run.clone().into_boxed_str()),
+        dir,
+        None,
+        sandbox_secrets(),
+        NoProgress,
+        control.clone(),
+    ));
+    pass_started_after(dir, Utc::now() + Span::seconds(2)).await;
+    control.finish();
+    let report = resumed.await.unwrap().unwrap();
+    assert_eq!(report.state, RunState::Completed, "{report:?}");
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(report.sync.unwrap().cut_over.is_some());
+    assert_exactly_once(&src.dump(), &dst.dump(), false);
+    assert_validation_clean_but_the_otel_envelope(&run, dir).await;
+}
