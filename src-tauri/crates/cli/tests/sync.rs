@@ -448,3 +448,59 @@ async fn a_switched_sync_finishes_on_request_and_copy_back_brings_back_what_the_
         id_counts(&after, "observations")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_frozen_for_longer_than_its_lookback_catches_up_from_its_watermark() {
+    let source = source_with_history(5).await;
+    let target = start("pk-lf-target", "sk-lf-target-secret", 30).await;
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.toml");
+    std::fs::write(&plan, sync_plan(&source, &target)).unwrap();
+    let data = dir.path().join("data");
+    let child = spawn_sync(&plan, &data, &["--lookback", "2"]);
+    let listed = until_listed(&data, "following", |r| {
+        r["sync"]["passes"].as_u64().unwrap_or(0) >= 2
+    })
+    .await;
+    let id = listed["run_id"].as_str().unwrap().to_string();
+
+    // The machine sleeps: the process is frozen, while the application goes on writing for
+    // more than twice the lookback.
+    let signal = |s: &str| {
+        let ok = Command::new("kill")
+            .args([s, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+    signal("-STOP");
+    let frozen = Instant::now();
+    // Ids whose spans start now (`write` starts every third 20 s back, an arrival later than
+    // any lookback: what Finish's validation names, not this test's case).
+    for n in (700..712u64).filter(|n| n % 3 != 1) {
+        write(source.url(), n..n + 1, Duration::from_millis(600), false).await;
+    }
+    while frozen.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    signal("-CONT");
+    let woke = Instant::now();
+    until_listed(&data, "a pass after waking", |r| {
+        r["sync"]["passes"].as_u64().unwrap_or(0) >= listed["sync"]["passes"].as_u64().unwrap() + 2
+    })
+    .await;
+    assert!(woke.elapsed() < Duration::from_secs(30));
+
+    let out = output(cli(&["finish", "--run", &id], &data)).await;
+    assert_succeeded(&out);
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let report = json_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    assert!(report["sync"]["cut_over"].is_object(), "{report:#}");
+    target.settle();
+    assert_exactly_once(&source.dump(), &target.dump());
+    let validation = json_of(&output(cli(&["validate", &id, "--json"], &data)).await);
+    assert_nothing_missing_or_extra(&validation);
+}
