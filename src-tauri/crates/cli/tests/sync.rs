@@ -125,6 +125,31 @@ fn assert_exactly_once(source: &Value, target: &Value) {
     }
 }
 
+/// A source with history, a target, and a folder with the sync plan and a data folder.
+struct Setup {
+    source: Sandbox,
+    target: Sandbox,
+    dir: tempfile::TempDir,
+    plan: std::path::PathBuf,
+    data: std::path::PathBuf,
+}
+
+async fn setup(history: u64) -> Setup {
+    let source = source_with_history(history).await;
+    let target = start("pk-lf-target", "sk-lf-target-secret", 30).await;
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.toml");
+    std::fs::write(&plan, sync_plan(&source, &target)).unwrap();
+    let data = dir.path().join("data");
+    Setup {
+        source,
+        target,
+        dir,
+        plan,
+        data,
+    }
+}
+
 /// `sync --json` of `plan`, a pass every 0.3 s, settled after 1 s, with `more` arguments.
 fn spawn_sync(plan: &Path, data: &Path, more: &[&str]) -> std::process::Child {
     let mut args = vec![
@@ -259,12 +284,13 @@ async fn sync_until_idle_survives_kill_9_in_the_backfill_and_in_a_follow_pass_an
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_ends_a_sync_after_its_pass_and_prints_the_report() {
-    let source = source_with_history(10).await;
-    let target = start("pk-lf-target", "sk-lf-target-secret", 30).await;
-    let dir = tempfile::tempdir().unwrap();
-    let plan = dir.path().join("plan.toml");
-    std::fs::write(&plan, sync_plan(&source, &target)).unwrap();
-    let data = dir.path().join("data");
+    let Setup {
+        source,
+        target,
+        dir: _dir,
+        plan,
+        data,
+    } = setup(10).await;
     let child = spawn_sync(&plan, &data, &[]);
     // Until it follows (a few passes after the backfill).
     let started = Instant::now();
@@ -342,12 +368,13 @@ async fn until_listed(data: &Path, what: &str, ready: impl Fn(&Value) -> bool) -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_switched_sync_finishes_on_request_and_copy_back_brings_back_what_the_application_wrote()
 {
-    let source = source_with_history(5).await;
-    let target = start("pk-lf-target", "sk-lf-target-secret", 30).await;
-    let dir = tempfile::tempdir().unwrap();
-    let plan = dir.path().join("plan.toml");
-    std::fs::write(&plan, sync_plan(&source, &target)).unwrap();
-    let data = dir.path().join("data");
+    let Setup {
+        source,
+        target,
+        dir,
+        plan,
+        data,
+    } = setup(5).await;
     let env = dir.path().join(".env");
     let original = format!(
         "# the application\nLANGFUSE_HOST={}\nLANGFUSE_PUBLIC_KEY=pk-lf-source\nLANGFUSE_SECRET_KEY=sk-lf-source-secret\nOTHER=1\n",
@@ -451,12 +478,13 @@ async fn a_switched_sync_finishes_on_request_and_copy_back_brings_back_what_the_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_frozen_for_longer_than_its_lookback_catches_up_from_its_watermark() {
-    let source = source_with_history(5).await;
-    let target = start("pk-lf-target", "sk-lf-target-secret", 30).await;
-    let dir = tempfile::tempdir().unwrap();
-    let plan = dir.path().join("plan.toml");
-    std::fs::write(&plan, sync_plan(&source, &target)).unwrap();
-    let data = dir.path().join("data");
+    let Setup {
+        source,
+        target,
+        dir: _dir,
+        plan,
+        data,
+    } = setup(5).await;
     let child = spawn_sync(&plan, &data, &["--lookback", "2"]);
     let listed = until_listed(&data, "following", |r| {
         r["sync"]["passes"].as_u64().unwrap_or(0) >= 2
