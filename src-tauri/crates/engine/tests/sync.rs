@@ -1025,6 +1025,31 @@ async fn copy_back_brings_back_exactly_what_the_application_wrote_to_the_target_
     );
     src.settle();
     assert_eq!(ids(&src.dump(), "traces"), ids(&after, "traces"));
+
+    // A copy-back is a run like any: its rollback takes back exactly what it brought.
+    let undone = migrator_engine::rollback(
+        &back.run_id,
+        dir,
+        &rollback_options(),
+        &RunControl::new(),
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        undone.state,
+        migrator_engine::RollbackState::Completed,
+        "{undone:?}"
+    );
+    src.settle();
+    let undone = src.dump();
+    for entity in ["traces", "observations", "scores"] {
+        assert_eq!(
+            ids(&undone, entity),
+            ids(&source_before, entity),
+            "{entity}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
