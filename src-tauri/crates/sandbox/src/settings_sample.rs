@@ -9,10 +9,20 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use crate::sample::SAMPLE_START_MS;
-use crate::store::{AnnotationQueueItemRow, AnnotationQueueRow, LlmConnectionRow, Store};
+use crate::store::{
+    AnnotationQueueItemRow, AnnotationQueueRow, EvaluationRuleRow, EvaluatorRow, LlmConnectionRow,
+    Store,
+};
 
 /// The sample's annotation queue.
 pub const QUEUE_NAME: &str = "support-review";
+
+/// The sample's evaluators: an LLM-as-a-judge on the `openai` connection, one on the gateway's
+/// custom model with a categorical output, and a code evaluator.
+pub const EVALUATOR_NAMES: [&str; 3] = ["helpfulness", "tone", "has-answer"];
+
+/// The sample's evaluation rule, over all three evaluators.
+pub const RULE_NAME: &str = "production-chats";
 
 /// The providers the sample's LLM connections are named after.
 pub const LLM_PROVIDERS: [&str; 3] = ["openai", "bedrock-eu", "my-gateway"];
@@ -52,6 +62,105 @@ pub fn load(store: &mut Store) {
         store.llm_connections.insert(r);
     }
     annotation_queue(store);
+    evaluators(store);
+}
+
+/// Three evaluators (two versions of the first) and a rule over all of them with filters,
+/// sampling and a mapping of its own for one of them.
+fn evaluators(store: &mut Store) {
+    let at = SAMPLE_START_MS;
+    let row = |id: &str, name: &str, kind: &str, definition: serde_json::Value| EvaluatorRow {
+        id: id.into(),
+        name: name.into(),
+        description: None,
+        kind: kind.into(),
+        definition,
+        version: 1,
+        version_id: format!("{id}-v1"),
+        version_created_at: at,
+        history: vec![],
+        created_at: at,
+        updated_at: at,
+        visible_at: 0,
+    };
+    let mut helpful = row(
+        "ev-helpfulness",
+        EVALUATOR_NAMES[0],
+        "llm_as_judge",
+        json!({
+            "prompt": [
+                {"role": "system", "content": "You grade answers of a support assistant."},
+                {"role": "user", "content": "Question: {{input}}\nAnswer: {{output}}\nHow helpful is the answer?"}
+            ],
+            "variables": ["input", "output"],
+            "variableMapping": [
+                {"variable": "input", "source": "input"},
+                {"variable": "output", "source": "output", "jsonPath": "$.content"}
+            ],
+            "modelConfig": {"provider": "openai", "model": "gpt-4o-mini"},
+            "outputDefinition": {
+                "dataType": "NUMERIC", "minValue": 0, "maxValue": 1,
+                "scoreReasoningInstructions": "One sentence on why.",
+                "scoreValueInstructions": "0 is useless, 1 fully answers the question."
+            }
+        }),
+    );
+    helpful.description = Some("Scores how helpful an answer is".into());
+    helpful.version = 2;
+    helpful.version_id = "ev-helpfulness-v2".into();
+    helpful.history = vec![json!({
+        "id": "ev-helpfulness-v1", "version": 1, "createdAt": crate::timefmt::fmt(at),
+        "type": "llm_as_judge",
+        "prompt": [{"role": "user", "content": "Rate {{output}}"}],
+        "variables": ["output"],
+        "outputDefinition": {"dataType": "NUMERIC"}
+    })];
+    let tone = row(
+        "ev-tone",
+        EVALUATOR_NAMES[1],
+        "llm_as_judge",
+        json!({
+            "prompt": [{"role": "user", "content": "Which tone has this reply? {{reply}}"}],
+            "variables": ["reply"],
+            "modelConfig": {"provider": "my-gateway", "model": "house-model-large"},
+            "outputDefinition": {
+                "dataType": "CATEGORICAL",
+                "categories": ["friendly", "neutral", "rude"],
+                "shouldAllowMultipleMatches": false
+            }
+        }),
+    );
+    let code = row(
+        "ev-has-answer",
+        EVALUATOR_NAMES[2],
+        "code",
+        json!({
+            "sourceCode": "def evaluate(observation):\n    return bool(observation.output)\n",
+            "sourceCodeLanguage": "PYTHON"
+        }),
+    );
+    for e in [helpful, tone, code] {
+        store.evaluators.insert(e);
+    }
+    store.evaluation_rules.insert(EvaluationRuleRow {
+        id: "rule-production-chats".into(),
+        name: RULE_NAME.into(),
+        enabled: true,
+        sampling: 0.25,
+        filter: vec![
+            json!({"type": "stringOptions", "column": "environment", "operator": "any of", "value": ["production"]}),
+            json!({"type": "string", "column": "name", "operator": "contains", "value": "chat"}),
+            json!({"type": "stringObject", "column": "metadata", "key": "tier", "operator": "=", "value": "gold"}),
+        ],
+        evaluator_assignments: vec![
+            json!({"evaluatorId": "ev-helpfulness"}),
+            json!({"evaluatorId": "ev-tone", "variableMapping": [{"variable": "reply", "source": "output"}]}),
+            json!({"evaluatorId": "ev-has-answer"}),
+        ],
+        created_at: at + 1,
+        updated_at: at + 1,
+        visible_at: 0,
+    });
 }
 
 /// A queue over (up to) two of the project's score configs, with items on the first three

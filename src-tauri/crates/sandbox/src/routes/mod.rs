@@ -4,6 +4,8 @@
 pub mod annotation_queues;
 pub mod comments;
 pub mod datasets;
+pub mod evaluation_rules;
+pub mod evaluators;
 pub mod experiments;
 pub mod health;
 pub mod llm_connections;
@@ -220,6 +222,34 @@ pub fn authed(profile: ServerProfile) -> Router<AppState> {
             .route("/api/public/experiments", get(experiments::list))
             .route("/api/public/experiment-items", get(experiments::list_items))
             .route("/api/public/v2/metrics", get(metrics::query));
+    }
+    if profile.is_current() {
+        // LLM-as-a-judge in the public API: servers from 4.59 on (4.16 had an unstable draft).
+        r = r
+            .route(
+                "/api/public/v2/evaluators",
+                get(evaluators::list).post(evaluators::create),
+            )
+            .route(
+                "/api/public/v2/evaluators/{id}",
+                get(evaluators::get)
+                    .patch(evaluators::update)
+                    .delete(evaluators::delete),
+            )
+            .route(
+                "/api/public/v2/evaluators/{id}/versions",
+                get(evaluators::versions),
+            )
+            .route(
+                "/api/public/v2/evaluation-rules",
+                get(evaluation_rules::list).post(evaluation_rules::create),
+            )
+            .route(
+                "/api/public/v2/evaluation-rules/{id}",
+                get(evaluation_rules::get)
+                    .patch(evaluation_rules::update)
+                    .delete(evaluation_rules::delete),
+            );
     }
     r
 }
