@@ -83,6 +83,8 @@ export const entities: { key: string; label: string }[] = [
   { key: "models", label: "Custom models" },
   { key: "datasets", label: "Datasets" },
   { key: "prompts", label: "Prompts (all versions and labels)" },
+  { key: "evaluators", label: "LLM-as-judge evaluators (latest version; they judge with the target's LLM connection of the same provider)" },
+  { key: "evaluation_rules", label: "Evaluation rules (filters, sampling, variable mappings)" },
   { key: "traces", label: "Traces" },
   { key: "observations", label: "Observations" },
   { key: "dataset_items", label: "Dataset items" },

@@ -19,13 +19,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The order entities are copied in: what others refer to goes first.
-pub const PHASES: [Entity; 13] = [
+pub const PHASES: [Entity; 15] = [
     Entity::LlmConnections,
     Entity::ScoreConfigs,
     Entity::AnnotationQueues,
     Entity::Models,
     Entity::Datasets,
     Entity::Prompts,
+    // After the LLM connections they judge with and the datasets rules may filter on.
+    Entity::Evaluators,
+    Entity::EvaluationRules,
     Entity::Traces,
     Entity::Observations,
     Entity::DatasetItems,
@@ -287,8 +290,11 @@ pub(crate) fn warnings_for(plan: &Plan, sides: &Sides) -> Vec<String> {
         w.push("On Langfuse v4, `endTime` of an observation without one becomes its start time (OTLP spans always end).".into());
     }
     // Langfuse sources only (the source connection is known): a LangSmith source has none of these.
-    if sides.source_info.is_some() && matches!(plan.target, EndpointSpec::Langfuse(_)) {
-        w.push("LLM-as-judge evaluators, their evaluation rules and dashboards are not copied by this version: recreate them in the target project after the run.".into());
+    if let Some(s) = &sides.source_info
+        && matches!(plan.target, EndpointSpec::Langfuse(_))
+    {
+        w.extend(evaluation_words(plan, s, sides.target_info.as_ref()));
+        w.push("Dashboards are not copied by this version: recreate them in the target project after the run.".into());
     }
     if plan.scope.entities.includes(Entity::Sessions) {
         w.push(
@@ -297,6 +303,27 @@ pub(crate) fn warnings_for(plan: &Plan, sides: &Sides) -> Vec<String> {
         );
     }
     w
+}
+
+/// What happens to evaluators and their rules: copied, or why not (a side lacks the API).
+fn evaluation_words(
+    plan: &Plan,
+    source: &ConnectionInfo,
+    target: Option<&ConnectionInfo>,
+) -> Option<String> {
+    use crate::connectors::langfuse::evaluators::lacking;
+    if !plan.scope.entities.includes(Entity::Evaluators)
+        && !plan.scope.entities.includes(Entity::EvaluationRules)
+    {
+        return None;
+    }
+    if !source.capabilities.evaluators {
+        return Some(lacking("source", &source.server_version));
+    }
+    if let Some(t) = target.filter(|t| !t.capabilities.evaluators) {
+        return Some(lacking("target", &t.server_version));
+    }
+    Some("LLM-as-judge evaluators are copied with their latest version (the target starts each at version 1), and judge in the target with its LLM connection of the same provider: copy the connections with their keys too. Evaluation rules follow with their filters, sampling and variable mappings.".into())
 }
 
 pub(crate) fn selected(plan: &Plan, sides: &Sides) -> Vec<Entity> {

@@ -24,6 +24,11 @@ pub enum Entity {
     Models,
     Datasets,
     Prompts,
+    /// LLM-as-judge and code evaluators (their latest version); they judge with an LLM
+    /// connection named by provider.
+    Evaluators,
+    /// Which observations the evaluators score: filter, sampling, variable mappings.
+    EvaluationRules,
     Traces,
     Observations,
     Sessions,
@@ -39,13 +44,15 @@ pub enum Entity {
 }
 
 impl Entity {
-    pub const ALL: [Entity; 15] = [
+    pub const ALL: [Entity; 17] = [
         Entity::LlmConnections,
         Entity::ScoreConfigs,
         Entity::AnnotationQueues,
         Entity::Models,
         Entity::Datasets,
         Entity::Prompts,
+        Entity::Evaluators,
+        Entity::EvaluationRules,
         Entity::Traces,
         Entity::Observations,
         Entity::Sessions,
@@ -67,6 +74,8 @@ impl Entity {
             Entity::Models => "models",
             Entity::Datasets => "datasets",
             Entity::Prompts => "prompts",
+            Entity::Evaluators => "evaluators",
+            Entity::EvaluationRules => "evaluation_rules",
             Entity::Traces => "traces",
             Entity::Observations => "observations",
             Entity::Sessions => "sessions",
@@ -93,6 +102,8 @@ impl Entity {
                 | Entity::Models
                 | Entity::Datasets
                 | Entity::Prompts
+                | Entity::Evaluators
+                | Entity::EvaluationRules
                 | Entity::DatasetRunItems
                 | Entity::Comments
         )
@@ -370,6 +381,14 @@ pub fn natural_key(entity: Entity, o: &RawObject) -> Option<String> {
         Entity::LlmConnections => o.str("provider"),
         // Queue names are unique in a project; an item is its queue's name and its object.
         Entity::AnnotationQueues => o.str("name"),
+        // Names are not unique in Langfuse, but what a person tells evaluators apart by; a
+        // second one of the same type and name is taken for the first.
+        Entity::Evaluators => Some(format!(
+            "{}|{}",
+            o.str("type").unwrap_or_else(|| "llm_as_judge".into()),
+            o.str("name")?
+        )),
+        Entity::EvaluationRules => o.str("name"),
         Entity::AnnotationQueueItems => Some(format!(
             "{}|{}|{}",
             o.str("queueName")?,

@@ -575,3 +575,38 @@ pub fn validate_options() -> migrator_engine::ValidateOptions {
         ..migrator_engine::ValidateOptions::default()
     }
 }
+
+/// Runs `plan` again over the same journal and asserts it wrote nothing of `entities`: each
+/// object read is skipped as already copied and the target's rows stay as they were.
+pub async fn assert_rerun_writes_nothing(
+    plan: Plan,
+    data: &std::path::Path,
+    target: &Sandbox,
+    entities: &[Entity],
+) {
+    let before = target.dump();
+    let again = copy(plan, data).await;
+    for e in entities {
+        let c = &again.entities[e];
+        assert_eq!((c.written, c.failed), (0, 0), "{e}: {again:#?}");
+        assert_eq!(c.skipped, c.read, "{e}: {again:#?}");
+    }
+    target.settle();
+    for e in entities {
+        let key = e.as_str();
+        assert_eq!(target.dump()[key], before[key], "the rerun changed {key}");
+    }
+}
+
+/// Validates the run and asserts the rows of `entities` are clean and not empty.
+pub async fn assert_clean_rows(run_id: &str, data: &std::path::Path, entities: &[Entity]) {
+    let v = validated(run_id, data).await;
+    for e in entities {
+        let rec = v
+            .entities
+            .iter()
+            .find(|r| r.entity == e.as_str())
+            .expect("a validation row");
+        assert!(rec.is_clean() && rec.source_count > 0, "{rec:#?}");
+    }
+}

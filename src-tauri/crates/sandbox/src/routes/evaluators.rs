@@ -242,13 +242,13 @@ fn definition(store: &Store, kind: &str, req: &Value) -> Result<Value, ApiError>
                     json!({"provider": provider, "model": model})
                 }
             };
-            Ok(json!({
+            Ok(without_nulls(json!({
                 "prompt": prompt,
                 "variables": vars,
                 "variableMapping": mapping,
                 "modelConfig": model,
                 "outputDefinition": output_definition(req.get("outputDefinition"))?,
-            }))
+            })))
         }
         "code" => {
             let code = req["sourceCode"].as_str().unwrap_or_default();

@@ -27,6 +27,10 @@ pub enum Action {
     DeleteAnnotationQueueItem { queue: String, id: String },
     /// `DELETE /api/public/llm-connections/{id}`.
     DeleteLlmConnection { id: String },
+    /// `DELETE /api/public/v2/evaluation-rules/{id}`.
+    DeleteEvaluationRule { id: String },
+    /// `DELETE /api/public/v2/evaluators/{id}` (every version; scores it gave stay).
+    DeleteEvaluator { id: String },
     /// `PATCH /api/public/score-configs/{id}` with `isArchived: true` (no delete exists).
     ArchiveScoreConfig { id: String },
     /// Puts `label` back on `version` of `prompt` (a version from before the run), unless
@@ -57,6 +61,8 @@ impl std::fmt::Display for Action {
             }
             Action::DeleteModel { id } => write!(f, "delete model {id}"),
             Action::DeleteLlmConnection { id } => write!(f, "delete LLM connection {id}"),
+            Action::DeleteEvaluationRule { id } => write!(f, "delete evaluation rule {id}"),
+            Action::DeleteEvaluator { id } => write!(f, "delete evaluator {id}"),
             Action::DeleteAnnotationQueueItem { queue, id } => {
                 write!(f, "delete item {id} of annotation queue {queue}")
             }

@@ -144,6 +144,16 @@ async fn present(
         )
         .await?
         .is_some(),
+        Entity::Evaluators | Entity::EvaluationRules => {
+            let base = if o.entity == Entity::Evaluators {
+                crate::connectors::langfuse::evaluators::EVALUATORS
+            } else {
+                crate::connectors::langfuse::evaluators::RULES
+            };
+            fetch(lf, Bucket::PublicApi, &format!("{base}/{}", q(&o.id)))
+                .await?
+                .is_some()
+        }
         Entity::AnnotationQueueItems => match o.id.split_once('/') {
             Some((queue, id)) => fetch(
                 lf,

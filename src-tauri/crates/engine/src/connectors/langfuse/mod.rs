@@ -10,6 +10,7 @@
 
 pub mod annotation_queues;
 pub mod endpoint;
+pub mod evaluators;
 pub mod experiments;
 pub mod llm_connections;
 mod media;
@@ -44,6 +45,9 @@ pub struct Capabilities {
     /// `GET|PUT /llm-connections` (Langfuse v3 and later).
     #[serde(default)]
     pub llm_connections: bool,
+    /// `v2/evaluators` and `v2/evaluation-rules` (Langfuse 4.59 and later).
+    #[serde(default)]
+    pub evaluators: bool,
 }
 
 /// The result of a connection check, for the UI.
@@ -264,7 +268,7 @@ impl Langfuse {
             // A development build ("dev", a git sha): what it serves says what it is.
             None => generation_by_probes(&http, &url, &version).await?,
         };
-        let capabilities = probe_capabilities(&http, generation).await;
+        let capabilities = probe_capabilities(&http, generation, &version).await;
         let info = ConnectionInfo {
             url,
             project_id,
@@ -380,7 +384,8 @@ async fn generation_by_probes(
     url: &str,
     version: &str,
 ) -> Result<Generation, EngineError> {
-    let c = probe_capabilities(http, Generation::V4).await;
+    // Only the generation is wanted here: "0.0" leaves the evaluator probe out.
+    let c = probe_capabilities(http, Generation::V4, "0.0").await;
     if c.cursor_observations && !c.legacy_reads {
         Ok(Generation::V4)
     } else if has_otlp(http).await {
@@ -432,7 +437,11 @@ async fn project(
 }
 
 /// 3. Probes: which read paths exist.
-async fn probe_capabilities(http: &HttpClient, generation: Generation) -> Capabilities {
+async fn probe_capabilities(
+    http: &HttpClient,
+    generation: Generation,
+    version: &str,
+) -> Capabilities {
     let probe = |path: &'static str| async move {
         match http
             .send(Bucket::PublicApi, || http.get(path), Idempotency::Safe)
@@ -447,7 +456,10 @@ async fn probe_capabilities(http: &HttpClient, generation: Generation) -> Capabi
     let scores_v3 = probe("/api/public/v3/scores?limit=1").await;
     let legacy_reads = probe("/api/public/traces?limit=1&fields=core").await;
     let llm_connections = probe("/api/public/llm-connections?limit=1").await;
+    let evaluators = evaluators::served_by(generation, version)
+        && probe("/api/public/v2/evaluators?limit=1").await;
     Capabilities {
+        evaluators,
         llm_connections,
         cursor_observations,
         scores_v3,
