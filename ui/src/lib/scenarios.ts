@@ -85,6 +85,8 @@ export const entities: { key: string; label: string }[] = [
   { key: "prompts", label: "Prompts (all versions and labels)" },
   { key: "evaluators", label: "LLM-as-judge evaluators (latest version; they judge with the target's LLM connection of the same provider)" },
   { key: "evaluation_rules", label: "Evaluation rules (filters, sampling, variable mappings)" },
+  { key: "dashboard_widgets", label: "Dashboard widgets (their query and chart)" },
+  { key: "dashboards", label: "Dashboards (filters and layout; an API Langfuse marks unstable)" },
   { key: "traces", label: "Traces" },
   { key: "observations", label: "Observations" },
   { key: "dataset_items", label: "Dataset items" },

@@ -125,10 +125,9 @@ async fn preflight_counts_and_lists_what_the_target_already_holds() {
         report.warnings
     );
     assert!(
-        report
-            .warnings
-            .iter()
-            .any(|w| w.contains("Dashboards") && w.contains("not copied")),
+        report.warnings.iter().any(|w| w.contains("dashboards")
+            && w.contains("does not offer")
+            && w.contains("not copied")),
         "{:?}",
         report.warnings
     );

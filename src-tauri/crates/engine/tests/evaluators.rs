@@ -9,7 +9,7 @@ mod common;
 use common::*;
 use langfuse_sandbox::{EVALUATOR_NAMES, LLM_PROVIDERS, RULE_NAME, Sandbox, ServerProfile};
 use migrator_engine::plan::EntitySelection;
-use migrator_engine::{EndpointSpec, Entity, Plan, RunControl};
+use migrator_engine::{EndpointSpec, Entity, Plan};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -226,15 +226,7 @@ async fn rollback_deletes_the_copied_rules_and_evaluators() {
     let data = tempfile::tempdir().unwrap();
     let report = copy(evaluator_plan(lf(&source), keyed(&target)), data.path()).await;
     assert_eq!(report.failed_total(), 0, "{report:#?}");
-    let rb = migrator_engine::rollback(
-        &report.run_id,
-        data.path(),
-        &rollback_options(),
-        &RunControl::new(),
-        &|_| {},
-    )
-    .await
-    .unwrap();
+    let rb = rolled_back(&report.run_id, data.path()).await;
     assert_eq!(rb.deleted.get(&Entity::Evaluators), Some(&3), "{rb:#?}");
     assert_eq!(
         rb.deleted.get(&Entity::EvaluationRules),
@@ -252,23 +244,13 @@ async fn evaluators_and_rules_travel_through_an_archive() {
     let source = source_with_evaluators(ServerProfile::V4).await;
     let target = sandbox(ServerProfile::V4, None).await;
     let data = tempfile::tempdir().unwrap();
-    let folder = tempfile::tempdir().unwrap();
-    let archive = EndpointSpec::Archive {
-        path: folder.path().join("export"),
-    };
-    let export = copy(evaluator_plan(lf(&source), archive.clone()), data.path()).await;
-    assert_eq!(export.failed_total(), 0, "{export:#?}");
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(folder.path().join("export/manifest.json")).unwrap())
-            .unwrap();
+    let manifest =
+        through_an_archive(lf(&source), keyed(&target), evaluator_plan, data.path()).await;
     assert_eq!(manifest["entities"]["evaluators"]["count"], 3, "{manifest}");
     assert_eq!(
         manifest["entities"]["evaluation_rules"]["count"], 1,
         "{manifest}"
     );
-
-    let import = copy(evaluator_plan(archive, keyed(&target)), data.path()).await;
-    assert_eq!(import.failed_total(), 0, "{import:#?}");
     target.settle();
     let (s, t) = (source.dump(), target.dump());
     assert_eq!(evaluators(&t), evaluators(&s));

@@ -10,8 +10,8 @@ use serde_json::json;
 
 use crate::sample::SAMPLE_START_MS;
 use crate::store::{
-    AnnotationQueueItemRow, AnnotationQueueRow, EvaluationRuleRow, EvaluatorRow, LlmConnectionRow,
-    Store,
+    AnnotationQueueItemRow, AnnotationQueueRow, DashboardRow, DashboardWidgetRow,
+    EvaluationRuleRow, EvaluatorRow, LlmConnectionRow, Store,
 };
 
 /// The sample's annotation queue.
@@ -23,6 +23,9 @@ pub const EVALUATOR_NAMES: [&str; 3] = ["helpfulness", "tone", "has-answer"];
 
 /// The sample's evaluation rule, over all three evaluators.
 pub const RULE_NAME: &str = "production-chats";
+
+/// The sample's dashboard (two widgets and a preset).
+pub const DASHBOARD_NAME: &str = "support-overview";
 
 /// The providers the sample's LLM connections are named after.
 pub const LLM_PROVIDERS: [&str; 3] = ["openai", "bedrock-eu", "my-gateway"];
@@ -63,6 +66,64 @@ pub fn load(store: &mut Store) {
     }
     annotation_queue(store);
     evaluators(store);
+    dashboard(store);
+}
+
+/// Two widgets (a cost time series by model, a score histogram) placed on a dashboard next to
+/// one of Langfuse's presets, with a dashboard filter.
+fn dashboard(store: &mut Store) {
+    let at = SAMPLE_START_MS;
+    let widget = |id: &str, name: &str, view: &str, chart: &str| DashboardWidgetRow {
+        id: id.into(),
+        name: name.into(),
+        description: String::new(),
+        view: view.into(),
+        dimensions: vec![],
+        metrics: vec![],
+        filters: vec![],
+        chart_type: chart.into(),
+        chart_config: json!({"type": chart}),
+        created_at: at,
+        updated_at: at,
+        visible_at: 0,
+    };
+    let mut cost = widget(
+        "wd-cost",
+        "Cost by model",
+        "observations",
+        "LINE_TIME_SERIES",
+    );
+    cost.description = "Daily cost of generations".into();
+    cost.dimensions = vec![json!({"field": "providedModelName"})];
+    cost.metrics = vec![json!({"measure": "totalCost", "agg": "sum"})];
+    cost.filters = vec![
+        json!({"column": "type", "operator": "any of", "type": "stringOptions", "value": ["GENERATION"]}),
+    ];
+    let mut scores = widget(
+        "wd-scores",
+        "Accuracy spread",
+        "scores-numeric",
+        "HISTOGRAM",
+    );
+    scores.metrics = vec![json!({"measure": "value", "agg": "histogram"})];
+    scores.chart_config = json!({"type": "HISTOGRAM", "bins": 10});
+    for w in [cost, scores] {
+        store.dashboard_widgets.insert(w);
+    }
+    store.dashboards.insert(DashboardRow {
+        id: "db-support".into(),
+        name: DASHBOARD_NAME.into(),
+        description: "What support sees every morning".into(),
+        placements: vec![
+            json!({"type": "widget", "id": "pl-cost", "widgetId": "wd-cost", "x": 0, "y": 0, "width": 6, "height": 4}),
+            json!({"type": "widget", "id": "pl-scores", "widgetId": "wd-scores", "x": 6, "y": 0, "width": 6, "height": 4}),
+            json!({"type": "preset", "id": "pl-latency", "presetId": "latency-percentiles", "x": 0, "y": 4, "width": 12, "height": 5}),
+        ],
+        filters: vec![json!({"column": "environment", "operator": "any of", "type": "stringOptions", "value": ["production"]})],
+        created_at: at,
+        updated_at: at,
+        visible_at: 0,
+    });
 }
 
 /// Three evaluators (two versions of the first) and a rule over all of them with filters,

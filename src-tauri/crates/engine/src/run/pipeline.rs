@@ -655,6 +655,9 @@ fn map_references(ctx: &Ctx, mut r: Record) -> Result<Record, EngineError> {
     if r.entity == Entity::EvaluationRules {
         map_rule_references(ctx, &mut r)?;
     }
+    if r.entity == Entity::Dashboards {
+        map_dashboard_widgets(ctx, &mut r)?;
+    }
     if r.entity == Entity::Scores
         && let Some(cfg) = r.body.str("configId")
         && let Some(t) = ctx.journal.target_id(Entity::ScoreConfigs, &cfg)?
@@ -1140,5 +1143,33 @@ fn map_rule_references(ctx: &Ctx, r: &mut Record) -> Result<(), EngineError> {
         }
         r.body.set("filter", &filter);
     }
+    Ok(())
+}
+
+/// A dashboard's widget placements pointing at the target's widgets; those the target lacks are
+/// listed (`missingWidgets`) so the write can say which.
+fn map_dashboard_widgets(ctx: &Ctx, r: &mut Record) -> Result<(), EngineError> {
+    let Some(mut definition) = r
+        .body
+        .get("definition")
+        .and_then(|v| serde_json::from_str::<serde_json::Value>(v.get()).ok())
+    else {
+        return Ok(());
+    };
+    let mut missing = vec![];
+    for p in definition["widgets"].as_array_mut().into_iter().flatten() {
+        let Some(source) = p["widgetId"].as_str().map(str::to_string) else {
+            continue;
+        };
+        match ctx.journal.target_id(Entity::DashboardWidgets, &source)? {
+            Some(t) => p["widgetId"] = t.into(),
+            None => missing.push(source),
+        }
+    }
+    r.body.set("definition", &definition);
+    r.body.set(
+        crate::connectors::langfuse::dashboards::MISSING_WIDGETS,
+        &missing,
+    );
     Ok(())
 }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The order entities are copied in: what others refer to goes first.
-pub const PHASES: [Entity; 15] = [
+pub const PHASES: [Entity; 17] = [
     Entity::LlmConnections,
     Entity::ScoreConfigs,
     Entity::AnnotationQueues,
@@ -29,6 +29,9 @@ pub const PHASES: [Entity; 15] = [
     // After the LLM connections they judge with and the datasets rules may filter on.
     Entity::Evaluators,
     Entity::EvaluationRules,
+    // Widgets before the dashboards that place them.
+    Entity::DashboardWidgets,
+    Entity::Dashboards,
     Entity::Traces,
     Entity::Observations,
     Entity::DatasetItems,
@@ -294,7 +297,7 @@ pub(crate) fn warnings_for(plan: &Plan, sides: &Sides) -> Vec<String> {
         && matches!(plan.target, EndpointSpec::Langfuse(_))
     {
         w.extend(evaluation_words(plan, s, sides.target_info.as_ref()));
-        w.push("Dashboards are not copied by this version: recreate them in the target project after the run.".into());
+        w.extend(dashboard_words(plan, s, sides.target_info.as_ref()));
     }
     if plan.scope.entities.includes(Entity::Sessions) {
         w.push(
@@ -324,6 +327,27 @@ fn evaluation_words(
         return Some(lacking("target", &t.server_version));
     }
     Some("LLM-as-judge evaluators are copied with their latest version (the target starts each at version 1), and judge in the target with its LLM connection of the same provider: copy the connections with their keys too. Evaluation rules follow with their filters, sampling and variable mappings.".into())
+}
+
+/// What happens to dashboards and their widgets: copied, or why not.
+fn dashboard_words(
+    plan: &Plan,
+    source: &ConnectionInfo,
+    target: Option<&ConnectionInfo>,
+) -> Option<String> {
+    use crate::connectors::langfuse::dashboards::lacking;
+    if !plan.scope.entities.includes(Entity::Dashboards)
+        && !plan.scope.entities.includes(Entity::DashboardWidgets)
+    {
+        return None;
+    }
+    if !source.capabilities.dashboards {
+        return Some(lacking("source", &source.server_version));
+    }
+    if let Some(t) = target.filter(|t| !t.capabilities.dashboards) {
+        return Some(lacking("target", &t.server_version));
+    }
+    Some("Dashboards are copied with their widgets, filters and layout through an API Langfuse marks unstable; Langfuse's own preset charts are placed as they are.".into())
 }
 
 pub(crate) fn selected(plan: &Plan, sides: &Sides) -> Vec<Entity> {

@@ -29,6 +29,10 @@ pub enum Entity {
     Evaluators,
     /// Which observations the evaluators score: filter, sampling, variable mappings.
     EvaluationRules,
+    /// Saved queries with a chart, which dashboards place.
+    DashboardWidgets,
+    /// Dashboards: their filters and where each widget (or Langfuse preset) sits.
+    Dashboards,
     Traces,
     Observations,
     Sessions,
@@ -44,7 +48,7 @@ pub enum Entity {
 }
 
 impl Entity {
-    pub const ALL: [Entity; 17] = [
+    pub const ALL: [Entity; 19] = [
         Entity::LlmConnections,
         Entity::ScoreConfigs,
         Entity::AnnotationQueues,
@@ -53,6 +57,8 @@ impl Entity {
         Entity::Prompts,
         Entity::Evaluators,
         Entity::EvaluationRules,
+        Entity::DashboardWidgets,
+        Entity::Dashboards,
         Entity::Traces,
         Entity::Observations,
         Entity::Sessions,
@@ -76,6 +82,8 @@ impl Entity {
             Entity::Prompts => "prompts",
             Entity::Evaluators => "evaluators",
             Entity::EvaluationRules => "evaluation_rules",
+            Entity::DashboardWidgets => "dashboard_widgets",
+            Entity::Dashboards => "dashboards",
             Entity::Traces => "traces",
             Entity::Observations => "observations",
             Entity::Sessions => "sessions",
@@ -104,6 +112,8 @@ impl Entity {
                 | Entity::Prompts
                 | Entity::Evaluators
                 | Entity::EvaluationRules
+                | Entity::DashboardWidgets
+                | Entity::Dashboards
                 | Entity::DatasetRunItems
                 | Entity::Comments
         )
@@ -388,7 +398,13 @@ pub fn natural_key(entity: Entity, o: &RawObject) -> Option<String> {
             o.str("type").unwrap_or_else(|| "llm_as_judge".into()),
             o.str("name")?
         )),
-        Entity::EvaluationRules => o.str("name"),
+        Entity::EvaluationRules | Entity::Dashboards => o.str("name"),
+        Entity::DashboardWidgets => Some(format!(
+            "{}|{}|{}",
+            o.str("name")?,
+            o.str("view").unwrap_or_default(),
+            o.str("chartType").unwrap_or_default()
+        )),
         Entity::AnnotationQueueItems => Some(format!(
             "{}|{}|{}",
             o.str("queueName")?,

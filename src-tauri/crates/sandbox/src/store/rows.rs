@@ -662,3 +662,51 @@ impl_row!(EvaluationRuleRow, created_at, |_| None);
 fn all() -> f64 {
     1.0
 }
+
+/// A dashboard widget (`unstable/dashboard-widgets`); the query parts kept as the API shows them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardWidgetRow {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub view: String,
+    #[serde(default)]
+    pub dimensions: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub metrics: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub filters: Vec<serde_json::Value>,
+    pub chart_type: String,
+    #[serde(default)]
+    pub chart_config: serde_json::Value,
+    #[serde(with = "iso", default = "now_ms")]
+    pub created_at: i64,
+    #[serde(with = "iso", default = "now_ms")]
+    pub updated_at: i64,
+    #[serde(skip)]
+    pub visible_at: u64,
+}
+impl_row!(DashboardWidgetRow, created_at, |_| None);
+
+/// A dashboard (`unstable/dashboards`): its placements (`definition.widgets`) and filters.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardRow {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub placements: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub filters: Vec<serde_json::Value>,
+    #[serde(with = "iso", default = "now_ms")]
+    pub created_at: i64,
+    #[serde(with = "iso", default = "now_ms")]
+    pub updated_at: i64,
+    #[serde(skip)]
+    pub visible_at: u64,
+}
+impl_row!(DashboardRow, created_at, |_| None);

@@ -95,8 +95,10 @@ async fn target_index(
 
 /// Entities whose target ids the journal may lack: a write whose answer was lost and that was
 /// found in the target afterwards is confirmed without the id the target gave it.
-const ASSIGNED: [Entity; 9] = [
+const ASSIGNED: [Entity; 11] = [
     Entity::LlmConnections,
+    Entity::Dashboards,
+    Entity::DashboardWidgets,
     Entity::Evaluators,
     Entity::EvaluationRules,
     Entity::AnnotationQueues,
@@ -203,7 +205,7 @@ pub(crate) async fn build(
     tracing_deletes(&mut p, items, tracing);
     versioned_and_config_deletes(&mut p, &rows);
     annotation_queue_steps(&mut p, &rows).await?;
-    evaluation_deletes(&mut p, &rows);
+    settings_deletes(&mut p, &rows);
     // After the versions are gone, the labels they took go back where they were.
     for mv in journal.label_moves()? {
         p.push(
@@ -785,13 +787,20 @@ async fn dataset_names(p: &Planner<'_>) -> Result<HashMap<String, String>, Engin
 }
 
 /// What no API deletes: datasets and comments.
-/// The rules, then the evaluators they assigned (both have a delete).
-fn evaluation_deletes(p: &mut Planner<'_>, rows: &[ObjectRow]) {
+/// Dashboards, then their widgets; the rules, then the evaluators they assigned (all have a
+/// delete).
+fn settings_deletes(p: &mut Planner<'_>, rows: &[ObjectRow]) {
     for (entity, delete) in [
         (
-            Entity::EvaluationRules,
-            (|id| Action::DeleteEvaluationRule { id }) as fn(String) -> Action,
+            Entity::Dashboards,
+            (|id| Action::DeleteDashboard { id }) as fn(String) -> Action,
         ),
+        (Entity::DashboardWidgets, |id| {
+            Action::DeleteDashboardWidget { id }
+        }),
+        (Entity::EvaluationRules, |id| Action::DeleteEvaluationRule {
+            id,
+        }),
         (Entity::Evaluators, |id| Action::DeleteEvaluator { id }),
     ] {
         for r in created(rows, entity) {

@@ -144,11 +144,15 @@ async fn present(
         )
         .await?
         .is_some(),
-        Entity::Evaluators | Entity::EvaluationRules => {
-            let base = if o.entity == Entity::Evaluators {
-                crate::connectors::langfuse::evaluators::EVALUATORS
-            } else {
-                crate::connectors::langfuse::evaluators::RULES
+        Entity::Evaluators
+        | Entity::EvaluationRules
+        | Entity::Dashboards
+        | Entity::DashboardWidgets => {
+            let base = match o.entity {
+                Entity::Evaluators => crate::connectors::langfuse::evaluators::EVALUATORS,
+                Entity::EvaluationRules => crate::connectors::langfuse::evaluators::RULES,
+                Entity::Dashboards => crate::connectors::langfuse::dashboards::DASHBOARDS,
+                _ => crate::connectors::langfuse::dashboards::WIDGETS,
             };
             fetch(lf, Bucket::PublicApi, &format!("{base}/{}", q(&o.id)))
                 .await?

@@ -630,7 +630,12 @@ impl IdMaps {
 
     pub(crate) fn from_journal(journal: &Journal) -> Result<Self, EngineError> {
         let mut target_to_source: HashMap<Entity, HashMap<String, String>> = HashMap::new();
-        for e in [Entity::ScoreConfigs, Entity::Datasets, Entity::Evaluators] {
+        for e in [
+            Entity::ScoreConfigs,
+            Entity::Datasets,
+            Entity::Evaluators,
+            Entity::DashboardWidgets,
+        ] {
             for r in journal.rows_where(Some(e), None)? {
                 if let Some(t) = r.target_id {
                     target_to_source
@@ -808,6 +813,19 @@ impl Context {
                     {
                         *v = Value::String(sid.clone());
                     }
+                }
+            }
+        }
+        // A dashboard's placements, by their widgets' source ids.
+        if let Some(Value::Array(placed)) =
+            o.get_mut("definition").and_then(|d| d.get_mut("widgets"))
+        {
+            for p in placed {
+                if let Some(sid) = p["widgetId"]
+                    .as_str()
+                    .and_then(|id| ids.to_source(Entity::DashboardWidgets, id))
+                {
+                    p["widgetId"] = Value::String(sid.clone());
                 }
             }
         }

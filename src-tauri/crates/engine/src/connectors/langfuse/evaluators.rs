@@ -216,7 +216,8 @@ impl Langfuse {
     }
 }
 
-fn parsed(o: &RawObject, key: &str) -> Option<Value> {
+/// A field's JSON value (absent and null alike: `None`).
+pub(super) fn parsed(o: &RawObject, key: &str) -> Option<Value> {
     o.get_present(key)
         .and_then(|v| serde_json::from_str::<Value>(v.get()).ok())
         .filter(|v| !v.is_null())
@@ -247,7 +248,8 @@ fn mapping_input(list: &Value, whose: &str) -> Result<Value, String> {
     Ok(Value::Array(out))
 }
 
-fn without_nulls(v: &Value) -> Value {
+/// An object without its null fields (a write leaves them out).
+pub(super) fn without_nulls(v: &Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
             m.iter()

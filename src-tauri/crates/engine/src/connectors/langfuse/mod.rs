@@ -9,6 +9,7 @@
 //! | the rest | REST | REST | REST | REST |
 
 pub mod annotation_queues;
+pub mod dashboards;
 pub mod endpoint;
 pub mod evaluators;
 pub mod experiments;
@@ -48,6 +49,9 @@ pub struct Capabilities {
     /// `v2/evaluators` and `v2/evaluation-rules` (Langfuse 4.59 and later).
     #[serde(default)]
     pub evaluators: bool,
+    /// `unstable/dashboards` and `unstable/dashboard-widgets`.
+    #[serde(default)]
+    pub dashboards: bool,
 }
 
 /// The result of a connection check, for the UI.
@@ -458,8 +462,10 @@ async fn probe_capabilities(
     let llm_connections = probe("/api/public/llm-connections?limit=1").await;
     let evaluators = evaluators::served_by(generation, version)
         && probe("/api/public/v2/evaluators?limit=1").await;
+    let dashboards = probe("/api/public/unstable/dashboards?limit=1").await;
     Capabilities {
         evaluators,
+        dashboards,
         llm_connections,
         cursor_observations,
         scores_v3,

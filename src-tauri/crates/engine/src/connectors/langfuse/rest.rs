@@ -232,6 +232,9 @@ impl Langfuse {
             Entity::Evaluators | Entity::EvaluationRules => {
                 self.read_evaluation_page(entity, cursor).await
             }
+            Entity::DashboardWidgets | Entity::Dashboards => {
+                self.read_dashboard_page(entity, cursor).await
+            }
             _ => Ok(Page::default()),
         }
     }
@@ -539,6 +542,9 @@ impl Langfuse {
         if matches!(entity, Entity::Evaluators | Entity::EvaluationRules) {
             return Ok((self.existing_evaluation_keys(entity).await?, None));
         }
+        if matches!(entity, Entity::DashboardWidgets | Entity::Dashboards) {
+            return Ok((self.existing_dashboard_keys(entity).await?, None));
+        }
         let page: u64 = cursor.as_deref().and_then(|c| c.parse().ok()).unwrap_or(1);
         let path = match entity {
             Entity::ScoreConfigs => "/api/public/score-configs",
@@ -626,6 +632,9 @@ impl Langfuse {
             Entity::AnnotationQueueItems => return self.write_annotation_queue_item(r).await,
             Entity::Evaluators => return self.write_evaluator(r).await,
             Entity::EvaluationRules => return self.write_evaluation_rule(r).await,
+            Entity::DashboardWidgets | Entity::Dashboards => {
+                return self.write_dashboard_object(entity, r).await;
+            }
             _ => {}
         }
         let Some((path, body, idem)) = self.create_request(entity, r) else {
