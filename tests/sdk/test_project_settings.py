@@ -115,3 +115,44 @@ def test_sdk_client_creates_and_lists_evaluators_and_evaluation_rules(start_sand
     assert a.evaluation_rules.delete(rule.id).id == rule.id
     assert a.evaluators.delete(code.id).id == code.id
     assert [e.name for e in a.evaluators.list().data] == ["tone"]
+
+
+def test_sdk_client_creates_and_lists_dashboards_with_widgets(start_sandbox):
+    from langfuse.api.unstable import (
+        CreateDashboardPlacementRequest_Preset,
+        DashboardDefinition,
+        DashboardPlacement_Widget,
+        DashboardWidgetChartConfigInput,
+        DashboardWidgetDimension,
+        DashboardWidgetFilter,
+        DashboardWidgetMetric,
+    )
+
+    sb = start_sandbox("--profile", "v4", "--traces", "0", "--visibility-delay-ms", "0")
+    u = api(sb).unstable
+    widget = u.dashboard_widgets.create(
+        name="Cost by model",
+        view="observations",
+        dimensions=[DashboardWidgetDimension(field="providedModelName")],
+        metrics=[DashboardWidgetMetric(measure="totalCost", agg="sum")],
+        filters=[DashboardWidgetFilter(column="type", operator="any of", type="stringOptions", value=["GENERATION"])],
+        chart_type="LINE_TIME_SERIES",
+        chart_config=DashboardWidgetChartConfigInput(row_limit=20),
+    )
+    assert widget.chart_config.type == "LINE_TIME_SERIES" and widget.chart_config.row_limit == 20
+    dashboard = u.dashboards.create(
+        name="Ops",
+        definition=DashboardDefinition(widgets=[
+            DashboardPlacement_Widget(id="cost", widget_id=widget.id, x=0, y=0, width=6, height=4),
+        ]),
+    )
+    assert [(p.id, p.widget_id) for p in dashboard.definition.widgets] == [("cost", widget.id)]
+    preset = u.dashboards.add_placement(
+        dashboard.id,
+        request=CreateDashboardPlacementRequest_Preset(preset_id="latency-percentiles", y=4),
+    )
+    assert preset.type == "preset" and preset.y == 4
+    listed = u.dashboards.list()
+    assert [d.name for d in listed.data] == ["Ops"]
+    assert len(listed.data[0].definition.widgets) == 2
+    assert [w.name for w in u.dashboard_widgets.list().data] == ["Cost by model"]
