@@ -256,3 +256,26 @@ async fn evaluators_and_rules_travel_through_an_archive() {
     assert_eq!(evaluators(&t), evaluators(&s));
     assert_eq!(rules(&t), rules(&s));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_run_into_a_target_holding_the_copies_writes_nothing_and_sees_no_conflict() {
+    let source = source_with_evaluators(ServerProfile::V4).await;
+    let target = sandbox(ServerProfile::V4, None).await;
+    let first = tempfile::tempdir().unwrap();
+    let plan = evaluator_plan(lf(&source), keyed(&target));
+    let report = copy(plan.clone(), first.path()).await;
+    assert_eq!(report.failed_total(), 0, "{report:#?}");
+    target.settle();
+    // Another data folder: a journal that knows nothing of the first run.
+    let second = tempfile::tempdir().unwrap();
+    let again = copy(plan, second.path()).await;
+    for e in KINDS {
+        let c = &again.entities[&e];
+        assert_eq!(
+            (c.written, c.failed, c.skipped),
+            (0, 0, c.read),
+            "{e}: {again:#?}"
+        );
+    }
+    assert!(again.conflicts.is_empty(), "{:#?}", again.conflicts);
+}
