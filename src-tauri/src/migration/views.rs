@@ -282,6 +282,8 @@ impl ConnectionCheck {
                 "legacy ingestion of traces and observations",
             ),
             (c.otlp, "OpenTelemetry (OTLP) ingestion"),
+            (c.evaluators, "LLM-as-judge evaluators and evaluation rules"),
+            (c.dashboards, "dashboards and widgets (an unstable API)"),
         ];
         ConnectionCheck::Ok {
             project_name: info.project_name.clone(),

@@ -122,30 +122,9 @@ async fn copies_queues_with_their_items(profile: ServerProfile) {
         "the sample holds a completed item and one on an observation"
     );
 
-    let v =
-        migrator_engine::validate_run(&report.run_id, data.path(), &validate_options(), &|_| {})
-            .await
-            .unwrap();
-    for e in ["annotation_queues", "annotation_queue_items"] {
-        let rec = v
-            .entities
-            .iter()
-            .find(|r| r.entity == e)
-            .expect("a validation row");
-        assert!(rec.is_clean() && rec.source_count > 0, "{rec:#?}");
-    }
-
-    let before = target.dump();
-    let again = copy(plan, data.path()).await;
-    for e in [Entity::AnnotationQueues, Entity::AnnotationQueueItems] {
-        let c = &again.entities[&e];
-        assert_eq!((c.written, c.failed), (0, 0), "{e}: {again:#?}");
-        assert_eq!(c.skipped, c.read, "{e}: {again:#?}");
-    }
-    target.settle();
-    for key in ["annotation_queues", "annotation_queue_items"] {
-        assert_eq!(target.dump()[key], before[key], "the rerun changed {key}");
-    }
+    let kinds = [Entity::AnnotationQueues, Entity::AnnotationQueueItems];
+    assert_clean_rows(&report.run_id, data.path(), &kinds).await;
+    assert_rerun_writes_nothing(plan, data.path(), &target, &kinds).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -114,11 +114,19 @@ async fn preflight_counts_and_lists_what_the_target_already_holds() {
     // Neither side has a request budget: the time depends on the servers alone, so the
     // pre-flight gives no figure (the run measures one as it goes).
     assert_eq!(report.eta_seconds, None);
-    // What a Langfuse project holds that this version leaves behind is said before the run.
+    // What a Langfuse project holds that this run leaves behind is said before the run: a v3
+    // server has no evaluator API, and no version copies dashboards.
     assert!(
         report.warnings.iter().any(|w| w.contains("evaluators")
             && w.contains("evaluation rules")
-            && w.contains("dashboards")
+            && w.contains("does not offer")
+            && w.contains("not copied")),
+        "{:?}",
+        report.warnings
+    );
+    assert!(
+        report.warnings.iter().any(|w| w.contains("dashboards")
+            && w.contains("does not offer")
             && w.contains("not copied")),
         "{:?}",
         report.warnings

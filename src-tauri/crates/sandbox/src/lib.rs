@@ -42,10 +42,10 @@ pub use media::{MediaInfo, MediaLink, MediaSettings};
 pub use ratelimit::{Bucket, deletes_per_day, per_minute};
 /// The sample data's timestamps lie in `[SAMPLE_START_MS, SAMPLE_END_MS]` (ms since the epoch).
 pub use sample::{SAMPLE_END_MS, SAMPLE_START_MS};
-pub use settings_sample::{LLM_PROVIDERS, QUEUE_NAME};
+pub use settings_sample::{DASHBOARD_NAME, EVALUATOR_NAMES, LLM_PROVIDERS, QUEUE_NAME, RULE_NAME};
 
 /// The dump keys (`dataset_runs` is an addition to the contract's list).
-pub const ENTITIES: [&str; 15] = store::ENTITIES;
+pub const ENTITIES: [&str; 19] = store::ENTITIES;
 
 /// A running sandbox server bound to 127.0.0.1.
 pub struct Sandbox {

@@ -652,6 +652,12 @@ fn map_references(ctx: &Ctx, mut r: Record) -> Result<Record, EngineError> {
             &t,
         );
     }
+    if r.entity == Entity::EvaluationRules {
+        map_rule_references(ctx, &mut r)?;
+    }
+    if r.entity == Entity::Dashboards {
+        map_dashboard_widgets(ctx, &mut r)?;
+    }
     if r.entity == Entity::Scores
         && let Some(cfg) = r.body.str("configId")
         && let Some(t) = ctx.journal.target_id(Entity::ScoreConfigs, &cfg)?
@@ -1090,5 +1096,80 @@ async fn apply_labels(ctx: &Ctx, labels: Vec<(String, Vec<String>)>) -> Result<(
         }
         ctx.target.apply_prompt_labels(name, version, &l).await?;
     }
+    Ok(())
+}
+
+/// A rule's assignments with the target's evaluator ids (null where the evaluator is not in the
+/// target, its source id kept for the sentence), and its `datasetId` conditions naming the
+/// target's datasets.
+fn map_rule_references(ctx: &Ctx, r: &mut Record) -> Result<(), EngineError> {
+    let parse = |r: &Record, k: &str| {
+        r.body
+            .get(k)
+            .and_then(|v| serde_json::from_str::<serde_json::Value>(v.get()).ok())
+    };
+    let mut assigned = vec![];
+    for a in parse(r, "evaluatorAssignments")
+        .and_then(|a| a.as_array().cloned())
+        .unwrap_or_default()
+    {
+        let source = a["evaluatorId"].as_str().unwrap_or_default().to_string();
+        let mut out = a.clone();
+        out["sourceEvaluatorId"] = source.clone().into();
+        out["evaluatorId"] = ctx
+            .journal
+            .target_id(Entity::Evaluators, &source)?
+            .map_or(serde_json::Value::Null, Into::into);
+        assigned.push(out);
+    }
+    r.body.set(
+        crate::connectors::langfuse::evaluators::TARGET_ASSIGNMENTS,
+        &assigned,
+    );
+    if let Some(mut filter) = parse(r, "filter").and_then(|f| f.as_array().cloned()) {
+        for c in filter.iter_mut().filter(|c| c["column"] == "datasetId") {
+            if let Some(values) = c["value"].as_array_mut() {
+                for v in values {
+                    if let Some(t) = v
+                        .as_str()
+                        .map(|id| ctx.journal.target_id(Entity::Datasets, id))
+                        .transpose()?
+                        .flatten()
+                    {
+                        *v = t.into();
+                    }
+                }
+            }
+        }
+        r.body.set("filter", &filter);
+    }
+    Ok(())
+}
+
+/// A dashboard's widget placements pointing at the target's widgets; those the target lacks are
+/// listed (`missingWidgets`) so the write can say which.
+fn map_dashboard_widgets(ctx: &Ctx, r: &mut Record) -> Result<(), EngineError> {
+    let Some(mut definition) = r
+        .body
+        .get("definition")
+        .and_then(|v| serde_json::from_str::<serde_json::Value>(v.get()).ok())
+    else {
+        return Ok(());
+    };
+    let mut missing = vec![];
+    for p in definition["widgets"].as_array_mut().into_iter().flatten() {
+        let Some(source) = p["widgetId"].as_str().map(str::to_string) else {
+            continue;
+        };
+        match ctx.journal.target_id(Entity::DashboardWidgets, &source)? {
+            Some(t) => p["widgetId"] = t.into(),
+            None => missing.push(source),
+        }
+    }
+    r.body.set("definition", &definition);
+    r.body.set(
+        crate::connectors::langfuse::dashboards::MISSING_WIDGETS,
+        &missing,
+    );
     Ok(())
 }

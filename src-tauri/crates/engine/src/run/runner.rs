@@ -19,13 +19,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The order entities are copied in: what others refer to goes first.
-pub const PHASES: [Entity; 13] = [
+pub const PHASES: [Entity; 17] = [
     Entity::LlmConnections,
     Entity::ScoreConfigs,
     Entity::AnnotationQueues,
     Entity::Models,
     Entity::Datasets,
     Entity::Prompts,
+    // After the LLM connections they judge with and the datasets rules may filter on.
+    Entity::Evaluators,
+    Entity::EvaluationRules,
+    // Widgets before the dashboards that place them.
+    Entity::DashboardWidgets,
+    Entity::Dashboards,
     Entity::Traces,
     Entity::Observations,
     Entity::DatasetItems,
@@ -305,8 +311,11 @@ pub(crate) fn warnings_for(plan: &Plan, sides: &Sides) -> Vec<String> {
         w.push("On Langfuse v4, `endTime` of an observation without one becomes its start time (OTLP spans always end).".into());
     }
     // Langfuse sources only (the source connection is known): a LangSmith source has none of these.
-    if sides.source_info.is_some() && matches!(plan.target, EndpointSpec::Langfuse(_)) {
-        w.push("LLM-as-judge evaluators, their evaluation rules and dashboards are not copied by this version: recreate them in the target project after the run.".into());
+    if let Some(s) = &sides.source_info
+        && matches!(plan.target, EndpointSpec::Langfuse(_))
+    {
+        w.extend(evaluation_words(plan, s, sides.target_info.as_ref()));
+        w.extend(dashboard_words(plan, s, sides.target_info.as_ref()));
     }
     if plan.scope.entities.includes(Entity::Sessions) {
         w.push(
@@ -315,6 +324,48 @@ pub(crate) fn warnings_for(plan: &Plan, sides: &Sides) -> Vec<String> {
         );
     }
     w
+}
+
+/// What happens to evaluators and their rules: copied, or why not (a side lacks the API).
+fn evaluation_words(
+    plan: &Plan,
+    source: &ConnectionInfo,
+    target: Option<&ConnectionInfo>,
+) -> Option<String> {
+    use crate::connectors::langfuse::evaluators::lacking;
+    if !plan.scope.entities.includes(Entity::Evaluators)
+        && !plan.scope.entities.includes(Entity::EvaluationRules)
+    {
+        return None;
+    }
+    if !source.capabilities.evaluators {
+        return Some(lacking("source", &source.server_version));
+    }
+    if let Some(t) = target.filter(|t| !t.capabilities.evaluators) {
+        return Some(lacking("target", &t.server_version));
+    }
+    Some("LLM-as-judge evaluators are copied with their latest version (the target starts each at version 1), and judge in the target with its LLM connection of the same provider: copy the connections with their keys too. Evaluation rules follow with their filters, sampling and variable mappings.".into())
+}
+
+/// What happens to dashboards and their widgets: copied, or why not.
+fn dashboard_words(
+    plan: &Plan,
+    source: &ConnectionInfo,
+    target: Option<&ConnectionInfo>,
+) -> Option<String> {
+    use crate::connectors::langfuse::dashboards::lacking;
+    if !plan.scope.entities.includes(Entity::Dashboards)
+        && !plan.scope.entities.includes(Entity::DashboardWidgets)
+    {
+        return None;
+    }
+    if !source.capabilities.dashboards {
+        return Some(lacking("source", &source.server_version));
+    }
+    if let Some(t) = target.filter(|t| !t.capabilities.dashboards) {
+        return Some(lacking("target", &t.server_version));
+    }
+    Some("Dashboards are copied with their widgets, filters and layout through an API Langfuse marks unstable; Langfuse's own preset charts are placed as they are.".into())
 }
 
 pub(crate) fn selected(plan: &Plan, sides: &Sides) -> Vec<Entity> {

@@ -24,6 +24,15 @@ pub enum Entity {
     Models,
     Datasets,
     Prompts,
+    /// LLM-as-judge and code evaluators (their latest version); they judge with an LLM
+    /// connection named by provider.
+    Evaluators,
+    /// Which observations the evaluators score: filter, sampling, variable mappings.
+    EvaluationRules,
+    /// Saved queries with a chart, which dashboards place.
+    DashboardWidgets,
+    /// Dashboards: their filters and where each widget (or Langfuse preset) sits.
+    Dashboards,
     Traces,
     Observations,
     Sessions,
@@ -39,13 +48,17 @@ pub enum Entity {
 }
 
 impl Entity {
-    pub const ALL: [Entity; 15] = [
+    pub const ALL: [Entity; 19] = [
         Entity::LlmConnections,
         Entity::ScoreConfigs,
         Entity::AnnotationQueues,
         Entity::Models,
         Entity::Datasets,
         Entity::Prompts,
+        Entity::Evaluators,
+        Entity::EvaluationRules,
+        Entity::DashboardWidgets,
+        Entity::Dashboards,
         Entity::Traces,
         Entity::Observations,
         Entity::Sessions,
@@ -67,6 +80,10 @@ impl Entity {
             Entity::Models => "models",
             Entity::Datasets => "datasets",
             Entity::Prompts => "prompts",
+            Entity::Evaluators => "evaluators",
+            Entity::EvaluationRules => "evaluation_rules",
+            Entity::DashboardWidgets => "dashboard_widgets",
+            Entity::Dashboards => "dashboards",
             Entity::Traces => "traces",
             Entity::Observations => "observations",
             Entity::Sessions => "sessions",
@@ -93,6 +110,10 @@ impl Entity {
                 | Entity::Models
                 | Entity::Datasets
                 | Entity::Prompts
+                | Entity::Evaluators
+                | Entity::EvaluationRules
+                | Entity::DashboardWidgets
+                | Entity::Dashboards
                 | Entity::DatasetRunItems
                 | Entity::Comments
         )
@@ -370,6 +391,20 @@ pub fn natural_key(entity: Entity, o: &RawObject) -> Option<String> {
         Entity::LlmConnections => o.str("provider"),
         // Queue names are unique in a project; an item is its queue's name and its object.
         Entity::AnnotationQueues => o.str("name"),
+        // Names are not unique in Langfuse, but what a person tells evaluators apart by; a
+        // second one of the same type and name is taken for the first.
+        Entity::Evaluators => Some(format!(
+            "{}|{}",
+            o.str("type").unwrap_or_else(|| "llm_as_judge".into()),
+            o.str("name")?
+        )),
+        Entity::EvaluationRules | Entity::Dashboards => o.str("name"),
+        Entity::DashboardWidgets => Some(format!(
+            "{}|{}|{}",
+            o.str("name")?,
+            o.str("view").unwrap_or_default(),
+            o.str("chartType").unwrap_or_default()
+        )),
         Entity::AnnotationQueueItems => Some(format!(
             "{}|{}|{}",
             o.str("queueName")?,

@@ -576,3 +576,73 @@ pub fn validate_options() -> migrator_engine::ValidateOptions {
         ..migrator_engine::ValidateOptions::default()
     }
 }
+
+/// Runs `plan` again over the same journal and asserts it wrote nothing of `entities`: each
+/// object read is skipped as already copied and the target's rows stay as they were.
+pub async fn assert_rerun_writes_nothing(
+    plan: Plan,
+    data: &std::path::Path,
+    target: &Sandbox,
+    entities: &[Entity],
+) {
+    let before = target.dump();
+    let again = copy(plan, data).await;
+    for e in entities {
+        let c = &again.entities[e];
+        assert_eq!((c.written, c.failed), (0, 0), "{e}: {again:#?}");
+        assert_eq!(c.skipped, c.read, "{e}: {again:#?}");
+    }
+    target.settle();
+    for e in entities {
+        let key = e.as_str();
+        assert_eq!(target.dump()[key], before[key], "the rerun changed {key}");
+    }
+}
+
+/// Validates the run and asserts the rows of `entities` are clean and not empty.
+pub async fn assert_clean_rows(run_id: &str, data: &std::path::Path, entities: &[Entity]) {
+    let v = validated(run_id, data).await;
+    for e in entities {
+        let rec = v
+            .entities
+            .iter()
+            .find(|r| r.entity == e.as_str())
+            .expect("a validation row");
+        assert!(rec.is_clean() && rec.source_count > 0, "{rec:#?}");
+    }
+}
+
+/// Rolls a finished run back with the sandbox secrets, to its end.
+pub async fn rolled_back(run_id: &str, data: &std::path::Path) -> migrator_engine::RollbackReport {
+    migrator_engine::rollback(
+        run_id,
+        data,
+        &rollback_options(),
+        &migrator_engine::RunControl::new(),
+        &|_| {},
+    )
+    .await
+    .unwrap()
+}
+
+/// Exports `source` to an archive folder and imports that archive into `target`, each with the
+/// plan `plan_of` makes; both must fail nothing. Returns the archive's manifest.
+pub async fn through_an_archive(
+    source: EndpointSpec,
+    target: EndpointSpec,
+    plan_of: impl Fn(EndpointSpec, EndpointSpec) -> Plan,
+    data: &std::path::Path,
+) -> Value {
+    let folder = tempfile::tempdir().unwrap();
+    let archive = EndpointSpec::Archive {
+        path: folder.path().join("export"),
+    };
+    let export = copy(plan_of(source, archive.clone()), data).await;
+    assert_eq!(export.failed_total(), 0, "{export:#?}");
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(folder.path().join("export/manifest.json")).unwrap())
+            .unwrap();
+    let import = copy(plan_of(archive, target), data).await;
+    assert_eq!(import.failed_total(), 0, "{import:#?}");
+    manifest
+}

@@ -3,7 +3,10 @@
 
 pub mod annotation_queues;
 pub mod comments;
+pub mod dashboards;
 pub mod datasets;
+pub mod evaluation_rules;
+pub mod evaluators;
 pub mod experiments;
 pub mod health;
 pub mod llm_connections;
@@ -19,7 +22,7 @@ pub mod traces;
 
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::Value;
@@ -220,6 +223,63 @@ pub fn authed(profile: ServerProfile) -> Router<AppState> {
             .route("/api/public/experiments", get(experiments::list))
             .route("/api/public/experiment-items", get(experiments::list_items))
             .route("/api/public/v2/metrics", get(metrics::query));
+    }
+    if profile.is_current() {
+        // LLM-as-a-judge in the public API: servers from 4.59 on (4.16 had an unstable draft).
+        r = r
+            .route(
+                "/api/public/v2/evaluators",
+                get(evaluators::list).post(evaluators::create),
+            )
+            .route(
+                "/api/public/v2/evaluators/{id}",
+                get(evaluators::get)
+                    .patch(evaluators::update)
+                    .delete(evaluators::delete),
+            )
+            .route(
+                "/api/public/v2/evaluators/{id}/versions",
+                get(evaluators::versions),
+            )
+            .route(
+                "/api/public/v2/evaluation-rules",
+                get(evaluation_rules::list).post(evaluation_rules::create),
+            )
+            .route(
+                "/api/public/v2/evaluation-rules/{id}",
+                get(evaluation_rules::get)
+                    .patch(evaluation_rules::update)
+                    .delete(evaluation_rules::delete),
+            )
+            // Dashboards are `unstable` in the API: served by the current server only.
+            .route(
+                "/api/public/unstable/dashboard-widgets",
+                get(dashboards::list_widgets).post(dashboards::create_widget),
+            )
+            .route(
+                "/api/public/unstable/dashboard-widgets/{id}",
+                get(dashboards::get_widget)
+                    .patch(dashboards::update_widget)
+                    .delete(dashboards::delete_widget),
+            )
+            .route(
+                "/api/public/unstable/dashboards",
+                get(dashboards::list_dashboards).post(dashboards::create_dashboard),
+            )
+            .route(
+                "/api/public/unstable/dashboards/{id}",
+                get(dashboards::get_dashboard)
+                    .patch(dashboards::update_dashboard)
+                    .delete(dashboards::delete_dashboard),
+            )
+            .route(
+                "/api/public/unstable/dashboards/{id}/placements",
+                post(dashboards::add_placement),
+            )
+            .route(
+                "/api/public/unstable/dashboards/{id}/placements/{placement}",
+                patch(dashboards::update_placement).delete(dashboards::delete_placement),
+            );
     }
     r
 }

@@ -17,7 +17,7 @@ pub use rows::*;
 pub use table::{Row, Slot, Table};
 
 /// The dump keys, in the order the contract lists them (`dataset_runs` is an addition).
-pub const ENTITIES: [&str; 15] = [
+pub const ENTITIES: [&str; 19] = [
     "traces",
     "observations",
     "scores",
@@ -33,6 +33,10 @@ pub const ENTITIES: [&str; 15] = [
     "llm_connections",
     "annotation_queues",
     "annotation_queue_items",
+    "evaluators",
+    "evaluation_rules",
+    "dashboard_widgets",
+    "dashboards",
 ];
 
 pub struct Store {
@@ -54,6 +58,10 @@ pub struct Store {
     pub llm_connections: Table<LlmConnectionRow>,
     pub annotation_queues: Table<AnnotationQueueRow>,
     pub annotation_queue_items: Table<AnnotationQueueItemRow>,
+    pub evaluators: Table<EvaluatorRow>,
+    pub evaluation_rules: Table<EvaluationRuleRow>,
+    pub dashboard_widgets: Table<DashboardWidgetRow>,
+    pub dashboards: Table<DashboardRow>,
 }
 
 impl Store {
@@ -77,6 +85,10 @@ impl Store {
             llm_connections: Table::default(),
             annotation_queues: Table::default(),
             annotation_queue_items: Table::default(),
+            evaluators: Table::default(),
+            evaluation_rules: Table::default(),
+            dashboard_widgets: Table::default(),
+            dashboards: Table::default(),
         };
         s.add_managed_models();
         s
@@ -143,6 +155,10 @@ impl Store {
         self.llm_connections.make_all_visible();
         self.annotation_queues.make_all_visible();
         self.annotation_queue_items.make_all_visible();
+        self.evaluators.make_all_visible();
+        self.evaluation_rules.make_all_visible();
+        self.dashboard_widgets.make_all_visible();
+        self.dashboards.make_all_visible();
     }
 
     /// Removes what a dropped write added (rows stamped `NEVER`).
@@ -201,6 +217,10 @@ impl Store {
             "annotation_queue_items".into(),
             self.annotation_queue_items.len(),
         );
+        c.insert("evaluators".into(), self.evaluators.len());
+        c.insert("evaluation_rules".into(), self.evaluation_rules.len());
+        c.insert("dashboard_widgets".into(), self.dashboard_widgets.len());
+        c.insert("dashboards".into(), self.dashboards.len());
         c
     }
 
@@ -265,6 +285,16 @@ impl Store {
             "annotation_queue_items".into(),
             dump_table(&self.annotation_queue_items),
         );
+        out.insert("evaluators".into(), dump_table(&self.evaluators));
+        out.insert(
+            "evaluation_rules".into(),
+            dump_table(&self.evaluation_rules),
+        );
+        out.insert(
+            "dashboard_widgets".into(),
+            dump_table(&self.dashboard_widgets),
+        );
+        out.insert("dashboards".into(), dump_table(&self.dashboards));
         Value::Object(out)
     }
 
@@ -299,6 +329,10 @@ impl Store {
             "annotation_queue_items" => {
                 self.annotation_queue_items.insert(parse_row(entity, &row)?)
             }
+            "evaluators" => self.evaluators.insert(parse_row(entity, &row)?),
+            "evaluation_rules" => self.evaluation_rules.insert(parse_row(entity, &row)?),
+            "dashboard_widgets" => self.dashboard_widgets.insert(parse_row(entity, &row)?),
+            "dashboards" => self.dashboards.insert(parse_row(entity, &row)?),
             other => return Err(SandboxError::UnknownEntity(other.to_string())),
         };
         Ok(())
@@ -352,6 +386,10 @@ impl Store {
             "llm_connections" => apply(&mut self.llm_connections, entity, id, &patch),
             "annotation_queues" => apply(&mut self.annotation_queues, entity, id, &patch),
             "annotation_queue_items" => apply(&mut self.annotation_queue_items, entity, id, &patch),
+            "evaluators" => apply(&mut self.evaluators, entity, id, &patch),
+            "evaluation_rules" => apply(&mut self.evaluation_rules, entity, id, &patch),
+            "dashboard_widgets" => apply(&mut self.dashboard_widgets, entity, id, &patch),
+            "dashboards" => apply(&mut self.dashboards, entity, id, &patch),
             "traces" | "sessions" => Err(invalid(
                 entity,
                 "on v4 this entity is derived from observations; patch the observations",
@@ -398,6 +436,10 @@ impl Store {
             "llm_connections" => self.llm_connections.remove_id(id).len(),
             "annotation_queues" => self.annotation_queues.remove_id(id).len(),
             "annotation_queue_items" => self.annotation_queue_items.remove_id(id).len(),
+            "evaluators" => self.evaluators.remove_id(id).len(),
+            "evaluation_rules" => self.evaluation_rules.remove_id(id).len(),
+            "dashboard_widgets" => self.dashboard_widgets.remove_id(id).len(),
+            "dashboards" => self.dashboards.remove_id(id).len(),
             other => return Err(SandboxError::UnknownEntity(other.to_string())),
         };
         if removed == 0 {

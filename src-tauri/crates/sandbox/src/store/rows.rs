@@ -600,3 +600,113 @@ impl_row!(AnnotationQueueItemRow, created_at, |_| None);
 fn pending() -> String {
     "PENDING".into()
 }
+
+/// An evaluator (current API, `v2/evaluators`). `definition` holds the latest version's
+/// type-specific fields as the API shows them (`prompt`, `variables`, `variableMapping`,
+/// `modelConfig`, `outputDefinition`, or `sourceCode`, `sourceCodeLanguage`); `history` the
+/// earlier versions as `versions` lists them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvaluatorRow {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub definition: serde_json::Value,
+    #[serde(default = "first_version")]
+    pub version: u32,
+    #[serde(default = "new_id")]
+    pub version_id: String,
+    #[serde(with = "iso", default = "now_ms")]
+    pub version_created_at: i64,
+    #[serde(default)]
+    pub history: Vec<serde_json::Value>,
+    #[serde(with = "iso", default = "now_ms")]
+    pub created_at: i64,
+    #[serde(with = "iso", default = "now_ms")]
+    pub updated_at: i64,
+    #[serde(skip)]
+    pub visible_at: u64,
+}
+impl_row!(EvaluatorRow, created_at, |_| None);
+
+fn first_version() -> u32 {
+    1
+}
+
+/// An evaluation rule (current API, `v2/evaluation-rules`): which observations its evaluators
+/// score. `filter` and `evaluatorAssignments` are kept as the API shows them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvaluationRuleRow {
+    pub id: String,
+    pub name: String,
+    pub enabled: bool,
+    #[serde(default = "all")]
+    pub sampling: f64,
+    #[serde(default)]
+    pub filter: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub evaluator_assignments: Vec<serde_json::Value>,
+    #[serde(with = "iso", default = "now_ms")]
+    pub created_at: i64,
+    #[serde(with = "iso", default = "now_ms")]
+    pub updated_at: i64,
+    #[serde(skip)]
+    pub visible_at: u64,
+}
+impl_row!(EvaluationRuleRow, created_at, |_| None);
+
+fn all() -> f64 {
+    1.0
+}
+
+/// A dashboard widget (`unstable/dashboard-widgets`); the query parts kept as the API shows them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardWidgetRow {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub view: String,
+    #[serde(default)]
+    pub dimensions: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub metrics: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub filters: Vec<serde_json::Value>,
+    pub chart_type: String,
+    #[serde(default)]
+    pub chart_config: serde_json::Value,
+    #[serde(with = "iso", default = "now_ms")]
+    pub created_at: i64,
+    #[serde(with = "iso", default = "now_ms")]
+    pub updated_at: i64,
+    #[serde(skip)]
+    pub visible_at: u64,
+}
+impl_row!(DashboardWidgetRow, created_at, |_| None);
+
+/// A dashboard (`unstable/dashboards`): its placements (`definition.widgets`) and filters.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardRow {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub placements: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub filters: Vec<serde_json::Value>,
+    #[serde(with = "iso", default = "now_ms")]
+    pub created_at: i64,
+    #[serde(with = "iso", default = "now_ms")]
+    pub updated_at: i64,
+    #[serde(skip)]
+    pub visible_at: u64,
+}
+impl_row!(DashboardRow, created_at, |_| None);

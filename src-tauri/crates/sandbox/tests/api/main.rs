@@ -6,6 +6,8 @@ mod annotation_queues;
 mod auth;
 mod common;
 mod current;
+mod dashboards;
+mod evaluators;
 mod faults;
 mod ingestion;
 mod limits;

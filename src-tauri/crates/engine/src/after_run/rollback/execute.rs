@@ -64,6 +64,26 @@ fn request(lf: &Langfuse, action: &Action) -> RequestBuilder {
             crate::connectors::langfuse::llm_connections::PATH,
             q(id)
         )),
+        Action::DeleteEvaluationRule { id } => h.delete(&format!(
+            "{}/{}",
+            crate::connectors::langfuse::evaluators::RULES,
+            q(id)
+        )),
+        Action::DeleteEvaluator { id } => h.delete(&format!(
+            "{}/{}",
+            crate::connectors::langfuse::evaluators::EVALUATORS,
+            q(id)
+        )),
+        Action::DeleteDashboard { id } => h.delete(&format!(
+            "{}/{}",
+            crate::connectors::langfuse::dashboards::DASHBOARDS,
+            q(id)
+        )),
+        Action::DeleteDashboardWidget { id } => h.delete(&format!(
+            "{}/{}",
+            crate::connectors::langfuse::dashboards::WIDGETS,
+            q(id)
+        )),
         Action::ArchiveScoreConfig { id } => h
             .patch(&format!("/api/public/score-configs/{}", q(id)))
             .json(&serde_json::json!({ "isArchived": true })),

@@ -95,8 +95,12 @@ async fn target_index(
 
 /// Entities whose target ids the journal may lack: a write whose answer was lost and that was
 /// found in the target afterwards is confirmed without the id the target gave it.
-const ASSIGNED: [Entity; 7] = [
+const ASSIGNED: [Entity; 11] = [
     Entity::LlmConnections,
+    Entity::Dashboards,
+    Entity::DashboardWidgets,
+    Entity::Evaluators,
+    Entity::EvaluationRules,
     Entity::AnnotationQueues,
     Entity::AnnotationQueueItems,
     Entity::ScoreConfigs,
@@ -211,6 +215,7 @@ pub(crate) async fn build(
     tracing_deletes(&mut p, items, tracing);
     versioned_and_config_deletes(&mut p, &rows);
     annotation_queue_steps(&mut p, &rows).await?;
+    settings_deletes(&mut p, &rows);
     // After the versions are gone, the labels they took go back where they were.
     for mv in journal.label_moves()? {
         p.push(
@@ -823,6 +828,38 @@ async fn dataset_names(p: &Planner<'_>) -> Result<HashMap<String, String>, Engin
 }
 
 /// What no API deletes: datasets and comments.
+/// Dashboards, then their widgets; the rules, then the evaluators they assigned (all have a
+/// delete).
+fn settings_deletes(p: &mut Planner<'_>, rows: &[ObjectRow]) {
+    for (entity, delete) in [
+        (
+            Entity::Dashboards,
+            (|id| Action::DeleteDashboard { id }) as fn(String) -> Action,
+        ),
+        (Entity::DashboardWidgets, |id| {
+            Action::DeleteDashboardWidget { id }
+        }),
+        (Entity::EvaluationRules, |id| Action::DeleteEvaluationRule {
+            id,
+        }),
+        (Entity::Evaluators, |id| Action::DeleteEvaluator { id }),
+    ] {
+        for r in created(rows, entity) {
+            match &r.target_id {
+                Some(id) => p.push(
+                    delete(id.clone()),
+                    vec![ObjectRef {
+                        entity,
+                        id: id.clone(),
+                        trace_id: None,
+                    }],
+                ),
+                None => p.by_hand(entity, &r.source_id, unknown_outcome(entity)),
+            }
+        }
+    }
+}
+
 async fn undeletable(p: &mut Planner<'_>, rows: &[ObjectRow]) -> Result<(), EngineError> {
     // Datasets and comments: no delete in the API.
     let datasets = created(rows, Entity::Datasets);

@@ -27,6 +27,14 @@ pub enum Action {
     DeleteAnnotationQueueItem { queue: String, id: String },
     /// `DELETE /api/public/llm-connections/{id}`.
     DeleteLlmConnection { id: String },
+    /// `DELETE /api/public/v2/evaluation-rules/{id}`.
+    DeleteEvaluationRule { id: String },
+    /// `DELETE /api/public/v2/evaluators/{id}` (every version; scores it gave stay).
+    DeleteEvaluator { id: String },
+    /// `DELETE /api/public/unstable/dashboards/{id}`.
+    DeleteDashboard { id: String },
+    /// `DELETE /api/public/unstable/dashboard-widgets/{id}`.
+    DeleteDashboardWidget { id: String },
     /// `PATCH /api/public/score-configs/{id}` with `isArchived: true` (no delete exists).
     ArchiveScoreConfig { id: String },
     /// Puts `label` back on `version` of `prompt` (a version from before the run), unless
@@ -57,6 +65,10 @@ impl std::fmt::Display for Action {
             }
             Action::DeleteModel { id } => write!(f, "delete model {id}"),
             Action::DeleteLlmConnection { id } => write!(f, "delete LLM connection {id}"),
+            Action::DeleteEvaluationRule { id } => write!(f, "delete evaluation rule {id}"),
+            Action::DeleteEvaluator { id } => write!(f, "delete evaluator {id}"),
+            Action::DeleteDashboard { id } => write!(f, "delete dashboard {id}"),
+            Action::DeleteDashboardWidget { id } => write!(f, "delete dashboard widget {id}"),
             Action::DeleteAnnotationQueueItem { queue, id } => {
                 write!(f, "delete item {id} of annotation queue {queue}")
             }

@@ -144,6 +144,20 @@ async fn present(
         )
         .await?
         .is_some(),
+        Entity::Evaluators
+        | Entity::EvaluationRules
+        | Entity::Dashboards
+        | Entity::DashboardWidgets => {
+            let base = match o.entity {
+                Entity::Evaluators => crate::connectors::langfuse::evaluators::EVALUATORS,
+                Entity::EvaluationRules => crate::connectors::langfuse::evaluators::RULES,
+                Entity::Dashboards => crate::connectors::langfuse::dashboards::DASHBOARDS,
+                _ => crate::connectors::langfuse::dashboards::WIDGETS,
+            };
+            fetch(lf, Bucket::PublicApi, &format!("{base}/{}", q(&o.id)))
+                .await?
+                .is_some()
+        }
         Entity::AnnotationQueueItems => match o.id.split_once('/') {
             Some((queue, id)) => fetch(
                 lf,

@@ -641,7 +641,12 @@ impl IdMaps {
 
     pub(crate) fn from_journal(journal: &Journal) -> Result<Self, EngineError> {
         let mut target_to_source: HashMap<Entity, HashMap<String, String>> = HashMap::new();
-        for e in [Entity::ScoreConfigs, Entity::Datasets] {
+        for e in [
+            Entity::ScoreConfigs,
+            Entity::Datasets,
+            Entity::Evaluators,
+            Entity::DashboardWidgets,
+        ] {
             for r in journal.rows_where(Some(e), None)? {
                 if let Some(t) = r.target_id {
                     target_to_source
@@ -796,6 +801,42 @@ impl Context {
                     .and_then(|id| ids.to_source(Entity::ScoreConfigs, id))
                 {
                     *c = Value::String(sid.clone());
+                }
+            }
+        }
+        // A rule's evaluators and datasets, by their source ids.
+        if let Some(Value::Array(assigned)) = o.get_mut("evaluatorAssignments") {
+            for a in assigned {
+                if let Some(sid) = a["evaluatorId"]
+                    .as_str()
+                    .and_then(|id| ids.to_source(Entity::Evaluators, id))
+                {
+                    a["evaluatorId"] = Value::String(sid.clone());
+                }
+            }
+        }
+        if let Some(Value::Array(filter)) = o.get_mut("filter") {
+            for c in filter.iter_mut().filter(|c| c["column"] == "datasetId") {
+                for v in c["value"].as_array_mut().into_iter().flatten() {
+                    if let Some(sid) = v
+                        .as_str()
+                        .and_then(|id| ids.to_source(Entity::Datasets, id))
+                    {
+                        *v = Value::String(sid.clone());
+                    }
+                }
+            }
+        }
+        // A dashboard's placements, by their widgets' source ids.
+        if let Some(Value::Array(placed)) =
+            o.get_mut("definition").and_then(|d| d.get_mut("widgets"))
+        {
+            for p in placed {
+                if let Some(sid) = p["widgetId"]
+                    .as_str()
+                    .and_then(|id| ids.to_source(Entity::DashboardWidgets, id))
+                {
+                    p["widgetId"] = Value::String(sid.clone());
                 }
             }
         }
@@ -1095,6 +1136,21 @@ fn diff_options(entity: Entity, cross_generation: bool) -> DiffOptions {
         Entity::LlmConnections => &["displaySecretKey"],
         // The target's own queue id, and the moment the target stamped a completed item.
         Entity::AnnotationQueueItems => &["queueId", "completedAt"],
+        // The target starts an evaluator at version 1 under its own user and status; the rules
+        // using it are compared in their own row.
+        Entity::Evaluators => &[
+            "version",
+            "versionId",
+            "versionCreatedAt",
+            "versionCreatedBy",
+            "createdBy",
+            "status",
+            "pausedAt",
+            "pausedReason",
+            "pausedMessage",
+            "evaluationRuleAssignments",
+        ],
+        Entity::EvaluationRules => &["createdBy"],
         _ => &[],
     };
     for p in extra {

@@ -206,7 +206,11 @@ impl Langfuse {
 
     /// A POST whose repetition would create a second object (the run verifies unknown outcomes
     /// by natural key before sending again).
-    async fn send_json(&self, path: &str, body: &RawObject) -> Result<RawObject, HttpFailure> {
+    pub(super) async fn send_json(
+        &self,
+        path: &str,
+        body: &RawObject,
+    ) -> Result<RawObject, HttpFailure> {
         let text = body.to_json();
         let resp = self
             .http

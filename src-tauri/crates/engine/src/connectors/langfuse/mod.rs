@@ -9,7 +9,9 @@
 //! | the rest | REST | REST | REST | REST |
 
 pub mod annotation_queues;
+pub mod dashboards;
 pub mod endpoint;
+pub mod evaluators;
 pub mod experiments;
 pub mod llm_connections;
 mod media;
@@ -45,6 +47,12 @@ pub struct Capabilities {
     /// `GET|PUT /llm-connections` (Langfuse v3 and later).
     #[serde(default)]
     pub llm_connections: bool,
+    /// `v2/evaluators` and `v2/evaluation-rules` (Langfuse 4.59 and later).
+    #[serde(default)]
+    pub evaluators: bool,
+    /// `unstable/dashboards` and `unstable/dashboard-widgets`.
+    #[serde(default)]
+    pub dashboards: bool,
 }
 
 /// The result of a connection check, for the UI.
@@ -265,7 +273,7 @@ impl Langfuse {
             // A development build ("dev", a git sha): what it serves says what it is.
             None => generation_by_probes(&http, &url, &version).await?,
         };
-        let capabilities = probe_capabilities(&http, generation).await;
+        let capabilities = probe_capabilities(&http, generation, &version).await;
         let info = ConnectionInfo {
             url,
             project_id,
@@ -381,7 +389,8 @@ async fn generation_by_probes(
     url: &str,
     version: &str,
 ) -> Result<Generation, EngineError> {
-    let c = probe_capabilities(http, Generation::V4).await;
+    // Only the generation is wanted here: "0.0" leaves the evaluator probe out.
+    let c = probe_capabilities(http, Generation::V4, "0.0").await;
     if c.cursor_observations && !c.legacy_reads {
         Ok(Generation::V4)
     } else if has_otlp(http).await {
@@ -433,7 +442,11 @@ async fn project(
 }
 
 /// 3. Probes: which read paths exist.
-async fn probe_capabilities(http: &HttpClient, generation: Generation) -> Capabilities {
+async fn probe_capabilities(
+    http: &HttpClient,
+    generation: Generation,
+    version: &str,
+) -> Capabilities {
     let probe = |path: &'static str| async move {
         match http
             .send(Bucket::PublicApi, || http.get(path), Idempotency::Safe)
@@ -448,7 +461,12 @@ async fn probe_capabilities(http: &HttpClient, generation: Generation) -> Capabi
     let scores_v3 = probe("/api/public/v3/scores?limit=1").await;
     let legacy_reads = probe("/api/public/traces?limit=1&fields=core").await;
     let llm_connections = probe("/api/public/llm-connections?limit=1").await;
+    let evaluators = evaluators::served_by(generation, version)
+        && probe("/api/public/v2/evaluators?limit=1").await;
+    let dashboards = probe("/api/public/unstable/dashboards?limit=1").await;
     Capabilities {
+        evaluators,
+        dashboards,
         llm_connections,
         cursor_observations,
         scores_v3,

@@ -449,6 +449,9 @@ impl SourceConnector for Langfuse {
         }
     }
     async fn count(&self, entity: Entity, scope: &Scope) -> Result<Option<u64>, EngineError> {
+        if matches!(entity, Entity::Evaluators | Entity::EvaluationRules) {
+            return self.count_evaluation(entity).await;
+        }
         if self.reads_v4_style() {
             return match entity {
                 // A v4 trace is its root observation.

@@ -229,6 +229,12 @@ impl Langfuse {
             Entity::LlmConnections => self.read_llm_connections_page(cursor).await,
             Entity::AnnotationQueues => self.read_annotation_queues_page(cursor).await,
             Entity::AnnotationQueueItems => self.read_annotation_queue_items_page(cursor).await,
+            Entity::Evaluators | Entity::EvaluationRules => {
+                self.read_evaluation_page(entity, cursor).await
+            }
+            Entity::DashboardWidgets | Entity::Dashboards => {
+                self.read_dashboard_page(entity, cursor).await
+            }
             _ => Ok(Page::default()),
         }
     }
@@ -533,6 +539,12 @@ impl Langfuse {
             // A project holds few queues: one listing of all of them.
             return Ok((self.existing_queue_keys(entity).await?, None));
         }
+        if matches!(entity, Entity::Evaluators | Entity::EvaluationRules) {
+            return Ok((self.existing_evaluation_keys(entity).await?, None));
+        }
+        if matches!(entity, Entity::DashboardWidgets | Entity::Dashboards) {
+            return Ok((self.existing_dashboard_keys(entity).await?, None));
+        }
         let page: u64 = cursor.as_deref().and_then(|c| c.parse().ok()).unwrap_or(1);
         let path = match entity {
             Entity::ScoreConfigs => "/api/public/score-configs",
@@ -618,6 +630,11 @@ impl Langfuse {
             Entity::LlmConnections => return self.write_llm_connection(r).await,
             Entity::AnnotationQueues => return self.write_annotation_queue(r).await,
             Entity::AnnotationQueueItems => return self.write_annotation_queue_item(r).await,
+            Entity::Evaluators => return self.write_evaluator(r).await,
+            Entity::EvaluationRules => return self.write_evaluation_rule(r).await,
+            Entity::DashboardWidgets | Entity::Dashboards => {
+                return self.write_dashboard_object(entity, r).await;
+            }
             _ => {}
         }
         let Some((path, body, idem)) = self.create_request(entity, r) else {
