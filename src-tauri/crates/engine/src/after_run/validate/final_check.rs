@@ -30,6 +30,7 @@ impl FinalCheck for WholeWindow {
             secrets: Secrets {
                 source: secret_of(&plan.source),
                 target: secret_of(&plan.target),
+                ..Secrets::default()
             },
             ..ValidateOptions::default()
         };
