@@ -329,3 +329,163 @@ async fn langsmith_cloud_limits_slow_the_run_and_never_fail_it() {
         source.counts()["runs"]
     );
 }
+
+fn secrets_for(source: &LsSandbox) -> migrator_engine::Secrets {
+    migrator_engine::Secrets {
+        source: Some(migrator_engine::Secret::new(source.api_key())),
+        target: Some(migrator_engine::Secret::new("sk-lf-sandbox")),
+    }
+}
+
+fn reconciled<'a>(
+    r: &'a migrator_engine::validate::ValidationReport,
+    e: Entity,
+) -> &'a migrator_engine::validate::EntityReconciliation {
+    r.entities
+        .iter()
+        .find(|x| x.entity == e.as_str())
+        .unwrap_or_else(|| panic!("{e} is in the validation report: {r:#?}"))
+}
+
+/// Per entity: missing and extra counts, and how many pairs differ in each field (with one example).
+fn findings(r: &migrator_engine::validate::ValidationReport) -> String {
+    let mut out = String::new();
+    for e in r.entities.iter().filter(|e| !e.is_clean()) {
+        let mut paths: std::collections::BTreeMap<&str, (usize, String)> = Default::default();
+        for d in &e.differing {
+            for f in &d.fields {
+                let p = paths.entry(f.path.as_str()).or_insert((0, String::new()));
+                p.0 += 1;
+                if p.1.is_empty() {
+                    p.1 = format!("{}: {:?} → {:?}", d.id, f.source, f.target);
+                }
+            }
+        }
+        out.push_str(&format!(
+            "\n{}: missing {} {:?}, extra {} {:?}, differing {}: {paths:#?}",
+            e.entity, e.missing_count, e.missing, e.extra_count, e.extra, e.differing_count
+        ));
+    }
+    out
+}
+
+/// Issue 11 §4: validation compares the LangSmith side with the Langfuse side — runs vs
+/// observations, root runs vs traces, feedback vs scores, examples vs items, commits vs versions —
+/// and compares every pair's mapped fields (parent link, times, type, model, usage, I/O). A clean
+/// copy validates clean; a deleted observation, a changed score and a broken parent link are
+/// each named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validation_reconciles_langsmith_with_langfuse_and_names_tampering() {
+    let source = langsmith(12).await;
+    let target = sandbox(ServerProfile::V4, None).await;
+    let data = tempfile::tempdir().unwrap();
+    let report = copy(plan(ls(&source), lf(&target)), data.path()).await;
+    assert_eq!(report.failed_total(), 0, "{report:#?}");
+    target.settle();
+    let options = migrator_engine::ValidateOptions {
+        secrets: secrets_for(&source),
+        ..validate_options()
+    };
+    let clean = migrator_engine::validate_run(&report.run_id, data.path(), &options, &|_| {})
+        .await
+        .expect("validation runs");
+    assert!(
+        clean.is_clean(),
+        "a clean copy validates clean: {}",
+        findings(&clean)
+    );
+
+    // The counts are the LangSmith side's own (oracle: the LangSmith sandbox's dump).
+    let src = source.dump();
+    let runs = src["runs"].as_array().unwrap();
+    let roots = runs.iter().filter(|r| r["parent_run_id"].is_null()).count() as u64;
+    let expect = [
+        (Entity::Observations, runs.len() as u64),
+        (Entity::Traces, roots),
+        (
+            Entity::Scores,
+            src["feedback"].as_array().unwrap().len() as u64,
+        ),
+        (
+            Entity::DatasetItems,
+            src["examples"].as_array().unwrap().len() as u64,
+        ),
+        (
+            Entity::Prompts,
+            src["commits"].as_array().unwrap().len() as u64,
+        ),
+    ];
+    for (e, n) in expect {
+        let r = reconciled(&clean, e);
+        assert_eq!(r.source_count, n, "{e}: source side counted");
+        assert_eq!(r.target_count, n, "{e}: target side counted");
+        assert_eq!(r.compared, n, "{e}: every pair compared");
+    }
+
+    // Tamper with the target: delete one observation, change one score's value, and move one
+    // run's observation under another parent.
+    let dump = target.dump();
+    let child = runs
+        .iter()
+        .find(|r| r["run_type"] == "llm" && !r["parent_run_id"].is_null())
+        .unwrap();
+    let deleted = runs.iter().find(|r| r["run_type"] == "retriever").unwrap();
+    let deleted_obs = obs_id(deleted["id"].as_str().unwrap());
+    let moved_obs = obs_id(child["id"].as_str().unwrap());
+    target.delete_raw("observations", &deleted_obs).unwrap();
+    target
+        .patch_raw(
+            "observations",
+            &moved_obs,
+            json!({"parentObservationId": "0000000000000bad"}),
+        )
+        .unwrap();
+    let score = dump["scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["dataType"] == "NUMERIC")
+        .unwrap();
+    let changed_score = score["id"].as_str().unwrap().to_string();
+    let new_value = score["value"].as_f64().unwrap() + 0.5;
+    target
+        .patch_raw("scores", &changed_score, json!({"value": new_value}))
+        .unwrap();
+    target.settle();
+
+    let bad = migrator_engine::validate_run(
+        &report.run_id,
+        data.path(),
+        &migrator_engine::ValidateOptions {
+            save: false,
+            ..options
+        },
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    assert!(!bad.is_clean());
+    let o = reconciled(&bad, Entity::Observations);
+    assert_eq!(o.missing, vec![deleted_obs], "{o:#?}");
+    let moved = o
+        .differing
+        .iter()
+        .find(|d| d.id == moved_obs)
+        .unwrap_or_else(|| panic!("the broken parent link is named: {o:#?}"));
+    assert!(
+        moved.fields.iter().any(|f| f.path == "parentObservationId"),
+        "{moved:?}"
+    );
+    assert_eq!(o.differing_count, 1, "{o:#?}");
+    let s = reconciled(&bad, Entity::Scores);
+    let d = s
+        .differing
+        .iter()
+        .find(|d| d.id == changed_score)
+        .unwrap_or_else(|| panic!("the changed score is named: {s:#?}"));
+    assert!(d.fields.iter().any(|f| f.path == "value"), "{d:?}");
+    assert_eq!(s.differing_count + s.missing_count + s.extra_count, 1);
+    for e in [Entity::Traces, Entity::DatasetItems, Entity::Prompts] {
+        assert!(reconciled(&bad, e).is_clean(), "{e} untouched");
+    }
+}

@@ -737,8 +737,9 @@ impl LangSmith {
             )
             .await?;
         let mut records = Vec::new();
+        let newest = commits.len().saturating_sub(1);
         for (k, commit) in commits.iter().enumerate() {
-            let labels: Vec<String> = tags
+            let mut labels: Vec<String> = tags
                 .as_array()
                 .into_iter()
                 .flatten()
@@ -749,6 +750,11 @@ impl LangSmith {
                 })
                 .filter_map(|t| t["tag_name"].as_str().map(String::from))
                 .collect();
+            // LangSmith serves the newest commit when no tag is asked for; Langfuse calls that
+            // version `latest` (and sets the label itself, so validation expects it there).
+            if k == newest {
+                labels.insert(0, "latest".to_string());
+            }
             match others::prompt_version(&repo, commit, k as i64 + 1, labels) {
                 Ok((o, _)) => {
                     let key = format!("{handle}:{}", k + 1);
