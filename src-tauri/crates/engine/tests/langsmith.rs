@@ -337,10 +337,10 @@ fn secrets_for(source: &LsSandbox) -> migrator_engine::Secrets {
     }
 }
 
-fn reconciled<'a>(
-    r: &'a migrator_engine::validate::ValidationReport,
+fn reconciled(
+    r: &migrator_engine::validate::ValidationReport,
     e: Entity,
-) -> &'a migrator_engine::validate::EntityReconciliation {
+) -> &migrator_engine::validate::EntityReconciliation {
     r.entities
         .iter()
         .find(|x| x.entity == e.as_str())
@@ -488,4 +488,114 @@ async fn validation_reconciles_langsmith_with_langfuse_and_names_tampering() {
     for e in [Entity::Traces, Entity::DatasetItems, Entity::Prompts] {
         assert!(reconciled(&bad, e).is_clean(), "{e} untouched");
     }
+}
+
+/// Issue 11 "Bad input" and §3: a run whose parent is missing (deleted at the source) hangs under
+/// its trace's root and is named in the report, never dropped; runs still running at the source
+/// are counted apart; what was mapped approximately (types folded to spans, fields kept only in
+/// metadata) is listed. The oracle is the LangSmith dump after the deletion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_names_orphans_runs_still_running_and_approximate_mappings() {
+    use migrator_engine::NoteKind;
+    let source = langsmith(12).await;
+    let before = source.dump();
+    let runs = before["runs"].as_array().unwrap();
+    let children_of =
+        |id: &Value| -> Vec<&Value> { runs.iter().filter(|r| r["parent_run_id"] == *id).collect() };
+    // Two runs in the middle of their trees (neither a root), each with children.
+    let deleted: Vec<&Value> = runs
+        .iter()
+        .filter(|r| !r["parent_run_id"].is_null() && !children_of(&r["id"]).is_empty())
+        .step_by(3)
+        .take(2)
+        .collect();
+    assert_eq!(deleted.len(), 2, "the sample has inner runs with children");
+    let orphans: Vec<&Value> = deleted.iter().flat_map(|d| children_of(&d["id"])).collect();
+    for d in &deleted {
+        assert!(source.delete_run(d["id"].as_str().unwrap()));
+    }
+    let src = source.dump();
+    let runs = src["runs"].as_array().unwrap();
+    let target = sandbox(ServerProfile::V4, None).await;
+    let data = tempfile::tempdir().unwrap();
+    let report = copy(plan(ls(&source), lf(&target)), data.path()).await;
+    assert_eq!(report.failed_total(), 0, "{report:#?}");
+    assert_eq!(
+        report.entities[&Entity::Observations].written as usize,
+        runs.len(),
+        "no run is dropped"
+    );
+    target.settle();
+    let tgt = target.dump();
+    let obs: HashMap<&str, &Value> = tgt["observations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["id"].as_str().unwrap(), o))
+        .collect();
+    let note = |kind: NoteKind| -> Vec<&migrator_engine::MappingNote> {
+        report
+            .mapping_notes
+            .iter()
+            .filter(|n| n.kind == kind)
+            .collect()
+    };
+    let orphan_notes = note(NoteKind::Orphan);
+    assert_eq!(
+        orphan_notes.iter().map(|n| n.count).sum::<u64>() as usize,
+        orphans.len(),
+        "{:#?}",
+        report.mapping_notes
+    );
+    let named: Vec<&String> = orphan_notes.iter().flat_map(|n| &n.examples).collect();
+    for o in &orphans {
+        let id = o["id"].as_str().unwrap();
+        let parent = o["parent_run_id"].as_str().unwrap();
+        let root = o["trace_id"].as_str().unwrap();
+        let got = obs
+            .get(obs_id(id).as_str())
+            .unwrap_or_else(|| panic!("orphan {id} arrived"));
+        assert_eq!(
+            got["parentObservationId"].as_str(),
+            Some(obs_id(root).as_str()),
+            "orphan {id} hangs under its trace's root"
+        );
+        assert!(
+            named.iter().any(|n| n.contains(id) && n.contains(parent)),
+            "orphan {id} and its missing parent {parent} are named: {named:#?}"
+        );
+    }
+    let pending = runs.iter().filter(|r| r["end_time"].is_null()).count();
+    assert!(pending > 0, "the sample has runs still running");
+    assert_eq!(
+        note(NoteKind::StillRunning)
+            .iter()
+            .map(|n| n.count)
+            .sum::<u64>() as usize,
+        pending,
+        "{:#?}",
+        report.mapping_notes
+    );
+    let folded = runs
+        .iter()
+        .filter(|r| matches!(r["run_type"].as_str(), Some("prompt" | "parser")))
+        .count();
+    assert!(folded > 0);
+    let spans = note(NoteKind::Approximate)
+        .into_iter()
+        .find(|n| n.what.contains("ls_run_type"))
+        .unwrap_or_else(|| {
+            panic!(
+                "types folded to spans are listed: {:#?}",
+                report.mapping_notes
+            )
+        });
+    assert_eq!(spans.count as usize, folded);
+    assert!(
+        note(NoteKind::Approximate)
+            .iter()
+            .any(|n| n.what.contains("langsmith_events")),
+        "events kept only in metadata are listed: {:#?}",
+        report.mapping_notes
+    );
 }

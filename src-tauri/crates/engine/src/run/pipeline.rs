@@ -292,6 +292,7 @@ impl Phase {
         let n = page.records.len();
         ctx.counters.add_read(entity, n as u64);
         self.tracker.add_page(seq, n, page.next.clone());
+        crate::run::remarks::record(&ctx.journal, &page.records)?;
         let states = if self.lookup_states {
             let ids: Vec<&str> = page.records.iter().map(|r| r.id.as_str()).collect();
             ctx.journal.states(entity, &ids)?

@@ -55,6 +55,10 @@ pub struct RunReport {
     #[serde(default)]
     pub conflicts: Vec<FailedObject>,
     pub warnings: Vec<String>,
+    /// What the source mapped approximately, runs still running at the source, orphans
+    /// re-attached to their trace's root: per entity and sentence, a count and examples.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mapping_notes: Vec<crate::vocab::MappingNote>,
     pub seconds: f64,
     pub retries: u64,
     pub rate_limit_waits: u64,
@@ -779,6 +783,7 @@ pub(crate) fn build_report(
         failures,
         conflicts,
         warnings,
+        mapping_notes: crate::run::remarks::notes(journal)?,
         seconds: elapsed.as_secs_f64(),
         retries: counters.retries(),
         rate_limit_waits: counters.rate_limit_waits(),

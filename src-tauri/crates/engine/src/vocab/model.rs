@@ -255,11 +255,23 @@ pub struct Record {
     /// The source's id (for target-assigned entities: the source's id, mapped via the journal).
     pub id: String,
     pub body: RawObject,
+    /// What the source says about how it mapped this object (journaled, summed in the report).
+    pub remarks: Vec<super::Remark>,
 }
 
 impl Record {
     pub fn new(entity: Entity, id: String, body: RawObject) -> Self {
-        Self { entity, id, body }
+        Self {
+            entity,
+            id,
+            body,
+            remarks: vec![],
+        }
+    }
+
+    pub fn with_remarks(mut self, remarks: Vec<super::Remark>) -> Self {
+        self.remarks = remarks;
+        self
     }
 
     /// A stable hash of the object's content, stored in the journal (sha256 of its JSON text).

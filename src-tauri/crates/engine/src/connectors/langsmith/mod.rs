@@ -13,6 +13,7 @@ pub mod others;
 pub mod runs;
 pub mod source;
 pub mod template;
+pub mod tree;
 
 pub use endpoint::LangsmithEndpoint;
 pub use source::{LangSmith, LangsmithInfo, ProjectInfo};

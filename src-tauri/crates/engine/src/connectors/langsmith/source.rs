@@ -6,7 +6,8 @@
 //! `[from, to)` (`trace_filter`); its runs are scanned from an hour before `from` (clock skew) to
 //! a day after `to` (long traces).
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -15,11 +16,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::LangsmithEndpoint;
-use super::{others, runs};
+use super::{others, runs, tree};
 use crate::connectors::http::{HttpClient, HttpFailure, Idempotency};
 use crate::connectors::{Page, SourceConnector};
 use crate::vocab::{
-    Bucket, ConnectionError, Counters, Dialect, EngineError, Entity, Payloads, Record, Scope,
+    Bucket, ConnectionError, Counters, Dialect, EngineError, Entity, NoteKind, Payloads, Record,
+    Remark, Scope,
 };
 
 /// LangSmith Cloud's per-key limits, mapped onto the client's buckets: run queries (15 per
@@ -120,6 +122,36 @@ pub struct LangSmith {
     http: HttpClient,
     pub info: LangsmithInfo,
     environment: Option<String>,
+    /// The observation stream's runs waiting for their parent, with the window and cursor they
+    /// were left at (see `tree`).
+    trees: Mutex<Option<(TreeKey, tree::Trees)>>,
+}
+
+type TreeKey = (DateTime<Utc>, DateTime<Utc>, Option<String>);
+
+/// The observation stream's cursor: the API's, and the runs waiting for their parent.
+#[derive(Serialize, Deserialize, Default)]
+struct TreeCursor {
+    api: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    waiting: Vec<String>,
+}
+
+impl TreeCursor {
+    /// A cursor journaled before trees were tracked is the API's own.
+    fn parse(c: Option<&str>) -> Self {
+        match c {
+            None => TreeCursor::default(),
+            Some(c) => serde_json::from_str(c).unwrap_or(TreeCursor {
+                api: Some(c.to_string()),
+                waiting: vec![],
+            }),
+        }
+    }
+
+    fn encode(&self) -> String {
+        serde_json::to_string(self).expect("cursor serialises")
+    }
 }
 
 fn iso(t: DateTime<Utc>) -> String {
@@ -188,6 +220,7 @@ impl LangSmith {
                 projects: vec![],
             },
             environment: e.environment.clone(),
+            trees: Mutex::new(None),
         };
         me.info.version = me.server_version().await?;
         let all = me.list_projects().await?;
@@ -354,6 +387,20 @@ impl LangSmith {
         trace_filter: Option<String>,
         cursor: Option<String>,
     ) -> Result<(Vec<Map<String, Value>>, Option<String>), EngineError> {
+        self.runs_query(projects, is_root, (min, max), trace_filter, None, cursor)
+            .await
+    }
+
+    /// One page of a run query, optionally of the runs with these ids only.
+    async fn runs_query(
+        &self,
+        projects: &[String],
+        is_root: Option<bool>,
+        (min, max): (DateTime<Utc>, DateTime<Utc>),
+        trace_filter: Option<String>,
+        ids: Option<&[String]>,
+        cursor: Option<String>,
+    ) -> Result<(Vec<Map<String, Value>>, Option<String>), EngineError> {
         if projects.is_empty() {
             return Ok((vec![], None));
         }
@@ -385,6 +432,9 @@ impl LangSmith {
         }
         if let Some(c) = &cursor {
             body["cursor"] = json!(c);
+        }
+        if let Some(ids) = ids {
+            body[if self.info.v2_queries { "ids" } else { "id" }] = json!(ids);
         }
         let page = self
             .call(Bucket::LegacyRead, "POST", path, Some(&body), what)
@@ -492,31 +542,94 @@ impl LangSmith {
         cursor: Option<String>,
     ) -> Result<Page, EngineError> {
         let (lo, hi) = scan_bounds(scope);
+        let projects = self.project_ids(false);
+        let at = TreeCursor::parse(cursor.as_deref());
+        // The trees of this stream, unless this is another stream or a resume: then the runs
+        // that were waiting for their parent are read again by id.
+        let kept = self.trees.lock().expect("trees").take();
+        let mut trees = match kept {
+            Some((key, t)) if key == (scope.from, scope.to, cursor.clone()) => t,
+            _ => tree::Trees::resume_with(self.runs_by_id(&projects, (lo, hi), &at.waiting).await?),
+        };
         let (runs, next) = self
-            .runs_page(
-                &self.project_ids(false),
+            .runs_query(
+                &projects,
                 None,
-                lo,
-                hi,
+                (lo, hi),
                 Some(root_window_filter(scope)),
-                cursor,
+                None,
+                at.api,
             )
             .await?;
-        let records = runs
-            .iter()
-            .filter_map(|r| {
+        let mut ready: Vec<(Map<String, Value>, Option<Remark>)> = trees
+            .take_page(runs)
+            .into_iter()
+            .map(|r| (r, None))
+            .collect();
+        let next = match next {
+            Some(api) => {
+                let c = TreeCursor {
+                    api: Some(api),
+                    waiting: trees.waiting_ids(),
+                }
+                .encode();
+                *self.trees.lock().expect("trees") =
+                    Some(((scope.from, scope.to, Some(c.clone())), trees));
+                Some(c)
+            }
+            None => {
+                let parents = trees.missing_parents();
+                let exists: HashSet<String> = self
+                    .runs_by_id(&projects, (lo, hi), &parents)
+                    .await?
+                    .iter()
+                    .filter_map(|r| r.get("id").and_then(Value::as_str).map(String::from))
+                    .collect();
+                ready.extend(trees.finish(&exists));
+                None
+            }
+        };
+        let records = ready
+            .into_iter()
+            .filter_map(|(r, orphan)| {
                 let project = r
                     .get("session_id")
                     .and_then(Value::as_str)
                     .and_then(|s| self.project_name(s));
-                let mut o = runs::observation(r, project)?;
+                let mut o = runs::observation(&r, project)?;
                 if let Some(e) = &self.environment {
                     o.set("environment", e);
                 }
-                Some(Record::new(Entity::Observations, o.str("id")?, o))
+                let mut remarks = runs::remarks(&r);
+                remarks.extend(orphan);
+                Some(Record::new(Entity::Observations, o.str("id")?, o).with_remarks(remarks))
             })
             .collect();
         Ok(Page { records, next })
+    }
+
+    /// The runs with these ids within the scan bounds (every page of them).
+    async fn runs_by_id(
+        &self,
+        projects: &[String],
+        bounds: (DateTime<Utc>, DateTime<Utc>),
+        ids: &[String],
+    ) -> Result<Vec<Map<String, Value>>, EngineError> {
+        let mut out = vec![];
+        for chunk in ids.chunks(100) {
+            let mut cursor = None;
+            loop {
+                let (runs, next) = self
+                    .runs_query(projects, None, bounds, None, Some(chunk), cursor)
+                    .await?;
+                out.extend(runs);
+                match next {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
+            }
+        }
+        Ok(out)
     }
 
     async fn read_scores(
@@ -548,8 +661,8 @@ impl LangSmith {
                     .is_none_or(|t| t >= lo && t < hi)
             })
             .filter_map(|f| {
-                let (o, _) = others::score(f, self.environment.as_deref())?;
-                Some(Record::new(Entity::Scores, o.str("id")?, o))
+                let (o, remarks) = others::score(f, self.environment.as_deref())?;
+                Some(Record::new(Entity::Scores, o.str("id")?, o).with_remarks(remarks))
             })
             .collect();
         if page.len() < 100 {
@@ -756,9 +869,16 @@ impl LangSmith {
                 labels.insert(0, "latest".to_string());
             }
             match others::prompt_version(&repo, commit, k as i64 + 1, labels) {
-                Ok((o, _)) => {
+                Ok((o, approximate)) => {
                     let key = format!("{handle}:{}", k + 1);
-                    records.push(Record::new(Entity::Prompts, key, o));
+                    let remarks = approximate
+                        .into_iter()
+                        .map(|what| {
+                            Remark::new(NoteKind::Approximate, format!("prompt templates: {what}"))
+                                .detail(format!("prompt {handle}, version {}", k + 1))
+                        })
+                        .collect();
+                    records.push(Record::new(Entity::Prompts, key, o).with_remarks(remarks));
                 }
                 Err(e) => return Err(EngineError::Unsupported(format!("prompt {handle}"), e)),
             }
