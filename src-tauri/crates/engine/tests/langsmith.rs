@@ -599,3 +599,77 @@ async fn the_report_names_orphans_runs_still_running_and_approximate_mappings() 
         report.mapping_notes
     );
 }
+
+/// Issue 11: a plan that names projects copies only the datasets those projects' experiments
+/// reference (with their examples and run items), not every dataset of the workspace; a plan
+/// that names none copies every dataset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_projects_bring_only_the_datasets_their_experiments_reference() {
+    let source = langsmith(10).await;
+    // A second dataset, with an example, that no experiment references.
+    let http = reqwest::Client::new();
+    let other: Value = http
+        .post(format!("{}/api/v1/datasets", source.url()))
+        .header("x-api-key", source.api_key())
+        .json(&json!({"name": "unrelated-dataset", "description": "no experiment uses it"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let other_id = other["id"].as_str().unwrap().to_string();
+    let made = http
+        .post(format!("{}/api/v1/examples", source.url()))
+        .header("x-api-key", source.api_key())
+        .json(&json!({"dataset_id": other_id, "inputs": {"q": "x"}, "outputs": {"a": "y"}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(made.status().is_success(), "{}", made.text().await.unwrap());
+    let src = source.dump();
+    let experiment = langsmith_sandbox::EXPERIMENT;
+    let copy_of = |projects: Vec<&'static str>| {
+        let source = &source;
+        async move {
+            let target = sandbox(ServerProfile::V3, None).await;
+            let data = tempfile::tempdir().unwrap();
+            let mut e = LangsmithEndpoint::new(&source.url(), source.api_key());
+            e.projects = projects.into_iter().map(String::from).collect();
+            let report = copy(plan(EndpointSpec::Langsmith(e), lf(&target)), data.path()).await;
+            assert_eq!(report.failed_total(), 0, "{report:#?}");
+            target.settle();
+            let names: Vec<String> = target.dump()["datasets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["name"].as_str().unwrap().to_string())
+                .collect();
+            (names, target.dump())
+        }
+    };
+    let (names, _) = copy_of(vec!["support-bot"]).await;
+    assert!(
+        names.is_empty(),
+        "a tracing project alone brings no dataset: {names:?}"
+    );
+    let (names, tgt) = copy_of(vec!["support-bot", experiment]).await;
+    assert_eq!(names, vec![langsmith_sandbox::DATASET.to_string()]);
+    let examples = src["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["dataset_id"] != json!(other_id))
+        .count();
+    assert_eq!(tgt["dataset_items"].as_array().unwrap().len(), examples);
+    let (mut names, _) = copy_of(vec![]).await;
+    names.sort();
+    assert_eq!(
+        names,
+        vec![
+            langsmith_sandbox::DATASET.to_string(),
+            "unrelated-dataset".to_string()
+        ],
+        "no projects named: every dataset"
+    );
+}

@@ -122,6 +122,8 @@ pub struct LangSmith {
     http: HttpClient,
     pub info: LangsmithInfo,
     environment: Option<String>,
+    /// The plan named projects: datasets are then those their experiments reference.
+    named_projects: bool,
     /// The observation stream's runs waiting for their parent, with the window and cursor they
     /// were left at (see `tree`).
     trees: Mutex<Option<(TreeKey, tree::Trees)>>,
@@ -221,6 +223,7 @@ impl LangSmith {
             },
             environment: e.environment.clone(),
             trees: Mutex::new(None),
+            named_projects: !e.projects.is_empty(),
         };
         me.info.version = me.server_version().await?;
         let all = me.list_projects().await?;
@@ -487,7 +490,24 @@ impl LangSmith {
             .collect()
     }
 
+    /// The datasets to copy: every one when the plan names no project; else only those the
+    /// chosen experiments reference (a tracing project has no dataset of its own, and copying
+    /// the whole workspace's datasets for one project would surprise).
     async fn datasets(&self) -> Result<Vec<Value>, EngineError> {
+        let mut all = self.all_datasets().await?;
+        if self.named_projects {
+            let referenced: HashSet<&str> = self
+                .info
+                .projects
+                .iter()
+                .filter_map(|p| p.reference_dataset_id.as_deref())
+                .collect();
+            all.retain(|d| d["id"].as_str().is_some_and(|id| referenced.contains(id)));
+        }
+        Ok(all)
+    }
+
+    async fn all_datasets(&self) -> Result<Vec<Value>, EngineError> {
         let mut out = Vec::new();
         loop {
             let page = self
