@@ -673,3 +673,64 @@ async fn named_projects_bring_only_the_datasets_their_experiments_reference() {
         "no projects named: every dataset"
     );
 }
+
+/// Issue 11: the pre-flight of a LangSmith source counts what the window holds — traces and runs
+/// per project, feedback, datasets and examples, prompt commits — and states the least time
+/// LangSmith Cloud's per-key limits allow for the copy. Oracle: the LangSmith dump.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflight_counts_a_langsmith_workspace_and_the_least_time_its_limits_allow() {
+    let source = langsmith(12).await;
+    let target = sandbox(ServerProfile::V4, None).await;
+    let src = source.dump();
+    let runs = src["runs"].as_array().unwrap();
+    let roots: Vec<&Value> = runs
+        .iter()
+        .filter(|r| r["parent_run_id"].is_null())
+        .collect();
+    let mut endpoint = LangsmithEndpoint::new(&source.url(), source.api_key());
+    endpoint.cloud_limits = Some(true);
+    let p = plan(EndpointSpec::Langsmith(endpoint), lf(&target));
+    let report = migrator_engine::preflight(&p).await.unwrap();
+    let count = |e: Entity| report.counts.get(&e).copied().flatten();
+    let len = |k: &str| src[k].as_array().unwrap().len() as u64;
+    assert_eq!(
+        count(Entity::Traces),
+        Some(roots.len() as u64),
+        "{report:#?}"
+    );
+    assert_eq!(count(Entity::Observations), Some(runs.len() as u64));
+    assert_eq!(count(Entity::Scores), Some(len("feedback")));
+    assert_eq!(count(Entity::Datasets), Some(len("datasets")));
+    assert_eq!(count(Entity::DatasetItems), Some(len("examples")));
+    assert_eq!(count(Entity::Prompts), Some(len("commits")));
+    // Per project: its traces and runs in the window.
+    for p in src["projects"].as_array().unwrap() {
+        let of = |rs: &[&Value]| rs.iter().filter(|r| r["session_id"] == p["id"]).count();
+        let all: Vec<&Value> = runs.iter().collect();
+        let line = format!(
+            "{}: {} traces, {} runs",
+            p["name"].as_str().unwrap(),
+            of(&roots),
+            of(&all)
+        );
+        assert!(
+            report.source_notes.iter().any(|n| n.contains(&line)),
+            "{line:?} in {:#?}",
+            report.source_notes
+        );
+    }
+    // v2 pages of 1000 runs: one query for the roots, one for the runs, one for the experiment's
+    // roots, at 15 per 10 s; each prompt repo is listed and its tags read, at 100 per minute.
+    let repos = src["repos"].as_array().unwrap().len() as f64;
+    let least = 3.0 * 10.0 / 15.0 + repos * 2.0 * 60.0 / 100.0;
+    let eta = report.eta_seconds.expect("a time under LangSmith's limits");
+    assert!(eta >= least && eta < least + 1.0, "{eta} vs {least}");
+    assert!(
+        report
+            .source_notes
+            .iter()
+            .any(|n| n.contains("15 run queries per 10 s")),
+        "{:#?}",
+        report.source_notes
+    );
+}

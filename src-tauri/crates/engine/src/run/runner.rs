@@ -140,6 +140,10 @@ pub struct PreflightReport {
     /// applies and only the run's measured throughput can tell.
     pub eta_seconds: Option<f64>,
     pub warnings: Vec<String>,
+    /// What the source said about itself (a LangSmith source: traces and runs per project, and
+    /// the least time its rate limits allow).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source_notes: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -324,9 +328,12 @@ pub async fn preflight(
     let mut existing_examples = BTreeMap::new();
     let mut existing_keys: std::collections::HashMap<Entity, std::collections::HashSet<String>> =
         Default::default();
+    let source_counts = sides
+        .source
+        .preflight_counts(&selected(plan, &sides), &plan.scope)
+        .await?;
     for e in selected(plan, &sides) {
-        let c = sides.source.count(e, &plan.scope).await.unwrap_or(None);
-        counts.insert(e, c);
+        counts.insert(e, source_counts.counts.get(&e).copied().flatten());
         // Existing ids in the target that the source also has would be skipped; count what the
         // target holds in the window.
         let mut n = 0u64;
@@ -380,7 +387,14 @@ pub async fn preflight(
         .source_info
         .as_ref()
         .map_or(Generation::V3, |i| i.generation);
-    let eta_seconds = crate::eta::budget_eta(plan, source_gen, &counts);
+    // The source's own limits (LangSmith's per-key limits) bound the copy too.
+    let eta_seconds = match (
+        crate::eta::budget_eta(plan, source_gen, &counts),
+        source_counts.least_seconds,
+    ) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
     Ok(PreflightReport {
         source: EndpointReport {
             description: sides.source.describe(),
@@ -396,6 +410,7 @@ pub async fn preflight(
         conflicts,
         eta_seconds,
         warnings,
+        source_notes: source_counts.notes,
     })
 }
 

@@ -10,6 +10,7 @@
 pub mod endpoint;
 pub mod ids;
 pub mod others;
+pub mod preflight;
 pub mod runs;
 pub mod source;
 pub mod template;

@@ -122,6 +122,8 @@ pub struct LangSmith {
     http: HttpClient,
     pub info: LangsmithInfo,
     environment: Option<String>,
+    /// Stay within LangSmith Cloud's per-key limits.
+    pub(super) cloud_limits: bool,
     /// The plan named projects: datasets are then those their experiments reference.
     named_projects: bool,
     /// The observation stream's runs waiting for their parent, with the window and cursor they
@@ -156,18 +158,18 @@ impl TreeCursor {
     }
 }
 
-fn iso(t: DateTime<Utc>) -> String {
+pub(super) fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 /// The scan bounds of run queries: `[from − 1 h, min(to, now) + 1 day]`.
-fn scan_bounds(scope: &Scope) -> (DateTime<Utc>, DateTime<Utc>) {
+pub(super) fn scan_bounds(scope: &Scope) -> (DateTime<Utc>, DateTime<Utc>) {
     let lo = scope.from - chrono::Duration::hours(1);
     let hi = scope.to.min(Utc::now() + chrono::Duration::hours(1)) + chrono::Duration::days(1);
     (lo, hi)
 }
 
-fn root_window_filter(scope: &Scope) -> String {
+pub(super) fn root_window_filter(scope: &Scope) -> String {
     format!(
         "and(gte(start_time, \"{}\"), lt(start_time, \"{}\"))",
         iso(scope.from),
@@ -224,6 +226,7 @@ impl LangSmith {
             environment: e.environment.clone(),
             trees: Mutex::new(None),
             named_projects: !e.projects.is_empty(),
+            cloud_limits: e.cloud_limits(),
         };
         me.info.version = me.server_version().await?;
         let all = me.list_projects().await?;
@@ -267,7 +270,7 @@ impl LangSmith {
 
     /// A GET or POST with the key, budgets and retries, decoded as JSON; 401/403 become the
     /// connection errors a user can act on.
-    async fn call(
+    pub(super) async fn call(
         &self,
         bucket: Bucket,
         method: &str,
@@ -461,7 +464,7 @@ impl LangSmith {
         Ok((runs, next))
     }
 
-    async fn offset_list(
+    pub(super) async fn offset_list(
         &self,
         bucket: Bucket,
         path: &str,
@@ -493,7 +496,7 @@ impl LangSmith {
     /// The datasets to copy: every one when the plan names no project; else only those the
     /// chosen experiments reference (a tracing project has no dataset of its own, and copying
     /// the whole workspace's datasets for one project would surprise).
-    async fn datasets(&self) -> Result<Vec<Value>, EngineError> {
+    pub(super) async fn datasets(&self) -> Result<Vec<Value>, EngineError> {
         let mut all = self.all_datasets().await?;
         if self.named_projects {
             let referenced: HashSet<&str> = self
@@ -670,16 +673,9 @@ impl LangSmith {
                 "listing feedback",
             )
             .await?;
-        let (lo, hi) = scan_bounds(scope);
         let records = page
             .iter()
-            .filter(|f| {
-                f["start_time"]
-                    .as_str()
-                    .and_then(runs::iso_ms)
-                    .and_then(|t| t.parse::<DateTime<Utc>>().ok())
-                    .is_none_or(|t| t >= lo && t < hi)
-            })
+            .filter(|f| feedback_in_window(f, scope))
             .filter_map(|f| {
                 let (o, remarks) = others::score(f, self.environment.as_deref())?;
                 Some(Record::new(Entity::Scores, o.str("id")?, o).with_remarks(remarks))
@@ -915,6 +911,16 @@ impl LangSmith {
     }
 }
 
+/// Feedback on a run that the window's scan reads (feedback without a time always).
+pub(super) fn feedback_in_window(f: &Value, scope: &Scope) -> bool {
+    let (lo, hi) = scan_bounds(scope);
+    f["start_time"]
+        .as_str()
+        .and_then(runs::iso_ms)
+        .and_then(|t| t.parse::<DateTime<Utc>>().ok())
+        .is_none_or(|t| t >= lo && t < hi)
+}
+
 fn in_window(run: &Map<String, Value>, scope: &Scope) -> bool {
     run.get("start_time")
         .and_then(Value::as_str)
@@ -996,5 +1002,13 @@ impl SourceConnector for LangSmith {
 
     async fn count(&self, _entity: Entity, _scope: &Scope) -> Result<Option<u64>, EngineError> {
         Ok(None)
+    }
+
+    async fn preflight_counts(
+        &self,
+        entities: &[Entity],
+        scope: &Scope,
+    ) -> Result<crate::connectors::traits::SourceCounts, EngineError> {
+        super::preflight::counts(self, entities, scope).await
     }
 }
