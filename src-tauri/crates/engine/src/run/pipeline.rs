@@ -328,6 +328,12 @@ impl Phase {
                         .push((r.id.clone(), target_key(&name, v.version)));
                     out.handled += 1;
                 }
+                // What the source could not read fails on its own.
+                _ if r.failure.is_some() => {
+                    out.failed
+                        .push((r.id.clone(), r.failure.clone().unwrap_or_default()));
+                    out.handled += 1;
+                }
                 // Mapped like a first send: a re-send must carry the same references.
                 Some(ObjectState::Sent) if !ctx.dry_run => self
                     .verify

@@ -257,6 +257,8 @@ pub struct Record {
     pub body: RawObject,
     /// What the source says about how it mapped this object (journaled, summed in the report).
     pub remarks: Vec<super::Remark>,
+    /// The source could not read this object: it fails with this reason, and the others move.
+    pub failure: Option<String>,
 }
 
 impl Record {
@@ -266,6 +268,16 @@ impl Record {
             id,
             body,
             remarks: vec![],
+            failure: None,
+        }
+    }
+
+    /// A stand-in for what the source could not read (a bulk-export file, say), failing with
+    /// `reason`.
+    pub fn unreadable(entity: Entity, id: String, reason: String) -> Self {
+        Self {
+            failure: Some(reason),
+            ..Self::new(entity, id, RawObject::new())
         }
     }
 

@@ -8,6 +8,7 @@
 //! - [`ids`]: the deterministic ids that make a re-run write nothing.
 
 pub mod endpoint;
+pub mod export;
 pub mod ids;
 pub mod others;
 pub mod preflight;

@@ -122,6 +122,10 @@ pub struct LangSmith {
     http: HttpClient,
     pub info: LangsmithInfo,
     environment: Option<String>,
+    /// A bulk-export folder runs are read from instead of the API (`export_path`).
+    pub(super) export: Option<super::export::ExportFolder>,
+    /// The export's trees in the window, read once per window (see `export`).
+    pub(super) export_index: Mutex<Option<(TreeKey, Arc<super::export::ExportIndex>)>>,
     /// Stay within LangSmith Cloud's per-key limits.
     pub(super) cloud_limits: bool,
     /// The plan named projects: datasets are then those their experiments reference.
@@ -131,7 +135,7 @@ pub struct LangSmith {
     trees: Mutex<Option<(TreeKey, tree::Trees)>>,
 }
 
-type TreeKey = (DateTime<Utc>, DateTime<Utc>, Option<String>);
+pub(super) type TreeKey = (DateTime<Utc>, DateTime<Utc>, Option<String>);
 
 /// The observation stream's cursor: the API's, and the runs waiting for their parent.
 #[derive(Serialize, Deserialize, Default)]
@@ -227,6 +231,12 @@ impl LangSmith {
             trees: Mutex::new(None),
             named_projects: !e.projects.is_empty(),
             cloud_limits: e.cloud_limits(),
+            export: e
+                .export_path
+                .as_deref()
+                .map(super::export::ExportFolder::open)
+                .transpose()?,
+            export_index: Mutex::new(None),
         };
         me.info.version = me.server_version().await?;
         let all = me.list_projects().await?;
@@ -484,7 +494,7 @@ impl LangSmith {
         Ok(page.as_array().cloned().unwrap_or_default())
     }
 
-    fn project_ids(&self, experiments_only: bool) -> Vec<String> {
+    pub(super) fn project_ids(&self, experiments_only: bool) -> Vec<String> {
         self.info
             .projects
             .iter()
@@ -529,20 +539,34 @@ impl LangSmith {
         }
     }
 
+    /// One page of the root runs of `projects` (from the export when the plan names one).
+    async fn roots_page(
+        &self,
+        projects: &[String],
+        scope: &Scope,
+        cursor: Option<String>,
+    ) -> Result<(Vec<Map<String, Value>>, Option<String>), EngineError> {
+        if self.export.is_some() {
+            return self.export_roots(projects, scope, cursor).await;
+        }
+        self.runs_page(
+            projects,
+            Some(true),
+            scope.from,
+            scope.to.min(Utc::now() + chrono::Duration::days(1)),
+            None,
+            cursor,
+        )
+        .await
+    }
+
     async fn read_traces(
         &self,
         scope: &Scope,
         cursor: Option<String>,
     ) -> Result<Page, EngineError> {
         let (runs, next) = self
-            .runs_page(
-                &self.project_ids(false),
-                Some(true),
-                scope.from,
-                scope.to.min(Utc::now() + chrono::Duration::days(1)),
-                None,
-                cursor,
-            )
+            .roots_page(&self.project_ids(false), scope, cursor)
             .await?;
         let records = runs
             .iter()
@@ -564,6 +588,9 @@ impl LangSmith {
         scope: &Scope,
         cursor: Option<String>,
     ) -> Result<Page, EngineError> {
+        if self.export.is_some() {
+            return self.export_observations(scope, cursor).await;
+        }
         let (lo, hi) = scan_bounds(scope);
         let projects = self.project_ids(false);
         let at = TreeCursor::parse(cursor.as_deref());
@@ -614,21 +641,28 @@ impl LangSmith {
         };
         let records = ready
             .into_iter()
-            .filter_map(|(r, orphan)| {
-                let project = r
-                    .get("session_id")
-                    .and_then(Value::as_str)
-                    .and_then(|s| self.project_name(s));
-                let mut o = runs::observation(&r, project)?;
-                if let Some(e) = &self.environment {
-                    o.set("environment", e);
-                }
-                let mut remarks = runs::remarks(&r);
-                remarks.extend(orphan);
-                Some(Record::new(Entity::Observations, o.str("id")?, o).with_remarks(remarks))
-            })
+            .filter_map(|(r, orphan)| self.observation_record(&r, orphan))
             .collect();
         Ok(Page { records, next })
+    }
+
+    /// A run's observation with what the report says about it.
+    pub(super) fn observation_record(
+        &self,
+        r: &Map<String, Value>,
+        orphan: Option<Remark>,
+    ) -> Option<Record> {
+        let project = r
+            .get("session_id")
+            .and_then(Value::as_str)
+            .and_then(|s| self.project_name(s));
+        let mut o = runs::observation(r, project)?;
+        if let Some(e) = &self.environment {
+            o.set("environment", e);
+        }
+        let mut remarks = runs::remarks(r);
+        remarks.extend(orphan);
+        Some(Record::new(Entity::Observations, o.str("id")?, o).with_remarks(remarks))
     }
 
     /// The runs with these ids within the scan bounds (every page of them).
@@ -780,16 +814,7 @@ impl LangSmith {
             return Ok(Page::default());
         }
         let datasets = self.datasets().await?;
-        let (runs, next) = self
-            .runs_page(
-                &experiments,
-                Some(true),
-                scope.from,
-                scope.to.min(Utc::now() + chrono::Duration::days(1)),
-                None,
-                cursor,
-            )
-            .await?;
+        let (runs, next) = self.roots_page(&experiments, scope, cursor).await?;
         let mut records = Vec::new();
         for r in runs.iter().filter(|r| in_window(r, scope)) {
             let Some(exp) = r
@@ -921,7 +946,7 @@ pub(super) fn feedback_in_window(f: &Value, scope: &Scope) -> bool {
         .is_none_or(|t| t >= lo && t < hi)
 }
 
-fn in_window(run: &Map<String, Value>, scope: &Scope) -> bool {
+pub(super) fn in_window(run: &Map<String, Value>, scope: &Scope) -> bool {
     run.get("start_time")
         .and_then(Value::as_str)
         .and_then(runs::iso_ms)

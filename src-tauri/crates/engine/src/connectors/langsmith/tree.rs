@@ -117,22 +117,30 @@ impl Trees {
                 if exists.contains(&parent) || waiting_ids.contains(&parent) {
                     return (r, None);
                 }
-                let id = str_of(&r, "id").unwrap_or_default().to_string();
-                let root = str_of(&r, "trace_id").unwrap_or_default().to_string();
-                let name = str_of(&r, "name").unwrap_or_default().to_string();
-                let remark = Remark::new(NoteKind::Orphan, ORPHAN).detail(format!(
-                    "run {id} ({name}): parent {parent} is missing; attached to the root {root}"
-                ));
-                if root.is_empty() || root == id {
-                    r.remove("parent_run_id");
-                } else {
-                    r.insert("parent_run_id".into(), json!(root));
-                }
-                r.insert("langsmith_missing_parent".into(), json!(parent));
+                let remark = reattach(&mut r);
                 (r, Some(remark))
             })
             .collect()
     }
+}
+
+/// Hangs an orphan under its trace's root (keeping the missing parent for its metadata) and
+/// says so.
+pub fn reattach(r: &mut Run) -> Remark {
+    let parent = str_of(r, "parent_run_id").unwrap_or_default().to_string();
+    let id = str_of(r, "id").unwrap_or_default().to_string();
+    let root = str_of(r, "trace_id").unwrap_or_default().to_string();
+    let name = str_of(r, "name").unwrap_or_default().to_string();
+    let remark = Remark::new(NoteKind::Orphan, ORPHAN).detail(format!(
+        "run {id} ({name}): parent {parent} is missing; attached to the root {root}"
+    ));
+    if root.is_empty() || root == id {
+        r.remove("parent_run_id");
+    } else {
+        r.insert("parent_run_id".into(), json!(root));
+    }
+    r.insert("langsmith_missing_parent".into(), json!(parent));
+    remark
 }
 
 #[cfg(test)]
