@@ -118,11 +118,20 @@ pub async fn counts(
                 0
             };
         // Each repo is listed on its own and its tags read: two `/repos` requests.
-        let repo_calls = 2 * repos;
+        let prompts = wants(Entity::Prompts);
+        let repo_calls = if prompts { 2 * repos } else { 0 };
         let others = pages(feedback, 100)
-            + pages(datasets.len() as u64, 100)
-            + pages(examples, 100)
-            + commit_pages;
+            + if wants(Entity::Datasets) {
+                pages(datasets.len() as u64, 100)
+            } else {
+                0
+            }
+            + if wants(Entity::DatasetItems) {
+                pages(examples, 100)
+            } else {
+                0
+            }
+            + if prompts { commit_pages } else { 0 };
         let t = run_queries as f64 / RUN_QUERIES_PER_S
             + repo_calls as f64 / REPOS_PER_S
             + others as f64 / OTHERS_PER_S;
