@@ -184,8 +184,10 @@ def test_the_migrator_reads_what_the_sdk_wrote(sandbox, tmp_path):
 
     archive = tmp_path / "archive"
     plan = tmp_path / "plan.toml"
+    # No `projects`: a plan that names projects copies only the datasets their experiments
+    # reference, and this dataset has no experiment.
     plan.write_text(
-        f'[source]\nkind = "langsmith"\nurl = "{sandbox}"\napi_key_env = "LS_KEY"\nprojects = ["{project}"]\n'
+        f'[source]\nkind = "langsmith"\nurl = "{sandbox}"\napi_key_env = "LS_KEY"\n'
         f'[target]\nkind = "archive"\npath = "{archive}"\n'
         '[scope]\nfrom = "2020-01-01T00:00:00Z"\nto = "2100-01-01T00:00:00Z"\n'
     )

@@ -389,6 +389,7 @@ mod tests {
             }],
             conflicts: vec![],
             warnings: vec![],
+            mapping_notes: vec![],
             seconds: 1.5,
             retries: 3,
             rate_limit_waits: 1,

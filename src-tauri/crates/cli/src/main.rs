@@ -249,6 +249,18 @@ fn print_report(r: &RunReport, json: bool) {
     for f in r.failures.iter().take(20) {
         eprintln!("  failed {} {}: {}", f.entity, f.id, f.reason);
     }
+    for n in &r.mapping_notes {
+        eprintln!("  {}", n.sentence());
+        for e in n.examples.iter().take(5) {
+            eprintln!("      {e}");
+        }
+        if n.count as usize > n.examples.len().min(5) {
+            eprintln!(
+                "      (and {} more; `--json` lists up to 20)",
+                n.count as usize - n.examples.len().min(5)
+            );
+        }
+    }
     if let Some(s) = &r.sync {
         eprintln!("  sync: {}", sync_words(s));
     }

@@ -62,8 +62,8 @@ pub use run::runner::{
     SourceLlmConnection, list_runs,
 };
 pub use vocab::{
-    ConnectionError, EngineError, Entity, EntityCounts, Generation, ObjectState, RunState, Scope,
-    Secret,
+    ConnectionError, EngineError, Entity, EntityCounts, Generation, MappingNote, NoteKind,
+    ObjectState, RunState, Scope, Secret,
 };
 
 /// Checks both sides of `plan` and what the target already holds, before a run.

@@ -329,3 +329,627 @@ async fn langsmith_cloud_limits_slow_the_run_and_never_fail_it() {
         source.counts()["runs"]
     );
 }
+
+fn secrets_for(source: &LsSandbox) -> migrator_engine::Secrets {
+    migrator_engine::Secrets {
+        source: Some(migrator_engine::Secret::new(source.api_key())),
+        target: Some(migrator_engine::Secret::new("sk-lf-sandbox")),
+        ..Default::default()
+    }
+}
+
+fn reconciled(
+    r: &migrator_engine::validate::ValidationReport,
+    e: Entity,
+) -> &migrator_engine::validate::EntityReconciliation {
+    r.entities
+        .iter()
+        .find(|x| x.entity == e.as_str())
+        .unwrap_or_else(|| panic!("{e} is in the validation report: {r:#?}"))
+}
+
+/// Per entity: missing and extra counts, and how many pairs differ in each field (with one example).
+fn findings(r: &migrator_engine::validate::ValidationReport) -> String {
+    let mut out = String::new();
+    for e in r.entities.iter().filter(|e| !e.is_clean()) {
+        let mut paths: std::collections::BTreeMap<&str, (usize, String)> = Default::default();
+        for d in &e.differing {
+            for f in &d.fields {
+                let p = paths.entry(f.path.as_str()).or_insert((0, String::new()));
+                p.0 += 1;
+                if p.1.is_empty() {
+                    p.1 = format!("{}: {:?} → {:?}", d.id, f.source, f.target);
+                }
+            }
+        }
+        out.push_str(&format!(
+            "\n{}: missing {} {:?}, extra {} {:?}, differing {}: {paths:#?}",
+            e.entity, e.missing_count, e.missing, e.extra_count, e.extra, e.differing_count
+        ));
+    }
+    out
+}
+
+/// Issue 11 §4: validation compares the LangSmith side with the Langfuse side — runs vs
+/// observations, root runs vs traces, feedback vs scores, examples vs items, commits vs versions —
+/// and compares every pair's mapped fields (parent link, times, type, model, usage, I/O). A clean
+/// copy validates clean; a deleted observation, a changed score and a broken parent link are
+/// each named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validation_reconciles_langsmith_with_langfuse_and_names_tampering() {
+    let source = langsmith(12).await;
+    let target = sandbox(ServerProfile::V4, None).await;
+    let data = tempfile::tempdir().unwrap();
+    let report = copy(plan(ls(&source), lf(&target)), data.path()).await;
+    assert_eq!(report.failed_total(), 0, "{report:#?}");
+    target.settle();
+    let options = migrator_engine::ValidateOptions {
+        secrets: secrets_for(&source),
+        ..validate_options()
+    };
+    let clean = migrator_engine::validate_run(&report.run_id, data.path(), &options, &|_| {})
+        .await
+        .expect("validation runs");
+    assert!(
+        clean.is_clean(),
+        "a clean copy validates clean: {}",
+        findings(&clean)
+    );
+
+    // The counts are the LangSmith side's own (oracle: the LangSmith sandbox's dump).
+    let src = source.dump();
+    let runs = src["runs"].as_array().unwrap();
+    let roots = runs.iter().filter(|r| r["parent_run_id"].is_null()).count() as u64;
+    let expect = [
+        (Entity::Observations, runs.len() as u64),
+        (Entity::Traces, roots),
+        (
+            Entity::Scores,
+            src["feedback"].as_array().unwrap().len() as u64,
+        ),
+        (
+            Entity::DatasetItems,
+            src["examples"].as_array().unwrap().len() as u64,
+        ),
+        (
+            Entity::Prompts,
+            src["commits"].as_array().unwrap().len() as u64,
+        ),
+    ];
+    for (e, n) in expect {
+        let r = reconciled(&clean, e);
+        assert_eq!(r.source_count, n, "{e}: source side counted");
+        assert_eq!(r.target_count, n, "{e}: target side counted");
+        assert_eq!(r.compared, n, "{e}: every pair compared");
+    }
+
+    // Tamper with the target: delete one observation, change one score's value, and move one
+    // run's observation under another parent.
+    let dump = target.dump();
+    let child = runs
+        .iter()
+        .find(|r| r["run_type"] == "llm" && !r["parent_run_id"].is_null())
+        .unwrap();
+    let deleted = runs.iter().find(|r| r["run_type"] == "retriever").unwrap();
+    let deleted_obs = obs_id(deleted["id"].as_str().unwrap());
+    let moved_obs = obs_id(child["id"].as_str().unwrap());
+    target.delete_raw("observations", &deleted_obs).unwrap();
+    target
+        .patch_raw(
+            "observations",
+            &moved_obs,
+            json!({"parentObservationId": "0000000000000bad"}),
+        )
+        .unwrap();
+    let score = dump["scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["dataType"] == "NUMERIC")
+        .unwrap();
+    let changed_score = score["id"].as_str().unwrap().to_string();
+    let new_value = score["value"].as_f64().unwrap() + 0.5;
+    target
+        .patch_raw("scores", &changed_score, json!({"value": new_value}))
+        .unwrap();
+    target.settle();
+
+    let bad = migrator_engine::validate_run(
+        &report.run_id,
+        data.path(),
+        &migrator_engine::ValidateOptions {
+            save: false,
+            ..options
+        },
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    assert!(!bad.is_clean());
+    let o = reconciled(&bad, Entity::Observations);
+    assert_eq!(o.missing, vec![deleted_obs], "{o:#?}");
+    let moved = o
+        .differing
+        .iter()
+        .find(|d| d.id == moved_obs)
+        .unwrap_or_else(|| panic!("the broken parent link is named: {o:#?}"));
+    assert!(
+        moved.fields.iter().any(|f| f.path == "parentObservationId"),
+        "{moved:?}"
+    );
+    assert_eq!(o.differing_count, 1, "{o:#?}");
+    let s = reconciled(&bad, Entity::Scores);
+    let d = s
+        .differing
+        .iter()
+        .find(|d| d.id == changed_score)
+        .unwrap_or_else(|| panic!("the changed score is named: {s:#?}"));
+    assert!(d.fields.iter().any(|f| f.path == "value"), "{d:?}");
+    assert_eq!(s.differing_count + s.missing_count + s.extra_count, 1);
+    for e in [Entity::Traces, Entity::DatasetItems, Entity::Prompts] {
+        assert!(reconciled(&bad, e).is_clean(), "{e} untouched");
+    }
+}
+
+/// Issue 11 "Bad input" and §3: a run whose parent is missing (deleted at the source) hangs under
+/// its trace's root and is named in the report, never dropped; runs still running at the source
+/// are counted apart; what was mapped approximately (types folded to spans, fields kept only in
+/// metadata) is listed. The oracle is the LangSmith dump after the deletion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_names_orphans_runs_still_running_and_approximate_mappings() {
+    use migrator_engine::NoteKind;
+    let source = langsmith(12).await;
+    let before = source.dump();
+    let runs = before["runs"].as_array().unwrap();
+    let children_of =
+        |id: &Value| -> Vec<&Value> { runs.iter().filter(|r| r["parent_run_id"] == *id).collect() };
+    // Two runs in the middle of their trees (neither a root), each with children.
+    let deleted: Vec<&Value> = runs
+        .iter()
+        .filter(|r| !r["parent_run_id"].is_null() && !children_of(&r["id"]).is_empty())
+        .step_by(3)
+        .take(2)
+        .collect();
+    assert_eq!(deleted.len(), 2, "the sample has inner runs with children");
+    let orphans: Vec<&Value> = deleted.iter().flat_map(|d| children_of(&d["id"])).collect();
+    for d in &deleted {
+        assert!(source.delete_run(d["id"].as_str().unwrap()));
+    }
+    let src = source.dump();
+    let runs = src["runs"].as_array().unwrap();
+    let target = sandbox(ServerProfile::V4, None).await;
+    let data = tempfile::tempdir().unwrap();
+    let report = copy(plan(ls(&source), lf(&target)), data.path()).await;
+    assert_eq!(report.failed_total(), 0, "{report:#?}");
+    assert_eq!(
+        report.entities[&Entity::Observations].written as usize,
+        runs.len(),
+        "no run is dropped"
+    );
+    target.settle();
+    let tgt = target.dump();
+    let obs: HashMap<&str, &Value> = tgt["observations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["id"].as_str().unwrap(), o))
+        .collect();
+    let note = |kind: NoteKind| -> Vec<&migrator_engine::MappingNote> {
+        report
+            .mapping_notes
+            .iter()
+            .filter(|n| n.kind == kind)
+            .collect()
+    };
+    let orphan_notes = note(NoteKind::Orphan);
+    assert_eq!(
+        orphan_notes.iter().map(|n| n.count).sum::<u64>() as usize,
+        orphans.len(),
+        "{:#?}",
+        report.mapping_notes
+    );
+    let named: Vec<&String> = orphan_notes.iter().flat_map(|n| &n.examples).collect();
+    for o in &orphans {
+        let id = o["id"].as_str().unwrap();
+        let parent = o["parent_run_id"].as_str().unwrap();
+        let root = o["trace_id"].as_str().unwrap();
+        let got = obs
+            .get(obs_id(id).as_str())
+            .unwrap_or_else(|| panic!("orphan {id} arrived"));
+        assert_eq!(
+            got["parentObservationId"].as_str(),
+            Some(obs_id(root).as_str()),
+            "orphan {id} hangs under its trace's root"
+        );
+        assert!(
+            named.iter().any(|n| n.contains(id) && n.contains(parent)),
+            "orphan {id} and its missing parent {parent} are named: {named:#?}"
+        );
+    }
+    let pending = runs.iter().filter(|r| r["end_time"].is_null()).count();
+    assert!(pending > 0, "the sample has runs still running");
+    assert_eq!(
+        note(NoteKind::StillRunning)
+            .iter()
+            .map(|n| n.count)
+            .sum::<u64>() as usize,
+        pending,
+        "{:#?}",
+        report.mapping_notes
+    );
+    let folded = runs
+        .iter()
+        .filter(|r| matches!(r["run_type"].as_str(), Some("prompt" | "parser")))
+        .count();
+    assert!(folded > 0);
+    let spans = note(NoteKind::Approximate)
+        .into_iter()
+        .find(|n| n.what.contains("ls_run_type"))
+        .unwrap_or_else(|| {
+            panic!(
+                "types folded to spans are listed: {:#?}",
+                report.mapping_notes
+            )
+        });
+    assert_eq!(spans.count as usize, folded);
+    assert!(
+        note(NoteKind::Approximate)
+            .iter()
+            .any(|n| n.what.contains("langsmith_events")),
+        "events kept only in metadata are listed: {:#?}",
+        report.mapping_notes
+    );
+}
+
+/// Issue 11: a plan that names projects copies only the datasets those projects' experiments
+/// reference (with their examples and run items), not every dataset of the workspace; a plan
+/// that names none copies every dataset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_projects_bring_only_the_datasets_their_experiments_reference() {
+    let source = langsmith(10).await;
+    // A second dataset, with an example, that no experiment references.
+    let http = reqwest::Client::new();
+    let other: Value = http
+        .post(format!("{}/api/v1/datasets", source.url()))
+        .header("x-api-key", source.api_key())
+        .json(&json!({"name": "unrelated-dataset", "description": "no experiment uses it"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let other_id = other["id"].as_str().unwrap().to_string();
+    let made = http
+        .post(format!("{}/api/v1/examples", source.url()))
+        .header("x-api-key", source.api_key())
+        .json(&json!({"dataset_id": other_id, "inputs": {"q": "x"}, "outputs": {"a": "y"}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(made.status().is_success(), "{}", made.text().await.unwrap());
+    let src = source.dump();
+    let experiment = langsmith_sandbox::EXPERIMENT;
+    let copy_of = |projects: Vec<&'static str>| {
+        let source = &source;
+        async move {
+            let target = sandbox(ServerProfile::V3, None).await;
+            let data = tempfile::tempdir().unwrap();
+            let mut e = LangsmithEndpoint::new(&source.url(), source.api_key());
+            e.projects = projects.into_iter().map(String::from).collect();
+            let report = copy(plan(EndpointSpec::Langsmith(e), lf(&target)), data.path()).await;
+            assert_eq!(report.failed_total(), 0, "{report:#?}");
+            target.settle();
+            let names: Vec<String> = target.dump()["datasets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["name"].as_str().unwrap().to_string())
+                .collect();
+            (names, target.dump())
+        }
+    };
+    let (names, _) = copy_of(vec!["support-bot"]).await;
+    assert!(
+        names.is_empty(),
+        "a tracing project alone brings no dataset: {names:?}"
+    );
+    let (names, tgt) = copy_of(vec!["support-bot", experiment]).await;
+    assert_eq!(names, vec![langsmith_sandbox::DATASET.to_string()]);
+    let examples = src["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["dataset_id"] != json!(other_id))
+        .count();
+    assert_eq!(tgt["dataset_items"].as_array().unwrap().len(), examples);
+    let (mut names, _) = copy_of(vec![]).await;
+    names.sort();
+    assert_eq!(
+        names,
+        vec![
+            langsmith_sandbox::DATASET.to_string(),
+            "unrelated-dataset".to_string()
+        ],
+        "no projects named: every dataset"
+    );
+}
+
+/// Issue 11: the pre-flight of a LangSmith source counts what the window holds — traces and runs
+/// per project, feedback, datasets and examples, prompt commits — and states the least time
+/// LangSmith Cloud's per-key limits allow for the copy. Oracle: the LangSmith dump.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflight_counts_a_langsmith_workspace_and_the_least_time_its_limits_allow() {
+    let source = langsmith(12).await;
+    let target = sandbox(ServerProfile::V4, None).await;
+    let src = source.dump();
+    let runs = src["runs"].as_array().unwrap();
+    let roots: Vec<&Value> = runs
+        .iter()
+        .filter(|r| r["parent_run_id"].is_null())
+        .collect();
+    let mut endpoint = LangsmithEndpoint::new(&source.url(), source.api_key());
+    endpoint.cloud_limits = Some(true);
+    let p = plan(EndpointSpec::Langsmith(endpoint), lf(&target));
+    let report = migrator_engine::preflight(&p).await.unwrap();
+    let count = |e: Entity| report.counts.get(&e).copied().flatten();
+    let len = |k: &str| src[k].as_array().unwrap().len() as u64;
+    assert_eq!(
+        count(Entity::Traces),
+        Some(roots.len() as u64),
+        "{report:#?}"
+    );
+    assert_eq!(count(Entity::Observations), Some(runs.len() as u64));
+    assert_eq!(count(Entity::Scores), Some(len("feedback")));
+    assert_eq!(count(Entity::Datasets), Some(len("datasets")));
+    assert_eq!(count(Entity::DatasetItems), Some(len("examples")));
+    assert_eq!(count(Entity::Prompts), Some(len("commits")));
+    // Per project: its traces and runs in the window.
+    for p in src["projects"].as_array().unwrap() {
+        let of = |rs: &[&Value]| rs.iter().filter(|r| r["session_id"] == p["id"]).count();
+        let all: Vec<&Value> = runs.iter().collect();
+        let line = format!(
+            "{}: {} traces, {} runs",
+            p["name"].as_str().unwrap(),
+            of(&roots),
+            of(&all)
+        );
+        assert!(
+            report.source_notes.iter().any(|n| n.contains(&line)),
+            "{line:?} in {:#?}",
+            report.source_notes
+        );
+    }
+    // v2 pages of 1000 runs: one query for the roots, one for the runs, one for the experiment's
+    // roots, at 15 per 10 s; each prompt repo is listed and its tags read, at 100 per minute.
+    let repos = src["repos"].as_array().unwrap().len() as f64;
+    let least = 3.0 * 10.0 / 15.0 + repos * 2.0 * 60.0 / 100.0;
+    let eta = report.eta_seconds.expect("a time under LangSmith's limits");
+    assert!(eta >= least && eta < least + 1.0, "{eta} vs {least}");
+    assert!(
+        report
+            .source_notes
+            .iter()
+            .any(|n| n.contains("15 run queries per 10 s")),
+        "{:#?}",
+        report.source_notes
+    );
+}
+
+/// The run columns of LangSmith's bulk export that the fixtures carry (types as an export's).
+const EXPORT_SCHEMA: &str = "message run {
+  REQUIRED BYTE_ARRAY id (UTF8); OPTIONAL BYTE_ARRAY tenant_id (UTF8);
+  REQUIRED BYTE_ARRAY session_id (UTF8); REQUIRED BYTE_ARRAY trace_id (UTF8);
+  OPTIONAL BYTE_ARRAY parent_run_id (UTF8); OPTIONAL BYTE_ARRAY reference_example_id (UTF8);
+  REQUIRED BYTE_ARRAY name (UTF8); REQUIRED BYTE_ARRAY run_type (UTF8);
+  REQUIRED INT64 start_time (TIMESTAMP(MICROS,true)); OPTIONAL INT64 end_time (TIMESTAMP(MICROS,true));
+  OPTIONAL INT64 first_token_time (TIMESTAMP(MICROS,true));
+  OPTIONAL BYTE_ARRAY status (UTF8); REQUIRED BOOLEAN is_root; OPTIONAL BYTE_ARRAY dotted_order (UTF8);
+  OPTIONAL BYTE_ARRAY inputs (UTF8); OPTIONAL BYTE_ARRAY outputs (UTF8); OPTIONAL BYTE_ARRAY extra (UTF8);
+  OPTIONAL BYTE_ARRAY events (UTF8); OPTIONAL BYTE_ARRAY error (UTF8);
+  OPTIONAL INT64 total_tokens; OPTIONAL INT64 prompt_tokens; OPTIONAL INT64 completion_tokens;
+  OPTIONAL BYTE_ARRAY total_cost (UTF8); OPTIONAL BYTE_ARRAY prompt_cost (UTF8);
+  OPTIONAL BYTE_ARRAY completion_cost (UTF8);
+}";
+
+/// Writes `runs` (API shapes) as one Parquet file of an export, zstd-compressed as on Cloud.
+fn write_export_file(path: &std::path::Path, runs: &[&Value]) {
+    use parquet::basic::{Compression, ZstdLevel};
+    use parquet::column::writer::ColumnWriter;
+    use parquet::data_type::ByteArray;
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let schema =
+        std::sync::Arc::new(parquet::schema::parser::parse_message_type(EXPORT_SCHEMA).unwrap());
+    let props = std::sync::Arc::new(
+        WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .build(),
+    );
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = SerializedFileWriter::new(file, schema.clone(), props).unwrap();
+    let mut rg = w.next_row_group().unwrap();
+    let micros = |v: &Value| {
+        let s = v.as_str()?;
+        let t = chrono::DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .or_else(|_| {
+                chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+                    .map(|n| n.and_utc())
+            })
+            .ok()?;
+        Some(t.timestamp_micros())
+    };
+    for field in schema.get_fields() {
+        let name = field.name();
+        let col_of = |r: &Value| -> Value {
+            match name {
+                "is_root" => json!(r["parent_run_id"].is_null()),
+                "inputs" | "outputs" | "extra" | "events" if !r[name].is_null() => {
+                    json!(r[name].to_string())
+                }
+                "total_cost" | "prompt_cost" | "completion_cost" if r[name].is_number() => {
+                    json!(r[name].to_string())
+                }
+                _ => r[name].clone(),
+            }
+        };
+        let values: Vec<Value> = runs.iter().map(|r| col_of(r)).collect();
+        let defs: Vec<i16> = values.iter().map(|v| i16::from(!v.is_null())).collect();
+        let defs = (!field.is_primitive()
+            || field.get_basic_info().repetition() == parquet::basic::Repetition::OPTIONAL)
+            .then_some(defs.as_slice());
+        let mut col = rg.next_column().unwrap().unwrap();
+        match col.untyped() {
+            ColumnWriter::ByteArrayColumnWriter(c) => {
+                let v: Vec<ByteArray> = values
+                    .iter()
+                    .filter_map(|v| v.as_str().map(ByteArray::from))
+                    .collect();
+                c.write_batch(&v, defs, None).unwrap();
+            }
+            ColumnWriter::Int64ColumnWriter(c) => {
+                let v: Vec<i64> = values
+                    .iter()
+                    .filter_map(|v| {
+                        if name.ends_with("_time") {
+                            micros(v)
+                        } else {
+                            v.as_i64()
+                        }
+                    })
+                    .collect();
+                c.write_batch(&v, defs, None).unwrap();
+            }
+            ColumnWriter::BoolColumnWriter(c) => {
+                let v: Vec<bool> = values.iter().filter_map(Value::as_bool).collect();
+                c.write_batch(&v, defs, None).unwrap();
+            }
+            _ => unreachable!("the schema has no other types"),
+        }
+        col.close().unwrap();
+    }
+    rg.close().unwrap();
+    w.close().unwrap();
+}
+
+/// Issue 11: runs from a bulk-export folder (Parquet, LangSmith's layout), feedback, datasets and
+/// prompts from the API. Trees cut across files stay whole; a truncated file fails with its name
+/// and every other file's runs arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_export_folder_moves_its_runs_and_a_truncated_file_fails_alone() {
+    let source = langsmith(12).await;
+    let src = source.dump();
+    let runs: Vec<&Value> = src["runs"].as_array().unwrap().iter().collect();
+    let tenant = src["projects"][0]["tenant_id"]
+        .as_str()
+        .unwrap_or("t")
+        .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    // One trace goes into a file that is then truncated; the rest are spread over two files per
+    // project, every other run in each (so parents and children sit in different files).
+    let lost_trace = runs
+        .iter()
+        .find(|r| r["parent_run_id"].is_null() && r["run_type"] == "chain")
+        .unwrap()["trace_id"]
+        .clone();
+    let day = |sid: &str, part: &str| {
+        dir.path().join(format!(
+            "export_id=e1/tenant_id={tenant}/session_id={sid}/runs/year=2026/month=03/day=02/{part}.parquet"
+        ))
+    };
+    let mut sessions: Vec<&str> = runs
+        .iter()
+        .map(|r| r["session_id"].as_str().unwrap())
+        .collect();
+    sessions.sort();
+    sessions.dedup();
+    for sid in &sessions {
+        let mine: Vec<&Value> = runs
+            .iter()
+            .filter(|r| r["session_id"] == *sid && r["trace_id"] != lost_trace)
+            .copied()
+            .collect();
+        for (k, part) in ["part-0", "part-1"].iter().enumerate() {
+            let half: Vec<&Value> = mine.iter().skip(k).step_by(2).copied().collect();
+            write_export_file(&day(sid, part), &half);
+        }
+    }
+    let lost: Vec<&Value> = runs
+        .iter()
+        .filter(|r| r["trace_id"] == lost_trace)
+        .copied()
+        .collect();
+    let broken = day(lost[0]["session_id"].as_str().unwrap(), "broken");
+    write_export_file(&broken, &lost);
+    let bytes = std::fs::read(&broken).unwrap();
+    std::fs::write(&broken, &bytes[..bytes.len() / 2]).unwrap();
+    // The API keeps no runs: whatever arrives came from the folder.
+    for r in &runs {
+        source.delete_run(r["id"].as_str().unwrap());
+    }
+
+    let target = sandbox(ServerProfile::V4, None).await;
+    let data = tempfile::tempdir().unwrap();
+    let mut e = LangsmithEndpoint::new(&source.url(), source.api_key());
+    e.export_path = Some(dir.path().to_path_buf());
+    let report = migrator_engine::run(
+        plan(EndpointSpec::Langsmith(e), lf(&target)),
+        data.path(),
+        NoProgress,
+        RunControl::new(),
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.failed_total(), 1, "{report:#?}");
+    let failure = &report.failures[0];
+    assert_eq!(failure.entity, Entity::Observations);
+    assert!(failure.reason.contains("broken.parquet"), "{failure:?}");
+    target.settle();
+    let tgt = target.dump();
+    let mut arrived: Vec<String> = tgt["observations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap().to_string())
+        .filter(|i| !i.starts_with("t-"))
+        .collect();
+    arrived.sort();
+    let mut expected: Vec<String> = runs
+        .iter()
+        .filter(|r| r["trace_id"] != lost_trace)
+        .map(|r| obs_id(r["id"].as_str().unwrap()))
+        .collect();
+    expected.sort();
+    assert_eq!(arrived, expected, "every other file's runs arrive, once");
+    let obs: HashMap<&str, &Value> = tgt["observations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["id"].as_str().unwrap(), o))
+        .collect();
+    for r in runs.iter().filter(|r| r["trace_id"] != lost_trace) {
+        if let Some(p) = r["parent_run_id"].as_str() {
+            assert_eq!(
+                obs[obs_id(r["id"].as_str().unwrap()).as_str()]["parentObservationId"].as_str(),
+                Some(obs_id(p).as_str()),
+                "trees cut across files stay whole"
+            );
+        }
+    }
+    assert!(
+        report
+            .mapping_notes
+            .iter()
+            .all(|n| n.kind != migrator_engine::NoteKind::Orphan),
+        "{:#?}",
+        report.mapping_notes
+    );
+    assert_eq!(
+        tgt["scores"].as_array().unwrap().len(),
+        src["feedback"].as_array().unwrap().len(),
+        "feedback from the API"
+    );
+}

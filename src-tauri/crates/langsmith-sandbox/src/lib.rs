@@ -27,7 +27,7 @@ use tokio::task::JoinHandle;
 
 pub use config::{SampleSpec, SandboxConfig};
 pub use langfuse_sandbox::{FaultConfig, FaultKind};
-pub use sample::SAMPLE_DAY;
+pub use sample::{DATASET, EXPERIMENT, SAMPLE_DAY};
 
 /// The entities `dump` and `counts` report.
 pub const ENTITIES: [&str; 8] = store::ENTITIES;

@@ -99,3 +99,34 @@ pub fn assert_succeeded(out: &Output) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Makes every request to `target` a few ms slower, so kill points a test waits for are visited
+/// on a fast machine too.
+pub fn slow_down(target: &Sandbox) {
+    target.set_faults(langfuse_sandbox::FaultConfig {
+        rate: 1.0,
+        kinds: vec![langfuse_sandbox::FaultKind::Slow],
+        slow_ms: 8,
+        ..Default::default()
+    });
+}
+
+/// Waits for `child` to end, or SIGKILLs it as soon as `due(elapsed)` says so (or after a
+/// minute). Returns whether it ended by itself, and its output.
+pub async fn sigkill_when(
+    mut child: std::process::Child,
+    mut due: impl FnMut(Duration) -> bool,
+) -> (bool, Output) {
+    let started = std::time::Instant::now();
+    let finished = loop {
+        if child.try_wait().unwrap().is_some() {
+            break true;
+        }
+        if due(started.elapsed()) || started.elapsed() > Duration::from_secs(60) {
+            child.kill().unwrap(); // SIGKILL
+            break false;
+        }
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    };
+    (finished, child.wait_with_output().unwrap())
+}

@@ -7,6 +7,14 @@ use crate::vocab::{Dialect, EngineError, Entity, Generation, Payloads, Record, S
 use async_trait::async_trait;
 use std::collections::HashSet;
 
+/// See [`SourceConnector::preflight_counts`].
+#[derive(Debug, Default)]
+pub struct SourceCounts {
+    pub counts: std::collections::BTreeMap<Entity, Option<u64>>,
+    pub notes: Vec<String>,
+    pub least_seconds: Option<f64>,
+}
+
 /// One page of a source stream. `next` is the resume point after this page (`None` = end).
 #[derive(Debug, Default)]
 pub struct Page {
@@ -31,6 +39,21 @@ pub trait SourceConnector: Send + Sync {
     ) -> Result<Page, EngineError>;
     /// How many objects the scope holds, when the source can tell cheaply.
     async fn count(&self, entity: Entity, scope: &Scope) -> Result<Option<u64>, EngineError>;
+    /// What a pre-flight learns about the source: counts per entity (a pre-flight may spend
+    /// requests to count, which a phase start may not), lines about the source, and the least
+    /// time the source's own request limits allow. By default, the cheap counts.
+    async fn preflight_counts(
+        &self,
+        entities: &[Entity],
+        scope: &Scope,
+    ) -> Result<SourceCounts, EngineError> {
+        let mut out = SourceCounts::default();
+        for e in entities {
+            out.counts
+                .insert(*e, self.count(*e, scope).await.unwrap_or(None));
+        }
+        Ok(out)
+    }
     /// Where media bytes come from, when this source has media (see `crate::connectors::media`).
     fn media_source(&self) -> Option<&dyn crate::connectors::media::MediaSource> {
         None

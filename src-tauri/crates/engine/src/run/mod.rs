@@ -14,6 +14,7 @@ pub(crate) mod pipeline;
 pub mod plan;
 pub mod progress;
 pub(crate) mod prompt_identity;
+pub(crate) mod remarks;
 pub mod run_lock;
 pub(crate) mod runner;
 pub mod sync;

@@ -292,6 +292,7 @@ impl Phase {
         let n = page.records.len();
         ctx.counters.add_read(entity, n as u64);
         self.tracker.add_page(seq, n, page.next.clone());
+        crate::run::remarks::record(&ctx.journal, &page.records)?;
         let states = if self.lookup_states {
             let ids: Vec<&str> = page.records.iter().map(|r| r.id.as_str()).collect();
             ctx.journal.states(entity, &ids)?
@@ -325,6 +326,12 @@ impl Phase {
                     }
                     out.arrived_prompts
                         .push((r.id.clone(), target_key(&name, v.version)));
+                    out.handled += 1;
+                }
+                // What the source could not read fails on its own.
+                _ if r.failure.is_some() => {
+                    out.failed
+                        .push((r.id.clone(), r.failure.clone().unwrap_or_default()));
                     out.handled += 1;
                 }
                 // Mapped like a first send: a re-send must carry the same references.

@@ -61,6 +61,10 @@ pub struct RunReport {
     #[serde(default)]
     pub conflicts: Vec<FailedObject>,
     pub warnings: Vec<String>,
+    /// What the source mapped approximately, runs still running at the source, orphans
+    /// re-attached to their trace's root: per entity and sentence, a count and examples.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mapping_notes: Vec<crate::vocab::MappingNote>,
     pub seconds: f64,
     pub retries: u64,
     pub rate_limit_waits: u64,
@@ -159,6 +163,10 @@ pub struct PreflightReport {
     /// The source's LLM connections when they are selected and both sides offer them.
     #[serde(default)]
     pub llm_connections: Vec<SourceLlmConnection>,
+    /// What the source said about itself (a LangSmith source: traces and runs per project, and
+    /// the least time its rate limits allow).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source_notes: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -389,9 +397,12 @@ pub async fn preflight(
     let mut existing_examples = BTreeMap::new();
     let mut existing_keys: std::collections::HashMap<Entity, std::collections::HashSet<String>> =
         Default::default();
+    let source_counts = sides
+        .source
+        .preflight_counts(&selected(plan, &sides), &plan.scope)
+        .await?;
     for e in selected(plan, &sides) {
-        let c = sides.source.count(e, &plan.scope).await.unwrap_or(None);
-        counts.insert(e, c);
+        counts.insert(e, source_counts.counts.get(&e).copied().flatten());
         // Existing ids in the target that the source also has would be skipped; count what the
         // target holds in the window.
         let mut n = 0u64;
@@ -446,7 +457,14 @@ pub async fn preflight(
         .source_info
         .as_ref()
         .map_or(Generation::V3, |i| i.generation);
-    let eta_seconds = crate::eta::budget_eta(plan, source_gen, &counts);
+    // The source's own limits (LangSmith's per-key limits) bound the copy too.
+    let eta_seconds = match (
+        crate::eta::budget_eta(plan, source_gen, &counts),
+        source_counts.least_seconds,
+    ) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
     Ok(PreflightReport {
         source: EndpointReport {
             description: sides.source.describe(),
@@ -463,6 +481,7 @@ pub async fn preflight(
         eta_seconds,
         warnings,
         llm_connections,
+        source_notes: source_counts.notes,
     })
 }
 
@@ -853,6 +872,7 @@ pub(crate) fn build_report(
         failures,
         conflicts,
         warnings,
+        mapping_notes: crate::run::remarks::notes(journal)?,
         seconds: elapsed.as_secs_f64(),
         retries: counters.retries(),
         rate_limit_waits: counters.rate_limit_waits(),

@@ -276,11 +276,35 @@ pub struct Record {
     /// The source's id (for target-assigned entities: the source's id, mapped via the journal).
     pub id: String,
     pub body: RawObject,
+    /// What the source says about how it mapped this object (journaled, summed in the report).
+    pub remarks: Vec<super::Remark>,
+    /// The source could not read this object: it fails with this reason, and the others move.
+    pub failure: Option<String>,
 }
 
 impl Record {
     pub fn new(entity: Entity, id: String, body: RawObject) -> Self {
-        Self { entity, id, body }
+        Self {
+            entity,
+            id,
+            body,
+            remarks: vec![],
+            failure: None,
+        }
+    }
+
+    /// A stand-in for what the source could not read (a bulk-export file, say), failing with
+    /// `reason`.
+    pub fn unreadable(entity: Entity, id: String, reason: String) -> Self {
+        Self {
+            failure: Some(reason),
+            ..Self::new(entity, id, RawObject::new())
+        }
+    }
+
+    pub fn with_remarks(mut self, remarks: Vec<super::Remark>) -> Self {
+        self.remarks = remarks;
+        self
     }
 
     /// A stable hash of the object's content, stored in the journal (sha256 of its JSON text).

@@ -176,16 +176,32 @@ pub async fn read_example(
         .ok_or_else(|| ApiError::not_found("Example not found"))
 }
 
+/// `GET /examples/count`: how many examples `list_examples` would list with these filters.
+pub async fn count_examples(
+    State(st): State<AppState>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let p = Params::parse(q.as_deref());
+    let store = st.store.read();
+    Ok(Json(json!(matching_examples(&store, &p).len())))
+}
+
 pub async fn list_examples(
     State(st): State<AppState>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let p = Params::parse(q.as_deref());
     let (offset, limit) = p.page(100, 100)?;
+    let store = st.store.read();
+    let items = matching_examples(&store, &p);
+    Ok(Json(json!(slice(&items, offset, limit))))
+}
+
+/// The examples the filters `id`, `dataset` and `splits` keep, newest first.
+fn matching_examples<'a>(store: &'a crate::store::Store, p: &Params) -> Vec<&'a Value> {
     let ids = p.all("id");
     let dataset = p.get("dataset");
     let splits = p.all("splits");
-    let store = st.store.read();
     let mut items: Vec<&Value> = store
         .examples
         .values()
@@ -202,5 +218,5 @@ pub async fn list_examples(
         (b["created_at"].as_str(), b["id"].as_str())
             .cmp(&(a["created_at"].as_str(), a["id"].as_str()))
     });
-    Ok(Json(json!(slice(&items, offset, limit))))
+    items
 }

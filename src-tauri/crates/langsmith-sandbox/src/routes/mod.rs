@@ -26,6 +26,7 @@ pub fn authed() -> Router<AppState> {
         .route("/settings", get(info::settings))
         .route("/runs/query", post(runs_query::v1))
         .route("/v2/runs/query", post(runs_query::v2))
+        .route("/runs/stats", post(runs_query::stats))
         .route("/runs/batch", post(ingest::batch))
         .route("/runs/multipart", post(ingest::multipart))
         .route("/runs", post(ingest::create))
@@ -45,6 +46,7 @@ pub fn authed() -> Router<AppState> {
             get(datasets::list_examples).post(datasets::create_example),
         )
         .route("/examples/bulk", post(datasets::create_examples))
+        .route("/examples/count", get(datasets::count_examples))
         .route("/examples/{id}", get(datasets::read_example))
         .route("/repos", get(prompts::list).post(prompts::create))
         .route("/repos/{owner}/{repo}", get(prompts::read))

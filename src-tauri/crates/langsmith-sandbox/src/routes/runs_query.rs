@@ -67,19 +67,8 @@ fn page<'a>(
     (out, next)
 }
 
-pub async fn v1(State(st): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
-    let b = json_body(&body)?;
-    let limit = match b.get("limit").and_then(Value::as_i64) {
-        None => 100,
-        Some(n) if (1..=100).contains(&n) => n as usize,
-        Some(n) => {
-            return Err(ApiError::invalid_body(
-                "limit",
-                "Input should be less than or equal to 100",
-                json!(n),
-            ));
-        }
-    };
+/// A v1 query's filters (`/runs/query` and `/runs/stats` take the same).
+fn v1_query(b: &Value) -> ApiResult<RunQuery> {
     let time = |k: &str| -> ApiResult<Option<i64>> {
         match b.get(k).and_then(Value::as_str) {
             None => Ok(None),
@@ -122,6 +111,23 @@ pub async fn v1(State(st): State<AppState>, body: Bytes) -> ApiResult<Json<Value
             "At least one of 'session', 'id', 'parent_run', 'trace' or 'reference_example' must be specified",
         ));
     }
+    Ok(q)
+}
+
+pub async fn v1(State(st): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
+    let b = json_body(&body)?;
+    let limit = match b.get("limit").and_then(Value::as_i64) {
+        None => 100,
+        Some(n) if (1..=100).contains(&n) => n as usize,
+        Some(n) => {
+            return Err(ApiError::invalid_body(
+                "limit",
+                "Input should be less than or equal to 100",
+                json!(n),
+            ));
+        }
+    };
+    let q = v1_query(&b)?;
     let cursor = match b.get("cursor").and_then(Value::as_str) {
         None => None,
         Some(c) => Some(decode_cursor(c).ok_or_else(|| ApiError::bad("Invalid cursor"))?),
@@ -136,6 +142,16 @@ pub async fn v1(State(st): State<AppState>, body: Bytes) -> ApiResult<Json<Value
     Ok(Json(
         json!({"runs": runs, "cursors": {"next": next, "prev": null}}),
     ))
+}
+
+/// `POST /runs/stats`: the v1 query's filters; answers `RunStats` with `run_count` (the other
+/// statistics are not kept by the sandbox and come back null).
+pub async fn stats(State(st): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
+    let b = json_body(&body)?;
+    let q = v1_query(&b)?;
+    let store = st.store.read();
+    let (runs, _) = page(&store, &q, None, usize::MAX - 1);
+    Ok(Json(json!({"run_count": runs.len()})))
 }
 
 fn problem(status: StatusCode, detail: impl Into<String>) -> ApiError {

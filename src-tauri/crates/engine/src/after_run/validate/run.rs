@@ -14,7 +14,7 @@ use crate::run::trace_scope::{TraceScoped, TraceSelection};
 use crate::vocab::filter::{parse_time, time_field};
 use crate::vocab::{Dialect, EngineError, Entity, Scope, natural_key};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -843,6 +843,9 @@ impl Context {
         if let Some(m) = o.get_mut("metadata") {
             strip_run_tag(m, s.and_then(|s| s.get("metadata")));
         }
+        if let Some(s) = s.and_then(Value::as_object) {
+            drop_filled_defaults(o, s, self.target.is_v4());
+        }
     }
 
     /// Removes from the target the objects the journal recorded as present before the run
@@ -1013,6 +1016,33 @@ fn strip_server_fields(v: &mut Value) {
         if let Some(Value::Array(labels)) = o.get_mut("labels") {
             labels.sort_by_key(|l| l.to_string());
         }
+    }
+}
+
+/// Fields a source did not set (a LangSmith or v2 source, say) that the target filled with
+/// Langfuse's defaults on ingestion: the default environment, a private trace, no media, no usage
+/// or cost, and on v4 (whose OTLP spans always end) the start time as the end of a span that had
+/// none. Only the default value is dropped; anything else is still a difference.
+fn drop_filled_defaults(t: &mut Map<String, Value>, s: &Map<String, Value>, v4: bool) {
+    let unset = |k: &str| s.get(k).is_none_or(Value::is_null);
+    let defaults = [
+        ("environment", json!("default")),
+        ("public", json!(false)),
+        ("mediaReferences", json!([])),
+        ("usageDetails", json!({})),
+        ("costDetails", json!({})),
+    ];
+    for (k, default) in defaults {
+        if unset(k) && t.get(k) == Some(&default) {
+            t.remove(k);
+        }
+    }
+    if v4
+        && unset("endTime")
+        && t.get("endTime").is_some()
+        && t.get("endTime") == t.get("startTime")
+    {
+        t.remove("endTime");
     }
 }
 

@@ -415,11 +415,7 @@ fn item_spans(records: &[Record]) -> Vec<Record> {
         .filter_map(|r| {
             let body = r.body.get_present(experiments::ITEM_SPAN_KEY)?;
             let body = RawObject::from_json(body.get()).ok()?;
-            Some(Record {
-                entity: Entity::Observations,
-                id: body.str("id")?,
-                body,
-            })
+            Some(Record::new(Entity::Observations, body.str("id")?, body))
         })
         .collect()
 }

@@ -8,11 +8,14 @@
 //! - [`ids`]: the deterministic ids that make a re-run write nothing.
 
 pub mod endpoint;
+pub mod export;
 pub mod ids;
 pub mod others;
+pub mod preflight;
 pub mod runs;
 pub mod source;
 pub mod template;
+pub mod tree;
 
 pub use endpoint::LangsmithEndpoint;
 pub use source::{LangSmith, LangsmithInfo, ProjectInfo};

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use super::ids::{observation_id, trace_id};
 use super::runs::iso_ms;
 use super::template::prompt_from_manifest;
-use crate::vocab::RawObject;
+use crate::vocab::{NoteKind, RawObject, Remark};
 
 fn s<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
     v.get(k).and_then(Value::as_str)
@@ -16,13 +16,13 @@ fn s<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
 /// string value → CATEGORICAL. On the trace, and on the observation when the feedback is not on
 /// the root run. Source `model` → EVAL, every other source → API. The comment is kept; the
 /// correction, the source and any object value go to metadata. `None` when it names no run.
-pub fn score(f: &Value, environment: Option<&str>) -> Option<(RawObject, Option<String>)> {
+pub fn score(f: &Value, environment: Option<&str>) -> Option<(RawObject, Vec<Remark>)> {
     let id = s(f, "id")?;
     let run = s(f, "run_id")?;
     let trace = trace_id(s(f, "trace_id").unwrap_or(run))?;
     let mut o = RawObject::new();
     let mut meta = Map::new();
-    let mut approx = None;
+    let mut approx = vec![];
     o.set("id", id);
     o.set("traceId", &trace);
     let on_root = f["is_root"]
@@ -41,6 +41,13 @@ pub fn score(f: &Value, environment: Option<&str>) -> Option<(RawObject, Option<
             o.set("value", &n.as_f64());
             if !v.is_null() {
                 meta.insert("langsmith_value".into(), v.clone());
+                approx.push(
+                    Remark::new(
+                        NoteKind::Approximate,
+                        "feedback with both a score and a value: the value is kept only in the score's metadata `langsmith_value`",
+                    )
+                    .detail(format!("feedback {id} ({})", s(f, "key").unwrap_or_default())),
+                );
             }
         }
         (Value::Null, Value::Number(n)) => {
@@ -63,9 +70,13 @@ pub fn score(f: &Value, environment: Option<&str>) -> Option<(RawObject, Option<
                     v.to_string()
                 },
             );
-            approx = Some(format!(
-                "feedback {id} has no score and a non-text value; its value became a category"
-            ));
+            approx.push(
+                Remark::new(
+                    NoteKind::Approximate,
+                    "feedback without a score and with a non-text value became a categorical score whose category is the value as JSON",
+                )
+                .detail(format!("feedback {id} ({})", s(f, "key").unwrap_or_default())),
+            );
         }
         (other, _) => {
             o.set("dataType", "CATEGORICAL");
@@ -84,6 +95,16 @@ pub fn score(f: &Value, environment: Option<&str>) -> Option<(RawObject, Option<
     o.set("timestamp", &s(f, "created_at").and_then(iso_ms));
     if !f["correction"].is_null() {
         meta.insert("correction".into(), f["correction"].clone());
+        approx.push(
+            Remark::new(
+                NoteKind::Approximate,
+                "feedback corrections are kept only in the score's metadata `correction`",
+            )
+            .detail(format!(
+                "feedback {id} ({})",
+                s(f, "key").unwrap_or_default()
+            )),
+        );
     }
     if !f["feedback_source"].is_null() {
         meta.insert(

@@ -6,7 +6,7 @@
 use serde_json::{Map, Value, json};
 
 use super::ids::{observation_id, trace_id};
-use crate::vocab::RawObject;
+use crate::vocab::{NoteKind, RawObject, Remark};
 
 /// A v2 item or an export row in v1 names: lower-case run type and status, `session_id`,
 /// `parent_run_id` from `parent_run_ids`/`dotted_order`, details without the `raw` wrapper.
@@ -215,7 +215,8 @@ fn langsmith_metadata(run: &Map<String, Value>, project: Option<&str>) -> Map<St
     // A pending run has no end time; Langfuse v4 (OTLP) gives every span one, so the status
     // says it was still running at the source.
     m.insert("langsmith_status".into(), json!(s(run, "status")));
-    if let Some(p) = s(run, "parent_run_id") {
+    // An orphan keeps the parent it had at the source (see `tree`).
+    if let Some(p) = s(run, "langsmith_missing_parent").or(s(run, "parent_run_id")) {
         m.insert("langsmith_parent_run_id".into(), json!(p));
     }
     if let Some(p) = project {
@@ -248,6 +249,54 @@ fn langsmith_metadata(run: &Map<String, Value>, project: Option<&str>) -> Map<St
         }
     }
     m
+}
+
+/// Sentences of the run report (the same sentence groups objects; keep them stable).
+pub const FOLDED_TO_SPAN: &str = "runs of a type Langfuse has no observation type for (prompt, parser, …) became spans; their LangSmith type is kept in metadata `ls_run_type`";
+pub const STILL_RUNNING: &str = "runs had not ended when they were read: they arrive without an end time (Langfuse v4 shows their start as their end) and with metadata `langsmith_status: pending`";
+pub const EVENTS_IN_METADATA: &str =
+    "run events other than streamed tokens are kept only in metadata `langsmith_events`";
+pub const ATTACHMENTS_IN_METADATA: &str = "attachment references are kept only in metadata (`langsmith_attachments`, `langsmith_s3_urls`); their presigned URLs expire";
+
+/// What the report says about a run's observation: a type folded to a span, still running at
+/// the source, fields kept only in metadata.
+pub fn remarks(run: &Map<String, Value>) -> Vec<Remark> {
+    let id = s(run, "id").unwrap_or_default();
+    let name = s(run, "name").unwrap_or_default();
+    let named = || format!("run {id} ({name})");
+    let mut out = vec![];
+    if observation_type(run) == "SPAN" {
+        let t = s(run, "run_type").unwrap_or("none");
+        out.push(
+            Remark::new(NoteKind::Approximate, FOLDED_TO_SPAN)
+                .detail(format!("{} was `{t}`", named())),
+        );
+    }
+    if run.get("end_time").is_none_or(Value::is_null) {
+        out.push(Remark::new(NoteKind::StillRunning, STILL_RUNNING).detail(named()));
+    }
+    let kept_events = run
+        .get("events")
+        .and_then(Value::as_array)
+        .is_some_and(|e| e.iter().any(|e| e["name"] != "new_token"));
+    if kept_events {
+        out.push(Remark::new(NoteKind::Approximate, EVENTS_IN_METADATA).detail(named()));
+    }
+    let attachments = [
+        "attachments",
+        "s3_urls",
+        "inputs_s3_urls",
+        "outputs_s3_urls",
+    ]
+    .iter()
+    .any(|k| {
+        run.get(*k)
+            .is_some_and(|v| !v.is_null() && v != &json!({}) && v != &json!([]))
+    });
+    if attachments {
+        out.push(Remark::new(NoteKind::Approximate, ATTACHMENTS_IN_METADATA).detail(named()));
+    }
+    out
 }
 
 /// One observation per run, the root included.

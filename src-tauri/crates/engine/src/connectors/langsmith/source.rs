@@ -6,7 +6,8 @@
 //! `[from, to)` (`trace_filter`); its runs are scanned from an hour before `from` (clock skew) to
 //! a day after `to` (long traces).
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -15,11 +16,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::LangsmithEndpoint;
-use super::{others, runs};
+use super::{others, runs, tree};
 use crate::connectors::http::{HttpClient, HttpFailure, Idempotency};
 use crate::connectors::{Page, SourceConnector};
 use crate::vocab::{
-    Bucket, ConnectionError, Counters, Dialect, EngineError, Entity, Payloads, Record, Scope,
+    Bucket, ConnectionError, Counters, Dialect, EngineError, Entity, NoteKind, Payloads, Record,
+    Remark, Scope,
 };
 
 /// LangSmith Cloud's per-key limits, mapped onto the client's buckets: run queries (15 per
@@ -120,20 +122,58 @@ pub struct LangSmith {
     http: HttpClient,
     pub info: LangsmithInfo,
     environment: Option<String>,
+    /// A bulk-export folder runs are read from instead of the API (`export_path`).
+    pub(super) export: Option<super::export::ExportFolder>,
+    /// The export's trees in the window, read once per window (see `export`).
+    pub(super) export_index: Mutex<Option<(TreeKey, Arc<super::export::ExportIndex>)>>,
+    /// Stay within LangSmith Cloud's per-key limits.
+    pub(super) cloud_limits: bool,
+    /// The plan named projects: datasets are then those their experiments reference.
+    named_projects: bool,
+    /// The observation stream's runs waiting for their parent, with the window and cursor they
+    /// were left at (see `tree`).
+    trees: Mutex<Option<(TreeKey, tree::Trees)>>,
 }
 
-fn iso(t: DateTime<Utc>) -> String {
+pub(super) type TreeKey = (DateTime<Utc>, DateTime<Utc>, Option<String>);
+
+/// The observation stream's cursor: the API's, and the runs waiting for their parent.
+#[derive(Serialize, Deserialize, Default)]
+struct TreeCursor {
+    api: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    waiting: Vec<String>,
+}
+
+impl TreeCursor {
+    /// A cursor journaled before trees were tracked is the API's own.
+    fn parse(c: Option<&str>) -> Self {
+        match c {
+            None => TreeCursor::default(),
+            Some(c) => serde_json::from_str(c).unwrap_or(TreeCursor {
+                api: Some(c.to_string()),
+                waiting: vec![],
+            }),
+        }
+    }
+
+    fn encode(&self) -> String {
+        serde_json::to_string(self).expect("cursor serialises")
+    }
+}
+
+pub(super) fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 /// The scan bounds of run queries: `[from − 1 h, min(to, now) + 1 day]`.
-fn scan_bounds(scope: &Scope) -> (DateTime<Utc>, DateTime<Utc>) {
+pub(super) fn scan_bounds(scope: &Scope) -> (DateTime<Utc>, DateTime<Utc>) {
     let lo = scope.from - chrono::Duration::hours(1);
     let hi = scope.to.min(Utc::now() + chrono::Duration::hours(1)) + chrono::Duration::days(1);
     (lo, hi)
 }
 
-fn root_window_filter(scope: &Scope) -> String {
+pub(super) fn root_window_filter(scope: &Scope) -> String {
     format!(
         "and(gte(start_time, \"{}\"), lt(start_time, \"{}\"))",
         iso(scope.from),
@@ -188,6 +228,15 @@ impl LangSmith {
                 projects: vec![],
             },
             environment: e.environment.clone(),
+            trees: Mutex::new(None),
+            named_projects: !e.projects.is_empty(),
+            cloud_limits: e.cloud_limits(),
+            export: e
+                .export_path
+                .as_deref()
+                .map(super::export::ExportFolder::open)
+                .transpose()?,
+            export_index: Mutex::new(None),
         };
         me.info.version = me.server_version().await?;
         let all = me.list_projects().await?;
@@ -231,7 +280,7 @@ impl LangSmith {
 
     /// A GET or POST with the key, budgets and retries, decoded as JSON; 401/403 become the
     /// connection errors a user can act on.
-    async fn call(
+    pub(super) async fn call(
         &self,
         bucket: Bucket,
         method: &str,
@@ -354,6 +403,20 @@ impl LangSmith {
         trace_filter: Option<String>,
         cursor: Option<String>,
     ) -> Result<(Vec<Map<String, Value>>, Option<String>), EngineError> {
+        self.runs_query(projects, is_root, (min, max), trace_filter, None, cursor)
+            .await
+    }
+
+    /// One page of a run query, optionally of the runs with these ids only.
+    async fn runs_query(
+        &self,
+        projects: &[String],
+        is_root: Option<bool>,
+        (min, max): (DateTime<Utc>, DateTime<Utc>),
+        trace_filter: Option<String>,
+        ids: Option<&[String]>,
+        cursor: Option<String>,
+    ) -> Result<(Vec<Map<String, Value>>, Option<String>), EngineError> {
         if projects.is_empty() {
             return Ok((vec![], None));
         }
@@ -386,6 +449,9 @@ impl LangSmith {
         if let Some(c) = &cursor {
             body["cursor"] = json!(c);
         }
+        if let Some(ids) = ids {
+            body[if self.info.v2_queries { "ids" } else { "id" }] = json!(ids);
+        }
         let page = self
             .call(Bucket::LegacyRead, "POST", path, Some(&body), what)
             .await?;
@@ -408,7 +474,7 @@ impl LangSmith {
         Ok((runs, next))
     }
 
-    async fn offset_list(
+    pub(super) async fn offset_list(
         &self,
         bucket: Bucket,
         path: &str,
@@ -428,7 +494,7 @@ impl LangSmith {
         Ok(page.as_array().cloned().unwrap_or_default())
     }
 
-    fn project_ids(&self, experiments_only: bool) -> Vec<String> {
+    pub(super) fn project_ids(&self, experiments_only: bool) -> Vec<String> {
         self.info
             .projects
             .iter()
@@ -437,7 +503,24 @@ impl LangSmith {
             .collect()
     }
 
-    async fn datasets(&self) -> Result<Vec<Value>, EngineError> {
+    /// The datasets to copy: every one when the plan names no project; else only those the
+    /// chosen experiments reference (a tracing project has no dataset of its own, and copying
+    /// the whole workspace's datasets for one project would surprise).
+    pub(super) async fn datasets(&self) -> Result<Vec<Value>, EngineError> {
+        let mut all = self.all_datasets().await?;
+        if self.named_projects {
+            let referenced: HashSet<&str> = self
+                .info
+                .projects
+                .iter()
+                .filter_map(|p| p.reference_dataset_id.as_deref())
+                .collect();
+            all.retain(|d| d["id"].as_str().is_some_and(|id| referenced.contains(id)));
+        }
+        Ok(all)
+    }
+
+    async fn all_datasets(&self) -> Result<Vec<Value>, EngineError> {
         let mut out = Vec::new();
         loop {
             let page = self
@@ -456,20 +539,34 @@ impl LangSmith {
         }
     }
 
+    /// One page of the root runs of `projects` (from the export when the plan names one).
+    async fn roots_page(
+        &self,
+        projects: &[String],
+        scope: &Scope,
+        cursor: Option<String>,
+    ) -> Result<(Vec<Map<String, Value>>, Option<String>), EngineError> {
+        if self.export.is_some() {
+            return self.export_roots(projects, scope, cursor).await;
+        }
+        self.runs_page(
+            projects,
+            Some(true),
+            scope.from,
+            scope.to.min(Utc::now() + chrono::Duration::days(1)),
+            None,
+            cursor,
+        )
+        .await
+    }
+
     async fn read_traces(
         &self,
         scope: &Scope,
         cursor: Option<String>,
     ) -> Result<Page, EngineError> {
         let (runs, next) = self
-            .runs_page(
-                &self.project_ids(false),
-                Some(true),
-                scope.from,
-                scope.to.min(Utc::now() + chrono::Duration::days(1)),
-                None,
-                cursor,
-            )
+            .roots_page(&self.project_ids(false), scope, cursor)
             .await?;
         let records = runs
             .iter()
@@ -491,32 +588,105 @@ impl LangSmith {
         scope: &Scope,
         cursor: Option<String>,
     ) -> Result<Page, EngineError> {
+        if self.export.is_some() {
+            return self.export_observations(scope, cursor).await;
+        }
         let (lo, hi) = scan_bounds(scope);
+        let projects = self.project_ids(false);
+        let at = TreeCursor::parse(cursor.as_deref());
+        // The trees of this stream, unless this is another stream or a resume: then the runs
+        // that were waiting for their parent are read again by id.
+        let kept = self.trees.lock().expect("trees").take();
+        let mut trees = match kept {
+            Some((key, t)) if key == (scope.from, scope.to, cursor.clone()) => t,
+            _ => tree::Trees::resume_with(self.runs_by_id(&projects, (lo, hi), &at.waiting).await?),
+        };
         let (runs, next) = self
-            .runs_page(
-                &self.project_ids(false),
+            .runs_query(
+                &projects,
                 None,
-                lo,
-                hi,
+                (lo, hi),
                 Some(root_window_filter(scope)),
-                cursor,
+                None,
+                at.api,
             )
             .await?;
-        let records = runs
-            .iter()
-            .filter_map(|r| {
-                let project = r
-                    .get("session_id")
-                    .and_then(Value::as_str)
-                    .and_then(|s| self.project_name(s));
-                let mut o = runs::observation(r, project)?;
-                if let Some(e) = &self.environment {
-                    o.set("environment", e);
+        let mut ready: Vec<(Map<String, Value>, Option<Remark>)> = trees
+            .take_page(runs)
+            .into_iter()
+            .map(|r| (r, None))
+            .collect();
+        let next = match next {
+            Some(api) => {
+                let c = TreeCursor {
+                    api: Some(api),
+                    waiting: trees.waiting_ids(),
                 }
-                Some(Record::new(Entity::Observations, o.str("id")?, o))
-            })
+                .encode();
+                *self.trees.lock().expect("trees") =
+                    Some(((scope.from, scope.to, Some(c.clone())), trees));
+                Some(c)
+            }
+            None => {
+                let parents = trees.missing_parents();
+                let exists: HashSet<String> = self
+                    .runs_by_id(&projects, (lo, hi), &parents)
+                    .await?
+                    .iter()
+                    .filter_map(|r| r.get("id").and_then(Value::as_str).map(String::from))
+                    .collect();
+                ready.extend(trees.finish(&exists));
+                None
+            }
+        };
+        let records = ready
+            .into_iter()
+            .filter_map(|(r, orphan)| self.observation_record(&r, orphan))
             .collect();
         Ok(Page { records, next })
+    }
+
+    /// A run's observation with what the report says about it.
+    pub(super) fn observation_record(
+        &self,
+        r: &Map<String, Value>,
+        orphan: Option<Remark>,
+    ) -> Option<Record> {
+        let project = r
+            .get("session_id")
+            .and_then(Value::as_str)
+            .and_then(|s| self.project_name(s));
+        let mut o = runs::observation(r, project)?;
+        if let Some(e) = &self.environment {
+            o.set("environment", e);
+        }
+        let mut remarks = runs::remarks(r);
+        remarks.extend(orphan);
+        Some(Record::new(Entity::Observations, o.str("id")?, o).with_remarks(remarks))
+    }
+
+    /// The runs with these ids within the scan bounds (every page of them).
+    async fn runs_by_id(
+        &self,
+        projects: &[String],
+        bounds: (DateTime<Utc>, DateTime<Utc>),
+        ids: &[String],
+    ) -> Result<Vec<Map<String, Value>>, EngineError> {
+        let mut out = vec![];
+        for chunk in ids.chunks(100) {
+            let mut cursor = None;
+            loop {
+                let (runs, next) = self
+                    .runs_query(projects, None, bounds, None, Some(chunk), cursor)
+                    .await?;
+                out.extend(runs);
+                match next {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
+            }
+        }
+        Ok(out)
     }
 
     async fn read_scores(
@@ -537,19 +707,12 @@ impl LangSmith {
                 "listing feedback",
             )
             .await?;
-        let (lo, hi) = scan_bounds(scope);
         let records = page
             .iter()
-            .filter(|f| {
-                f["start_time"]
-                    .as_str()
-                    .and_then(runs::iso_ms)
-                    .and_then(|t| t.parse::<DateTime<Utc>>().ok())
-                    .is_none_or(|t| t >= lo && t < hi)
-            })
+            .filter(|f| feedback_in_window(f, scope))
             .filter_map(|f| {
-                let (o, _) = others::score(f, self.environment.as_deref())?;
-                Some(Record::new(Entity::Scores, o.str("id")?, o))
+                let (o, remarks) = others::score(f, self.environment.as_deref())?;
+                Some(Record::new(Entity::Scores, o.str("id")?, o).with_remarks(remarks))
             })
             .collect();
         if page.len() < 100 {
@@ -651,16 +814,7 @@ impl LangSmith {
             return Ok(Page::default());
         }
         let datasets = self.datasets().await?;
-        let (runs, next) = self
-            .runs_page(
-                &experiments,
-                Some(true),
-                scope.from,
-                scope.to.min(Utc::now() + chrono::Duration::days(1)),
-                None,
-                cursor,
-            )
-            .await?;
+        let (runs, next) = self.roots_page(&experiments, scope, cursor).await?;
         let mut records = Vec::new();
         for r in runs.iter().filter(|r| in_window(r, scope)) {
             let Some(exp) = r
@@ -737,8 +891,9 @@ impl LangSmith {
             )
             .await?;
         let mut records = Vec::new();
+        let newest = commits.len().saturating_sub(1);
         for (k, commit) in commits.iter().enumerate() {
-            let labels: Vec<String> = tags
+            let mut labels: Vec<String> = tags
                 .as_array()
                 .into_iter()
                 .flatten()
@@ -749,10 +904,22 @@ impl LangSmith {
                 })
                 .filter_map(|t| t["tag_name"].as_str().map(String::from))
                 .collect();
+            // LangSmith serves the newest commit when no tag is asked for; Langfuse calls that
+            // version `latest` (and sets the label itself, so validation expects it there).
+            if k == newest {
+                labels.insert(0, "latest".to_string());
+            }
             match others::prompt_version(&repo, commit, k as i64 + 1, labels) {
-                Ok((o, _)) => {
+                Ok((o, approximate)) => {
                     let key = format!("{handle}:{}", k + 1);
-                    records.push(Record::new(Entity::Prompts, key, o));
+                    let remarks = approximate
+                        .into_iter()
+                        .map(|what| {
+                            Remark::new(NoteKind::Approximate, format!("prompt templates: {what}"))
+                                .detail(format!("prompt {handle}, version {}", k + 1))
+                        })
+                        .collect();
+                    records.push(Record::new(Entity::Prompts, key, o).with_remarks(remarks));
                 }
                 Err(e) => return Err(EngineError::Unsupported(format!("prompt {handle}"), e)),
             }
@@ -769,7 +936,17 @@ impl LangSmith {
     }
 }
 
-fn in_window(run: &Map<String, Value>, scope: &Scope) -> bool {
+/// Feedback on a run that the window's scan reads (feedback without a time always).
+pub(super) fn feedback_in_window(f: &Value, scope: &Scope) -> bool {
+    let (lo, hi) = scan_bounds(scope);
+    f["start_time"]
+        .as_str()
+        .and_then(runs::iso_ms)
+        .and_then(|t| t.parse::<DateTime<Utc>>().ok())
+        .is_none_or(|t| t >= lo && t < hi)
+}
+
+pub(super) fn in_window(run: &Map<String, Value>, scope: &Scope) -> bool {
     run.get("start_time")
         .and_then(Value::as_str)
         .and_then(runs::iso_ms)
@@ -850,5 +1027,13 @@ impl SourceConnector for LangSmith {
 
     async fn count(&self, _entity: Entity, _scope: &Scope) -> Result<Option<u64>, EngineError> {
         Ok(None)
+    }
+
+    async fn preflight_counts(
+        &self,
+        entities: &[Entity],
+        scope: &Scope,
+    ) -> Result<crate::connectors::traits::SourceCounts, EngineError> {
+        super::preflight::counts(self, entities, scope).await
     }
 }

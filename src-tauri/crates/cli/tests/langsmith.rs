@@ -1,0 +1,209 @@
+//! LangSmith → Langfuse v4 through the CLI: SIGKILL midway, `resume`, and every run arrives
+//! exactly once (the target's raw rows, duplicates included), the report's counts of runs still
+//! running at the source are exact after the resumes, and `validate` is clean.
+
+mod common;
+use common::*;
+use langfuse_sandbox::{FaultConfig, ServerProfile};
+use langsmith_sandbox::{SampleSpec, Sandbox as LsSandbox, SandboxConfig as LsConfig};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+/// The documented observation id of a run: sha256("langsmith-run:" + UUID as 32 hex)[..8].
+fn obs_id(run: &str) -> String {
+    let hex = run.replace('-', "").to_lowercase();
+    let mut h = Sha256::new();
+    h.update(format!("langsmith-run:{hex}").as_bytes());
+    hex::encode(&h.finalize()[..8])
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_a_langsmith_run_midway_then_resume_ends_exact_and_validates_clean() {
+    let source = LsSandbox::start(LsConfig {
+        sample: Some(SampleSpec {
+            seed: 7,
+            traces: 300,
+        }),
+        // v1 pages of 100 runs: many pages, so kills land between checkpoints.
+        v2_queries: false,
+        ..LsConfig::default()
+    })
+    .await
+    .unwrap();
+    let target = sandbox(
+        ServerProfile::V4,
+        "pk-lf-target",
+        "sk-lf-target-secret",
+        None,
+    )
+    .await;
+    slow_down(&target);
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.toml");
+    std::fs::write(
+        &plan,
+        format!(
+            r#"[source]
+kind = "langsmith"
+url = "{}"
+api_key_env = "LANGSMITH_API_KEY"
+
+[target]
+kind = "langfuse"
+url = "{}"
+public_key = "pk-lf-target"
+secret_key_env = "TARGET_SECRET_KEY"
+
+[scope]
+entities = "all"
+from = "2020-01-01T00:00:00Z"
+to = "2030-01-01T00:00:00Z"
+
+[options]
+batch_items = 40
+concurrency = 2
+visibility_wait_ms = 100
+"#,
+            source.url(),
+            target.url()
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let key = source.api_key().to_string();
+    let run_cli = move |args: &[&str], data: &std::path::Path| {
+        let mut c = cli(args, data);
+        c.env("LANGSMITH_API_KEY", &key);
+        c
+    };
+    let plan_s = plan.to_str().unwrap().to_string();
+    let runs = source.dump()["runs"].as_array().unwrap().clone();
+    assert!(runs.len() > 1500, "{} runs", runs.len());
+
+    // Kill points: early, then at several depths of the observations, then during the scores.
+    let kills: [(u64, usize, usize); 5] = [
+        (80, 0, 0),
+        (0, 300, 0),
+        (0, 800, 0),
+        (0, 1400, 0),
+        (0, 0, 20),
+    ];
+    let mut run_id: Option<String> = None;
+    let mut killed = 0;
+    let mut last_output = String::new();
+    for (ms, observations, scores) in kills {
+        let child = match &run_id {
+            None => run_cli(&["run", "--plan", &plan_s, "--json"], &data)
+                .spawn()
+                .unwrap(),
+            Some(id) => run_cli(&["resume", id, "--json"], &data).spawn().unwrap(),
+        };
+        let (finished, out) = sigkill_when(child, |elapsed| {
+            let counts = target.counts();
+            (ms > 0 && elapsed >= Duration::from_millis(ms))
+                || (observations > 0 && counts["observations"] >= observations)
+                || (scores > 0 && counts["scores"] >= scores)
+        })
+        .await;
+        killed += usize::from(!finished);
+        last_output = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if run_id.is_none() {
+            let out = run_cli(&["runs", "--json"], &data).output().unwrap();
+            run_id = json_of(&out)
+                .as_array()
+                .unwrap()
+                .first()
+                .map(|r| r["run_id"].as_str().unwrap().to_string());
+        }
+        if finished {
+            break;
+        }
+    }
+    assert!(
+        killed >= 3,
+        "only {killed} kills landed before the run finished; its last output:\n{last_output}"
+    );
+    let id = run_id.expect("a run exists");
+    target.set_faults(FaultConfig::default());
+    let resume = run_cli(&["resume", &id, "--json"], &data);
+    let out = output(resume).await;
+    let report = json_of(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{report:#}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(report["failures"], json!([]), "{report:#}");
+    target.settle();
+
+    // Every run exactly once: the target's rows, duplicates included, are one per run.
+    let (s, t) = (source.dump(), target.dump());
+    let ids_of = |v: &Value, field: &str| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o[field].as_str().unwrap().to_string())
+            .collect()
+    };
+    // (On v4 each trace also has the span `t-<trace id>` that carries the trace's attributes.)
+    let arrived: Vec<String> = ids_of(&t["observations"], "id")
+        .into_iter()
+        .filter(|i| !i.starts_with("t-"))
+        .collect();
+    let expected: Vec<String> = runs
+        .iter()
+        .map(|r| obs_id(r["id"].as_str().unwrap()))
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    let twice: Vec<&String> = arrived.iter().filter(|i| !seen.insert(*i)).collect();
+    let missing: Vec<&String> = expected.iter().filter(|i| !seen.contains(i)).collect();
+    assert!(
+        twice.is_empty() && missing.is_empty() && arrived.len() == expected.len(),
+        "every run arrives once: {} twice {twice:?}, {} missing {missing:?}, {} arrived of {}",
+        twice.len(),
+        missing.len(),
+        arrived.len(),
+        expected.len()
+    );
+    assert_eq!(
+        sorted(ids_of(&t["scores"], "id")),
+        sorted(ids_of(&s["feedback"], "id")),
+        "every feedback arrives once"
+    );
+    assert_eq!(
+        sorted(ids_of(&t["dataset_items"], "id")),
+        sorted(ids_of(&s["examples"], "id")),
+        "every example arrives once"
+    );
+    // The report's count of runs still running at the source survives the resumes exactly.
+    let pending = runs.iter().filter(|r| r["end_time"].is_null()).count() as u64;
+    let still_running: u64 = report["mapping_notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == "still_running")
+        .map(|n| n["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(still_running, pending, "{:#}", report["mapping_notes"]);
+
+    let validate = run_cli(&["validate", &id, "--json"], &data);
+    let out = output(validate).await;
+    let v = json_of(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "validation is clean: {v:#}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,262 @@
+//! A LangSmith bulk export copied to a local folder: Parquet files under
+//! `export_id=…/tenant_id=…/session_id=…/runs/year=…/month=…/day=…/`, one row per run with
+//! LangSmith's default columns (`inputs`, `outputs`, `extra`, `events`, `feedback_stats` as JSON
+//! text; times as timestamps or text). Runs are read from here with no API limit; feedback,
+//! datasets and prompts still come from the API (an export has none).
+//!
+//! Read row by row with the `parquet` crate's record API (no arrow). A file that cannot be read
+//! (malformed, truncated) fails on its own, named; the other files still move.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::record::Field;
+use serde_json::{Map, Value, json};
+
+use super::runs;
+use super::source::{LangSmith, in_window};
+use super::tree;
+use crate::connectors::Page;
+use crate::vocab::{EngineError, Entity, Record, Scope};
+
+pub struct ExportFolder {
+    pub root: PathBuf,
+    /// Every `*.parquet` file under the root, in path order (the cursor is an index into it).
+    pub files: Vec<PathBuf>,
+}
+
+impl ExportFolder {
+    pub fn open(root: &Path) -> Result<Self, EngineError> {
+        if !root.is_dir() {
+            return Err(EngineError::InvalidPlan(format!(
+                "the LangSmith bulk-export folder {} does not exist or is not a folder",
+                root.display()
+            )));
+        }
+        let mut files = vec![];
+        let mut dirs = vec![root.to_path_buf()];
+        while let Some(d) = dirs.pop() {
+            let entries = std::fs::read_dir(&d).map_err(|e| {
+                EngineError::InvalidPlan(format!("cannot list {}: {e}", d.display()))
+            })?;
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|x| x == "parquet") {
+                    files.push(p);
+                }
+            }
+        }
+        files.sort();
+        Ok(ExportFolder {
+            root: root.to_path_buf(),
+            files,
+        })
+    }
+
+    /// A file's path as the report names it: relative to the export's root.
+    pub fn name(&self, file: &Path) -> String {
+        file.strip_prefix(&self.root)
+            .unwrap_or(file)
+            .display()
+            .to_string()
+    }
+
+    /// The runs of one file in v1 names (see `runs::normalise`), or why it cannot be read.
+    pub fn read(&self, file: &Path) -> Result<Vec<Map<String, Value>>, String> {
+        let f = std::fs::File::open(file).map_err(|e| e.to_string())?;
+        let reader = SerializedFileReader::new(f).map_err(|e| e.to_string())?;
+        let rows = reader.get_row_iter(None).map_err(|e| e.to_string())?;
+        let mut out = vec![];
+        for row in rows {
+            let row = row.map_err(|e| e.to_string())?;
+            let mut m = Map::new();
+            for (k, v) in row.get_column_iter() {
+                let v = field(v);
+                if !v.is_null() {
+                    m.insert(k.clone(), v);
+                }
+            }
+            out.push(runs::normalise(m));
+        }
+        Ok(out)
+    }
+}
+
+/// A Parquet value as the API would send it: times as RFC 3339 text, lists as arrays.
+fn field(f: &Field) -> Value {
+    let time = |us: i64| {
+        chrono::DateTime::from_timestamp_micros(us)
+            .map(|t| json!(t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)))
+            .unwrap_or(Value::Null)
+    };
+    match f {
+        Field::TimestampMicros(us) => time(*us),
+        Field::TimestampMillis(ms) => time(ms * 1000),
+        Field::ListInternal(l) => Value::Array(l.elements().iter().map(field).collect()),
+        Field::Null => Value::Null,
+        Field::Bool(b) => json!(b),
+        Field::Byte(n) => json!(n),
+        Field::Short(n) => json!(n),
+        Field::Int(n) => json!(n),
+        Field::Long(n) => json!(n),
+        Field::UByte(n) => json!(n),
+        Field::UShort(n) => json!(n),
+        Field::UInt(n) => json!(n),
+        Field::ULong(n) => json!(n),
+        Field::Float(n) => json!(n),
+        Field::Double(n) => json!(n),
+        Field::Str(s) => json!(s),
+        Field::Bytes(b) => json!(String::from_utf8_lossy(b.data())),
+        Field::Group(row) => Value::Object(
+            row.get_column_iter()
+                .map(|(k, v)| (k.clone(), field(v)))
+                .collect(),
+        ),
+        // Decimals (costs) as their decimal text, like the API's; the rest as displayed.
+        other => json!(other.to_string()),
+    }
+}
+
+/// The export's trees in a window: the traces whose root starts in it (chosen projects only)
+/// and the ids of their runs (to tell an orphan without reading any file twice per page).
+pub struct ExportIndex {
+    pub traces: HashSet<String>,
+    pub runs: HashSet<String>,
+}
+
+fn text<'a>(r: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
+    r.get(k).and_then(Value::as_str)
+}
+
+fn is_root(r: &Map<String, Value>) -> bool {
+    r.get("parent_run_id").is_none_or(Value::is_null)
+}
+
+fn next_file(i: usize, n: usize) -> Option<String> {
+    (i + 1 < n).then(|| (i + 1).to_string())
+}
+
+impl LangSmith {
+    fn folder(&self) -> &ExportFolder {
+        self.export.as_ref().expect("an export folder")
+    }
+
+    /// The rows of one file (blocking reads off the async threads).
+    async fn file_rows(&self, i: usize) -> Result<Vec<Map<String, Value>>, String> {
+        let folder = self.folder();
+        let file = folder.files[i].clone();
+        let rows = tokio::task::block_in_place(|| folder.read(&file));
+        rows.map_err(|e| format!("{}: {e}", folder.name(&file)))
+    }
+
+    async fn index(&self, scope: &Scope) -> Result<Arc<ExportIndex>, EngineError> {
+        let key = (scope.from, scope.to, None);
+        if let Some((k, ix)) = self.export_index.lock().expect("index").as_ref()
+            && *k == key
+        {
+            return Ok(ix.clone());
+        }
+        let projects: HashSet<String> = self.project_ids(false).into_iter().collect();
+        let mut traces = HashSet::new();
+        let mut members: Vec<(String, String)> = vec![];
+        for i in 0..self.folder().files.len() {
+            // An unreadable file is named by the observation phase.
+            let Ok(rows) = self.file_rows(i).await else {
+                continue;
+            };
+            for r in rows
+                .iter()
+                .filter(|r| text(r, "session_id").is_some_and(|s| projects.contains(s)))
+            {
+                let (Some(id), Some(trace)) = (text(r, "id"), text(r, "trace_id")) else {
+                    continue;
+                };
+                if is_root(r) && in_window(r, scope) {
+                    traces.insert(trace.to_string());
+                }
+                members.push((id.to_string(), trace.to_string()));
+            }
+        }
+        let runs = members
+            .into_iter()
+            .filter(|(_, t)| traces.contains(t))
+            .map(|(id, _)| id)
+            .collect();
+        let ix = Arc::new(ExportIndex { traces, runs });
+        *self.export_index.lock().expect("index") = Some((key, ix.clone()));
+        Ok(ix)
+    }
+
+    /// One file's root runs of `projects` in the window (an unreadable file gives none here).
+    pub(super) async fn export_roots(
+        &self,
+        projects: &[String],
+        scope: &Scope,
+        cursor: Option<String>,
+    ) -> Result<(Vec<Map<String, Value>>, Option<String>), EngineError> {
+        let n = self.folder().files.len();
+        let i: usize = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
+        if i >= n {
+            return Ok((vec![], None));
+        }
+        let rows = self.file_rows(i).await.unwrap_or_default();
+        let roots = rows
+            .into_iter()
+            .filter(|r| {
+                is_root(r)
+                    && in_window(r, scope)
+                    && text(r, "session_id").is_some_and(|s| projects.iter().any(|p| p == s))
+            })
+            .collect();
+        Ok((roots, next_file(i, n)))
+    }
+
+    /// One file's runs of the window's traces; an orphan hangs under its root; an unreadable
+    /// file fails on its own, named, and the next file follows.
+    pub(super) async fn export_observations(
+        &self,
+        scope: &Scope,
+        cursor: Option<String>,
+    ) -> Result<Page, EngineError> {
+        let n = self.folder().files.len();
+        let i: usize = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
+        if i >= n {
+            return Ok(Page::default());
+        }
+        let ix = self.index(scope).await?;
+        let next = next_file(i, n);
+        let rows = match self.file_rows(i).await {
+            Ok(rows) => rows,
+            Err(why) => {
+                let name = self.folder().name(&self.folder().files[i]);
+                let reason = format!(
+                    "the bulk-export file {why} cannot be read as Parquet; its runs were not copied (the other files were). Replace the file and run the plan again"
+                );
+                let failed = Record::unreadable(
+                    Entity::Observations,
+                    format!("bulk-export file {name}"),
+                    reason,
+                );
+                return Ok(Page {
+                    records: vec![failed],
+                    next,
+                });
+            }
+        };
+        let records = rows
+            .into_iter()
+            .filter(|r| text(r, "trace_id").is_some_and(|t| ix.traces.contains(t)))
+            .filter_map(|mut r| {
+                let orphan = text(&r, "parent_run_id")
+                    .is_some_and(|p| !ix.runs.contains(p))
+                    .then(|| tree::reattach(&mut r));
+                self.observation_record(&r, orphan)
+            })
+            .collect();
+        Ok(Page { records, next })
+    }
+}
