@@ -90,6 +90,8 @@ pub fn run() {
             migration::test_connection,
             migration::preflight,
             migration::start_run,
+            migration::sync::start_sync,
+            migration::sync::sync_defaults,
             migration::resume_run,
             migration::attach_run,
             migration::control_run,

@@ -73,8 +73,18 @@ impl ActiveRun {
                 s.view.run_id = run_id.clone();
                 s.view.phase = RunPhase::Running;
             }
-            // A sync's passes have no place in the run view yet (issue 12's UI card).
-            ProgressEvent::PhaseStarted { .. } | ProgressEvent::SyncPassEnded { .. } => {}
+            ProgressEvent::PhaseStarted { .. } => {}
+            ProgressEvent::SyncPassEnded {
+                pass,
+                waiting,
+                waiting_open,
+                ..
+            } => {
+                s.view
+                    .sync
+                    .get_or_insert_with(Default::default)
+                    .record_pass(pass, *waiting, *waiting_open);
+            }
             ProgressEvent::Progress {
                 entities,
                 retries,
@@ -159,6 +169,7 @@ impl ActiveRun {
                 view.failures = report.failures.iter().map(FailedItem::from).collect();
                 view.conflicts = report.conflicts.iter().map(FailedItem::from).collect();
                 view.seconds = report.seconds;
+                super::sync::record_final(view, report.sync.as_ref());
                 for w in &report.warnings {
                     if !view.warnings.contains(w) {
                         view.warnings.push(w.clone());

@@ -8,6 +8,7 @@ pub mod after;
 pub mod checklist;
 pub mod hub;
 pub mod request;
+pub mod sync;
 pub mod validation_views;
 pub mod views;
 
@@ -347,6 +348,10 @@ pub async fn resume(
     }
     let secrets = secrets_for(app, migrations, &plan).await?;
     let mut view = RunView::from_summary(&summary);
+    view.sync = {
+        let (dir, id) = (data_dir.clone(), run_id.clone());
+        blocking(move || Ok(sync::stored_sync_view(&dir, &id))).await?
+    };
     view.phase = RunPhase::Starting;
     view.live = true;
     describe_sides(&mut view, &plan);
@@ -486,6 +491,7 @@ fn stored_view(data_dir: &Path, run_id: &str) -> Result<RunView> {
     describe_sides(&mut view, &journal.plan()?);
     view.validation = after::validation_summary(data_dir, run_id);
     view.rollback = after::rollback_summary(data_dir, run_id);
+    view.sync = sync::stored_sync_view(data_dir, run_id);
     view.failures = journal
         .rows_where(None, Some(ObjectState::Failed))?
         .iter()
@@ -554,6 +560,9 @@ pub async fn run_views(migrations: &Migrations) -> Result<Vec<RunView>> {
             .map(|mut v| {
                 v.validation = after::validation_summary(&dir, &v.run_id);
                 v.rollback = after::rollback_summary(&dir, &v.run_id);
+                if v.sync.is_none() {
+                    v.sync = sync::stored_sync_view(&dir, &v.run_id);
+                }
                 v
             })
             .collect())

@@ -7,6 +7,7 @@ import type { PlanRequest } from "../bindings/PlanRequest";
 import type { RunAction } from "../bindings/RunAction";
 import type { RunEvent } from "../bindings/RunEvent";
 import type { RunView } from "../bindings/RunView";
+import type { SyncRequest } from "../bindings/SyncRequest";
 
 export type Api = typeof ipc;
 
@@ -31,6 +32,10 @@ export class RunMonitor {
 
   async start(request: PlanRequest, dryRun: boolean, expected: Record<string, number>): Promise<boolean> {
     return this.begin(() => this.api.startRun(request, dryRun, expected, this.onEvent));
+  }
+
+  async startSync(request: PlanRequest, sync: SyncRequest, expected: Record<string, number>): Promise<boolean> {
+    return this.begin(() => this.api.startSync(request, sync, expected, this.onEvent));
   }
 
   async resume(runId: string, settings: OperatingSettings | null = null): Promise<boolean> {
