@@ -16,6 +16,8 @@ const COMMANDS: &[&str] = &[
     "test_connection",
     "preflight",
     "start_run",
+    "start_sync",
+    "sync_defaults",
     "resume_run",
     "attach_run",
     "control_run",

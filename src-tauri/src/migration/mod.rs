@@ -604,7 +604,7 @@ pub async fn set_checklist_step(
     blocking(move || {
         let view = current_view(&migrations, &run_id)?;
         let dir = run_dir(&migrations.data_dir, &run_id);
-        checklist::set_manual(&dir, &key, done)?;
+        checklist::set_manual(&dir, &view, &key, done)?;
         let facts = after::auto_facts(&migrations, &run_id);
         Ok(checklist::checklist(&dir, &view, facts))
     })
