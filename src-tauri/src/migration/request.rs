@@ -173,6 +173,7 @@ impl PlanRequest {
                 trace_names: clean(&self.trace_names),
                 tags: clean(&self.tags),
                 fan_out_started_at: None,
+                copy_back_of: None,
             },
             options: Options {
                 on_existing: match self.on_existing {

@@ -59,7 +59,46 @@ enum Command {
         /// Stop once the source has had nothing new for this many seconds.
         #[arg(long, value_name = "SECS")]
         until_idle: Option<f64>,
+        /// After the application was switched to the target (`cutover`): finish once the
+        /// source has had nothing new for this many seconds (last pass, validation, cut over).
+        #[arg(long, value_name = "SECS")]
+        drain: Option<f64>,
         /// Print the final report as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask a sync to finish: one last pass, a validation of its whole window, then it is cut
+    /// over. A sync running in another process finishes after its pass; one that is not
+    /// running finishes here.
+    Finish {
+        /// The sync run (also as `--run RUN_ID`).
+        #[arg(
+            long = "run",
+            value_name = "RUN_ID",
+            required_unless_present = "run_arg"
+        )]
+        run_id: Option<String>,
+        #[arg(value_name = "RUN_ID", conflicts_with = "run_id")]
+        run_arg: Option<String>,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy back to a sync's source what the application wrote to its target since the
+    /// switch (a run of its own: validate or roll it back like any run).
+    CopyBack {
+        /// The sync run (also as `--run RUN_ID`).
+        #[arg(
+            long = "run",
+            value_name = "RUN_ID",
+            required_unless_present = "run_arg"
+        )]
+        run_id: Option<String>,
+        #[arg(value_name = "RUN_ID", conflicts_with = "run_id")]
+        run_arg: Option<String>,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -215,9 +254,10 @@ fn print_report(r: &RunReport, json: bool) {
     }
 }
 
-/// A sync's standing in one line: passes, watermark, lag, what waits.
+/// A sync's standing in one line: passes, watermark, lag, what waits; after a switch, who
+/// still writes to the source; once finished, the cut-over.
 fn sync_words(s: &migrator_engine::SyncStatus) -> String {
-    format!(
+    let mut words = format!(
         "{} passes, copied up to {}, {} behind, {} waiting to settle ({} still open)",
         s.passes,
         s.watermark.as_deref().unwrap_or("(nothing yet)"),
@@ -225,7 +265,23 @@ fn sync_words(s: &migrator_engine::SyncStatus) -> String {
             .map_or("?".to_string(), |l| format!("{l:.0} s")),
         s.waiting,
         s.waiting_open
-    )
+    );
+    if let Some(at) = &s.switched_at {
+        words.push_str(&format!(
+            "; switched at {at}, still receiving from {} sender(s){}",
+            s.senders.len(),
+            s.quiet_since
+                .as_ref()
+                .map(|q| format!(", quiet since {q}"))
+                .unwrap_or_default()
+        ));
+    }
+    if let Some(c) = &s.cut_over {
+        words.push_str(&format!("; cut over at {}: {}", c.at, c.validation_summary));
+    } else if s.finishing {
+        words.push_str("; finishing");
+    }
+    words
 }
 
 async fn with_progress<F, Fut>(json: bool, f: F) -> (Result<RunReport, EngineError>, Option<String>)
@@ -325,6 +381,7 @@ async fn main() -> ExitCode {
             settle,
             lookback,
             until_idle,
+            drain,
             json,
         } => {
             let plan = match Plan::load(&plan) {
@@ -336,6 +393,7 @@ async fn main() -> ExitCode {
                 settle_secs: settle,
                 lookback_secs: lookback,
                 until_idle_secs: until_idle,
+                drain_secs: drain,
             };
             let dir = data_dir.unwrap_or_else(default_data_dir);
             let (r, id) = with_progress(json, |tx, control| async move {
@@ -361,6 +419,57 @@ async fn main() -> ExitCode {
             })
             .await;
             finish(r, Some(run_id), json)
+        }
+        Command::Finish {
+            run_id,
+            run_arg,
+            data_dir,
+            json,
+        } => {
+            let run_id = run_id.or(run_arg).expect("clap requires one");
+            let dir = data_dir.unwrap_or_else(default_data_dir);
+            if let Err(e) = migrator_engine::request_finish(&dir, &run_id) {
+                return finish(Err(e), Some(run_id), json);
+            }
+            let running = migrator_engine::list_runs(&dir)
+                .map(|runs| runs.iter().any(|r| r.run_id == run_id && r.locked))
+                .unwrap_or(false);
+            if running {
+                eprintln!(
+                    "asked sync {run_id} to finish: after its pass it runs a last one, validates the whole window and is cut over (see `runs`)"
+                );
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({ "run_id": run_id, "finishing": true })
+                    );
+                }
+                return ExitCode::SUCCESS;
+            }
+            let id = run_id.clone();
+            let (r, _) = with_progress(json, |tx, control| async move {
+                migrator_engine::resume(&id, &dir, None, Secrets::default(), tx, control).await
+            })
+            .await;
+            finish(r, Some(run_id), json)
+        }
+        Command::CopyBack {
+            run_id,
+            run_arg,
+            data_dir,
+            json,
+        } => {
+            let run_id = run_id.or(run_arg).expect("clap requires one");
+            let dir = data_dir.unwrap_or_else(default_data_dir);
+            let plan = match migrator_engine::copy_back_plan(&dir, &run_id) {
+                Ok(p) => p,
+                Err(e) => return finish(Err(e), None, json),
+            };
+            let (r, id) = with_progress(json, |tx, control| async move {
+                migrator_engine::run(plan, &dir, tx, control, false).await
+            })
+            .await;
+            finish(r, id, json)
         }
         Command::Runs { data_dir, json } => {
             let dir = data_dir.unwrap_or_else(default_data_dir);

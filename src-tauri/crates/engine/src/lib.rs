@@ -26,7 +26,10 @@ pub(crate) use after_run::reconnect;
 pub use after_run::{conflicts, cutover as cutover_run, rollback, validate};
 pub use connectors::langfuse::{experiments, otlp};
 pub use connectors::{self as connector, archive, http, langfuse, langsmith, media};
-pub use run::sync::{SyncPass, SyncSettings, SyncStatus, SyncTiming};
+pub use run::sync::{
+    CutOver, SenderSeen, SyncPass, SyncSettings, SyncStatus, SyncTiming, copy_back_plan,
+    mark_switched, mark_switched_back, request_finish,
+};
 #[allow(unused_imports)]
 pub(crate) use run::{alloc, pipeline, runner};
 pub use run::{control, eta, journal, plan, progress, sync as live_sync, trace_scope};
@@ -102,7 +105,10 @@ pub async fn sync(
         settings,
         sink,
         control,
-        &after_run::conflicts::ByComparison,
+        run::sync::Checks {
+            conflicts: &after_run::conflicts::ByComparison,
+            last: &after_run::validate::final_check::WholeWindow,
+        },
     )
     .await
 }
@@ -126,7 +132,10 @@ pub async fn resume(
             secrets,
             sink,
             control,
-            &after_run::conflicts::ByComparison,
+            run::sync::Checks {
+                conflicts: &after_run::conflicts::ByComparison,
+                last: &after_run::validate::final_check::WholeWindow,
+            },
         )
         .await;
     }

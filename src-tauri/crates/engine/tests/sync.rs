@@ -80,6 +80,7 @@ fn quick(until_idle: f64) -> SyncSettings {
         settle_secs: Some(1.0),
         lookback_secs: Some(60.0),
         until_idle_secs: Some(until_idle),
+        drain_secs: None,
     }
 }
 
@@ -598,4 +599,428 @@ async fn a_sync_run_resumes_with_another_end_of_window_but_not_another_start() {
         "{e}"
     );
     assert_exactly_once(&src.dump(), &dst.dump(), false);
+}
+
+/// Waits until sync run in `data` has finished a pass that started after `t` (the first run of
+/// the folder); returns the run id.
+async fn pass_started_after(data: &Path, t: DateTime<Utc>) -> String {
+    for _ in 0..600 {
+        if let Some(run) = migrator_engine::list_runs(data).unwrap().first() {
+            let done = passes(data, &run.run_id).into_iter().any(|p| {
+                p.ended_at.is_some()
+                    && migrator_engine::filter::parse_time(&p.started_at).unwrap() > t
+            });
+            if done {
+                return run.run_id.clone();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no pass started after {t}");
+}
+
+/// A trace of an application instance on a v3 server: the trace names its release, it and its
+/// span their environment (as the SDK's `LANGFUSE_RELEASE` / `LANGFUSE_TRACING_ENVIRONMENT` do).
+async fn app_trace_v3(w: &Writer, n: u64, release: &str, environment: &str) {
+    let (tid, a) = (trace_id(n), obs_id(n, 1));
+    let at = Utc::now();
+    w.ingest(vec![
+        (
+            "trace-create",
+            json!({"id": tid, "name": "chat", "timestamp": iso(at), "release": release,
+                   "environment": environment}),
+        ),
+        (
+            "span-create",
+            json!({"id": a, "traceId": tid, "name": "handle", "startTime": iso(at),
+                   "endTime": iso(at + Span::milliseconds(10)), "environment": environment}),
+        ),
+    ])
+    .await;
+}
+
+/// (sdk, sdk version, service, release, environment, objects) of each sender, sorted.
+type Sender = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    u64,
+);
+
+fn senders_of(s: &[migrator_engine::SenderSeen]) -> Vec<Sender> {
+    let mut out: Vec<Sender> = s
+        .iter()
+        .map(|s| {
+            (
+                s.sdk.clone(),
+                s.sdk_version.clone(),
+                s.service.clone(),
+                s.release.clone(),
+                s.environment.clone(),
+                s.objects,
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn some(s: &str) -> Option<String> {
+    Some(s.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn after_the_switch_the_drain_names_who_still_writes_and_finishes_once_the_source_is_quiet() {
+    let src = source(ServerProfile::V3, Duration::from_millis(300)).await;
+    history(&src, 3).await;
+    let dst = sandbox(ServerProfile::V4, None).await;
+    let data = tempfile::tempdir().unwrap();
+    let dir: &'static Path = Box::leak(data.path().to_path_buf().into_boxed_path());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let settings = SyncSettings {
+        until_idle_secs: None,
+        drain_secs: Some(3.0),
+        ..quick(0.0)
+    };
+    let sync = tokio::spawn(migrator_engine::sync(
+        sync_plan(&src, &dst),
+        dir,
+        settings,
+        tx,
+        RunControl::new(),
+    ));
+    let w = Writer::new(&src);
+    // Before the switch: not a sender of the drain.
+    app_trace_v3(&w, 1, "1.0", "production").await;
+    let written = Utc::now() + Span::milliseconds(500);
+    let run = pass_started_after(dir, written).await;
+    migrator_engine::mark_switched(dir, &run, Utc::now()).unwrap();
+    // After it: two instances of release 2.0 and one of 1.0 in staging still write here.
+    app_trace_v3(&w, 2, "2.0", "production").await;
+    app_trace_v3(&w, 3, "2.0", "production").await;
+    app_trace_v3(&w, 4, "1.0", "staging").await;
+    let last_write = Utc::now();
+
+    let report = tokio::time::timeout(Duration::from_secs(120), sync)
+        .await
+        .expect("the drain ends the sync by itself")
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.state, RunState::Completed, "{report:?}");
+    let status = report.sync.clone().unwrap();
+    let want = vec![
+        (None, None, None, some("1.0"), some("staging"), 2),
+        (None, None, None, some("2.0"), some("production"), 4),
+    ];
+    assert_eq!(senders_of(&status.senders), want, "{status:?}");
+    // The progress stream showed them while the sync went on.
+    let mut streamed = vec![];
+    while let Ok(e) = rx.try_recv() {
+        if let migrator_engine::ProgressEvent::SyncPassEnded {
+            senders,
+            quiet_since,
+            ..
+        } = e
+        {
+            streamed.push((senders_of(&senders), quiet_since));
+        }
+    }
+    assert!(streamed.iter().any(|(s, _)| s == &want), "{streamed:?}");
+    let quiet =
+        migrator_engine::filter::parse_time(status.quiet_since.as_deref().unwrap()).unwrap();
+    assert!(
+        quiet >= last_write,
+        "the last news came after the last write: {quiet}"
+    );
+    let cut = status
+        .cut_over
+        .expect("the drain finished the sync: cut over");
+    let at = migrator_engine::filter::parse_time(&cut.at).unwrap();
+    assert!(
+        at - quiet >= Span::seconds(3),
+        "quiet for the drain time: {cut:?}"
+    );
+    assert!(cut.validation_clean, "{cut:?}");
+    assert!(
+        migrator_engine::filter::parse_time(&cut.window_to).unwrap() > last_write,
+        "the validated window reaches past the last write: {cut:?}"
+    );
+    assert_exactly_once(&src.dump(), &dst.dump(), true);
+    assert_validation_clean(&run, dir).await;
+}
+
+/// An ended OTLP span of an application that names itself: the Langfuse SDK's instrumentation
+/// scope, its service, release and environment.
+fn app_span(tid: &str, id: &str, parent: Option<&str>, release: &str) -> Value {
+    let now = Utc::now();
+    let mut s = otlp_span(tid, id, parent, now - Span::milliseconds(50), now);
+    for (k, v) in [
+        ("langfuse.release", release),
+        ("langfuse.environment", "production"),
+    ] {
+        s["attributes"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"key": k, "value": {"stringValue": v}}));
+    }
+    s
+}
+
+async fn export_as_app(s: &Sandbox, spans: Vec<Value>) {
+    let body = json!({"resourceSpans": [{
+        "resource": {"attributes": [
+            {"key": "service.name", "value": {"stringValue": "billing-worker"}},
+            {"key": "telemetry.sdk.name", "value": {"stringValue": "opentelemetry"}},
+            {"key": "telemetry.sdk.version", "value": {"stringValue": "1.33.0"}}]},
+        "scopeSpans": [{"scope": {"name": "langfuse-sdk", "version": "3.2.1"}, "spans": spans}]}]});
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/public/otel/v1/traces", s.url()))
+        .basic_auth(PK, Some(SK))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn finish_runs_a_last_pass_validates_the_whole_window_and_cuts_over() {
+    let src = source(ServerProfile::V4, Duration::from_millis(300)).await;
+    history(&src, 3).await;
+    let dst = sandbox(ServerProfile::V4, None).await;
+    let data = tempfile::tempdir().unwrap();
+    let dir: &'static Path = Box::leak(data.path().to_path_buf().into_boxed_path());
+    let control = RunControl::new();
+    let settings = SyncSettings {
+        until_idle_secs: None,
+        // Long enough that only the last pass can copy what ends just before Finish.
+        settle_secs: Some(30.0),
+        ..quick(0.0)
+    };
+    let sync = tokio::spawn(migrator_engine::sync(
+        sync_plan(&src, &dst),
+        dir,
+        settings,
+        NoProgress,
+        control.clone(),
+    ));
+    let run = pass_started_after(dir, Utc::now()).await;
+    let switched = Utc::now();
+    migrator_engine::mark_switched(dir, &run, switched).unwrap();
+    // Idempotent while the switch stands.
+    migrator_engine::mark_switched(dir, &run, switched + Span::seconds(5)).unwrap();
+    let (tid, a, b) = (trace_id(7), obs_id(7, 1), obs_id(7, 2));
+    export_as_app(
+        &src,
+        vec![
+            app_span(&tid, &a, None, "2.0"),
+            app_span(&tid, &b, Some(&a), "2.0"),
+        ],
+    )
+    .await;
+    let seen = Utc::now() + Span::milliseconds(500);
+    pass_started_after(dir, seen).await;
+    let status =
+        migrator_engine::live_sync::status::status(&Journal::open(dir, &run).unwrap(), None)
+            .unwrap()
+            .unwrap();
+    assert_eq!(
+        status.switched_at.as_deref(),
+        Some(iso(switched).as_str()),
+        "a second switch while one stands changes nothing"
+    );
+    let app = |objects| {
+        vec![(
+            some("langfuse-sdk"),
+            some("3.2.1"),
+            some("billing-worker"),
+            some("2.0"),
+            some("production"),
+            objects,
+        )]
+    };
+    // The trace and its two spans, named by the SDK's scope and the service's resource.
+    assert_eq!(senders_of(&status.senders), app(3), "{status:?}");
+    assert!(
+        dst.dump()["observations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["id"] != a.as_str()),
+        "not copied before it settled (30 s)"
+    );
+
+    let asked = Utc::now();
+    control.finish();
+    let report = tokio::time::timeout(Duration::from_secs(120), sync)
+        .await
+        .expect("finish ends the sync")
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.state, RunState::Completed, "{report:?}");
+    let cut = report.sync.unwrap().cut_over.expect("cut over");
+    assert!(
+        migrator_engine::filter::parse_time(&cut.window_to).unwrap() >= asked,
+        "the last pass read up to the finish: {cut:?}"
+    );
+    let last = passes(dir, &run).pop().unwrap();
+    assert!(
+        last.copied >= 2,
+        "the last pass copied what had ended: {last:?}"
+    );
+    assert_exactly_once(&src.dump(), &dst.dump(), false);
+    assert_validation_clean_but_the_otel_envelope(&run, dir).await;
+    let saved = migrator_engine::latest_report(&run, dir).unwrap();
+    assert!(
+        saved.is_some(),
+        "the finish's validation is saved with the run"
+    );
+
+    // A switch back, then a switch again: a new switch, whose drain starts empty.
+    let back = Utc::now();
+    migrator_engine::mark_switched_back(dir, &run, back).unwrap();
+    let again = back + Span::seconds(1);
+    migrator_engine::mark_switched(dir, &run, again).unwrap();
+    let status =
+        migrator_engine::live_sync::status::status(&Journal::open(dir, &run).unwrap(), None)
+            .unwrap()
+            .unwrap();
+    assert_eq!(status.switched_at.as_deref(), Some(iso(again).as_str()));
+    assert!(status.senders.is_empty(), "{status:?}");
+}
+
+fn with_secrets(mut plan: Plan) -> Plan {
+    for side in [&mut plan.source, &mut plan.target] {
+        if let migrator_engine::EndpointSpec::Langfuse(l) = side {
+            l.secret_key = Some(SK.to_string().into());
+        }
+    }
+    plan
+}
+
+fn written(report: &RunReport) -> BTreeMap<String, u64> {
+    report
+        .entities
+        .iter()
+        .filter(|(_, c)| c.written > 0)
+        .map(|(e, c)| (e.to_string(), c.written))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn copy_back_brings_back_exactly_what_the_application_wrote_to_the_target_after_the_switch() {
+    let src = source(ServerProfile::V3, Duration::from_millis(300)).await;
+    history(&src, 3).await;
+    let dst = source(ServerProfile::V3, Duration::from_millis(300)).await;
+    let data = tempfile::tempdir().unwrap();
+    let dir: &'static Path = Box::leak(data.path().to_path_buf().into_boxed_path());
+    let control = RunControl::new();
+    let settings = SyncSettings {
+        until_idle_secs: None,
+        ..quick(0.0)
+    };
+    let sync = tokio::spawn(migrator_engine::sync(
+        sync_plan(&src, &dst),
+        dir,
+        settings,
+        NoProgress,
+        control.clone(),
+    ));
+    let run = pass_started_after(dir, Utc::now()).await;
+    migrator_engine::mark_switched(dir, &run, Utc::now()).unwrap();
+    // An instance on the old configuration still writes to the source: the sync carries it.
+    app_trace_v3(&Writer::new(&src), 20, "1.0", "production").await;
+    // The switched application writes to the target through its ingestion endpoint.
+    let app = Writer::new(&dst);
+    app_trace_v3(&app, 30, "2.0", "production").await;
+    app_trace_v3(&app, 31, "2.0", "production").await;
+    app.ingest(vec![(
+        "score-create",
+        json!({"id": "score-app", "traceId": trace_id(30), "name": "quality", "value": 1.0}),
+    )])
+    .await;
+    pass_started_after(dir, Utc::now() + Span::milliseconds(1500)).await;
+    control.finish();
+    sync.await.unwrap().unwrap();
+    migrator_engine::mark_switched_back(dir, &run, Utc::now()).unwrap();
+    src.settle();
+    dst.settle();
+    let source_before = src.dump();
+
+    let plan = migrator_engine::copy_back_plan(dir, &run).unwrap();
+    let lf_url = |s: &migrator_engine::EndpointSpec| match s {
+        migrator_engine::EndpointSpec::Langfuse(l) => l.url.clone(),
+        _ => panic!("{s:?}"),
+    };
+    assert_eq!(
+        (lf_url(&plan.source), lf_url(&plan.target)),
+        (dst.url(), src.url()),
+        "from the sync's target back to its source"
+    );
+    let back = migrator_engine::run(
+        with_secrets(plan),
+        dir,
+        NoProgress,
+        RunControl::new(),
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(back.state, RunState::Completed, "{back:?}");
+    assert!(back.failures.is_empty(), "{:?}", back.failures);
+    assert_eq!(
+        written(&back),
+        BTreeMap::from([
+            ("observations".to_string(), 2),
+            ("scores".to_string(), 1),
+            ("traces".to_string(), 2)
+        ]),
+        "the application's two traces, their spans and its score"
+    );
+    // What the sync carried into the target is not even read (a skip of what the source has
+    // would hide a copy-back that takes the sync's objects for the application's).
+    for (e, c) in &back.entities {
+        assert_eq!((c.read, c.skipped), (c.written, 0), "{e}: nothing the sync wrote");
+    }
+    src.settle();
+    let after = src.dump();
+    let new_ids = |entity: &str| -> BTreeMap<String, usize> {
+        let before = ids(&source_before, entity);
+        ids(&after, entity)
+            .into_iter()
+            .filter(|(id, _)| !before.contains_key(id))
+            .collect()
+    };
+    assert_eq!(new_ids("traces"), once([trace_id(30), trace_id(31)]));
+    assert_eq!(
+        new_ids("observations"),
+        once([obs_id(30, 1), obs_id(31, 1)])
+    );
+    assert_eq!(new_ids("scores"), once(["score-app".to_string()]));
+    assert_eq!(
+        ids(&after, "traces").values().max(),
+        Some(&1),
+        "nothing is in the source twice"
+    );
+    assert_validation_clean(&back.run_id, dir).await;
+
+    let again = migrator_engine::copy_back_plan(dir, &run).unwrap();
+    let second = migrator_engine::run(
+        with_secrets(again),
+        dir,
+        NoProgress,
+        RunControl::new(),
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(second.state, RunState::Completed, "{second:?}");
+    assert!(
+        written(&second).is_empty(),
+        "a second copy-back writes nothing: {second:?}"
+    );
+    src.settle();
+    assert_eq!(ids(&src.dump(), "traces"), ids(&after, "traces"));
 }

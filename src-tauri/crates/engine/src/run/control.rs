@@ -13,6 +13,8 @@ enum State {
 #[derive(Clone, Debug)]
 pub struct RunControl {
     tx: std::sync::Arc<watch::Sender<State>>,
+    /// A live sync was asked to finish (last pass, validation, cut over).
+    finish: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Default for RunControl {
@@ -26,7 +28,16 @@ impl RunControl {
         let (tx, _) = watch::channel(State::Running);
         Self {
             tx: std::sync::Arc::new(tx),
+            finish: Default::default(),
         }
+    }
+    /// Asks a live sync to finish: the pass under way ends, one last pass copies up to now, the
+    /// whole window is validated and the run is cut over. A plain run ignores it.
+    pub fn finish(&self) {
+        self.finish.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    pub fn is_finishing(&self) -> bool {
+        self.finish.load(std::sync::atomic::Ordering::SeqCst)
     }
     /// Stops starting new requests; requests in flight finish and are journaled.
     pub fn pause(&self) {

@@ -58,6 +58,10 @@ pub enum ProgressEvent {
         pass: crate::run::sync::status::SyncPass,
         waiting: u64,
         waiting_open: u64,
+        /// Who still writes to the source since the switch (empty before a switch).
+        senders: Vec<crate::run::sync::drain::SenderSeen>,
+        /// When the source last showed something new.
+        quiet_since: Option<String>,
     },
 }
 

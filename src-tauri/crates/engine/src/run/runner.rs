@@ -194,6 +194,7 @@ pub(crate) async fn connect(
         ),
     };
     let source = crate::run::trace_scope::scoped_source(source, &plan.scope).await?;
+    let source = crate::run::sync::copy_back::scoped(source, &plan.scope)?;
     let source_dialect = source.payloads().dialect;
     let (target, target_info): (Arc<dyn TargetConnector>, _) = match &plan.target {
         EndpointSpec::Langfuse(l) => {

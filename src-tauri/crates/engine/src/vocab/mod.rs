@@ -26,6 +26,6 @@ pub use error::{ConnectionError, EngineError};
 pub use keys::ExistingKey;
 pub use model::{Dialect, Entity, Generation, Payloads, Platform, RawObject, Record, natural_key};
 pub use rate::{Bucket, Budget, CloudPlan};
-pub use scope::{EntitySelection, Scope};
+pub use scope::{CopyBackOf, EntitySelection, Scope};
 pub use secret::{ExposeSecret, Secret, SecretString};
 pub use state::{ObjectState, RunState};

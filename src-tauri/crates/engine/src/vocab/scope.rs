@@ -26,6 +26,19 @@ pub struct Scope {
     /// loading a plan moves `to` back to this moment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fan_out_started_at: Option<DateTime<Utc>>,
+    /// A copy-back: leave out every object live sync run `copy_back_of` carried or saw (its
+    /// journal), so only what the application itself wrote to the sync's target is copied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_back_of: Option<CopyBackOf>,
+}
+
+/// The live sync a copy-back undoes, and where its journal lives.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CopyBackOf {
+    pub run_id: String,
+    /// The data folder the sync run lives in.
+    pub data_dir: std::path::PathBuf,
 }
 
 fn default_from() -> DateTime<Utc> {
@@ -47,6 +60,7 @@ impl Default for Scope {
             trace_names: vec![],
             tags: vec![],
             fan_out_started_at: None,
+            copy_back_of: None,
         }
     }
 }

@@ -131,6 +131,10 @@ pub fn cutover_apply(
         restored_at: None,
     };
     record_status(&journal, &s, "now points at the target")?;
+    // A live sync follows the switch: its drain starts here.
+    if crate::run::sync::status::is_sync(&journal)? {
+        crate::run::sync::drain::switched_in(&journal, chrono::Utc::now())?;
+    }
     Ok(s)
 }
 
@@ -157,5 +161,8 @@ pub(crate) fn restore_in(
     env_file::restore(&s.record, force)?;
     s.restored_at = Some(now_iso_secs());
     record_status(journal, &s, "is restored")?;
+    if crate::run::sync::status::is_sync(journal)? {
+        crate::run::sync::drain::switched_back_in(journal, chrono::Utc::now())?;
+    }
     Ok(s)
 }

@@ -5,6 +5,7 @@
 //! - [`report`]: the report as JSON (UI), Markdown and standalone HTML.
 
 pub mod diff;
+pub mod final_check;
 pub mod media;
 pub mod reconcile;
 pub mod report;

@@ -236,6 +236,10 @@ async fn readers(
     target: Arc<dyn SourceConnector>,
     plan: &crate::run::plan::Plan,
 ) -> Result<(Arc<dyn SourceConnector>, Arc<dyn SourceConnector>), EngineError> {
+    // A copy-back compares only what the application wrote: the sync's objects are left out
+    // on both sides.
+    let source = crate::run::sync::copy_back::scoped(source, &plan.scope)?;
+    let target = crate::run::sync::copy_back::scoped(target, &plan.scope)?;
     if !crate::run::trace_scope::filters_traces(&plan.scope) {
         return Ok((source, target));
     }

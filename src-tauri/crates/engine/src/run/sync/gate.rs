@@ -39,6 +39,8 @@ pub(crate) struct GateCounts {
     pub new: AtomicU64,
     /// Objects the journal already held.
     pub held: AtomicU64,
+    /// When the newest first sighting or change was read.
+    pub latest_news: Mutex<Option<DateTime<Utc>>>,
 }
 
 pub(crate) struct SettleGate {
@@ -46,6 +48,8 @@ pub(crate) struct SettleGate {
     journal: Arc<Journal>,
     settle: Duration,
     lookback: Duration,
+    /// The switch that stands, if any: objects first seen after it are noted with their sender.
+    switched: Option<DateTime<Utc>>,
     /// Per entity, the ids of the last pages let through.
     passed: Mutex<HashMap<Entity, VecDeque<HashSet<String>>>>,
     pub counts: GateCounts,
@@ -57,15 +61,17 @@ impl SettleGate {
         journal: Arc<Journal>,
         settle: Duration,
         lookback: Duration,
-    ) -> Self {
-        SettleGate {
+    ) -> Result<Self, EngineError> {
+        let switched = super::drain::current_switch(&journal)?;
+        Ok(SettleGate {
             inner,
             journal,
             settle,
             lookback,
+            switched,
             passed: Mutex::default(),
             counts: GateCounts::default(),
-        }
+        })
     }
 
     /// Whether `r` may be copied now; records it as waiting when not.
@@ -89,6 +95,11 @@ impl SettleGate {
             Some(w) if w.content_hash == hash => w.first_seen,
             _ => {
                 self.counts.new.fetch_add(1, Ordering::Relaxed);
+                let mut latest = self.counts.latest_news.lock().expect("gate");
+                *latest = Some(latest.map_or(now, |t| t.max(now)));
+                if before.is_none() && self.switched.is_some_and(|s| now >= s) {
+                    super::drain::note_news(&self.journal, r, now)?;
+                }
                 now
             }
         };
@@ -283,7 +294,8 @@ mod tests {
             journal(dir.path()),
             Duration::from_secs(5),
             Duration::from_secs(60),
-        );
+        )
+        .unwrap();
         assert_eq!(ids_through(&gate, 2).await, vec![vec!["a", "b"], vec!["c"]]);
         assert_eq!(gate.counts.seen.load(Ordering::Relaxed), 3);
     }
@@ -305,7 +317,8 @@ mod tests {
             j.clone(),
             Duration::from_secs(5),
             Duration::from_secs(60),
-        );
+        )
+        .unwrap();
         let pass = status::start_pass(&j, now - chrono::Duration::hours(1), now, &[]).unwrap();
         assert_eq!(ids_through(&gate, 1).await, vec![vec!["old"]]);
         assert_eq!(status::count_waiting(&j).unwrap(), (2, 1));

@@ -15,12 +15,36 @@
 //! - An unreachable side does not end the sync: the pass is tried again, backing off, and the
 //!   wait is reported.
 
+pub mod copy_back;
+pub mod drain;
 pub mod gate;
 pub mod settings;
 pub mod status;
 
+pub use copy_back::copy_back_plan;
+pub use drain::{CutOver, SenderSeen, mark_switched, mark_switched_back, request_finish};
 pub use settings::{SyncSettings, SyncTiming};
 pub use status::{SyncPass, SyncStatus};
+
+/// What a sync checks with machinery above it: conflicts in the target after the backfill, and
+/// the full validation when it finishes.
+pub struct Checks<'a> {
+    pub conflicts: &'a dyn FindConflicts,
+    pub last: &'a dyn FinalCheck,
+}
+
+/// The full validation a finishing sync runs over its whole window (validation lives above the
+/// run machinery, so the caller hands it in). Returns whether it was clean, and its findings
+/// in one sentence.
+#[async_trait::async_trait]
+pub trait FinalCheck: Send + Sync {
+    async fn validate(
+        &self,
+        run_id: &str,
+        data_dir: &Path,
+        plan: &Plan,
+    ) -> Result<(bool, String), EngineError>;
+}
 
 use crate::run::conflict_check::FindConflicts;
 use crate::run::control::RunControl;
@@ -46,7 +70,7 @@ pub async fn sync(
     settings: SyncSettings,
     sink: impl ProgressSink,
     control: RunControl,
-    conflicts: &dyn FindConflicts,
+    checks: Checks<'_>,
 ) -> Result<RunReport, EngineError> {
     plan.validate()?;
     refuse_unsyncable(&plan)?;
@@ -55,12 +79,12 @@ pub async fn sync(
     let journal = Journal::create_sync(data_dir, &run_id, &plan, &settings_json)?;
     follow(
         plan,
-        run_id,
+        (run_id, data_dir),
         (journal, lock),
         Arc::new(sink),
         control,
         false,
-        conflicts,
+        checks,
     )
     .await
 }
@@ -74,17 +98,17 @@ pub async fn resume(
     secrets: Secrets,
     sink: impl ProgressSink,
     control: RunControl,
-    conflicts: &dyn FindConflicts,
+    checks: Checks<'_>,
 ) -> Result<RunReport, EngineError> {
     let r = runner::reopen(run_id, data_dir, plan, secrets)?;
     follow(
         r.plan,
-        run_id.to_string(),
+        (run_id.to_string(), data_dir),
         (r.journal, r.lock),
         Arc::new(sink),
         control,
         true,
-        conflicts,
+        checks,
     )
     .await
 }
@@ -110,12 +134,15 @@ fn refuse_unsyncable(plan: &Plan) -> Result<(), EngineError> {
 
 async fn follow(
     plan: Plan,
-    run_id: String,
+    (run_id, data_dir): (String, &Path),
     (journal, _lock): (Journal, RunLock),
     sink: Arc<dyn ProgressSink>,
     control: RunControl,
     resumed: bool,
-    conflicts: &dyn FindConflicts,
+    Checks {
+        conflicts,
+        last: check,
+    }: Checks<'_>,
 ) -> Result<RunReport, EngineError> {
     let started = Instant::now();
     let journal = Arc::new(journal);
@@ -174,6 +201,8 @@ async fn follow(
     );
     let follower = Follower {
         base: &base,
+        data_dir,
+        check,
         sides: &sides,
         timing: &timing,
         entities: &entities,
@@ -237,13 +266,16 @@ fn passing(e: &EngineError) -> bool {
 
 struct Follower<'a> {
     base: &'a Ctx,
+    data_dir: &'a Path,
+    check: &'a dyn FinalCheck,
     sides: &'a Sides,
     timing: &'a SyncTiming,
     entities: &'a [Entity],
 }
 
 impl Follower<'_> {
-    /// Passes until cancelled (`end_run` then says `cancelled`) or idle (`completed`).
+    /// Passes until cancelled (`end_run` then says `cancelled`), idle (`completed`) or
+    /// finished (`completed`, and cut over).
     async fn run(&self) -> Result<(), EngineError> {
         let journal = &self.base.journal;
         let control = &self.base.control;
@@ -256,16 +288,25 @@ impl Follower<'_> {
             if !control.proceed().await {
                 return Ok(());
             }
+            let finishing = self.finishing()?;
+            let final_pass = drain::final_pass(journal)?;
             let pass = match status::open_pass(journal)? {
                 Some(p) => {
                     status::again(journal, p.pass)?;
                     p
                 }
+                // The last pass ran (a crash or a cancel came before the validation).
+                None if finishing && final_pass.is_some() => return self.cut_over().await,
                 None => {
                     let (from, to) = self.next_window()?;
-                    status::start_pass(journal, from, to, &pass_streams(self.entities))?
+                    let p = status::start_pass(journal, from, to, &pass_streams(self.entities))?;
+                    if finishing {
+                        drain::set_final_pass(journal, p.pass, &p.window_to)?;
+                    }
+                    p
                 }
             };
+            let last = drain::final_pass(journal)? == Some(pass.pass);
             let backfill = pass.pass == 1;
             // A follow pass is small and finishes even when cancelled; the backfill may be
             // long, so it stops at once and is finished on resume.
@@ -274,45 +315,26 @@ impl Follower<'_> {
             } else {
                 follow_control.clone()
             };
+            // The last pass copies whatever has ended without waiting for it to rest: nothing
+            // follows it that could copy it later (what is still open is named by validation).
+            let settle = if last {
+                Duration::ZERO
+            } else {
+                self.timing.settle()
+            };
             let gate = Arc::new(SettleGate::new(
                 self.sides.source.clone(),
                 journal.clone(),
-                self.timing.settle(),
+                settle,
                 self.timing.lookback(),
-            ));
+            )?);
             let ctx = Arc::new(self.pass_ctx(&pass, gate.clone(), pass_control)?);
             let before = journal.counts()?;
             match runner::run_phases(&ctx, self.entities).await {
                 Ok(()) if backfill && control.is_cancelled() => return Ok(()),
                 Ok(()) => {
                     outage = 0;
-                    let after = journal.counts()?;
-                    let copied = total(&after, |c| c.written) - total(&before, |c| c.written);
-                    let skipped_existing =
-                        total(&after, |c| c.skipped) - total(&before, |c| c.skipped);
-                    let done = status::finish_pass(
-                        journal,
-                        &pass,
-                        &status::PassOutcome {
-                            seen: gate.counts.seen.load(Ordering::Relaxed),
-                            copied,
-                            skipped: gate.counts.held.load(Ordering::Relaxed) + skipped_existing,
-                        },
-                    )?;
-                    journal.log(
-                        "info",
-                        &format!(
-                            "sync pass {} read {} → {}: {} seen, {} copied, {} skipped, {} waiting to settle",
-                            done.pass, done.window_from, done.window_to, done.seen, done.copied, done.skipped, done.waiting
-                        ),
-                    )?;
-                    let (waiting, waiting_open) = status::count_waiting(journal)?;
-                    self.base.sink.emit(ProgressEvent::SyncPassEnded {
-                        run_id: self.base.run_id.clone(),
-                        pass: done,
-                        waiting,
-                        waiting_open,
-                    });
+                    let copied = self.end_pass(&pass, &gate, &before)?;
                     if copied > 0 || gate.counts.new.load(Ordering::Relaxed) > 0 {
                         last_news = Instant::now();
                     }
@@ -334,8 +356,21 @@ impl Follower<'_> {
                 }
                 Err(e) => return Err(e),
             }
+            if last {
+                if control.is_cancelled() {
+                    return Ok(());
+                }
+                return self.cut_over().await;
+            }
             if control.is_cancelled() {
                 return Ok(());
+            }
+            if self.finishing()? {
+                continue;
+            }
+            if self.drained()? {
+                drain::request_finish_in(journal, "the source was quiet for the drain time")?;
+                continue;
             }
             if let Some(idle) = self.timing.until_idle() {
                 let (waiting, open) = status::count_waiting(journal)?;
@@ -352,10 +387,131 @@ impl Follower<'_> {
                     return Ok(());
                 }
             }
-            if !wait_or_cancel(control, self.timing.poll()).await {
+            if !self.wait_for_next_pass().await? {
                 return Ok(());
             }
         }
+    }
+
+    /// Journals a finished pass and tells the sink; returns how many objects it copied.
+    fn end_pass(
+        &self,
+        pass: &SyncPass,
+        gate: &SettleGate,
+        before: &BTreeMap<Entity, crate::vocab::EntityCounts>,
+    ) -> Result<u64, EngineError> {
+        let journal = &self.base.journal;
+        let after = journal.counts()?;
+        let copied = total(&after, |c| c.written) - total(before, |c| c.written);
+        let skipped_existing = total(&after, |c| c.skipped) - total(before, |c| c.skipped);
+        let news = *gate.counts.latest_news.lock().expect("gate");
+        if let Some(at) = news {
+            drain::set_quiet_since(journal, at)?;
+        }
+        let done = status::finish_pass(
+            journal,
+            pass,
+            &status::PassOutcome {
+                seen: gate.counts.seen.load(Ordering::Relaxed),
+                copied,
+                skipped: gate.counts.held.load(Ordering::Relaxed) + skipped_existing,
+            },
+        )?;
+        journal.log(
+            "info",
+            &format!(
+                "sync pass {} read {} → {}: {} seen, {} copied, {} skipped, {} waiting to settle",
+                done.pass,
+                done.window_from,
+                done.window_to,
+                done.seen,
+                done.copied,
+                done.skipped,
+                done.waiting
+            ),
+        )?;
+        let (waiting, waiting_open) = status::count_waiting(journal)?;
+        self.base.sink.emit(ProgressEvent::SyncPassEnded {
+            run_id: self.base.run_id.clone(),
+            pass: done,
+            waiting,
+            waiting_open,
+            senders: drain::senders(journal)?,
+            quiet_since: drain::quiet_since(journal)?
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        });
+        Ok(copied)
+    }
+
+    /// Whether finishing was asked for, here (the control) or by another process (the
+    /// journal's flag). A request through the control is journaled, so a crash does not lose it.
+    fn finishing(&self) -> Result<bool, EngineError> {
+        let journal = &self.base.journal;
+        if drain::finish_requested(journal)? {
+            return Ok(true);
+        }
+        if self.base.control.is_finishing() {
+            drain::request_finish_in(journal, "finishing was asked for")?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Whether the drain is over: a switch stands, the source has shown nothing new for the
+    /// drain time since it (or since its last news), and nothing that has ended is about to
+    /// settle.
+    fn drained(&self) -> Result<bool, EngineError> {
+        let journal = &self.base.journal;
+        let (Some(drain), Some(switched)) = (self.timing.drain(), drain::current_switch(journal)?)
+        else {
+            return Ok(false);
+        };
+        let quiet = drain::quiet_since(journal)?.map_or(switched, |q| q.max(switched));
+        let (waiting, open) = status::count_waiting(journal)?;
+        Ok((Utc::now() - quiet).to_std().unwrap_or_default() >= drain && waiting == open)
+    }
+
+    /// Waits `poll` before the next pass; a finish request cuts the wait short. `false` when
+    /// the run was cancelled.
+    async fn wait_for_next_pass(&self) -> Result<bool, EngineError> {
+        let control = &self.base.control;
+        let until = Instant::now() + self.timing.poll();
+        while Instant::now() < until {
+            if !wait_or_cancel(
+                control,
+                (until - Instant::now()).min(Duration::from_millis(500)),
+            )
+            .await
+            {
+                return Ok(false);
+            }
+            if self.finishing()? {
+                return Ok(true);
+            }
+        }
+        Ok(!control.is_cancelled())
+    }
+
+    /// After the last pass: validates the whole window `[from, end of the last pass)` and
+    /// journals the cut-over with what validation found.
+    async fn cut_over(&self) -> Result<(), EngineError> {
+        let journal = &self.base.journal;
+        let window_to = drain::final_window_to(journal)?
+            .ok_or_else(|| EngineError::Journal("the last sync pass has no window".into()))?;
+        journal.log("info", "the last pass ran: validating the whole window")?;
+        let (clean, summary) = self
+            .check
+            .validate(&self.base.run_id, self.data_dir, &self.base.plan)
+            .await?;
+        drain::mark_cut_over(
+            journal,
+            &drain::CutOver {
+                at: crate::vocab::time::now_iso_millis(),
+                window_to: window_to.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                validation_clean: clean,
+                validation_summary: summary,
+            },
+        )
     }
 
     /// The next pass's window: from the watermark less the lookback (never before the plan's

@@ -22,6 +22,10 @@ pub struct SyncSettings {
     /// cancelled).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until_idle_secs: Option<f64>,
+    /// After the application was switched: finish (last pass, validation, cut over) once the
+    /// source has had nothing new for this many seconds (`None`: only when asked to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drain_secs: Option<f64>,
 }
 
 /// The timing a sync runs with, every value decided.
@@ -31,6 +35,8 @@ pub struct SyncTiming {
     pub settle_secs: f64,
     pub lookback_secs: f64,
     pub until_idle_secs: Option<f64>,
+    #[serde(default)]
+    pub drain_secs: Option<f64>,
 }
 
 impl SyncTiming {
@@ -46,6 +52,9 @@ impl SyncTiming {
     pub fn until_idle(&self) -> Option<Duration> {
         self.until_idle_secs
             .map(|s| Duration::from_secs_f64(s.max(0.0)))
+    }
+    pub fn drain(&self) -> Option<Duration> {
+        self.drain_secs.map(|s| Duration::from_secs_f64(s.max(0.0)))
     }
 }
 
@@ -70,6 +79,7 @@ impl SyncSettings {
             settle_secs: self.settle_secs.unwrap_or(settle),
             lookback_secs: self.lookback_secs.unwrap_or(lookback),
             until_idle_secs: self.until_idle_secs,
+            drain_secs: self.drain_secs,
         }
     }
 }
@@ -96,6 +106,7 @@ mod tests {
             settle_secs: Some(2.0),
             lookback_secs: Some(3.0),
             until_idle_secs: Some(4.0),
+            drain_secs: None,
         }
         .resolve(Some(Generation::V3));
         assert_eq!(

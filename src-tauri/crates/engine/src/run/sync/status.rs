@@ -61,6 +61,22 @@ pub struct SyncStatus {
     pub last_pass: Option<SyncPass>,
     /// The timing the sync runs with (defaults of the source filled in).
     pub timing: Option<super::SyncTiming>,
+    /// When the application was switched to the target, while that switch stands.
+    #[serde(default)]
+    pub switched_at: Option<String>,
+    /// Who still writes to the source since the switch (the drain's "still receiving from N
+    /// services").
+    #[serde(default)]
+    pub senders: Vec<super::drain::SenderSeen>,
+    /// When the source last showed something new.
+    #[serde(default)]
+    pub quiet_since: Option<String>,
+    /// Finishing was asked for and the run is not cut over yet.
+    #[serde(default)]
+    pub finishing: bool,
+    /// Set once the sync finished: last pass, validation of the whole window.
+    #[serde(default)]
+    pub cut_over: Option<super::drain::CutOver>,
 }
 
 /// An object seen at the source and not copied yet.
@@ -70,7 +86,8 @@ pub(crate) struct Waiting {
 }
 
 pub(crate) fn ensure_tables(journal: &Journal) -> Result<(), EngineError> {
-    journal.with_conn(|c| c.execute_batch(SCHEMA))
+    journal.with_conn(|c| c.execute_batch(SCHEMA))?;
+    super::drain::ensure_tables(journal)
 }
 
 /// Whether the run is a live sync.
@@ -156,6 +173,10 @@ pub fn validation_end(journal: &Journal) -> Result<Option<DateTime<Utc>>, Engine
         return Ok(None);
     }
     ensure_tables(journal)?;
+    // A finishing or finished sync is validated over its whole window, up to the final pass's end.
+    if let Some(end) = super::drain::final_window_to(journal)? {
+        return Ok(Some(end));
+    }
     Ok(Some(
         watermark(journal)?.unwrap_or(DateTime::<Utc>::MIN_UTC),
     ))
@@ -359,6 +380,7 @@ pub fn status(
     let passes: i64 =
         journal.with_conn(|c| c.query_row("SELECT COUNT(*) FROM sync_passes", [], |r| r.get(0)))?;
     let (waiting, waiting_open) = count_waiting(journal)?;
+    let cut_over = super::drain::cut_over(journal)?;
     Ok(Some(SyncStatus {
         passes: passes as u64,
         watermark: last.as_ref().and_then(|p| p.watermark.clone()),
@@ -367,5 +389,10 @@ pub fn status(
         waiting_open,
         last_pass: last,
         timing,
+        switched_at: super::drain::current_switch(journal)?.map(iso),
+        senders: super::drain::senders(journal)?,
+        quiet_since: super::drain::quiet_since(journal)?.map(iso),
+        finishing: cut_over.is_none() && super::drain::finish_requested(journal)?,
+        cut_over,
     }))
 }
