@@ -18,6 +18,8 @@ const COMMANDS: &[&str] = &[
     "start_run",
     "start_sync",
     "sync_defaults",
+    "finish_sync",
+    "start_copy_back",
     "resume_run",
     "attach_run",
     "control_run",

@@ -92,6 +92,8 @@ pub fn run() {
             migration::start_run,
             migration::sync::start_sync,
             migration::sync::sync_defaults,
+            migration::sync::finish_sync,
+            migration::sync::start_copy_back,
             migration::resume_run,
             migration::attach_run,
             migration::control_run,

@@ -78,12 +78,19 @@ impl ActiveRun {
                 pass,
                 waiting,
                 waiting_open,
+                senders,
+                quiet_since,
                 ..
             } => {
                 s.view
                     .sync
                     .get_or_insert_with(Default::default)
-                    .record_pass(pass, *waiting, *waiting_open);
+                    .record_pass(
+                        pass,
+                        (*waiting, *waiting_open),
+                        senders,
+                        quiet_since.as_ref(),
+                    );
             }
             ProgressEvent::Progress {
                 entities,

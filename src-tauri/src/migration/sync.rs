@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use migrator_engine::vocab::rate::{Bucket, Budget, CloudPlan};
 use migrator_engine::{
-    EndpointSpec, Generation, Journal, Plan, SyncPass, SyncSettings, SyncStatus, SyncTiming,
+    CutOver, EndpointSpec, Generation, Journal, Plan, SenderSeen, SyncPass, SyncSettings,
+    SyncStatus, SyncTiming,
 };
 use serde::{Deserialize, Serialize};
 use tauri::State;
@@ -18,7 +19,9 @@ use ts_rs::TS;
 use super::hub::{ActiveRun, RunChannel};
 use super::request::PlanRequest;
 use super::views::RunView;
-use super::{Migrations, Result, describe_sides, launch, plan_for};
+use super::{
+    MigrationError, Migrations, Result, blocking, describe_sides, launch, plan_for, run_secrets,
+};
 use crate::AppState;
 
 /// Passes kept in the view for objects per minute.
@@ -84,6 +87,58 @@ impl From<&SyncPass> for SyncPassView {
     }
 }
 
+/// Who still writes to the source since the switch (the drain), as the card lists it.
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SenderView {
+    pub sdk: Option<String>,
+    pub sdk_version: Option<String>,
+    pub service: Option<String>,
+    pub release: Option<String>,
+    pub environment: Option<String>,
+    /// Objects first seen since the switch.
+    #[ts(type = "number")]
+    pub objects: u64,
+    pub last_seen: String,
+}
+
+impl From<&SenderSeen> for SenderView {
+    fn from(s: &SenderSeen) -> Self {
+        SenderView {
+            sdk: s.sdk.clone(),
+            sdk_version: s.sdk_version.clone(),
+            service: s.service.clone(),
+            release: s.release.clone(),
+            environment: s.environment.clone(),
+            objects: s.objects,
+            last_seen: s.last_seen.clone(),
+        }
+    }
+}
+
+/// A finished sync: its last pass ran and its whole window was validated.
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SyncCutOverView {
+    pub at: String,
+    pub window_to: String,
+    pub validation_clean: bool,
+    pub validation_summary: String,
+}
+
+impl From<&CutOver> for SyncCutOverView {
+    fn from(c: &CutOver) -> Self {
+        SyncCutOverView {
+            at: c.at.clone(),
+            window_to: c.window_to.clone(),
+            validation_clean: c.validation_clean,
+            validation_summary: c.validation_summary.clone(),
+        }
+    }
+}
+
 /// How much of a Langfuse Cloud plan's request limit the sync takes, leaving the rest to the
 /// application's own traffic.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
@@ -123,12 +178,32 @@ pub struct SyncView {
     /// Per Cloud side the sync talks to: the share of its plan's limit the sync takes.
     pub source_share: Option<RateShareView>,
     pub target_share: Option<RateShareView>,
+    /// Who still writes to the source since the switch.
+    pub senders: Vec<SenderView>,
+    /// When the source last showed something new.
+    pub quiet_since: Option<String>,
+    /// When the application was switched to the target, while that switch stands.
+    pub switched_at: Option<String>,
+    /// Finishing was asked for and the run is not cut over yet.
+    pub finishing: bool,
+    /// Set once the sync finished (last pass, validation of the whole window).
+    pub cut_over: Option<SyncCutOverView>,
+    /// Seconds of quiet after which the sync finishes by itself (`null`: only with Finish).
+    pub drain_secs: Option<f64>,
 }
 
 impl SyncView {
     /// Takes in a pass the engine just finished.
-    pub fn record_pass(&mut self, pass: &SyncPass, waiting: u64, waiting_open: u64) {
+    pub fn record_pass(
+        &mut self,
+        pass: &SyncPass,
+        (waiting, waiting_open): (u64, u64),
+        senders: &[SenderSeen],
+        quiet_since: Option<&String>,
+    ) {
         let view = SyncPassView::from(pass);
+        self.senders = senders.iter().map(SenderView::from).collect();
+        self.quiet_since = quiet_since.cloned();
         self.passes = self.passes.max(pass.pass);
         self.lag_seconds = pass.lag_seconds;
         self.waiting = waiting;
@@ -148,8 +223,14 @@ impl SyncView {
         self.waiting = s.waiting;
         self.waiting_open = s.waiting_open;
         self.last_pass = s.last_pass.as_ref().map(SyncPassView::from);
+        self.senders = s.senders.iter().map(SenderView::from).collect();
+        self.quiet_since = s.quiet_since.clone();
+        self.switched_at = s.switched_at.clone();
+        self.finishing = s.finishing;
+        self.cut_over = s.cut_over.as_ref().map(SyncCutOverView::from);
         if let Some(t) = &s.timing {
             self.timing = Some(t.into());
+            self.drain_secs = t.drain_secs;
         }
     }
 }
@@ -225,6 +306,9 @@ pub fn sync_defaults(generation: Option<String>) -> SyncTimingView {
 #[ts(export)]
 pub struct SyncRequest {
     pub timing: SyncTimingView,
+    /// Finish by itself once the source has been quiet this long after the switch (`null`: only
+    /// when the user clicks Finish).
+    pub drain_secs: Option<f64>,
     /// Share (1–100) of a Langfuse Cloud plan's request limit the sync may take.
     pub rate_share_percent: u8,
 }
@@ -248,6 +332,7 @@ pub async fn start_sync(
         settle_secs: Some(sync.timing.settle_secs),
         lookback_secs: Some(sync.timing.lookback_secs),
         until_idle_secs: None,
+        drain_secs: sync.drain_secs,
     };
     let mut view = RunView::new(
         String::new(),
@@ -258,6 +343,7 @@ pub async fn start_sync(
     describe_sides(&mut view, &plan);
     let mut sync_view = SyncView {
         timing: Some(sync.timing),
+        drain_secs: sync.drain_secs,
         ..SyncView::default()
     };
     describe_plan(&mut sync_view, &plan);
@@ -266,6 +352,58 @@ pub async fn start_sync(
     let data_dir = migrations.data_dir.clone();
     launch(&migrations.hub, run, move |sink, control| async move {
         migrator_engine::sync(plan, &data_dir, settings, sink, control).await
+    })
+    .await
+}
+
+/// Finish: the pass under way ends, one last pass copies up to now, the whole window is
+/// validated and the run is cut over (the engine does all of it; the view follows).
+#[tauri::command]
+pub fn finish_sync(migrations: State<'_, Arc<Migrations>>, run_id: String) -> Result<RunView> {
+    let run = migrations
+        .hub
+        .get(&run_id)
+        .filter(|r| r.view().live && r.view().sync.is_some())
+        .ok_or(MigrationError::NotLive)?;
+    run.control.finish();
+    // A paused sync would never get to its last pass.
+    run.control.resume();
+    Ok(run.view())
+}
+
+fn set_secret(side: &mut EndpointSpec, secret: Option<secrecy::SecretString>) {
+    if let (EndpointSpec::Langfuse(l), Some(s)) = (side, secret) {
+        l.secret_key = Some(s);
+    }
+}
+
+/// Rolling back a switch: copies what the application wrote to the sync's target since the
+/// switch back to its source, as a run of its own (journal, validation, rollback), leaving out
+/// what the sync carried. Returns once the engine has named it; progress arrives on `on_event`.
+#[tauri::command]
+pub async fn start_copy_back(
+    app: State<'_, Arc<AppState>>,
+    migrations: State<'_, Arc<Migrations>>,
+    run_id: String,
+    on_event: RunChannel,
+) -> Result<RunView> {
+    let secrets = run_secrets(&app, &migrations, &run_id).await?;
+    let (dir, id) = (migrations.data_dir.clone(), run_id.clone());
+    let mut plan = blocking(move || Ok(migrator_engine::copy_back_plan(&dir, &id)?)).await?;
+    // It reads the sync's target and writes to its source: their keys change places too.
+    set_secret(&mut plan.source, secrets.target);
+    set_secret(&mut plan.target, secrets.source);
+    let mut view = RunView::new(
+        String::new(),
+        plan.source.describe(),
+        plan.target.describe(),
+        false,
+    );
+    describe_sides(&mut view, &plan);
+    let run = Arc::new(ActiveRun::new(view, Some(on_event), HashMap::new()));
+    let data_dir = migrations.data_dir.clone();
+    launch(&migrations.hub, run, move |sink, control| async move {
+        migrator_engine::run(plan, &data_dir, sink, control, false).await
     })
     .await
 }
@@ -286,12 +424,14 @@ pub fn stored_sync_view(data_dir: &Path, run_id: &str) -> Option<SyncView> {
             .collect();
     }
     // The timing the sync was started with (the window always sets all three).
-    view.timing = journal
+    let timing = journal
         .meta("sync")
         .ok()
         .flatten()
         .and_then(|s| serde_json::from_str::<SyncSettings>(&s).ok())
-        .map(|s| (&s.resolve(None)).into());
+        .map(|s| s.resolve(None));
+    view.timing = timing.as_ref().map(SyncTimingView::from);
+    view.drain_secs = timing.and_then(|t| t.drain_secs);
     if let Ok(plan) = journal.plan() {
         describe_plan(&mut view, &plan);
     }
@@ -332,7 +472,7 @@ mod tests {
     fn a_pass_sets_the_standing_and_its_duration_and_recent_passes_stay_bounded() {
         let mut v = SyncView::default();
         for n in 1..=40 {
-            v.record_pass(&pass(n, n * 2, 3.0), 4, 1);
+            v.record_pass(&pass(n, n * 2, 3.0), (4, 1), &[], None);
         }
         assert_eq!(v.passes, 40);
         assert_eq!(

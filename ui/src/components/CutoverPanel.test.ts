@@ -25,6 +25,12 @@ function sync(over: Partial<SyncView> = {}): SyncView {
     targetUrl: "http://127.0.0.1:3002",
     sourceShare: null,
     targetShare: null,
+    senders: [],
+    quietSince: null,
+    switchedAt: null,
+    finishing: false,
+    cutOver: null,
+    drainSecs: null,
     ...over,
   };
 }
@@ -141,5 +147,70 @@ describe("CutoverPanel", () => {
     await waitFor(() => expect(screen.getByTestId("switch-verdict").dataset.verdict).toBe("ready"));
     expect((screen.getByTestId("switch-application") as HTMLButtonElement).disabled).toBe(true);
     expect(screen.getByText("The switch opens once the sync is in step.")).toBeTruthy();
+  });
+
+  it("after the switch lists who still writes to the source, by SDK, service, release and environment", async () => {
+    await mount(
+      runView({
+        sync: sync({
+          passes: 9,
+          lagSeconds: 1,
+          recent: follow,
+          switchedAt: "2026-11-30T10:03:00.000Z",
+          senders: [
+            { sdk: "langfuse-python", sdkVersion: "3.2.1", service: "worker", release: "v41", environment: "production", objects: 12, lastSeen: "2026-11-30T10:04:00.000Z" },
+            { sdk: null, sdkVersion: null, service: null, release: null, environment: null, objects: 1, lastSeen: "2026-11-30T10:04:10.000Z" },
+          ],
+        }),
+      }),
+    );
+    expect(screen.getByTestId("drain").textContent).toMatch(/Still receiving from 2 services/);
+    const items = [...screen.getByTestId("senders").querySelectorAll("li")].map((li) => li.textContent);
+    expect(items[0]).toBe("langfuse-python 3.2.1 (worker, release v41, environment production): 12 objects, last at 2026-11-30T10:04:00.000Z");
+    expect(items[1]).toMatch(/^an SDK that does not name itself: 1 object,/);
+    // The switch stands: the card says so instead of offering it again, and offers the way back.
+    expect(screen.queryByTestId("switch-application")).toBeNull();
+    expect(screen.getByTestId("roll-back-switch")).toBeTruthy();
+  });
+
+  it("Finish asks the engine to finish and shows the cut-over with its validation once the sync stopped", async () => {
+    const calls: string[] = [];
+    const m = await mount(runView({ sync: sync({ passes: 5, lagSeconds: 1, recent: follow, switchedAt: "2026-11-30T10:03:00.000Z" }) }), (cmd) => {
+      calls.push(cmd);
+      if (cmd === "finish_sync") return runView({ sync: sync({ passes: 5, finishing: true }) });
+      throw new Error(`unexpected ${cmd}`);
+    });
+    await fireEvent.click(screen.getByTestId("finish"));
+    await waitFor(() => expect(calls).toContain("finish_sync"));
+    // The engine's last snapshot: stopped and cut over.
+    m.view = runView({
+      phase: "completed",
+      live: false,
+      sync: sync({
+        passes: 6,
+        lagSeconds: 0,
+        recent: follow,
+        cutOver: { at: "2026-11-30T10:05:00Z", windowTo: "2026-11-30T10:05:00Z", validationClean: true, validationSummary: "validation of the whole window is clean" },
+      }),
+    });
+    await waitFor(() => expect(screen.getByTestId("finish-validation").dataset.clean).toBe("true"));
+    expect(screen.queryByTestId("finish")).toBeNull();
+  });
+
+  it("rolling back the switch restores the .env and starts the copy-back as a run of its own", async () => {
+    const calls: [string, Record<string, unknown>][] = [];
+    await mount(runView({ sync: sync({ passes: 5, lagSeconds: 1, recent: follow, switchedAt: "2026-11-30T10:03:00.000Z" }) }), (cmd, args) => {
+      calls.push([cmd, args]);
+      if (cmd === "cutover_restore")
+        return { envPath: "/apps/shop/.env", backupPath: "/apps/shop/.env.bak", appliedAt: "2026-11-30T10:03:00Z", restoredAt: "2026-11-30T10:06:00Z" };
+      if (cmd === "start_copy_back")
+        return runView({ runId: "copy-back-1", source: "Langfuse at http://127.0.0.1:3002", target: "Langfuse at http://127.0.0.1:3001" });
+      throw new Error(`unexpected ${cmd}`);
+    });
+    await fireEvent.click(screen.getByTestId("roll-back-switch"));
+    await waitFor(() => expect(screen.getByTestId("copy-back").dataset.runId).toBe("copy-back-1"));
+    expect(calls.map((c) => c[0])).toEqual(["cutover_restore", "start_copy_back"]);
+    expect(calls[1]![1].runId).toBe("20261125-101500-abc123");
+    expect(screen.getByTestId("switch-restored")).toBeTruthy();
   });
 });

@@ -74,6 +74,11 @@ export const ipc = {
     expected: Record<string, number>,
     onView: (event: RunEvent<RunView>) => void,
   ) => invoke<RunView>("start_sync", { request, sync, expected, onEvent: channel(onView) }),
+  /** Finish a live sync: last pass, validation of the whole window, cut over. */
+  finishSync: (runId: string) => invoke<RunView>("finish_sync", { runId }),
+  /** Copies what the application wrote to a sync's target since the switch back to its source, as a run of its own. */
+  startCopyBack: (runId: string, onView: (event: RunEvent<RunView>) => void) =>
+    invoke<RunView>("start_copy_back", { runId, onEvent: channel(onView) }),
   /** Poll, settle and lookback a sync of a source of this generation starts with. */
   syncDefaults: (generation: string | null) => invoke<SyncTimingView>("sync_defaults", { generation }),
   /** Continues a run; `settings` (or `null` to keep them) change how it works, not what it copies. */

@@ -2,6 +2,7 @@
 // pass, what waits to settle and the share of a Cloud plan's rate limit the sync takes. Pure
 // functions of the run's view, so each state is tested without a window.
 import type { RateShareView } from "./bindings/RateShareView";
+import type { SenderView } from "./bindings/SenderView";
 import type { SyncPassView } from "./bindings/SyncPassView";
 import type { SyncView } from "./bindings/SyncView";
 
@@ -81,4 +82,11 @@ export function shareText(sync: SyncView): string {
     );
   if (lines.length > 0) return lines.join(" ");
   return "No side is on a Langfuse Cloud plan: the sync has no request budget of its own and slows down only when a server answers 429.";
+}
+
+/** A sender still writing to the source, by what its objects carry: SDK, service, release, environment. */
+export function senderLabel(s: SenderView): string {
+  const sdk = s.sdk ? `${s.sdk}${s.sdkVersion ? ` ${s.sdkVersion}` : ""}` : "an SDK that does not name itself";
+  const where = [s.service, s.release ? `release ${s.release}` : null, s.environment ? `environment ${s.environment}` : null].filter(Boolean);
+  return `${sdk}${where.length > 0 ? ` (${where.join(", ")})` : ""}: ${s.objects} object${s.objects === 1 ? "" : "s"}, last at ${s.lastSeen}`;
 }

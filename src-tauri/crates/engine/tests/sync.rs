@@ -982,7 +982,11 @@ async fn copy_back_brings_back_exactly_what_the_application_wrote_to_the_target_
     // What the sync carried into the target is not even read (a skip of what the source has
     // would hide a copy-back that takes the sync's objects for the application's).
     for (e, c) in &back.entities {
-        assert_eq!((c.read, c.skipped), (c.written, 0), "{e}: nothing the sync wrote");
+        assert_eq!(
+            (c.read, c.skipped),
+            (c.written, 0),
+            "{e}: nothing the sync wrote"
+        );
     }
     src.settle();
     let after = src.dump();

@@ -6,6 +6,11 @@ import type { SyncTimingView } from "./SyncTimingView";
  */
 export type SyncRequest = { timing: SyncTimingView, 
 /**
+ * Finish by itself once the source has been quiet this long after the switch (`null`: only
+ * when the user clicks Finish).
+ */
+drainSecs: number | null, 
+/**
  * Share (1–100) of a Langfuse Cloud plan's request limit the sync may take.
  */
 rateSharePercent: number, };

@@ -8,7 +8,7 @@ import type { CutoverView } from "../bindings/CutoverView";
 import type { SyncRequest } from "../bindings/SyncRequest";
 import type { SyncTimingView } from "../bindings/SyncTimingView";
 import type { ValidationView } from "../bindings/ValidationView";
-import { isFinal, type RunMonitor } from "./run.svelte";
+import { isFinal, RunMonitor } from "./run.svelte";
 import { standing } from "../sync";
 
 export type Api = typeof ipc;
@@ -27,6 +27,8 @@ export class SyncSettingsStore {
   settle = $state<number | null>(null);
   lookback = $state<number | null>(null);
   sharePercent = $state(50);
+  /** Seconds of quiet at the source after the switch before the sync finishes by itself; null: only with Finish. */
+  drain = $state<number | null>(null);
   error = $state<string | null>(null);
 
   constructor(private readonly api: Api = ipc) {}
@@ -53,7 +55,8 @@ export class SyncSettingsStore {
   get request(): SyncRequest | null {
     const timing = this.timing;
     if (!timing) return null;
-    return { timing, rateSharePercent: Math.min(100, Math.max(1, Math.round(this.sharePercent))) };
+    const drain = this.drain !== null && Number.isFinite(this.drain) && this.drain > 0 ? this.drain : null;
+    return { timing, drainSecs: drain, rateSharePercent: Math.min(100, Math.max(1, Math.round(this.sharePercent))) };
   }
 }
 
@@ -71,13 +74,17 @@ export class CutoverStore {
   finishStep = $state<string | null>(null);
   validation = $state<ValidationView | null>(null);
   restoring = $state(false);
+  /** The copy-back started by rolling back the switch: a run of its own. */
+  readonly copyBack: RunMonitor;
   error = $state<string | null>(null);
   notice = $state<string | null>(null);
 
   constructor(
     private readonly monitor: RunMonitor,
     private readonly api: Api = ipc,
-  ) {}
+  ) {
+    this.copyBack = new RunMonitor(api);
+  }
 
   private get runId(): string | null {
     return this.monitor.view?.runId || null;
@@ -85,7 +92,7 @@ export class CutoverStore {
 
   /** Whether the application's .env points at the target now (applied and not restored). */
   get switched(): boolean {
-    return this.cutover !== null && this.cutover.restoredAt === null;
+    return (this.cutover !== null && this.cutover.restoredAt === null) || !!this.monitor.view?.sync?.switchedAt;
   }
 
   get inSync(): boolean {
@@ -159,24 +166,19 @@ export class CutoverStore {
   }
 
   /**
-   * Finish: the sync stops after the pass in progress (journaled), then the whole window it
-   * copied is validated; the checklist then ticks what was done.
+   * Finish: the engine ends the pass under way, runs one last pass up to now, validates the
+   * whole window and marks the run cut over; the view follows until the sync has stopped.
    */
   async finish(): Promise<void> {
     const id = this.runId;
     if (!id) return;
     this.finishing = true;
     this.error = null;
-    this.validation = null;
     try {
-      if (this.monitor.view?.live) {
-        this.finishStep = "Finishing the last pass…";
-        await this.monitor.control("cancel");
-        await this.untilStopped();
-      }
-      this.finishStep = "Validating the whole window…";
-      this.validation = await this.api.validateRun(id, (m) => (this.finishStep = m.event.message));
-      this.finishStep = null;
+      this.finishStep = "Last pass, then validation of the whole window…";
+      await this.api.finishSync(id);
+      await this.untilStopped();
+      this.validation = await this.api.validationReport(id);
       await this.monitor.loadChecklist();
     } catch (e) {
       this.error = errorMessage(e);
@@ -186,15 +188,18 @@ export class CutoverStore {
     }
   }
 
-  private async untilStopped(timeoutMs = 600_000): Promise<void> {
+  private async untilStopped(timeoutMs = 1_800_000): Promise<void> {
     const until = Date.now() + timeoutMs;
     while (this.monitor.view && !isFinal(this.monitor.view.phase)) {
-      if (Date.now() > until) throw new Error("The sync did not stop in time; try Finish again.");
+      if (Date.now() > until) throw new Error("The sync has not finished yet; it goes on in the background. Open it again from Runs.");
       await new Promise((r) => setTimeout(r, 200));
     }
   }
 
-  /** Puts the application's .env back byte for byte. */
+  /**
+   * Puts the application's .env back byte for byte, then copies what the application wrote to
+   * the target since the switch back to the source (a run of its own).
+   */
   async rollBackSwitch(): Promise<void> {
     const id = this.runId;
     if (!id) return;
@@ -202,8 +207,8 @@ export class CutoverStore {
     this.error = null;
     try {
       this.cutover = await this.api.cutoverRestore(id);
-      this.notice =
-        "The application's .env is back as it was; restart the application. What it wrote to the target since the switch is still there: copying it back to the source is not available in this version.";
+      this.notice = "The application's .env is back as it was; restart the application. What it wrote to the target since the switch is copied back to the source.";
+      if (!(await this.copyBack.copyBack(id))) this.error = this.copyBack.error;
     } catch (e) {
       this.error = errorMessage(e);
     } finally {

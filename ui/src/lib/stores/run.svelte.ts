@@ -38,6 +38,11 @@ export class RunMonitor {
     return this.begin(() => this.api.startSync(request, sync, expected, this.onEvent));
   }
 
+  /** Starts the copy-back of a sync run (a run of its own) and follows it. */
+  async copyBack(syncRunId: string): Promise<boolean> {
+    return this.begin(() => this.api.startCopyBack(syncRunId, this.onEvent));
+  }
+
   async resume(runId: string, settings: OperatingSettings | null = null): Promise<boolean> {
     return this.begin(() => this.api.resumeRun(runId, settings, this.onEvent));
   }
