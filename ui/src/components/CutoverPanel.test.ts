@@ -195,6 +195,7 @@ describe("CutoverPanel", () => {
     });
     await waitFor(() => expect(screen.getByTestId("finish-validation").dataset.clean).toBe("true"));
     expect(screen.queryByTestId("finish")).toBeNull();
+    expect(screen.getByTestId("sync-standing").dataset.standing).toBe("cutOver");
   });
 
   it("rolling back the switch restores the .env and starts the copy-back as a run of its own", async () => {
@@ -212,5 +213,8 @@ describe("CutoverPanel", () => {
     expect(calls.map((c) => c[0])).toEqual(["cutover_restore", "start_copy_back"]);
     expect(calls[1]![1].runId).toBe("20261125-101500-abc123");
     expect(screen.getByTestId("switch-restored")).toBeTruthy();
+    // Restored: the card no longer says the application points at the target.
+    expect(screen.queryByTestId("switched")).toBeNull();
+    expect(screen.queryByTestId("roll-back-switch")).toBeNull();
   });
 });

@@ -7,6 +7,7 @@ import type { SyncPassView } from "./bindings/SyncPassView";
 import type { SyncView } from "./bindings/SyncView";
 
 export type Standing =
+  | { kind: "cutOver"; text: string }
   | { kind: "backfill"; text: string }
   | { kind: "inSync"; text: string }
   | { kind: "behind"; text: string; objects: number; seconds: number };
@@ -29,6 +30,7 @@ export function duration(seconds: number): string {
  * settle + 2 × poll behind: an object needs `settle` to rest and at most two polls to be read.
  */
 export function standing(sync: SyncView): Standing {
+  if (sync.cutOver) return { kind: "cutOver", text: "Cut over: the sync has finished" };
   if (sync.passes === 0 || !sync.timing) return { kind: "backfill", text: "Copying the history (first pass)…" };
   const lag = sync.lagSeconds ?? 0;
   const allowed = sync.timing.settleSecs + 2 * sync.timing.pollSecs;

@@ -92,7 +92,9 @@ export class CutoverStore {
 
   /** Whether the application's .env points at the target now (applied and not restored). */
   get switched(): boolean {
-    return (this.cutover !== null && this.cutover.restoredAt === null) || !!this.monitor.view?.sync?.switchedAt;
+    // The .env record, once read or written here, is newer than the sync's last journaled standing.
+    if (this.cutover) return this.cutover.restoredAt === null;
+    return !!this.monitor.view?.sync?.switchedAt;
   }
 
   get inSync(): boolean {
