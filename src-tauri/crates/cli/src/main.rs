@@ -70,38 +70,10 @@ enum Command {
     /// Ask a sync to finish: one last pass, a validation of its whole window, then it is cut
     /// over. A sync running in another process finishes after its pass; one that is not
     /// running finishes here.
-    Finish {
-        /// The sync run (also as `--run RUN_ID`).
-        #[arg(
-            long = "run",
-            value_name = "RUN_ID",
-            required_unless_present = "run_arg"
-        )]
-        run_id: Option<String>,
-        #[arg(value_name = "RUN_ID", conflicts_with = "run_id")]
-        run_arg: Option<String>,
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        #[arg(long)]
-        json: bool,
-    },
+    Finish(SyncRunArgs),
     /// Copy back to a sync's source what the application wrote to its target since the
     /// switch (a run of its own: validate or roll it back like any run).
-    CopyBack {
-        /// The sync run (also as `--run RUN_ID`).
-        #[arg(
-            long = "run",
-            value_name = "RUN_ID",
-            required_unless_present = "run_arg"
-        )]
-        run_id: Option<String>,
-        #[arg(value_name = "RUN_ID", conflicts_with = "run_id")]
-        run_arg: Option<String>,
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        #[arg(long)]
-        json: bool,
-    },
+    CopyBack(SyncRunArgs),
     /// Continue an interrupted or cancelled run (a sync run goes on following).
     Resume {
         run_id: String,
@@ -135,6 +107,34 @@ enum Command {
         #[arg(long)]
         plan: PathBuf,
     },
+}
+
+/// A sync run, named as `RUN_ID` or `--run RUN_ID`.
+#[derive(clap::Args)]
+struct SyncRunArgs {
+    #[arg(
+        long = "run",
+        value_name = "RUN_ID",
+        required_unless_present = "run_arg"
+    )]
+    run_id: Option<String>,
+    #[arg(value_name = "RUN_ID", conflicts_with = "run_id")]
+    run_arg: Option<String>,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
+}
+
+impl SyncRunArgs {
+    /// (run id, data folder, JSON output).
+    fn parts(self) -> (String, PathBuf, bool) {
+        (
+            self.run_id.or(self.run_arg).expect("clap requires one"),
+            self.data_dir.unwrap_or_else(default_data_dir),
+            self.json,
+        )
+    }
 }
 
 fn default_data_dir() -> PathBuf {
@@ -420,14 +420,8 @@ async fn main() -> ExitCode {
             .await;
             finish(r, Some(run_id), json)
         }
-        Command::Finish {
-            run_id,
-            run_arg,
-            data_dir,
-            json,
-        } => {
-            let run_id = run_id.or(run_arg).expect("clap requires one");
-            let dir = data_dir.unwrap_or_else(default_data_dir);
+        Command::Finish(a) => {
+            let (run_id, dir, json) = a.parts();
             if let Err(e) = migrator_engine::request_finish(&dir, &run_id) {
                 return finish(Err(e), Some(run_id), json);
             }
@@ -453,14 +447,8 @@ async fn main() -> ExitCode {
             .await;
             finish(r, Some(run_id), json)
         }
-        Command::CopyBack {
-            run_id,
-            run_arg,
-            data_dir,
-            json,
-        } => {
-            let run_id = run_id.or(run_arg).expect("clap requires one");
-            let dir = data_dir.unwrap_or_else(default_data_dir);
+        Command::CopyBack(a) => {
+            let (run_id, dir, json) = a.parts();
             let plan = match migrator_engine::copy_back_plan(&dir, &run_id) {
                 Ok(p) => p,
                 Err(e) => return finish(Err(e), None, json),

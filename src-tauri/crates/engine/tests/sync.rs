@@ -601,6 +601,32 @@ async fn a_sync_run_resumes_with_another_end_of_window_but_not_another_start() {
     assert_exactly_once(&src.dump(), &dst.dump(), false);
 }
 
+type Following = tokio::task::JoinHandle<Result<RunReport, migrator_engine::EngineError>>;
+
+/// Starts a sync from `src` to `dst` in the background that follows until told otherwise (no
+/// idle end), in a data folder that lives as long as the test.
+fn follow(
+    src: &Sandbox,
+    dst: &Sandbox,
+    settings: SyncSettings,
+    sink: impl migrator_engine::ProgressSink,
+    control: RunControl,
+) -> (&'static Path, Following) {
+    let data: &'static tempfile::TempDir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+    let settings = SyncSettings {
+        until_idle_secs: None,
+        ..settings
+    };
+    let sync = tokio::spawn(migrator_engine::sync(
+        sync_plan(src, dst),
+        data.path(),
+        settings,
+        sink,
+        control,
+    ));
+    (data.path(), sync)
+}
+
 /// Waits until sync run in `data` has finished a pass that started after `t` (the first run of
 /// the folder); returns the run id.
 async fn pass_started_after(data: &Path, t: DateTime<Utc>) -> String {
@@ -676,21 +702,12 @@ async fn after_the_switch_the_drain_names_who_still_writes_and_finishes_once_the
     let src = source(ServerProfile::V3, Duration::from_millis(300)).await;
     history(&src, 3).await;
     let dst = sandbox(ServerProfile::V4, None).await;
-    let data = tempfile::tempdir().unwrap();
-    let dir: &'static Path = Box::leak(data.path().to_path_buf().into_boxed_path());
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let settings = SyncSettings {
-        until_idle_secs: None,
         drain_secs: Some(3.0),
         ..quick(0.0)
     };
-    let sync = tokio::spawn(migrator_engine::sync(
-        sync_plan(&src, &dst),
-        dir,
-        settings,
-        tx,
-        RunControl::new(),
-    ));
+    let (dir, sync) = follow(&src, &dst, settings, tx, RunControl::new());
     let w = Writer::new(&src);
     // Before the switch: not a sender of the drain.
     app_trace_v3(&w, 1, "1.0", "production").await;
@@ -790,22 +807,13 @@ async fn finish_runs_a_last_pass_validates_the_whole_window_and_cuts_over() {
     let src = source(ServerProfile::V4, Duration::from_millis(300)).await;
     history(&src, 3).await;
     let dst = sandbox(ServerProfile::V4, None).await;
-    let data = tempfile::tempdir().unwrap();
-    let dir: &'static Path = Box::leak(data.path().to_path_buf().into_boxed_path());
     let control = RunControl::new();
     let settings = SyncSettings {
-        until_idle_secs: None,
         // Long enough that only the last pass can copy what ends just before Finish.
         settle_secs: Some(30.0),
         ..quick(0.0)
     };
-    let sync = tokio::spawn(migrator_engine::sync(
-        sync_plan(&src, &dst),
-        dir,
-        settings,
-        NoProgress,
-        control.clone(),
-    ));
+    let (dir, sync) = follow(&src, &dst, settings, NoProgress, control.clone());
     let run = pass_started_after(dir, Utc::now()).await;
     let switched = Utc::now();
     migrator_engine::mark_switched(dir, &run, switched).unwrap();
@@ -914,20 +922,8 @@ async fn copy_back_brings_back_exactly_what_the_application_wrote_to_the_target_
     let src = source(ServerProfile::V3, Duration::from_millis(300)).await;
     history(&src, 3).await;
     let dst = source(ServerProfile::V3, Duration::from_millis(300)).await;
-    let data = tempfile::tempdir().unwrap();
-    let dir: &'static Path = Box::leak(data.path().to_path_buf().into_boxed_path());
     let control = RunControl::new();
-    let settings = SyncSettings {
-        until_idle_secs: None,
-        ..quick(0.0)
-    };
-    let sync = tokio::spawn(migrator_engine::sync(
-        sync_plan(&src, &dst),
-        dir,
-        settings,
-        NoProgress,
-        control.clone(),
-    ));
+    let (dir, sync) = follow(&src, &dst, quick(0.0), NoProgress, control.clone());
     let run = pass_started_after(dir, Utc::now()).await;
     migrator_engine::mark_switched(dir, &run, Utc::now()).unwrap();
     // An instance on the old configuration still writes to the source: the sync carries it.
@@ -943,7 +939,9 @@ async fn copy_back_brings_back_exactly_what_the_application_wrote_to_the_target_
     .await;
     pass_started_after(dir, Utc::now() + Span::milliseconds(1500)).await;
     control.finish();
-    sync.await.unwrap().unwrap();
+    let cut = sync.await.unwrap().unwrap().sync.unwrap().cut_over.unwrap();
+    // What the application wrote to the target is its own, not a flaw of the sync.
+    assert!(cut.validation_clean, "{cut:?}");
     migrator_engine::mark_switched_back(dir, &run, Utc::now()).unwrap();
     src.settle();
     dst.settle();
@@ -1027,4 +1025,84 @@ async fn copy_back_brings_back_exactly_what_the_application_wrote_to_the_target_
     );
     src.settle();
     assert_eq!(ids(&src.dump(), "traces"), ids(&after, "traces"));
+
+    // A copy-back is a run like any: its rollback takes back exactly what it brought.
+    let undone = migrator_engine::rollback(
+        &back.run_id,
+        dir,
+        &rollback_options(),
+        &RunControl::new(),
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        undone.state,
+        migrator_engine::RollbackState::Completed,
+        "{undone:?}"
+    );
+    src.settle();
+    let undone = src.dump();
+    for entity in ["traces", "observations", "scores"] {
+        assert_eq!(
+            ids(&undone, entity),
+            ids(&source_before, entity),
+            "{entity}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revoked_source_key_stops_the_sync_with_a_sentence_and_resume_with_working_keys_ends_exact()
+ {
+    let src = source(ServerProfile::V4, Duration::from_millis(300)).await;
+    history(&src, 5).await;
+    let dst = sandbox(ServerProfile::V4, None).await;
+    let (dir, sync) = follow(&src, &dst, quick(0.0), NoProgress, RunControl::new());
+    let run = pass_started_after(dir, Utc::now()).await;
+    // The application writes, then the source's key is revoked before the sync copied it.
+    write_v4(Writer::new(&src), 3).await;
+    src.revoke_keys(true);
+    let e = tokio::time::timeout(Duration::from_secs(120), sync)
+        .await
+        .expect("a refused key ends the sync")
+        .unwrap()
+        .expect_err("the sync cannot go on without working keys");
+    let sentence = e.to_string();
+    assert!(
+        sentence.starts_with("The keys were rejected by") && sentence.contains("(401)"),
+        "{sentence}"
+    );
+    assert!(
+        !sentence.contains(SK),
+        "no secret in the sentence: {sentence}"
+    );
+    let listed = migrator_engine::list_runs(dir).unwrap();
+    assert_eq!(listed[0].state, RunState::Failed, "{listed:?}");
+    assert!(!listed[0].locked, "the process let go of the run");
+    let before = passes(dir, &run);
+    assert!(
+        before.iter().rev().skip(1).all(|p| p.ended_at.is_some()),
+        "only the pass the refusal cut short is open: {before:?}"
+    );
+
+    // The keys work again: resume goes on from the journal and finishes exact.
+    src.revoke_keys(false);
+    let control = RunControl::new();
+    let resumed = tokio::spawn(migrator_engine::resume(
+        Box::leak(run.clone().into_boxed_str()),
+        dir,
+        None,
+        sandbox_secrets(),
+        NoProgress,
+        control.clone(),
+    ));
+    pass_started_after(dir, Utc::now() + Span::seconds(2)).await;
+    control.finish();
+    let report = resumed.await.unwrap().unwrap();
+    assert_eq!(report.state, RunState::Completed, "{report:?}");
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(report.sync.unwrap().cut_over.is_some());
+    assert_exactly_once(&src.dump(), &dst.dump(), false);
+    assert_validation_clean_but_the_otel_envelope(&run, dir).await;
 }

@@ -34,7 +34,8 @@ pub async fn require(State(st): State<AppState>, req: Request, next: Next) -> Re
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    if !check(header, &st.config.public_key, &st.config.secret_key) {
+    let revoked = st.keys_revoked.load(std::sync::atomic::Ordering::SeqCst);
+    if revoked || !check(header, &st.config.public_key, &st.config.secret_key) {
         return ApiError::Unauthorized.into_response();
     }
     next.run(req).await

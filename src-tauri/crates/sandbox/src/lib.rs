@@ -119,6 +119,14 @@ impl Sandbox {
         self.state.faults.lock().script(kinds);
     }
 
+    /// Revokes the project's keys (every public API request answers 401, as Langfuse does for
+    /// a deleted key) or, with `false`, makes them work again.
+    pub fn revoke_keys(&self, revoked: bool) {
+        self.state
+            .keys_revoked
+            .store(revoked, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Makes every pending (delayed) write visible now.
     pub fn settle(&self) {
         self.state.store.write().make_all_visible();

@@ -38,6 +38,8 @@ pub struct Inner {
     pub media: Mutex<crate::media::MediaStore>,
     /// Requests that broke the API description (only with `validate_requests`).
     pub violations: Mutex<Vec<String>>,
+    /// The project's keys were revoked: every public API request is refused with 401.
+    pub keys_revoked: std::sync::atomic::AtomicBool,
 }
 
 pub type AppState = Arc<Inner>;
@@ -56,6 +58,7 @@ impl Inner {
             limits: Mutex::new(RateLimiter::new(config.plan, config.time_scale)),
             media: Mutex::new(Default::default()),
             violations: Mutex::new(Vec::new()),
+            keys_revoked: Default::default(),
             config,
         })
     }

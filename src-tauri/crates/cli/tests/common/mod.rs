@@ -89,3 +89,13 @@ pub async fn sandbox(
     .await
     .unwrap()
 }
+
+/// Fails with the command's stderr unless it exited 0.
+pub fn assert_succeeded(out: &Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -129,6 +129,12 @@ pub async fn validate_run(
     let source = Side::open(&plan.source, &plan).await?;
     let target = Side::open(&plan.target, &plan).await?;
     let (source_reader, target_reader) = readers(source.reader(), target.reader(), &plan).await?;
+    let (target_reader, application_note) = crate::run::sync::copy_back::without_application(
+        target_reader,
+        &journal,
+        data_dir,
+        run_id,
+    )?;
     let entities: Vec<Entity> = PHASES
         .into_iter()
         .filter(|e| plan.scope.entities.includes(*e) && source_reader.supports(*e))
@@ -165,6 +171,7 @@ pub async fn validate_run(
         settle,
         ..Default::default()
     };
+    report.notes.extend(application_note);
     for (entity, c) in journal.counts()? {
         if c.failed > 0 {
             report.notes.push(format!(

@@ -88,13 +88,55 @@ pub(crate) fn scoped(
     Ok(Arc::new(WithoutSync {
         inner: source,
         sync,
+        leave_out: LeaveOut::Sync,
     }))
 }
 
-/// A reader that leaves out every object a sync run's journal knows.
+/// The sync's target as its validation must read it: without what the application wrote there
+/// since the latest switch (objects the journal does not know, from then on). Those are the
+/// application's, not the sync's, and a copy-back brings them back; counted as extra they would
+/// make every switched sync look broken. Unchanged for a plain run or before a switch.
+pub(crate) fn without_application(
+    target: Arc<dyn SourceConnector>,
+    journal: &Journal,
+    data_dir: &Path,
+    run_id: &str,
+) -> Result<(Arc<dyn SourceConnector>, Option<String>), EngineError> {
+    if !status::is_sync(journal)? {
+        return Ok((target, None));
+    }
+    let Some(switched) = drain::latest_switch(journal)? else {
+        return Ok((target, None));
+    };
+    let note = format!(
+        "Objects the application wrote to the target since it was switched ({}) are not compared: they are not the sync's; `copy-back` brings them to the source.",
+        switched.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    Ok((
+        Arc::new(WithoutSync {
+            inner: target,
+            sync: Journal::open(data_dir, run_id)?,
+            leave_out: LeaveOut::Application {
+                since: switched - CLOCK_SKEW,
+            },
+        }),
+        Some(note),
+    ))
+}
+
+/// What a `WithoutSync` reader leaves out.
+enum LeaveOut {
+    /// Every object the sync's journal knows (a copy-back's reads).
+    Sync,
+    /// Objects from `since` on that the journal does not know (the sync's own validation).
+    Application { since: chrono::DateTime<Utc> },
+}
+
+/// A reader that leaves out objects by what a sync run's journal knows of them.
 struct WithoutSync {
     inner: Arc<dyn SourceConnector>,
     sync: Journal,
+    leave_out: LeaveOut,
 }
 
 impl WithoutSync {
@@ -145,7 +187,16 @@ impl SourceConnector for WithoutSync {
         let page = self.inner.read_page(entity, scope, cursor).await?;
         let mut records = Vec::with_capacity(page.records.len());
         for r in page.records {
-            if !self.known(entity, &r.id)? {
+            let keep = match &self.leave_out {
+                LeaveOut::Sync => !self.known(entity, &r.id)?,
+                LeaveOut::Application { since } => {
+                    let at = crate::vocab::filter::time_field(entity)
+                        .and_then(|f| r.body.str(f))
+                        .and_then(|t| crate::vocab::filter::parse_time(&t));
+                    at.is_none_or(|t| t < *since) || self.known(entity, &r.id)?
+                }
+            };
+            if keep {
                 records.push(r);
             }
         }

@@ -135,23 +135,19 @@ pub(crate) fn switched_back_in(journal: &Journal, at: DateTime<Utc>) -> Result<(
 
 /// The switch that stands now (not switched back), if any.
 pub(crate) fn current_switch(journal: &Journal) -> Result<Option<DateTime<Utc>>, EngineError> {
-    let t: Option<String> = journal.with_conn(|c| {
-        c.query_row(
-            "SELECT switched_at FROM sync_switches WHERE switched_back_at IS NULL ORDER BY n DESC LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .optional()
-    })?;
-    Ok(t.and_then(|t| crate::vocab::filter::parse_time(&t)))
+    newest_switch(journal, "WHERE switched_back_at IS NULL")
 }
 
 /// The latest switch, standing or switched back (a copy-back starts there).
 pub fn latest_switch(journal: &Journal) -> Result<Option<DateTime<Utc>>, EngineError> {
     ensure_tables(journal)?;
+    newest_switch(journal, "")
+}
+
+fn newest_switch(journal: &Journal, filter: &str) -> Result<Option<DateTime<Utc>>, EngineError> {
     let t: Option<String> = journal.with_conn(|c| {
         c.query_row(
-            "SELECT switched_at FROM sync_switches ORDER BY n DESC LIMIT 1",
+            &format!("SELECT switched_at FROM sync_switches {filter} ORDER BY n DESC LIMIT 1"),
             [],
             |r| r.get(0),
         )
