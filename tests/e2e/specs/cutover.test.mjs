@@ -82,7 +82,7 @@ test("zero-downtime cutover: the sync gets in step while the source keeps receiv
     await b.$('[data-testid="sync-settle"]').setValue("1");
     await b.$('[data-testid="sync-lookback"]').setValue("120");
     await b.$('[data-testid="start-run"]').click();
-    await b.$('[data-testid="cutover"]').waitForDisplayed({ timeout: 60_000 });
+    await b.$('[data-testid="sync-cutover"]').waitForDisplayed({ timeout: 60_000 });
     assert.match(await b.$('[data-testid="sync-timing"]').getText(), /poll 1 s, settle 1 s, lookback 2 min/);
     step("copying the history");
     assert.match(await b.$('[data-testid="sync-share"]').getText(), /No side is on a Langfuse Cloud plan/);

@@ -5,6 +5,26 @@ import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import RunProgress from "./RunProgress.svelte";
 import { RunMonitor } from "../lib/stores/run.svelte";
 import { runView } from "../lib/testing/runs";
+import type { SyncView } from "../lib/bindings/SyncView";
+
+const finishedSync: SyncView = {
+  passes: 4,
+  lagSeconds: 0,
+  waiting: 0,
+  waitingOpen: 0,
+  lastPass: null,
+  recent: [],
+  timing: { pollSecs: 1, settleSecs: 1, lookbackSecs: 60 },
+  targetUrl: "http://127.0.0.1:3002",
+  sourceShare: null,
+  targetShare: null,
+  senders: [],
+  quietSince: null,
+  switchedAt: null,
+  finishing: false,
+  cutOver: { at: "2026-11-30T10:05:00Z", windowTo: "2026-11-30T10:05:00Z", validationClean: true, validationSummary: "clean" },
+  drainSecs: null,
+};
 
 describe("RunProgress", () => {
   afterEach(() => {
@@ -120,6 +140,8 @@ describe("RunProgress", () => {
       ["a Langfuse target", { cutoverApplies: true }, true],
       ["an archive folder", { target: "archive folder /tmp/export", cutoverApplies: false }, false],
       ["the sample servers", { sample: true, cutoverApplies: false }, false],
+      // A live sync switches the .env from its own card, after the readiness check.
+      ["a finished sync", { cutoverApplies: true, sync: finishedSync }, false],
     ] as const) {
       mockIPC((cmd) => {
         if (cmd === "attach_run") return runView({ phase: "completed", live: false, ...overrides });
