@@ -135,6 +135,23 @@ describe("RunProgress", () => {
     expect(await screen.findByRole("button", { name: "Continue" })).toBeTruthy();
   });
 
+  it("a sync's bars count what it copied against the pre-flight, not its passes' re-reads", async () => {
+    mockIPC((cmd) => {
+      if (cmd === "attach_run")
+        return runView({
+          sync: { ...finishedSync, cutOver: null },
+          entities: [{ entity: "score_configs", expected: 4, read: 24, written: 4, skipped: 0, failed: 0, conflicts: 0, perSecond: 0, etaSeconds: null, wouldWrite: null }],
+        });
+      if (cmd === "run_checklist") return [];
+      if (cmd === "cutover_state" || cmd === "validation_report") return null;
+      throw new Error(`unexpected ${cmd}`);
+    });
+    const m = new RunMonitor();
+    await m.open("r");
+    render(RunProgress, { monitor: m });
+    expect(screen.getByLabelText(/Score configs: 4 of 4/)).toBeTruthy();
+  });
+
   it("offers the .env cutover only when the target is a Langfuse project with real keys", async () => {
     for (const [what, overrides, offered] of [
       ["a Langfuse target", { cutoverApplies: true }, true],
