@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use langfuse_migrator::migration::after::{ReportFormat, write_report};
 use langfuse_migrator::migration::checklist::set_manual;
+use langfuse_migrator::migration::views::RunView;
 use langfuse_migrator::migration::{Migrations, write_failures_csv};
 use langfuse_sandbox::{SampleSpec, Sandbox, SandboxConfig, ServerProfile};
 use migrator_engine::journal::run_dir;
@@ -74,7 +75,8 @@ async fn the_saved_report_carries_the_checklist_and_a_clean_run_exports_no_failu
         .expect("validation runs");
     assert!(report.is_clean());
 
-    set_manual(&run_dir(data.path(), &run.run_id), "notify", true).unwrap();
+    let view = RunView::new(run.run_id.clone(), String::new(), String::new(), false);
+    set_manual(&run_dir(data.path(), &run.run_id), &view, "notify", true).unwrap();
     write_report(&migrations, &run.run_id, &md, ReportFormat::Markdown).unwrap();
     let markdown = std::fs::read_to_string(&md).unwrap();
     assert!(

@@ -120,12 +120,21 @@ pub fn rollback_summary(
 
 /// What the app knows it did for a run, for the checklist's automatic steps.
 pub fn auto_facts(migrations: &Migrations, run_id: &str) -> AutoFacts {
+    let cutover = migrator_engine::cutover_status(run_id, &migrations.data_dir)
+        .ok()
+        .flatten();
+    let switch = AutoFacts {
+        switched: cutover.as_ref().is_some_and(|c| c.restored_at.is_none()),
+        ever_switched: cutover.is_some(),
+        ..AutoFacts::default()
+    };
     match migrator_engine::latest_report(run_id, &migrations.data_dir) {
         Ok(Some(r)) => AutoFacts {
             validated_clean: r.is_clean(),
             validated_pairs: r.entities.iter().any(|e| e.compared > 0),
+            ..switch
         },
-        _ => AutoFacts::default(),
+        _ => switch,
     }
 }
 

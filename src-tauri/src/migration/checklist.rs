@@ -57,6 +57,18 @@ const STEPS: [(&str, &str, &str, bool); 15] = [
 pub struct AutoFacts {
     pub validated_clean: bool,
     pub validated_pairs: bool,
+    /// The application's `.env` points at the target now (switched, not restored).
+    pub switched: bool,
+    /// The `.env` was switched at some point (restored since, or not).
+    pub ever_switched: bool,
+}
+
+/// Steps a live sync does itself on top of a run's: the switch updates the application's
+/// config, and the sync watches the source after the switch until Finish.
+const SYNC_STEPS: [&str; 2] = ["update-config", "monitor"];
+
+fn is_automatic(key: &str, static_automatic: bool, run: &RunView) -> bool {
+    static_automatic || (run.sync.is_some() && SYNC_STEPS.contains(&key))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +104,20 @@ fn auto_done(key: &str, run: &RunView, facts: AutoFacts) -> bool {
         RunPhase::Completed | RunPhase::CompletedWithFailures
     );
     let to_archive = run.target.starts_with("archive folder");
+    if run.sync.is_some() {
+        // A sync never completes by itself: it is cut over once it stopped and the window it
+        // copied validated clean (Finish).
+        let cut_over = !run.live && run.phase.is_final() && facts.validated_clean;
+        return match key {
+            "inventory" => read > 0,
+            "export" | "import" => cut_over,
+            "update-config" => facts.switched,
+            "monitor" => cut_over && facts.ever_switched,
+            "verify-counts" => facts.validated_clean,
+            "spot-check" => facts.validated_pairs,
+            _ => false,
+        };
+    }
     match key {
         "inventory" => read > 0,
         "export" => finished && read > 0,
@@ -111,8 +137,8 @@ pub fn checklist(run_dir: &Path, run: &RunView, facts: AutoFacts) -> Vec<Checkli
             key: (*key).to_owned(),
             phase: (*phase).to_owned(),
             label: (*label).to_owned(),
-            automatic: *automatic,
-            done: if *automatic {
+            automatic: is_automatic(key, *automatic, run),
+            done: if is_automatic(key, *automatic, run) {
                 auto_done(key, run, facts)
             } else {
                 saved.manual.get(*key).copied().unwrap_or(false)
@@ -122,11 +148,16 @@ pub fn checklist(run_dir: &Path, run: &RunView, facts: AutoFacts) -> Vec<Checkli
 }
 
 /// Ticks or unticks a manual step and saves it with the run.
-pub fn set_manual(run_dir: &Path, key: &str, done: bool) -> Result<(), ChecklistError> {
-    let Some((_, _, label, automatic)) = STEPS.iter().find(|s| s.0 == key) else {
+pub fn set_manual(
+    run_dir: &Path,
+    run: &RunView,
+    key: &str,
+    done: bool,
+) -> Result<(), ChecklistError> {
+    let Some((_, _, label, fixed)) = STEPS.iter().find(|s| s.0 == key) else {
         return Err(ChecklistError::Unknown(key.to_owned()));
     };
-    if *automatic {
+    if is_automatic(key, *fixed, run) {
         return Err(ChecklistError::Automatic((*label).to_owned()));
     }
     let mut saved = load(run_dir);
@@ -170,19 +201,71 @@ mod tests {
         assert!(done(&items, "inventory") && done(&items, "import"));
         assert!(!done(&items, "verify-counts") && !done(&items, "notify"));
 
-        set_manual(dir.path(), "notify", true).unwrap();
+        set_manual(dir.path(), &run, "notify", true).unwrap();
         let items = checklist(
             dir.path(),
             &run,
             AutoFacts {
                 validated_clean: true,
                 validated_pairs: true,
+                ..AutoFacts::default()
             },
         );
         assert!(done(&items, "notify") && done(&items, "verify-counts"));
         assert!(matches!(
-            set_manual(dir.path(), "import", true),
+            set_manual(dir.path(), &run, "import", true),
             Err(ChecklistError::Automatic(_))
+        ));
+    }
+
+    #[test]
+    fn a_sync_ticks_export_import_config_counts_and_monitoring_once_switched_and_finished_clean() {
+        let dir = tempfile::tempdir().unwrap();
+        let done =
+            |items: &[ChecklistItem], key: &str| items.iter().find(|i| i.key == key).unwrap().done;
+        let mut run = finished_run();
+        run.sync = Some(Default::default());
+        run.phase = RunPhase::Running;
+        run.live = true;
+        let switched = AutoFacts {
+            switched: true,
+            ever_switched: true,
+            ..AutoFacts::default()
+        };
+        let items = checklist(dir.path(), &run, switched);
+        assert!(done(&items, "update-config"));
+        assert!(!done(&items, "export") && !done(&items, "import") && !done(&items, "monitor"));
+        assert!(matches!(
+            set_manual(dir.path(), &run, "monitor", true),
+            Err(ChecklistError::Automatic(_))
+        ));
+
+        // Finish: the sync stopped after its pass, and the window validated clean.
+        run.phase = RunPhase::Cancelled;
+        run.live = false;
+        let finished = AutoFacts {
+            validated_clean: true,
+            validated_pairs: true,
+            ..switched
+        };
+        let items = checklist(dir.path(), &run, finished);
+        for key in [
+            "export",
+            "import",
+            "update-config",
+            "verify-counts",
+            "monitor",
+        ] {
+            assert!(done(&items, key), "{key} is not ticked");
+        }
+        // Rolled back: the config no longer points at the target.
+        let rolled_back = AutoFacts {
+            switched: false,
+            ..finished
+        };
+        assert!(!done(
+            &checklist(dir.path(), &run, rolled_back),
+            "update-config"
         ));
     }
 }

@@ -73,8 +73,25 @@ impl ActiveRun {
                 s.view.run_id = run_id.clone();
                 s.view.phase = RunPhase::Running;
             }
-            // A sync's passes have no place in the run view yet (issue 12's UI card).
-            ProgressEvent::PhaseStarted { .. } | ProgressEvent::SyncPassEnded { .. } => {}
+            ProgressEvent::PhaseStarted { .. } => {}
+            ProgressEvent::SyncPassEnded {
+                pass,
+                waiting,
+                waiting_open,
+                senders,
+                quiet_since,
+                ..
+            } => {
+                s.view
+                    .sync
+                    .get_or_insert_with(Default::default)
+                    .record_pass(
+                        pass,
+                        (*waiting, *waiting_open),
+                        senders,
+                        quiet_since.as_ref(),
+                    );
+            }
             ProgressEvent::Progress {
                 entities,
                 retries,
@@ -159,6 +176,7 @@ impl ActiveRun {
                 view.failures = report.failures.iter().map(FailedItem::from).collect();
                 view.conflicts = report.conflicts.iter().map(FailedItem::from).collect();
                 view.seconds = report.seconds;
+                super::sync::record_final(view, report.sync.as_ref());
                 for w in &report.warnings {
                     if !view.warnings.contains(w) {
                         view.warnings.push(w.clone());
@@ -404,5 +422,53 @@ mod tests {
         assert_eq!(view.failures[0].id, "t9");
         let last = seen.lock().unwrap().last().cloned().unwrap();
         assert_eq!(last["event"]["phase"], "completedWithFailures");
+    }
+
+    #[test]
+    fn a_finished_sync_pass_reaches_the_window_with_who_still_writes() {
+        let (channel, seen) = recording();
+        let run = ActiveRun::new(
+            RunView::new("r1".into(), "a".into(), "b".into(), false),
+            Some(channel),
+            HashMap::new(),
+        );
+        run.apply(&ProgressEvent::SyncPassEnded {
+            run_id: "r1".into(),
+            pass: migrator_engine::SyncPass {
+                pass: 2,
+                window_from: "2026-11-30T10:00:00.000Z".into(),
+                window_to: "2026-11-30T10:01:00.000Z".into(),
+                started_at: "2026-11-30T10:01:00.000Z".into(),
+                ended_at: Some("2026-11-30T10:01:01.000Z".into()),
+                attempts: 1,
+                seen: 5,
+                copied: 3,
+                skipped: 2,
+                waiting: 1,
+                watermark: Some("2026-11-30T10:01:00.000Z".into()),
+                lag_seconds: Some(1.0),
+            },
+            waiting: 1,
+            waiting_open: 0,
+            senders: vec![migrator_engine::SenderSeen {
+                sdk: Some("langfuse-python".into()),
+                sdk_version: Some("3.2.1".into()),
+                service: None,
+                release: Some("v41".into()),
+                environment: Some("production".into()),
+                objects: 4,
+                last_seen: "2026-11-30T10:01:00.500Z".into(),
+            }],
+            quiet_since: None,
+        });
+        let sync = run.view().sync.expect("the view carries the sync");
+        assert_eq!((sync.passes, sync.waiting), (2, 1));
+        assert_eq!(sync.senders[0].release.as_deref(), Some("v41"));
+        let last = seen.lock().unwrap().last().cloned().unwrap();
+        assert_eq!(last["event"]["sync"]["lastPass"]["copied"], 3);
+        assert_eq!(
+            last["event"]["sync"]["senders"][0]["sdk"],
+            "langfuse-python"
+        );
     }
 }

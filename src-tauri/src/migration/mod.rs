@@ -9,6 +9,7 @@ pub mod checklist;
 pub mod hub;
 pub mod llm_keys;
 pub mod request;
+pub mod sync;
 pub mod validation_views;
 pub mod views;
 
@@ -476,6 +477,10 @@ pub async fn resume(
     }
     let key_store = key_store.filter(|_| !secrets.llm_keys.is_empty());
     let mut view = RunView::from_summary(&summary);
+    view.sync = {
+        let (dir, id) = (data_dir.clone(), run_id.clone());
+        blocking(move || Ok(sync::stored_sync_view(&dir, &id))).await?
+    };
     view.phase = RunPhase::Starting;
     view.live = true;
     describe_sides(&mut view, &plan);
@@ -620,6 +625,7 @@ fn stored_view(data_dir: &Path, run_id: &str) -> Result<RunView> {
     describe_sides(&mut view, &journal.plan()?);
     view.validation = after::validation_summary(data_dir, run_id);
     view.rollback = after::rollback_summary(data_dir, run_id);
+    view.sync = sync::stored_sync_view(data_dir, run_id);
     view.failures = journal
         .rows_where(None, Some(ObjectState::Failed))?
         .iter()
@@ -688,6 +694,9 @@ pub async fn run_views(migrations: &Migrations) -> Result<Vec<RunView>> {
             .map(|mut v| {
                 v.validation = after::validation_summary(&dir, &v.run_id);
                 v.rollback = after::rollback_summary(&dir, &v.run_id);
+                if v.sync.is_none() {
+                    v.sync = sync::stored_sync_view(&dir, &v.run_id);
+                }
                 v
             })
             .collect())
@@ -729,7 +738,7 @@ pub async fn set_checklist_step(
     blocking(move || {
         let view = current_view(&migrations, &run_id)?;
         let dir = run_dir(&migrations.data_dir, &run_id);
-        checklist::set_manual(&dir, &key, done)?;
+        checklist::set_manual(&dir, &view, &key, done)?;
         let facts = after::auto_facts(&migrations, &run_id);
         Ok(checklist::checklist(&dir, &view, facts))
     })

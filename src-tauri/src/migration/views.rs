@@ -164,6 +164,8 @@ pub struct RunView {
     pub validation: Option<ValidationSummary>,
     /// The last rollback: `null` when the run was never rolled back.
     pub rollback: Option<RollbackSummary>,
+    /// A live sync's standing (`null` for a plain run).
+    pub sync: Option<super::sync::SyncView>,
 }
 
 /// One line about a run's last rollback, for the runs list.
@@ -212,6 +214,7 @@ impl RunView {
             seconds: 0.0,
             validation: None,
             rollback: None,
+            sync: None,
         }
     }
 

@@ -57,12 +57,12 @@ export const sandboxKeys = ["--public-key", "pk-lf-e2e", "--secret-key", "sk-lf-
 
 /**
  * Saves two sandboxes as connections "Old server" and "New server" and plans a server move
- * between them, up to a shown pre-flight.
+ * between them (or the scenario `scenario`), up to a shown pre-flight.
  */
-export async function planServerMove(b, source, target) {
+export async function planServerMove(b, source, target, scenario = "self-hosted-to-self-hosted") {
   await createConnection(b, { name: "Old server", url: source.url, publicKey: "pk-lf-e2e", secret: "sk-lf-e2e-secret" });
   await createConnection(b, { name: "New server", url: target.url, publicKey: "pk-lf-e2e", secret: "sk-lf-e2e-secret" });
-  await chooseScenario(b, "self-hosted-to-self-hosted");
+  await chooseScenario(b, scenario);
   await b.$('[data-testid="pick-source"]').selectByVisibleText("Old server");
   await b.$('[data-testid="pick-target"]').selectByVisibleText("New server");
   // A v4 target takes dataset run items only as experiment attributes on a trace's root span,

@@ -5,6 +5,26 @@ import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import RunProgress from "./RunProgress.svelte";
 import { RunMonitor } from "../lib/stores/run.svelte";
 import { runView } from "../lib/testing/runs";
+import type { SyncView } from "../lib/bindings/SyncView";
+
+const finishedSync: SyncView = {
+  passes: 4,
+  lagSeconds: 0,
+  waiting: 0,
+  waitingOpen: 0,
+  lastPass: null,
+  recent: [],
+  timing: { pollSecs: 1, settleSecs: 1, lookbackSecs: 60 },
+  targetUrl: "http://127.0.0.1:3002",
+  sourceShare: null,
+  targetShare: null,
+  senders: [],
+  quietSince: null,
+  switchedAt: null,
+  finishing: false,
+  cutOver: { at: "2026-11-30T10:05:00Z", windowTo: "2026-11-30T10:05:00Z", validationClean: true, validationSummary: "clean" },
+  drainSecs: null,
+};
 
 describe("RunProgress", () => {
   afterEach(() => {
@@ -115,11 +135,30 @@ describe("RunProgress", () => {
     expect(await screen.findByRole("button", { name: "Continue" })).toBeTruthy();
   });
 
+  it("a sync's bars count what it copied against the pre-flight, not its passes' re-reads", async () => {
+    mockIPC((cmd) => {
+      if (cmd === "attach_run")
+        return runView({
+          sync: { ...finishedSync, cutOver: null },
+          entities: [{ entity: "score_configs", expected: 4, read: 24, written: 4, skipped: 0, failed: 0, conflicts: 0, perSecond: 0, etaSeconds: null, wouldWrite: null }],
+        });
+      if (cmd === "run_checklist") return [];
+      if (cmd === "cutover_state" || cmd === "validation_report") return null;
+      throw new Error(`unexpected ${cmd}`);
+    });
+    const m = new RunMonitor();
+    await m.open("r");
+    render(RunProgress, { monitor: m });
+    expect(screen.getByLabelText(/Score configs: 4 of 4/)).toBeTruthy();
+  });
+
   it("offers the .env cutover only when the target is a Langfuse project with real keys", async () => {
     for (const [what, overrides, offered] of [
       ["a Langfuse target", { cutoverApplies: true }, true],
       ["an archive folder", { target: "archive folder /tmp/export", cutoverApplies: false }, false],
       ["the sample servers", { sample: true, cutoverApplies: false }, false],
+      // A live sync switches the .env from its own card, after the readiness check.
+      ["a finished sync", { cutoverApplies: true, sync: finishedSync }, false],
     ] as const) {
       mockIPC((cmd) => {
         if (cmd === "attach_run") return runView({ phase: "completed", live: false, ...overrides });

@@ -23,6 +23,8 @@ import type { PreflightView } from "./bindings/PreflightView";
 import type { RunAction } from "./bindings/RunAction";
 import type { RunView } from "./bindings/RunView";
 import type { SampleInfo } from "./bindings/SampleInfo";
+import type { SyncRequest } from "./bindings/SyncRequest";
+import type { SyncTimingView } from "./bindings/SyncTimingView";
 import type { KeychainStatus } from "./bindings/KeychainStatus";
 import type { Presets } from "./bindings/Presets";
 import type { ProbeEvent } from "./bindings/ProbeEvent";
@@ -69,6 +71,21 @@ export const ipc = {
     onView: (event: RunEvent<RunView>) => void,
     llmKeys: Record<string, string> = {},
   ) => invoke<RunView>("start_run", { request, dryRun, expected, llmKeys, onEvent: channel(onView) }),
+  /** Starts a live sync (history, then what arrives); snapshots and finished passes arrive on `onView`. */
+  startSync: (
+    request: PlanRequest,
+    sync: SyncRequest,
+    expected: Record<string, number>,
+    onView: (event: RunEvent<RunView>) => void,
+    llmKeys: Record<string, string> = {},
+  ) => invoke<RunView>("start_sync", { request, sync, expected, llmKeys, onEvent: channel(onView) }),
+  /** Finish a live sync: last pass, validation of the whole window, cut over. */
+  finishSync: (runId: string) => invoke<RunView>("finish_sync", { runId }),
+  /** Copies what the application wrote to a sync's target since the switch back to its source, as a run of its own. */
+  startCopyBack: (runId: string, onView: (event: RunEvent<RunView>) => void) =>
+    invoke<RunView>("start_copy_back", { runId, onEvent: channel(onView) }),
+  /** Poll, settle and lookback a sync of a source of this generation starts with. */
+  syncDefaults: (generation: string | null) => invoke<SyncTimingView>("sync_defaults", { generation }),
   /** Continues a run; `settings` (or `null` to keep them) change how it works, not what it copies. */
   resumeRun: (runId: string, settings: OperatingSettings | null, onView: (event: RunEvent<RunView>) => void) =>
     invoke<RunView>("resume_run", { runId, settings, onEvent: channel(onView) }),

@@ -29,7 +29,7 @@ export const scenarios: Scenario[] = [
   { id: "import-archive", title: "Import from an archive folder", moves: "Everything the archive holds, ids and trees intact", complexity: "Medium", downtime: "Minutes", risk: "Low", source: "archive", target: "langfuse", available: true },
   { id: "sdk-upgrade", title: "SDK version upgrade", moves: "Nothing: checks an application's SDK versions, changed API calls and settings against the target server, and writes a dual-export configuration", complexity: "Low", downtime: "None", risk: "None (read only)", source: "langfuse", target: "langfuse", available: true },
   { id: "langsmith", title: "LangSmith → Langfuse", moves: "Runs as traces and observations, feedback as scores, datasets", complexity: "High", downtime: "Hours", risk: "Medium", source: "langSmith", target: "langfuse", available: false },
-  { id: "zero-downtime", title: "Zero-downtime cutover", moves: "Dual writing while history is copied, then a switch of the application's keys", complexity: "Medium", downtime: "None", risk: "Low", source: "langfuse", target: "langfuse", available: false },
+  { id: "zero-downtime", title: "Zero-downtime cutover", moves: "The history, then whatever the application keeps sending, copied live until the application's .env is switched to the target and the source is quiet", complexity: "Medium", downtime: "None", risk: "Low (the .env switch can be rolled back)", source: "langfuse", target: "langfuse", available: true },
 ];
 
 /** Whether a host is Langfuse Cloud (any region). */

@@ -3,6 +3,7 @@ import type { EntityRow } from "./EntityRow";
 import type { FailedItem } from "./FailedItem";
 import type { RollbackSummary } from "./RollbackSummary";
 import type { RunPhase } from "./RunPhase";
+import type { SyncView } from "./SyncView";
 import type { ValidationSummary } from "./ValidationSummary";
 
 /**
@@ -46,4 +47,8 @@ validation: ValidationSummary | null,
 /**
  * The last rollback: `null` when the run was never rolled back.
  */
-rollback: RollbackSummary | null, };
+rollback: RollbackSummary | null, 
+/**
+ * A live sync's standing (`null` for a plain run).
+ */
+sync: SyncView | null, };

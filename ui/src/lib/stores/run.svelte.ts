@@ -7,6 +7,7 @@ import type { PlanRequest } from "../bindings/PlanRequest";
 import type { RunAction } from "../bindings/RunAction";
 import type { RunEvent } from "../bindings/RunEvent";
 import type { RunView } from "../bindings/RunView";
+import type { SyncRequest } from "../bindings/SyncRequest";
 
 export type Api = typeof ipc;
 
@@ -36,6 +37,20 @@ export class RunMonitor {
     llmKeys: Record<string, string> = {},
   ): Promise<boolean> {
     return this.begin(() => this.api.startRun(request, dryRun, expected, this.onEvent, llmKeys));
+  }
+
+  async startSync(
+    request: PlanRequest,
+    sync: SyncRequest,
+    expected: Record<string, number>,
+    llmKeys: Record<string, string> = {},
+  ): Promise<boolean> {
+    return this.begin(() => this.api.startSync(request, sync, expected, this.onEvent, llmKeys));
+  }
+
+  /** Starts the copy-back of a sync run (a run of its own) and follows it. */
+  async copyBack(syncRunId: string): Promise<boolean> {
+    return this.begin(() => this.api.startCopyBack(syncRunId, this.onEvent));
   }
 
   async resume(runId: string, settings: OperatingSettings | null = null): Promise<boolean> {

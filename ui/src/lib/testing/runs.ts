@@ -26,6 +26,7 @@ export function runView(overrides: Partial<RunView> = {}): RunView {
     seconds: 0,
     validation: null,
     rollback: null,
+    sync: null,
     ...overrides,
   };
 }

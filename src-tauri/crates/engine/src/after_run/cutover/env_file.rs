@@ -18,10 +18,12 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// The variables the Langfuse SDKs read. `LANGFUSE_BASE_URL` is the newer name for the host; we
-/// update it only where the file already uses it.
+/// The variables the Langfuse SDKs read. `LANGFUSE_BASE_URL` is the newer name for the host and
+/// `LANGFUSE_BASEURL` the JS v3 SDK's (read before `LANGFUSE_HOST`); each is updated only where
+/// the file already uses it.
 pub const HOST_VAR: &str = "LANGFUSE_HOST";
 pub const BASE_URL_VAR: &str = "LANGFUSE_BASE_URL";
+pub const JS_V3_BASE_URL_VAR: &str = "LANGFUSE_BASEURL";
 pub const PUBLIC_KEY_VAR: &str = "LANGFUSE_PUBLIC_KEY";
 pub const SECRET_KEY_VAR: &str = "LANGFUSE_SECRET_KEY";
 
@@ -229,16 +231,19 @@ fn later_cutover(record: &CutoverRecord) -> Option<(String, PathBuf)> {
 /// Returns the new text and the changes. Lines are split keeping their own line ends, so a CRLF
 /// file stays CRLF and a missing final newline stays missing.
 fn rewrite(text: &str, values: &CutoverValues) -> (String, Vec<CutoverChange>) {
-    let uses_base_url = text
-        .split_inclusive('\n')
-        .any(|line| parse_assignment(line).is_some_and(|a| a.name == BASE_URL_VAR));
+    let uses = |name: &str| {
+        text.split_inclusive('\n')
+            .any(|line| parse_assignment(line).is_some_and(|a| a.name == name))
+    };
     let mut wanted: Vec<(&str, &str, bool)> = vec![
         (HOST_VAR, values.host.as_str(), false),
         (PUBLIC_KEY_VAR, values.public_key.as_str(), false),
         (SECRET_KEY_VAR, values.secret_key.as_str(), true),
     ];
-    if uses_base_url {
-        wanted.push((BASE_URL_VAR, values.host.as_str(), false));
+    for alias in [BASE_URL_VAR, JS_V3_BASE_URL_VAR] {
+        if uses(alias) {
+            wanted.push((alias, values.host.as_str(), false));
+        }
     }
     let mut out = String::with_capacity(text.len() + 128);
     let mut changes = Vec::new();
@@ -515,6 +520,24 @@ mod tests {
         let text = fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("LANGFUSE_BASE_URL=https://langfuse.internal.example\n"));
         assert!(!text.contains("cloud.langfuse.com"));
+    }
+
+    #[test]
+    fn the_js_v3_sdks_baseurl_is_updated_where_the_file_uses_it() {
+        // The JS v3 SDK reads LANGFUSE_BASEURL before LANGFUSE_HOST: left alone, a switched
+        // application would go on sending to the old server.
+        let dir = tempfile::tempdir().unwrap();
+        let path = env_file(
+            &dir,
+            b"LANGFUSE_BASEURL=https://langfuse.old.example\nLANGFUSE_PUBLIC_KEY=pk-old\n",
+        );
+        apply(&path, &values(), "run-1").unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("LANGFUSE_BASEURL=https://langfuse.internal.example\n"),
+            "{text}"
+        );
+        assert!(!text.contains("langfuse.old.example"));
     }
 
     #[test]

@@ -1,5 +1,3 @@
-// NOT YET RUN: written for the scenario card, but the app binary could not be rebuilt in time to
-// run it. scripts/test.sh runs only specs/; move this file there once it has passed under Xvfb.
 // The "SDK version upgrade" scenario in the real window: a fixture application's folder typed
 // in (WebDriver cannot drive the native folder dialog), the report grouped by severity with
 // file and line, "Check again" against another target, and no secret from the app's .env on
