@@ -130,16 +130,7 @@ pub struct Secrets {
     pub llm_keys: BTreeMap<String, SecretString>,
 }
 
-/// One LLM connection the source holds, as the pre-flight names it so the caller can ask for
-/// its key (the API never returns it).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SourceLlmConnection {
-    pub provider: String,
-    pub adapter: Option<String>,
-    pub base_url: Option<String>,
-    /// A key for it is already at hand (the plan's `llm_key_env` or the caller's).
-    pub has_key: bool,
-}
+pub use crate::connectors::langfuse::llm_connections::SourceLlmConnection;
 
 /// Everything the pre-flight found out.
 #[derive(Clone, Debug, Serialize, Deserialize)]

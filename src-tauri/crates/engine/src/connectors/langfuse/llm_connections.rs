@@ -8,8 +8,19 @@ use super::Langfuse;
 use crate::connectors::http::{Bucket, HttpFailure, Idempotency};
 use crate::connectors::traits::{ExistingKey, Page, WriteOutcome};
 use crate::connectors::{SourceConnector, for_each_page};
-use crate::run::runner::SourceLlmConnection;
 use crate::vocab::{EngineError, Entity, ExposeSecret, RawObject, Record, Scope, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// One LLM connection the source holds, as the pre-flight names it so the caller can ask for
+/// its key (the API never returns it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceLlmConnection {
+    pub provider: String,
+    pub adapter: Option<String>,
+    pub base_url: Option<String>,
+    /// A key for it is already at hand (the plan's `llm_key_env` or the caller's).
+    pub has_key: bool,
+}
 
 pub(crate) const PATH: &str = "/api/public/llm-connections";
 

@@ -9,6 +9,7 @@
 //! | the rest | REST | REST | REST | REST |
 
 pub mod annotation_queues;
+mod attr_value;
 pub mod dashboards;
 pub mod endpoint;
 pub mod evaluators;

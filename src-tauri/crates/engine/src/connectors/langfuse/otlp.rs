@@ -38,15 +38,7 @@ pub fn iso_to_nanos(s: &str) -> Option<u64> {
     u64::try_from(t.timestamp_nanos_opt()?).ok()
 }
 
-/// An attribute value.
-#[derive(Clone, Debug, PartialEq)]
-pub enum AttrValue {
-    Str(String),
-    Bool(bool),
-    Int(i64),
-    Double(f64),
-    Strings(Vec<String>),
-}
+pub use super::attr_value::AttrValue;
 
 /// One span, before it is written as OTLP/JSON or protobuf.
 #[derive(Clone, Debug, PartialEq)]

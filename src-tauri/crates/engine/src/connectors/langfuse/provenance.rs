@@ -7,7 +7,7 @@
 //! For a scope other than the Langfuse SDK's, v4 also files the span's unmapped attributes under
 //! `attributes`; those go back as span attributes for the same reason.
 
-use super::otlp::AttrValue;
+use super::attr_value::AttrValue;
 use serde_json::{Map, Value};
 
 const RESOURCE_KEY: &str = "resourceAttributes";

@@ -9,6 +9,7 @@
 
 pub mod endpoint;
 pub mod export;
+mod export_reads;
 pub mod ids;
 pub mod others;
 pub mod preflight;
