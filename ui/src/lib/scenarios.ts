@@ -28,7 +28,7 @@ export const scenarios: Scenario[] = [
   { id: "export-archive", title: "Export to an archive folder", moves: "Everything, as JSONL files with a checksummed manifest, for offline transfer or safekeeping", complexity: "Low", downtime: "None", risk: "None for your projects (the source is only read)", source: "langfuse", target: "archive", available: true },
   { id: "import-archive", title: "Import from an archive folder", moves: "Everything the archive holds, ids and trees intact", complexity: "Medium", downtime: "Minutes", risk: "Low", source: "archive", target: "langfuse", available: true },
   { id: "sdk-upgrade", title: "SDK version upgrade", moves: "Nothing: checks an application's SDK versions, changed API calls and settings against the target server, and writes a dual-export configuration", complexity: "Low", downtime: "None", risk: "None (read only)", source: "langfuse", target: "langfuse", available: true },
-  { id: "langsmith", title: "LangSmith → Langfuse", moves: "Runs as traces and observations, feedback as scores, datasets", complexity: "High", downtime: "Hours", risk: "Medium", source: "langSmith", target: "langfuse", available: false },
+  { id: "langsmith", title: "LangSmith → Langfuse", moves: "Runs as traces and observations (whole trees), feedback as scores, datasets with examples, experiments, prompts", complexity: "High", downtime: "Hours", risk: "Medium", source: "langSmith", target: "langfuse", available: true },
   { id: "zero-downtime", title: "Zero-downtime cutover", moves: "Dual writing while history is copied, then a switch of the application's keys", complexity: "Medium", downtime: "None", risk: "Low", source: "langfuse", target: "langfuse", available: false },
 ];
 
