@@ -1,5 +1,6 @@
 //! "Try with sample data": two Langfuse sandboxes in this process on loopback, a source filled
-//! by the sandbox's sample generator and an empty target, offered as ready-made connections.
+//! by the sandbox's sample generator and an empty target, plus a LangSmith sandbox with its own
+//! sample workspace (for the LangSmith → Langfuse scenario), offered as ready-made connections.
 //!
 //! The sandbox keys are made up for this session and are not real secrets; they live only in
 //! this struct (never the keychain, never profiles.json) and vanish when the app quits, together
@@ -8,7 +9,9 @@
 use std::time::Duration;
 
 use langfuse_sandbox::{MediaSampleSpec, SampleSpec, Sandbox, SandboxConfig, ServerProfile};
-use migrator_engine::profile::{Connection, LangfuseSettings, Profile, ProfileId};
+use migrator_engine::profile::{
+    Connection, LangSmithSettings, LangfuseSettings, Profile, ProfileId,
+};
 use secrecy::SecretString;
 use serde::Serialize;
 use ts_rs::TS;
@@ -27,6 +30,9 @@ const VISIBILITY_DELAY: Duration = Duration::from_millis(800);
 
 pub const SOURCE_ID: &str = "sample-source";
 pub const TARGET_ID: &str = "sample-target";
+pub const LANGSMITH_ID: &str = "sample-langsmith";
+/// Root runs in the sample LangSmith workspace (each a tree of several runs).
+pub const LANGSMITH_TRACES: usize = 40;
 
 struct SampleSide {
     sandbox: Sandbox,
@@ -38,6 +44,13 @@ struct SampleSide {
 pub struct SampleSet {
     source: SampleSide,
     target: SampleSide,
+    langsmith: LangsmithSide,
+}
+
+struct LangsmithSide {
+    sandbox: langsmith_sandbox::Sandbox,
+    profile: Profile,
+    secret: SecretString,
 }
 
 /// What the window learns about the sample setup (no keys).
@@ -47,6 +60,8 @@ pub struct SampleSet {
 pub struct SampleInfo {
     pub source: Profile,
     pub target: Profile,
+    /// A LangSmith workspace with sample runs, feedback, a dataset and prompts.
+    pub langsmith_source: Profile,
     pub traces: u32,
     pub observations_per_trace: u32,
 }
@@ -78,34 +93,47 @@ impl SampleSet {
             None,
         )
         .await?;
-        tracing::info!(source = %source.sandbox.url(), target = %target.sandbox.url(), "sample sandboxes started");
-        Ok(SampleSet { source, target })
+        let langsmith = start_langsmith().await?;
+        tracing::info!(source = %source.sandbox.url(), target = %target.sandbox.url(), langsmith = %langsmith.sandbox.url(), "sample sandboxes started");
+        Ok(SampleSet {
+            source,
+            target,
+            langsmith,
+        })
     }
 
     pub fn info(&self) -> SampleInfo {
         SampleInfo {
             source: self.source.profile.clone(),
             target: self.target.profile.clone(),
+            langsmith_source: self.langsmith.profile.clone(),
             traces: (SAMPLE_TRACES + MEDIA_TRACES) as u32,
             observations_per_trace: SAMPLE_OBSERVATIONS_PER_TRACE as u32,
         }
     }
 
-    pub fn profiles(&self) -> [&Profile; 2] {
-        [&self.source.profile, &self.target.profile]
+    pub fn profiles(&self) -> [&Profile; 3] {
+        [
+            &self.source.profile,
+            &self.target.profile,
+            &self.langsmith.profile,
+        ]
     }
 
     /// The profile and its session-only key, for the engine.
     pub fn lookup(&self, id: &ProfileId) -> Option<(Profile, SecretString)> {
         [&self.source, &self.target]
             .into_iter()
-            .find(|s| &s.profile.id == id)
-            .map(|s| (s.profile.clone(), s.secret.clone()))
+            .map(|s| (&s.profile, &s.secret))
+            .chain([(&self.langsmith.profile, &self.langsmith.secret)])
+            .find(|(p, _)| &p.id == id)
+            .map(|(p, s)| (p.clone(), s.clone()))
     }
 
     pub async fn stop(self) {
         self.source.sandbox.stop().await;
         self.target.sandbox.stop().await;
+        self.langsmith.sandbox.stop().await;
     }
 }
 
@@ -131,7 +159,43 @@ fn add_media_and_llm_connection(source: &Sandbox) -> Result<(), SampleError> {
 }
 
 pub fn is_sample_id(id: &ProfileId) -> bool {
-    id.as_str() == SOURCE_ID || id.as_str() == TARGET_ID
+    [SOURCE_ID, TARGET_ID, LANGSMITH_ID].contains(&id.as_str())
+}
+
+/// The address each sample connection points at, to tell a plan made with them.
+pub fn sample_url(profile: &Profile) -> &str {
+    match &profile.connection {
+        Connection::Langfuse(l) => &l.host,
+        Connection::LangSmith(l) => &l.endpoint,
+        Connection::Archive(a) => &a.folder,
+    }
+}
+
+async fn start_langsmith() -> Result<LangsmithSide, SampleError> {
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let api_key = format!("lsv2_sk_sample_{}", &tag[..16]);
+    let sandbox = langsmith_sandbox::Sandbox::start(langsmith_sandbox::SandboxConfig {
+        api_key: api_key.clone(),
+        sample: Some(langsmith_sandbox::SampleSpec {
+            seed: 7,
+            traces: LANGSMITH_TRACES,
+        }),
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| SampleError::Start(e.to_string()))?;
+    let profile = Profile {
+        id: ProfileId::from(LANGSMITH_ID),
+        name: "Sample LangSmith (sandbox)".to_owned(),
+        connection: Connection::LangSmith(LangSmithSettings {
+            endpoint: sandbox.url(),
+        }),
+    };
+    Ok(LangsmithSide {
+        sandbox,
+        profile,
+        secret: SecretString::from(api_key),
+    })
 }
 
 async fn start_side(

@@ -91,6 +91,7 @@ async fn setup(seed: u64) -> Setup {
         window_end: None,
         source_cloud_plan: None,
         target_cloud_plan: None,
+        projects: None,
     };
     let plan = request
         .to_plan(

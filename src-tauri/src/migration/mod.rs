@@ -209,7 +209,13 @@ pub async fn migration_profiles(
         .lock()
         .unwrap()
         .iter()
-        .flat_map(|i| [i.source.clone(), i.target.clone()])
+        .flat_map(|i| {
+            [
+                i.source.clone(),
+                i.target.clone(),
+                i.langsmith_source.clone(),
+            ]
+        })
         .map(|profile| MigrationProfile {
             profile,
             secret: SecretStatus::ForThisSession,
@@ -255,10 +261,31 @@ pub async fn test_connection(
             exists: folder.is_dir(),
             path: folder.display().to_string(),
         },
-        Credentials::LangSmith { .. } => ConnectionCheck::Failed {
-            message: PlanRequestError::LangSmithNotYet.to_string(),
-        },
+        Credentials::LangSmith { .. } => {
+            let endpoint = request::langsmith_endpoint(&creds).expect("a LangSmith connection");
+            match check_langsmith(&endpoint).await {
+                Ok(info) => ConnectionCheck::from_langsmith(&info),
+                Err(e) => ConnectionCheck::Failed {
+                    message: e.to_string(),
+                },
+            }
+        }
     })
+}
+
+/// Connects as a run would (server info, every project, the v2 probe) and reads nothing else.
+pub async fn check_langsmith(
+    endpoint: &migrator_engine::LangsmithEndpoint,
+) -> std::result::Result<migrator_engine::LangsmithInfo, migrator_engine::EngineError> {
+    let counters = Arc::new(migrator_engine::vocab::Counters::default());
+    let ls = migrator_engine::langsmith::LangSmith::connect(
+        endpoint,
+        std::time::Duration::from_secs(30),
+        1,
+        counters,
+    )
+    .await?;
+    Ok(ls.info)
 }
 
 /// Checks both sides, counts what would move and what the target already has. Writes nothing.
@@ -546,18 +573,10 @@ async fn sample_matches(migrations: &Migrations, plan: &Plan) -> bool {
     let Some(set) = guard.as_ref() else {
         return false;
     };
-    let urls: Vec<String> = set
-        .profiles()
-        .iter()
-        .filter_map(|p| match &p.connection {
-            migrator_engine::profile::Connection::Langfuse(l) => Some(l.host.clone()),
-            _ => None,
-        })
-        .collect();
+    let urls: Vec<&str> = set.profiles().into_iter().map(sample::sample_url).collect();
     [&plan.source, &plan.target].iter().all(|side| match side {
-        EndpointSpec::Langfuse(l) => urls.contains(&l.url),
-        // The app has no LangSmith profiles yet: such a plan is not one of the sample plans.
-        EndpointSpec::Langsmith(_) => false,
+        EndpointSpec::Langfuse(l) => urls.contains(&l.url.as_str()),
+        EndpointSpec::Langsmith(l) => urls.contains(&l.url.as_str()),
         EndpointSpec::Archive { .. } => true,
     })
 }

@@ -4,7 +4,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use migrator_engine::plan::{CloudPlan, EntitySelection};
 use migrator_engine::profile::{Credentials, ProfileId};
-use migrator_engine::{EndpointSpec, Entity, LangfuseEndpoint, OnExisting, Options, Plan, Scope};
+use migrator_engine::{
+    EndpointSpec, Entity, LangfuseEndpoint, LangsmithEndpoint, OnExisting, Options, Plan, Scope,
+};
 use secrecy::SecretString;
 use serde::Deserialize;
 use ts_rs::TS;
@@ -45,6 +47,10 @@ pub struct PlanRequest {
     /// saved with the connection.
     pub source_cloud_plan: Option<CloudPlan>,
     pub target_cloud_plan: Option<CloudPlan>,
+    /// LangSmith sources only: the project names to move; empty = every project.
+    #[serde(default)]
+    #[ts(optional)]
+    pub projects: Option<Vec<String>>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -61,8 +67,10 @@ pub enum PlanRequestError {
     EmptyRange,
     #[error("Source and target are the same connection. Pick two different ones.")]
     SameProfile,
-    #[error("LangSmith as a source is coming next; it cannot be migrated yet.")]
-    LangSmithNotYet,
+    #[error(
+        "LangSmith can only be a source: migrate into a Langfuse connection or an archive folder."
+    )]
+    LangSmithTarget,
 }
 
 fn parse_day(s: &str) -> Result<NaiveDate, PlanRequestError> {
@@ -87,6 +95,7 @@ fn endpoint(
     id: &ProfileId,
     creds: &Credentials,
     plan_override: Option<CloudPlan>,
+    projects: &[String],
 ) -> Result<EndpointSpec, PlanRequestError> {
     Ok(match creds {
         Credentials::Langfuse { cloud_plan, .. } => {
@@ -99,8 +108,24 @@ fn endpoint(
         Credentials::Archive { folder } => EndpointSpec::Archive {
             path: folder.clone(),
         },
-        Credentials::LangSmith { .. } => return Err(PlanRequestError::LangSmithNotYet),
+        Credentials::LangSmith { .. } => {
+            let mut l = langsmith_endpoint(creds).expect("a LangSmith connection");
+            l.keychain_profile = Some(id.as_str().to_owned());
+            l.projects = projects.to_vec();
+            EndpointSpec::Langsmith(l)
+        }
     })
+}
+
+/// How the engine reaches a LangSmith connection: its address and the API key as the same
+/// `SecretString` the keychain handed over. `None` for other kinds of connection.
+pub fn langsmith_endpoint(creds: &Credentials) -> Option<LangsmithEndpoint> {
+    let Credentials::LangSmith { endpoint, api_key } = creds else {
+        return None;
+    };
+    let mut l = LangsmithEndpoint::new(endpoint, "");
+    l.api_key = Some(api_key.clone());
+    Some(l)
 }
 
 /// How the engine reaches a Langfuse connection: its address and keys, the CA file it trusts and
@@ -162,9 +187,13 @@ impl PlanRequest {
         if from >= to {
             return Err(PlanRequestError::EmptyRange);
         }
+        if matches!(target, Credentials::LangSmith { .. }) {
+            return Err(PlanRequestError::LangSmithTarget);
+        }
+        let projects = clean(self.projects.as_deref().unwrap_or_default());
         Ok(Plan {
-            source: endpoint(&self.source_id, source, self.source_cloud_plan)?,
-            target: endpoint(&self.target_id, target, self.target_cloud_plan)?,
+            source: endpoint(&self.source_id, source, self.source_cloud_plan, &projects)?,
+            target: endpoint(&self.target_id, target, self.target_cloud_plan, &[])?,
             scope: Scope {
                 entities: EntitySelection::Only(entities),
                 from,
@@ -265,7 +294,8 @@ pub fn plan_profiles(plan: &Plan) -> (Option<ProfileId>, Option<ProfileId>) {
 pub fn secret_of(creds: &Credentials) -> Option<SecretString> {
     match creds {
         Credentials::Langfuse { secret_key, .. } => Some(secret_key.clone()),
-        _ => None,
+        Credentials::LangSmith { api_key, .. } => Some(api_key.clone()),
+        Credentials::Archive { .. } => None,
     }
 }
 
@@ -300,6 +330,7 @@ mod tests {
             window_end: None,
             source_cloud_plan: None,
             target_cloud_plan: None,
+            projects: None,
         }
     }
 
@@ -445,5 +476,72 @@ mod tests {
         let mut r = request();
         r.target_id = r.source_id.clone();
         assert_eq!(r.to_plan(&s, &t), Err(PlanRequestError::SameProfile));
+    }
+
+    fn langsmith() -> Credentials {
+        Credentials::LangSmith {
+            endpoint: "https://eu.api.smith.langchain.com/".into(),
+            api_key: SecretString::from("lsv2_pt_secret_key"),
+        }
+    }
+
+    #[test]
+    fn a_langsmith_source_moves_the_chosen_projects_with_the_key_from_the_keychain() {
+        let mut r = request();
+        r.projects = Some(vec![" support-bot ".into(), "".into(), "rag".into()]);
+        let plan = r.to_plan(&langsmith(), &langfuse("https://dst")).unwrap();
+        plan.validate()
+            .expect("a LangSmith → Langfuse plan is valid");
+        let EndpointSpec::Langsmith(l) = &plan.source else {
+            panic!("a LangSmith source, not {:?}", plan.source.describe())
+        };
+        assert_eq!(l.projects, vec!["support-bot".to_owned(), "rag".to_owned()]);
+        assert_eq!(l.base_url(), "https://eu.api.smith.langchain.com");
+        assert_eq!(l.keychain_profile.as_deref(), Some("a"));
+        use secrecy::ExposeSecret;
+        assert_eq!(
+            l.resolve_api_key().unwrap().expose_secret(),
+            "lsv2_pt_secret_key"
+        );
+        // The journaled plan names the profile; the key stays out of it.
+        let journaled = serde_json::to_string(&plan).unwrap();
+        assert!(!journaled.contains("lsv2_pt_secret_key"), "{journaled}");
+        assert_eq!(plan_profiles(&plan).0, Some(ProfileId::from("a")));
+        // A resume, validation or rollback looks the key up again for the source.
+        assert_eq!(
+            secret_of(&langsmith()).map(|s| s.expose_secret().to_owned()),
+            Some("lsv2_pt_secret_key".to_owned())
+        );
+        assert!(
+            rollback_warnings(&plan)
+                .iter()
+                .any(|w| w.contains("by hand"))
+        );
+    }
+
+    #[test]
+    fn every_project_moves_when_none_is_chosen_and_an_archive_is_a_target_too() {
+        let plan = request()
+            .to_plan(
+                &langsmith(),
+                &Credentials::Archive {
+                    folder: "/tmp/export".into(),
+                },
+            )
+            .unwrap();
+        let EndpointSpec::Langsmith(l) = &plan.source else {
+            panic!("a LangSmith source")
+        };
+        assert!(l.projects.is_empty());
+        assert!(matches!(plan.target, EndpointSpec::Archive { .. }));
+    }
+
+    #[test]
+    fn langsmith_is_refused_as_a_target_with_a_plain_reason() {
+        let err = request()
+            .to_plan(&langfuse("http://src"), &langsmith())
+            .unwrap_err();
+        assert_eq!(err, PlanRequestError::LangSmithTarget);
+        assert!(err.to_string().contains("only be a source"));
     }
 }

@@ -268,9 +268,49 @@ pub enum ConnectionCheck {
         path: String,
         exists: bool,
     },
+    /// A LangSmith server answered and accepted the key.
+    Langsmith {
+        url: String,
+        server_version: String,
+        /// `POST /api/v2/runs/query` exists (1000 runs a page instead of 100).
+        v2_queries: bool,
+        projects: Vec<LangsmithProjectView>,
+    },
     Failed {
         message: String,
     },
+}
+
+/// One LangSmith project as the connection check found it.
+#[derive(Clone, Debug, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct LangsmithProjectView {
+    pub name: String,
+    /// Runs LangSmith counts for the project; `null` when it does not say.
+    #[ts(type = "number | null")]
+    pub run_count: Option<u64>,
+    /// An experiment: the project runs a dataset.
+    pub experiment: bool,
+}
+
+impl ConnectionCheck {
+    pub fn from_langsmith(info: &migrator_engine::LangsmithInfo) -> Self {
+        ConnectionCheck::Langsmith {
+            url: info.url.clone(),
+            server_version: info.version.clone(),
+            v2_queries: info.v2_queries,
+            projects: info
+                .projects
+                .iter()
+                .map(|p| LangsmithProjectView {
+                    name: p.name.clone(),
+                    run_count: p.run_count,
+                    experiment: p.reference_dataset_id.is_some(),
+                })
+                .collect(),
+        }
+    }
 }
 
 impl ConnectionCheck {

@@ -30,4 +30,8 @@ runTag: boolean,
  * The Langfuse Cloud plan of each side, as the user set it in the plan; `null` = the one
  * saved with the connection.
  */
-sourceCloudPlan: CloudPlan | null, targetCloudPlan: CloudPlan | null, };
+sourceCloudPlan: CloudPlan | null, targetCloudPlan: CloudPlan | null, 
+/**
+ * LangSmith sources only: the project names to move; empty = every project.
+ */
+projects?: Array<string>, };

@@ -4,4 +4,8 @@ import type { Profile } from "./Profile";
 /**
  * What the window learns about the sample setup (no keys).
  */
-export type SampleInfo = { source: Profile, target: Profile, traces: number, observationsPerTrace: number, };
+export type SampleInfo = { source: Profile, target: Profile, 
+/**
+ * A LangSmith workspace with sample runs, feedback, a dataset and prompts.
+ */
+langsmithSource: Profile, traces: number, observationsPerTrace: number, };

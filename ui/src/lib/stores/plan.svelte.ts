@@ -48,6 +48,8 @@ export class PlanStore {
   sourceCloudPlan = $state<CloudPlan>("none");
   targetCloudPlan = $state<CloudPlan>("none");
   runTag = $state(true);
+  /** LangSmith sources: the projects to move (names); empty = every project. */
+  projects = $state<string[]>([]);
 
   sourceCheck = $state<Check>({ state: "idle" });
   targetCheck = $state<Check>({ state: "idle" });
@@ -88,8 +90,9 @@ export class PlanStore {
     try {
       this.sample = await this.api.startSampleData();
       this.profiles = await this.api.migrationProfiles();
-      // Preselected for whichever Langfuse scenario the user picks (samples fit them all).
-      this.setSource(this.sample.source.id);
+      // Preselected for whichever Langfuse scenario the user picks (samples fit them all);
+      // the LangSmith scenario gets the sample LangSmith workspace.
+      this.setSource(this.scenario?.source === "langSmith" ? this.sample.langsmithSource.id : this.sample.source.id);
       this.setTarget(this.sample.target.id);
     } catch (e) {
       this.sampleError = errorMessage(e);
@@ -101,6 +104,9 @@ export class PlanStore {
   pick(scenario: Scenario): void {
     if (!scenario.available) return;
     this.scenario = scenario;
+    // With the sample servers running, the LangSmith scenario starts from the sample workspace.
+    if (scenario.source === "langSmith" && this.sample && !this.sourceOptions.some((p) => p.profile.id === this.sourceId))
+      this.setSource(this.sample.langsmithSource.id);
     if (!this.sourceOptions.some((p) => p.profile.id === this.sourceId)) this.setSource("");
     if (!this.targetOptions.some((p) => p.profile.id === this.targetId)) this.setTarget("");
     const only = (side: "source" | "target") => {
@@ -144,8 +150,24 @@ export class PlanStore {
     return c?.kind === "langfuse" ? (c.cloudPlan ?? "none") : "none";
   }
 
+  /** The source is a LangSmith workspace (projects to pick, no Langfuse filters). */
+  get langsmithSource(): boolean {
+    return this.profiles.find((x) => x.profile.id === this.sourceId)?.profile.connection.kind === "langSmith";
+  }
+
+  /** The projects the source's connection check found, when it is LangSmith. */
+  get langsmithProjects(): { name: string; runCount: number | null; experiment: boolean }[] {
+    const c = this.sourceCheck;
+    return c.state === "done" && c.result.status === "langsmith" ? c.result.projects : [];
+  }
+
+  toggleProject(name: string, on: boolean): void {
+    this.projects = on ? [...this.projects.filter((n) => n !== name), name] : this.projects.filter((n) => n !== name);
+  }
+
   setSource(id: string): void {
     this.sourceId = id;
+    this.projects = [];
     this.sourceCloudPlan = this.savedPlan(id);
     this.sourceCheck = { state: "idle" };
     if (id && id === this.targetId) this.setTarget("");
@@ -201,6 +223,7 @@ export class PlanStore {
       windowEnd: this.toDay ? null : this.windowEnd,
       sourceCloudPlan: this.cloudProfile("source") ? this.sourceCloudPlan : null,
       targetCloudPlan: this.cloudProfile("target") ? this.targetCloudPlan : null,
+      ...(this.langsmithSource ? { projects: [...this.projects] } : {}),
     };
   }
 

@@ -24,6 +24,7 @@ const archive: MigrationProfile = {
 const sample: SampleInfo = {
   source: { id: "sample-source", name: "Sample source (sandbox)", connection: { kind: "langfuse", host: "http://127.0.0.1:4000", publicKey: "pk-lf-sample-1" } },
   target: { id: "sample-target", name: "Sample target (sandbox)", connection: { kind: "langfuse", host: "http://127.0.0.1:4001", publicKey: "pk-lf-sample-2" } },
+  langsmithSource: { id: "sample-langsmith", name: "Sample LangSmith (sandbox)", connection: { kind: "langSmith", endpoint: "http://127.0.0.1:4002" } },
   traces: 200,
   observationsPerTrace: 5,
 };
@@ -41,7 +42,7 @@ function backend(extra: Record<string, (a: Record<string, unknown>) => unknown> 
     }
     if (cmd === "migration_profiles")
       return [
-        ...(started ? [sample.source, sample.target].map((profile) => ({ profile, secret: "forThisSession", sample: true })) : []),
+        ...(started ? [sample.source, sample.target, sample.langsmithSource].map((profile) => ({ profile, secret: "forThisSession", sample: true })) : []),
         cloud,
         selfHosted,
         archive,
@@ -71,8 +72,48 @@ describe("PlanStore", () => {
     backend();
     const p = new PlanStore();
     await p.load();
-    p.pick(byId("langsmith"));
+    p.pick({ ...byId("cloud-to-cloud"), available: false });
     expect(p.scenario).toBeNull();
+  });
+
+  it("runs LangSmith → Langfuse from the sample workspace with the projects ticked after its connection check", async () => {
+    let sent: Record<string, unknown> | null = null;
+    backend({
+      test_connection: () => ({
+        status: "langsmith",
+        url: "http://127.0.0.1:4002",
+        serverVersion: "0.10.0",
+        v2Queries: true,
+        projects: [
+          { name: "support-bot", runCount: 120, experiment: false },
+          { name: "research-agent", runCount: null, experiment: false },
+        ],
+      }),
+      preflight: (a) => {
+        sent = a.request as Record<string, unknown>;
+        return { source: "LangSmith", target: "t", entities: [], warnings: [], etaSeconds: null, windowFrom: null, windowEnd: "2026-01-01T00:00:00Z" };
+      },
+    });
+    const p = new PlanStore();
+    await p.load();
+    p.pick(byId("langsmith"));
+    expect(p.scenario?.id).toBe("langsmith");
+    // No LangSmith connection yet: nothing fits the source.
+    expect(p.sourceOptions).toEqual([]);
+    await p.useSampleData();
+    expect(p.sourceId).toBe("sample-langsmith");
+    expect(p.targetOptions.map((o) => o.profile.id)).toContain("sample-target");
+    expect(p.langsmithSource).toBe(true);
+    expect(p.langsmithProjects).toEqual([]);
+    await p.test("source");
+    expect(p.langsmithProjects.map((x) => x.name)).toEqual(["support-bot", "research-agent"]);
+    p.toggleProject("support-bot", true);
+    await p.runPreflight();
+    expect(sent).toMatchObject({ sourceId: "sample-langsmith", targetId: "sample-target", projects: ["support-bot"] });
+    // Another source forgets the picked projects, and a Langfuse source sends none.
+    p.setSource("c");
+    expect(p.projects).toEqual([]);
+    expect("projects" in p.request).toBe(false);
   });
 
   it("starts the sample servers and selects them as source and target", async () => {

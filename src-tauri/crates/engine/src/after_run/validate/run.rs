@@ -1037,6 +1037,39 @@ fn drop_filled_defaults(t: &mut Map<String, Value>, s: &Map<String, Value>, v4: 
             t.remove(k);
         }
     }
+    // Derived by a v2/v3 server from other fields (durations, prices and costs, token counts, a
+    // trace's lists, a score's trace): a source mapped onto Langfuse (LangSmith) has no such key
+    // at all, while a Langfuse source reads them too and keeps comparing them.
+    const DERIVED: [&str; 15] = [
+        "latency",
+        "totalCost",
+        "observations",
+        "scores",
+        "usage",
+        "calculatedInputCost",
+        "calculatedOutputCost",
+        "calculatedTotalCost",
+        "timeToFirstToken",
+        "inputPrice",
+        "outputPrice",
+        "totalPrice",
+        "promptTokens",
+        "completionTokens",
+        "totalTokens",
+    ];
+    for k in DERIVED {
+        if !s.contains_key(k) {
+            t.remove(k);
+        }
+    }
+    if !s.contains_key("trace") && t.get("trace").is_some_and(Value::is_object) {
+        t.remove("trace");
+    }
+    // A categorical score has no number; a v3 server still answers `value: 0`.
+    if !s.contains_key("value") && t.get("dataType").and_then(Value::as_str) == Some("CATEGORICAL")
+    {
+        t.remove("value");
+    }
     if v4
         && unset("endTime")
         && t.get("endTime").is_some()

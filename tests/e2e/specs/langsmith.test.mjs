@@ -1,0 +1,88 @@
+// LangSmith → Langfuse in the real window, with no account: "Try with sample data" starts a
+// sample LangSmith server next to the sample Langfuse ones. The connection check lists its
+// projects, and the run copies the chosen project into the sample Langfuse.
+import assert from "node:assert/strict";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { test } from "node:test";
+
+import { AppSession } from "../lib/app.mjs";
+import { cell, rowCells, waitForPhase } from "../lib/steps.mjs";
+
+test("sample LangSmith → sample Langfuse: projects from the connection check, the whole trees copied, a clean validation and a verified rollback", async () => {
+  const configDir = await mkdtemp(path.join(tmpdir(), "lfm-e2e-ls-"));
+  const app = await AppSession.start({ configDir });
+  try {
+    const b = app.browser;
+    const offer = b.$('[data-testid="first-start-offer"]');
+    await offer.waitForDisplayed({ timeout: 15_000 });
+    await offer.$("button=Try with sample data").click();
+    const ready = b.$('[data-testid="sample-offer"]');
+    await ready.waitForDisplayed();
+    await b.waitUntil(async () => (await ready.getText()).includes("Sample data is ready"), { timeout: 60_000 });
+
+    await b.$('[data-scenario="langsmith"]').$("button=Choose").click();
+    await b.$('[data-testid="pick-source"]').waitForDisplayed();
+    assert.equal(await b.$('[data-testid="pick-source"]').getValue(), "sample-langsmith");
+    await b.$('[data-testid="pick-target"]').selectByAttribute("value", "sample-target");
+
+    // The connection check names the projects with their run counts and the v2 queries.
+    await b.$('[data-testid="test-source"]').click();
+    const check = b.$('[data-testid="check-source"]');
+    await b.waitUntil(async () => /Connected to LangSmith/.test(await check.getText()), {
+      timeout: 30_000,
+      timeoutMsg: `no LangSmith connection: ${await check.getText()}`,
+    });
+    assert.match(await check.getText(), /has v2 run queries/);
+    const projects = b.$('[data-testid="langsmith-projects"]');
+    await projects.$('input[data-project="support-bot"]').waitForDisplayed({ timeout: 10_000 });
+    assert.match(await projects.getText(), /support-bot\s+\d+ runs/);
+    assert.match(await projects.getText(), /research-agent/);
+    await projects.$('input[data-project="support-bot"]').click();
+
+    await b.$('[data-testid="run-preflight"]').click();
+    const preflight = b.$('[data-testid="preflight"]');
+    await preflight.waitForDisplayed({ timeout: 60_000 });
+    assert.match(await preflight.getText(), /LangSmith/);
+    await app.screenshot("langsmith-01-plan");
+
+    await b.$('[data-testid="start-run"]').click();
+    await b.$('[data-testid="run-progress"]').waitForDisplayed({ timeout: 30_000 });
+    const phase = await waitForPhase(b, ["completed", "completedWithFailures", "failed"], 180_000);
+    assert.equal(phase, "completed", await b.$('[data-testid="run-progress"]').getText());
+    const traces = await cell(b, "traces", "written");
+    const observations = await cell(b, "observations", "written");
+    assert.ok(traces > 0, "traces were written");
+    // Every run becomes an observation, the root included: a tree has more than its root.
+    assert.ok(observations > traces, `${observations} observations for ${traces} traces`);
+    assert.equal(await cell(b, "traces", "failed"), 0);
+    await app.screenshot("langsmith-02-run-finished");
+
+    // Validation reconciles the LangSmith side with the Langfuse side: clean.
+    await b.$('[data-testid="validate"]').click();
+    const verdict = b.$('[data-testid="validation-verdict"]');
+    await verdict.waitForDisplayed({ timeout: 180_000 });
+    assert.equal(await verdict.getAttribute("data-clean"), "true", await b.$('[data-testid="validation"]').getText());
+    const tracesRow = b.$('[data-testid="validation"] tr[data-entity="traces"]');
+    const [source, target, , missing, extra, differing] = await rowCells(tracesRow);
+    assert.equal(source, String(traces));
+    assert.equal(target, String(traces));
+    assert.deepEqual([missing, extra, differing], ["0", "0", "0"]);
+    await app.screenshot("langsmith-03-validation-clean");
+
+    // Rollback removes what the run wrote, verified.
+    await b.$('[data-testid="rollback-preview"]').click();
+    const plan = b.$('[data-testid="rollback-plan"]');
+    await plan.waitForDisplayed({ timeout: 60_000 });
+    assert.match(await plan.getText(), new RegExp(`Will delete:.*${traces} traces`, "s"));
+    await b.$('[data-testid="rollback-confirm"]').setValue("Sample target project");
+    await b.$('[data-testid="rollback-run"]').click();
+    const result = b.$('[data-testid="rollback-result"]');
+    await result.waitForDisplayed({ timeout: 180_000 });
+    assert.equal(await result.getAttribute("data-state"), "completed", await result.getText());
+    assert.match(await result.getText(), /every removed object verified gone/);
+  } finally {
+    await app.stop();
+  }
+});
