@@ -160,6 +160,7 @@ async fn stopped_run() -> Option<Stopped> {
         window_end: None,
         source_cloud_plan: None,
         target_cloud_plan: None,
+        projects: None,
     };
     // The user typed a key for OpenAI and skipped the other two (an empty field).
     let keys = BTreeMap::from([
