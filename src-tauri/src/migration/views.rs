@@ -383,6 +383,9 @@ pub struct PreflightView {
     pub window_end: String,
     /// The source's LLM connections, each needing its secret key (Langfuse never returns it).
     pub llm_connections: Vec<LlmConnectionItem>,
+    /// What the source said about itself (a LangSmith source: traces and runs per project, and
+    /// the least time its rate limits allow).
+    pub source_notes: Vec<String>,
 }
 
 /// An LLM connection of the source, for the plan's key row.
@@ -452,6 +455,7 @@ impl PreflightView {
                     has_key: c.has_key,
                 })
                 .collect(),
+            source_notes: r.source_notes.clone(),
         }
     }
 }

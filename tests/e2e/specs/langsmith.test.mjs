@@ -45,6 +45,10 @@ test("sample LangSmith → sample Langfuse: projects from the connection check, 
     const preflight = b.$('[data-testid="preflight"]');
     await preflight.waitForDisplayed({ timeout: 60_000 });
     assert.match(await preflight.getText(), /LangSmith/);
+    // The source's own counts: the ticked project's traces and runs (the least time its limits
+    // allow is said for LangSmith Cloud only, which the sample server is not).
+    const notes = await b.$('[data-testid="preflight-source-notes"]').getText();
+    assert.match(notes, /support-bot: \d+ traces, \d+ runs in the window/);
     await app.screenshot("langsmith-01-plan");
 
     await b.$('[data-testid="start-run"]').click();

@@ -32,6 +32,7 @@ const preflight: PreflightView = {
   windowFrom: null,
   windowEnd: "2026-02-01T00:00:00Z",
   llmConnections: [],
+  sourceNotes: [],
 };
 
 describe("PlanForm pre-flight", () => {
@@ -59,6 +60,28 @@ describe("PlanForm pre-flight", () => {
     expect(box.textContent).toContain("score-7");
     expect(box.textContent).toMatch(/differs in value/);
     expect(box.textContent).toMatch(/your decision/);
+  });
+
+  it("shows what the source counted about itself, such as a LangSmith workspace's projects and least time", async () => {
+    const notes = [
+      "project support-bot: 12 traces, 80 runs in the window",
+      "LangSmith Cloud's limits allow this copy in no less than 3 s",
+    ];
+    mockIPC((cmd) => {
+      if (cmd === "sample_data") return null;
+      if (cmd === "migration_profiles") return [cloud, own];
+      if (cmd === "preflight") return { ...preflight, conflicts: [], sourceNotes: notes };
+      throw new Error(`unexpected ${cmd}`);
+    });
+    const plan = new PlanStore();
+    await plan.load();
+    plan.pick(scenarios.find((s) => s.id === "cloud-to-self-hosted")!);
+    plan.setSource("c");
+    plan.setTarget("s");
+    await plan.runPreflight();
+    render(PlanForm, { plan, starting: false, onStart: () => {} });
+    const items = screen.getByTestId("preflight-source-notes").querySelectorAll("li");
+    expect([...items].map((li) => li.textContent)).toEqual(notes);
   });
 
   it("asks for each LLM connection's key or a skip before a real run, and hands over only typed keys", async () => {

@@ -16,4 +16,9 @@ windowFrom: string | null, windowEnd: string,
 /**
  * The source's LLM connections, each needing its secret key (Langfuse never returns it).
  */
-llmConnections: Array<LlmConnectionItem>, };
+llmConnections: Array<LlmConnectionItem>, 
+/**
+ * What the source said about itself (a LangSmith source: traces and runs per project, and
+ * the least time its rate limits allow).
+ */
+sourceNotes: Array<string>, };
