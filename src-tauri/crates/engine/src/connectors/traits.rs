@@ -22,6 +22,29 @@ pub struct Page {
     pub next: Option<String>,
 }
 
+/// The [`SourceConnector`] methods a source wrapper (a filter over another source's pages)
+/// hands straight to the source it wraps, kept in its `inner` field.
+macro_rules! forward_to_inner_source {
+    () => {
+        fn describe(&self) -> String {
+            self.inner.describe()
+        }
+
+        fn payloads(&self) -> $crate::vocab::Payloads {
+            self.inner.payloads()
+        }
+
+        fn supports(&self, entity: $crate::vocab::Entity) -> bool {
+            self.inner.supports(entity)
+        }
+
+        fn media_source(&self) -> Option<&dyn $crate::connectors::media::MediaSource> {
+            self.inner.media_source()
+        }
+    };
+}
+pub(crate) use forward_to_inner_source;
+
 #[async_trait]
 pub trait SourceConnector: Send + Sync {
     fn describe(&self) -> String;

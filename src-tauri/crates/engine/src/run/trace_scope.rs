@@ -8,7 +8,7 @@
 //! with the chosen traces, which a filter is there to keep few.
 
 use crate::connectors::{Page, SourceConnector, for_each_page};
-use crate::vocab::{EngineError, Entity, Payloads, RawObject, Record, Scope};
+use crate::vocab::{EngineError, Entity, RawObject, Record, Scope};
 use async_trait::async_trait;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -170,21 +170,7 @@ fn follows_traces(entity: Entity) -> bool {
 
 #[async_trait]
 impl SourceConnector for TraceScoped {
-    fn describe(&self) -> String {
-        self.inner.describe()
-    }
-
-    fn payloads(&self) -> Payloads {
-        self.inner.payloads()
-    }
-
-    fn supports(&self, entity: Entity) -> bool {
-        self.inner.supports(entity)
-    }
-
-    fn media_source(&self) -> Option<&dyn crate::connectors::media::MediaSource> {
-        self.inner.media_source()
-    }
+    crate::connectors::traits::forward_to_inner_source!();
 
     async fn read_page(
         &self,

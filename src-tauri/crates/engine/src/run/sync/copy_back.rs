@@ -11,7 +11,7 @@ use super::{drain, status};
 use crate::connectors::{Page, SourceConnector};
 use crate::run::journal::Journal;
 use crate::run::plan::{EndpointSpec, Plan};
-use crate::vocab::{CopyBackOf, EngineError, Entity, EntitySelection, Payloads, Scope};
+use crate::vocab::{CopyBackOf, EngineError, Entity, EntitySelection, Scope};
 use async_trait::async_trait;
 use chrono::Utc;
 use rusqlite::params;
@@ -162,21 +162,7 @@ impl WithoutSync {
 
 #[async_trait]
 impl SourceConnector for WithoutSync {
-    fn describe(&self) -> String {
-        self.inner.describe()
-    }
-
-    fn payloads(&self) -> Payloads {
-        self.inner.payloads()
-    }
-
-    fn supports(&self, entity: Entity) -> bool {
-        self.inner.supports(entity)
-    }
-
-    fn media_source(&self) -> Option<&dyn crate::connectors::media::MediaSource> {
-        self.inner.media_source()
-    }
+    crate::connectors::traits::forward_to_inner_source!();
 
     async fn read_page(
         &self,

@@ -19,7 +19,7 @@ use super::status::{self, Unsettled};
 use crate::connectors::{Page, SourceConnector};
 use crate::run::journal::Journal;
 use crate::vocab::filter::{parse_time, time_field};
-use crate::vocab::{EngineError, Entity, Payloads, Record, Scope};
+use crate::vocab::{EngineError, Entity, Record, Scope};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -137,21 +137,7 @@ pub(crate) fn timed(entity: Entity) -> bool {
 
 #[async_trait]
 impl SourceConnector for SettleGate {
-    fn describe(&self) -> String {
-        self.inner.describe()
-    }
-
-    fn payloads(&self) -> Payloads {
-        self.inner.payloads()
-    }
-
-    fn supports(&self, entity: Entity) -> bool {
-        self.inner.supports(entity)
-    }
-
-    fn media_source(&self) -> Option<&dyn crate::connectors::media::MediaSource> {
-        self.inner.media_source()
-    }
+    crate::connectors::traits::forward_to_inner_source!();
 
     async fn read_page(
         &self,
@@ -213,7 +199,7 @@ impl SourceConnector for SettleGate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vocab::{Dialect, Platform, RawObject};
+    use crate::vocab::{Dialect, Payloads, Platform, RawObject};
 
     /// A source whose pages are given (numbered pages of a list that shifts while it is read).
     struct Pages(Vec<Vec<(&'static str, &'static str)>>);
