@@ -11,7 +11,11 @@ source scripts/lib/deps.sh
 started=$(date +%s)
 current="setup"
 summary=()
-trap 'echo; echo "test.sh: FAILED at step \"$current\" after $(( $(date +%s) - started ))s"' ERR
+# Disk use is printed at the end and on failure: a fresh CI machine once ran out of disk mid-build.
+disk_use() {
+  echo "disk: target $(du -sh "${CARGO_TARGET_DIR:-$root/target}" 2>/dev/null | cut -f1), free $(df -h --output=avail "$root" | tail -1 | tr -d ' ')"
+}
+trap 'echo; disk_use; echo "test.sh: FAILED at step \"$current\" after $(( $(date +%s) - started ))s"' ERR
 
 step() {
   current="$1"
@@ -81,4 +85,5 @@ step "e2e" env LANGFUSE_MIGRATOR_BINARY="$CARGO_TARGET_DIR/debug/langfuse-migrat
 
 echo
 echo "Steps: ${summary[*]}"
+disk_use
 echo "test.sh: PASSED in $(( $(date +%s) - started ))s (screenshots in tests/e2e/artifacts/)"
