@@ -8,7 +8,6 @@ use langfuse_sandbox::ServerProfile;
 use langsmith_sandbox::{SampleSpec, Sandbox as LsSandbox, SandboxConfig as LsConfig};
 use migrator_engine::{EndpointSpec, Entity, LangsmithEndpoint, NoProgress, RunControl};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 
 async fn langsmith(traces: usize) -> LsSandbox {
@@ -22,19 +21,6 @@ async fn langsmith(traces: usize) -> LsSandbox {
 
 fn ls(s: &LsSandbox) -> EndpointSpec {
     EndpointSpec::Langsmith(LangsmithEndpoint::new(&s.url(), s.api_key()))
-}
-
-/// The documented ids: trace = UUID without dashes; observation = sha256("langsmith-run:" + hex)[..8].
-fn hex(uuid: &str) -> String {
-    uuid.replace('-', "").to_lowercase()
-}
-fn obs_id(run: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(format!("langsmith-run:{}", hex(run)).as_bytes());
-    h.finalize()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn json_field(v: &Value) -> Value {
