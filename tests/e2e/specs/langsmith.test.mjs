@@ -63,8 +63,11 @@ test("sample LangSmith → sample Langfuse: projects from the connection check, 
     // The mapping preview: one trace of the ticked project as the sample LangSmith holds it (read
     // from its admin dump) and the Langfuse trace it becomes.
     await b.$('[data-testid="show-mapping-preview"]').click();
-    const before = b.$('[data-testid="preview-langsmith"]');
-    await before.waitForDisplayed({ timeout: 60_000 });
+    const preview = b.$('[data-testid="mapping-preview"]');
+    await b.waitUntil(async () => await b.$('[data-testid="preview-langsmith"]').isDisplayed(), {
+      timeout: 60_000,
+      timeoutMsg: `no mapping preview: ${await preview.getText()}`,
+    });
     const runIds = await attributes(b, '[data-testid="preview-langsmith"] li[data-run]', "data-run");
     const runDepths = await attributes(b, '[data-testid="preview-langsmith"] li[data-run]', "data-depth");
     const held = await get(`${(await sampleUrls(b)).langsmith}/_sandbox/dump`);
@@ -85,6 +88,7 @@ test("sample LangSmith → sample Langfuse: projects from the connection check, 
     );
     assert.ok(types.includes("GENERATION"), "the preview prefers a trace with a model call");
     assert.match(await b.$('[data-testid="preview-langfuse"]').getText(), new RegExp(root.id.replaceAll("-", "")));
+    await preview.scrollIntoView();
     await app.screenshot("langsmith-00-mapping-preview");
 
     await b.$('[data-testid="run-preflight"]').click();
