@@ -1,6 +1,8 @@
 //! Shared helpers for the engine's integration tests: sandboxes, plans and dump comparison.
 #![allow(dead_code)]
 
+pub mod langsmith_export;
+
 use langfuse_sandbox::{FaultConfig, SampleSpec, Sandbox, SandboxConfig, ServerProfile};
 use migrator_engine::{EndpointSpec, Entity, LangfuseEndpoint, Plan, RunReport};
 use serde_json::{Value, json};
