@@ -399,3 +399,81 @@ async fn a_bulk_export_folder_previews_a_trace_from_its_files() {
         p.runs
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_parent_is_gone_hangs_under_the_root_in_the_preview_as_in_the_copy() {
+    let source = langsmith(true, None).await;
+    let root = post_wide_trace(&source, 2, 2).await;
+    let dump = source.dump();
+    let id_of = |name: &str| {
+        dump["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let gone = id_of("step-0");
+    assert!(source.delete_run(&gone));
+    let p = mapping_preview(&endpoint(&source), &everything())
+        .await
+        .unwrap();
+    assert!(
+        !p.runs.iter().any(|r| r.id == gone),
+        "the deleted run is not shown"
+    );
+    assert_eq!(
+        p.runs.len(),
+        6,
+        "root, step-1 and its calls, the two orphans"
+    );
+    for orphan in ["call-0-0", "call-0-1"] {
+        let id = id_of(orphan);
+        let run = p.runs.iter().find(|r| r.id == id).unwrap();
+        assert_eq!(
+            run.parent_run_id.as_deref(),
+            Some(gone.as_str()),
+            "the parent it had"
+        );
+        assert_eq!(run.depth, 1);
+        let o = p.observations.iter().find(|o| o.run_id == id).unwrap();
+        assert_eq!(
+            o.parent_observation_id.as_deref(),
+            Some(obs_id(&root).as_str()),
+            "it hangs under the root"
+        );
+        assert_eq!(o.depth, 1);
+    }
+    assert!(
+        p.notes.iter().any(|n| n.contains("parent is missing")),
+        "{:?}",
+        p.notes
+    );
+
+    // The copy links them the same way.
+    let target = sandbox(ServerProfile::V3, None).await;
+    let data = tempfile::tempdir().unwrap();
+    let report = copy(
+        plan(EndpointSpec::Langsmith(endpoint(&source)), lf(&target)),
+        data.path(),
+    )
+    .await;
+    assert_eq!(report.failed_total(), 0, "{report:#?}");
+    target.settle();
+    let tgt = target.dump();
+    for o in &p.observations {
+        let written = tgt["observations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["id"] == o.id.as_str())
+            .unwrap();
+        assert_eq!(
+            written["parentObservationId"].as_str(),
+            o.parent_observation_id.as_deref()
+        );
+    }
+}
