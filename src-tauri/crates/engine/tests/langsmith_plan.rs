@@ -60,6 +60,20 @@ fn json_field(v: &Value) -> Value {
     }
 }
 
+/// What a real copy of the whole workspace writes into a Langfuse v3 sandbox (its dump).
+async fn copied(source: &LsSandbox) -> Value {
+    let target = sandbox(ServerProfile::V3, None).await;
+    let data = tempfile::tempdir().unwrap();
+    let report = copy(
+        plan(EndpointSpec::Langsmith(endpoint(source)), lf(&target)),
+        data.path(),
+    )
+    .await;
+    assert_eq!(report.failed_total(), 0, "{report:#?}");
+    target.settle();
+    target.dump()
+}
+
 /// Checks a preview of a whole (uncut) trace against the runs the sandbox holds.
 fn check_against_dump(p: &MappingPreview, dump: &Value) {
     let all = dump["runs"].as_array().unwrap();
@@ -181,16 +195,7 @@ async fn the_preview_shows_a_nested_trace_before_and_after_as_the_copy_writes_it
     )));
 
     // What a run writes for this trace is what the preview showed.
-    let target = sandbox(ServerProfile::V3, None).await;
-    let data = tempfile::tempdir().unwrap();
-    let report = copy(
-        plan(EndpointSpec::Langsmith(endpoint(&source)), lf(&target)),
-        data.path(),
-    )
-    .await;
-    assert_eq!(report.failed_total(), 0, "{report:#?}");
-    target.settle();
-    let tgt = target.dump();
+    let tgt = copied(&source).await;
     let written: HashMap<&str, &Value> = tgt["observations"]
         .as_array()
         .unwrap()
@@ -454,16 +459,7 @@ async fn a_run_whose_parent_is_gone_hangs_under_the_root_in_the_preview_as_in_th
     );
 
     // The copy links them the same way.
-    let target = sandbox(ServerProfile::V3, None).await;
-    let data = tempfile::tempdir().unwrap();
-    let report = copy(
-        plan(EndpointSpec::Langsmith(endpoint(&source)), lf(&target)),
-        data.path(),
-    )
-    .await;
-    assert_eq!(report.failed_total(), 0, "{report:#?}");
-    target.settle();
-    let tgt = target.dump();
+    let tgt = copied(&source).await;
     for o in &p.observations {
         let written = tgt["observations"]
             .as_array()
