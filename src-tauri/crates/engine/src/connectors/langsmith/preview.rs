@@ -117,37 +117,10 @@ pub async fn mapping_preview(
 ) -> Result<MappingPreview, PreviewError> {
     let counters = Arc::new(Counters::default());
     let ls = LangSmith::connect(source, Duration::from_secs(30), 2, counters).await?;
-    ls.mapping_preview(scope).await
+    preview_from(&ls, scope).await
 }
 
 impl LangSmith {
-    /// Reads one trace of the window (preferring one with nested runs and a model call) and maps
-    /// it as a run would.
-    pub async fn mapping_preview(&self, scope: &Scope) -> Result<MappingPreview, PreviewError> {
-        let sample = if self.export.is_some() {
-            self.export_sample(scope).await?
-        } else {
-            self.api_sample(scope).await?
-        };
-        let Some((runs, complete)) = sample else {
-            let projects = self
-                .info
-                .projects
-                .iter()
-                .map(|p| format!("“{}”", p.name))
-                .collect::<Vec<_>>();
-            return Err(PreviewError::NoRuns {
-                window: format!("from {} to {}", day(scope.from), day(scope.to)),
-                projects: match projects.len() {
-                    0 => "this workspace (it has no projects)".to_string(),
-                    1 => format!("the project {}", projects[0]),
-                    _ => format!("the projects {}", projects.join(", ")),
-                },
-            });
-        };
-        Ok(self.preview_of(runs, complete))
-    }
-
     /// The newest trace in the window with a model call below its root, else with any child,
     /// else any — from a tracing project first (an experiment's traces are evaluation runs);
     /// its runs and whether all of them were read.
@@ -309,87 +282,114 @@ impl LangSmith {
         runs.truncate(READ_AT_MOST);
         Ok(Some((runs, complete)))
     }
+}
 
-    /// Both trees of one trace's runs, mapped by the copy's functions.
-    fn preview_of(&self, mut runs: Vec<Run>, complete: bool) -> MappingPreview {
-        let read = runs.len();
-        let ids: HashSet<String> = runs
+/// Reads one trace of the window (preferring one with nested runs and a model call) and maps
+/// it as a run would.
+pub async fn preview_from(ls: &LangSmith, scope: &Scope) -> Result<MappingPreview, PreviewError> {
+    let sample = if ls.export.is_some() {
+        ls.export_sample(scope).await?
+    } else {
+        ls.api_sample(scope).await?
+    };
+    let Some((runs, complete)) = sample else {
+        let projects = ls
+            .info
+            .projects
             .iter()
-            .filter_map(|r| text(r, "id").map(String::from))
-            .collect();
-        // As the copy does: with the whole trace read, a run whose parent is not in it hangs
-        // under the root. With part of it read, such a run is only not shown.
-        let mut orphans: HashMap<String, crate::vocab::Remark> = HashMap::new();
-        if complete {
-            for r in &mut runs {
-                if text(r, "parent_run_id").is_some_and(|p| !ids.contains(p)) {
-                    let id = text(r, "id").unwrap_or_default().to_string();
-                    orphans.insert(id, tree::reattach(r));
-                }
-            }
-        }
-        let order = depth_first(&runs, |r| {
-            (
-                text(r, "id").map(String::from),
-                text(r, "parent_run_id").map(String::from),
-                sort_key(r, "dotted_order", "start_time"),
-            )
+            .map(|p| format!("“{}”", p.name))
+            .collect::<Vec<_>>();
+        return Err(PreviewError::NoRuns {
+            window: format!("from {} to {}", day(scope.from), day(scope.to)),
+            projects: match projects.len() {
+                0 => "this workspace (it has no projects)".to_string(),
+                1 => format!("the project {}", projects[0]),
+                _ => format!("the projects {}", projects.join(", ")),
+            },
         });
-        let shown: Vec<(usize, u32)> = order.into_iter().take(SHOWN_AT_MOST).collect();
-        let root = shown.first().map(|(i, _)| &runs[*i]);
-        let project = root
-            .and_then(|r| text(r, "session_id"))
-            .and_then(|s| self.info.projects.iter().find(|p| p.id == s))
-            .map(|p| p.name.clone());
-        let trace = root
-            .and_then(|r| self.trace_record(r))
-            .map(|t| trace_node(&t))
-            .unwrap_or_else(|| TraceNode {
-                id: String::new(),
-                name: None,
-                session_id: None,
-                user_id: None,
-                tags: vec![],
-            });
-        let run_nodes = shown
-            .iter()
-            .map(|(i, depth)| {
-                let r = &runs[*i];
-                RunNode {
-                    id: text(r, "id").unwrap_or_default().into(),
-                    name: text(r, "name").unwrap_or_default().into(),
-                    run_type: text(r, "run_type").unwrap_or("chain").into(),
-                    parent_run_id: text(r, "langsmith_missing_parent")
-                        .or(text(r, "parent_run_id"))
-                        .map(String::from),
-                    depth: *depth,
-                }
-            })
-            .collect();
-        let records: Vec<Record> = shown
-            .iter()
-            .filter_map(|(i, _)| {
-                let r = &runs[*i];
-                let orphan = text(r, "id").and_then(|id| orphans.get(id)).cloned();
-                self.observation_record(r, orphan)
-            })
-            .collect();
-        let mut notes: Vec<String> = vec![];
-        for remark in records.iter().flat_map(|r| &r.remarks) {
-            if !notes.contains(&remark.what) {
-                notes.push(remark.what.clone());
+    };
+    Ok(preview_of(ls, runs, complete))
+}
+
+/// Both trees of one trace's runs, mapped by the copy's functions.
+fn preview_of(ls: &LangSmith, mut runs: Vec<Run>, complete: bool) -> MappingPreview {
+    let read = runs.len();
+    let ids: HashSet<String> = runs
+        .iter()
+        .filter_map(|r| text(r, "id").map(String::from))
+        .collect();
+    // As the copy does: with the whole trace read, a run whose parent is not in it hangs
+    // under the root. With part of it read, such a run is only not shown.
+    let mut orphans: HashMap<String, crate::vocab::Remark> = HashMap::new();
+    if complete {
+        for r in &mut runs {
+            if text(r, "parent_run_id").is_some_and(|p| !ids.contains(p)) {
+                let id = text(r, "id").unwrap_or_default().to_string();
+                orphans.insert(id, tree::reattach(r));
             }
         }
-        let observations = observation_tree(&records);
-        MappingPreview {
-            project,
-            runs: run_nodes,
-            trace,
-            observations,
-            more: (read - shown.len()) as u32,
-            more_unread: !complete,
-            notes,
+    }
+    let order = depth_first(&runs, |r| {
+        (
+            text(r, "id").map(String::from),
+            text(r, "parent_run_id").map(String::from),
+            sort_key(r, "dotted_order", "start_time"),
+        )
+    });
+    let shown: Vec<(usize, u32)> = order.into_iter().take(SHOWN_AT_MOST).collect();
+    let root = shown.first().map(|(i, _)| &runs[*i]);
+    let project = root
+        .and_then(|r| text(r, "session_id"))
+        .and_then(|s| ls.info.projects.iter().find(|p| p.id == s))
+        .map(|p| p.name.clone());
+    let trace = root
+        .and_then(|r| ls.trace_record(r))
+        .map(|t| trace_node(&t))
+        .unwrap_or_else(|| TraceNode {
+            id: String::new(),
+            name: None,
+            session_id: None,
+            user_id: None,
+            tags: vec![],
+        });
+    let run_nodes = shown
+        .iter()
+        .map(|(i, depth)| {
+            let r = &runs[*i];
+            RunNode {
+                id: text(r, "id").unwrap_or_default().into(),
+                name: text(r, "name").unwrap_or_default().into(),
+                run_type: text(r, "run_type").unwrap_or("chain").into(),
+                parent_run_id: text(r, "langsmith_missing_parent")
+                    .or(text(r, "parent_run_id"))
+                    .map(String::from),
+                depth: *depth,
+            }
+        })
+        .collect();
+    let records: Vec<Record> = shown
+        .iter()
+        .filter_map(|(i, _)| {
+            let r = &runs[*i];
+            let orphan = text(r, "id").and_then(|id| orphans.get(id)).cloned();
+            ls.observation_record(r, orphan)
+        })
+        .collect();
+    let mut notes: Vec<String> = vec![];
+    for remark in records.iter().flat_map(|r| &r.remarks) {
+        if !notes.contains(&remark.what) {
+            notes.push(remark.what.clone());
         }
+    }
+    let observations = observation_tree(&records);
+    MappingPreview {
+        project,
+        runs: run_nodes,
+        trace,
+        observations,
+        more: (read - shown.len()) as u32,
+        more_unread: !complete,
+        notes,
     }
 }
 
