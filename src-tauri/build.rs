@@ -15,6 +15,7 @@ const COMMANDS: &[&str] = &[
     "migration_profiles",
     "test_connection",
     "preflight",
+    "mapping_preview_of",
     "start_run",
     "start_sync",
     "sync_defaults",

@@ -89,6 +89,7 @@ pub fn run() {
             migration::migration_profiles,
             migration::test_connection,
             migration::preflight,
+            migration::preview::mapping_preview_of,
             migration::start_run,
             migration::sync::start_sync,
             migration::sync::sync_defaults,

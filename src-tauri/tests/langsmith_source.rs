@@ -92,6 +92,26 @@ async fn the_sample_langsmith_connection_is_checked_planned_and_counted() {
     if let Some(n) = traces {
         assert!(n > 0, "support-bot has root runs");
     }
+
+    // The plan's mapping preview reads one trace of the chosen project; it needs no target.
+    let no_target = PlanRequest {
+        target_id: ProfileId::from(""),
+        entities: vec![],
+        ..request.clone()
+    };
+    let (endpoint, scope) = no_target
+        .preview_source(&ls)
+        .unwrap()
+        .expect("a LangSmith source");
+    assert_eq!(endpoint.projects, ["support-bot"]);
+    let preview = migrator_engine::langsmith::preview::mapping_preview(&endpoint, &scope)
+        .await
+        .expect("a preview of the sample");
+    assert_eq!(preview.project.as_deref(), Some("support-bot"));
+    assert!(preview.runs.len() > 1 && preview.runs.len() == preview.observations.len());
+    // A Langfuse source has no mapping preview.
+    let langfuse = creds(&set, sample::SOURCE_ID);
+    assert!(no_target.preview_source(&langfuse).unwrap().is_none());
     set.stop().await;
 }
 

@@ -8,6 +8,7 @@ pub mod after;
 pub mod checklist;
 pub mod hub;
 pub mod llm_keys;
+pub mod preview;
 pub mod request;
 pub mod sync;
 pub mod validation_views;
@@ -64,6 +65,12 @@ pub enum MigrationError {
     Request(#[from] PlanRequestError),
     #[error(transparent)]
     Engine(#[from] migrator_engine::EngineError),
+    #[error(transparent)]
+    Preview(#[from] migrator_engine::langsmith::preview::PreviewError),
+    #[error(
+        "The mapping preview is for a LangSmith source; this source is a Langfuse project or an archive folder."
+    )]
+    NotLangsmith,
     #[error(transparent)]
     Sample(#[from] SampleError),
     #[error(transparent)]

@@ -165,32 +165,11 @@ impl PlanRequest {
             .iter()
             .map(|e| Entity::parse(e).ok_or_else(|| PlanRequestError::UnknownEntity(e.clone())))
             .collect::<Result<Vec<_>, _>>()?;
-        let defaults = Scope::default();
-        let from = match self.from_day.as_deref().filter(|s| !s.trim().is_empty()) {
-            Some(d) => midnight(parse_day(d)?),
-            None => defaults.from,
-        };
-        let to = match self.to_day.as_deref().filter(|s| !s.trim().is_empty()) {
-            // The last day is included: the engine's window ends before the next midnight.
-            Some(d) => midnight(
-                parse_day(d)?
-                    .succ_opt()
-                    .ok_or(PlanRequestError::EmptyRange)?,
-            ),
-            None => match self.window_end.as_deref().filter(|s| !s.trim().is_empty()) {
-                Some(t) => DateTime::parse_from_rfc3339(t.trim())
-                    .map_err(|_| PlanRequestError::BadInstant(t.to_owned()))?
-                    .with_timezone(&Utc),
-                None => Utc::now(),
-            },
-        };
-        if from >= to {
-            return Err(PlanRequestError::EmptyRange);
-        }
+        let (from, to) = self.window()?;
         if matches!(target, Credentials::LangSmith { .. }) {
             return Err(PlanRequestError::LangSmithTarget);
         }
-        let projects = clean(self.projects.as_deref().unwrap_or_default());
+        let projects = self.chosen_projects();
         Ok(Plan {
             source: endpoint(&self.source_id, source, self.source_cloud_plan, &projects)?,
             target: endpoint(&self.target_id, target, self.target_cloud_plan, &[])?,
@@ -213,6 +192,60 @@ impl PlanRequest {
                 ..Options::default()
             },
         })
+    }
+
+    fn chosen_projects(&self) -> Vec<String> {
+        clean(self.projects.as_deref().unwrap_or_default())
+    }
+
+    /// The LangSmith source and window of the mapping preview; `None` when the source is not
+    /// LangSmith. Needs no target and no kinds of object: the preview reads one trace.
+    pub fn preview_source(
+        &self,
+        source: &Credentials,
+    ) -> Result<Option<(LangsmithEndpoint, Scope)>, PlanRequestError> {
+        let (from, to) = self.window()?;
+        let Some(mut l) = langsmith_endpoint(source) else {
+            return Ok(None);
+        };
+        l.keychain_profile = Some(self.source_id.as_str().to_owned());
+        l.projects = self.chosen_projects();
+        Ok(Some((
+            l,
+            Scope {
+                from,
+                to,
+                ..Scope::default()
+            },
+        )))
+    }
+
+    /// The window `[from, to)`: the first day's midnight (or the beginning) up to the midnight
+    /// after the last day (or the pinned end, or now).
+    fn window(&self) -> Result<(DateTime<Utc>, DateTime<Utc>), PlanRequestError> {
+        let defaults = Scope::default();
+        let from = match self.from_day.as_deref().filter(|s| !s.trim().is_empty()) {
+            Some(d) => midnight(parse_day(d)?),
+            None => defaults.from,
+        };
+        let to = match self.to_day.as_deref().filter(|s| !s.trim().is_empty()) {
+            // The last day is included: the engine's window ends before the next midnight.
+            Some(d) => midnight(
+                parse_day(d)?
+                    .succ_opt()
+                    .ok_or(PlanRequestError::EmptyRange)?,
+            ),
+            None => match self.window_end.as_deref().filter(|s| !s.trim().is_empty()) {
+                Some(t) => DateTime::parse_from_rfc3339(t.trim())
+                    .map_err(|_| PlanRequestError::BadInstant(t.to_owned()))?
+                    .with_timezone(&Utc),
+                None => Utc::now(),
+            },
+        };
+        if from >= to {
+            return Err(PlanRequestError::EmptyRange);
+        }
+        Ok((from, to))
     }
 }
 

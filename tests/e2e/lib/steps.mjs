@@ -177,5 +177,9 @@ export async function sampleUrls(b) {
     window.__TAURI_INTERNALS__.invoke("sample_data").then(done, (e) => done({ error: String(e) }));
   });
   if (!info || info.error) throw new Error(`no sample data: ${info?.error}`);
-  return { source: info.source.connection.host, target: info.target.connection.host };
+  return {
+    source: info.source.connection.host,
+    target: info.target.connection.host,
+    langsmith: info.langsmithSource.connection.endpoint,
+  };
 }

@@ -1,6 +1,7 @@
 // LangSmith → Langfuse in the real window, with no account: "Try with sample data" starts a
 // sample LangSmith server next to the sample Langfuse ones. The connection check lists its
-// projects, and the run copies the chosen project into the sample Langfuse.
+// projects, the mapping preview shows one of its traces before and after, and the run copies the
+// chosen project into the sample Langfuse.
 import assert from "node:assert/strict";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -8,9 +9,21 @@ import path from "node:path";
 import { test } from "node:test";
 
 import { AppSession } from "../lib/app.mjs";
-import { cell, rowCells, waitForPhase } from "../lib/steps.mjs";
+import { cell, rowCells, sampleUrls, waitForPhase } from "../lib/steps.mjs";
 
-test("sample LangSmith → sample Langfuse: projects from the connection check, the whole trees copied, a clean validation and a verified rollback", async () => {
+const get = async (url) => {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: ${r.status}`);
+  return r.json();
+};
+
+async function attributes(b, selector, name) {
+  const out = [];
+  for (const el of await b.$$(selector)) out.push(await el.getAttribute(name));
+  return out;
+}
+
+test("sample LangSmith → sample Langfuse: projects from the connection check, a mapping preview of one trace, the whole trees copied, a clean validation and a verified rollback", async () => {
   const configDir = await mkdtemp(path.join(tmpdir(), "lfm-e2e-ls-"));
   const app = await AppSession.start({ configDir });
   try {
@@ -40,6 +53,43 @@ test("sample LangSmith → sample Langfuse: projects from the connection check, 
     assert.match(await projects.getText(), /support-bot\s+\d+ runs/);
     assert.match(await projects.getText(), /research-agent/);
     await projects.$('input[data-project="support-bot"]').click();
+
+    // "What to move" offers only what a LangSmith workspace yields.
+    assert.equal(await b.$('input[data-entity="llm_connections"]').isExisting(), false);
+    assert.equal(await b.$('input[data-entity="media"]').isExisting(), false);
+    assert.equal(await b.$('input[data-entity="observations"]').isExisting(), true);
+    assert.match(await b.$('[data-testid="langsmith-not-offered"]').getText(), /not offered/);
+
+    // The mapping preview: one trace of the ticked project as the sample LangSmith holds it (read
+    // from its admin dump) and the Langfuse trace it becomes.
+    await b.$('[data-testid="show-mapping-preview"]').click();
+    const preview = b.$('[data-testid="mapping-preview"]');
+    await b.waitUntil(async () => await b.$('[data-testid="preview-langsmith"]').isDisplayed(), {
+      timeout: 60_000,
+      timeoutMsg: `no mapping preview: ${await preview.getText()}`,
+    });
+    const runIds = await attributes(b, '[data-testid="preview-langsmith"] li[data-run]', "data-run");
+    const runDepths = await attributes(b, '[data-testid="preview-langsmith"] li[data-run]', "data-depth");
+    const held = await get(`${(await sampleUrls(b)).langsmith}/_sandbox/dump`);
+    const root = held.runs.find((r) => r.id === runIds[0]);
+    assert.ok(root, `the first node ${runIds[0]} is a run the sample holds`);
+    assert.equal(root.parent_run_id, null, "the tree starts at its root");
+    const supportBot = held.projects.find((p) => p.name === "support-bot");
+    assert.equal(root.session_id, supportBot.id, "the trace is from the ticked project");
+    const trace = held.runs.filter((r) => r.trace_id === root.id);
+    assert.deepEqual([...runIds].sort(), trace.map((r) => r.id).sort(), "every run of the trace is shown");
+    assert.ok(runDepths.some((d) => Number(d) >= 1), "a trace with nested runs");
+    const types = await attributes(b, '[data-testid="preview-langfuse"] li[data-observation]', "data-type");
+    assert.equal(types.length, trace.length, "one observation per run");
+    assert.equal(
+      types.filter((t) => t === "GENERATION").length,
+      trace.filter((r) => r.run_type === "llm").length,
+      "each llm run becomes a generation",
+    );
+    assert.ok(types.includes("GENERATION"), "the preview prefers a trace with a model call");
+    assert.match(await b.$('[data-testid="preview-langfuse"]').getText(), new RegExp(root.id.replaceAll("-", "")));
+    await preview.scrollIntoView();
+    await app.screenshot("langsmith-00-mapping-preview");
 
     await b.$('[data-testid="run-preflight"]').click();
     const preflight = b.$('[data-testid="preflight"]');

@@ -20,6 +20,7 @@ import type { ConnectionCheck } from "./bindings/ConnectionCheck";
 import type { MigrationProfile } from "./bindings/MigrationProfile";
 import type { PlanRequest } from "./bindings/PlanRequest";
 import type { PreflightView } from "./bindings/PreflightView";
+import type { MappingPreview } from "./bindings/MappingPreview";
 import type { RunAction } from "./bindings/RunAction";
 import type { RunView } from "./bindings/RunView";
 import type { SampleInfo } from "./bindings/SampleInfo";
@@ -60,6 +61,8 @@ export const ipc = {
   migrationProfiles: () => invoke<MigrationProfile[]>("migration_profiles"),
   testConnection: (profileId: ProfileId) => invoke<ConnectionCheck>("test_connection", { profileId }),
   preflight: (request: PlanRequest) => invoke<PreflightView>("preflight", { request }),
+  /** One sample trace of a LangSmith source's window, before and after the mapping. Writes nothing. */
+  mappingPreview: (request: PlanRequest) => invoke<MappingPreview>("mapping_preview_of", { request }),
   /**
    * Starts a run; snapshots of its progress arrive on `onView` until it ends. `llmKeys` are the
    * LLM connection keys the user typed, by provider (kept in the keychain for this run only).

@@ -97,6 +97,22 @@ export const entities: { key: string; label: string }[] = [
   { key: "annotation_queue_items", label: "Annotation queue items (with their status)" },
 ];
 
+/**
+ * What a LangSmith source yields (the engine's `LangSmith::ENTITIES`): runs as traces and
+ * observations, feedback as scores, feedback configs, datasets with examples, experiments,
+ * prompts. The other kinds are not offered for it.
+ */
+export const langsmithEntities: readonly string[] = [
+  "score_configs",
+  "datasets",
+  "prompts",
+  "traces",
+  "observations",
+  "dataset_items",
+  "scores",
+  "dataset_run_items",
+];
+
 export function entityLabel(key: string): string {
   return entities.find((e) => e.key === key)?.label ?? key.replaceAll("_", " ");
 }

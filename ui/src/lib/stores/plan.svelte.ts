@@ -9,7 +9,8 @@ import type { PlanRequest } from "../bindings/PlanRequest";
 import type { PreflightView } from "../bindings/PreflightView";
 import type { SampleInfo } from "../bindings/SampleInfo";
 import type { CloudPlan } from "../bindings/CloudPlan";
-import { entities, fits, isCloud, type Scenario } from "../scenarios";
+import type { MappingPreview } from "../bindings/MappingPreview";
+import { entities, fits, isCloud, langsmithEntities, type Scenario } from "../scenarios";
 
 export type Api = typeof ipc;
 
@@ -60,6 +61,11 @@ export class PlanStore {
   llmKeys = $state<Record<string, string>>({});
   /** LLM connections the user chose to add in Langfuse later. */
   llmSkipped = $state<Record<string, boolean>>({});
+  /** The mapping preview of a LangSmith source, and what it previewed (source, projects, days). */
+  preview = $state<MappingPreview | null>(null);
+  previewRunning = $state(false);
+  previewError = $state<string | null>(null);
+  private previewed = $state<string | null>(null);
   /** The request the shown pre-flight counted; a run starts with exactly this one. */
   private counted = $state<PlanRequest | null>(null);
   /**
@@ -161,6 +167,42 @@ export class PlanStore {
     return c.state === "done" && c.result.status === "langsmith" ? c.result.projects : [];
   }
 
+  /** The kinds of object "What to move" offers: a LangSmith source yields only some. */
+  get offeredEntities(): { key: string; label: string }[] {
+    return this.langsmithSource ? entities.filter((e) => langsmithEntities.includes(e.key)) : entities;
+  }
+
+  /** What a mapping preview depends on: the source, its projects and the window. */
+  private get previewKey(): string {
+    return JSON.stringify([this.sourceId, this.projects, this.fromDay, this.toDay]);
+  }
+
+  /** The mapping preview, only while it still shows the source, projects and window on screen. */
+  get currentPreview(): MappingPreview | null {
+    return this.preview && this.previewed === this.previewKey ? this.preview : null;
+  }
+
+  /** The preview's error, only while it is about the plan on screen. */
+  get currentPreviewError(): string | null {
+    return this.previewError && this.previewed === this.previewKey ? this.previewError : null;
+  }
+
+  async showPreview(): Promise<void> {
+    if (!this.langsmithSource) return;
+    this.previewRunning = true;
+    this.preview = null;
+    this.previewError = null;
+    const key = this.previewKey;
+    try {
+      this.preview = await this.api.mappingPreview({ ...this.request, windowEnd: null });
+    } catch (e) {
+      this.previewError = errorMessage(e);
+    } finally {
+      this.previewed = key;
+      this.previewRunning = false;
+    }
+  }
+
   toggleProject(name: string, on: boolean): void {
     this.projects = on ? [...this.projects.filter((n) => n !== name), name] : this.projects.filter((n) => n !== name);
   }
@@ -212,7 +254,7 @@ export class PlanStore {
     return {
       sourceId: this.sourceId,
       targetId: this.targetId,
-      entities: entities.map((e) => e.key).filter((k) => this.selected.includes(k)),
+      entities: this.offeredEntities.map((e) => e.key).filter((k) => this.selected.includes(k)),
       fromDay: this.fromDay || null,
       toDay: this.toDay || null,
       environments: splitList(this.environments),
@@ -250,7 +292,7 @@ export class PlanStore {
   get blocker(): string | null {
     if (!this.sourceId) return "Pick a source.";
     if (!this.targetId) return "Pick a target.";
-    if (this.selected.length === 0) return "Pick at least one kind of object to migrate.";
+    if (!this.offeredEntities.some((e) => this.selected.includes(e.key))) return "Pick at least one kind of object to migrate.";
     if (this.fromDay && this.toDay && this.fromDay > this.toDay) return "The first day is after the last day.";
     return null;
   }

@@ -1,6 +1,8 @@
 //! Shared helpers for the engine's integration tests: sandboxes, plans and dump comparison.
 #![allow(dead_code)]
 
+pub mod langsmith_export;
+
 use langfuse_sandbox::{FaultConfig, SampleSpec, Sandbox, SandboxConfig, ServerProfile};
 use migrator_engine::{EndpointSpec, Entity, LangfuseEndpoint, Plan, RunReport};
 use serde_json::{Value, json};
@@ -645,4 +647,20 @@ pub async fn through_an_archive(
     let import = copy(plan_of(archive, target), data).await;
     assert_eq!(import.failed_total(), 0, "{import:#?}");
     manifest
+}
+
+/// LangSmith's documented ids in Langfuse: trace = the UUID without dashes, lower case.
+pub fn hex(uuid: &str) -> String {
+    uuid.replace('-', "").to_lowercase()
+}
+
+/// LangSmith's documented ids in Langfuse: observation = sha256("langsmith-run:" + hex)[..8].
+pub fn obs_id(run: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(format!("langsmith-run:{}", hex(run)).as_bytes());
+    h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

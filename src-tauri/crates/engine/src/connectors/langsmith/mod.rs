@@ -5,7 +5,8 @@
 //! - [`endpoint`]: what a plan says (`kind = "langsmith"`);
 //! - [`source`]: the connection and one page at a time of each entity, within LangSmith's limits;
 //! - [`runs`], [`others`], [`template`]: the mapping, as pure functions;
-//! - [`ids`]: the deterministic ids that make a re-run write nothing.
+//! - [`ids`]: the deterministic ids that make a re-run write nothing;
+//! - [`preview`]: one sample trace before and after the mapping, for the plan.
 
 pub mod endpoint;
 pub mod export;
@@ -13,6 +14,7 @@ mod export_reads;
 pub mod ids;
 pub mod others;
 pub mod preflight;
+pub mod preview;
 pub mod runs;
 pub mod source;
 pub mod template;

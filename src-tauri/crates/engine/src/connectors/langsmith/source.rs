@@ -196,6 +196,19 @@ fn nested(cursor: Option<String>) -> Nested {
 }
 
 impl LangSmith {
+    /// What a LangSmith source yields (`read_page`); a plan's other kinds are not read from it,
+    /// and the app does not offer them for it.
+    pub const ENTITIES: [Entity; 8] = [
+        Entity::ScoreConfigs,
+        Entity::Datasets,
+        Entity::Prompts,
+        Entity::Traces,
+        Entity::Observations,
+        Entity::DatasetItems,
+        Entity::Scores,
+        Entity::DatasetRunItems,
+    ];
+
     pub async fn connect(
         e: &LangsmithEndpoint,
         timeout: Duration,
@@ -408,7 +421,7 @@ impl LangSmith {
     }
 
     /// One page of a run query, optionally of the runs with these ids only.
-    async fn runs_query(
+    pub(super) async fn runs_query(
         &self,
         projects: &[String],
         is_root: Option<bool>,
@@ -571,16 +584,19 @@ impl LangSmith {
         let records = runs
             .iter()
             .filter(|r| in_window(r, scope))
-            .filter_map(|r| {
-                let project = r
-                    .get("session_id")
-                    .and_then(Value::as_str)
-                    .and_then(|s| self.project_name(s));
-                let t = runs::trace(r, project, self.environment.as_deref())?;
-                Some(Record::new(Entity::Traces, t.str("id")?, t))
-            })
+            .filter_map(|r| self.trace_record(r))
             .collect();
         Ok(Page { records, next })
+    }
+
+    /// A root run's trace.
+    pub(super) fn trace_record(&self, root: &Map<String, Value>) -> Option<Record> {
+        let project = root
+            .get("session_id")
+            .and_then(Value::as_str)
+            .and_then(|s| self.project_name(s));
+        let t = runs::trace(root, project, self.environment.as_deref())?;
+        Some(Record::new(Entity::Traces, t.str("id")?, t))
     }
 
     async fn read_observations(
@@ -1003,7 +1019,7 @@ impl SourceConnector for LangSmith {
     }
 
     fn supports(&self, entity: Entity) -> bool {
-        !matches!(entity, Entity::Models | Entity::Sessions | Entity::Comments)
+        LangSmith::ENTITIES.contains(&entity)
     }
 
     async fn read_page(
