@@ -12,7 +12,7 @@
 //!   skipped as in any run, so a second copy writes nothing twice, and a rollback of the run
 //!   covers what this copied (the rows are the run's).
 //! - The run's read checkpoints are kept aside while the copy reads (in the journal, so a crash
-//!   loses them not) and put back after: a resume of the run goes on where it was.
+//!   does not lose them) and put back after: a resume of the run goes on where it was.
 
 use crate::after_run::validate::{
     ValidateOptions, ValidationError, ValidationProgress, ValidationReport, latest_report,
@@ -75,8 +75,8 @@ pub enum CopyMissingError {
 }
 
 /// Copies what the latest validation of `run_id` found missing, then validates the run again
-/// (saved like any validation; `progress` follows it). The copy's progress goes to `sink`. Nothing missing: nothing is copied and the saved report is
-/// returned as it is.
+/// (saved like any validation; `progress` follows it). The copy's progress goes to `sink`.
+/// Nothing missing: nothing is copied and the saved report is returned as it is.
 pub async fn copy_missing(
     run_id: &str,
     data_dir: &Path,
