@@ -324,11 +324,18 @@ describe("CutoverPanel", () => {
   it("Finish on a sync not running in this window resumes it to finish, and follows it to the cut-over", async () => {
     const calls: [string, Record<string, unknown>][] = [];
     const stopped = runView({ phase: "cancelled", live: false, sync: sync({ passes: 5, lagSeconds: 1, recent: follow }) });
-    const m = await mount(stopped, (cmd, args) => {
-      calls.push([cmd, args]);
+    let saved: ValidationView | null = null;
+    mockIPC((cmd, args) => {
+      calls.push([cmd, args as Record<string, unknown>]);
+      if (cmd === "attach_run") return stopped;
+      if (cmd === "run_checklist" || cmd === "cutover_state") return cmd === "run_checklist" ? [] : null;
+      if (cmd === "validation_report") return saved;
       if (cmd === "finish_stopped_sync") return runView({ phase: "running", live: true, sync: sync({ passes: 5, finishing: true }) });
       throw new Error(`unexpected ${cmd}`);
     });
+    const m = new RunMonitor();
+    await m.open(stopped.runId);
+    render(CutoverPanel, { monitor: m });
     const finish = screen.getByTestId("finish") as HTMLButtonElement;
     expect(finish.disabled).toBe(false);
     await fireEvent.click(finish);
@@ -342,9 +349,12 @@ describe("CutoverPanel", () => {
       sync: sync({
         passes: 6,
         recent: follow,
-        cutOver: { at: "2026-11-30T10:05:00Z", windowTo: "2026-11-30T10:05:00Z", validationClean: true, validationSummary: "validation of the whole window is clean" },
+        cutOver: { at: "2026-11-30T10:05:00Z", windowTo: "2026-11-30T10:05:00Z", validationClean: false, validationSummary: "validation of the whole window found traces: 1 missing" },
       }),
     });
-    await waitFor(() => expect(screen.getByTestId("finish-validation").dataset.clean).toBe("true"));
+    saved = validation({ traces: ["t-late"] });
+    await waitFor(() => expect(screen.getByTestId("finish-validation").dataset.clean).toBe("false"));
+    // The finish's validation is read once the sync is cut over: what it found missing is offered.
+    expect((await screen.findByTestId("copy-missing")).textContent).toBe("Copy what is missing (1)");
   });
 });

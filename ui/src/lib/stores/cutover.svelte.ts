@@ -131,6 +131,17 @@ export class CutoverStore {
     }
   }
 
+  /** Reads the run's last validation again (the finish's, once the sync is cut over). */
+  async loadValidation(): Promise<void> {
+    const id = this.runId;
+    if (!id) return;
+    try {
+      this.validation = await this.api.validationReport(id);
+    } catch (e) {
+      this.error = errorMessage(e);
+    }
+  }
+
   async chooseFolder(): Promise<void> {
     const picked = await this.api.chooseFolder("The application's folder (the one holding its .env)");
     if (picked) {
