@@ -217,6 +217,15 @@ async fn an_object_later_than_the_lookback_is_named_missing_by_finish_and_copy_m
             .unwrap()
             .is_clean()
     );
+    // The sync's cut-over record says so too (the runs list and the cutover card show it).
+    let cut = migrator_engine::live_sync::drain::cut_over(&Journal::open(&dir, &run).unwrap())
+        .unwrap()
+        .unwrap();
+    assert!(cut.validation_clean, "{cut:?}");
+    assert_eq!(
+        cut.validation_summary,
+        "validation of the whole window is clean (after copying what was missing)"
+    );
     // The copies are the run's: its journal holds them, so its rollback removes them.
     let journal = Journal::open(&dir, &run).unwrap();
     for (entity, id) in [

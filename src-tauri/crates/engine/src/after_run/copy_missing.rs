@@ -111,6 +111,7 @@ pub async fn copy_missing(
     .await?;
     let validation =
         crate::after_run::validate::validate_run(run_id, data_dir, options, progress).await?;
+    note_on_cut_over(&Journal::open(data_dir, run_id)?, &validation)?;
     Ok(CopyMissingReport {
         run_id: run_id.to_string(),
         asked,
@@ -119,6 +120,18 @@ pub async fn copy_missing(
         failed: outcome.failed,
         validation,
     })
+}
+
+/// A cut-over sync's record says what its whole window's validation found: after a copy, the
+/// validation after it (the runs list and the cutover card read it from there).
+fn note_on_cut_over(journal: &Journal, validation: &ValidationReport) -> Result<(), EngineError> {
+    let Some(mut cut) = crate::run::sync::drain::cut_over(journal)? else {
+        return Ok(());
+    };
+    let (clean, summary) = crate::after_run::validate::final_check::window_summary(validation);
+    cut.validation_clean = clean;
+    cut.validation_summary = format!("{summary} (after copying what was missing)");
+    crate::run::sync::drain::mark_cut_over(journal, &cut)
 }
 
 struct Copied {
