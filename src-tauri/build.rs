@@ -20,6 +20,8 @@ const COMMANDS: &[&str] = &[
     "start_sync",
     "sync_defaults",
     "finish_sync",
+    "finish_stopped_sync",
+    "copy_missing",
     "start_copy_back",
     "resume_run",
     "attach_run",

@@ -95,6 +95,8 @@ pub fn run() {
             migration::sync::sync_defaults,
             migration::sync::finish_sync,
             migration::sync::start_copy_back,
+            migration::sync::finish_stopped_sync,
+            migration::copy_missing::copy_missing,
             migration::resume_run,
             migration::attach_run,
             migration::control_run,

@@ -46,6 +46,18 @@ fn label(entity: Entity) -> String {
     entity.as_str().replace('_', " ")
 }
 
+/// Sends a validation step to the window: one that finishes something at once, the rest
+/// throttled.
+pub(super) fn send_validation_step(stream: &Mutex<RunStream<StepEvent>>, p: &ValidationProgress) {
+    let (event, urgent) = validation_step(p);
+    let mut s = stream.lock().unwrap();
+    if urgent {
+        s.send(event);
+    } else {
+        s.send_throttled(event);
+    }
+}
+
 fn validation_step(p: &ValidationProgress) -> (StepEvent, bool) {
     match p {
         ValidationProgress::Settling {
@@ -153,13 +165,7 @@ pub async fn validate_run(
     };
     let stream = Mutex::new(RunStream::new(on_event, Duration::from_millis(150)));
     let report = migrator_engine::validate_run(&run_id, &migrations.data_dir, &options, &|p| {
-        let (event, urgent) = validation_step(&p);
-        let mut s = stream.lock().unwrap();
-        if urgent {
-            s.send(event);
-        } else {
-            s.send_throttled(event);
-        }
+        send_validation_step(&stream, &p)
     })
     .await
     .map_err(failed)?;

@@ -6,6 +6,7 @@
 
 pub mod after;
 pub mod checklist;
+pub mod copy_missing;
 pub mod hub;
 pub mod llm_keys;
 pub mod preview;
@@ -365,11 +366,42 @@ pub async fn start(
         dry_run,
     );
     describe_sides(&mut view, &plan);
-    let key_store = (!keys.is_empty())
-        .then(|| llm_key_store(app, migrations, &plan))
-        .transpose();
     let run = Arc::new(ActiveRun::new(view, Some(on_event), expected));
     let data_dir = migrations.data_dir.clone();
+    let key_plan = plan.clone();
+    launch_keeping_keys(
+        app,
+        migrations,
+        &key_plan,
+        keys,
+        run,
+        move |sink, control| async move {
+            migrator_engine::run(plan, &data_dir, sink, control, dry_run).await
+        },
+    )
+    .await
+}
+
+/// Launches the engine work of a new run (or sync) whose typed LLM connection keys are kept
+/// under its id for a resume, and deleted once it ends in a state no resume continues.
+pub(crate) async fn launch_keeping_keys<F, Fut>(
+    app: &Arc<AppState>,
+    migrations: &Migrations,
+    plan: &Plan,
+    keys: llm_keys::LlmKeys,
+    run: Arc<ActiveRun>,
+    work: F,
+) -> Result<RunView>
+where
+    F: FnOnce(HubSink, migrator_engine::RunControl) -> Fut + Send + 'static,
+    Fut: std::future::Future<
+            Output = std::result::Result<migrator_engine::RunReport, migrator_engine::EngineError>,
+        > + Send
+        + 'static,
+{
+    let key_store = (!keys.is_empty())
+        .then(|| llm_key_store(app, migrations, plan))
+        .transpose();
     // The run waits with deleting the keys until they were stored (a quick run may end first).
     let (stored_tx, stored_rx) = tokio::sync::oneshot::channel::<()>();
     let forget_store = key_store.as_ref().ok().cloned().flatten();
@@ -377,7 +409,7 @@ pub async fn start(
         &migrations.hub,
         Arc::clone(&run),
         move |sink, control| async move {
-            let outcome = migrator_engine::run(plan, &data_dir, sink, control, dry_run).await;
+            let outcome = work(sink, control).await;
             if let Some(store) = forget_store {
                 let _ = stored_rx.await;
                 forget_when_done(store.as_ref(), &outcome);

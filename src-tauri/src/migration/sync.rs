@@ -20,7 +20,8 @@ use super::hub::{ActiveRun, RunChannel};
 use super::request::PlanRequest;
 use super::views::RunView;
 use super::{
-    MigrationError, Migrations, Result, blocking, describe_sides, launch, plan_for, run_secrets,
+    MigrationError, Migrations, Result, blocking, describe_sides, launch, launch_keeping_keys,
+    plan_for, run_secrets,
 };
 use crate::AppState;
 
@@ -326,13 +327,35 @@ pub async fn start_sync(
     llm_keys: Option<super::llm_keys::LlmKeys>,
     on_event: RunChannel,
 ) -> Result<RunView> {
-    let mut plan = plan_for(&app, &migrations, &request).await?;
+    start_live_sync(
+        &app,
+        &migrations,
+        request,
+        sync,
+        expected,
+        llm_keys.unwrap_or_default(),
+        on_event,
+    )
+    .await
+}
+
+/// [`start_sync`] without Tauri's state wrappers.
+pub async fn start_live_sync(
+    app: &Arc<AppState>,
+    migrations: &Migrations,
+    request: PlanRequest,
+    sync: SyncRequest,
+    expected: HashMap<String, u64>,
+    llm_keys: super::llm_keys::LlmKeys,
+    on_event: RunChannel,
+) -> Result<RunView> {
+    let mut plan = plan_for(app, migrations, &request).await?;
     apply_share(&mut plan, sync.rate_share_percent);
-    // Typed LLM connection keys serve this sync's passes; unlike a run's, they are not kept for
-    // a resume (the connections are copied in the first pass).
+    // Typed LLM connection keys serve this sync's passes, and are kept under the run's id for a
+    // resume as a run's are (deleted once the sync ends for good).
+    let keys = super::llm_keys::typed(llm_keys);
     if let EndpointSpec::Langfuse(t) = &mut plan.target {
-        t.llm_keys
-            .extend(super::llm_keys::typed(llm_keys.unwrap_or_default()));
+        t.llm_keys.extend(keys.clone());
     }
     let settings = SyncSettings {
         poll_secs: Some(sync.timing.poll_secs),
@@ -357,9 +380,17 @@ pub async fn start_sync(
     view.sync = Some(sync_view);
     let run = Arc::new(ActiveRun::new(view, Some(on_event), expected));
     let data_dir = migrations.data_dir.clone();
-    launch(&migrations.hub, run, move |sink, control| async move {
-        migrator_engine::sync(plan, &data_dir, settings, sink, control).await
-    })
+    let key_plan = plan.clone();
+    launch_keeping_keys(
+        app,
+        migrations,
+        &key_plan,
+        keys,
+        run,
+        move |sink, control| async move {
+            migrator_engine::sync(plan, &data_dir, settings, sink, control).await
+        },
+    )
     .await
 }
 
@@ -376,6 +407,35 @@ pub fn finish_sync(migrations: State<'_, Arc<Migrations>>, run_id: String) -> Re
     // A paused sync would never get to its last pass.
     run.control.resume();
     Ok(run.view())
+}
+
+/// Finish for a sync that is not running in this window (the app was restarted, or the sync
+/// was stopped): the finish is journaled, then the sync is resumed; it runs one last pass,
+/// validates the whole window and is cut over (the engine reads the journaled request). Returns
+/// once the engine has taken the run up again; progress arrives on `on_event`.
+#[tauri::command]
+pub async fn finish_stopped_sync(
+    app: State<'_, Arc<AppState>>,
+    migrations: State<'_, Arc<Migrations>>,
+    run_id: String,
+    on_event: RunChannel,
+) -> Result<RunView> {
+    finish_stopped(&app, &migrations, run_id, on_event).await
+}
+
+/// [`finish_stopped_sync`] without Tauri's state wrappers.
+pub async fn finish_stopped(
+    app: &Arc<AppState>,
+    migrations: &Migrations,
+    run_id: String,
+    on_event: RunChannel,
+) -> Result<RunView> {
+    if migrations.hub.is_live(&run_id) {
+        return Err(MigrationError::AlreadyRunning);
+    }
+    let (dir, id) = (migrations.data_dir.clone(), run_id.clone());
+    blocking(move || Ok(migrator_engine::request_finish(&dir, &id)?)).await?;
+    super::resume(app, migrations, run_id, None, on_event).await
 }
 
 fn set_secret(side: &mut EndpointSpec, secret: Option<secrecy::SecretString>) {

@@ -1,7 +1,9 @@
 // The "Zero-downtime cutover" scenario in the real window: a live sync between two sandbox
 // servers while a writer keeps adding traces to the source, in step; the readiness check of a
 // fixture application's folder (a copy in a temp dir) against the target; the switch of its .env;
-// Finish with a clean validation; and the switch rolled back (the .env back byte for byte).
+// Finish, whose validation names a trace that arrived later than the lookback as missing, and
+// "Copy what is missing" that copies it and validates clean; and the switch rolled back (the .env
+// back byte for byte).
 // scripts/test.sh runs this under Xvfb with a real Secret Service.
 import assert from "node:assert/strict";
 import { cp, mkdtemp, readFile } from "node:fs/promises";
@@ -15,8 +17,7 @@ import { planServerMove, sandboxKeys } from "../lib/steps.mjs";
 const auth = "Basic " + Buffer.from("pk-lf-e2e:sk-lf-e2e-secret").toString("base64");
 
 /** Writes one trace with one ended span to a v3 server through the SDK-shaped ingestion endpoint. */
-async function writeTrace(url, n, prefix = "cutover-live") {
-  const now = new Date();
+async function writeTrace(url, n, prefix = "cutover-live", now = new Date()) {
   const ended = new Date(now.getTime() + 50);
   const traceId = `${prefix}-${n}`;
   const batch = [
@@ -56,7 +57,7 @@ async function waitInSync(b, timeout, what) {
   });
 }
 
-test("zero-downtime cutover: the sync gets in step while the source keeps receiving, the application's .env is switched after its readiness verdict, Finish validates clean, and the switch rolls back byte for byte", async () => {
+test("zero-downtime cutover: the sync gets in step while the source keeps receiving, the application's .env is switched after its readiness verdict, Finish names a trace later than the lookback missing and Copy what is missing makes the validation clean, and the switch rolls back byte for byte", async () => {
   const keys = sandboxKeys;
   // v3 on both sides: the writer uses the ingestion endpoint as the v3 SDKs do.
   const source = await startSandbox([...keys, "--profile", "v3", "--traces", "30", "--observations-per-trace", "3"]);
@@ -141,15 +142,35 @@ test("zero-downtime cutover: the sync gets in step while the source keeps receiv
     writing = false;
     await writer;
     writer = undefined;
+    // Written now but dated ten minutes back: far behind the watermark less the 2 min lookback,
+    // so no pass reads it; Finish's validation of the whole window names it missing.
+    await writeTrace(source.url, 0, "cutover-late", new Date(Date.now() - 600_000));
 
     // Finish: last pass, validation of the whole window, cut over.
     step("finish");
     await b.$('[data-testid="finish"]').click();
     const validation = b.$('[data-testid="finish-validation"]');
     await validation.waitForDisplayed({ timeout: 300_000 });
-    assert.equal(await validation.getAttribute("data-clean"), "true", await validation.getText());
+    assert.equal(await validation.getAttribute("data-clean"), "false", await validation.getText());
+    assert.match(await validation.getText(), /traces: 1 missing/);
     assert.equal(await b.$('[data-testid="run-progress"]').getAttribute("data-phase"), "completed");
     await app.screenshot("cutover-30-finished");
+    // The late trace and its span: copied through the run's journal, then validated again.
+    step("copy what is missing");
+    const copyMissing = b.$('[data-testid="copy-missing"]');
+    await copyMissing.waitForDisplayed({ timeout: 30_000 });
+    assert.equal(await copyMissing.getText(), "Copy what is missing (2)");
+    await copyMissing.click();
+    const copied = b.$('[data-testid="copy-missing-result"]');
+    const failed = b.$('[data-testid="cutover-error"]');
+    await b.waitUntil(async () => (await copied.isExisting()) || (await failed.isExisting()), {
+      timeout: 300_000,
+      timeoutMsg: `the copy of what is missing did not end (it says: ${await b.$('[data-testid="copy-missing-step"]').getText().catch(() => "nothing")})`,
+    });
+    assert.equal(await failed.isExisting(), false, await failed.getText().catch(() => ""));
+    assert.equal(await copied.getAttribute("data-clean"), "true", await copied.getText());
+    assert.equal(await copyMissing.isExisting(), false, "nothing is missing any more");
+    await app.screenshot("cutover-35-copied-missing");
     const fromSource = (rows) => rows.filter((r) => !r.id.startsWith("app-after-switch"));
     const sourceDump = await source.dump();
     const targetDump = await target.dump();

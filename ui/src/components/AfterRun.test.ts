@@ -103,4 +103,39 @@ describe("AfterRun", () => {
     expect(kept.textContent).toMatch(/^1 trace the run wrote into also holds data it did not write, so it stays/);
     expect(screen.getByText("t-shared")).toBeTruthy();
   });
+
+  it("offers to copy what the validation found missing, and shows the copy and the validation after it", async () => {
+    const missingTrace: ValidationView = {
+      ...withConflict,
+      discrepancyCount: 1,
+      entities: [
+        { ...withConflict.entities[0]!, entity: "traces", missingCount: 1, missing: ["t-late"], conflictCount: 0, conflicts: [] },
+      ],
+    };
+    const calls: string[] = [];
+    mockIPC((cmd, args) => {
+      calls.push(cmd);
+      if (cmd === "validation_report") return missingTrace;
+      if (cmd === "rollback_report" || cmd === "cutover_state") return null;
+      if (cmd === "copy_missing") {
+        expect((args as { runId: string }).runId).toBe("r");
+        return {
+          asked: 1,
+          copied: 1,
+          notFound: 0,
+          failed: 0,
+          validation: { ...missingTrace, clean: true, discrepancyCount: 0, entities: [{ ...missingTrace.entities[0]!, missingCount: 0, missing: [] }] },
+        };
+      }
+      throw new Error(`unexpected ${cmd}`);
+    });
+    render(AfterRun, { runId: "r", cutover: false });
+    const button = await screen.findByTestId("copy-missing");
+    expect(button.textContent).toBe("Copy what is missing (1)");
+    await fireEvent.click(button);
+    await waitFor(() => expect(screen.getByTestId("copy-missing-result").textContent).toBe("Copied 1 object for the 1 missing. Validation after the copy: clean."));
+    expect(screen.getByTestId("validation-verdict").dataset.clean).toBe("true");
+    expect(screen.queryByTestId("copy-missing")).toBeNull();
+    expect(calls).toContain("copy_missing");
+  });
 });

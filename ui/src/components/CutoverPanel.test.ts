@@ -8,6 +8,46 @@ import { RunMonitor } from "../lib/stores/run.svelte";
 import { runView } from "../lib/testing/runs";
 import type { SyncView } from "../lib/bindings/SyncView";
 import type { SyncPassView } from "../lib/bindings/SyncPassView";
+import type { ValidationView } from "../lib/bindings/ValidationView";
+import type { EntityCheck } from "../lib/bindings/EntityCheck";
+
+function check(entity: string, missing: string[]): EntityCheck {
+  return {
+    entity,
+    sourceCount: 3,
+    targetCount: 3 - missing.length,
+    compared: 3 - missing.length,
+    missingCount: missing.length,
+    extraCount: 0,
+    differingCount: 0,
+    missing,
+    extra: [],
+    differing: [],
+    conflictCount: 0,
+    conflicts: [],
+  };
+}
+
+function validation(missing: Record<string, string[]>): ValidationView {
+  const entities = Object.entries(missing).map(([e, ids]) => check(e, ids));
+  const count = entities.reduce((n, e) => n + e.missingCount, 0);
+  return {
+    runId: "20261125-101500-abc123",
+    generatedAt: "2026-11-30T10:05:00Z",
+    source: "Langfuse at http://127.0.0.1:3001",
+    target: "Langfuse at http://127.0.0.1:3002",
+    windowFrom: null,
+    windowTo: "2026-11-30T10:05:00Z",
+    sampleSize: null,
+    settled: true,
+    waitedMs: 10,
+    settleNote: null,
+    clean: count === 0,
+    discrepancyCount: count,
+    entities,
+    perDay: [],
+  };
+}
 
 function pass(n: number, startedAt: string, endedAt: string, copied: number, lag: number): SyncPassView {
   return { pass: n, seen: copied, copied, skipped: 0, startedAt, endedAt, seconds: (Date.parse(endedAt) - Date.parse(startedAt)) / 1000, lagSeconds: lag };
@@ -216,5 +256,105 @@ describe("CutoverPanel", () => {
     // Restored: the card no longer says the application points at the target.
     expect(screen.queryByTestId("switched")).toBeNull();
     expect(screen.queryByTestId("roll-back-switch")).toBeNull();
+  });
+
+  it("after a Finish that found objects missing offers to copy them, shows the progress and the validation after it", async () => {
+    const calls: [string, Record<string, unknown>][] = [];
+    mockIPC((cmd, args) => {
+      calls.push([cmd, args as Record<string, unknown>]);
+      if (cmd === "attach_run")
+        return runView({
+          phase: "completed",
+          live: false,
+          sync: sync({
+            passes: 6,
+            lagSeconds: 0,
+            recent: follow,
+            cutOver: { at: "2026-11-30T10:05:00Z", windowTo: "2026-11-30T10:05:00Z", validationClean: false, validationSummary: "validation of the whole window found traces: 1 missing" },
+          }),
+        });
+      if (cmd === "run_checklist") return [];
+      if (cmd === "cutover_state") return null;
+      if (cmd === "validation_report") return validation({ traces: ["t-late"], observations: ["o-late"] });
+      if (cmd === "copy_missing") {
+        const channel = (args as { onEvent: { onmessage: (m: unknown) => void } }).onEvent;
+        channel.onmessage({ runId: "x", seq: 1, event: { message: "Copying what is missing: 2 written", fraction: null } });
+        return new Promise((resolve) =>
+          setTimeout(() => resolve({ asked: 2, copied: 3, notFound: 0, failed: 0, validation: validation({ traces: [], observations: [] }) }), 50),
+        );
+      }
+      throw new Error(`unexpected ${cmd}`);
+    });
+    const m = new RunMonitor();
+    await m.open("20261125-101500-abc123");
+    render(CutoverPanel, { monitor: m });
+    const button = (await screen.findByTestId("copy-missing")) as HTMLButtonElement;
+    expect(button.textContent).toBe("Copy what is missing (2)");
+    expect(screen.getByTestId("finish-validation").dataset.clean).toBe("false");
+    await fireEvent.click(button);
+    await waitFor(() => expect(screen.getByTestId("copy-missing-step").textContent).toBe("Copying what is missing: 2 written"));
+    expect(button.disabled).toBe(true);
+    await waitFor(() => expect(screen.getByTestId("copy-missing-result").dataset.clean).toBe("true"));
+    expect(screen.getByTestId("copy-missing-result").textContent).toMatch(/Copied 3 objects for the 2 missing\. Validation after the copy: clean\./);
+    expect(calls.find((c) => c[0] === "copy_missing")![1].runId).toBe("20261125-101500-abc123");
+    // Nothing missing any more: nothing left to offer.
+    expect(screen.queryByTestId("copy-missing")).toBeNull();
+    await waitFor(() => expect(screen.queryByTestId("copy-missing-step")).toBeNull());
+  });
+
+  it("does not offer to copy missing objects while the run is running here", async () => {
+    mockIPC((cmd) => {
+      if (cmd === "attach_run")
+        return runView({
+          live: true,
+          sync: sync({ passes: 6, cutOver: { at: "2026-11-30T10:05:00Z", windowTo: "2026-11-30T10:05:00Z", validationClean: false, validationSummary: "x" } }),
+        });
+      if (cmd === "run_checklist") return [];
+      if (cmd === "cutover_state") return null;
+      if (cmd === "validation_report") return validation({ traces: ["t-late"] });
+      throw new Error(`unexpected ${cmd}`);
+    });
+    const m = new RunMonitor();
+    await m.open("20261125-101500-abc123");
+    render(CutoverPanel, { monitor: m });
+    const button = (await screen.findByTestId("copy-missing")) as HTMLButtonElement;
+    expect(button.disabled).toBe(true);
+  });
+
+  it("Finish on a sync not running in this window resumes it to finish, and follows it to the cut-over", async () => {
+    const calls: [string, Record<string, unknown>][] = [];
+    const stopped = runView({ phase: "cancelled", live: false, sync: sync({ passes: 5, lagSeconds: 1, recent: follow }) });
+    let saved: ValidationView | null = null;
+    mockIPC((cmd, args) => {
+      calls.push([cmd, args as Record<string, unknown>]);
+      if (cmd === "attach_run") return stopped;
+      if (cmd === "run_checklist" || cmd === "cutover_state") return cmd === "run_checklist" ? [] : null;
+      if (cmd === "validation_report") return saved;
+      if (cmd === "finish_stopped_sync") return runView({ phase: "running", live: true, sync: sync({ passes: 5, finishing: true }) });
+      throw new Error(`unexpected ${cmd}`);
+    });
+    const m = new RunMonitor();
+    await m.open(stopped.runId);
+    render(CutoverPanel, { monitor: m });
+    const finish = screen.getByTestId("finish") as HTMLButtonElement;
+    expect(finish.disabled).toBe(false);
+    await fireEvent.click(finish);
+    await waitFor(() => expect(calls.map((c) => c[0])).toContain("finish_stopped_sync"));
+    expect(calls.find((c) => c[0] === "finish_stopped_sync")![1].runId).toBe("20261125-101500-abc123");
+    expect(calls.map((c) => c[0])).not.toContain("finish_sync");
+    await waitFor(() => expect(screen.getByTestId("finish").textContent).toBe("Finishing…"));
+    m.view = runView({
+      phase: "completed",
+      live: false,
+      sync: sync({
+        passes: 6,
+        recent: follow,
+        cutOver: { at: "2026-11-30T10:05:00Z", windowTo: "2026-11-30T10:05:00Z", validationClean: false, validationSummary: "validation of the whole window found traces: 1 missing" },
+      }),
+    });
+    saved = validation({ traces: ["t-late"] });
+    await waitFor(() => expect(screen.getByTestId("finish-validation").dataset.clean).toBe("false"));
+    // The finish's validation is read once the sync is cut over: what it found missing is offered.
+    expect((await screen.findByTestId("copy-missing")).textContent).toBe("Copy what is missing (1)");
   });
 });

@@ -9,6 +9,7 @@ import type { AppReport } from "./bindings/AppReport";
 import type { AppTarget } from "./bindings/AppTarget";
 import type { DualExportRequest } from "./bindings/DualExportRequest";
 import type { ChecklistItem } from "./bindings/ChecklistItem";
+import type { CopyMissingView } from "./bindings/CopyMissingView";
 import type { CutoverView } from "./bindings/CutoverView";
 import type { EnvChange } from "./bindings/EnvChange";
 import type { ReportFormat } from "./bindings/ReportFormat";
@@ -84,6 +85,12 @@ export const ipc = {
   ) => invoke<RunView>("start_sync", { request, sync, expected, llmKeys, onEvent: channel(onView) }),
   /** Finish a live sync: last pass, validation of the whole window, cut over. */
   finishSync: (runId: string) => invoke<RunView>("finish_sync", { runId }),
+  /** Finish for a sync not running in this window: journals the finish and resumes the sync (last pass, validation, cut over). */
+  finishStoppedSync: (runId: string, onView: (event: RunEvent<RunView>) => void) =>
+    invoke<RunView>("finish_stopped_sync", { runId, onEvent: channel(onView) }),
+  /** Copies what the run's last validation found missing through its journal, then validates it again. */
+  copyMissing: (runId: string, onStep: (event: RunEvent<StepEvent>) => void) =>
+    invoke<CopyMissingView>("copy_missing", { runId, onEvent: channel(onStep) }),
   /** Copies what the application wrote to a sync's target since the switch back to its source, as a run of its own. */
   startCopyBack: (runId: string, onView: (event: RunEvent<RunView>) => void) =>
     invoke<RunView>("start_copy_back", { runId, onEvent: channel(onView) }),

@@ -2,6 +2,7 @@
 //! Secrets come only from the environment variables a plan names, never from arguments.
 
 mod check_app_cmd;
+mod copy_missing_cmd;
 mod cutover_cmd;
 mod rollback_cmd;
 mod validate_cmd;
@@ -74,6 +75,10 @@ enum Command {
     /// Copy back to a sync's source what the application wrote to its target since the
     /// switch (a run of its own: validate or roll it back like any run).
     CopyBack(SyncRunArgs),
+    /// Copy what the run's last validation found missing in the target (an object that
+    /// arrived at a sync's source later than its lookback, a write the target lost) through the
+    /// run's journal, then validate again; exit 0 only when that validation is clean.
+    CopyMissing(SyncRunArgs),
     /// Continue an interrupted or cancelled run (a sync run goes on following).
     Resume {
         run_id: String,
@@ -109,7 +114,7 @@ enum Command {
     },
 }
 
-/// A sync run, named as `RUN_ID` or `--run RUN_ID`.
+/// A run (a sync run for `finish` and `copy-back`), named as `RUN_ID` or `--run RUN_ID`.
 #[derive(clap::Args)]
 struct SyncRunArgs {
     #[arg(
@@ -471,6 +476,7 @@ async fn main() -> ExitCode {
             .await;
             finish(r, id, json)
         }
+        Command::CopyMissing(a) => copy_missing_cmd::run(a).await,
         Command::Runs { data_dir, json } => {
             let dir = data_dir.unwrap_or_else(default_data_dir);
             match migrator_engine::list_runs(&dir) {

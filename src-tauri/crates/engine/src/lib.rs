@@ -36,6 +36,7 @@ pub use run::{control, eta, journal, plan, progress, sync as live_sync, trace_sc
 pub use vocab::conflict::Conflict;
 pub use vocab::{error, filter, model, plain_http, url_credentials};
 
+pub use after_run::copy_missing::{CopyMissingError, CopyMissingReport, copy_missing};
 pub use after_run::cutover::{
     CutoverRunError, CutoverStatus, cutover_apply, cutover_preview, cutover_restore, cutover_status,
 };

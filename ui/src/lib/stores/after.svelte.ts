@@ -1,12 +1,14 @@
 // After a run: validation report, rollback (preview, typed confirmation, verification) and the
 // `.env` cutover. Each part has its own loading and error state.
 import { errorMessage, ipc } from "../ipc";
+import type { CopyMissingView } from "../bindings/CopyMissingView";
 import type { CutoverView } from "../bindings/CutoverView";
 import type { EnvChange } from "../bindings/EnvChange";
 import type { ReportFormat } from "../bindings/ReportFormat";
 import type { RollbackPreviewView } from "../bindings/RollbackPreviewView";
 import type { RollbackView } from "../bindings/RollbackView";
 import type { ValidationView } from "../bindings/ValidationView";
+import { missingCount } from "../copyMissing";
 
 export type Api = typeof ipc;
 
@@ -16,6 +18,8 @@ export class AfterRunStore {
   validationStep = $state<string | null>(null);
   validationError = $state<string | null>(null);
   saveNotice = $state<string | null>(null);
+  /** The last "Copy what is missing" of this run, with the validation after it. */
+  copiedMissing = $state<CopyMissingView | null>(null);
 
   preview = $state<RollbackPreviewView | null>(null);
   previewing = $state(false);
@@ -47,6 +51,27 @@ export class AfterRunStore {
       ]);
     } catch (e) {
       this.validationError = errorMessage(e);
+    }
+  }
+
+  /** Objects the shown validation found missing (what "Copy what is missing" copies). */
+  get missingCount(): number {
+    return missingCount(this.validation);
+  }
+
+  /** Copies what the last validation found missing through the run's journal, then validates again. */
+  async copyMissing(): Promise<void> {
+    this.validating = true;
+    this.validationError = null;
+    this.validationStep = "Copying what is missing…";
+    try {
+      this.copiedMissing = await this.api.copyMissing(this.runId, (m) => (this.validationStep = m.event.message));
+      this.validation = this.copiedMissing.validation;
+    } catch (e) {
+      this.validationError = errorMessage(e);
+    } finally {
+      this.validating = false;
+      this.validationStep = null;
     }
   }
 

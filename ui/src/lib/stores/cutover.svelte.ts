@@ -4,12 +4,14 @@
 // validated) and rolling the switch back (the .env restored).
 import { errorMessage, ipc } from "../ipc";
 import type { AppReport } from "../bindings/AppReport";
+import type { CopyMissingView } from "../bindings/CopyMissingView";
 import type { CutoverView } from "../bindings/CutoverView";
 import type { SyncRequest } from "../bindings/SyncRequest";
 import type { SyncTimingView } from "../bindings/SyncTimingView";
 import type { ValidationView } from "../bindings/ValidationView";
 import { isFinal, RunMonitor } from "./run.svelte";
 import { standing } from "../sync";
+import { missingCount } from "../copyMissing";
 
 export type Api = typeof ipc;
 
@@ -74,6 +76,9 @@ export class CutoverStore {
   finishStep = $state<string | null>(null);
   validation = $state<ValidationView | null>(null);
   restoring = $state(false);
+  copyingMissing = $state(false);
+  copyMissingStep = $state<string | null>(null);
+  copiedMissing = $state<CopyMissingView | null>(null);
   /** The copy-back started by rolling back the switch: a run of its own. */
   readonly copyBack: RunMonitor;
   error = $state<string | null>(null);
@@ -120,6 +125,17 @@ export class CutoverStore {
     try {
       this.cutover = await this.api.cutoverState(id);
       if (this.cutover) this.folder = this.cutover.envPath.replace(/[\\/]\.env$/, "");
+      this.validation = await this.api.validationReport(id);
+    } catch (e) {
+      this.error = errorMessage(e);
+    }
+  }
+
+  /** Reads the run's last validation again (the finish's, once the sync is cut over). */
+  async loadValidation(): Promise<void> {
+    const id = this.runId;
+    if (!id) return;
+    try {
       this.validation = await this.api.validationReport(id);
     } catch (e) {
       this.error = errorMessage(e);
@@ -178,7 +194,12 @@ export class CutoverStore {
     this.error = null;
     try {
       this.finishStep = "Last pass, then validation of the whole window…";
-      await this.api.finishSync(id);
+      if (this.monitor.view?.live) {
+        await this.api.finishSync(id);
+      } else if (!(await this.monitor.finishStopped(id))) {
+        // Not running here (the app was restarted, or the sync stopped): resumed to finish.
+        throw new Error(this.monitor.error ?? "The sync could not be resumed to finish.");
+      }
       await this.untilStopped();
       this.validation = await this.api.validationReport(id);
       await this.monitor.loadChecklist();
@@ -187,6 +208,31 @@ export class CutoverStore {
     } finally {
       this.finishing = false;
       this.finishStep = null;
+    }
+  }
+
+  /** Missing objects the last validation of the run named (what "Copy what is missing" copies). */
+  get missingCount(): number {
+    return missingCount(this.validation);
+  }
+
+  /** Copies what the last validation found missing through the run's journal, then validates again. */
+  async copyMissing(): Promise<void> {
+    const id = this.runId;
+    if (!id || this.copyingMissing) return;
+    this.copyingMissing = true;
+    this.error = null;
+    this.copyMissingStep = "Copying what is missing…";
+    try {
+      const r = await this.api.copyMissing(id, (e) => (this.copyMissingStep = e.event.message));
+      this.copiedMissing = r;
+      this.validation = r.validation;
+      await this.monitor.loadChecklist();
+    } catch (e) {
+      this.error = errorMessage(e);
+    } finally {
+      this.copyingMissing = false;
+      this.copyMissingStep = null;
     }
   }
 

@@ -53,6 +53,11 @@ export class RunMonitor {
     return this.begin(() => this.api.startCopyBack(syncRunId, this.onEvent));
   }
 
+  /** Finishes a sync that is not running here: it is resumed for its last pass, validation and cut-over, and followed. */
+  async finishStopped(runId: string): Promise<boolean> {
+    return this.begin(() => this.api.finishStoppedSync(runId, this.onEvent));
+  }
+
   async resume(runId: string, settings: OperatingSettings | null = null): Promise<boolean> {
     return this.begin(() => this.api.resumeRun(runId, settings, this.onEvent));
   }

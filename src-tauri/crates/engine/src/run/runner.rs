@@ -576,6 +576,20 @@ pub(crate) fn reopen(
         }
         None => stored,
     };
+    apply_secrets(&mut plan, secrets);
+    let dry_run = journal.meta("dry_run")?.as_deref() == Some("1");
+    journal.set_state(RunState::Running)?;
+    journal.log("info", "run resumed")?;
+    Ok(Resumable {
+        plan,
+        journal,
+        lock,
+        dry_run,
+    })
+}
+
+/// Gives a journaled plan (which never holds secrets) the keys of its sides.
+pub(crate) fn apply_secrets(plan: &mut Plan, secrets: Secrets) {
     match (&mut plan.source, secrets.source) {
         (EndpointSpec::Langfuse(l), Some(s)) => l.secret_key = Some(s),
         (EndpointSpec::Langsmith(l), Some(s)) => l.api_key = Some(s),
@@ -587,15 +601,6 @@ pub(crate) fn reopen(
         }
         l.llm_keys.extend(secrets.llm_keys);
     }
-    let dry_run = journal.meta("dry_run")?.as_deref() == Some("1");
-    journal.set_state(RunState::Running)?;
-    journal.log("info", "run resumed")?;
-    Ok(Resumable {
-        plan,
-        journal,
-        lock,
-        dry_run,
-    })
 }
 
 /// How a run starts: for real or as a dry run, new or resumed.

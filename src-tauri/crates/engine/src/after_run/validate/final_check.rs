@@ -1,6 +1,7 @@
 //! The validation a finishing live sync runs over its whole window (handed to the run
 //! machinery, which may not reach up into validation itself).
 
+use super::ValidationReport;
 use super::run::{ValidateOptions, validate_run};
 use crate::run::plan::{EndpointSpec, Plan};
 use crate::run::runner::Secrets;
@@ -40,27 +41,32 @@ impl FinalCheck for WholeWindow {
                 super::ValidationError::Engine(e) => e,
                 other => EngineError::Journal(other.to_string()),
             })?;
-        if report.is_clean() {
-            return Ok((true, "validation of the whole window is clean".into()));
-        }
-        let findings: Vec<String> = report
-            .entities
-            .iter()
-            .filter(|e| !e.is_clean())
-            .map(|e| {
-                format!(
-                    "{}: {} missing, {} extra, {} differing, {} conflicting",
-                    e.entity, e.missing_count, e.extra_count, e.differing_count, e.conflict_count
-                )
-            })
-            .collect();
-        let mut summary = format!(
-            "validation of the whole window found {}",
-            findings.join("; ")
-        );
-        if !report.settle.settled {
-            summary.push_str("; the target's counts were still moving");
-        }
-        Ok((false, summary))
+        Ok(window_summary(&report))
     }
+}
+
+/// Whether a validation of a sync's whole window is clean, and its findings in one sentence.
+pub(crate) fn window_summary(report: &ValidationReport) -> (bool, String) {
+    if report.is_clean() {
+        return (true, "validation of the whole window is clean".into());
+    }
+    let findings: Vec<String> = report
+        .entities
+        .iter()
+        .filter(|e| !e.is_clean())
+        .map(|e| {
+            format!(
+                "{}: {} missing, {} extra, {} differing, {} conflicting",
+                e.entity, e.missing_count, e.extra_count, e.differing_count, e.conflict_count
+            )
+        })
+        .collect();
+    let mut summary = format!(
+        "validation of the whole window found {}",
+        findings.join("; ")
+    );
+    if !report.settle.settled {
+        summary.push_str("; the target's counts were still moving");
+    }
+    (false, summary)
 }
