@@ -12,7 +12,8 @@
 //! A source whose objects form trees that must arrive whole (LangSmith: a run tree whose root
 //! has ended while a child is still pending) settles by tree (`whole_trees`): a run, and its
 //! trace, wait while another run of the tree is open or has not rested, so a target that cannot
-//! change an object afterwards gets the tree complete.
+//! change an object afterwards gets the tree complete. A run open for longer than the lookback
+//! is taken as abandoned and no longer holds its tree (see `abandoned`).
 //!
 //! Objects the journal already holds pass through untouched (the pipeline skips what is final
 //! and looks up what was `sent`). An object read twice in one pass goes through once: while
@@ -106,7 +107,10 @@ impl SettleGate {
             _ => start,
         };
         let open = match entity {
-            Entity::Observations => end.is_none() || self.trees.is_some_and(|open| open(r)),
+            Entity::Observations => {
+                (end.is_none() || self.trees.is_some_and(|open| open(r)))
+                    && !self.abandoned(start, now)
+            }
             Entity::Traces => status::trace_has_open_observation(&self.journal, &r.id)?,
             _ => false,
         };
@@ -158,6 +162,16 @@ impl SettleGate {
             },
         )?;
         Ok(false)
+    }
+
+    /// Settling by tree: a run still open longer than the lookback after its start is taken as
+    /// abandoned (its process died before it ended; LangSmith keeps such runs pending for
+    /// good). Held, it would keep the watermark at its start, so every pass would read the
+    /// whole history again; it is copied as the source shows it, and the report names it
+    /// among the runs still running. A longer lookback lets longer runs end first.
+    fn abandoned(&self, start: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+        self.trees.is_some()
+            && start.is_some_and(|t| (now - t).to_std().unwrap_or_default() >= self.lookback)
     }
 
     /// Settling by tree: whether another run of `r`'s tree is open (on this page, or as the
@@ -229,7 +243,10 @@ impl SourceConnector for SettleGate {
         let page_open: HashSet<String> = match self.trees {
             Some(open) => fresh
                 .iter()
-                .filter(|r| open(r))
+                .filter(|r| {
+                    let start = r.body.str("startTime").and_then(|t| parse_time(&t));
+                    open(r) && !self.abandoned(start, now)
+                })
                 .filter_map(|r| r.body.str("traceId"))
                 .collect(),
             None => HashSet::new(),
