@@ -356,16 +356,6 @@ async fn a_sync_follows_langsmith_run_trees_whole_and_late_feedback_arrives() {
             .iter()
             .all(|(id, n)| id.starts_with("t-") && **n == 1)
     );
-    // A tree whose root ended while its child ran was not copied before the child ended.
-    assert_eq!(written.root_before_child.len(), 4);
-    for (root, child_ended) in &written.root_before_child {
-        let o = by_id[obs_id(root).as_str()];
-        let created: DateTime<Utc> = o["createdAt"].as_str().unwrap().parse().unwrap();
-        assert!(
-            created >= *child_ended,
-            "root {root} was copied at {created}, before its child ended at {child_ended}"
-        );
-    }
     // Every feedback once as a score with its id, those that came after their run was copied
     // included.
     let feedback = src["feedback"].as_array().unwrap();
@@ -384,6 +374,16 @@ async fn a_sync_follows_langsmith_run_trees_whole_and_late_feedback_arrives() {
     let want = counted(feedback.iter().map(|f| f["id"].as_str().unwrap()));
     assert_eq!(scores, want, "each feedback once");
 
+    // A tree whose root ended while its child ran was not copied before the child ended.
+    assert_eq!(written.root_before_child.len(), 4);
+    for (root, child_ended) in &written.root_before_child {
+        let o = by_id[obs_id(root).as_str()];
+        let created: DateTime<Utc> = o["createdAt"].as_str().unwrap().parse().unwrap();
+        assert!(
+            created >= *child_ended,
+            "root {root} was copied at {created}, before its child ended at {child_ended}"
+        );
+    }
     let options = migrator_engine::ValidateOptions {
         secrets: migrator_engine::Secrets {
             source: Some(migrator_engine::Secret::new(source.api_key())),
