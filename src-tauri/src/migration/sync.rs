@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use migrator_engine::vocab::rate::{Bucket, Budget, CloudPlan};
 use migrator_engine::{
-    CutOver, EndpointSpec, Generation, Journal, Plan, SenderSeen, SyncPass, SyncSettings,
+    CutOver, EndpointSpec, Followed, Generation, Journal, Plan, SenderSeen, SyncPass, SyncSettings,
     SyncStatus, SyncTiming,
 };
 use serde::{Deserialize, Serialize};
@@ -154,6 +154,19 @@ pub struct RateShareView {
     pub plan_limit: u32,
 }
 
+/// How much of LangSmith Cloud's run-query limit (per API key) the sync takes from a LangSmith
+/// source; its other limits are cut to the same share.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct LangsmithShareView {
+    pub percent: u8,
+    /// Run queries the sync may send per 10 s.
+    pub run_queries_per_10s: u32,
+    /// LangSmith Cloud's limit of run queries per 10 s.
+    pub run_query_limit: u32,
+}
+
 /// Where a live sync stands, for the cutover card.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -179,6 +192,10 @@ pub struct SyncView {
     /// Per Cloud side the sync talks to: the share of its plan's limit the sync takes.
     pub source_share: Option<RateShareView>,
     pub target_share: Option<RateShareView>,
+    /// The source is a LangSmith workspace.
+    pub langsmith_source: bool,
+    /// The source is LangSmith Cloud: the share of its limits the sync takes.
+    pub langsmith_share: Option<LangsmithShareView>,
     /// Who still writes to the source since the switch.
     pub senders: Vec<SenderView>,
     /// When the source last showed something new.
@@ -256,6 +273,27 @@ fn describe_plan(view: &mut SyncView, plan: &Plan) {
     };
     view.source_share = share(&plan.source);
     view.target_share = share(&plan.target);
+    view.langsmith_source = matches!(plan.source, EndpointSpec::Langsmith(_));
+    view.langsmith_share = match &plan.source {
+        EndpointSpec::Langsmith(l) if l.cloud_limits() => {
+            let run_queries = |quotas: Vec<(Bucket, u32, std::time::Duration)>| {
+                quotas
+                    .into_iter()
+                    .find(|(b, ..)| *b == Bucket::LegacyRead)
+                    .map_or(0, |(_, n, _)| n)
+            };
+            let limit = run_queries(migrator_engine::langsmith::source::cloud_quotas());
+            let mine = run_queries(migrator_engine::langsmith::source::cloud_quotas_share(
+                l.cloud_share_percent,
+            ));
+            Some(LangsmithShareView {
+                percent: l.cloud_share_percent.unwrap_or(100),
+                run_queries_per_10s: mine,
+                run_query_limit: limit,
+            })
+        }
+        _ => None,
+    };
 }
 
 /// A Cloud plan's smallest per-minute limit over the buckets a sync uses; `None` off Cloud.
@@ -271,10 +309,18 @@ fn tightest_limit(plan: CloudPlan) -> Option<u32> {
         .min()
 }
 
-/// Caps each Langfuse Cloud side of `plan` at `percent` of its plan's tightest limit, so the
-/// application keeps the rest. Sides off Cloud (no plan set) are left as they are.
+/// Caps each Langfuse Cloud side of `plan` at `percent` of its plan's tightest limit, and a
+/// LangSmith Cloud source at `percent` of each of its limits, so the application keeps the
+/// rest. Sides off Cloud (no plan set, a self-hosted LangSmith) are left as they are.
 fn apply_share(plan: &mut Plan, percent: u8) {
-    let percent = percent.clamp(1, 100) as f64;
+    let percent = percent.clamp(1, 100);
+    if let EndpointSpec::Langsmith(l) = &mut plan.source
+        && l.cloud_limits()
+        && l.cloud_share_percent.is_none()
+    {
+        l.cloud_share_percent = Some(percent);
+    }
+    let percent = percent as f64;
     for side in [&mut plan.source, &mut plan.target] {
         if let EndpointSpec::Langfuse(l) = side
             && l.requests_per_minute.is_none()
@@ -294,11 +340,15 @@ fn generation(name: Option<&str>) -> Option<Generation> {
     }
 }
 
-/// The poll, settle and lookback a sync of a source of this generation (`v2`, `v3`, `v4`; as
-/// the pre-flight's connection check names it) starts with unless changed.
+/// The poll, settle and lookback a sync of a source of this generation (`v2`, `v3`, `v4` as
+/// the pre-flight's connection check names it, or `langsmith`) starts with unless changed.
 #[tauri::command]
 pub fn sync_defaults(generation: Option<String>) -> SyncTimingView {
-    (&SyncSettings::default().resolve(self::generation(generation.as_deref()))).into()
+    let source = match generation.as_deref() {
+        Some("langsmith") => Followed::LangSmith,
+        g => Followed::Langfuse(self::generation(g)),
+    };
+    (&SyncSettings::default().resolve_for(source)).into()
 }
 
 /// What the window chose for a new sync.
@@ -590,6 +640,54 @@ to = "2030-01-01T00:00:00Z"
     }
 
     #[test]
+    fn a_langsmith_cloud_source_gets_the_chosen_share_of_its_run_queries_and_says_so() {
+        let mut plan = Plan::from_toml(
+            r#"
+[source]
+kind = "langsmith"
+url = "https://api.smith.langchain.com"
+api_key_env = "LANGSMITH_API_KEY"
+
+[target]
+kind = "langfuse"
+url = "http://127.0.0.1:3000"
+public_key = "pk"
+secret_key_env = "TARGET_SECRET_KEY"
+"#,
+        )
+        .expect("a plan");
+        let before = plan.hash();
+        apply_share(&mut plan, 40);
+        let mut view = SyncView::default();
+        describe_plan(&mut view, &plan);
+        assert!(view.langsmith_source);
+        // LangSmith Cloud allows a key 15 run queries per 10 s; 40 % of them is 6.
+        assert_eq!(
+            view.langsmith_share,
+            Some(LangsmithShareView {
+                percent: 40,
+                run_queries_per_10s: 6,
+                run_query_limit: 15
+            })
+        );
+        assert_eq!(view.source_share, None, "not a Langfuse Cloud plan");
+        assert_eq!(plan.hash(), before, "the share is an operating knob");
+
+        let mut own = plan.clone();
+        if let EndpointSpec::Langsmith(l) = &mut own.source {
+            l.url = "http://127.0.0.1:1984".into();
+            l.cloud_share_percent = None;
+        }
+        apply_share(&mut own, 40);
+        let mut view = SyncView::default();
+        describe_plan(&mut view, &own);
+        assert_eq!(
+            view.langsmith_share, None,
+            "a self-hosted LangSmith has no published limits"
+        );
+    }
+
+    #[test]
     fn defaults_come_from_the_sources_generation() {
         let v2 = sync_defaults(Some("v2".into()));
         let v4 = sync_defaults(Some("v4".into()));
@@ -598,5 +696,7 @@ to = "2030-01-01T00:00:00Z"
             sync_defaults(None),
             (&SyncSettings::default().resolve(None)).into()
         );
+        let ls = sync_defaults(Some("langsmith".into()));
+        assert!(ls.settle_secs > sync_defaults(Some("v3".into())).settle_secs);
     }
 }

@@ -64,6 +64,8 @@ function sync(over: Partial<SyncView> = {}): SyncView {
     timing: { pollSecs: 2, settleSecs: 3, lookbackSecs: 60 },
     targetUrl: "http://127.0.0.1:3002",
     sourceShare: null,
+    langsmithSource: false,
+    langsmithShare: null,
     targetShare: null,
     senders: [],
     quietSince: null,

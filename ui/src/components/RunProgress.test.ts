@@ -17,6 +17,8 @@ const finishedSync: SyncView = {
   timing: { pollSecs: 1, settleSecs: 1, lookbackSecs: 60 },
   targetUrl: "http://127.0.0.1:3002",
   sourceShare: null,
+  langsmithSource: false,
+  langsmithShare: null,
   targetShare: null,
   senders: [],
   quietSince: null,

@@ -3,7 +3,7 @@
 import type { CloudPlan } from "./bindings/CloudPlan";
 import type { MigrationProfile } from "./bindings/MigrationProfile";
 
-export type Side = "cloud" | "selfHosted" | "langfuse" | "archive" | "langSmith";
+export type Side = "cloud" | "selfHosted" | "langfuse" | "archive" | "langSmith" | "followable";
 
 export interface Scenario {
   id: string;
@@ -29,7 +29,7 @@ export const scenarios: Scenario[] = [
   { id: "import-archive", title: "Import from an archive folder", moves: "Everything the archive holds, ids and trees intact", complexity: "Medium", downtime: "Minutes", risk: "Low", source: "archive", target: "langfuse", available: true },
   { id: "sdk-upgrade", title: "SDK version upgrade", moves: "Nothing: checks an application's SDK versions, changed API calls and settings against the target server, and writes a dual-export configuration", complexity: "Low", downtime: "None", risk: "None (read only)", source: "langfuse", target: "langfuse", available: true },
   { id: "langsmith", title: "LangSmith → Langfuse", moves: "Runs as traces and observations (whole trees), feedback as scores, datasets with examples, experiments, prompts", complexity: "High", downtime: "Hours", risk: "Medium", source: "langSmith", target: "langfuse", available: true },
-  { id: "zero-downtime", title: "Zero-downtime cutover", moves: "The history, then whatever the application keeps sending, copied live until the application's .env is switched to the target and the source is quiet", complexity: "Medium", downtime: "None", risk: "Low (the .env switch can be rolled back)", source: "langfuse", target: "langfuse", available: true },
+  { id: "zero-downtime", title: "Zero-downtime cutover", moves: "The history, then whatever the application keeps sending, copied live until the application's .env is switched to the target and the source is quiet", complexity: "Medium", downtime: "None", risk: "Low (the .env switch can be rolled back)", source: "followable", target: "langfuse", available: true },
 ];
 
 /** Whether a host is Langfuse Cloud (any region). */
@@ -52,6 +52,9 @@ export function fits(p: MigrationProfile, side: Side): boolean {
       return c.kind === "langSmith";
     case "langfuse":
       return c.kind === "langfuse";
+    case "followable":
+      // A live sync follows a Langfuse project or a LangSmith workspace's API.
+      return c.kind === "langfuse" || c.kind === "langSmith";
     case "cloud":
       return c.kind === "langfuse" && (p.sample || isCloud(c.host));
     case "selfHosted":
@@ -65,6 +68,7 @@ export const sideLabels: Record<Side, string> = {
   langfuse: "a Langfuse project",
   archive: "an archive folder",
   langSmith: "a LangSmith workspace",
+  followable: "a Langfuse project or a LangSmith workspace",
 };
 
 /** Langfuse Cloud plans with what they mean for a migration (the engine holds the figures). */

@@ -1,6 +1,7 @@
 // What the cutover card says about a live sync: in step or behind, objects per minute, the last
 // pass, what waits to settle and the share of a Cloud plan's rate limit the sync takes. Pure
 // functions of the run's view, so each state is tested without a window.
+import type { ConnectionCheck } from "./bindings/ConnectionCheck";
 import type { RateShareView } from "./bindings/RateShareView";
 import type { SenderView } from "./bindings/SenderView";
 import type { SyncPassView } from "./bindings/SyncPassView";
@@ -82,6 +83,11 @@ export function shareText(sync: SyncView): string {
       ([side, s]) =>
         `On the ${side} (Langfuse Cloud, ${planNames[s.plan]} plan) the sync takes at most ${s.requestsPerMinute} of ${s.planLimit} requests a minute (${s.percent}%), leaving the rest to your application.`,
     );
+  const ls = sync.langsmithShare;
+  if (ls)
+    lines.unshift(
+      `On the source (LangSmith Cloud) the sync takes at most ${ls.runQueriesPer10s} of the ${ls.runQueryLimit} run queries an API key may send per 10 s (${ls.percent}%), and the same share of LangSmith's other limits, leaving the rest to whatever else uses the key.`,
+    );
   if (lines.length > 0) return lines.join(" ");
   return "No side is on a Langfuse Cloud plan: the sync has no request budget of its own and slows down only when a server answers 429.";
 }
@@ -91,4 +97,17 @@ export function senderLabel(s: SenderView): string {
   const sdk = s.sdk ? `${s.sdk}${s.sdkVersion ? ` ${s.sdkVersion}` : ""}` : "an SDK that does not name itself";
   const where = [s.service, s.release ? `release ${s.release}` : null, s.environment ? `environment ${s.environment}` : null].filter(Boolean);
   return `${sdk}${where.length > 0 ? ` (${where.join(", ")})` : ""}: ${s.objects} object${s.objects === 1 ? "" : "s"}, last at ${s.lastSeen}`;
+}
+
+/** The source kind the sync's default timing follows, from the pre-flight's connection check of the source. */
+export function syncGeneration(check: ConnectionCheck | null | undefined): string | null {
+  if (check?.status === "ok") return check.generation;
+  if (check?.status === "langsmith") return "langsmith";
+  return null;
+}
+
+/** What Switch does to an application traced with the LangSmith SDK (null for a Langfuse source). */
+export function langsmithSwitchNote(sync: SyncView): string | null {
+  if (!sync.langsmithSource) return null;
+  return "The source is LangSmith: Switch writes the target's LANGFUSE_HOST, LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY into the .env and leaves its LANGSMITH_* lines as they are, so an application traced with the LangSmith SDK keeps sending to LangSmith until it is changed to send to Langfuse.";
 }

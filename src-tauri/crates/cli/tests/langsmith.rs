@@ -1,6 +1,7 @@
 //! LangSmith → Langfuse v4 through the CLI: SIGKILL midway, `resume`, and every run arrives
 //! exactly once (the target's raw rows, duplicates included), the report's counts of runs still
-//! running at the source are exact after the resumes, and `validate` is clean.
+//! running at the source are exact after the resumes, and `validate` is clean. `sync
+//! --until-idle` follows a workspace the SDK keeps writing to and stops once it is quiet.
 
 mod common;
 use common::*;
@@ -16,6 +17,35 @@ fn obs_id(run: &str) -> String {
     let mut h = Sha256::new();
     h.update(format!("langsmith-run:{hex}").as_bytes());
     hex::encode(&h.finalize()[..8])
+}
+
+/// A plan from the LangSmith `source` (key in `LANGSMITH_API_KEY`) to the Langfuse `target`.
+fn ls_plan(source: &LsSandbox, target: &langfuse_sandbox::Sandbox, entities: &str) -> String {
+    format!(
+        r#"[source]
+kind = "langsmith"
+url = "{}"
+api_key_env = "LANGSMITH_API_KEY"
+
+[target]
+kind = "langfuse"
+url = "{}"
+public_key = "pk-lf-target"
+secret_key_env = "TARGET_SECRET_KEY"
+
+[scope]
+entities = {entities}
+from = "2020-01-01T00:00:00Z"
+to = "2030-01-01T00:00:00Z"
+
+[options]
+batch_items = 40
+concurrency = 2
+visibility_wait_ms = 100
+"#,
+        source.url(),
+        target.url()
+    )
 }
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
@@ -46,35 +76,7 @@ async fn sigkill_a_langsmith_run_midway_then_resume_ends_exact_and_validates_cle
     slow_down(&target);
     let dir = tempfile::tempdir().unwrap();
     let plan = dir.path().join("plan.toml");
-    std::fs::write(
-        &plan,
-        format!(
-            r#"[source]
-kind = "langsmith"
-url = "{}"
-api_key_env = "LANGSMITH_API_KEY"
-
-[target]
-kind = "langfuse"
-url = "{}"
-public_key = "pk-lf-target"
-secret_key_env = "TARGET_SECRET_KEY"
-
-[scope]
-entities = "all"
-from = "2020-01-01T00:00:00Z"
-to = "2030-01-01T00:00:00Z"
-
-[options]
-batch_items = 40
-concurrency = 2
-visibility_wait_ms = 100
-"#,
-            source.url(),
-            target.url()
-        ),
-    )
-    .unwrap();
+    std::fs::write(&plan, ls_plan(&source, &target, "\"all\"")).unwrap();
     let data = dir.path().join("data");
     let key = source.api_key().to_string();
     let run_cli = move |args: &[&str], data: &std::path::Path| {
@@ -204,6 +206,194 @@ visibility_wait_ms = 100
         out.status.code(),
         Some(0),
         "validation is clean: {v:#}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Posts runs as the LangSmith SDK does (`POST /runs/batch`).
+async fn ingest(http: &reqwest::Client, source: &LsSandbox, post: Vec<Value>, patch: Vec<Value>) {
+    let r = http
+        .post(format!("{}/runs/batch", source.url()))
+        .header("x-api-key", source.api_key())
+        .json(&json!({"post": post, "patch": patch}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+}
+
+/// An application tracing to LangSmith: a tree (agent and llm) every 300 ms, every third with
+/// its llm run pending for 2 s; feedback on the first tree once it has surely been copied.
+async fn trace_to_langsmith(source: &LsSandbox, trees: usize) {
+    let http = reqwest::Client::new();
+    let at =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let mut pending = vec![];
+    let mut first = None;
+    for n in 0..trees {
+        let now = chrono::Utc::now();
+        let (root, child) = (
+            uuid::Uuid::new_v4().to_string(),
+            uuid::Uuid::new_v4().to_string(),
+        );
+        first.get_or_insert(root.clone());
+        let ended = n % 3 != 2;
+        let mut llm = json!({"id": child, "trace_id": root, "parent_run_id": root, "name": "llm",
+            "run_type": "llm", "start_time": at(now), "inputs": {"n": n}, "session_name": "app"});
+        if ended {
+            llm["end_time"] = json!(at(now));
+            llm["outputs"] = json!({"a": n});
+        } else {
+            pending.push(child.clone());
+        }
+        let agent = json!({"id": root, "trace_id": root, "name": "agent", "run_type": "chain",
+            "start_time": at(now), "end_time": at(now), "inputs": {"n": n}, "outputs": {"a": n},
+            "session_name": "app"});
+        ingest(&http, source, vec![agent, llm], vec![]).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let now = at(chrono::Utc::now());
+    let ends = pending
+        .iter()
+        .map(|id| json!({"id": id, "end_time": now, "outputs": {"done": true}}))
+        .collect();
+    ingest(&http, source, vec![], ends).await;
+    let r = http
+        .post(format!("{}/feedback", source.url()))
+        .header("x-api-key", source.api_key())
+        .json(&json!({"run_id": first.unwrap(), "key": "helpful", "score": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_until_idle_follows_a_langsmith_workspace_and_validates_clean() {
+    let source = LsSandbox::start(LsConfig {
+        sample: Some(SampleSpec { seed: 3, traces: 6 }),
+        ..LsConfig::default()
+    })
+    .await
+    .unwrap();
+    let target = sandbox(
+        ServerProfile::V4,
+        "pk-lf-target",
+        "sk-lf-target-secret",
+        None,
+    )
+    .await;
+    // The application's project exists before the sync starts (a sync follows the projects it
+    // found when it connected).
+    ingest(
+        &reqwest::Client::new(),
+        &source,
+        vec![
+            json!({"id": uuid::Uuid::new_v4().to_string(), "name": "hello", "run_type": "chain",
+            "start_time": "2026-01-01T00:00:00Z", "end_time": "2026-01-01T00:00:01Z",
+            "session_name": "app"}),
+        ],
+        vec![],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.toml");
+    std::fs::write(
+        &plan,
+        ls_plan(&source, &target, r#"["traces", "observations", "scores"]"#),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let mut sync = cli(
+        &[
+            "sync",
+            "--plan",
+            plan.to_str().unwrap(),
+            "--poll",
+            "0.3",
+            "--settle",
+            "1",
+            "--lookback",
+            "60",
+            "--until-idle",
+            "3",
+            "--json",
+        ],
+        &data,
+    );
+    sync.env("LANGSMITH_API_KEY", source.api_key());
+    let running = tokio::spawn(output(sync));
+    trace_to_langsmith(&source, 9).await;
+    let out = running.await.unwrap();
+    let report = json_of(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{report:#}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(report["state"], "completed", "{report:#}");
+    assert_eq!(report["sync"]["waiting"], 0, "{report:#}");
+    assert!(
+        report["sync"]["passes"].as_u64().unwrap() >= 2,
+        "{report:#}"
+    );
+    target.settle();
+
+    let (s, t) = (source.dump(), target.dump());
+    let ids_of = |v: &Value, field: &str| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o[field].as_str().unwrap().to_string())
+            .collect()
+    };
+    let runs = s["runs"].as_array().unwrap();
+    let arrived: Vec<String> = ids_of(&t["observations"], "id")
+        .into_iter()
+        .filter(|i| !i.starts_with("t-"))
+        .collect();
+    let expected: Vec<String> = runs
+        .iter()
+        .map(|r| obs_id(r["id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(sorted(arrived), sorted(expected), "every run arrives once");
+    // The sample's runs pending since March are abandoned (older than the lookback): they
+    // arrive as LangSmith shows them; the writer's pending runs arrive once they ended.
+    let done: Vec<&Value> = runs
+        .iter()
+        .filter(|r| r["outputs"]["done"] == true)
+        .collect();
+    assert_eq!(done.len(), 3);
+    for r in done {
+        let o = t["observations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["id"] == obs_id(r["id"].as_str().unwrap()).as_str())
+            .unwrap();
+        assert!(
+            !o["endTime"].is_null(),
+            "a run that was pending arrives ended: {o}"
+        );
+        assert!(o["output"].to_string().contains("done"), "{o}");
+    }
+    assert_eq!(
+        sorted(ids_of(&t["scores"], "id")),
+        sorted(ids_of(&s["feedback"], "id")),
+        "every feedback arrives once, the one that came after its run was copied included"
+    );
+
+    let id = report["run_id"].as_str().unwrap();
+    let mut validate = cli(&["validate", id, "--json"], &data);
+    validate.env("LANGSMITH_API_KEY", source.api_key());
+    let out = output(validate).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "validation is clean: {:#}\n{}",
+        json_of(&out),
         String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -27,7 +27,7 @@ pub use after_run::{conflicts, cutover as cutover_run, rollback, validate};
 pub use connectors::langfuse::{experiments, otlp};
 pub use connectors::{self as connector, archive, http, langfuse, langsmith, media};
 pub use run::sync::{
-    CutOver, SenderSeen, SyncPass, SyncSettings, SyncStatus, SyncTiming, copy_back_plan,
+    CutOver, Followed, SenderSeen, SyncPass, SyncSettings, SyncStatus, SyncTiming, copy_back_plan,
     mark_switched, mark_switched_back, request_finish,
 };
 #[allow(unused_imports)]

@@ -39,8 +39,15 @@ impl EndpointSpec {
                 "url": l.url.trim_end_matches('/'),
                 "public_key": l.public_key,
             }),
-            // Its workspace and project filters are part of its settings (no secret is serialised).
-            EndpointSpec::Langsmith(l) => serde_json::json!({ "langsmith": l }),
+            // Its workspace and project filters are part of its settings (no secret is
+            // serialised); the share of Cloud's limits is an operating knob.
+            EndpointSpec::Langsmith(l) => {
+                let l = crate::langsmith::LangsmithEndpoint {
+                    cloud_share_percent: None,
+                    ..l.clone()
+                };
+                serde_json::json!({ "langsmith": l })
+            }
             EndpointSpec::Archive { path } => serde_json::json!({ "path": path }),
         }
     }

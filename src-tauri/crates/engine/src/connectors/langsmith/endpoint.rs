@@ -29,12 +29,20 @@ pub struct LangsmithEndpoint {
     /// Stay within LangSmith Cloud's per-key limits; `None` = on for `*.smith.langchain.com`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud_limits: Option<bool>,
+    /// With LangSmith Cloud's limits on: the share (1–100 %) of each limit this side may take,
+    /// leaving the rest to the application; `None` = all of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_share_percent: Option<u8>,
     /// How many times faster than real time a rate-limit window passes (sandbox tests).
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub budget_time_scale: f64,
     /// The Langfuse environment every migrated object gets; none = Langfuse's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
+    /// Set by a live sync for its connection only (never from a file, never journaled): the
+    /// plan's `from`; passes then read feedback by when it was created (see `follow`).
+    #[serde(skip)]
+    pub follow_from: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Equal when every field is, the keys compared by value.
@@ -52,6 +60,7 @@ impl PartialEq for LangsmithEndpoint {
             && self.projects == other.projects
             && self.export_path == other.export_path
             && self.cloud_limits == other.cloud_limits
+            && self.cloud_share_percent == other.cloud_share_percent
             && self.budget_time_scale == other.budget_time_scale
             && self.environment == other.environment
     }
@@ -74,8 +83,10 @@ impl LangsmithEndpoint {
             projects: vec![],
             export_path: None,
             cloud_limits: None,
+            cloud_share_percent: None,
             budget_time_scale: 1.0,
             environment: None,
+            follow_from: None,
         }
     }
 

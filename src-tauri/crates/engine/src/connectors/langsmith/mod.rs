@@ -11,6 +11,7 @@
 pub mod endpoint;
 pub mod export;
 mod export_reads;
+pub mod follow;
 pub mod ids;
 pub mod others;
 pub mod preflight;

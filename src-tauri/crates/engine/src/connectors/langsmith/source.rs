@@ -36,6 +36,16 @@ pub fn cloud_quotas() -> Vec<(Bucket, u32, Duration)> {
     ]
 }
 
+/// LangSmith Cloud's limits, each cut to `percent` (at least one request per window), so the
+/// application's own use of the key keeps the rest.
+pub fn cloud_quotas_share(percent: Option<u8>) -> Vec<(Bucket, u32, Duration)> {
+    let p = u32::from(percent.unwrap_or(100).clamp(1, 100));
+    cloud_quotas()
+        .into_iter()
+        .map(|(b, n, w)| (b, (n * p / 100).max(1), w))
+        .collect()
+}
+
 const V2_SELECTS: [&str; 30] = [
     "ID",
     "NAME",
@@ -133,6 +143,8 @@ pub struct LangSmith {
     /// The observation stream's runs waiting for their parent, with the window and cursor they
     /// were left at (see `tree`).
     trees: Mutex<Option<(TreeKey, tree::Trees)>>,
+    /// Followed by a live sync from this time on: feedback is read as `follow` says.
+    follow_from: Option<DateTime<Utc>>,
 }
 
 pub(super) type TreeKey = (DateTime<Utc>, DateTime<Utc>, Option<String>);
@@ -218,7 +230,7 @@ impl LangSmith {
         let base = e.base_url();
         let key = e.resolve_api_key()?;
         let quotas = if e.cloud_limits() {
-            cloud_quotas()
+            cloud_quotas_share(e.cloud_share_percent)
         } else {
             vec![]
         };
@@ -250,6 +262,7 @@ impl LangSmith {
                 .map(super::export::ExportFolder::open)
                 .transpose()?,
             export_index: Mutex::new(None),
+            follow_from: e.follow_from,
         };
         me.info.version = me.server_version().await?;
         let all = me.list_projects().await?;
@@ -715,17 +728,24 @@ impl LangSmith {
         let Some(p) = projects.get(c.i) else {
             return Ok(Page::default());
         };
+        let since = self
+            .follow_from
+            .map(|f| super::follow::feedback_since(scope, f))
+            .unwrap_or_default();
         let page = self
             .offset_list(
                 Bucket::PublicApi,
-                &format!("/api/v1/feedback?session={p}"),
+                &format!("/api/v1/feedback?session={p}{since}"),
                 c.offset,
                 "listing feedback",
             )
             .await?;
         let records = page
             .iter()
-            .filter(|f| feedback_in_window(f, scope))
+            .filter(|f| match self.follow_from {
+                Some(from) => super::follow::feedback_in_pass(f, scope, from),
+                None => feedback_in_window(f, scope),
+            })
             .filter_map(|f| {
                 let (o, remarks) = others::score(f, self.environment.as_deref())?;
                 Some(Record::new(Entity::Scores, o.str("id")?, o).with_remarks(remarks))

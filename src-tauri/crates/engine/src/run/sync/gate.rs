@@ -9,13 +9,19 @@
 //!   seconds, or its own time is older than the lookback (history: nothing that old is still
 //!   expected to change).
 //!
+//! A source whose objects form trees that must arrive whole (LangSmith: a run tree whose root
+//! has ended while a child is still pending) settles by tree (`whole_trees`): a run, and its
+//! trace, wait while another run of the tree is open or has not rested, so a target that cannot
+//! change an object afterwards gets the tree complete. A run open for longer than the lookback
+//! is taken as abandoned and no longer holds its tree (see `abandoned`).
+//!
 //! Objects the journal already holds pass through untouched (the pipeline skips what is final
 //! and looks up what was `sent`). An object read twice in one pass goes through once: while
 //! objects arrive, numbered pages shift, and the first objects of a page are the last of the
 //! one before. The ids of the last few pages are kept for that (memory stays bounded; what is
 //! older is in the journal by then or far from a page boundary).
 
-use super::status::{self, Unsettled};
+use super::status::{self, Hold, Unsettled};
 use crate::connectors::{Page, SourceConnector};
 use crate::run::journal::Journal;
 use crate::vocab::filter::{parse_time, time_field};
@@ -52,6 +58,8 @@ pub(crate) struct SettleGate {
     switched: Option<DateTime<Utc>>,
     /// Per entity, the ids of the last pages let through.
     passed: Mutex<HashMap<Entity, VecDeque<HashSet<String>>>>,
+    /// Settle whole trees, with this test of whether an observation is still open.
+    trees: Option<fn(&Record) -> bool>,
     pub counts: GateCounts,
 }
 
@@ -70,12 +78,26 @@ impl SettleGate {
             lookback,
             switched,
             passed: Mutex::default(),
+            trees: None,
             counts: GateCounts::default(),
         })
     }
 
-    /// Whether `r` may be copied now; records it as waiting when not.
-    fn admit(&self, r: &Record, now: DateTime<Utc>) -> Result<bool, EngineError> {
+    /// Settles by tree: an observation is open when `open` says so (beyond having no end), and
+    /// nothing of a tree goes through while another of its observations is open or unrested.
+    pub fn whole_trees(mut self, open: fn(&Record) -> bool) -> Self {
+        self.trees = Some(open);
+        self
+    }
+
+    /// Whether `r` may be copied now; records it as waiting when not. `page_open`: traces with
+    /// an open observation on the page being read (a tree's runs often share a page).
+    fn admit(
+        &self,
+        r: &Record,
+        now: DateTime<Utc>,
+        page_open: &HashSet<String>,
+    ) -> Result<bool, EngineError> {
         let entity = r.entity;
         let start = time_field(entity)
             .and_then(|f| r.body.str(f))
@@ -85,10 +107,17 @@ impl SettleGate {
             _ => start,
         };
         let open = match entity {
-            Entity::Observations => end.is_none(),
+            Entity::Observations => {
+                (end.is_none() || self.trees.is_some_and(|open| open(r)))
+                    && !self.abandoned(start, now)
+            }
             Entity::Traces => status::trace_has_open_observation(&self.journal, &r.id)?,
             _ => false,
         };
+        let trace_id = r.body.str("traceId").or(
+            // A trace is its own trace.
+            (entity == Entity::Traces).then(|| r.id.clone()),
+        );
         let hash = r.content_hash();
         let before = status::waiting(&self.journal, entity, &r.id)?;
         let first_seen = match &before {
@@ -105,12 +134,21 @@ impl SettleGate {
         };
         let rested = (now - first_seen).to_std().unwrap_or_default() >= self.settle
             || end.is_some_and(|t| (now - t).to_std().unwrap_or_default() >= self.lookback);
-        if !open && rested {
+        let hold = if open {
+            Some(Hold::Open)
+        } else if !rested {
+            Some(Hold::Resting)
+        } else if self.held_by_tree(entity, r, trace_id.as_deref(), now, page_open)? {
+            Some(Hold::Tree)
+        } else {
+            None
+        };
+        let Some(open) = hold else {
             if before.is_some() {
                 status::clear_waiting(&self.journal, entity, &r.id)?;
             }
             return Ok(true);
-        }
+        };
         status::set_waiting(
             &self.journal,
             &Unsettled {
@@ -119,14 +157,44 @@ impl SettleGate {
                 first_seen,
                 content_hash: &hash,
                 start_time: start,
-                trace_id: r.body.str("traceId").as_deref().or(
-                    // A trace is its own trace.
-                    (entity == Entity::Traces).then_some(r.id.as_str()),
-                ),
+                trace_id: trace_id.as_deref(),
                 open,
             },
         )?;
         Ok(false)
+    }
+
+    /// Settling by tree: a run still open longer than the lookback after its start is taken as
+    /// abandoned (its process died before it ended; LangSmith keeps such runs pending for
+    /// good). Held, it would keep the watermark at its start, so every pass would read the
+    /// whole history again; it is copied as the source shows it, and the report names it
+    /// among the runs still running. A longer lookback lets longer runs end first.
+    fn abandoned(&self, start: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+        self.trees.is_some()
+            && start.is_some_and(|t| (now - t).to_std().unwrap_or_default() >= self.lookback)
+    }
+
+    /// Settling by tree: whether another run of `r`'s tree is open (on this page, or as the
+    /// journal knows it) or has not rested.
+    fn held_by_tree(
+        &self,
+        entity: Entity,
+        r: &Record,
+        trace_id: Option<&str>,
+        now: DateTime<Utc>,
+        page_open: &HashSet<String>,
+    ) -> Result<bool, EngineError> {
+        let (Some(_), Some(trace), Entity::Observations | Entity::Traces) =
+            (self.trees, trace_id, entity)
+        else {
+            return Ok(false);
+        };
+        if page_open.contains(trace) {
+            return Ok(true);
+        }
+        let settle = chrono::Duration::from_std(self.settle).unwrap_or(chrono::Duration::MAX);
+        let rested_before = now.checked_sub_signed(settle).unwrap_or(now);
+        status::tree_unsettled(&self.journal, trace, &r.id, rested_before)
     }
 }
 
@@ -172,6 +240,17 @@ impl SourceConnector for SettleGate {
         }
         let ids: Vec<&str> = fresh.iter().map(|r| r.id.as_str()).collect();
         let known = self.journal.states(entity, &ids)?;
+        let page_open: HashSet<String> = match self.trees {
+            Some(open) => fresh
+                .iter()
+                .filter(|r| {
+                    let start = r.body.str("startTime").and_then(|t| parse_time(&t));
+                    open(r) && !self.abandoned(start, now)
+                })
+                .filter_map(|r| r.body.str("traceId"))
+                .collect(),
+            None => HashSet::new(),
+        };
         let mut records = Vec::with_capacity(fresh.len());
         for r in fresh {
             if let Some((state, _)) = known.get(&r.id) {
@@ -179,7 +258,7 @@ impl SourceConnector for SettleGate {
                     self.counts.held.fetch_add(1, Ordering::Relaxed);
                 }
                 records.push(r);
-            } else if self.admit(&r, now)? {
+            } else if self.admit(&r, now, &page_open)? {
                 records.push(r);
             }
         }

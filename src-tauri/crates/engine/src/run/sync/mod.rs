@@ -23,7 +23,7 @@ pub mod status;
 
 pub use copy_back::copy_back_plan;
 pub use drain::{CutOver, SenderSeen, mark_switched, mark_switched_back, request_finish};
-pub use settings::{SyncSettings, SyncTiming};
+pub use settings::{Followed, SyncSettings, SyncTiming};
 pub use status::{SyncPass, SyncStatus};
 
 /// What a sync checks with machinery above it: conflicts in the target after the backfill, and
@@ -119,6 +119,9 @@ pub fn is_sync_run(data_dir: &Path, run_id: &str) -> Result<bool, EngineError> {
 }
 
 fn refuse_unsyncable(plan: &Plan) -> Result<(), EngineError> {
+    if let EndpointSpec::Langsmith(l) = &plan.source {
+        crate::langsmith::follow::refuse_unfollowable(l)?;
+    }
     if matches!(plan.source, EndpointSpec::Archive { .. }) {
         return Err(EngineError::InvalidPlan(
             "an archive folder receives nothing new, so there is nothing to follow; copy it with a run instead of a sync".into(),
@@ -159,7 +162,8 @@ async fn follow(
         resumed,
     });
     let run_tag = plan.options.run_tag.then(|| run_id.clone());
-    let sides = match runner::connect(&plan, Some(&run_id), run_tag, counters.clone()).await {
+    let connect = crate::langsmith::follow::followed(&plan);
+    let sides = match runner::connect(&connect, Some(&run_id), run_tag, counters.clone()).await {
         Ok(s) => s,
         Err(e) => {
             journal.set_state(crate::vocab::RunState::Failed)?;
@@ -167,7 +171,10 @@ async fn follow(
             return Err(e);
         }
     };
-    let timing = settings.resolve(sides.source_info.as_ref().map(|i| i.generation));
+    let timing = settings.resolve_for(settings::Followed::of(
+        &plan.source,
+        sides.source_info.as_ref().map(|i| i.generation),
+    ));
     let mut warnings = runner::warnings_for(&plan, &sides);
     if plan.scope.to != crate::vocab::Scope::default().to {
         warnings.push(
@@ -322,12 +329,17 @@ impl Follower<'_> {
             } else {
                 self.timing.settle()
             };
-            let gate = Arc::new(SettleGate::new(
+            let mut gate = SettleGate::new(
                 self.sides.source.clone(),
                 journal.clone(),
                 settle,
                 self.timing.lookback(),
-            )?);
+            )?;
+            // A LangSmith run tree is copied whole, once no run of it is pending.
+            if matches!(self.base.plan.source, EndpointSpec::Langsmith(_)) {
+                gate = gate.whole_trees(crate::langsmith::follow::run_is_open);
+            }
+            let gate = Arc::new(gate);
             let ctx = Arc::new(self.pass_ctx(&pass, gate.clone(), pass_control)?);
             let before = journal.counts()?;
             match runner::run_phases(&ctx, self.entities).await {

@@ -58,21 +58,52 @@ impl SyncTiming {
     }
 }
 
+/// The kind of source a sync follows, which its default timing depends on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Followed {
+    /// A Langfuse project of this generation (`None`: not known).
+    Langfuse(Option<Generation>),
+    LangSmith,
+}
+
+impl Followed {
+    pub fn of(source: &crate::run::plan::EndpointSpec, generation: Option<Generation>) -> Self {
+        match source {
+            crate::run::plan::EndpointSpec::Langsmith(_) => Followed::LangSmith,
+            _ => Followed::Langfuse(generation),
+        }
+    }
+}
+
 impl SyncSettings {
-    /// The settings with the source's defaults filled in (`None`: not a Langfuse source, e.g.
-    /// LangSmith, whose runs stay pending while they run and reach the API within minutes).
+    /// The settings with a Langfuse source's defaults filled in (see `resolve_for`).
+    pub fn resolve(&self, generation: Option<Generation>) -> SyncTiming {
+        self.resolve_for(Followed::Langfuse(generation))
+    }
+
+    /// The settings with the source's defaults filled in.
     ///
     /// - v2 writes synchronously: objects show at once, but SDKs batch for a few seconds.
     /// - v3 queues ingestion (up to ~15 s) and ClickHouse shows rows later still; updates of one
     ///   object arrive as separate events, so an object must rest before it is final.
     /// - v4 receives OpenTelemetry spans when they *end*: a long span shows up with a start time
     ///   far behind the watermark, so its lookback is the longest.
-    pub fn resolve(&self, generation: Option<Generation>) -> SyncTiming {
-        let (poll, settle, lookback) = match generation {
-            Some(Generation::V2) => (10.0, 10.0, 300.0),
-            Some(Generation::V3) => (30.0, 30.0, 900.0),
-            Some(Generation::V4) => (30.0, 15.0, 3600.0),
-            None => (30.0, 30.0, 900.0),
+    /// - LangSmith ingests asynchronously: the SDK sends runs from a background queue in
+    ///   batches, a run's start and its end as separate operations, and the server queues them
+    ///   again before a query shows them, so the runs of one tree become visible over seconds
+    ///   to a minute (longer under load). A tree is copied whole to a target that cannot change
+    ///   it, so it must rest longer than on Langfuse (settle 60 s). A pending run is visible from
+    ///   its start and holds the watermark while it runs; the lookback only has to cover runs
+    ///   that show up late, e.g. short runs whose start and end were sent together when they
+    ///   ended (30 min). Each pass costs at least three run queries of the 15 per 10 s LangSmith
+    ///   Cloud allows a key, so polling every 30 s takes under a tenth of that budget.
+    pub fn resolve_for(&self, source: Followed) -> SyncTiming {
+        let (poll, settle, lookback) = match source {
+            Followed::Langfuse(Some(Generation::V2)) => (10.0, 10.0, 300.0),
+            Followed::Langfuse(Some(Generation::V3)) => (30.0, 30.0, 900.0),
+            Followed::Langfuse(Some(Generation::V4)) => (30.0, 15.0, 3600.0),
+            Followed::Langfuse(None) => (30.0, 30.0, 900.0),
+            Followed::LangSmith => (30.0, 60.0, 1800.0),
         };
         SyncTiming {
             poll_secs: self.poll_secs.unwrap_or(poll),
@@ -100,6 +131,15 @@ mod tests {
         assert!(
             v3.settle_secs >= 15.0,
             "v3's ingestion queue takes up to ~15 s"
+        );
+        let ls = none.resolve_for(Followed::LangSmith);
+        assert!(
+            ls.settle_secs > v3.settle_secs,
+            "a LangSmith tree is copied whole once its runs have all shown up"
+        );
+        assert!(
+            ls.poll_secs >= 30.0,
+            "three run queries a pass leave most of LangSmith Cloud's 15 per 10 s"
         );
         let mine = SyncSettings {
             poll_secs: Some(1.0),

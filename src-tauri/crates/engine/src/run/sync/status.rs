@@ -281,11 +281,12 @@ pub(crate) fn finish_pass(
     Ok(last_pass(journal, true)?.expect("the pass just finished"))
 }
 
-/// (objects waiting, of which open: without an end, or a trace with an open observation).
+/// (objects waiting, of which open: without an end, a trace with an open observation, or a
+/// run held by an open run of its tree).
 pub(crate) fn count_waiting(journal: &Journal) -> Result<(u64, u64), EngineError> {
     journal.with_conn(|c| {
         c.query_row(
-            "SELECT COUNT(*), COALESCE(SUM(open), 0) FROM sync_waiting",
+            "SELECT COUNT(*), COALESCE(SUM(open <> 0), 0) FROM sync_waiting",
             [],
             |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
         )
@@ -325,6 +326,34 @@ pub(crate) fn trace_has_open_observation(
     })
 }
 
+/// Whether another observation of `trace_id` keeps the tree from being copied whole: it is
+/// still open, or it has not rested since `rested_before`.
+pub(crate) fn tree_unsettled(
+    journal: &Journal,
+    trace_id: &str,
+    except: &str,
+    rested_before: DateTime<Utc>,
+) -> Result<bool, EngineError> {
+    journal.with_conn(|c| {
+        c.prepare_cached(
+            "SELECT EXISTS(SELECT 1 FROM sync_waiting WHERE entity = 'observations' AND trace_id = ?1
+             AND source_id <> ?2 AND (open = 1 OR first_seen > ?3))",
+        )?
+        .query_row(params![trace_id, except, iso(rested_before)], |r| r.get(0))
+    })
+}
+
+/// What keeps a waiting object back (the `open` column).
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub(crate) enum Hold {
+    /// Ended: it waits out the settle time.
+    Resting = 0,
+    /// Not ended yet (or a trace with an observation that has not).
+    Open = 1,
+    /// Ended, but another run of its tree is still open: the tree is copied whole.
+    Tree = 2,
+}
+
 /// An object that is not settled yet, as it was seen now.
 pub(crate) struct Unsettled<'a> {
     pub entity: Entity,
@@ -333,7 +362,7 @@ pub(crate) struct Unsettled<'a> {
     pub content_hash: &'a str,
     pub start_time: Option<DateTime<Utc>>,
     pub trace_id: Option<&'a str>,
-    pub open: bool,
+    pub open: Hold,
 }
 
 pub(crate) fn set_waiting(journal: &Journal, w: &Unsettled<'_>) -> Result<(), EngineError> {
