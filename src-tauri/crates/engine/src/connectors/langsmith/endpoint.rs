@@ -35,6 +35,10 @@ pub struct LangsmithEndpoint {
     /// The Langfuse environment every migrated object gets; none = Langfuse's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
+    /// How many runs waiting for their parent stay in memory before the others wait on disk;
+    /// `None` = the default (tests set it low). Never from a plan file.
+    #[serde(skip)]
+    pub waiting_in_memory: Option<usize>,
 }
 
 /// Equal when every field is, the keys compared by value.
@@ -76,6 +80,7 @@ impl LangsmithEndpoint {
             cloud_limits: None,
             budget_time_scale: 1.0,
             environment: None,
+            waiting_in_memory: None,
         }
     }
 

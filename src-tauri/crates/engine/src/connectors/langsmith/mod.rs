@@ -9,7 +9,9 @@
 
 pub mod endpoint;
 pub mod export;
+pub mod export_counts;
 mod export_reads;
+mod feedback_configs;
 pub mod ids;
 pub mod others;
 pub mod preflight;
@@ -17,6 +19,7 @@ pub mod runs;
 pub mod source;
 pub mod template;
 pub mod tree;
+mod tree_stream;
 
 pub use endpoint::LangsmithEndpoint;
 pub use source::{LangSmith, LangsmithInfo, ProjectInfo};
