@@ -1326,12 +1326,9 @@ async fn a_run_too_large_for_any_batch_fails_alone_with_its_size() {
     );
 }
 
-/// Issue 11: many orphans (every inner run with children deleted), read in v1 pages of 100 with
-/// no more than three allowed to wait in memory: each still arrives once, under its trace's
-/// root, and the report counts and names them.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn many_orphans_beyond_the_memory_cap_all_arrive_under_their_root_and_named() {
-    use migrator_engine::NoteKind;
+/// A LangSmith sample read in v1 pages of 100 in which every inner run with children is deleted:
+/// the sandbox, the deleted ids and the orphans (runs whose parent is deleted).
+async fn orphaned_sample() -> (LsSandbox, HashSet<Value>, Vec<Value>) {
     let source = LsSandbox::start(LsConfig {
         sample: Some(SampleSpec {
             seed: 9,
@@ -1345,19 +1342,42 @@ async fn many_orphans_beyond_the_memory_cap_all_arrive_under_their_root_and_name
     let before = source.dump();
     let runs = before["runs"].as_array().unwrap();
     let has_children = |id: &Value| runs.iter().any(|r| r["parent_run_id"] == *id);
-    let deleted: HashSet<&Value> = runs
+    let deleted: HashSet<Value> = runs
         .iter()
         .filter(|r| !r["parent_run_id"].is_null() && has_children(&r["id"]))
-        .map(|r| &r["id"])
+        .map(|r| r["id"].clone())
         .collect();
-    let orphans: Vec<&Value> = runs
+    let orphans: Vec<Value> = runs
         .iter()
         .filter(|r| deleted.contains(&r["parent_run_id"]) && !deleted.contains(&r["id"]))
+        .cloned()
         .collect();
     assert!(orphans.len() > 30, "{} orphans", orphans.len());
     for d in &deleted {
         assert!(source.delete_run(d.as_str().unwrap()));
     }
+    (source, deleted, orphans)
+}
+
+/// The observation id a run's observation hangs under: its parent's, or its trace root's when
+/// the parent was deleted; `None` for a root.
+fn expected_parent(r: &Value, deleted: &HashSet<Value>) -> Option<String> {
+    match r["parent_run_id"].as_str() {
+        None => None,
+        Some(_) if deleted.contains(&r["parent_run_id"]) => {
+            Some(obs_id(r["trace_id"].as_str().unwrap()))
+        }
+        Some(p) => Some(obs_id(p)),
+    }
+}
+
+/// Issue 11: many orphans (every inner run with children deleted), read in v1 pages of 100 with
+/// no more than three allowed to wait in memory: each still arrives once, under its trace's
+/// root, and the report counts and names them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_orphans_beyond_the_memory_cap_all_arrive_under_their_root_and_named() {
+    use migrator_engine::NoteKind;
+    let (source, deleted, orphans) = orphaned_sample().await;
     let src = source.dump();
     let target = sandbox(ServerProfile::V4, None).await;
     let data = tempfile::tempdir().unwrap();
@@ -1379,17 +1399,14 @@ async fn many_orphans_beyond_the_memory_cap_all_arrive_under_their_root_and_name
         let got = obs
             .get(obs_id(id).as_str())
             .unwrap_or_else(|| panic!("run {id} arrived"));
-        let parent = match r["parent_run_id"].as_str() {
-            // A root hangs under its trace, however the target shows that.
-            None => continue,
-            Some(_) if deleted.contains(&r["parent_run_id"]) => r["trace_id"].as_str(),
-            p => p,
-        };
-        assert_eq!(
-            got["parentObservationId"].as_str(),
-            parent.map(obs_id).as_deref(),
-            "run {id}"
-        );
+        // A root hangs under its trace, however the target shows that.
+        if let Some(parent) = expected_parent(r, &deleted) {
+            assert_eq!(
+                got["parentObservationId"].as_str(),
+                Some(parent.as_str()),
+                "run {id}"
+            );
+        }
     }
     assert_eq!(
         report.entities[&Entity::Observations].written as usize,
@@ -1415,5 +1432,66 @@ async fn many_orphans_beyond_the_memory_cap_all_arrive_under_their_root_and_name
                 && n.contains(o["parent_run_id"].as_str().unwrap())),
             "{n} names an orphan and its missing parent"
         );
+    }
+}
+
+/// Issue 11: the observation stream picks up from any of its cursors on a new connection (as a
+/// resumed run does: nothing kept in memory) — between the API's pages, and where the runs left
+/// waiting (most of them on disk) come back: every run arrives once, orphans under their root
+/// with a remark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_observation_stream_resumes_from_each_cursor_with_runs_waiting_on_disk() {
+    use migrator_engine::connector::SourceConnector;
+    use migrator_engine::langsmith::LangSmith;
+    use migrator_engine::progress::Counters;
+    let (source, deleted, orphans) = orphaned_sample().await;
+    let src = source.dump();
+    let mut e = LangsmithEndpoint::new(&source.url(), source.api_key());
+    e.waiting_in_memory = Some(2);
+    let scope = plan(ls(&source), ls(&source)).scope;
+    let (mut cursor, mut pages) = (None, 0);
+    let mut got: HashMap<String, (Option<String>, bool)> = HashMap::new();
+    loop {
+        let fresh = LangSmith::connect(
+            &e,
+            std::time::Duration::from_secs(5),
+            2,
+            std::sync::Arc::new(Counters::default()),
+        )
+        .await
+        .unwrap();
+        let page = fresh
+            .read_page(Entity::Observations, &scope, cursor)
+            .await
+            .unwrap();
+        pages += 1;
+        for r in page.records {
+            let orphan = r
+                .remarks
+                .iter()
+                .any(|m| m.kind == migrator_engine::NoteKind::Orphan);
+            let parent = r.body.str("parentObservationId");
+            assert!(
+                got.insert(r.id.clone(), (parent, orphan)).is_none(),
+                "{} twice",
+                r.id
+            );
+        }
+        cursor = page.next;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let runs = src["runs"].as_array().unwrap();
+    assert!(
+        pages > runs.len().div_ceil(100),
+        "the waiting runs came after the API's pages"
+    );
+    assert_eq!(got.len(), runs.len(), "every run once");
+    for r in runs {
+        let id = obs_id(r["id"].as_str().unwrap());
+        let (parent, orphan) = &got[&id];
+        assert_eq!(*parent, expected_parent(r, &deleted), "run {}", r["id"]);
+        assert_eq!(*orphan, orphans.contains(r), "run {}", r["id"]);
     }
 }
