@@ -1,5 +1,5 @@
 //! Feedback: create (`POST /feedback`, and `feedback.<run>` multipart parts), list with
-//! FastAPI's offset paging (`limit` ≤ 100), read one, and feedback configs.
+//! FastAPI's offset paging (`limit` ≤ 100), read one, and feedback configs (list and create).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -132,4 +132,36 @@ pub async fn configs(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiRe
         .filter(|c| keys.is_empty() || keys.iter().any(|k| c["feedback_key"] == *k))
         .collect();
     Ok(Json(json!(slice(&items, offset, limit))))
+}
+
+/// `POST /feedback-configs` (`CreateFeedbackConfigSchema`): one config per feedback key in the
+/// workspace; answered as `FeedbackConfigSchema`.
+pub async fn create_config(State(st): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
+    let b = json_body(&body)?;
+    let key = b["feedback_key"]
+        .as_str()
+        .ok_or_else(|| ApiError::invalid_body("feedback_key", "Field required", b.clone()))?
+        .to_string();
+    if !b["feedback_config"].is_object() {
+        return Err(ApiError::invalid_body(
+            "feedback_config",
+            "Field required",
+            b.clone(),
+        ));
+    }
+    let mut store = st.store.write();
+    if store.feedback_configs.contains_key(&key) {
+        return Err(ApiError::conflict(format!(
+            "Feedback config for key {key} already exists"
+        )));
+    }
+    let c = json!({
+        "feedback_key": key,
+        "feedback_config": b["feedback_config"],
+        "tenant_id": store.tenant_id,
+        "modified_at": timefmt::format_us(timefmt::now_us()),
+        "is_lower_score_better": b["is_lower_score_better"].as_bool().unwrap_or(false),
+    });
+    store.feedback_configs.insert(key, c.clone());
+    Ok(Json(c))
 }

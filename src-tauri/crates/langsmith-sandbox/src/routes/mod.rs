@@ -38,7 +38,10 @@ pub fn authed() -> Router<AppState> {
         .route("/sessions/{id}", get(projects::read))
         .route("/feedback", get(feedback::list).post(feedback::create))
         .route("/feedback/{id}", get(feedback::read))
-        .route("/feedback-configs", get(feedback::configs))
+        .route(
+            "/feedback-configs",
+            get(feedback::configs).post(feedback::create_config),
+        )
         .route("/datasets", get(datasets::list).post(datasets::create))
         .route("/datasets/{id}", get(datasets::read))
         .route(

@@ -43,6 +43,10 @@ pub struct LangsmithEndpoint {
     /// plan's `from`; passes then read feedback by when it was created (see `follow`).
     #[serde(skip)]
     pub follow_from: Option<chrono::DateTime<chrono::Utc>>,
+    /// How many runs waiting for their parent stay in memory before the others wait on disk;
+    /// `None` = the default (tests set it low). Never from a plan file.
+    #[serde(skip)]
+    pub waiting_in_memory: Option<usize>,
 }
 
 /// Equal when every field is, the keys compared by value.
@@ -87,6 +91,7 @@ impl LangsmithEndpoint {
             budget_time_scale: 1.0,
             environment: None,
             follow_from: None,
+            waiting_in_memory: None,
         }
     }
 

@@ -83,7 +83,7 @@ impl ExportFolder {
 }
 
 /// A Parquet value as the API would send it: times as RFC 3339 text, lists as arrays.
-fn field(f: &Field) -> Value {
+pub(super) fn field(f: &Field) -> Value {
     let time = |us: i64| {
         chrono::DateTime::from_timestamp_micros(us)
             .map(|t| json!(t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)))

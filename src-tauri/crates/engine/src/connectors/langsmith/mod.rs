@@ -10,7 +10,9 @@
 
 pub mod endpoint;
 pub mod export;
+pub mod export_counts;
 mod export_reads;
+mod feedback_configs;
 pub mod follow;
 pub mod ids;
 pub mod others;
@@ -20,6 +22,7 @@ pub mod runs;
 pub mod source;
 pub mod template;
 pub mod tree;
+mod tree_stream;
 
 pub use endpoint::LangsmithEndpoint;
 pub use source::{LangSmith, LangsmithInfo, ProjectInfo};

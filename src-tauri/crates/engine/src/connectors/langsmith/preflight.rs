@@ -1,5 +1,6 @@
 //! The pre-flight of a LangSmith source: what the window holds — traces and runs per project
-//! (`POST /api/v1/runs/stats`, one request each), feedback, datasets and examples
+//! (`POST /api/v1/runs/stats`, one request each, or the bulk-export folder's Parquet files when
+//! the plan reads runs from one: see `export_counts`), feedback, datasets and examples
 //! (`GET /api/v1/examples/count`), prompt commits (`num_commits` of each repo) — and the least
 //! time LangSmith Cloud's per-key limits allow for reading it.
 
@@ -7,6 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use super::export_counts::{self, Method, Tally};
 use super::source::{LangSmith, feedback_in_window, iso, root_window_filter, scan_bounds};
 use crate::connectors::traits::SourceCounts;
 use crate::vocab::{Bucket, EngineError, Entity, Scope};
@@ -29,20 +31,41 @@ pub async fn counts(
     let mut notes = vec![];
     let (mut traces, mut runs, mut experiment_roots) = (0, 0, 0);
     let (lo, hi) = scan_bounds(scope);
+    // Runs read from a bulk export are counted there: no API call, no run-query budget.
+    let exported = ls.export.as_ref().map(|folder| {
+        tokio::task::block_in_place(|| export_counts::count(folder, &ls.project_ids(false), scope))
+    });
     for p in &ls.info.projects {
-        let roots = run_count(
-            ls,
-            json!({"session": [p.id], "is_root": true, "start_time": iso(scope.from),
-                "filter": root_window_filter(scope)}),
-        )
-        .await?;
-        let all = run_count(
-            ls,
-            json!({"session": [p.id], "start_time": iso(lo),
-                "filter": format!("lte(start_time, \"{}\")", iso(hi)),
-                "trace_filter": root_window_filter(scope)}),
-        )
-        .await?;
+        let (roots, all, how) = match &exported {
+            Some(x) => {
+                let (t, how) = x
+                    .projects
+                    .get(&p.id)
+                    .copied()
+                    .unwrap_or((Tally::default(), Method::Footers));
+                let how = match how {
+                    Method::Footers => "from the bulk export's Parquet footers",
+                    Method::Columns => "read from the bulk export's files",
+                };
+                (t.traces, t.runs, how)
+            }
+            None => (
+                run_count(
+                    ls,
+                    json!({"session": [p.id], "is_root": true, "start_time": iso(scope.from),
+                        "filter": root_window_filter(scope)}),
+                )
+                .await?,
+                run_count(
+                    ls,
+                    json!({"session": [p.id], "start_time": iso(lo),
+                        "filter": format!("lte(start_time, \"{}\")", iso(hi)),
+                        "trace_filter": root_window_filter(scope)}),
+                )
+                .await?,
+                "LangSmith's run stats",
+            ),
+        };
         let kind = if p.reference_dataset_id.is_some() {
             experiment_roots += roots;
             "experiment"
@@ -50,31 +73,24 @@ pub async fn counts(
             "project"
         };
         notes.push(format!(
-            "{kind} {}: {roots} traces, {all} runs in the window",
+            "{kind} {}: {roots} traces, {all} runs in the window ({how})",
             p.name
         ));
         traces += roots;
         runs += all;
     }
+    for file in exported.iter().flat_map(|x| &x.unreadable) {
+        notes.push(format!(
+            "the bulk-export file {file} cannot be read as Parquet; its runs are not counted"
+        ));
+    }
     let mut feedback = 0;
     if wants(Entity::Scores) {
         for p in &ls.info.projects {
-            let mut offset = 0;
-            loop {
-                let page = ls
-                    .offset_list(
-                        Bucket::PublicApi,
-                        &format!("/api/v1/feedback?session={}", p.id),
-                        offset,
-                        "counting feedback",
-                    )
-                    .await?;
-                feedback += page.iter().filter(|f| feedback_in_window(f, scope)).count() as u64;
-                offset += page.len();
-                if page.len() < 100 {
-                    break;
-                }
-            }
+            ls.for_each_feedback(&p.id, "counting feedback", |f| {
+                feedback += u64::from(feedback_in_window(f, scope));
+            })
+            .await?;
         }
     }
     let datasets = ls.datasets().await?;
@@ -110,13 +126,18 @@ pub async fn counts(
     }
     let least_seconds = ls.cloud_limits.then(|| {
         let page = if ls.info.v2_queries { 1000 } else { 100 };
-        let run_queries = pages(traces, page)
-            + pages(runs, page)
-            + if wants(Entity::DatasetRunItems) {
-                pages(experiment_roots, page)
-            } else {
-                0
-            };
+        // Traces, runs and experiment roots all come from the export when there is one.
+        let run_queries = if exported.is_some() {
+            0
+        } else {
+            pages(traces, page)
+                + pages(runs, page)
+                + if wants(Entity::DatasetRunItems) {
+                    pages(experiment_roots, page)
+                } else {
+                    0
+                }
+        };
         // Each repo is listed on its own and its tags read: two `/repos` requests.
         let prompts = wants(Entity::Prompts);
         let repo_calls = if prompts { 2 * repos } else { 0 };
@@ -135,8 +156,12 @@ pub async fn counts(
         let t = run_queries as f64 / RUN_QUERIES_PER_S
             + repo_calls as f64 / REPOS_PER_S
             + others as f64 / OTHERS_PER_S;
+        let runs_from = match exported {
+            Some(_) => " (runs come from the bulk export, which needs none)",
+            None => "",
+        };
         notes.push(format!(
-            "LangSmith Cloud's limits (15 run queries per 10 s, 100 /repos requests per minute, 1000 other requests per 10 s) allow this copy in no less than {t:.0} s: {run_queries} run queries of {page} runs, {repo_calls} /repos requests, {others} others"
+            "LangSmith Cloud's limits (15 run queries per 10 s, 100 /repos requests per minute, 1000 other requests per 10 s) allow this copy in no less than {t:.0} s: {run_queries} run queries of {page} runs{runs_from}, {repo_calls} /repos requests, {others} others"
         ));
         t
     });

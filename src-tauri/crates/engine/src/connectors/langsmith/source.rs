@@ -138,41 +138,19 @@ pub struct LangSmith {
     pub(super) export_index: Mutex<Option<(TreeKey, Arc<super::export::ExportIndex>)>>,
     /// Stay within LangSmith Cloud's per-key limits.
     pub(super) cloud_limits: bool,
-    /// The plan named projects: datasets are then those their experiments reference.
-    named_projects: bool,
+    /// The plan named projects: datasets are then those their experiments reference, feedback
+    /// configs those their feedback uses.
+    pub(super) named_projects: bool,
     /// The observation stream's runs waiting for their parent, with the window and cursor they
     /// were left at (see `tree`).
-    trees: Mutex<Option<(TreeKey, tree::Trees)>>,
+    pub(super) trees: Mutex<Option<(TreeKey, tree::Trees)>>,
+    /// How many of them may wait in memory.
+    pub(super) waiting_cap: usize,
     /// Followed by a live sync from this time on: feedback is read as `follow` says.
     follow_from: Option<DateTime<Utc>>,
 }
 
 pub(super) type TreeKey = (DateTime<Utc>, DateTime<Utc>, Option<String>);
-
-/// The observation stream's cursor: the API's, and the runs waiting for their parent.
-#[derive(Serialize, Deserialize, Default)]
-struct TreeCursor {
-    api: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    waiting: Vec<String>,
-}
-
-impl TreeCursor {
-    /// A cursor journaled before trees were tracked is the API's own.
-    fn parse(c: Option<&str>) -> Self {
-        match c {
-            None => TreeCursor::default(),
-            Some(c) => serde_json::from_str(c).unwrap_or(TreeCursor {
-                api: Some(c.to_string()),
-                waiting: vec![],
-            }),
-        }
-    }
-
-    fn encode(&self) -> String {
-        serde_json::to_string(self).expect("cursor serialises")
-    }
-}
 
 pub(super) fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
@@ -194,14 +172,14 @@ pub(super) fn root_window_filter(scope: &Scope) -> String {
 }
 
 #[derive(Serialize, Deserialize, Default)]
-struct Nested {
+pub(super) struct Nested {
     /// Index in the list being walked (project, dataset, repo).
-    i: usize,
-    offset: usize,
-    cursor: Option<String>,
+    pub i: usize,
+    pub offset: usize,
+    pub cursor: Option<String>,
 }
 
-fn nested(cursor: Option<String>) -> Nested {
+pub(super) fn nested(cursor: Option<String>) -> Nested {
     cursor
         .and_then(|c| serde_json::from_str(&c).ok())
         .unwrap_or_default()
@@ -254,6 +232,7 @@ impl LangSmith {
             },
             environment: e.environment.clone(),
             trees: Mutex::new(None),
+            waiting_cap: e.waiting_in_memory.unwrap_or(tree::WAITING_IN_MEMORY),
             named_projects: !e.projects.is_empty(),
             cloud_limits: e.cloud_limits(),
             export: e
@@ -620,59 +599,7 @@ impl LangSmith {
         if self.export.is_some() {
             return self.export_observations(scope, cursor).await;
         }
-        let (lo, hi) = scan_bounds(scope);
-        let projects = self.project_ids(false);
-        let at = TreeCursor::parse(cursor.as_deref());
-        // The trees of this stream, unless this is another stream or a resume: then the runs
-        // that were waiting for their parent are read again by id.
-        let kept = self.trees.lock().expect("trees").take();
-        let mut trees = match kept {
-            Some((key, t)) if key == (scope.from, scope.to, cursor.clone()) => t,
-            _ => tree::Trees::resume_with(self.runs_by_id(&projects, (lo, hi), &at.waiting).await?),
-        };
-        let (runs, next) = self
-            .runs_query(
-                &projects,
-                None,
-                (lo, hi),
-                Some(root_window_filter(scope)),
-                None,
-                at.api,
-            )
-            .await?;
-        let mut ready: Vec<(Map<String, Value>, Option<Remark>)> = trees
-            .take_page(runs)
-            .into_iter()
-            .map(|r| (r, None))
-            .collect();
-        let next = match next {
-            Some(api) => {
-                let c = TreeCursor {
-                    api: Some(api),
-                    waiting: trees.waiting_ids(),
-                }
-                .encode();
-                *self.trees.lock().expect("trees") =
-                    Some(((scope.from, scope.to, Some(c.clone())), trees));
-                Some(c)
-            }
-            None => {
-                let parents = trees.missing_parents();
-                let exists: HashSet<String> = self
-                    .runs_by_id(&projects, (lo, hi), &parents)
-                    .await?
-                    .iter()
-                    .filter_map(|r| r.get("id").and_then(Value::as_str).map(String::from))
-                    .collect();
-                ready.extend(trees.finish(&exists));
-                None
-            }
-        };
-        let records = ready
-            .into_iter()
-            .filter_map(|(r, orphan)| self.observation_record(&r, orphan))
-            .collect();
-        Ok(Page { records, next })
+        self.api_observations(scope, cursor).await
     }
 
     /// A run's observation with what the report says about it.
@@ -695,7 +622,7 @@ impl LangSmith {
     }
 
     /// The runs with these ids within the scan bounds (every page of them).
-    async fn runs_by_id(
+    pub(super) async fn runs_by_id(
         &self,
         projects: &[String],
         bounds: (DateTime<Utc>, DateTime<Utc>),
@@ -762,32 +689,6 @@ impl LangSmith {
         }
         let next =
             (c.i < projects.len()).then(|| serde_json::to_string(&c).expect("cursor serialises"));
-        Ok(Page { records, next })
-    }
-
-    async fn read_score_configs(&self, cursor: Option<String>) -> Result<Page, EngineError> {
-        let c = nested(cursor);
-        let page = self
-            .offset_list(
-                Bucket::PublicApi,
-                "/api/v1/feedback-configs",
-                c.offset,
-                "listing feedback configs",
-            )
-            .await?;
-        let records = page
-            .iter()
-            .filter_map(others::score_config)
-            .filter_map(|o| Some(Record::new(Entity::ScoreConfigs, o.str("id")?, o)))
-            .collect();
-        let next = (page.len() == 100).then(|| {
-            serde_json::to_string(&Nested {
-                i: 0,
-                offset: c.offset + 100,
-                cursor: None,
-            })
-            .expect("cursor")
-        });
         Ok(Page { records, next })
     }
 
@@ -1052,7 +953,7 @@ impl SourceConnector for LangSmith {
             Entity::Traces => self.read_traces(scope, cursor).await,
             Entity::Observations => self.read_observations(scope, cursor).await,
             Entity::Scores => self.read_scores(scope, cursor).await,
-            Entity::ScoreConfigs => self.read_score_configs(cursor).await,
+            Entity::ScoreConfigs => self.read_score_configs(scope, cursor).await,
             Entity::Datasets => self.read_datasets().await,
             Entity::DatasetItems => self.read_items(cursor).await,
             Entity::DatasetRunItems => self.read_run_items(scope, cursor).await,
