@@ -94,7 +94,7 @@ pub async fn list(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiResul
     let min_created = p.get("min_created_at").and_then(timefmt::parse_us);
     let max_created = p.get("max_created_at").and_then(timefmt::parse_us);
     let store = st.store.read();
-    let mut items: Vec<&Value> = store
+    let mut items: Vec<_> = store
         .feedback
         .values()
         .filter(|f| runs.is_empty() || runs.iter().any(|r| f["run_id"] == *r))
@@ -112,12 +112,13 @@ pub async fn list(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiResul
                 .unwrap_or(0);
             min_created.is_none_or(|m| c >= m) && max_created.is_none_or(|m| c <= m)
         })
+        .map(|f| ((f["created_at"].as_str(), f["id"].as_str()), f))
         .collect();
-    // Newest first, id as tie-break so offsets are stable.
-    items.sort_by(|a, b| {
-        (b["created_at"].as_str(), b["id"].as_str())
-            .cmp(&(a["created_at"].as_str(), a["id"].as_str()))
-    });
+    // Newest first, id as tie-break so offsets are stable. The keys are looked up once, not per
+    // comparison: a migration pages through every feedback of a project, and sorting them all
+    // for each page made the double, not the client, the slow side of a benchmark.
+    items.sort_unstable_by(|(a, _), (b, _)| b.cmp(a));
+    let items: Vec<&Value> = items.into_iter().map(|(_, f)| f).collect();
     Ok(Json(json!(slice(&items, offset, limit))))
 }
 
