@@ -1106,3 +1106,126 @@ async fn a_revoked_source_key_stops_the_sync_with_a_sentence_and_resume_with_wor
     assert_exactly_once(&src.dump(), &dst.dump(), false);
     assert_validation_clean_but_the_otel_envelope(&run, dir).await;
 }
+
+/// What the source's server has answered so far (its admin surface counts it): read requests,
+/// and observation rows listed.
+async fn reads_at(s: &Sandbox) -> (u64, u64) {
+    let counts: Value = reqwest::get(format!("{}/_sandbox/requests", s.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let requests = counts["requests"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(route, _)| route.starts_with("GET "))
+        .map(|(_, n)| n.as_u64().unwrap())
+        .sum();
+    let rows = counts["rows"]["GET /api/public/v2/observations"]
+        .as_u64()
+        .unwrap_or(0);
+    (requests, rows)
+}
+
+/// A busy source holds far more within the lookback than arrives between two passes. Following
+/// must not read the whole lookback again every pass (at 1,000 objects a second that is most
+/// of a Cloud plan's read budget, and the passes fall behind), yet an object that shows up
+/// late, with a start far behind the watermark but within the lookback, must still arrive
+/// exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn following_a_busy_source_reads_what_is_new_not_the_whole_lookback_and_late_objects_still_arrive()
+ {
+    let src = source(ServerProfile::V4, Duration::from_millis(200)).await;
+    let w = Writer::new(&src);
+    // 2,000 traces of 5 spans, all started within the last minute.
+    let history = 10_000;
+    let start = Utc::now() - Span::seconds(60);
+    for batch in 0..20u64 {
+        let mut spans = vec![];
+        for n in batch * 100..(batch + 1) * 100 {
+            let at = start + Span::milliseconds(n as i64 * 25);
+            let (tid, root) = (trace_id(5000 + n), obs_id(5000 + n, 1));
+            spans.push(otlp_span(&tid, &root, None, at, at + Span::seconds(1)));
+            for k in 2..=5 {
+                let id = obs_id(5000 + n, k);
+                spans.push(otlp_span(&tid, &id, Some(&root), at, at + Span::seconds(1)));
+            }
+        }
+        w.export(spans).await;
+    }
+    src.settle();
+    let dst = sandbox(ServerProfile::V4, None).await;
+    let settings = SyncSettings {
+        poll_secs: Some(0.3),
+        settle_secs: Some(0.5),
+        lookback_secs: Some(600.0),
+        until_idle_secs: Some(8.0),
+        drain_secs: None,
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let data = tempfile::tempdir().unwrap();
+    let sync = tokio::spawn(migrator_engine::sync(
+        sync_plan(&src, &dst),
+        Box::leak(data.path().to_path_buf().into_boxed_path()),
+        settings,
+        tx,
+        RunControl::new(),
+    ));
+    // The backfill sees the history first; the next passes copy it once it has rested.
+    let mut passes_seen = 0;
+    while passes_seen < 3 {
+        if let migrator_engine::ProgressEvent::SyncPassEnded { .. } =
+            rx.recv().await.expect("the sync reports its passes")
+        {
+            passes_seen += 1;
+        }
+    }
+    let (requests_before, rows_before) = reads_at(&src).await;
+    assert!(rows_before >= history, "the history was read");
+    // Following while the history rests in the lookback (not idle long enough to stop): passes
+    // read what is new.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    while let Ok(e) = rx.try_recv() {
+        if let migrator_engine::ProgressEvent::SyncPassEnded { .. } = e {
+            passes_seen += 1;
+        }
+    }
+    let (requests_after, rows_after) = reads_at(&src).await;
+    let (requests, rows) = (requests_after - requests_before, rows_after - rows_before);
+    assert!(passes_seen >= 4, "a pass ran while following");
+    assert!(
+        rows < history / 2,
+        "{rows} observations read in {requests} requests over {} passes while following; the \
+         lookback holds {history} already copied",
+        passes_seen - 3
+    );
+    // An object on time, and one that shows up 150 s late (its start far behind the
+    // watermark, within the lookback).
+    let now = Utc::now();
+    let (late_trace, late_span) = (trace_id(9001), obs_id(9001, 1));
+    let (new_trace, new_span) = (trace_id(9002), obs_id(9002, 1));
+    w.export(vec![
+        otlp_span(
+            &late_trace,
+            &late_span,
+            None,
+            now - Span::seconds(150),
+            now - Span::seconds(149),
+        ),
+        otlp_span(&new_trace, &new_span, None, now, now),
+    ])
+    .await;
+    let report = sync.await.unwrap().expect("the sync ends by itself");
+    assert_eq!(report.state, RunState::Completed, "{report:?}");
+    let target = dst.dump();
+    for id in [&late_span, &new_span] {
+        assert_eq!(
+            ids(&target, "observations").get(id.as_str()),
+            Some(&1),
+            "{id}"
+        );
+    }
+    assert_exactly_once(&src.dump(), &target, false);
+}

@@ -67,6 +67,7 @@ pub struct Store {
 
 impl Store {
     pub fn new() -> Self {
+        crate::routes::feedback::FEEDBACK_CHANGES.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Store {
             tenant_id: "7a4c1d2e-0000-4000-8000-00000000a001".into(),
             projects: BTreeMap::new(),

@@ -18,6 +18,7 @@ pub fn router() -> Router<AppState> {
         .route("/reset", post(reset))
         .route("/dump", get(dump))
         .route("/counts", get(counts))
+        .route("/requests", get(requests))
         .route("/faults", get(get_faults).put(put_faults))
         .route("/settle", post(settle))
         .route("/objects/{entity}", post(insert))
@@ -48,6 +49,11 @@ async fn dump(State(st): State<AppState>) -> Json<Value> {
 
 async fn counts(State(st): State<AppState>) -> Json<Value> {
     Json(json!(st.store.read().counts()))
+}
+
+/// Public API requests received so far, and rows the list reads returned, per `METHOD /path`.
+async fn requests(State(st): State<AppState>) -> Json<Value> {
+    Json(json!({"requests": *st.requests.lock(), "rows": *st.rows_listed.lock()}))
 }
 
 async fn get_faults(State(st): State<AppState>) -> Json<FaultConfig> {

@@ -65,6 +65,10 @@ async fn serve_one(
             .await
             .unwrap_or_else(|e: Infallible| match e {}));
     }
+    *st.requests
+        .lock()
+        .entry(format!("{} {}", req.method(), req.uri().path()))
+        .or_default() += 1;
     let mut req = crate::request_check::check(&st, req).await;
     let path = req.uri().path();
     if let Some((_, code)) = st

@@ -40,6 +40,12 @@ pub struct Inner {
     pub violations: Mutex<Vec<String>>,
     /// The project's keys were revoked: every public API request is refused with 401.
     pub keys_revoked: std::sync::atomic::AtomicBool,
+    /// Public API requests received, per `METHOD /path` (no query): what a client costs the
+    /// server, e.g. a live sync's reads per minute (`GET /_sandbox/requests`).
+    pub requests: Mutex<std::collections::BTreeMap<String, u64>>,
+    /// Rows the list reads returned, per `METHOD /path` (so far `v2/observations`, what a v4
+    /// client reads most): how much a client re-reads, not only how often it asks.
+    pub rows_listed: Mutex<std::collections::BTreeMap<String, u64>>,
 }
 
 pub type AppState = Arc<Inner>;
@@ -59,6 +65,8 @@ impl Inner {
             media: Mutex::new(Default::default()),
             violations: Mutex::new(Vec::new()),
             keys_revoked: Default::default(),
+            requests: Mutex::default(),
+            rows_listed: Mutex::default(),
             config,
         })
     }

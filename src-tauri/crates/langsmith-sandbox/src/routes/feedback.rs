@@ -12,6 +12,18 @@ use crate::params::{Params, slice};
 use crate::state::AppState;
 use crate::store::Store;
 use crate::timefmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Moves with every change to any store's feedback (an insert, a new or reset store): a cached
+/// listing is current while it has not moved.
+pub(crate) static FEEDBACK_CHANGES: AtomicU64 = AtomicU64::new(0);
+
+/// The last listing's order (store, filters, changes seen → feedback ids, newest first). A
+/// migration pages through every feedback of a project with offsets; filtering and sorting all
+/// of them again for each page made the double, not the client, the slow side of a benchmark.
+type Listing = (usize, String, u64, Arc<Vec<String>>);
+static LISTED: Mutex<Option<Listing>> = Mutex::new(None);
 
 /// Stores one feedback (`FeedbackCreateSchema`) and answers it as `FeedbackSchema`; the project,
 /// trace and root flag come from the run, as LangSmith fills them.
@@ -64,6 +76,7 @@ pub fn insert(store: &mut Store, b: Value) -> ApiResult<Value> {
         "feedback_thread_id": null,
     });
     store.feedback.insert(id, f.clone());
+    FEEDBACK_CHANGES.fetch_add(1, Ordering::SeqCst);
     Ok(f)
 }
 
@@ -94,31 +107,60 @@ pub async fn list(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiResul
     let min_created = p.get("min_created_at").and_then(timefmt::parse_us);
     let max_created = p.get("max_created_at").and_then(timefmt::parse_us);
     let store = st.store.read();
-    let mut items: Vec<&Value> = store
-        .feedback
-        .values()
-        .filter(|f| runs.is_empty() || runs.iter().any(|r| f["run_id"] == *r))
-        .filter(|f| keys.is_empty() || keys.iter().any(|k| f["key"] == *k))
-        .filter(|f| sessions.is_empty() || sessions.iter().any(|s| f["session_id"] == *s))
-        .filter(|f| {
-            sources.is_empty() || sources.iter().any(|s| f["feedback_source"]["type"] == *s)
-        })
-        .filter(|f| has_comment.is_none_or(|h| h == f["comment"].is_string()))
-        .filter(|f| has_score.is_none_or(|h| h != f["score"].is_null()))
-        .filter(|f| {
-            let c = f["created_at"]
-                .as_str()
-                .and_then(timefmt::parse_us)
-                .unwrap_or(0);
-            min_created.is_none_or(|m| c >= m) && max_created.is_none_or(|m| c <= m)
-        })
+    let filters = format!(
+        "{runs:?}{keys:?}{sessions:?}{sources:?}{has_comment:?}{has_score:?}{min_created:?}{max_created:?}"
+    );
+    let at = &*store as *const Store as usize;
+    let changes = FEEDBACK_CHANGES.load(Ordering::SeqCst);
+    let cached = LISTED
+        .lock()
+        .expect("listing cache")
+        .as_ref()
+        .filter(|(a, f, c, _)| *a == at && *f == filters && *c == changes)
+        .map(|(.., ids)| ids.clone());
+    let ids = match cached {
+        Some(ids) => ids,
+        None => {
+            let mut items: Vec<_> = store
+                .feedback
+                .values()
+                .filter(|f| runs.is_empty() || runs.iter().any(|r| f["run_id"] == *r))
+                .filter(|f| keys.is_empty() || keys.iter().any(|k| f["key"] == *k))
+                .filter(|f| sessions.is_empty() || sessions.iter().any(|s| f["session_id"] == *s))
+                .filter(|f| {
+                    sources.is_empty() || sources.iter().any(|s| f["feedback_source"]["type"] == *s)
+                })
+                .filter(|f| has_comment.is_none_or(|h| h == f["comment"].is_string()))
+                .filter(|f| has_score.is_none_or(|h| h != f["score"].is_null()))
+                .filter(|f| {
+                    let c = f["created_at"]
+                        .as_str()
+                        .and_then(timefmt::parse_us)
+                        .unwrap_or(0);
+                    min_created.is_none_or(|m| c >= m) && max_created.is_none_or(|m| c <= m)
+                })
+                .map(|f| {
+                    (
+                        f["created_at"].as_str(),
+                        f["id"].as_str().unwrap_or_default(),
+                    )
+                })
+                .collect();
+            // Newest first, id as tie-break so offsets are stable.
+            items.sort_unstable_by(|a, b| b.cmp(a));
+            let ids: Arc<Vec<String>> =
+                Arc::new(items.into_iter().map(|(_, id)| id.to_string()).collect());
+            *LISTED.lock().expect("listing cache") = Some((at, filters, changes, ids.clone()));
+            ids
+        }
+    };
+    let items: Vec<&Value> = ids
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .filter_map(|id| store.feedback.get(id))
         .collect();
-    // Newest first, id as tie-break so offsets are stable.
-    items.sort_by(|a, b| {
-        (b["created_at"].as_str(), b["id"].as_str())
-            .cmp(&(a["created_at"].as_str(), a["id"].as_str()))
-    });
-    Ok(Json(json!(slice(&items, offset, limit))))
+    Ok(Json(json!(items)))
 }
 
 pub async fn configs(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {

@@ -340,6 +340,10 @@ pub async fn list_v2(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiRe
     }
     let more = it.next().is_some();
     let cursor = if more { last.map(encode_cursor) } else { None };
+    *st.rows_listed
+        .lock()
+        .entry("GET /api/public/v2/observations".into())
+        .or_default() += rows.len() as u64;
     let project_id = store.project_id.as_str();
     // The current API renamed the 4.16 `providedModelName` to `model` (SDK 5.x `ObservationV2`).
     let model_key = if st.profile().is_current() {

@@ -1,5 +1,6 @@
 //! Live sync: copy the history as a run does, then follow the source. Every `poll` seconds a
-//! pass reads the time window `[watermark − lookback, now)`, lets through only what has settled
+//! pass reads a time window up to now (`window`: a short overlap before the watermark, and now
+//! and then the whole lookback for objects that show up late), lets through only what has settled
 //! (see `gate`), and copies it through the same journal and pipeline as a run, so what the
 //! journal holds is never written twice.
 //!
@@ -20,6 +21,7 @@ pub mod drain;
 pub mod gate;
 pub mod settings;
 pub mod status;
+pub(crate) mod window;
 
 pub use copy_back::copy_back_plan;
 pub use drain::{CutOver, SenderSeen, mark_switched, mark_switched_back, request_finish};
@@ -55,7 +57,7 @@ use crate::run::progress::{Counters, ProgressEvent, ProgressSink};
 use crate::run::run_lock::RunLock;
 use crate::run::runner::{self, RunReport, Secrets, Sides};
 use crate::vocab::{EngineError, Entity};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use gate::SettleGate;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -290,6 +292,8 @@ impl Follower<'_> {
         let mut outage: u32 = 0;
         // Follow passes pause with the run but finish when it is cancelled.
         let follow_control = control.shielded();
+        // A deep pass is asked for before stopping idle: late objects show only to one.
+        let mut deep_next = false;
         loop {
             // Paused: no new pass starts until the run goes on.
             if !control.proceed().await {
@@ -305,8 +309,17 @@ impl Follower<'_> {
                 // The last pass ran (a crash or a cancel came before the validation).
                 None if finishing && final_pass.is_some() => return self.cut_over().await,
                 None => {
-                    let (from, to) = self.next_window()?;
-                    let p = status::start_pass(journal, from, to, &pass_streams(self.entities))?;
+                    let w = window::next(
+                        journal,
+                        self.timing,
+                        self.base.plan.scope.from,
+                        finishing || std::mem::take(&mut deep_next),
+                    )?;
+                    let p =
+                        status::start_pass(journal, w.from, w.to, &pass_streams(self.entities))?;
+                    if w.deep {
+                        window::mark_deep(journal, p.pass)?;
+                    }
                     if finishing {
                         drain::set_final_pass(journal, p.pass, &p.window_to)?;
                     }
@@ -389,6 +402,10 @@ impl Follower<'_> {
                 // Objects that have ended and only wait out the settle time are about to
                 // arrive; open ones may stay open for any time and do not keep a sync alive.
                 if last_news.elapsed() >= idle && waiting == open {
+                    if !window::was_deep(journal, pass.pass)? {
+                        deep_next = true;
+                        continue;
+                    }
                     journal.log(
                         "info",
                         &format!(
@@ -524,22 +541,6 @@ impl Follower<'_> {
                 validation_summary: summary,
             },
         )
-    }
-
-    /// The next pass's window: from the watermark less the lookback (never before the plan's
-    /// `from`) to now.
-    fn next_window(&self) -> Result<(DateTime<Utc>, DateTime<Utc>), EngineError> {
-        let from = self.base.plan.scope.from;
-        let start = match status::watermark(&self.base.journal)? {
-            Some(w) => {
-                let back = chrono::Duration::from_std(self.timing.lookback())
-                    .unwrap_or(chrono::Duration::MAX);
-                w.checked_sub_signed(back).unwrap_or(from).max(from)
-            }
-            None => from,
-        };
-        let now = Utc::now();
-        Ok((start, now.max(start + chrono::Duration::milliseconds(1))))
     }
 
     /// The run's context for one pass: the pass's window, the gated source, the pass's control.
