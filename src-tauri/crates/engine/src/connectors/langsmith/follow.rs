@@ -15,7 +15,6 @@ use serde_json::Value;
 use super::LangsmithEndpoint;
 use super::runs;
 use super::source::{iso, scan_bounds};
-use crate::run::plan::{EndpointSpec, Plan};
 use crate::vocab::{EngineError, Entity, Record, Scope};
 
 /// Refuses a LangSmith source a sync cannot follow.
@@ -26,16 +25,6 @@ pub fn refuse_unfollowable(e: &LangsmithEndpoint) -> Result<(), EngineError> {
         ));
     }
     Ok(())
-}
-
-/// The plan a sync connects with: a LangSmith source learns that it is followed from the plan's
-/// `from` (nothing else changes, and nothing of it is journaled).
-pub fn followed(plan: &Plan) -> Plan {
-    let mut p = plan.clone();
-    if let EndpointSpec::Langsmith(l) = &mut p.source {
-        l.follow_from = Some(plan.scope.from);
-    }
-    p
 }
 
 /// Whether a run's observation is still open at the source: pending, or without an end time.

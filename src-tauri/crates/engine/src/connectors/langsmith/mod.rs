@@ -8,6 +8,7 @@
 //! - [`ids`]: the deterministic ids that make a re-run write nothing;
 //! - [`preview`]: one sample trace before and after the mapping, for the plan.
 
+mod connector;
 pub mod endpoint;
 pub mod export;
 pub mod export_counts;

@@ -10,18 +10,16 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::LangsmithEndpoint;
 use super::{others, runs, tree};
+use crate::connectors::Page;
 use crate::connectors::http::{HttpClient, HttpFailure, Idempotency};
-use crate::connectors::{Page, SourceConnector};
 use crate::vocab::{
-    Bucket, ConnectionError, Counters, Dialect, EngineError, Entity, NoteKind, Payloads, Record,
-    Remark, Scope,
+    Bucket, ConnectionError, Counters, EngineError, Entity, NoteKind, Record, Remark, Scope,
 };
 
 /// LangSmith Cloud's per-key limits, mapped onto the client's buckets: run queries (15 per
@@ -565,7 +563,7 @@ impl LangSmith {
         .await
     }
 
-    async fn read_traces(
+    pub(super) async fn read_traces(
         &self,
         scope: &Scope,
         cursor: Option<String>,
@@ -589,17 +587,6 @@ impl LangSmith {
             .and_then(|s| self.project_name(s));
         let t = runs::trace(root, project, self.environment.as_deref())?;
         Some(Record::new(Entity::Traces, t.str("id")?, t))
-    }
-
-    async fn read_observations(
-        &self,
-        scope: &Scope,
-        cursor: Option<String>,
-    ) -> Result<Page, EngineError> {
-        if self.export.is_some() {
-            return self.export_observations(scope, cursor).await;
-        }
-        self.api_observations(scope, cursor).await
     }
 
     /// A run's observation with what the report says about it.
@@ -645,7 +632,7 @@ impl LangSmith {
         Ok(out)
     }
 
-    async fn read_scores(
+    pub(super) async fn read_scores(
         &self,
         scope: &Scope,
         cursor: Option<String>,
@@ -692,7 +679,7 @@ impl LangSmith {
         Ok(Page { records, next })
     }
 
-    async fn read_datasets(&self) -> Result<Page, EngineError> {
+    pub(super) async fn read_datasets(&self) -> Result<Page, EngineError> {
         let records = self
             .datasets()
             .await?
@@ -706,7 +693,7 @@ impl LangSmith {
         })
     }
 
-    async fn read_items(&self, cursor: Option<String>) -> Result<Page, EngineError> {
+    pub(super) async fn read_items(&self, cursor: Option<String>) -> Result<Page, EngineError> {
         let mut c = nested(cursor);
         let datasets = self.datasets().await?;
         let Some(d) = datasets.get(c.i) else {
@@ -741,7 +728,7 @@ impl LangSmith {
         Ok(Page { records, next })
     }
 
-    async fn read_run_items(
+    pub(super) async fn read_run_items(
         &self,
         scope: &Scope,
         cursor: Option<String>,
@@ -780,7 +767,7 @@ impl LangSmith {
     }
 
     /// One repo per page: every commit, oldest first, as versions with their tags as labels.
-    async fn read_prompts(&self, cursor: Option<String>) -> Result<Page, EngineError> {
+    pub(super) async fn read_prompts(&self, cursor: Option<String>) -> Result<Page, EngineError> {
         let c = nested(cursor);
         let page = self
             .call(
@@ -925,52 +912,5 @@ fn connection_error(url: &str, e: &reqwest::Error) -> EngineError {
             crate::connectors::http::describe_reqwest_error(e),
         )
         .into()
-    }
-}
-
-#[async_trait]
-impl SourceConnector for LangSmith {
-    fn describe(&self) -> String {
-        format!("LangSmith at {}", self.info.url)
-    }
-
-    fn payloads(&self) -> Payloads {
-        // The mapping hands over Langfuse's legacy (v3) shapes: traces plus observations.
-        Payloads::langfuse(Dialect::LangfuseV3)
-    }
-
-    fn supports(&self, entity: Entity) -> bool {
-        LangSmith::ENTITIES.contains(&entity)
-    }
-
-    async fn read_page(
-        &self,
-        entity: Entity,
-        scope: &Scope,
-        cursor: Option<String>,
-    ) -> Result<Page, EngineError> {
-        match entity {
-            Entity::Traces => self.read_traces(scope, cursor).await,
-            Entity::Observations => self.read_observations(scope, cursor).await,
-            Entity::Scores => self.read_scores(scope, cursor).await,
-            Entity::ScoreConfigs => self.read_score_configs(scope, cursor).await,
-            Entity::Datasets => self.read_datasets().await,
-            Entity::DatasetItems => self.read_items(cursor).await,
-            Entity::DatasetRunItems => self.read_run_items(scope, cursor).await,
-            Entity::Prompts => self.read_prompts(cursor).await,
-            _ => Ok(Page::default()),
-        }
-    }
-
-    async fn count(&self, _entity: Entity, _scope: &Scope) -> Result<Option<u64>, EngineError> {
-        Ok(None)
-    }
-
-    async fn preflight_counts(
-        &self,
-        entities: &[Entity],
-        scope: &Scope,
-    ) -> Result<crate::connectors::traits::SourceCounts, EngineError> {
-        super::preflight::counts(self, entities, scope).await
     }
 }

@@ -164,7 +164,7 @@ async fn follow(
         resumed,
     });
     let run_tag = plan.options.run_tag.then(|| run_id.clone());
-    let connect = crate::langsmith::follow::followed(&plan);
+    let connect = followed(&plan);
     let sides = match runner::connect(&connect, Some(&run_id), run_tag, counters.clone()).await {
         Ok(s) => s,
         Err(e) => {
@@ -605,4 +605,14 @@ async fn wait_or_cancel(control: &RunControl, d: Duration) -> bool {
         tokio::time::sleep((until - Instant::now()).min(Duration::from_millis(100))).await;
     }
     !control.is_cancelled()
+}
+
+/// The plan a sync connects with: a LangSmith source learns that it is followed from the plan's
+/// `from` (`connectors::langsmith::follow`; nothing else changes, and nothing of it is journaled).
+fn followed(plan: &Plan) -> Plan {
+    let mut p = plan.clone();
+    if let EndpointSpec::Langsmith(l) = &mut p.source {
+        l.follow_from = Some(plan.scope.from);
+    }
+    p
 }
