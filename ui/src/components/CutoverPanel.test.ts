@@ -209,7 +209,7 @@ describe("CutoverPanel", () => {
     expect(screen.getByTestId("drain").textContent).toMatch(/Still receiving from 2 services/);
     const items = [...screen.getByTestId("senders").querySelectorAll("li")].map((li) => li.textContent);
     expect(items[0]).toBe("langfuse-python 3.2.1 (worker, release v41, environment production): 12 objects, last at 2026-11-30T10:04:00.000Z");
-    expect(items[1]).toMatch(/^an SDK that does not name itself: 1 object,/);
+    expect(items[1]).toMatch(/^an SDK the source did not record: 1 object,/);
     // The switch stands: the card says so instead of offering it again, and offers the way back.
     expect(screen.queryByTestId("switch-application")).toBeNull();
     expect(screen.getByTestId("roll-back-switch")).toBeTruthy();

@@ -94,7 +94,7 @@ export function shareText(sync: SyncView): string {
 
 /** A sender still writing to the source, by what its objects carry: SDK, service, release, environment. */
 export function senderLabel(s: SenderView): string {
-  const sdk = s.sdk ? `${s.sdk}${s.sdkVersion ? ` ${s.sdkVersion}` : ""}` : "an SDK that does not name itself";
+  const sdk = s.sdk ? `${s.sdk}${s.sdkVersion ? ` ${s.sdkVersion}` : ""}` : "an SDK the source did not record";
   const where = [s.service, s.release ? `release ${s.release}` : null, s.environment ? `environment ${s.environment}` : null].filter(Boolean);
   return `${sdk}${where.length > 0 ? ` (${where.join(", ")})` : ""}: ${s.objects} object${s.objects === 1 ? "" : "s"}, last at ${s.lastSeen}`;
 }

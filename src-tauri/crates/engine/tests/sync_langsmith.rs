@@ -421,3 +421,93 @@ async fn a_langsmith_bulk_export_cannot_be_followed() {
     assert!(text.contains("bulk export"), "{text}");
     assert!(text.contains("copy it with a run"), "{text}");
 }
+
+/// What the LangSmith Python SDK adds to every run it sends (`extra.runtime`).
+fn sdk_extra(version: &str, revision: &str) -> Value {
+    json!({"runtime": {"sdk": "langsmith-py", "sdk_version": version, "library": "langsmith",
+                       "runtime": "python", "runtime_version": "3.12.3"},
+           "metadata": {"revision_id": revision}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn after_the_switch_the_drain_names_the_langsmith_sdk_that_still_writes() {
+    let source = LsSandbox::start(LsConfig::default()).await.unwrap();
+    let w = Writer::new(&source);
+    history(&w).await;
+    let target = sandbox(ServerProfile::V4, None).await;
+    let data: &'static tempfile::TempDir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+    let settings = SyncSettings {
+        drain_secs: Some(3.0),
+        until_idle_secs: None,
+        ..quick(0.0)
+    };
+    let sync = tokio::spawn(migrator_engine::sync(
+        sync_plan(&source, &target),
+        data.path(),
+        settings,
+        NoProgress,
+        RunControl::new(),
+    ));
+    // The run id once the sync has finished a pass.
+    let run = loop {
+        let runs = migrator_engine::list_runs(data.path()).unwrap();
+        if let Some(r) = runs.first() {
+            let j = migrator_engine::Journal::open(data.path(), &r.run_id).unwrap();
+            if migrator_engine::live_sync::status::passes(&j)
+                .unwrap()
+                .iter()
+                .any(|p| p.ended_at.is_some())
+            {
+                break r.run_id.clone();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    migrator_engine::mark_switched(data.path(), &run, Utc::now()).unwrap();
+    // After the switch, two trees of an instance still on the old configuration.
+    for _ in 0..2 {
+        let (root, child) = (uuid(), uuid());
+        let at = Utc::now();
+        let mut r = run_with(&root, None, &root, at);
+        let mut c = run_with(&child, Some(&root), &root, at);
+        r["extra"] = sdk_extra("0.4.37", "v2.0.0");
+        c["extra"] = sdk_extra("0.4.37", "v2.0.0");
+        w.batch(vec![r, c], vec![]).await;
+    }
+
+    let report = tokio::time::timeout(Duration::from_secs(120), sync)
+        .await
+        .expect("the drain ends the sync by itself")
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.state, RunState::Completed, "{report:?}");
+    let senders: Vec<_> = report
+        .sync
+        .unwrap()
+        .senders
+        .iter()
+        .map(|s| {
+            (
+                s.sdk.clone(),
+                s.sdk_version.clone(),
+                s.release.clone(),
+                s.objects,
+            )
+        })
+        .collect();
+    // Two traces and four observations, all from the Python SDK 0.4.37 at release v2.0.0.
+    assert_eq!(
+        senders,
+        vec![(
+            Some("langsmith-py".to_string()),
+            Some("0.4.37".to_string()),
+            Some("v2.0.0".to_string()),
+            6
+        )]
+    );
+}
+
+/// An ended run of one second that started at `at`.
+fn run_with(id: &str, parent: Option<&str>, trace: &str, at: DateTime<Utc>) -> Value {
+    run(id, parent, trace, at, Some(at + Span::seconds(1)))
+}

@@ -68,10 +68,14 @@ fn push(store: &mut Store, n: Node, more: Map<String, Value>) -> (String, String
         }
         None => (seg, n.id.clone(), None),
     };
+    let mut extra = n.extra;
+    if let Value::Object(e) = &mut extra {
+        e.insert("runtime".into(), sdk_runtime());
+    }
     let mut v = json!({
         "id": n.id, "name": n.name, "run_type": n.run_type,
         "start_time": format_us(n.start), "end_time": n.end.map(format_us),
-        "extra": n.extra, "error": null, "inputs": n.inputs,
+        "extra": extra, "error": null, "inputs": n.inputs,
         "outputs": if n.end.is_some() { n.outputs } else { Value::Null },
         "parent_run_id": parent_id, "events": [], "tags": [],
         "trace_id": trace, "dotted_order": dotted, "session_id": n.session,
@@ -83,6 +87,13 @@ fn push(store: &mut Store, n: Node, more: Map<String, Value>) -> (String, String
     let Value::Object(m) = v else { unreachable!() };
     let _ = ingest::post_run(store, m);
     (dotted, trace)
+}
+
+/// What the LangSmith Python SDK puts in every run's `extra.runtime` (`get_runtime_environment`).
+fn sdk_runtime() -> Value {
+    json!({"sdk": "langsmith-py", "sdk_version": "0.4.37", "library": "langsmith",
+           "platform": "Linux-6.8.0-x86_64-with-glibc2.39", "runtime": "python",
+           "py_implementation": "CPython", "runtime_version": "3.12.3"})
 }
 
 fn conversation_meta(i: usize, project: &str) -> Value {

@@ -238,6 +238,22 @@ fn langsmith_metadata(run: &Map<String, Value>, project: Option<&str>) -> Map<St
     if !events.is_empty() {
         m.insert("langsmith_events".into(), json!(events));
     }
+    // The rest of `extra` (the SDK's `runtime`: sdk, version, platform; anything newer) has no
+    // Langfuse field; a model run's invocation params are its model parameters already.
+    let rest: Map<String, Value> = run
+        .get("extra")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter(|(k, v)| {
+            !v.is_null()
+                && k.as_str() != "metadata"
+                && !(k.as_str() == "invocation_params"
+                    && is_model(s(run, "run_type").unwrap_or("")))
+        })
+        .map(|(k, v)| (format!("langsmith_{k}"), v.clone()))
+        .collect();
+    m.extend(rest);
     for k in [
         "attachments",
         "s3_urls",
@@ -396,6 +412,23 @@ mod tests {
 
     fn obj(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn what_extra_holds_besides_metadata_is_kept_in_metadata() {
+        let runtime = json!({"sdk": "langsmith-py", "sdk_version": "0.4.37", "platform": "Linux"});
+        let chain = obj(json!({"id": "c", "trace_id": "c", "run_type": "chain",
+            "extra": {"metadata": {"k": 1}, "runtime": runtime, "invocation_params": {"x": 2}}}));
+        let m = langsmith_metadata(&chain, None);
+        assert_eq!(m["k"], json!(1));
+        assert_eq!(m["langsmith_runtime"], runtime);
+        assert_eq!(m["langsmith_invocation_params"], json!({"x": 2}));
+        // A model run's invocation params are its model parameters, not metadata too.
+        let llm = obj(json!({"id": "l", "trace_id": "c", "run_type": "llm",
+            "extra": {"runtime": runtime, "invocation_params": {"temperature": 0.2}}}));
+        let m = langsmith_metadata(&llm, None);
+        assert_eq!(m["langsmith_runtime"], runtime);
+        assert!(!m.contains_key("langsmith_invocation_params"), "{m:?}");
     }
 
     #[test]

@@ -173,12 +173,16 @@ fn sender_of(r: &Record) -> [Option<String>; 5] {
     };
     // The instrumentation scope names the Langfuse SDK (`langfuse-sdk` 3.x); `telemetry.sdk`
     // names the OpenTelemetry SDK under it, the best there is for other instrumentations.
-    let sdk =
-        text(&["scope", "name"]).or_else(|| text(&["resourceAttributes", "telemetry.sdk.name"]));
+    // A LangSmith run carries the LangSmith SDK's runtime (`extra.runtime`, kept by the mapping).
+    let sdk = text(&["scope", "name"])
+        .or_else(|| text(&["resourceAttributes", "telemetry.sdk.name"]))
+        .or_else(|| text(&["langsmith_runtime", "sdk"]));
     let sdk_version = if text(&["scope", "name"]).is_some() {
         text(&["scope", "version"])
-    } else {
+    } else if text(&["resourceAttributes", "telemetry.sdk.name"]).is_some() {
         text(&["resourceAttributes", "telemetry.sdk.version"])
+    } else {
+        text(&["langsmith_runtime", "sdk_version"])
     };
     [
         sdk,
