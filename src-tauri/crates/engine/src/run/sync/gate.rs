@@ -21,6 +21,7 @@
 //! one before. The ids of the last few pages are kept for that (memory stays bounded; what is
 //! older is in the journal by then or far from a page boundary).
 
+use super::revisit;
 use super::status::{self, Hold, Unsettled};
 use crate::connectors::{Page, SourceConnector};
 use crate::run::journal::Journal;
@@ -213,7 +214,42 @@ impl SourceConnector for SettleGate {
         scope: &Scope,
         cursor: Option<String>,
     ) -> Result<Page, EngineError> {
-        let page = self.inner.read_page(entity, scope, cursor).await?;
+        // A page of the pass's own window, or of a window around objects still waiting.
+        let (window, cursor) = match revisit::Cursor::parse(cursor.as_deref()) {
+            Some(c) => (Some(c.window), c.inner),
+            None => (None, cursor),
+        };
+        let read = window.map(|w| Scope {
+            from: w.from,
+            to: w.to,
+            ..scope.clone()
+        });
+        let page = self
+            .inner
+            .read_page(entity, read.as_ref().unwrap_or(scope), cursor)
+            .await?;
+        let next = match page.next {
+            Some(inner) => Some(match window {
+                Some(window) => revisit::Cursor {
+                    window,
+                    inner: Some(inner),
+                }
+                .encode(),
+                None => inner,
+            }),
+            None if timed(entity) => {
+                revisit::next(&self.journal, entity, scope.from, window.map(|w| w.to))?.map(
+                    |window| {
+                        revisit::Cursor {
+                            window,
+                            inner: None,
+                        }
+                        .encode()
+                    },
+                )
+            }
+            None => None,
+        };
         let now = Utc::now();
         let fresh: Vec<Record> = {
             let mut passed = self.passed.lock().expect("gate");
@@ -235,7 +271,7 @@ impl SourceConnector for SettleGate {
         if !timed(entity) {
             return Ok(Page {
                 records: fresh,
-                next: page.next,
+                next,
             });
         }
         let ids: Vec<&str> = fresh.iter().map(|r| r.id.as_str()).collect();
@@ -262,10 +298,7 @@ impl SourceConnector for SettleGate {
                 records.push(r);
             }
         }
-        Ok(Page {
-            records,
-            next: page.next,
-        })
+        Ok(Page { records, next })
     }
 
     /// Not counted per pass: a count would cost a request per entity and pass, and the
