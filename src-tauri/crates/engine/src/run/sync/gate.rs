@@ -434,4 +434,131 @@ mod tests {
             "the watermark stays at the earliest object still waiting"
         );
     }
+
+    /// A source that filters by the scope's window, one object a page.
+    struct Windowed(Vec<(&'static str, DateTime<Utc>, Option<DateTime<Utc>>)>);
+
+    #[async_trait]
+    impl SourceConnector for Windowed {
+        fn describe(&self) -> String {
+            "windowed".into()
+        }
+        fn payloads(&self) -> Payloads {
+            Payloads {
+                platform: Platform::Langfuse,
+                dialect: Dialect::LangfuseV4,
+            }
+        }
+        fn supports(&self, _: Entity) -> bool {
+            true
+        }
+        async fn read_page(
+            &self,
+            entity: Entity,
+            scope: &Scope,
+            cursor: Option<String>,
+        ) -> Result<Page, EngineError> {
+            let n: usize = cursor.map_or(0, |c| c.parse().unwrap());
+            let inside: Vec<_> = self
+                .0
+                .iter()
+                .filter(|(_, start, _)| *start >= scope.from && *start < scope.to)
+                .collect();
+            let iso = |t: &DateTime<Utc>| format!("\"{}\"", t.to_rfc3339());
+            let records = inside
+                .get(n)
+                .map(|(id, start, end)| {
+                    let body = format!(
+                        r#"{{"id":"{id}","startTime":{},"endTime":{}}}"#,
+                        iso(start),
+                        end.as_ref().map_or("null".into(), iso)
+                    );
+                    Record::new(entity, id.to_string(), RawObject::from_json(&body).unwrap())
+                })
+                .into_iter()
+                .collect();
+            let next = (n + 1 < inside.len()).then(|| (n + 1).to_string());
+            Ok(Page { records, next })
+        }
+        async fn count(&self, _: Entity, _: &Scope) -> Result<Option<u64>, EngineError> {
+            Ok(None)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pass_reads_around_a_waiting_object_before_its_window_and_resumes_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = journal(dir.path());
+        let now = Utc::now();
+        let hour_ago = now - chrono::Duration::hours(1);
+        // Two objects opened an hour ago that ended since, a copied one beside them, and two new.
+        let source = Arc::new(Windowed(vec![
+            ("long-a", hour_ago, Some(now)),
+            (
+                "long-b",
+                hour_ago + chrono::Duration::milliseconds(300),
+                Some(now),
+            ),
+            (
+                "beside",
+                hour_ago + chrono::Duration::seconds(30),
+                Some(hour_ago),
+            ),
+            ("new-1", now - chrono::Duration::seconds(5), Some(now)),
+            ("new-2", now - chrono::Duration::seconds(4), Some(now)),
+        ]));
+        for id in ["long-a", "long-b"] {
+            let start = source.0.iter().find(|o| o.0 == id).unwrap().1;
+            status::set_waiting(
+                &j,
+                &Unsettled {
+                    entity: Entity::Observations,
+                    id,
+                    first_seen: hour_ago,
+                    content_hash: "open",
+                    start_time: Some(start),
+                    trace_id: Some("t"),
+                    open: Hold::Open,
+                },
+            )
+            .unwrap();
+        }
+        let scope = Scope {
+            from: now - chrono::Duration::seconds(10),
+            to: now,
+            ..Scope::default()
+        };
+        let gate = |source: Arc<Windowed>| {
+            SettleGate::new(source, j.clone(), Duration::ZERO, Duration::from_secs(7200)).unwrap()
+        };
+        async fn read(
+            gate: &SettleGate,
+            scope: &Scope,
+            cursor: Option<String>,
+        ) -> (Vec<String>, Option<String>) {
+            let p = gate
+                .read_page(Entity::Observations, scope, cursor)
+                .await
+                .unwrap();
+            (p.records.into_iter().map(|r| r.id).collect(), p.next)
+        }
+        let first = gate(source.clone());
+        let (ids, next) = read(&first, &scope, None).await;
+        assert_eq!(ids, vec!["new-1"]);
+        let (ids, next) = read(&first, &scope, next).await;
+        assert_eq!(ids, vec!["new-2"]);
+        // The window's end leads to the window around the waiting objects (one for their tree).
+        let (ids, next) = read(&first, &scope, next).await;
+        assert_eq!(ids, vec!["long-a"]);
+        // A crash here: a new gate goes on from the journaled cursor, inside that window.
+        let again = gate(source.clone());
+        let (ids, next) = read(&again, &scope, next).await;
+        assert_eq!(
+            ids,
+            vec!["long-b"],
+            "the window around them, not what lies between"
+        );
+        assert_eq!(next, None, "nothing waits any more");
+        assert_eq!(status::count_waiting(&j).unwrap(), (0, 0));
+    }
 }
