@@ -435,8 +435,11 @@ mod tests {
         );
     }
 
+    /// An object of `Windowed`: id, start, end.
+    type Timed = (&'static str, DateTime<Utc>, Option<DateTime<Utc>>);
+
     /// A source that filters by the scope's window, one object a page.
-    struct Windowed(Vec<(&'static str, DateTime<Utc>, Option<DateTime<Utc>>)>);
+    struct Windowed(Vec<Timed>);
 
     #[async_trait]
     impl SourceConnector for Windowed {
