@@ -27,8 +27,9 @@ use std::collections::BTreeMap;
 const MARGIN: Duration = Duration::seconds(1);
 
 /// At most this many windows per entity and pass: more waiting objects than that share windows
-/// (the nearest ones first), so a pass costs a bounded number of requests.
-const MAX_WINDOWS: usize = 8;
+/// (the nearest ones first), so a pass costs a bounded number of requests (a Hobby plan allows
+/// 30 legacy reads a minute: a pass every 30 s of 3 reads and up to 12 revisits stays within).
+const MAX_WINDOWS: usize = 4;
 
 /// What marks a gate cursor as one inside a revisit window.
 const PREFIX: &str = "sync-revisit:";
