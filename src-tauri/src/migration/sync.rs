@@ -148,9 +148,10 @@ impl From<&CutOver> for SyncCutOverView {
 pub struct RateShareView {
     pub plan: CloudPlan,
     pub percent: u8,
-    /// Requests per minute the sync may send to that side.
+    /// Requests per minute the sync may send to that side's tightest bucket (every other
+    /// bucket: the same share of its own limit).
     pub requests_per_minute: u32,
-    /// The plan's tightest per-minute limit (the one the share is taken of).
+    /// The plan's tightest per-minute limit (the bucket `requests_per_minute` is of).
     pub plan_limit: u32,
 }
 
@@ -263,10 +264,18 @@ fn describe_plan(view: &mut SyncView, plan: &Plan) {
     let share = |s: &EndpointSpec| {
         let l = side(s)?;
         let limit = tightest_limit(l.cloud_plan)?;
-        let rpm = l.requests_per_minute?;
+        // A flat cap over every bucket, or a share of each bucket's own limit.
+        let (rpm, percent) = match (l.requests_per_minute, l.cloud_share_percent) {
+            (Some(rpm), _) => (
+                rpm,
+                ((rpm as f64 / limit as f64) * 100.0).round().min(100.0) as u8,
+            ),
+            (None, Some(p)) => (((limit * u32::from(p.clamp(1, 100))) / 100).max(1), p),
+            (None, None) => return None,
+        };
         Some(RateShareView {
             plan: l.cloud_plan,
-            percent: ((rpm as f64 / limit as f64) * 100.0).round().min(100.0) as u8,
+            percent,
             requests_per_minute: rpm,
             plan_limit: limit,
         })
@@ -302,6 +311,7 @@ fn tightest_limit(plan: CloudPlan) -> Option<u32> {
         plan,
         time_scale: 1.0,
         requests_per_minute: None,
+        share_percent: None,
     };
     Bucket::ALL
         .iter()
@@ -309,26 +319,12 @@ fn tightest_limit(plan: CloudPlan) -> Option<u32> {
         .min()
 }
 
-/// Caps each Langfuse Cloud side of `plan` at `percent` of its plan's tightest limit, and a
-/// LangSmith Cloud source at `percent` of each of its limits, so the application keeps the
-/// rest. Sides off Cloud (no plan set, a self-hosted LangSmith) are left as they are.
+/// Caps each Langfuse Cloud side of `plan` at `percent` of each of its plan's bucket limits, and
+/// a LangSmith Cloud source at `percent` of each of its limits, so the application keeps the
+/// rest of every bucket. Sides off Cloud (no plan set, a self-hosted LangSmith) are left as
+/// they are.
 fn apply_share(plan: &mut Plan, percent: u8) {
-    let percent = percent.clamp(1, 100);
-    if let EndpointSpec::Langsmith(l) = &mut plan.source
-        && l.cloud_limits()
-        && l.cloud_share_percent.is_none()
-    {
-        l.cloud_share_percent = Some(percent);
-    }
-    let percent = percent as f64;
-    for side in [&mut plan.source, &mut plan.target] {
-        if let EndpointSpec::Langfuse(l) = side
-            && l.requests_per_minute.is_none()
-            && let Some(limit) = tightest_limit(l.cloud_plan)
-        {
-            l.requests_per_minute = Some(((limit as f64 * percent / 100.0).floor() as u32).max(1));
-        }
-    }
+    migrator_engine::live_sync::share_cloud_limits(plan, percent);
 }
 
 fn generation(name: Option<&str>) -> Option<Generation> {
@@ -637,6 +633,14 @@ to = "2030-01-01T00:00:00Z"
         );
         assert_eq!(view.target_share, None);
         assert_eq!(view.target_url.as_deref(), Some("http://127.0.0.1:3000"));
+        // A share of each bucket, not one cap over all of them.
+        let EndpointSpec::Langfuse(source) = &plan.source else {
+            panic!("a Langfuse source")
+        };
+        assert_eq!(
+            (source.requests_per_minute, source.cloud_share_percent),
+            (None, Some(50))
+        );
     }
 
     #[test]

@@ -153,7 +153,7 @@ describe("CutoverPanel", () => {
     expect(screen.getByTestId("sync-standing").textContent).toBe("In sync");
     // Passes 2 and 3: 60 objects from 10:01:00 to 10:02:00; the backfill's 1000 are left out.
     expect(screen.getByTestId("sync-rate").textContent).toBe("60");
-    expect(screen.getByTestId("sync-share").textContent).toMatch(/source \(Langfuse Cloud, Hobby plan\) the sync takes at most 15 of 30 requests a minute \(50%\)/);
+    expect(screen.getByTestId("sync-share").textContent).toMatch(/source \(Langfuse Cloud, Hobby plan\) the sync takes at most 50% of each of the plan's request limits \(15 of 30 requests a minute where the limit is lowest\)/);
   });
 
   it("checks the folder against the sync's target, and a blocked verdict needs an explicit yes before the switch writes the .env", async () => {

@@ -81,7 +81,7 @@ export function shareText(sync: SyncView): string {
     .filter((s): s is [string, RateShareView] => s[1] !== null)
     .map(
       ([side, s]) =>
-        `On the ${side} (Langfuse Cloud, ${planNames[s.plan]} plan) the sync takes at most ${s.requestsPerMinute} of ${s.planLimit} requests a minute (${s.percent}%), leaving the rest to your application.`,
+        `On the ${side} (Langfuse Cloud, ${planNames[s.plan]} plan) the sync takes at most ${s.percent}% of each of the plan's request limits (${s.requestsPerMinute} of ${s.planLimit} requests a minute where the limit is lowest), leaving the rest of each to your application.`,
     );
   const ls = sync.langsmithShare;
   if (ls)

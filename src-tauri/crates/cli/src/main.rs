@@ -64,6 +64,12 @@ enum Command {
         /// source has had nothing new for this many seconds (last pass, validation, cut over).
         #[arg(long, value_name = "SECS")]
         drain: Option<f64>,
+        /// The share (1-100) of each rate limit a Cloud side allows that the sync may take,
+        /// leaving the rest to the application: each bucket of a Langfuse side with
+        /// `cloud_plan`, each per-key limit of a LangSmith Cloud source. A side whose plan
+        /// entry sets `cloud_share_percent` or `requests_per_minute` keeps it.
+        #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(1..=100))]
+        cloud_share: Option<u8>,
         /// Print the final report as JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -399,12 +405,16 @@ async fn main() -> ExitCode {
             lookback,
             until_idle,
             drain,
+            cloud_share,
             json,
         } => {
-            let plan = match Plan::load(&plan) {
+            let mut plan = match Plan::load(&plan) {
                 Ok(p) => p,
                 Err(e) => return finish(Err(e), None, json),
             };
+            if let Some(percent) = cloud_share {
+                migrator_engine::live_sync::share_cloud_limits(&mut plan, percent);
+            }
             let settings = migrator_engine::SyncSettings {
                 poll_secs: poll,
                 settle_secs: settle,

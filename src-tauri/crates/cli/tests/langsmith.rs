@@ -397,3 +397,92 @@ async fn sync_until_idle_follows_a_langsmith_workspace_and_validates_clean() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// API-key requests a LangSmith sandbox received per rate-limit bucket, and those it answered 429.
+async fn ls_requests(source: &LsSandbox) -> Value {
+    reqwest::get(format!("{}/_sandbox/requests", source.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// `sync --cloud-share` leaves the rest of LangSmith Cloud's per-key limits to the application:
+/// polling as fast as it may, the sync sends at most its share of the 15 run queries per 10 s,
+/// and LangSmith never answers 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_with_a_cloud_share_takes_at_most_that_share_of_langsmith_run_queries() {
+    // A LangSmith Cloud with its limits, whose 10 s window lasts 1 s.
+    let scale = 10.0;
+    let source = LsSandbox::start(LsConfig {
+        sample: Some(SampleSpec { seed: 5, traces: 4 }),
+        plan: true,
+        time_scale: scale,
+        ..LsConfig::default()
+    })
+    .await
+    .unwrap();
+    let target = sandbox(
+        ServerProfile::V4,
+        "pk-lf-target",
+        "sk-lf-target-secret",
+        None,
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.toml");
+    let toml = ls_plan(&source, &target, r#"["traces", "observations", "scores"]"#).replace(
+        "api_key_env = \"LANGSMITH_API_KEY\"\n",
+        &format!("api_key_env = \"LANGSMITH_API_KEY\"\ncloud_limits = true\nbudget_time_scale = {scale}\n"),
+    );
+    std::fs::write(&plan, toml).unwrap();
+    let data = dir.path().join("data");
+    let before = ls_requests(&source).await;
+    let started = std::time::Instant::now();
+    let mut sync = cli(
+        &[
+            "sync",
+            "--plan",
+            plan.to_str().unwrap(),
+            "--poll",
+            "0.05",
+            "--settle",
+            "0.5",
+            "--lookback",
+            "60",
+            "--until-idle",
+            "3",
+            "--cloud-share",
+            "40",
+            "--json",
+        ],
+        &data,
+    );
+    sync.env("LANGSMITH_API_KEY", source.api_key());
+    let out = output(sync).await;
+    let windows = started.elapsed().as_secs_f64() * scale / 10.0;
+    let report = json_of(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{report:#}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = ls_requests(&source).await;
+    let count = |v: &Value, k: &str, b: &str| v[k][b].as_u64().unwrap_or(0);
+    let queries =
+        count(&after, "requests", "runs_query") - count(&before, "requests", "runs_query");
+    // 40 % of 15 is 6 a window: six may go at once, then six a window.
+    let allowed = 6.0 * (windows + 1.0);
+    assert!(
+        queries as f64 <= allowed,
+        "{queries} run queries in {windows:.1} windows of 10 s; 40 % allows {allowed}"
+    );
+    assert!(
+        queries as f64 > allowed / 3.0,
+        "the sync polled as fast as its share let it ({queries} run queries)"
+    );
+    assert_eq!(after["throttled"], json!({}), "no request was answered 429");
+    assert_eq!(report["state"], "completed", "{report:#}");
+}

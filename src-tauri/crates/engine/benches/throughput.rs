@@ -322,6 +322,7 @@ fn rate_limited(rt: &tokio::runtime::Runtime, traces: usize) {
         plan: CloudPlan::Hobby,
         time_scale: scale,
         requests_per_minute: None,
+        share_percent: None,
     };
     let limit = budget.per_minute(Bucket::Ingestion).unwrap();
     let minute = 60.0 / scale;

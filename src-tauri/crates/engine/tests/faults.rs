@@ -96,6 +96,7 @@ async fn answers_429_are_waited_out_honouring_retry_after() {
             plan: migrator_engine::plan::CloudPlan::None,
             time_scale: 1.0,
             requests_per_minute: None,
+            share_percent: None,
         },
         4,
         counters.clone(),

@@ -1229,3 +1229,307 @@ async fn following_a_busy_source_reads_what_is_new_not_the_whole_lookback_and_la
     }
     assert_exactly_once(&src.dump(), &target, false);
 }
+
+/// Observation rows the v1 and v2 list reads of a sandbox returned so far.
+async fn observation_rows(s: &Sandbox) -> u64 {
+    let log: Value = reqwest::get(format!("{}/_sandbox/requests", s.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    [
+        "GET /api/public/observations",
+        "GET /api/public/v2/observations",
+    ]
+    .iter()
+    .map(|k| log["rows"][k].as_u64().unwrap_or(0))
+    .sum()
+}
+
+/// One object left open for a long time (a generation of a long agent run, started two minutes
+/// ago) holds the watermark at its start, since everything before the watermark must be
+/// copied. The short passes must still read only what is new, not every object since the open
+/// one started (open for an hour on a busy v3 project, each pass would read the hour again);
+/// and the open object must still arrive, once and complete, soon after it ends, without
+/// waiting for a full-lookback pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_object_open_for_long_does_not_make_short_passes_read_from_its_start_and_arrives_once_it_ends()
+ {
+    let src = source(ServerProfile::V3, Duration::from_millis(200)).await;
+    let w = Writer::new(&src);
+    // The open generation: started two minutes ago, no end yet.
+    let opened = Utc::now() - Span::seconds(120);
+    let (open_trace, open_gen) = (trace_id(7000), obs_id(7000, 1));
+    w.ingest(vec![
+        (
+            "trace-create",
+            json!({"id": open_trace, "name": "agent", "timestamp": iso(opened)}),
+        ),
+        (
+            "generation-create",
+            json!({"id": open_gen, "traceId": open_trace, "name": "llm",
+                   "startTime": iso(opened), "model": "gpt-4o"}),
+        ),
+    ])
+    .await;
+    // 3,000 ended spans started after it.
+    let history = 3_000;
+    let start = opened + Span::seconds(5);
+    for batch in 0..30u64 {
+        let mut events = vec![];
+        for n in batch * 100..(batch + 1) * 100 {
+            let at = start + Span::milliseconds(n as i64 * 30);
+            let (tid, id) = (trace_id(20_000 + n), obs_id(20_000 + n, 1));
+            events.push((
+                "trace-create",
+                json!({"id": tid, "name": "chat", "timestamp": iso(at)}),
+            ));
+            events.push((
+                "span-create",
+                json!({"id": id, "traceId": tid, "name": "handle", "startTime": iso(at),
+                       "endTime": iso(at + Span::seconds(1))}),
+            ));
+        }
+        w.ingest(events).await;
+    }
+    src.settle();
+    let dst = sandbox(ServerProfile::V3, None).await;
+    // A lookback of 20 minutes: no full-lookback pass is due within this test (one runs every
+    // 10 minutes), only the one before the sync stops idle.
+    let settings = SyncSettings {
+        poll_secs: Some(0.3),
+        settle_secs: Some(0.5),
+        lookback_secs: Some(1200.0),
+        until_idle_secs: Some(3.0),
+        drain_secs: None,
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let data = tempfile::tempdir().unwrap();
+    let sync = tokio::spawn(migrator_engine::sync(
+        sync_plan(&src, &dst),
+        Box::leak(data.path().to_path_buf().into_boxed_path()),
+        settings,
+        tx,
+        RunControl::new(),
+    ));
+    let mut ended: Vec<migrator_engine::SyncPass> = vec![];
+    let mut take_passes = |rx: &mut tokio::sync::mpsc::UnboundedReceiver<_>| {
+        while let Ok(e) = rx.try_recv() {
+            if let migrator_engine::ProgressEvent::SyncPassEnded { pass, .. } = e {
+                ended.push(pass);
+            }
+        }
+        ended.len()
+    };
+    // The backfill and the passes that copy the history once it has rested.
+    while take_passes(&mut rx) < 3 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rows_before = observation_rows(&src).await;
+    assert!(rows_before >= history, "the history was read");
+    // A writer keeps adding traces while the generation stays open, for 4 s.
+    let mut n = 30_000;
+    let add = |n: u64| {
+        let at = Utc::now();
+        vec![
+            (
+                "trace-create",
+                json!({"id": trace_id(n), "name": "chat", "timestamp": iso(at)}),
+            ),
+            (
+                "span-create",
+                json!({"id": obs_id(n, 1), "traceId": trace_id(n), "name": "handle",
+                       "startTime": iso(at), "endTime": iso(at)}),
+            ),
+        ]
+    };
+    let following = std::time::Instant::now();
+    while following.elapsed() < Duration::from_secs(4) {
+        w.ingest(add(n)).await;
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let rows = observation_rows(&src).await - rows_before;
+    let passes_following = take_passes(&mut rx) - 3;
+    assert!(passes_following >= 4, "passes ran while following");
+    assert!(
+        rows < history / 2,
+        "{rows} observations read over {passes_following} short passes while one generation \
+         stayed open; {history} copied ones started after it"
+    );
+    let open = ids(&dst.dump(), "observations");
+    assert!(!open.contains_key(&open_gen), "an open generation waits");
+    // The generation ends, with an output; the writer goes on for a little while.
+    let mut finished = Finished::new();
+    end_v3(&w, &open_trace, &open_gen, &mut finished).await;
+    let arrived = std::time::Instant::now();
+    loop {
+        if ids(&dst.dump(), "observations").contains_key(&open_gen) {
+            break;
+        }
+        assert!(
+            arrived.elapsed() < Duration::from_secs(8),
+            "the generation ended {} s ago and is not copied",
+            arrived.elapsed().as_secs()
+        );
+        w.ingest(add(n)).await;
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Every pass before it arrived was short: none read back to the open generation's start.
+    take_passes(&mut rx);
+    for p in ended.iter().skip(1) {
+        let from: DateTime<Utc> = p.window_from.parse().unwrap();
+        assert!(
+            from > opened + Span::seconds(60),
+            "pass {} read from {} (the open generation started {})",
+            p.pass,
+            p.window_from,
+            iso(opened)
+        );
+    }
+    let report = sync.await.unwrap().expect("the sync ends by itself");
+    assert_eq!(report.state, RunState::Completed, "{report:?}");
+    let target = dst.dump();
+    assert_exactly_once(&src.dump(), &target, false);
+    let copied = target["observations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"] == open_gen.as_str())
+        .unwrap();
+    let (end, output) = &finished[&open_gen];
+    assert_eq!(
+        (&copied["endTime"], &copied["output"]),
+        (&json!(end), output),
+        "complete, with its end and output: {copied}"
+    );
+}
+
+/// Langfuse Cloud's bucket for a request, as its docs describe the limits (the test's own
+/// reading, independent of the client's and the sandbox's).
+fn cloud_bucket(route: &str) -> &'static str {
+    let (method, path) = route.split_once(' ').unwrap();
+    let p = path.trim_start_matches("/api/public");
+    if p.starts_with("/ingestion") || p.starts_with("/otel/") {
+        "ingestion"
+    } else if p.starts_with("/v2/prompts") {
+        "prompts"
+    } else if p.starts_with("/v2/datasets")
+        || p.starts_with("/datasets")
+        || p.starts_with("/dataset-")
+    {
+        "datasets"
+    } else if method == "GET"
+        && ["/traces", "/observations", "/sessions", "/v2/scores"]
+            .iter()
+            .any(|r| p.starts_with(r))
+    {
+        "legacy"
+    } else {
+        "api"
+    }
+}
+
+/// Hobby's published per-minute limits.
+fn hobby_limit(bucket: &str) -> f64 {
+    match bucket {
+        "ingestion" => 1000.0,
+        "legacy" | "api" => 30.0,
+        "datasets" => 100.0,
+        "prompts" => 1000.0,
+        _ => unreachable!(),
+    }
+}
+
+/// (requests per bucket, requests answered 429) a sandbox received.
+async fn per_bucket(s: &Sandbox) -> (BTreeMap<&'static str, u64>, u64) {
+    let log: Value = reqwest::get(format!("{}/_sandbox/requests", s.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut out = BTreeMap::new();
+    for (route, n) in log["requests"].as_object().unwrap() {
+        *out.entry(cloud_bucket(route)).or_default() += n.as_u64().unwrap();
+    }
+    let throttled = log["throttled"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    (out, throttled)
+}
+
+/// On Langfuse Cloud a sync leaves room for the application: with a 50 % share it takes at most
+/// half of each bucket's limit, every bucket on its own, so it never gets a 429 and a bucket
+/// with a high limit (ingestion: 1,000 a minute on Hobby) is not held to the share of the
+/// lowest one (30 a minute for reads).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cloud_share_caps_each_bucket_at_its_own_share_and_no_429_arrives() {
+    // A Hobby minute lasts 3 s here.
+    let scale = 20.0;
+    let minute = 60.0 / scale;
+    let hobby = |profile| async move {
+        Sandbox::start(SandboxConfig {
+            validate_requests: true,
+            profile,
+            plan: langfuse_sandbox::CloudPlan::Hobby,
+            time_scale: scale,
+            ..SandboxConfig::default()
+        })
+        .await
+        .expect("sandbox starts")
+    };
+    let (src, dst) = (
+        hobby(ServerProfile::V3).await,
+        hobby(ServerProfile::V3).await,
+    );
+    history(&src, 100).await;
+    let (writer_requests, _) = per_bucket(&src).await;
+    let mut plan = sync_plan(&src, &dst);
+    // Small batches: the backfill writes many ingestion requests.
+    plan.options.batch_items = 3;
+    for side in [&mut plan.source, &mut plan.target] {
+        if let migrator_engine::EndpointSpec::Langfuse(l) = side {
+            l.cloud_plan = migrator_engine::plan::CloudPlan::Hobby;
+            l.budget_time_scale = scale;
+            l.cloud_share_percent = Some(50);
+        }
+    }
+    let data = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let report = run_sync(plan, data.path(), quick(1.5)).await;
+    let minutes = started.elapsed().as_secs_f64() / minute;
+    assert_eq!(report.state, RunState::Completed, "{report:?}");
+    assert_exactly_once(&src.dump(), &dst.dump(), false);
+    for (side, s) in [("source", &src), ("target", &dst)] {
+        let (mut requests, throttled) = per_bucket(s).await;
+        assert_eq!(
+            throttled, 0,
+            "the {side} answered 429 to {throttled} requests"
+        );
+        if side == "source" {
+            // What the application wrote is not the sync's.
+            *requests.get_mut("ingestion").unwrap() -= writer_requests["ingestion"];
+        }
+        for (bucket, n) in &requests {
+            // Half a minute's limit may go at once, then half the limit a minute.
+            let allowed = hobby_limit(bucket) / 2.0 * (minutes + 1.0);
+            assert!(
+                *n as f64 <= allowed,
+                "{side} {bucket}: {n} requests in {minutes:.1} minutes; half the limit allows {allowed}"
+            );
+        }
+    }
+    let (target, _) = per_bucket(&dst).await;
+    let lowest_share = hobby_limit("legacy") / 2.0 * (minutes + 1.0);
+    assert!(
+        target["ingestion"] as f64 > lowest_share,
+        "{} ingestion requests in {minutes:.1} minutes: held to half of the lowest limit ({lowest_share})",
+        target["ingestion"]
+    );
+}

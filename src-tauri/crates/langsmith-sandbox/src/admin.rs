@@ -18,6 +18,12 @@ pub fn router() -> Router<AppState> {
         .route("/dump", get(dump))
         .route("/counts", get(counts))
         .route("/faults", get(get_faults).put(put_faults))
+        .route("/requests", get(requests))
+}
+
+/// API-key requests so far per rate-limit bucket, and those answered 429.
+async fn requests(State(st): State<AppState>) -> Json<Value> {
+    Json(json!(*st.requests.lock()))
 }
 
 async fn reset(State(st): State<AppState>) -> StatusCode {

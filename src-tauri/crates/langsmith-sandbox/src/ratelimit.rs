@@ -20,6 +20,14 @@ pub enum Bucket {
 }
 
 impl Bucket {
+    pub fn name(self) -> &'static str {
+        match self {
+            Bucket::RunsQuery => "runs_query",
+            Bucket::Repos => "repos",
+            Bucket::Other => "other",
+        }
+    }
+
     /// (requests, window in seconds).
     pub fn limit(self) -> (u64, u64) {
         match self {
@@ -86,14 +94,24 @@ impl Limiter {
 }
 
 pub async fn enforce(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let bucket = classify(req.method(), req.uri().path());
+    *st.requests
+        .lock()
+        .requests
+        .entry(bucket.name())
+        .or_default() += 1;
     if !st.config.plan {
         return next.run(req).await;
     }
-    let bucket = classify(req.method(), req.uri().path());
     let verdict = st.limits.lock().take(bucket);
     match verdict {
         Ok(()) => next.run(req).await,
         Err(wait) => {
+            *st.requests
+                .lock()
+                .throttled
+                .entry(bucket.name())
+                .or_default() += 1;
             let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
             let mut resp = (
                 StatusCode::TOO_MANY_REQUESTS,

@@ -14,6 +14,16 @@ pub struct Inner {
     pub store: RwLock<Store>,
     pub faults: Mutex<Faults>,
     pub limits: Mutex<Limiter>,
+    /// API-key requests per rate-limit bucket, and those answered 429 (`GET /_sandbox/requests`):
+    /// whether a client stayed within its share of the limits.
+    pub requests: Mutex<Requests>,
+}
+
+/// Requests per bucket (`runs_query`, `repos`, `other`): received, and answered 429.
+#[derive(Default, serde::Serialize)]
+pub struct Requests {
+    pub requests: std::collections::BTreeMap<&'static str, u64>,
+    pub throttled: std::collections::BTreeMap<&'static str, u64>,
 }
 
 pub type AppState = Arc<Inner>;
@@ -24,6 +34,7 @@ impl Inner {
             store: RwLock::new(Store::new()),
             faults: Mutex::new(Faults::new(config.faults.clone())),
             limits: Mutex::new(Limiter::new(config.time_scale)),
+            requests: Mutex::default(),
             config,
         })
     }

@@ -51,9 +51,14 @@ async fn counts(State(st): State<AppState>) -> Json<Value> {
     Json(json!(st.store.read().counts()))
 }
 
-/// Public API requests received so far, and rows the list reads returned, per `METHOD /path`.
+/// Public API requests received so far, rows the list reads returned, and requests answered 429,
+/// per `METHOD /path`.
 async fn requests(State(st): State<AppState>) -> Json<Value> {
-    Json(json!({"requests": *st.requests.lock(), "rows": *st.rows_listed.lock()}))
+    Json(json!({
+        "requests": *st.requests.lock(),
+        "rows": *st.rows_listed.lock(),
+        "throttled": *st.throttled.lock(),
+    }))
 }
 
 async fn get_faults(State(st): State<AppState>) -> Json<FaultConfig> {

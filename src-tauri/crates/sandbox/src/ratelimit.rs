@@ -190,6 +190,10 @@ pub async fn enforce(State(st): State<AppState>, req: Request, next: Next) -> Re
         return next.run(req).await;
     };
     if !d.allowed {
+        *st.throttled
+            .lock()
+            .entry(format!("{} {}", req.method(), req.uri().path()))
+            .or_default() += 1;
         let secs = d.reset_in.as_secs_f64().ceil().max(1.0) as u64;
         let mut resp = (
             StatusCode::TOO_MANY_REQUESTS,

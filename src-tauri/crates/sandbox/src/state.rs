@@ -43,9 +43,12 @@ pub struct Inner {
     /// Public API requests received, per `METHOD /path` (no query): what a client costs the
     /// server, e.g. a live sync's reads per minute (`GET /_sandbox/requests`).
     pub requests: Mutex<std::collections::BTreeMap<String, u64>>,
-    /// Rows the list reads returned, per `METHOD /path` (so far `v2/observations`, what a v4
-    /// client reads most): how much a client re-reads, not only how often it asks.
+    /// Rows the list reads returned, per `METHOD /path` (so far the v1 and v2 observation
+    /// lists, what a client reads most): how much a client re-reads, not only how often it asks.
     pub rows_listed: Mutex<std::collections::BTreeMap<String, u64>>,
+    /// Requests answered 429 by the Cloud plan's limits, per `METHOD /path`: whether a client
+    /// stayed within its budget.
+    pub throttled: Mutex<std::collections::BTreeMap<String, u64>>,
 }
 
 pub type AppState = Arc<Inner>;
@@ -67,6 +70,7 @@ impl Inner {
             keys_revoked: Default::default(),
             requests: Mutex::default(),
             rows_listed: Mutex::default(),
+            throttled: Mutex::default(),
             config,
         })
     }

@@ -7,10 +7,11 @@ import type { CloudPlan } from "./CloudPlan";
  */
 export type RateShareView = { plan: CloudPlan, percent: number, 
 /**
- * Requests per minute the sync may send to that side.
+ * Requests per minute the sync may send to that side's tightest bucket (every other
+ * bucket: the same share of its own limit).
  */
 requestsPerMinute: number, 
 /**
- * The plan's tightest per-minute limit (the one the share is taken of).
+ * The plan's tightest per-minute limit (the bucket `requests_per_minute` is of).
  */
 planLimit: number, };

@@ -46,6 +46,7 @@ fn budget(side: &EndpointSpec) -> Option<Budget> {
             plan: l.cloud_plan,
             time_scale: l.budget_time_scale,
             requests_per_minute: l.requests_per_minute,
+            share_percent: l.cloud_share_percent,
         }),
         EndpointSpec::Archive { .. } => None,
         // LangSmith's per-key limits are not Langfuse's buckets: its side adds no estimate.

@@ -46,6 +46,9 @@ pub struct Budget {
     pub time_scale: f64,
     /// Overrides every bucket when set.
     pub requests_per_minute: Option<u32>,
+    /// The share (1–100 %) of each of the plan's bucket limits this side may take (a live sync
+    /// leaves the rest to the application); `None` = all of each.
+    pub share_percent: Option<u8>,
 }
 
 impl Budget {
@@ -60,12 +63,16 @@ impl Budget {
             CloudPlan::Core => (4_000, 100, 200, 5_000, 100),
             CloudPlan::Pro => (20_000, 1_000, 1_000, 20_000, 1_000),
         };
-        Some(match b {
+        let limit: u32 = match b {
             Bucket::Ingestion => ingest,
             Bucket::LegacyRead => legacy,
             Bucket::Datasets => datasets,
             Bucket::Prompts => prompts,
             Bucket::PublicApi => api,
-        })
+        };
+        // Each bucket its own share: a busy bucket never cuts a quiet one (at least one
+        // request a minute, or nothing would move).
+        let percent = u32::from(self.share_percent.unwrap_or(100).clamp(1, 100));
+        Some((limit * percent / 100).max(1))
     }
 }

@@ -284,6 +284,10 @@ pub async fn list_v1(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiRe
     } else {
         page.take(filter.scan(&store, now, None).map(|(_, _, o)| o))
     };
+    *st.rows_listed
+        .lock()
+        .entry("GET /api/public/observations".into())
+        .or_default() += rows.len() as u64;
     Ok(json_body(&V1Page {
         data: rows.into_iter().map(ObsV1).collect(),
         meta: page.meta(total),

@@ -25,6 +25,10 @@ pub struct LangfuseEndpoint {
     /// Requests per minute for every kind of request (overrides `cloud_plan`); `None` = no budget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requests_per_minute: Option<u32>,
+    /// With a Cloud plan: the share (1–100 %) of each of its bucket limits this side may take,
+    /// leaving the rest to the application (a live sync); `None` = all of each.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_share_percent: Option<u8>,
     /// How many times faster than real time a rate-limit minute passes (tests against a sandbox
     /// with a compressed clock); 1.0 for real servers.
     #[serde(default = "one", skip_serializing_if = "is_one")]
@@ -59,6 +63,7 @@ impl PartialEq for LangfuseEndpoint {
             secret_key,
             cloud_plan,
             requests_per_minute,
+            cloud_share_percent,
             budget_time_scale,
             ca_file,
             allow_plain_http,
@@ -83,6 +88,7 @@ impl PartialEq for LangfuseEndpoint {
             && same_secret
             && *cloud_plan == other.cloud_plan
             && *requests_per_minute == other.requests_per_minute
+            && *cloud_share_percent == other.cloud_share_percent
             && *budget_time_scale == other.budget_time_scale
             && *ca_file == other.ca_file
             && *allow_plain_http == other.allow_plain_http
@@ -116,6 +122,7 @@ impl LangfuseEndpoint {
             secret_key: Some(secret_key),
             cloud_plan: CloudPlan::None,
             requests_per_minute: None,
+            cloud_share_percent: None,
             budget_time_scale: 1.0,
             ca_file: None,
             allow_plain_http: false,

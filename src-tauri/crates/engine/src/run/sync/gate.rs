@@ -21,6 +21,7 @@
 //! one before. The ids of the last few pages are kept for that (memory stays bounded; what is
 //! older is in the journal by then or far from a page boundary).
 
+use super::revisit;
 use super::status::{self, Hold, Unsettled};
 use crate::connectors::{Page, SourceConnector};
 use crate::run::journal::Journal;
@@ -213,7 +214,42 @@ impl SourceConnector for SettleGate {
         scope: &Scope,
         cursor: Option<String>,
     ) -> Result<Page, EngineError> {
-        let page = self.inner.read_page(entity, scope, cursor).await?;
+        // A page of the pass's own window, or of a window around objects still waiting.
+        let (window, cursor) = match revisit::Cursor::parse(cursor.as_deref()) {
+            Some(c) => (Some(c.window), c.inner),
+            None => (None, cursor),
+        };
+        let read = window.map(|w| Scope {
+            from: w.from,
+            to: w.to,
+            ..scope.clone()
+        });
+        let page = self
+            .inner
+            .read_page(entity, read.as_ref().unwrap_or(scope), cursor)
+            .await?;
+        let next = match page.next {
+            Some(inner) => Some(match window {
+                Some(window) => revisit::Cursor {
+                    window,
+                    inner: Some(inner),
+                }
+                .encode(),
+                None => inner,
+            }),
+            None if timed(entity) => {
+                revisit::next(&self.journal, entity, scope.from, window.map(|w| w.to))?.map(
+                    |window| {
+                        revisit::Cursor {
+                            window,
+                            inner: None,
+                        }
+                        .encode()
+                    },
+                )
+            }
+            None => None,
+        };
         let now = Utc::now();
         let fresh: Vec<Record> = {
             let mut passed = self.passed.lock().expect("gate");
@@ -235,7 +271,7 @@ impl SourceConnector for SettleGate {
         if !timed(entity) {
             return Ok(Page {
                 records: fresh,
-                next: page.next,
+                next,
             });
         }
         let ids: Vec<&str> = fresh.iter().map(|r| r.id.as_str()).collect();
@@ -262,10 +298,7 @@ impl SourceConnector for SettleGate {
                 records.push(r);
             }
         }
-        Ok(Page {
-            records,
-            next: page.next,
-        })
+        Ok(Page { records, next })
     }
 
     /// Not counted per pass: a count would cost a request per entity and pass, and the
@@ -400,5 +433,135 @@ mod tests {
             Some("2020-01-01T00:00:00.000Z"),
             "the watermark stays at the earliest object still waiting"
         );
+    }
+
+    /// An object of `Windowed`: id, start, end.
+    type Timed = (&'static str, DateTime<Utc>, Option<DateTime<Utc>>);
+
+    /// A source that filters by the scope's window, one object a page.
+    struct Windowed(Vec<Timed>);
+
+    #[async_trait]
+    impl SourceConnector for Windowed {
+        fn describe(&self) -> String {
+            "windowed".into()
+        }
+        fn payloads(&self) -> Payloads {
+            Payloads {
+                platform: Platform::Langfuse,
+                dialect: Dialect::LangfuseV4,
+            }
+        }
+        fn supports(&self, _: Entity) -> bool {
+            true
+        }
+        async fn read_page(
+            &self,
+            entity: Entity,
+            scope: &Scope,
+            cursor: Option<String>,
+        ) -> Result<Page, EngineError> {
+            let n: usize = cursor.map_or(0, |c| c.parse().unwrap());
+            let inside: Vec<_> = self
+                .0
+                .iter()
+                .filter(|(_, start, _)| *start >= scope.from && *start < scope.to)
+                .collect();
+            let iso = |t: &DateTime<Utc>| format!("\"{}\"", t.to_rfc3339());
+            let records = inside
+                .get(n)
+                .map(|(id, start, end)| {
+                    let body = format!(
+                        r#"{{"id":"{id}","startTime":{},"endTime":{}}}"#,
+                        iso(start),
+                        end.as_ref().map_or("null".into(), iso)
+                    );
+                    Record::new(entity, id.to_string(), RawObject::from_json(&body).unwrap())
+                })
+                .into_iter()
+                .collect();
+            let next = (n + 1 < inside.len()).then(|| (n + 1).to_string());
+            Ok(Page { records, next })
+        }
+        async fn count(&self, _: Entity, _: &Scope) -> Result<Option<u64>, EngineError> {
+            Ok(None)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pass_reads_around_a_waiting_object_before_its_window_and_resumes_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = journal(dir.path());
+        let now = Utc::now();
+        let hour_ago = now - chrono::Duration::hours(1);
+        // Two objects opened an hour ago that ended since, a copied one beside them, and two new.
+        let source = Arc::new(Windowed(vec![
+            ("long-a", hour_ago, Some(now)),
+            (
+                "long-b",
+                hour_ago + chrono::Duration::milliseconds(300),
+                Some(now),
+            ),
+            (
+                "beside",
+                hour_ago + chrono::Duration::seconds(30),
+                Some(hour_ago),
+            ),
+            ("new-1", now - chrono::Duration::seconds(5), Some(now)),
+            ("new-2", now - chrono::Duration::seconds(4), Some(now)),
+        ]));
+        for id in ["long-a", "long-b"] {
+            let start = source.0.iter().find(|o| o.0 == id).unwrap().1;
+            status::set_waiting(
+                &j,
+                &Unsettled {
+                    entity: Entity::Observations,
+                    id,
+                    first_seen: hour_ago,
+                    content_hash: "open",
+                    start_time: Some(start),
+                    trace_id: Some("t"),
+                    open: Hold::Open,
+                },
+            )
+            .unwrap();
+        }
+        let scope = Scope {
+            from: now - chrono::Duration::seconds(10),
+            to: now,
+            ..Scope::default()
+        };
+        let gate = |source: Arc<Windowed>| {
+            SettleGate::new(source, j.clone(), Duration::ZERO, Duration::from_secs(7200)).unwrap()
+        };
+        async fn read(
+            gate: &SettleGate,
+            scope: &Scope,
+            cursor: Option<String>,
+        ) -> (Vec<String>, Option<String>) {
+            let p = gate
+                .read_page(Entity::Observations, scope, cursor)
+                .await
+                .unwrap();
+            (p.records.into_iter().map(|r| r.id).collect(), p.next)
+        }
+        let first = gate(source.clone());
+        let (ids, next) = read(&first, &scope, None).await;
+        assert_eq!(ids, vec!["new-1"]);
+        let (ids, next) = read(&first, &scope, next).await;
+        assert_eq!(ids, vec!["new-2"]);
+        // The window's end leads to the window around the waiting objects (one for their tree).
+        let (ids, next) = read(&first, &scope, next).await;
+        assert_eq!(ids, vec!["long-a"]);
+        // A crash here: a new gate goes on from the journaled cursor, inside that window.
+        let again = gate(source.clone());
+        let (ids, next) = read(&again, &scope, next).await;
+        assert_eq!(
+            ids,
+            vec!["long-b"],
+            "the window around them, not what lies between"
+        );
+        assert_eq!(next, None, "nothing waits any more");
+        assert_eq!(status::count_waiting(&j).unwrap(), (0, 0));
     }
 }

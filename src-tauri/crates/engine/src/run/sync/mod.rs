@@ -19,13 +19,16 @@
 pub mod copy_back;
 pub mod drain;
 pub mod gate;
+mod revisit;
 pub mod settings;
+pub mod share;
 pub mod status;
 pub(crate) mod window;
 
 pub use copy_back::copy_back_plan;
 pub use drain::{CutOver, SenderSeen, mark_switched, mark_switched_back, request_finish};
 pub use settings::{Followed, SyncSettings, SyncTiming};
+pub use share::share_cloud_limits;
 pub use status::{SyncPass, SyncStatus};
 
 /// What a sync checks with machinery above it: conflicts in the target after the backfill, and

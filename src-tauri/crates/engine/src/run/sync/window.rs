@@ -4,9 +4,12 @@
 //! seconds: at 1,000 objects a second and a 60 s lookback that is 60,000 objects a pass to find
 //! the few thousand new ones, and with v4's one-hour lookback a sync could never keep up. So:
 //!
-//! - a **near** pass reads `[watermark − overlap, now)` with `overlap = settle + 2 × poll`
-//!   (at most the lookback): what arrived since the last pass, everything still waiting to
-//!   settle (the watermark is never after an object that waits), and objects a little late;
+//! - a **near** pass reads `[end of the last pass − overlap, now)` with `overlap = settle +
+//!   2 × poll` (at most the lookback): what arrived since the last pass and objects a little
+//!   late. Objects still waiting to settle from before that are read in narrow windows around
+//!   their start times (`revisit`): the watermark is never after an object that waits, so
+//!   reading from the watermark would read everything since a long-open span started, every
+//!   pass;
 //! - a **deep** pass reads from the lowest watermark since the previous deep pass started, less
 //!   the lookback. One runs every `lookback / 2` seconds, as the last pass of a finishing sync,
 //!   and before a sync stops for being idle.
@@ -108,8 +111,15 @@ pub(crate) fn next(
             deep: true,
         });
     }
+    // From the previous pass's end, not the watermark: an object still waiting holds the
+    // watermark at its start, and it is looked at where it is (`revisit`), not by reading
+    // everything since it started.
+    let frontier = finished
+        .last()
+        .and_then(|p| parse(&p.window_to))
+        .unwrap_or(latest);
     let overlap = (timing.settle() + timing.poll() * 2).min(timing.lookback());
-    let from = before(latest, overlap, plan_from);
+    let from = before(frontier, overlap, plan_from);
     Ok(PassWindow {
         from,
         to: to(from),
@@ -195,5 +205,42 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(50));
         let due = next(&j, &timing(0.01), origin, false).unwrap();
         assert!(due.deep);
+    }
+
+    #[test]
+    fn an_object_waiting_far_back_holds_the_watermark_but_not_the_near_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = journal(dir.path());
+        let origin = Utc::now() - chrono::Duration::days(1);
+        let t = timing(600.0);
+        run_pass(&j, &next(&j, &t, origin, false).unwrap());
+        // A span opened an hour ago and still running.
+        let opened = Utc::now() - chrono::Duration::hours(1);
+        status::set_waiting(
+            &j,
+            &status::Unsettled {
+                entity: crate::vocab::Entity::Observations,
+                id: "open",
+                first_seen: Utc::now(),
+                content_hash: "h",
+                start_time: Some(opened),
+                trace_id: Some("t"),
+                open: status::Hold::Open,
+            },
+        )
+        .unwrap();
+        run_pass(&j, &next(&j, &t, origin, false).unwrap());
+        let held = status::watermark(&j).unwrap().unwrap();
+        assert!(
+            (held - opened).num_milliseconds().abs() <= 1,
+            "the watermark stays at the open span's start"
+        );
+        let near = next(&j, &t, origin, false).unwrap();
+        assert!(!near.deep);
+        let read = secs(near.from, near.to);
+        assert!(
+            (15.0..16.0).contains(&read),
+            "settle + 2 × poll before the last pass's end, not the hour since the span opened: {read} s"
+        );
     }
 }
