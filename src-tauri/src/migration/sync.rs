@@ -504,9 +504,30 @@ pub async fn start_copy_back(
     run_id: String,
     on_event: RunChannel,
 ) -> Result<RunView> {
-    let secrets = run_secrets(&app, &migrations, &run_id).await?;
+    copy_back(&app, &migrations, run_id, on_event).await
+}
+
+/// [`start_copy_back`] without Tauri's state wrappers.
+pub async fn copy_back(
+    app: &Arc<AppState>,
+    migrations: &Migrations,
+    run_id: String,
+    on_event: RunChannel,
+) -> Result<RunView> {
+    let secrets = run_secrets(app, migrations, &run_id).await?;
     let (dir, id) = (migrations.data_dir.clone(), run_id.clone());
     let mut plan = blocking(move || Ok(migrator_engine::copy_back_plan(&dir, &id)?)).await?;
+    // The sample application's switch was rolled back: all it wrote to the target is before
+    // that moment, and what it writes to the source since is not the copy-back's.
+    let restored = migrations
+        .sample
+        .lock()
+        .await
+        .as_ref()
+        .and_then(|set| set.app_restored(&run_id));
+    if let Some(at) = restored {
+        plan.scope.to = plan.scope.to.min(at);
+    }
     // It reads the sync's target and writes to its source: their keys change places too.
     set_secret(&mut plan.source, secrets.target);
     set_secret(&mut plan.target, secrets.source);
