@@ -1,9 +1,11 @@
 //! "Try with sample data": two Langfuse sandboxes in this process on loopback, a source filled
 //! by the sandbox's sample generator and an empty target, plus a LangSmith sandbox with its own
 //! sample workspace (for the LangSmith → Langfuse scenario), offered as ready-made connections.
-//! Next to them runs the sample application (`langfuse_sandbox::sample_app`): a folder in the
-//! data dir whose `.env` points at the sample source, and a writer that sends a trace every few
+//! Next to them is the sample application (`langfuse_sandbox::sample_app`): a folder in the data
+//! dir whose `.env` points at the sample source, and a writer that sends a trace every few
 //! seconds to whatever that `.env` names, so the zero-downtime cutover can switch it for real.
+//! The writer starts with the first live sync from the sample source (until then the source
+//! holds exactly the sample data, which plain sample migrations count on).
 //!
 //! The sandbox keys are made up for this session and are not real secrets; they live in this
 //! struct and in the sample application's owner-only `.env` (never the keychain, never
@@ -57,7 +59,9 @@ pub struct SampleSet {
     source: SampleSide,
     target: SampleSide,
     langsmith: LangsmithSide,
-    app: SampleApp,
+    app_env: PathBuf,
+    /// Started by the first live sync from the sample source.
+    app: std::sync::OnceLock<SampleApp>,
     /// When the sample application's `.env` was put back, per sync run: the end of what it
     /// wrote to the target (its copy-back window ends there).
     app_restored: std::sync::Mutex<std::collections::HashMap<String, DateTime<Utc>>>,
@@ -116,25 +120,35 @@ impl SampleSet {
         )
         .await?;
         let langsmith = start_langsmith().await?;
-        let app = start_app(data_dir, &source)?;
-        tracing::info!(source = %source.sandbox.url(), target = %target.sandbox.url(), langsmith = %langsmith.sandbox.url(), app = %app.env_path().display(), "sample sandboxes and application started");
+        let app_env = write_app_env(data_dir, &source)?;
+        tracing::info!(source = %source.sandbox.url(), target = %target.sandbox.url(), langsmith = %langsmith.sandbox.url(), app = %app_env.display(), "sample sandboxes started");
         Ok(SampleSet {
             source,
             target,
             langsmith,
-            app,
+            app_env,
+            app: std::sync::OnceLock::new(),
             app_restored: Default::default(),
         })
     }
 
     /// The sample application's `.env`.
     pub fn app_env(&self) -> &Path {
-        self.app.env_path()
+        &self.app_env
     }
 
-    /// The sample application, e.g. to make it follow its `.env` at once after a switch.
-    pub fn app(&self) -> &SampleApp {
-        &self.app
+    /// Starts the sample application's writer, once (a live sync from the sample source has
+    /// something to follow then). Needs the async runtime.
+    pub fn start_app(&self) -> &SampleApp {
+        self.app.get_or_init(|| {
+            tracing::info!(app = %self.app_env.display(), "sample application started");
+            SampleApp::start(self.app_env.clone(), APP_EVERY)
+        })
+    }
+
+    /// The sample application's writer, once started.
+    pub fn app(&self) -> Option<&SampleApp> {
+        self.app.get()
     }
 
     /// Notes that run `run_id`'s switch of the sample application was rolled back at `at`
@@ -159,8 +173,7 @@ impl SampleSet {
             traces: (SAMPLE_TRACES + MEDIA_TRACES) as u32,
             observations_per_trace: SAMPLE_OBSERVATIONS_PER_TRACE as u32,
             app_folder: self
-                .app
-                .env_path()
+                .app_env
                 .parent()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
@@ -186,7 +199,9 @@ impl SampleSet {
     }
 
     pub async fn stop(self) {
-        self.app.stop().await;
+        if let Some(app) = self.app.into_inner() {
+            app.stop().await;
+        }
         self.source.sandbox.stop().await;
         self.target.sandbox.stop().await;
         self.langsmith.sandbox.stop().await;
@@ -195,7 +210,7 @@ impl SampleSet {
 
 /// A fresh sample application folder (what an earlier session left there, its backups
 /// included, names servers that are gone), its `.env` pointing at the sample source.
-fn start_app(data_dir: &Path, source: &SampleSide) -> Result<SampleApp, SampleError> {
+fn write_app_env(data_dir: &Path, source: &SampleSide) -> Result<PathBuf, SampleError> {
     let folder: PathBuf = data_dir.join(APP_FOLDER);
     let failed =
         |e: std::io::Error| SampleError::AppFolder(folder.display().to_string(), e.to_string());
@@ -209,14 +224,13 @@ fn start_app(data_dir: &Path, source: &SampleSide) -> Result<SampleApp, SampleEr
         ));
     };
     use secrecy::ExposeSecret;
-    let env = langfuse_sandbox::sample_app::write_env(
+    langfuse_sandbox::sample_app::write_env(
         &folder,
         &l.host,
         &l.public_key,
         source.secret.expose_secret(),
     )
-    .map_err(failed)?;
-    Ok(SampleApp::start(env, APP_EVERY))
+    .map_err(failed)
 }
 
 /// The multimodal traces and an LLM connection, so a sample copy shows media and asks for a key.

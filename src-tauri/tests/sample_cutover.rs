@@ -1,5 +1,6 @@
 //! The zero-downtime cutover in sample mode, through the app's own functions with the real
-//! sample servers, the sample application and the real journal: the `.env` switch of a sample
+//! sample servers, the sample application and the real journal: the sample application starts
+//! writing with the sync (the source holds just the sample data before); the `.env` switch of a sample
 //! run is refused for any file but the sample application's own `.env`; that one switches, the
 //! sample application then writes to the target and the source goes quiet; Finish validates
 //! clean; rolling the switch back puts the `.env` back byte for byte and copies what the
@@ -117,13 +118,10 @@ async fn a_sample_sync_switches_only_the_sample_applications_env_and_the_whole_c
         sample::sample_url(&info.source).to_owned(),
         sample::sample_url(&info.target).to_owned(),
     );
-    // Before anything is switched, the sample application writes to the sample source.
-    wait_for(
-        "the sample application wrote nothing to the source",
-        30,
-        async || !app_traces(&source_url).await.is_empty(),
-    )
-    .await;
+    // Until a sync follows the source, it holds just the sample data (plain sample migrations
+    // count on that).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(app_traces(&source_url).await, Vec::<String>::new());
 
     let view = start_live_sync(
         &app,
@@ -137,6 +135,13 @@ async fn a_sample_sync_switches_only_the_sample_applications_env_and_the_whole_c
     .await
     .unwrap();
     let run_id = view.run_id.clone();
+    // The sync started the sample application: it writes to the sample source.
+    wait_for(
+        "the sample application wrote nothing to the source",
+        30,
+        async || !app_traces(&source_url).await.is_empty(),
+    )
+    .await;
     wait_for("no follow pass", 120, async || {
         stored_sync_view(&migrations.data_dir, &run_id).is_some_and(|v| v.passes >= 2)
     })

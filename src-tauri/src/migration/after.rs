@@ -649,8 +649,8 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// would (its next trace goes where the `.env` points).
 async fn sample_app_follows(migrations: &Migrations) {
     let guard = migrations.sample.lock().await;
-    if let Some(set) = guard.as_ref() {
-        set.app().follow_now().await;
+    if let Some(app) = guard.as_ref().and_then(|set| set.app()) {
+        app.follow_now().await;
     }
 }
 
@@ -739,8 +739,8 @@ pub async fn restore_cutover(migrations: &Migrations, run_id: String) -> Result<
     // The sample application's own `.env`: the application is held still while the file goes
     // back, so all it wrote to the target is before the moment noted here and all it writes to
     // the source after (its copy-back's window ends there).
-    let held = match sample_app {
-        Some(set) => Some(set.app().hold().await),
+    let held = match sample_app.and_then(|set| set.app()) {
+        Some(app) => Some(app.hold().await),
         None => None,
     };
     let (dir, id) = (migrations.data_dir.clone(), run_id.clone());

@@ -401,6 +401,14 @@ pub async fn start_live_sync(
 ) -> Result<RunView> {
     let mut plan = plan_for(app, migrations, &request).await?;
     apply_share(&mut plan, sync.rate_share_percent);
+    // A sync from the sample source: the sample application starts writing to it, as the
+    // application a real sync follows does.
+    let (source, _) = super::request::plan_profiles(&plan);
+    if source.is_some_and(|p| p.as_str() == crate::sample::SOURCE_ID)
+        && let Some(set) = migrations.sample.lock().await.as_ref()
+    {
+        set.start_app();
+    }
     // Typed LLM connection keys serve this sync's passes, and are kept under the run's id for a
     // resume as a run's are (deleted once the sync ends for good).
     let keys = super::llm_keys::typed(llm_keys);

@@ -46,13 +46,9 @@ test("sample data only: the sample application's .env is switched by the cutover
     await trySampleData(b);
     const urls = await sampleUrls(b);
 
-    // The sample application exists and writes to the sample source.
+    // The sample application's .env points at the sample source.
     const envBefore = await readFile(appEnv);
     assert.match(envBefore.toString(), new RegExp(`^LANGFUSE_HOST=${urls.source}$`, "m"));
-    await b.waitUntil(async () => (await appTraces(urls.source)).length > 0, {
-      timeout: 30_000,
-      timeoutMsg: "the sample application wrote nothing to the sample source",
-    });
 
     await b.$('[data-scenario="zero-downtime"]').$("button=Choose").click();
     await b.$('[data-testid="pick-source"]').waitForDisplayed();
@@ -72,6 +68,11 @@ test("sample data only: the sample application's .env is switched by the cutover
     await b.$('[data-testid="sync-lookback"]').setValue("120");
     await b.$('[data-testid="start-run"]').click();
     await b.$('[data-testid="sync-cutover"]').waitForDisplayed({ timeout: 60_000 });
+    // The sync started the sample application: it writes to the sample source.
+    await b.waitUntil(async () => (await appTraces(urls.source)).length > 0, {
+      timeout: 30_000,
+      timeoutMsg: "the sample application wrote nothing to the sample source",
+    });
     step("copying the history");
     await waitInSync(b, 240_000, "after the history");
 
