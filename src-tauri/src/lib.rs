@@ -65,7 +65,7 @@ pub fn run() {
                 // `scripts/run.sh --sample`: the sample servers are up before the window asks.
                 let m = Arc::clone(&migrations);
                 tauri::async_runtime::block_on(async move {
-                    let set = sample::SampleSet::start().await?;
+                    let set = sample::SampleSet::start(&m.data_dir).await?;
                     migration::remember_sample(&m, set).await;
                     Ok::<_, sample::SampleError>(())
                 })?;

@@ -37,7 +37,8 @@ fn failed(c: ConnectionCheck) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sample_langsmith_connection_is_checked_planned_and_counted() {
-    let set = SampleSet::start().await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let set = SampleSet::start(data.path()).await.unwrap();
     let info = set.info();
     assert_eq!(info.langsmith_source.id.as_str(), sample::LANGSMITH_ID);
     let ls = creds(&set, sample::LANGSMITH_ID);
@@ -117,7 +118,8 @@ async fn the_sample_langsmith_connection_is_checked_planned_and_counted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_key_a_server_that_is_not_langsmith_and_a_dead_address_get_plain_sentences() {
-    let set = SampleSet::start().await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let set = SampleSet::start(data.path()).await.unwrap();
     let (profile, _) = set.lookup(&ProfileId::from(sample::LANGSMITH_ID)).unwrap();
     let url = sample::sample_url(&profile).to_owned();
     let wrong = Credentials::LangSmith {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use langfuse_migrator::AppState;
 use langfuse_migrator::migration::Migrations;
 use langfuse_migrator::migration::llm_keys::entry_id;
-use langfuse_migrator::migration::request::{ExistingPolicy, PlanRequest};
+use langfuse_migrator::migration::request::PlanRequest;
 use langfuse_migrator::migration::sync::{
     SyncRequest, SyncTimingView, finish_stopped, start_live_sync, stored_sync_view,
 };
@@ -53,22 +53,7 @@ fn save(app: &AppState, id: Option<ProfileId>, name: &str, url: &str, secret: &s
 }
 
 fn request(source: ProfileId, target: ProfileId, entities: &[&str]) -> PlanRequest {
-    PlanRequest {
-        source_id: source,
-        target_id: target,
-        entities: entities.iter().map(|e| e.to_string()).collect(),
-        from_day: None,
-        to_day: None,
-        environments: vec![],
-        trace_names: vec![],
-        tags: vec![],
-        on_existing: ExistingPolicy::Skip,
-        run_tag: true,
-        window_end: None,
-        source_cloud_plan: None,
-        target_cloud_plan: None,
-        projects: None,
-    }
+    PlanRequest::between(source, target, entities)
 }
 
 fn quick() -> SyncRequest {

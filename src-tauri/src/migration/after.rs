@@ -2,7 +2,7 @@
 //! typed confirmation, progress, verification) and the `.env` cutover with its restore.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,6 +22,7 @@ use super::validation_views::ValidationView;
 use super::{MigrationError, Migrations, Result, blocking, current_view, run_secrets};
 use crate::AppState;
 use crate::progress::{RunEvent, RunStream};
+use crate::sample;
 
 /// One plain-language step of a long operation (validation, rollback), for a live status line.
 #[derive(Clone, Debug, Serialize, TS)]
@@ -158,7 +159,17 @@ pub async fn validate_run(
     run_id: String,
     on_event: Channel<RunEvent<StepEvent>>,
 ) -> Result<ValidationView> {
-    let secrets = run_secrets(&app, &migrations, &run_id).await?;
+    validate(&app, &migrations, run_id, on_event).await
+}
+
+/// [`validate_run`] without Tauri's state wrappers.
+pub async fn validate(
+    app: &Arc<AppState>,
+    migrations: &Migrations,
+    run_id: String,
+    on_event: Channel<RunEvent<StepEvent>>,
+) -> Result<ValidationView> {
+    let secrets = run_secrets(app, migrations, &run_id).await?;
     let options = ValidateOptions {
         secrets,
         ..ValidateOptions::default()
@@ -594,14 +605,53 @@ impl From<&CutoverStatus> for CutoverView {
     }
 }
 
-/// The sample servers' keys are made up for one session: no application should point at them.
-async fn refuse_sample_cutover(migrations: &Migrations, run_id: &str) -> Result<()> {
+/// A `.env` cutover of a run that touches the sample servers: their keys are made up for one
+/// session, so only the sample application's own `.env` may point at them, and only for a run
+/// from the sample source to the sample target (the one the sample application writes to).
+/// Returns whether `env_path` is the sample application's `.env` of such a run; any other path
+/// of a sample run is refused.
+async fn check_sample_cutover(
+    migrations: &Migrations,
+    run_id: &str,
+    env_path: &Path,
+) -> Result<bool> {
     let (dir, id) = (migrations.data_dir.clone(), run_id.to_owned());
     let plan = blocking(move || Ok(Journal::open(&dir, &id)?.plan()?)).await?;
-    if super::touches_sample(&plan) {
-        return Err(MigrationError::SampleCutover);
+    if !super::touches_sample(&plan) {
+        return Ok(false);
     }
-    Ok(())
+    if !super::sample_matches(migrations, &plan).await {
+        return Err(MigrationError::SampleRunGone);
+    }
+    let (source, target) = super::request::plan_profiles(&plan);
+    let between_sample_projects = source.as_ref().map(|p| p.as_str()) == Some(sample::SOURCE_ID)
+        && target.as_ref().map(|p| p.as_str()) == Some(sample::TARGET_ID);
+    let guard = migrations.sample.lock().await;
+    let app_env = guard.as_ref().map(|set| set.app_env().to_path_buf());
+    drop(guard);
+    match app_env {
+        Some(app_env) if between_sample_projects && same_file(&app_env, env_path) => Ok(true),
+        Some(app_env) => Err(MigrationError::SampleCutover {
+            app_env: app_env.display().to_string(),
+        }),
+        None => Err(MigrationError::SampleRunGone),
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Makes the sample application take its `.env` as it is now, as a restarted application
+/// would (its next trace goes where the `.env` points).
+async fn sample_app_follows(migrations: &Migrations) {
+    let guard = migrations.sample.lock().await;
+    if let Some(app) = guard.as_ref().and_then(|set| set.app()) {
+        app.follow_now().await;
+    }
 }
 
 /// The lines a `.env` cutover would change (secrets masked), without writing.
@@ -612,7 +662,7 @@ pub async fn cutover_preview(
     run_id: String,
     env_path: PathBuf,
 ) -> Result<Vec<EnvChange>> {
-    refuse_sample_cutover(&migrations, &run_id).await?;
+    check_sample_cutover(&migrations, &run_id, &env_path).await?;
     let secrets = run_secrets(&app, &migrations, &run_id).await?;
     let dir = migrations.data_dir.clone();
     blocking(move || {
@@ -640,15 +690,29 @@ pub async fn cutover_apply(
     run_id: String,
     env_path: PathBuf,
 ) -> Result<CutoverView> {
-    refuse_sample_cutover(&migrations, &run_id).await?;
-    let secrets = run_secrets(&app, &migrations, &run_id).await?;
+    apply_cutover(&app, &migrations, run_id, env_path).await
+}
+
+/// [`cutover_apply`] without Tauri's state wrappers.
+pub async fn apply_cutover(
+    app: &Arc<AppState>,
+    migrations: &Migrations,
+    run_id: String,
+    env_path: PathBuf,
+) -> Result<CutoverView> {
+    let sample_app = check_sample_cutover(migrations, &run_id, &env_path).await?;
+    let secrets = run_secrets(app, migrations, &run_id).await?;
     let dir = migrations.data_dir.clone();
-    blocking(move || {
+    let view = blocking(move || {
         let status =
             migrator_engine::cutover_apply(&run_id, &dir, &env_path, &secrets).map_err(failed)?;
         Ok(CutoverView::from(&status))
     })
-    .await
+    .await?;
+    if sample_app {
+        sample_app_follows(migrations).await;
+    }
+    Ok(view)
 }
 
 /// Puts the `.env` file back exactly as it was before the cutover.
@@ -657,12 +721,43 @@ pub async fn cutover_restore(
     migrations: State<'_, Arc<Migrations>>,
     run_id: String,
 ) -> Result<CutoverView> {
-    let dir = migrations.data_dir.clone();
-    blocking(move || {
-        let status = migrator_engine::cutover_restore(&run_id, &dir, false).map_err(failed)?;
-        Ok(CutoverView::from(&status))
-    })
-    .await
+    restore_cutover(&migrations, run_id).await
+}
+
+/// [`cutover_restore`] without Tauri's state wrappers.
+pub async fn restore_cutover(migrations: &Migrations, run_id: String) -> Result<CutoverView> {
+    let (dir, id) = (migrations.data_dir.clone(), run_id.clone());
+    let env_path = blocking(move || migrator_engine::cutover_status(&id, &dir).map_err(failed))
+        .await?
+        .map(|s| s.record.env_path);
+    let guard = migrations.sample.lock().await;
+    let sample_app = guard.as_ref().filter(|set| {
+        env_path
+            .as_deref()
+            .is_some_and(|p| same_file(set.app_env(), p))
+    });
+    // The sample application's own `.env`: the application is held still while the file goes
+    // back, so all it wrote to the target is before the moment noted here and all it writes to
+    // the source after (its copy-back's window ends there).
+    let held = match sample_app.and_then(|set| set.app()) {
+        Some(app) => Some(app.hold().await),
+        None => None,
+    };
+    let (dir, id) = (migrations.data_dir.clone(), run_id.clone());
+    let status =
+        blocking(move || migrator_engine::cutover_restore(&id, &dir, false).map_err(failed)).await;
+    if let (Some(set), Ok(_)) = (sample_app, &status) {
+        set.note_app_restored(&run_id, chrono::Utc::now());
+    }
+    let was_sample_app = sample_app.is_some();
+    drop(held);
+    drop(guard);
+    let status = status?;
+    if was_sample_app {
+        // The copy-back that follows reads the target: let it show the application's last trace.
+        tokio::time::sleep(sample::VISIBILITY_DELAY + Duration::from_millis(400)).await;
+    }
+    Ok(CutoverView::from(&status))
 }
 
 #[tauri::command]

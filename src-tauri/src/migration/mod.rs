@@ -89,9 +89,9 @@ pub enum MigrationError {
     )]
     SampleRunGone,
     #[error(
-        "This run went to a sample server, whose keys are made up for this session; no application's .env should point at it."
+        "This run touches the sample servers, whose keys are made up for this session: the only .env that can be switched to them is the sample application's, {app_env}, and only by a sync from the sample source to the sample target. Choose that folder, or connect servers of your own to switch your application."
     )]
-    SampleCutover,
+    SampleCutover { app_env: String },
     #[error("The file could not be written: {0}")]
     Write(String),
     #[error("{0}")]
@@ -183,7 +183,7 @@ pub async fn start_sample_data(migrations: State<'_, Arc<Migrations>>) -> Result
     }
     let guard = migrations.sample.lock().await;
     if guard.is_none() {
-        let set = SampleSet::start().await?;
+        let set = SampleSet::start(&migrations.data_dir).await?;
         drop(guard);
         return Ok(remember_sample(&migrations, set).await);
     }

@@ -149,6 +149,27 @@ pub fn langfuse_endpoint(creds: &Credentials) -> Option<LangfuseEndpoint> {
 }
 
 impl PlanRequest {
+    /// A request for `entities` from one profile to another, over all time, skipping what the
+    /// target holds and tagging what the run writes (the form's defaults).
+    pub fn between(source: ProfileId, target: ProfileId, entities: &[&str]) -> PlanRequest {
+        PlanRequest {
+            source_id: source,
+            target_id: target,
+            entities: entities.iter().map(|e| e.to_string()).collect(),
+            from_day: None,
+            to_day: None,
+            environments: vec![],
+            trace_names: vec![],
+            tags: vec![],
+            on_existing: ExistingPolicy::Skip,
+            run_tag: true,
+            window_end: None,
+            source_cloud_plan: None,
+            target_cloud_plan: None,
+            projects: None,
+        }
+    }
+
     pub fn to_plan(
         &self,
         source: &Credentials,

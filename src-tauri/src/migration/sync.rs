@@ -397,6 +397,14 @@ pub async fn start_live_sync(
 ) -> Result<RunView> {
     let mut plan = plan_for(app, migrations, &request).await?;
     apply_share(&mut plan, sync.rate_share_percent);
+    // A sync from the sample source: the sample application starts writing to it, as the
+    // application a real sync follows does.
+    let (source, _) = super::request::plan_profiles(&plan);
+    if source.is_some_and(|p| p.as_str() == crate::sample::SOURCE_ID)
+        && let Some(set) = migrations.sample.lock().await.as_ref()
+    {
+        set.start_app();
+    }
     // Typed LLM connection keys serve this sync's passes, and are kept under the run's id for a
     // resume as a run's are (deleted once the sync ends for good).
     let keys = super::llm_keys::typed(llm_keys);
@@ -500,9 +508,30 @@ pub async fn start_copy_back(
     run_id: String,
     on_event: RunChannel,
 ) -> Result<RunView> {
-    let secrets = run_secrets(&app, &migrations, &run_id).await?;
+    copy_back(&app, &migrations, run_id, on_event).await
+}
+
+/// [`start_copy_back`] without Tauri's state wrappers.
+pub async fn copy_back(
+    app: &Arc<AppState>,
+    migrations: &Migrations,
+    run_id: String,
+    on_event: RunChannel,
+) -> Result<RunView> {
+    let secrets = run_secrets(app, migrations, &run_id).await?;
     let (dir, id) = (migrations.data_dir.clone(), run_id.clone());
     let mut plan = blocking(move || Ok(migrator_engine::copy_back_plan(&dir, &id)?)).await?;
+    // The sample application's switch was rolled back: all it wrote to the target is before
+    // that moment, and what it writes to the source since is not the copy-back's.
+    let restored = migrations
+        .sample
+        .lock()
+        .await
+        .as_ref()
+        .and_then(|set| set.app_restored(&run_id));
+    if let Some(at) = restored {
+        plan.scope.to = plan.scope.to.min(at);
+    }
     // It reads the sync's target and writes to its source: their keys change places too.
     set_secret(&mut plan.source, secrets.target);
     set_secret(&mut plan.target, secrets.source);

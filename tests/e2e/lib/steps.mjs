@@ -171,6 +171,17 @@ export async function typeLlmKeys(b, prefix = "sk-e2e-llm") {
   return typed;
 }
 
+/** Takes the first-start offer "Try with sample data"; returns the offer once the data is ready. */
+export async function trySampleData(b) {
+  const offer = b.$('[data-testid="first-start-offer"]');
+  await offer.waitForDisplayed({ timeout: 15_000 });
+  await offer.$("button=Try with sample data").click();
+  const ready = b.$('[data-testid="sample-offer"]');
+  await ready.waitForDisplayed();
+  await b.waitUntil(async () => (await ready.getText()).includes("Sample data is ready"), { timeout: 60_000 });
+  return ready;
+}
+
 /** The sample servers' URLs, as the app itself reports them. */
 export async function sampleUrls(b) {
   const info = await b.executeAsync((done) => {

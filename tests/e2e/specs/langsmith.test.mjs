@@ -9,7 +9,7 @@ import path from "node:path";
 import { test } from "node:test";
 
 import { AppSession } from "../lib/app.mjs";
-import { cell, rowCells, sampleUrls, waitForPhase } from "../lib/steps.mjs";
+import { cell, rowCells, sampleUrls, trySampleData, waitForPhase } from "../lib/steps.mjs";
 
 const get = async (url) => {
   const r = await fetch(url);
@@ -28,12 +28,7 @@ test("sample LangSmith → sample Langfuse: projects from the connection check, 
   const app = await AppSession.start({ configDir });
   try {
     const b = app.browser;
-    const offer = b.$('[data-testid="first-start-offer"]');
-    await offer.waitForDisplayed({ timeout: 15_000 });
-    await offer.$("button=Try with sample data").click();
-    const ready = b.$('[data-testid="sample-offer"]');
-    await ready.waitForDisplayed();
-    await b.waitUntil(async () => (await ready.getText()).includes("Sample data is ready"), { timeout: 60_000 });
+    await trySampleData(b);
 
     await b.$('[data-scenario="langsmith"]').$("button=Choose").click();
     await b.$('[data-testid="pick-source"]').waitForDisplayed();

@@ -88,7 +88,8 @@ test("every change to the plan clears the pre-flight; an open window ends when t
     assert.equal(await waitForPhase(b, ["completed", "completedWithFailures", "failed"], 120_000), "completed");
     // The validation section is there (the run is finished) ...
     await b.$('[data-testid="validation"]').waitForDisplayed({ timeout: 15_000 });
-    // ... but the sample servers' made-up keys belong in no application's .env.
+    // ... but no .env switch: the servers' keys are made up for this session, and the one
+    // application that may point at them, the sample application, is switched from a live sync's card.
     assert.equal(await b.$('[data-testid="cutover"]').isExisting(), false, "the .env cutover is offered for a sample run");
     await app.screenshot("plan-02-sample-run-no-cutover");
   } finally {

@@ -8,7 +8,7 @@ import path from "node:path";
 import { test } from "node:test";
 
 import { AppSession, killApp, startSandbox } from "../lib/app.mjs";
-import { assertSameObjects, cell, chooseScenario, createConnection, planServerMove, rowCells, sandboxKeys, typeLlmKeys, waitForPhase } from "../lib/steps.mjs";
+import { assertSameObjects, cell, chooseScenario, createConnection, planServerMove, rowCells, sandboxKeys, trySampleData, typeLlmKeys, waitForPhase } from "../lib/steps.mjs";
 
 const newConfigDir = () => mkdtemp(path.join(tmpdir(), "lfm-e2e-"));
 
@@ -42,12 +42,7 @@ test("sample data: from the first-start offer and the scenario picker through pr
   const app = await AppSession.start({ configDir });
   try {
     const b = app.browser;
-    const offer = b.$('[data-testid="first-start-offer"]');
-    await offer.waitForDisplayed({ timeout: 15_000 });
-    await offer.$("button=Try with sample data").click();
-    const ready = b.$('[data-testid="sample-offer"]');
-    await ready.waitForDisplayed();
-    await b.waitUntil(async () => (await ready.getText()).includes("Sample data is ready"), { timeout: 60_000 });
+    const ready = await trySampleData(b);
     assert.match(await ready.getText(), /not real secrets/);
     await app.screenshot("workflow-10-scenario-picker");
 

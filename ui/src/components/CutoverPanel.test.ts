@@ -179,6 +179,42 @@ describe("CutoverPanel", () => {
     expect(calls.at(-1)).toEqual(["cutover_apply", { runId: "20261125-101500-abc123", envPath: "/apps/shop/.env" }]);
   });
 
+  it("in sample mode offers the sample application's folder, says what it is, and switches its .env", async () => {
+    const calls: [string, Record<string, unknown>][] = [];
+    const appFolder = "/home/u/.config/langfuse-migrator/sample-app";
+    await mount(runView({ sample: true, sync: sync({ passes: 3, lagSeconds: 1, recent: follow }) }), (cmd, args) => {
+      calls.push([cmd, args]);
+      if (cmd === "sample_data") return { appFolder };
+      if (cmd === "check_app") return { ...report("ready"), root: appFolder, verdict: "ready_with_warnings" };
+      if (cmd === "cutover_apply")
+        return { envPath: `${appFolder}/.env`, backupPath: `${appFolder}/.env.bak`, appliedAt: "2026-11-30T10:03:00Z", restoredAt: null };
+      throw new Error(`unexpected ${cmd}`);
+    });
+    await waitFor(() => expect((screen.getByTestId("switch-folder") as HTMLInputElement).value).toBe(appFolder));
+    const hint = screen.getByTestId("sample-app").textContent ?? "";
+    expect(hint).toContain(appFolder);
+    expect(hint).toMatch(/the only one a sample run can switch/);
+    expect(hint).toMatch(/points at the sample source/);
+    await fireEvent.click(screen.getByTestId("switch-check"));
+    await waitFor(() => expect(screen.getByTestId("switch-verdict").dataset.verdict).toBe("ready_with_warnings"));
+    await fireEvent.click(screen.getByTestId("switch-application"));
+    await waitFor(() => expect(screen.getByTestId("switched")).toBeTruthy());
+    expect(calls.at(-1)).toEqual(["cutover_apply", { runId: "20261125-101500-abc123", envPath: `${appFolder}/.env` }]);
+    expect(screen.getByTestId("cutover-notice").textContent).toMatch(/The sample application's \.env now points at the target/);
+  });
+
+  it("outside sample mode asks for no sample folder and offers none", async () => {
+    const calls: string[] = [];
+    await mount(runView({ sync: sync({ passes: 3, lagSeconds: 1, recent: follow }) }), (cmd) => {
+      calls.push(cmd);
+      return null;
+    });
+    await waitFor(() => expect(screen.getByTestId("switch-folder")).toBeTruthy());
+    expect((screen.getByTestId("switch-folder") as HTMLInputElement).value).toBe("");
+    expect(screen.queryByTestId("sample-app")).toBeNull();
+    expect(calls).not.toContain("sample_data");
+  });
+
   it("does not offer the switch while the sync is behind, even with a ready verdict", async () => {
     await mount(runView({ sync: sync({ passes: 3, lagSeconds: 500, recent: follow }) }), (cmd) => {
       if (cmd === "check_app") return report("ready");

@@ -21,6 +21,8 @@ mod ratelimit;
 mod request_check;
 mod routes;
 mod sample;
+#[cfg(feature = "sample-app")]
+pub mod sample_app;
 mod server;
 mod settings_sample;
 #[cfg(feature = "request-validation")]

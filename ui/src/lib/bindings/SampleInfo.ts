@@ -8,4 +8,9 @@ export type SampleInfo = { source: Profile, target: Profile,
 /**
  * A LangSmith workspace with sample runs, feedback, a dataset and prompts.
  */
-langsmithSource: Profile, traces: number, observationsPerTrace: number, };
+langsmithSource: Profile, traces: number, observationsPerTrace: number, 
+/**
+ * The sample application's folder: its `.env` points at the sample source, and the
+ * application sends a trace every few seconds to whatever that `.env` names.
+ */
+appFolder: string, };

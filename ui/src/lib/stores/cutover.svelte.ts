@@ -66,6 +66,8 @@ export type SwitchStep = "choose" | "checked" | "switched" | "restored";
 
 export class CutoverStore {
   folder = $state("");
+  /** In sample mode: the sample application's folder (its .env points at the sample source). */
+  sampleAppFolder = $state<string | null>(null);
   report = $state<AppReport | null>(null);
   checking = $state(false);
   /** A blocked verdict needs the user's explicit word before the switch. */
@@ -102,6 +104,11 @@ export class CutoverStore {
     return !!this.monitor.view?.sync?.switchedAt;
   }
 
+  /** The folder chosen is the sample application's (sample mode). */
+  get isSampleApp(): boolean {
+    return !!this.sampleAppFolder && this.folder.trim().replace(/[\\/]+$/, "") === this.sampleAppFolder;
+  }
+
   get inSync(): boolean {
     const s = this.monitor.view?.sync;
     return !!s && standing(s).kind === "inSync";
@@ -125,6 +132,12 @@ export class CutoverStore {
     try {
       this.cutover = await this.api.cutoverState(id);
       if (this.cutover) this.folder = this.cutover.envPath.replace(/[\\/]\.env$/, "");
+      // A sample sync from the sample Langfuse source can switch only the sample application
+      // (which writes to that source): its folder is offered.
+      if (this.monitor.view?.sample && !this.monitor.view.sync?.langsmithSource) {
+        this.sampleAppFolder = (await this.api.sampleData())?.appFolder ?? null;
+        if (!this.folder && this.sampleAppFolder) this.folder = this.sampleAppFolder;
+      }
       this.validation = await this.api.validationReport(id);
     } catch (e) {
       this.error = errorMessage(e);
@@ -175,7 +188,9 @@ export class CutoverStore {
     this.error = null;
     try {
       this.cutover = await this.api.cutoverApply(id, envFileIn(this.folder));
-      this.notice = `The application's .env now points at the target (backup: ${this.cutover.backupPath}). Restart the application; the sync keeps copying what instances still on the old settings write.`;
+      this.notice = this.isSampleApp
+        ? `The sample application's .env now points at the target (backup: ${this.cutover.backupPath}); it sends its next traces there. The sync keeps copying what it sent to the source before.`
+        : `The application's .env now points at the target (backup: ${this.cutover.backupPath}). Restart the application; the sync keeps copying what instances still on the old settings write.`;
     } catch (e) {
       this.error = errorMessage(e);
     } finally {
@@ -255,7 +270,9 @@ export class CutoverStore {
     this.error = null;
     try {
       this.cutover = await this.api.cutoverRestore(id);
-      this.notice = "The application's .env is back as it was; restart the application. What it wrote to the target since the switch is copied back to the source.";
+      this.notice = this.isSampleApp
+        ? "The sample application's .env is back as it was; it sends to the source again. What it wrote to the target since the switch is copied back to the source."
+        : "The application's .env is back as it was; restart the application. What it wrote to the target since the switch is copied back to the source.";
       if (!(await this.copyBack.copyBack(id))) this.error = this.copyBack.error;
     } catch (e) {
       this.error = errorMessage(e);

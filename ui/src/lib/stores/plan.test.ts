@@ -27,6 +27,7 @@ const sample: SampleInfo = {
   langsmithSource: { id: "sample-langsmith", name: "Sample LangSmith (sandbox)", connection: { kind: "langSmith", endpoint: "http://127.0.0.1:4002" } },
   traces: 200,
   observationsPerTrace: 5,
+  appFolder: "/home/u/.config/langfuse-migrator/sample-app",
 };
 const byId = (id: string) => scenarios.find((s) => s.id === id)!;
 

@@ -17,4 +17,5 @@ mod otlp;
 mod readme;
 mod reads;
 mod sample;
+mod sample_app;
 mod writes;
