@@ -1197,17 +1197,31 @@ async fn a_run_too_large_for_any_batch_fails_alone_with_its_size() {
 
 /// A LangSmith sample read in v1 pages of 100 in which every inner run with children is deleted:
 /// the sandbox, the deleted ids and the orphans (runs whose parent is deleted).
-async fn orphaned_sample() -> (LsSandbox, HashSet<Value>, Vec<Value>) {
-    let source = LsSandbox::start(LsConfig {
-        sample: Some(SampleSpec {
-            seed: 9,
-            traces: 60,
-        }),
+/// A sampled workspace whose server has only v1 run queries (100 runs a page).
+async fn v1_sample(seed: u64, traces: usize) -> LsSandbox {
+    LsSandbox::start(LsConfig {
+        sample: Some(SampleSpec { seed, traces }),
         v2_queries: false,
         ..LsConfig::default()
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// A connection of the LangSmith source of its own (nothing read ahead, no trees kept).
+async fn ls_connect(e: &LangsmithEndpoint) -> migrator_engine::langsmith::LangSmith {
+    migrator_engine::langsmith::LangSmith::connect(
+        e,
+        std::time::Duration::from_secs(5),
+        2,
+        std::sync::Arc::new(migrator_engine::progress::Counters::default()),
+    )
+    .await
+    .unwrap()
+}
+
+async fn orphaned_sample() -> (LsSandbox, HashSet<Value>, Vec<Value>) {
+    let source = v1_sample(9, 60).await;
     let before = source.dump();
     let runs = before["runs"].as_array().unwrap();
     let has_children = |id: &Value| runs.iter().any(|r| r["parent_run_id"] == *id);
@@ -1311,8 +1325,6 @@ async fn many_orphans_beyond_the_memory_cap_all_arrive_under_their_root_and_name
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_observation_stream_resumes_from_each_cursor_with_runs_waiting_on_disk() {
     use migrator_engine::connector::SourceConnector;
-    use migrator_engine::langsmith::LangSmith;
-    use migrator_engine::progress::Counters;
     let (source, deleted, orphans) = orphaned_sample().await;
     let src = source.dump();
     let mut e = LangsmithEndpoint::new(&source.url(), source.api_key());
@@ -1321,14 +1333,7 @@ async fn the_observation_stream_resumes_from_each_cursor_with_runs_waiting_on_di
     let (mut cursor, mut pages) = (None, 0);
     let mut got: HashMap<String, (Option<String>, bool)> = HashMap::new();
     loop {
-        let fresh = LangSmith::connect(
-            &e,
-            std::time::Duration::from_secs(5),
-            2,
-            std::sync::Arc::new(Counters::default()),
-        )
-        .await
-        .unwrap();
+        let fresh = ls_connect(&e).await;
         let page = fresh
             .read_page(Entity::Observations, &scope, cursor)
             .await
@@ -1363,4 +1368,58 @@ async fn the_observation_stream_resumes_from_each_cursor_with_runs_waiting_on_di
         assert_eq!(*parent, expected_parent(r, &deleted), "run {}", r["id"]);
         assert_eq!(*orphan, orphans.contains(r), "run {}", r["id"]);
     }
+}
+
+/// One connection reads the observation stream's next API page while it maps the current one.
+/// Every run still arrives once, in the stream's order of pages, and a page asked for again (a
+/// phase restarted from its checkpoint) is read afresh, not taken from what was read ahead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_read_ahead_yields_every_run_once_and_rereads_a_page_asked_again() {
+    use migrator_engine::connector::SourceConnector;
+    // v1 queries: 100 runs a page, so 40 traces make several pages.
+    let source = v1_sample(3, 40).await;
+    let runs: HashSet<String> = source.dump()["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| obs_id(r["id"].as_str().unwrap()))
+        .collect();
+    let e = LangsmithEndpoint::new(&source.url(), source.api_key());
+    let scope = plan(ls(&source), ls(&source)).scope;
+    let conn = ls_connect(&e).await;
+    let mut cursors = vec![None];
+    let mut got: Vec<String> = vec![];
+    loop {
+        let page = conn
+            .read_page(
+                Entity::Observations,
+                &scope,
+                cursors.last().unwrap().clone(),
+            )
+            .await
+            .unwrap();
+        got.extend(page.records.iter().map(|r| r.id.clone()));
+        match page.next {
+            Some(c) => cursors.push(Some(c)),
+            None => break,
+        }
+    }
+    assert!(cursors.len() >= 3, "{} pages", cursors.len());
+    assert_eq!(got.len(), runs.len(), "every run once");
+    assert_eq!(got.iter().cloned().collect::<HashSet<_>>(), runs);
+    // The first page again, after the second was read ahead of the third: the same runs.
+    let fresh = ls_connect(&e).await;
+    let ids = |p: migrator_engine::connector::Page| -> Vec<String> {
+        p.records.into_iter().map(|r| r.id).collect()
+    };
+    let first = ids(fresh
+        .read_page(Entity::Observations, &scope, None)
+        .await
+        .unwrap());
+    let again = ids(fresh
+        .read_page(Entity::Observations, &scope, None)
+        .await
+        .unwrap());
+    assert_eq!(first, again, "a page asked for again is the same page");
+    assert_eq!(first, got[..first.len()]);
 }

@@ -94,11 +94,9 @@ pub fn observation_type(run: &Map<String, Value>) -> &'static str {
 
 /// A chain is an agent when its metadata says so (`agent_type`, or LangGraph's agent marker).
 fn is_agent(run: &Map<String, Value>) -> bool {
-    let m = &run
-        .get("extra")
-        .and_then(|e| e.get("metadata"))
-        .cloned()
-        .unwrap_or(Value::Null);
+    let Some(m) = run.get("extra").and_then(|e| e.get("metadata")) else {
+        return false;
+    };
     m.get("agent_type").is_some_and(|v| !v.is_null())
         || m.get("ls_agent_type").is_some_and(|v| !v.is_null())
 }
@@ -113,8 +111,12 @@ fn metadata_of(run: &Map<String, Value>) -> Map<String, Value> {
 
 /// The model name: `ls_model_name`, else the invocation params.
 fn model_name(run: &Map<String, Value>) -> Option<String> {
-    let meta = metadata_of(run);
-    if let Some(m) = meta.get("ls_model_name").and_then(Value::as_str) {
+    if let Some(m) = run
+        .get("extra")
+        .and_then(|e| e.get("metadata"))
+        .and_then(|m| m.get("ls_model_name"))
+        .and_then(Value::as_str)
+    {
         return Some(m.to_string());
     }
     let p = run.get("extra")?.get("invocation_params")?;

@@ -146,9 +146,15 @@ pub struct LangSmith {
     pub(super) waiting_cap: usize,
     /// Followed by a live sync from this time on: feedback is read as `follow` says.
     follow_from: Option<DateTime<Utc>>,
+    /// The observation stream's next API page, requested while the page before it was mapped
+    /// (see `tree_stream`), with the window and API cursor it was asked for.
+    pub(super) prefetched: Mutex<Option<(TreeKey, RunsPage)>>,
 }
 
 pub(super) type TreeKey = (DateTime<Utc>, DateTime<Utc>, Option<String>);
+
+/// One page of a run query: the runs and the API's cursor to the next page.
+pub(super) type RunsPage = (Vec<Map<String, Value>>, Option<String>);
 
 pub(super) fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
@@ -240,6 +246,7 @@ impl LangSmith {
                 .transpose()?,
             export_index: Mutex::new(None),
             follow_from: e.follow_from,
+            prefetched: Mutex::new(None),
         };
         me.info.version = me.server_version().await?;
         let all = me.list_projects().await?;
@@ -455,14 +462,14 @@ impl LangSmith {
         if let Some(ids) = ids {
             body[if self.info.v2_queries { "ids" } else { "id" }] = json!(ids);
         }
-        let page = self
+        let mut page = self
             .call(Bucket::LegacyRead, "POST", path, Some(&body), what)
             .await?;
-        let items = page
-            .pointer(items_at)
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        // Taken out of the page, not copied: a page of 1000 runs with their inputs and outputs.
+        let items = match page.pointer_mut(items_at).map(Value::take) {
+            Some(Value::Array(items)) => items,
+            _ => vec![],
+        };
         let next = page
             .pointer(next_at)
             .and_then(Value::as_str)

@@ -72,21 +72,61 @@ impl LangSmith {
             }
             return self.end_page(scope, trees, &after);
         }
-        let (runs, next) = self
-            .runs_query(
-                &projects,
-                None,
-                bounds,
-                Some(root_window_filter(scope)),
-                None,
-                at.api,
+        let key = (scope.from, scope.to, at.api.clone());
+        let ready = {
+            let mut slot = self.prefetched.lock().expect("prefetched");
+            match slot.take() {
+                Some((k, page)) if k == key => Some(page),
+                _ => None,
+            }
+        };
+        let (runs, next) = match ready {
+            Some(page) => page,
+            None => {
+                self.runs_query(
+                    &projects,
+                    None,
+                    bounds,
+                    Some(root_window_filter(scope)),
+                    None,
+                    at.api,
+                )
+                .await?
+            }
+        };
+        // The next API page is asked for before this one is mapped, so the server prepares it
+        // while this process maps (the two take about as long). Not under Cloud's limits: a
+        // request waiting for its budget would hold this page back.
+        let ahead = next.clone().filter(|_| !self.cloud_limits);
+        let fetch_next = async {
+            let api = ahead?;
+            let page = self
+                .runs_query(
+                    &projects,
+                    None,
+                    bounds,
+                    Some(root_window_filter(scope)),
+                    None,
+                    Some(api.clone()),
+                )
+                .await
+                // A failed read-ahead is not this page's failure: the next call asks again.
+                .ok()?;
+            Some(((scope.from, scope.to, Some(api)), page))
+        };
+        let map_this = async {
+            Ok::<Vec<_>, EngineError>(
+                trees
+                    .take_page(runs)?
+                    .iter()
+                    .filter_map(|r| self.observation_record(r, None))
+                    .collect(),
             )
-            .await?;
-        let records = trees
-            .take_page(runs)?
-            .iter()
-            .filter_map(|r| self.observation_record(r, None))
-            .collect();
+        };
+        // `join!` polls the read-ahead first: its request is on its way before mapping starts.
+        let (prefetched, records) = tokio::join!(biased; fetch_next, map_this);
+        let records = records?;
+        *self.prefetched.lock().expect("prefetched") = prefetched;
         let next = match next {
             Some(api) => Some(TreeCursor {
                 api: Some(api),
