@@ -242,6 +242,8 @@ export class CutoverStore {
       const r = await this.api.copyMissing(id, (e) => (this.copyMissingStep = e.event.message));
       this.copiedMissing = r;
       this.validation = r.validation;
+      // The run's cut-over record now carries the validation after the copy.
+      await this.monitor.refresh();
       await this.monitor.loadChecklist();
     } catch (e) {
       this.error = errorMessage(e);
