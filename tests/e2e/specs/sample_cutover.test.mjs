@@ -58,9 +58,10 @@ test("sample data only: the sample application's .env is switched by the cutover
     await b.$('[data-testid="preflight"]').waitForDisplayed({ timeout: 120_000 });
     await typeLlmKeys(b);
     await b.$('[data-testid="sync-settings"]').waitForDisplayed({ timeout: 30_000 });
-    await b.waitUntil(async () => /Defaults: poll/.test(await b.$('[data-testid="sync-defaults"]').getText()), {
+    // The sample servers' own short defaults, not a v3 server's.
+    await b.waitUntil(async () => /Defaults: poll 2 s, settle 3 s, lookback 2 min/.test(await b.$('[data-testid="sync-defaults"]').getText()), {
       timeout: 30_000,
-      timeoutMsg: "the sync's defaults were not shown",
+      timeoutMsg: "the sample servers' sync defaults were not shown",
     });
     // Short timings keep the test quick.
     await b.$('[data-testid="sync-poll"]').setValue("1");

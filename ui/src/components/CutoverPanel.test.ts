@@ -298,6 +298,8 @@ describe("CutoverPanel", () => {
 
   it("after a Finish that found objects missing offers to copy them, shows the progress and the validation after it", async () => {
     const calls: [string, Record<string, unknown>][] = [];
+    // The run's journal: its cut-over record carries the validation after a copy.
+    let copied = false;
     mockIPC((cmd, args) => {
       calls.push([cmd, args as Record<string, unknown>]);
       if (cmd === "attach_run")
@@ -308,7 +310,9 @@ describe("CutoverPanel", () => {
             passes: 6,
             lagSeconds: 0,
             recent: follow,
-            cutOver: { at: "2026-11-30T10:05:00Z", windowTo: "2026-11-30T10:05:00Z", validationClean: false, validationSummary: "validation of the whole window found traces: 1 missing" },
+            cutOver: copied
+              ? { at: "2026-11-30T10:05:00Z", windowTo: "2026-11-30T10:05:00Z", validationClean: true, validationSummary: "validation of the whole window is clean" }
+              : { at: "2026-11-30T10:05:00Z", windowTo: "2026-11-30T10:05:00Z", validationClean: false, validationSummary: "validation of the whole window found traces: 1 missing" },
           }),
         });
       if (cmd === "run_checklist") return [];
@@ -318,7 +322,10 @@ describe("CutoverPanel", () => {
         const channel = (args as { onEvent: { onmessage: (m: unknown) => void } }).onEvent;
         channel.onmessage({ runId: "x", seq: 1, event: { message: "Copying what is missing: 2 written", fraction: null } });
         return new Promise((resolve) =>
-          setTimeout(() => resolve({ asked: 2, copied: 3, notFound: 0, failed: 0, validation: validation({ traces: [], observations: [] }) }), 50),
+          setTimeout(() => {
+            copied = true;
+            resolve({ asked: 2, copied: 3, notFound: 0, failed: 0, validation: validation({ traces: [], observations: [] }) });
+          }, 50),
         );
       }
       throw new Error(`unexpected ${cmd}`);
@@ -335,8 +342,9 @@ describe("CutoverPanel", () => {
     await waitFor(() => expect(screen.getByTestId("copy-missing-result").dataset.clean).toBe("true"));
     expect(screen.getByTestId("copy-missing-result").textContent).toMatch(/Copied 3 objects for the 2 missing\. Validation after the copy: clean\./);
     expect(calls.find((c) => c[0] === "copy_missing")![1].runId).toBe("20261125-101500-abc123");
-    // Nothing missing any more: nothing left to offer.
+    // Nothing missing any more: nothing left to offer, and the cut-over line no longer says so.
     expect(screen.queryByTestId("copy-missing")).toBeNull();
+    await waitFor(() => expect(screen.getByTestId("finish-validation").dataset.clean).toBe("true"));
     await waitFor(() => expect(screen.queryByTestId("copy-missing-step")).toBeNull());
   });
 

@@ -21,6 +21,13 @@ export function envFileIn(folder: string): string {
   return `${f}${f.includes("\\") && !f.includes("/") ? "\\" : "/"}.env`;
 }
 
+/**
+ * The sample servers run in this process and show what they receive within a second (see
+ * `sample.rs`), so a short poll and settle follow them safely and a newcomer sees the sync in
+ * step in seconds rather than the minute a real v3 server's defaults take.
+ */
+export const SAMPLE_TIMING: SyncTimingView = { pollSecs: 2, settleSecs: 3, lookbackSecs: 120 };
+
 export class SyncSettingsStore {
   /** The generation the defaults are for (`v2`, `v3`, `v4`), from the source's connection check. */
   generation = $state<string | null>(null);
@@ -35,12 +42,16 @@ export class SyncSettingsStore {
 
   constructor(private readonly api: Api = ipc) {}
 
+  /** The defaults are the sample servers' (see `SAMPLE_TIMING`). */
+  sample = $state(false);
+
   /** Loads the defaults for a source generation; fields the user changed keep their values. */
-  async loadDefaults(generation: string | null): Promise<void> {
+  async loadDefaults(generation: string | null, sample = false): Promise<void> {
     this.error = null;
     try {
-      const d = await this.api.syncDefaults(generation);
+      const d = sample ? SAMPLE_TIMING : await this.api.syncDefaults(generation);
       this.generation = generation;
+      this.sample = sample;
       this.defaults = d;
     } catch (e) {
       this.error = errorMessage(e);
@@ -242,6 +253,8 @@ export class CutoverStore {
       const r = await this.api.copyMissing(id, (e) => (this.copyMissingStep = e.event.message));
       this.copiedMissing = r;
       this.validation = r.validation;
+      // The run's cut-over record now carries the validation after the copy.
+      await this.monitor.refresh();
       await this.monitor.loadChecklist();
     } catch (e) {
       this.error = errorMessage(e);

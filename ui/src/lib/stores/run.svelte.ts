@@ -67,6 +67,21 @@ export class RunMonitor {
     return this.begin(() => this.api.attachRun(runId, this.onEvent));
   }
 
+  /**
+   * Reads a run that is not running here again from its journal, keeping the view on screen
+   * meanwhile (an action on a stopped run, such as copying what is missing, changes its record).
+   */
+  async refresh(): Promise<void> {
+    const id = this.view?.runId;
+    if (!id || this.view?.live) return;
+    try {
+      const view = await this.api.attachRun(id, this.onEvent);
+      if (this.view?.runId === view.runId) this.view = view;
+    } catch (e) {
+      this.error = errorMessage(e);
+    }
+  }
+
   private async begin(call: () => Promise<RunView>): Promise<boolean> {
     this.loading = true;
     this.error = null;
