@@ -96,17 +96,13 @@ impl std::fmt::Debug for AppSettings {
     }
 }
 
-/// Reads the Langfuse settings from `.env` text: `KEY=value` lines, an optional `export `,
-/// quotes and a trailing ` # comment`. `None` when one of them is missing.
+/// Reads the Langfuse settings from `.env` text the way the SDKs' dotenv loaders do (`export `,
+/// quotes, trailing comments; a later line wins). `None` when one of them is missing.
 pub fn parse_env(text: &str) -> Option<AppSettings> {
-    let value = |name: &str| {
-        text.lines().rev().find_map(|line| {
-            let line = line.trim();
-            let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
-            let (key, rest) = line.split_once('=')?;
-            (key.trim() == name).then(|| unquote(rest))
-        })
-    };
+    let vars: std::collections::HashMap<String, String> = dotenvy::from_read_iter(text.as_bytes())
+        .filter_map(Result::ok)
+        .collect();
+    let value = |name: &str| vars.get(name).map(|v| v.trim().to_owned());
     let host = BASE_URL_VARS.iter().find_map(|v| value(v))?;
     Some(AppSettings {
         host: host.trim_end_matches('/').to_owned(),
@@ -114,18 +110,6 @@ pub fn parse_env(text: &str) -> Option<AppSettings> {
         secret_key: value(SECRET_KEY_VAR)?,
     })
     .filter(|s| !s.host.is_empty() && !s.public_key.is_empty())
-}
-
-fn unquote(raw: &str) -> String {
-    let raw = raw.trim();
-    for q in ['"', '\''] {
-        if let Some(inner) = raw.strip_prefix(q)
-            && let Some(end) = inner.find(q)
-        {
-            return inner[..end].to_owned();
-        }
-    }
-    raw.split(" #").next().unwrap_or("").trim().to_owned()
 }
 
 /// One export the writer sent: where to, which trace, and whether the server took it.
